@@ -1,0 +1,171 @@
+#include "api.h"
+
+#include "../app/app.h"
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../core/text.h"
+#include "../kb/kb.h"
+#include "../md/md.h"
+#include "../search/search.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Serializes j (and frees it) as the response body. */
+static void send_json(struct ctx *c, int status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(j);
+	buf_reset(&c->resp->body);
+	if (!s) {
+		c->resp->status = 500;
+		return;
+	}
+	buf_adds(&c->resp->body, s);
+	buf_addc(&c->resp->body, '\n');
+	free(s);
+	c->resp->status = status;
+	c->resp->content_type = "application/json; charset=utf-8";
+}
+
+void api_error(struct ctx *c, int status, const char *code, const char *message)
+{
+	c->resp->cache_control = "no-store";
+	send_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+static void db_failed(struct ctx *c)
+{
+	api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+}
+
+static json_t *list_json(struct arena *a, const char *list)
+{
+	char **items;
+	size_t n = split_list(a, list, &items);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(items[i]));
+	return arr;
+}
+
+void api_sections(struct ctx *c)
+{
+	struct kb_section *secs;
+	int n = kb_sections(c->db, c->req->arena, &secs);
+	if (n < 0)
+		return db_failed(c);
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i}", "slug", secs[i].slug, "title",
+						     secs[i].title, "description", secs[i].description,
+						     "articles", secs[i].n_articles));
+	send_json(c, 200, arr);
+}
+
+void api_section(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct kb_section sec;
+	int found = kb_section_get(c->db, a, c->arg, &sec);
+	if (found < 0)
+		return db_failed(c);
+	if (!found)
+		return api_error(c, 404, "not_found", "Такого раздела нет.");
+	struct kb_text *arts;
+	int n = kb_articles(c->db, a, sec.slug, &arts);
+	if (n < 0)
+		return db_failed(c);
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "slug", arts[i].slug, "title", arts[i].title,
+				   "summary", arts[i].summary, "updated", arts[i].updated, "url",
+				   arena_printf(a, "/a/%s", arts[i].slug)));
+	send_json(c, 200,
+		  json_pack("{s:s,s:s,s:s,s:i,s:o}", "slug", sec.slug, "title", sec.title,
+			    "description", sec.description, "position", sec.position, "articles", arr));
+}
+
+void api_article(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct kb_view v;
+	int found = kb_article_for(c->db, a, c->arg, c->country, &v);
+	if (found < 0)
+		return db_failed(c);
+	if (!found)
+		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	const struct kb_text *t = &v.text;
+	char **rel;
+	size_t nr = split_list(a, t->related, &rel);
+	json_t *related = json_array();
+	for (size_t i = 0; i < nr; i++) {
+		const char *title = kb_title(c->db, a, rel[i]);
+		if (title)
+			json_array_append_new(related,
+					      json_pack("{s:s,s:s,s:s}", "slug", rel[i], "title", title,
+							"url", arena_printf(a, "/a/%s", rel[i])));
+	}
+	json_t *variants = json_array();
+	for (size_t i = 0; i < v.n_variants; i++)
+		json_array_append_new(variants, json_string(v.variants[i]));
+	char *html = md_to_html(t->body, strlen(t->body));
+	json_t *j = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:b,s:s,s:s,s:s}", "slug",
+			      t->slug, "country", *t->country ? t->country : NULL, "reader_country",
+			      c->country, "title", t->title, "section", t->section, "summary",
+			      t->summary, "countries", list_json(a, t->countries), "keywords",
+			      list_json(a, t->keywords), "related", related, "variants", variants,
+			      "foreign", v.foreign, "updated", t->updated, "html", html, "url",
+			      arena_printf(a, "/a/%s", t->slug));
+	free(html);
+	send_json(c, 200, j);
+}
+
+void api_search(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	const char *raw = http_param(c->req, "q");
+	const char *q = raw ? search_clean_query(a, raw) : "";
+	if (!*q)
+		return api_error(c, 400, "empty_query", "Введите текст запроса в параметре q.");
+	const char *ls = http_param(c->req, "limit");
+	int limit = 10;
+	if (ls) {
+		char *end;
+		long l = strtol(ls, &end, 10);
+		if (!*ls || *end || l < 1 || l > 100)
+			return api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 100.");
+		limit = (int)l;
+	}
+	const char *section = http_param(c->req, "section");
+	if (section && !*section)
+		section = NULL;
+	if (section) {
+		struct kb_section sec;
+		int found = kb_section_get(c->db, a, section, &sec);
+		if (found < 0)
+			return db_failed(c);
+		if (!found)
+			return api_error(c, 400, "bad_section", "Такого раздела нет.");
+	}
+	struct search_query sq = {.text = q, .country = c->country, .section = section, .limit = limit};
+	struct search_result r = {0};
+	pthread_rwlock_rdlock(&c->app->index_lock);
+	int rc = c->app->index ? search_run(c->app->index, a, &sq, &r) : -1;
+	pthread_rwlock_unlock(&c->app->index_lock);
+	if (rc < 0)
+		r.total = 0, r.n = 0;
+	json_t *results = json_array();
+	for (int i = 0; i < r.n; i++)
+		json_array_append_new(
+		    results,
+		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "slug", r.hits[i].slug, "title",
+			      r.hits[i].title, "section", r.hits[i].section, "snippet",
+			      r.hits[i].snippet_html, "url", arena_printf(a, "/a/%s", r.hits[i].slug),
+			      "score", r.hits[i].score));
+	send_json(c, 200,
+		  json_pack("{s:s,s:i,s:s?,s:o}", "query", q, "total", r.total, "corrected",
+			    r.corrected, "results", results));
+}

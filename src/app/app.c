@@ -1,0 +1,99 @@
+/* The application's state: static files and content refresh. See app.h. */
+#include "app.h"
+
+#include "../core/arena.h"
+#include "../db/db.h"
+#include "../kb/kb.h"
+#include "../search/search.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The only files served under /static/: a fixed list, so no path from a request reaches the
+ * file system. */
+static const struct {
+	const char *name, *type;
+} static_names[] = {
+    {"style.css", "text/css; charset=utf-8"},
+};
+
+bool app_load_static(struct app *app, char *err, size_t errlen)
+{
+	size_t n = sizeof static_names / sizeof static_names[0];
+	app->statics = xcalloc(n, sizeof *app->statics);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", app->cfg.static_dir, static_names[i].name);
+		FILE *f = fopen(path, "rb");
+		if (!f) {
+			snprintf(err, errlen, "%s: cannot open (set static_dir in the configuration)", path);
+			return false;
+		}
+		struct static_file *s = &app->statics[app->n_statics++];
+		s->name = static_names[i].name;
+		s->type = static_names[i].type;
+		size_t cap = 1 << 16, len = 0;
+		s->data = xmalloc(cap);
+		size_t r;
+		while ((r = fread(s->data + len, 1, cap - len, f)) > 0) {
+			len += r;
+			if (len == cap)
+				s->data = xrealloc(s->data, cap *= 2);
+		}
+		fclose(f);
+		s->len = len;
+		uint64_t h = 1469598103934665603ull;
+		for (size_t k = 0; k < len; k++)
+			h = (h ^ (unsigned char)s->data[k]) * 1099511628211ull;
+		snprintf(s->version, sizeof s->version, "%016llx", (unsigned long long)h);
+	}
+	return true;
+}
+
+void app_free_static(struct app *app)
+{
+	for (size_t i = 0; i < app->n_statics; i++)
+		free(app->statics[i].data);
+	free(app->statics);
+	app->statics = NULL;
+	app->n_statics = 0;
+}
+
+const struct static_file *app_static(const struct app *app, const char *name)
+{
+	for (size_t i = 0; i < app->n_statics; i++)
+		if (!strcmp(app->statics[i].name, name))
+			return &app->statics[i];
+	return NULL;
+}
+
+bool app_refresh(struct app *app, struct db *db)
+{
+	int64_t changed = 0;
+	int64_t v = kb_content_version(db, &changed);
+	if (v < 0)
+		return false;
+	if (v == atomic_load(&app->content_version) && app->index)
+		return true;
+	struct arena *a = arena_new();
+	struct kb_text *texts;
+	int n = kb_all_texts(db, a, &texts);
+	if (n < 0) {
+		arena_free(a);
+		return false;
+	}
+	struct search_index *ix = search_build(texts, n);
+	arena_free(a);
+	pthread_rwlock_wrlock(&app->index_lock);
+	struct search_index *old = app->index;
+	app->index = ix;
+	pthread_rwlock_unlock(&app->index_lock);
+	search_free(old);
+	atomic_store(&app->content_changed, changed ? changed : (int64_t)time(NULL));
+	atomic_store(&app->content_version, v);
+	if (app->http)
+		http_cache_clear(app->http); /* old keys carry the old version; free their memory */
+	return true;
+}

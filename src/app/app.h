@@ -1,0 +1,75 @@
+/*
+ * app — the running portal: what a request handler can reach, and the one route table.
+ *
+ * struct app is created once by `spravka serve` (main.c) and then shared by every worker
+ * thread: the configuration (read-only), the database pool, the search index (swapped under a
+ * lock when content changes), the static files and the HTTP server. The route table in routes.c
+ * says, for every path, which handler answers, which methods it takes, the role it requires,
+ * whether it checks a CSRF token, the largest body it accepts, and whether its answer can be
+ * cached; app_dispatch() enforces all of that before any handler runs.
+ *
+ * A handler gets a struct ctx: the request (with its arena), the response to fill, a database
+ * connection from the pool, and the reader's country.
+ */
+#ifndef SPRAVKA_APP_H
+#define SPRAVKA_APP_H
+
+#include "../core/config.h"
+#include "../http/http.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct db;
+struct db_pool;
+struct search_index;
+
+struct static_file {
+	const char *name; /* URL name under /static/ */
+	const char *type; /* Content-Type */
+	char *data;
+	size_t len;
+	char version[17]; /* hash of the data, for cache-busting URLs */
+};
+
+struct app {
+	struct config cfg;
+	struct db_pool *pool;
+	struct http_server *http;
+	pthread_rwlock_t index_lock;
+	struct search_index *index; /* under index_lock */
+	_Atomic int64_t content_version;
+	_Atomic int64_t content_changed; /* unix time of the last content change */
+	struct static_file *statics;
+	size_t n_statics;
+};
+
+struct ctx {
+	struct app *app;
+	struct http_request *req;
+	struct http_response *resp;
+	struct db *db;       /* NULL for routes flagged R_NODB */
+	const char *country; /* the reader's country code (always a configured one) */
+	const char *arg;     /* the path's {…} part, decoded */
+};
+
+/* The dispatcher given to http_start. */
+void app_dispatch(void *app, struct http_request *req, struct http_response *resp);
+/* Route names (patterns) for logs and metrics, and their count. */
+const char *const *app_route_names(int *n);
+/*
+ * Loads the static files named in static.c from cfg.static_dir. False with a message in err
+ * when one is missing.
+ */
+bool app_load_static(struct app *app, char *err, size_t errlen);
+void app_free_static(struct app *app);
+const struct static_file *app_static(const struct app *app, const char *name);
+/*
+ * Rechecks the content version in the database and, when it changed, rebuilds the search index
+ * and empties the page cache. Called at start and by the maintenance thread once a second.
+ * Returns false on a database error.
+ */
+bool app_refresh(struct app *app, struct db *db);
+
+#endif

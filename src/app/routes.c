@@ -1,0 +1,231 @@
+/*
+ * The route table and the dispatcher: where every request goes.
+ *
+ * One row per route: the path pattern (a trailing {name} matches one non-empty segment), the
+ * methods it answers (GET always brings HEAD), the handler, the role it requires, whether it
+ * checks a CSRF token, the largest body it takes, and flags. The dispatcher enforces all of it
+ * before the handler runs: unknown path -> 404, other method -> 405 with Allow, too big a body ->
+ * 413, missing role -> login redirect or 403 (roles arrive with the desk), and a cacheable route
+ * is answered from the page cache without touching the database.
+ */
+#include "app.h"
+
+#include "../api/api.h"
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../core/text.h"
+#include "../db/db.h"
+#include "../kb/kb.h"
+#include "../web/web.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum method { M_GET = 1, M_POST = 2 };
+enum role { ROLE_ANYONE = 0 }; /* agent, editor, admin come with the desk */
+enum flags {
+	R_CACHE = 1,    /* the answer depends only on the path and the reader's country */
+	R_API = 2,      /* errors are JSON */
+	R_NODB = 4,     /* needs no database connection */
+	R_COUNTRY_PARAM = 8, /* ?country=XX may override the reader's country */
+};
+
+struct route {
+	const char *pattern;
+	unsigned methods;
+	void (*handler)(struct ctx *);
+	enum role role;
+	bool csrf;
+	size_t body_limit;
+	unsigned flags;
+};
+
+static void sys_healthz(struct ctx *c);
+static void sys_metrics(struct ctx *c);
+static void sys_static(struct ctx *c);
+
+/* clang-format off */
+static const struct route routes[] = {
+	/* pattern                   methods handler          role         csrf   body flags */
+	{"/",                        M_GET,  page_home,       ROLE_ANYONE, false, 0, R_CACHE},
+	{"/s/{section}",             M_GET,  page_section,    ROLE_ANYONE, false, 0, R_CACHE},
+	{"/a/{slug}",                M_GET,  page_article,    ROLE_ANYONE, false, 0, R_CACHE | R_COUNTRY_PARAM},
+	{"/search",                  M_GET,  page_search,     ROLE_ANYONE, false, 0, 0},
+	{"/request",                 M_GET,  page_request,    ROLE_ANYONE, false, 0, R_CACHE},
+	/* Sets a preference cookie and redirects; no CSRF check: it changes nothing server-side. */
+	{"/country",                 M_GET,  page_country,    ROLE_ANYONE, false, 0, R_NODB},
+	{"/static/{file}",           M_GET,  sys_static,      ROLE_ANYONE, false, 0, R_NODB},
+	{"/healthz",                 M_GET,  sys_healthz,     ROLE_ANYONE, false, 0, R_NODB},
+	{"/metrics",                 M_GET,  sys_metrics,     ROLE_ANYONE, false, 0, 0},
+	{"/api/v1/sections",         M_GET,  api_sections,    ROLE_ANYONE, false, 0, R_API | R_CACHE},
+	{"/api/v1/sections/{slug}",  M_GET,  api_section,     ROLE_ANYONE, false, 0, R_API | R_CACHE},
+	{"/api/v1/articles/{slug}",  M_GET,  api_article,     ROLE_ANYONE, false, 0, R_API | R_CACHE | R_COUNTRY_PARAM},
+	{"/api/v1/search",           M_GET,  api_search,      ROLE_ANYONE, false, 0, R_API | R_COUNTRY_PARAM},
+};
+/* clang-format on */
+#define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))
+
+const char *const *app_route_names(int *n)
+{
+	static const char *names[N_ROUTES];
+	for (int i = 0; i < N_ROUTES; i++)
+		names[i] = routes[i].pattern;
+	*n = N_ROUTES;
+	return names;
+}
+
+/* Matches path against pattern; *arg gets the {…} segment. */
+static bool match(const char *pattern, const char *path, struct arena *a, const char **arg)
+{
+	const char *brace = strchr(pattern, '{');
+	if (!brace)
+		return !strcmp(pattern, path);
+	size_t plen = (size_t)(brace - pattern);
+	if (strncmp(pattern, path, plen) != 0)
+		return false;
+	const char *rest = path + plen;
+	if (!*rest || strchr(rest, '/'))
+		return false;
+	*arg = arena_strdup(a, rest);
+	return true;
+}
+
+static bool is_api_path(const char *path)
+{
+	return !strncmp(path, "/api/", 5) || !strcmp(path, "/api");
+}
+
+static void refuse(struct ctx *c, bool api, int status)
+{
+	const char *code, *msg;
+	switch (status) {
+	case 414:
+		code = "uri_too_long";
+		msg = "Слишком длинный адрес страницы. Сократите запрос и попробуйте снова.";
+		break;
+	case 431:
+		code = "headers_too_large";
+		msg = "Слишком большие заголовки запроса. Очистите cookie для этого сайта и "
+		      "попробуйте снова.";
+		break;
+	case 413:
+		code = "body_too_large";
+		msg = "Слишком большой объём данных в запросе.";
+		break;
+	case 405:
+		code = "method_not_allowed";
+		msg = "Этот адрес не поддерживает такой метод запроса.";
+		break;
+	case 404:
+		code = "not_found";
+		msg = "Такого адреса нет.";
+		break;
+	default:
+		code = "bad_request";
+		msg = "Некорректный адрес: в нём недопустимые символы или неверная кодировка.";
+		break;
+	}
+	if (api)
+		api_error(c, status, code, msg);
+	else if (status == 404)
+		page_not_found(c);
+	else
+		page_error(c, status, msg);
+}
+
+void app_dispatch(void *appv, struct http_request *req, struct http_response *resp)
+{
+	struct app *app = appv;
+	struct ctx c = {.app = app, .req = req, .resp = resp, .country = app->cfg.default_country};
+	const char *cookie = http_cookie(req, "country");
+	if (cookie && config_country(&app->cfg, cookie))
+		c.country = cookie;
+	bool api = is_api_path(req->path);
+	if (req->reject)
+		return refuse(&c, api, req->reject);
+	const struct route *r = NULL;
+	for (int i = 0; i < N_ROUTES && !r; i++) {
+		if (match(routes[i].pattern, req->path, req->arena, &c.arg)) {
+			r = &routes[i];
+			req->route = i;
+		}
+	}
+	if (!r)
+		return refuse(&c, api, 404);
+	bool get = !strcmp(req->method, "GET") || req->head;
+	bool post = !strcmp(req->method, "POST");
+	if (!((get && (r->methods & M_GET)) || (post && (r->methods & M_POST)))) {
+		resp->allow = (r->methods & M_GET) && (r->methods & M_POST) ? "GET, HEAD, POST"
+			      : (r->methods & M_POST)			     ? "POST"
+									     : "GET, HEAD";
+		return refuse(&c, api || (r->flags & R_API), 405);
+	}
+	if (r->flags & R_COUNTRY_PARAM) {
+		const char *p = http_param(req, "country");
+		if (p && *p) {
+			if (!config_country(&app->cfg, p)) {
+				if (r->flags & R_API)
+					return api_error(&c, 400, "bad_country",
+							 "Неизвестный код страны. Используйте двухбуквенный "
+							 "код из списка стран, например RU или KZ.");
+				return page_error(&c, 400, "Такой страны нет в списке.");
+			}
+			c.country = p;
+		}
+	}
+	if (!(r->flags & R_API))
+		resp->vary = "Cookie";
+	time_t changed = (time_t)atomic_load(&app->content_changed);
+	if ((r->flags & R_CACHE) && get) {
+		resp->last_modified = changed;
+		char key[512];
+		int n = snprintf(key, sizeof key, "%lld|%s|%s",
+				 (long long)atomic_load(&app->content_version), c.country, req->path);
+		if (n > 0 && (size_t)n < sizeof key && http_cache_lookup(req, key))
+			return;
+	}
+	if (!(r->flags & R_NODB))
+		c.db = db_pool_get(app->pool);
+	r->handler(&c);
+	if (c.db)
+		db_pool_put(app->pool, c.db);
+}
+
+static void sys_healthz(struct ctx *c)
+{
+	c->resp->status = 200;
+	c->resp->content_type = "text/plain; charset=utf-8";
+	c->resp->cache_control = "no-store";
+	buf_adds(&c->resp->body, "ok\n");
+}
+
+static void sys_metrics(struct ctx *c)
+{
+	c->resp->status = 200;
+	c->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	c->resp->cache_control = "no-store";
+	http_metrics(c->app->http, &c->resp->body);
+	buf_printf(&c->resp->body,
+		   "# HELP spravka_articles Articles in the knowledge base.\n"
+		   "# TYPE spravka_articles gauge\nspravka_articles %lld\n"
+		   "# HELP spravka_content_version Content version served.\n"
+		   "# TYPE spravka_content_version gauge\nspravka_content_version %lld\n",
+		   (long long)kb_article_count(c->db), (long long)atomic_load(&c->app->content_version));
+}
+
+static void sys_static(struct ctx *c)
+{
+	const struct static_file *f = app_static(c->app, c->arg);
+	if (!f)
+		return page_not_found(c);
+	char key[128];
+	snprintf(key, sizeof key, "static|%s", f->name);
+	if (http_cache_lookup(c->req, key))
+		return; /* answered from the cache, with its gzip form made once */
+	c->resp->status = 200;
+	c->resp->content_type = f->type;
+	/* Pages link to /static/NAME?v=HASH, so a changed file gets a new URL. */
+	c->resp->cache_control = "public, max-age=31536000, immutable";
+	c->resp->vary = NULL;
+	buf_add(&c->resp->body, f->data, f->len);
+}

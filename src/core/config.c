@@ -1,0 +1,214 @@
+#include "config.h"
+
+#include "arena.h"
+#include "text.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_str(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup(value);
+}
+
+static void add_country(struct config *c, const char *code, const char *name)
+{
+	for (size_t i = 0; i < c->n_countries; i++) {
+		if (!strcmp(c->countries[i].code, code)) {
+			set_str(&c->countries[i].name, name);
+			return;
+		}
+	}
+	c->countries = xrealloc(c->countries, (c->n_countries + 1) * sizeof(*c->countries));
+	struct country *k = &c->countries[c->n_countries++];
+	memcpy(k->code, code, 3);
+	k->name = xstrdup(name);
+}
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	set_str(&c->site_name, "Справочный центр");
+	set_str(&c->logo, "");
+	set_str(&c->default_country, "RU");
+	set_str(&c->content_dir, "content");
+	set_str(&c->static_dir, "static");
+	set_str(&c->support_email, "support@example.com");
+	set_str(&c->support_phone, "+7 800 000-00-00");
+	set_str(&c->support_hours, "пн–пт, 9:00–18:00 (мск)");
+	set_str(&c->support_telegram, "@example_support_bot");
+	static const char *defaults[][2] = {
+	    {"RU", "Россия"},  {"KZ", "Казахстан"}, {"BY", "Беларусь"},   {"KG", "Кыргызстан"},
+	    {"UZ", "Узбекистан"}, {"AM", "Армения"}, {"DE", "Германия"}, {"PL", "Польша"},
+	    {"LT", "Литва"},   {"LV", "Латвия"},    {"EE", "Эстония"},    {"CZ", "Чехия"},
+	};
+	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+		add_country(c, defaults[i][0], defaults[i][1]);
+	set_str(&c->listen, "127.0.0.1:8080");
+	set_str(&c->data_dir, "./data");
+	c->threads = 0;
+	c->max_connections = 1024;
+	c->max_connections_per_ip = 128;
+	c->connection_timeout = 30;
+	c->header_timeout = 10;
+	c->max_url_bytes = 8192;
+	c->max_header_bytes = 16384;
+	c->connection_memory = 65536;
+	c->cache_entries = 4096;
+}
+
+struct load_ctx {
+	struct config *c;
+	bool countries_seen;
+	char err[256];
+};
+
+static bool parse_int(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || n < lo || n > hi)
+		return false;
+	*out = (int)n;
+	return true;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct load_ctx *x = user;
+	struct config *c = x->c;
+	if (!utf8_valid(value, strlen(value))) {
+		snprintf(x->err, sizeof x->err, "value of \"%s\" is not valid UTF-8", key);
+		return 0;
+	}
+	static const struct {
+		const char *section, *key;
+		size_t offset;
+	} strs[] = {
+	    {"site", "name", offsetof(struct config, site_name)},
+	    {"site", "logo", offsetof(struct config, logo)},
+	    {"site", "default_country", offsetof(struct config, default_country)},
+	    {"site", "content_dir", offsetof(struct config, content_dir)},
+	    {"site", "static_dir", offsetof(struct config, static_dir)},
+	    {"support", "email", offsetof(struct config, support_email)},
+	    {"support", "phone", offsetof(struct config, support_phone)},
+	    {"support", "hours", offsetof(struct config, support_hours)},
+	    {"support", "telegram", offsetof(struct config, support_telegram)},
+	    {"server", "listen", offsetof(struct config, listen)},
+	    {"server", "data", offsetof(struct config, data_dir)},
+	};
+	static const struct {
+		const char *section, *key;
+		size_t offset;
+		int lo, hi;
+	} ints[] = {
+	    {"server", "threads", offsetof(struct config, threads), 0, 256},
+	    {"limits", "max_connections", offsetof(struct config, max_connections), 16, 100000},
+	    {"limits", "max_connections_per_ip", offsetof(struct config, max_connections_per_ip), 1, 100000},
+	    {"limits", "connection_timeout", offsetof(struct config, connection_timeout), 1, 3600},
+	    {"limits", "header_timeout", offsetof(struct config, header_timeout), 1, 600},
+	    {"limits", "max_url_bytes", offsetof(struct config, max_url_bytes), 256, 65536},
+	    {"limits", "max_header_bytes", offsetof(struct config, max_header_bytes), 1024, 1 << 20},
+	    {"limits", "connection_memory", offsetof(struct config, connection_memory), 8192, 1 << 24},
+	    {"limits", "cache_entries", offsetof(struct config, cache_entries), 0, 1 << 20},
+	};
+	if (!strcmp(section, "countries")) {
+		if (!country_code_valid(key) || !*value) {
+			snprintf(x->err, sizeof x->err,
+				 "countries: expected \"XX = Name\" with a two-letter upper-case code");
+			return 0;
+		}
+		if (!x->countries_seen) {
+			/* A [countries] section replaces the default list. */
+			for (size_t i = 0; i < c->n_countries; i++)
+				free(c->countries[i].name);
+			c->n_countries = 0;
+			x->countries_seen = true;
+		}
+		add_country(c, key, value);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		if (!strcmp(section, strs[i].section) && !strcmp(key, strs[i].key)) {
+			set_str((char **)((char *)c + strs[i].offset), value);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		if (!strcmp(section, ints[i].section) && !strcmp(key, ints[i].key)) {
+			if (!parse_int(value, ints[i].lo, ints[i].hi, (int *)((char *)c + ints[i].offset))) {
+				snprintf(x->err, sizeof x->err, "%s: expected an integer from %d to %d",
+					 key, ints[i].lo, ints[i].hi);
+				return 0;
+			}
+			return 1;
+		}
+	}
+	snprintf(x->err, sizeof x->err, "unknown key \"%s\" in [%s]", key, section);
+	return 0;
+}
+
+bool config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct load_ctx x = {.c = c};
+	int rc = ini_parse(path, on_key, &x);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: cannot open the configuration file", path);
+		return false;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, rc, x.err[0] ? x.err : "syntax error");
+		return false;
+	}
+	return true;
+}
+
+bool config_check(const struct config *c, char *err, size_t errlen)
+{
+	if (c->n_countries == 0) {
+		snprintf(err, errlen, "the list of countries is empty");
+		return false;
+	}
+	if (!config_country(c, c->default_country)) {
+		snprintf(err, errlen, "default_country \"%s\" is not in [countries]", c->default_country);
+		return false;
+	}
+	if (!strchr(c->listen, ':')) {
+		snprintf(err, errlen, "listen must be HOST:PORT, got \"%s\"", c->listen);
+		return false;
+	}
+	if (c->max_header_bytes + c->max_url_bytes > c->connection_memory) {
+		snprintf(err, errlen, "connection_memory must be at least max_url_bytes + max_header_bytes");
+		return false;
+	}
+	return true;
+}
+
+const struct country *config_country(const struct config *c, const char *code)
+{
+	if (!code)
+		return NULL;
+	for (size_t i = 0; i < c->n_countries; i++)
+		if (!strcmp(c->countries[i].code, code))
+			return &c->countries[i];
+	return NULL;
+}
+
+void config_free(struct config *c)
+{
+	char **strs[] = {&c->site_name,     &c->logo,          &c->default_country, &c->content_dir,
+			 &c->static_dir,    &c->support_email, &c->support_phone,   &c->support_hours,
+			 &c->support_telegram, &c->listen,     &c->data_dir};
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	for (size_t i = 0; i < c->n_countries; i++)
+		free(c->countries[i].name);
+	free(c->countries);
+	c->countries = NULL;
+	c->n_countries = 0;
+}

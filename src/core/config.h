@@ -1,0 +1,63 @@
+/*
+ * config — the server's settings: defaults, the INI file (parsed by libinih), and their checks.
+ *
+ * Every key, its default and its meaning are listed in docs/configuration.md and in
+ * spravka.ini.example; config_load() refuses unknown sections and keys, so a typo in the file is
+ * an error with its line number rather than a silently ignored setting. The struct is filled once
+ * at start and then only read, from any thread.
+ */
+#ifndef SPRAVKA_CONFIG_H
+#define SPRAVKA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct country {
+	char code[3]; /* ISO 3166-1 alpha-2, upper case */
+	char *name;   /* Russian name, e.g. "Казахстан" */
+};
+
+struct config {
+	/* [site] */
+	char *site_name;
+	char *logo;            /* URL of a logo image; empty: the site name is the logo */
+	char *default_country; /* a code from countries */
+	char *content_dir;     /* demo content imported into an empty database */
+	char *static_dir;      /* style sheet and other static files */
+	/* [support] */
+	char *support_email;
+	char *support_phone;
+	char *support_hours;
+	char *support_telegram;
+	/* [countries]: CODE = Name, in the order they are listed */
+	struct country *countries;
+	size_t n_countries;
+	/* [server] */
+	char *listen;   /* HOST:PORT */
+	char *data_dir; /* holds spravka.db */
+	int threads;    /* HTTP worker threads; 0 = one per core */
+	/* [limits] */
+	int max_connections;        /* in all */
+	int max_connections_per_ip; /* >= 1 (default 128) */
+	int connection_timeout;     /* seconds of inactivity before a connection is closed */
+	int header_timeout;         /* seconds a client has to send a request's headers */
+	int max_url_bytes;          /* longer request targets get 414 */
+	int max_header_bytes;       /* larger header blocks get 431 */
+	int connection_memory;      /* libmicrohttpd's memory limit per connection, bytes */
+	int cache_entries;          /* rendered pages kept in memory */
+};
+
+/* Fills c with the defaults. */
+void config_defaults(struct config *c);
+/*
+ * Reads the INI file at path over the values already in c. Returns false with a message such as
+ * "spravka.ini:12: unknown key \"lisen\" in [server]" in err.
+ */
+bool config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Checks the values together (default country listed, limits in range...). */
+bool config_check(const struct config *c, char *err, size_t errlen);
+/* The country with this code, or NULL. */
+const struct country *config_country(const struct config *c, const char *code);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * text — small checks and conversions on UTF-8 text that every layer needs.
+ *
+ * Nothing here allocates except the functions that take an arena. None of them accepts a NUL
+ * inside the text they check: the network gives lengths, and a NUL in user text is always an
+ * error here.
+ */
+#ifndef SPRAVKA_TEXT_H
+#define SPRAVKA_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct arena;
+
+/* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF) with no NUL. */
+bool utf8_valid(const char *s, size_t n);
+/* Number of code points in a valid UTF-8 string. */
+size_t utf8_length(const char *s);
+/* Largest prefix length <= max that ends on a character boundary of valid UTF-8 s. */
+size_t utf8_cut(const char *s, size_t len, size_t max);
+/* [a-z0-9-], 1..64 characters, not starting or ending with '-'. */
+bool slug_valid(const char *s);
+/* Two upper-case ASCII letters. */
+bool country_code_valid(const char *s);
+/* A real calendar date written YYYY-MM-DD. */
+bool date_valid(const char *s);
+/* "2026-10-14" -> "14 октября 2026" in the arena; returns s itself when it is not a date. */
+const char *date_ru(struct arena *a, const char *s);
+/* Removes leading and trailing ASCII white space in place; returns s. */
+char *str_trim(char *s);
+/*
+ * Percent-decodes in[0..n) into a new arena string (plus_space: '+' means ' ', as in a query).
+ * Returns false for a malformed escape, a decoded NUL or invalid UTF-8; *out is then NULL.
+ */
+bool pct_decode(struct arena *a, const char *in, size_t n, bool plus_space, char **out);
+/* Splits a comma-separated list into trimmed, non-empty items (arena), returns their count. */
+size_t split_list(struct arena *a, const char *s, char ***items);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * db — the one door to the database.
+ *
+ * A small driver interface: open, prepare, bind, step, read columns, transactions, and a pool of
+ * connections for the server's threads. SQLite is the implementation now (db_sqlite.c);
+ * PostgreSQL comes later behind the same functions, so feature code never includes sqlite3.h.
+ *
+ * SQL rules, so that both drivers accept the same text: parameters are written `?` and bound by
+ * position from 1 (the PostgreSQL driver rewrites them to $n); SQL text is a string literal of the
+ * program, never built from user input; use only portable SQL (no AUTOINCREMENT, no REPLACE INTO;
+ * `INSERT ... ON CONFLICT (...) DO UPDATE` is fine in both).
+ *
+ * Errors: functions return enum db_rc; DB_ERR carries a message in db_errmsg(). A statement
+ * belongs to its connection and to one thread at a time.
+ */
+#ifndef SPRAVKA_DB_H
+#define SPRAVKA_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct db_stmt;
+struct db_pool;
+
+enum db_rc {
+	DB_OK = 0,
+	DB_ROW,        /* db_step: a row is ready */
+	DB_DONE,       /* db_step: no more rows */
+	DB_CONSTRAINT, /* a unique/foreign-key/check constraint failed */
+	DB_BUSY,       /* the database stayed locked past the busy timeout */
+	DB_ERR,        /* anything else; see db_errmsg() */
+};
+
+/*
+ * Opens (creating if needed) the database in directory dir, applies pending migrations and
+ * returns the connection in *out. Fails with a message in err when the directory cannot be
+ * used, the file is not a database, or its schema is newer than this program knows.
+ */
+enum db_rc db_open(const char *dir, struct db **out, char *err, size_t errlen);
+void db_close(struct db *db);
+const char *db_errmsg(struct db *db);
+
+/* Prepares one statement; NULL on error (db_errmsg tells why). Free with db_finalize. */
+struct db_stmt *db_prepare(struct db *db, const char *sql);
+void db_finalize(struct db_stmt *st);
+/* Resets a statement for another run with new bindings. */
+void db_reset(struct db_stmt *st);
+enum db_rc db_bind_text(struct db_stmt *st, int idx, const char *s);
+enum db_rc db_bind_int(struct db_stmt *st, int idx, int64_t v);
+enum db_rc db_bind_null(struct db_stmt *st, int idx);
+/* DB_ROW, DB_DONE or an error. */
+enum db_rc db_step(struct db_stmt *st);
+int db_column_count(struct db_stmt *st);
+/* Column i of the current row: "" for NULL; valid until the next step/reset/finalize. */
+const char *db_col_text(struct db_stmt *st, int i);
+int64_t db_col_int(struct db_stmt *st, int i);
+bool db_col_null(struct db_stmt *st, int i);
+
+/* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
+int64_t db_changes(struct db *db);
+/* Runs SQL without parameters or rows (may hold several statements). */
+enum db_rc db_exec(struct db *db, const char *sql);
+/* Transactions. db_begin_write takes the write lock at once (SQLite: BEGIN IMMEDIATE). */
+enum db_rc db_begin(struct db *db);
+enum db_rc db_begin_write(struct db *db);
+enum db_rc db_commit(struct db *db);
+enum db_rc db_rollback(struct db *db);
+
+/* Schema version this program writes, and the one in the open database. */
+int db_schema_latest(void);
+int db_schema_version(struct db *db);
+
+/*
+ * A fixed set of connections shared by threads. db_pool_get blocks until one is free; give it
+ * back with db_pool_put. The pool owns the connections.
+ */
+enum db_rc db_pool_open(const char *dir, int size, struct db_pool **out, char *err, size_t errlen);
+struct db *db_pool_get(struct db_pool *p);
+void db_pool_put(struct db_pool *p, struct db *db);
+void db_pool_close(struct db_pool *p);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * The SQLite driver of db.h: WAL journal, foreign keys on, a busy timeout so that writers queue
+ * instead of failing, and one connection per thread at a time (SQLITE_OPEN_NOMUTEX).
+ */
+#include "db.h"
+
+#include "../core/arena.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct db {
+	sqlite3 *h;
+};
+
+struct db_stmt {
+	struct db *db;
+	sqlite3_stmt *st;
+};
+
+static enum db_rc map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: return DB_OK;
+	case SQLITE_ROW: return DB_ROW;
+	case SQLITE_DONE: return DB_DONE;
+	case SQLITE_CONSTRAINT: return DB_CONSTRAINT;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return DB_BUSY;
+	default: return DB_ERR;
+	}
+}
+
+const char *db_errmsg(struct db *db)
+{
+	return db && db->h ? sqlite3_errmsg(db->h) : "no database";
+}
+
+struct db_stmt *db_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	struct db_stmt *s = xmalloc(sizeof *s);
+	s->db = db;
+	s->st = st;
+	return s;
+}
+
+void db_finalize(struct db_stmt *st)
+{
+	if (!st)
+		return;
+	sqlite3_finalize(st->st);
+	free(st);
+}
+
+void db_reset(struct db_stmt *st)
+{
+	sqlite3_reset(st->st);
+	sqlite3_clear_bindings(st->st);
+}
+
+enum db_rc db_bind_text(struct db_stmt *st, int idx, const char *s)
+{
+	if (!s)
+		return db_bind_null(st, idx);
+	return map_rc(sqlite3_bind_text(st->st, idx, s, -1, SQLITE_TRANSIENT));
+}
+
+enum db_rc db_bind_int(struct db_stmt *st, int idx, int64_t v)
+{
+	return map_rc(sqlite3_bind_int64(st->st, idx, v));
+}
+
+enum db_rc db_bind_null(struct db_stmt *st, int idx)
+{
+	return map_rc(sqlite3_bind_null(st->st, idx));
+}
+
+enum db_rc db_step(struct db_stmt *st)
+{
+	return map_rc(sqlite3_step(st->st));
+}
+
+int db_column_count(struct db_stmt *st)
+{
+	return sqlite3_column_count(st->st);
+}
+
+const char *db_col_text(struct db_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st->st, i);
+	return t ? (const char *)t : "";
+}
+
+int64_t db_col_int(struct db_stmt *st, int i)
+{
+	return sqlite3_column_int64(st->st, i);
+}
+
+bool db_col_null(struct db_stmt *st, int i)
+{
+	return sqlite3_column_type(st->st, i) == SQLITE_NULL;
+}
+
+int64_t db_changes(struct db *db)
+{
+	return sqlite3_changes64(db->h);
+}
+
+enum db_rc db_exec(struct db *db, const char *sql)
+{
+	return map_rc(sqlite3_exec(db->h, sql, NULL, NULL, NULL));
+}
+
+enum db_rc db_begin(struct db *db)
+{
+	return db_exec(db, "BEGIN");
+}
+
+enum db_rc db_begin_write(struct db *db)
+{
+	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+enum db_rc db_commit(struct db *db)
+{
+	return db_exec(db, "COMMIT");
+}
+
+enum db_rc db_rollback(struct db *db)
+{
+	return db_exec(db, "ROLLBACK");
+}
+
+int db_schema_latest(void)
+{
+	return schema_migrations[schema_migration_count - 1].version;
+}
+
+int db_schema_version(struct db *db)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT max(version) FROM schema_version");
+	if (!st)
+		return 0;
+	int v = db_step(st) == DB_ROW ? (int)db_col_int(st, 0) : 0;
+	db_finalize(st);
+	return v;
+}
+
+static bool migrate(struct db *db, char *err, size_t errlen)
+{
+	if (db_begin_write(db) != DB_OK) {
+		snprintf(err, errlen, "cannot lock the database: %s", db_errmsg(db));
+		return false;
+	}
+	if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)") !=
+	    DB_OK) {
+		snprintf(err, errlen, "not a spravka database: %s", db_errmsg(db));
+		db_rollback(db);
+		return false;
+	}
+	int have = db_schema_version(db), latest = db_schema_latest();
+	if (have > latest) {
+		snprintf(err, errlen,
+			 "the database has schema version %d, newer than this spravka knows (%d): "
+			 "run a newer spravka or restore a backup",
+			 have, latest);
+		db_rollback(db);
+		return false;
+	}
+	for (int i = 0; i < schema_migration_count; i++) {
+		const struct migration *m = &schema_migrations[i];
+		if (m->version <= have)
+			continue;
+		struct db_stmt *st = NULL;
+		if (db_exec(db, m->sql) != DB_OK ||
+		    !(st = db_prepare(db, "INSERT INTO schema_version(version) VALUES (?)")) ||
+		    db_bind_int(st, 1, m->version) != DB_OK || db_step(st) != DB_DONE) {
+			snprintf(err, errlen, "migration %d failed: %s", m->version, db_errmsg(db));
+			db_finalize(st);
+			db_rollback(db);
+			return false;
+		}
+		db_finalize(st);
+	}
+	if (db_commit(db) != DB_OK) {
+		snprintf(err, errlen, "cannot commit migrations: %s", db_errmsg(db));
+		return false;
+	}
+	return true;
+}
+
+static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out, char *err,
+			   size_t errlen)
+{
+	*out = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+		return DB_ERR;
+	}
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/spravka.db", dir) >= sizeof path) {
+		snprintf(err, errlen, "data directory path too long");
+		return DB_ERR;
+	}
+	struct db *db = xcalloc(1, sizeof *db);
+	int rc = sqlite3_open_v2(path, &db->h,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path, db->h ? sqlite3_errmsg(db->h) : "?");
+		db_close(db);
+		return DB_ERR;
+	}
+	sqlite3_busy_timeout(db->h, 5000);
+	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+			"PRAGMA foreign_keys=ON") != DB_OK) {
+		snprintf(err, errlen, "%s is not a usable database: %s", path, db_errmsg(db));
+		db_close(db);
+		return DB_ERR;
+	}
+	if (run_migrations && !migrate(db, err, errlen)) {
+		db_close(db);
+		return DB_ERR;
+	}
+	*out = db;
+	return DB_OK;
+}
+
+enum db_rc db_open(const char *dir, struct db **out, char *err, size_t errlen)
+{
+	return open_one(dir, true, out, err, errlen);
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close_v2(db->h);
+	free(db);
+}
+
+struct db_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	int size, nfree;
+	struct db **all, **free_list;
+};
+
+enum db_rc db_pool_open(const char *dir, int size, struct db_pool **out, char *err, size_t errlen)
+{
+	struct db_pool *p = xcalloc(1, sizeof *p);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->freed, NULL);
+	p->all = xcalloc((size_t)size, sizeof(struct db *));
+	p->free_list = xcalloc((size_t)size, sizeof(struct db *));
+	for (int i = 0; i < size; i++) {
+		if (open_one(dir, i == 0, &p->all[i], err, errlen) != DB_OK) {
+			p->size = i;
+			db_pool_close(p);
+			*out = NULL;
+			return DB_ERR;
+		}
+		p->free_list[p->nfree++] = p->all[i];
+		p->size = i + 1;
+	}
+	*out = p;
+	return DB_OK;
+}
+
+struct db *db_pool_get(struct db_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->nfree == 0)
+		pthread_cond_wait(&p->freed, &p->lock);
+	struct db *db = p->free_list[--p->nfree];
+	pthread_mutex_unlock(&p->lock);
+	return db;
+}
+
+void db_pool_put(struct db_pool *p, struct db *db)
+{
+	pthread_mutex_lock(&p->lock);
+	p->free_list[p->nfree++] = db;
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void db_pool_close(struct db_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->size; i++)
+		db_close(p->all[i]);
+	free(p->all);
+	free(p->free_list);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->freed);
+	free(p);
+}

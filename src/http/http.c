@@ -1,0 +1,745 @@
+/* The HTTP server. See http.h for what it owns and promises. */
+#include "http.h"
+
+#include "../core/arena.h"
+#include "../core/text.h"
+#include "gzip.h"
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_PARAMS 64
+#define BODY_MAX (8u << 20)
+
+/* ---- per-connection state: the raw request target and the header deadline ---- */
+
+struct conn_state {
+	struct conn_state *prev, *next;
+	int fd;
+	_Atomic uint64_t deadline_us; /* 0 = not waiting for headers */
+	char *uri;                    /* raw request target of the current request (malloc) */
+	bool uri_too_long;
+};
+
+struct cache;
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct http_options o;
+	http_dispatch_fn dispatch;
+	void *app;
+	int port;
+	pthread_mutex_t conns_lock;
+	struct conn_state conns; /* list head */
+	pthread_t reaper;
+	_Atomic bool stopping;
+	_Atomic long in_flight;
+	struct cache *cache;
+	struct metrics *metrics;
+};
+
+uint64_t http_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct conn_state *cs = xcalloc(1, sizeof *cs);
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		cs->fd = ci ? ci->connect_fd : -1;
+		atomic_store(&cs->deadline_us, http_now_us() + (uint64_t)s->o.header_timeout * 1000000u);
+		pthread_mutex_lock(&s->conns_lock);
+		cs->next = s->conns.next;
+		cs->prev = &s->conns;
+		s->conns.next->prev = cs;
+		s->conns.next = cs;
+		pthread_mutex_unlock(&s->conns_lock);
+		*socket_context = cs;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* libmicrohttpd closes the socket after this returns, so the reaper, which only
+		 * shuts down sockets on the list under the lock, never touches a reused fd. */
+		struct conn_state *cs = *socket_context;
+		if (!cs)
+			return;
+		pthread_mutex_lock(&s->conns_lock);
+		cs->prev->next = cs->next;
+		cs->next->prev = cs->prev;
+		pthread_mutex_unlock(&s->conns_lock);
+		free(cs->uri);
+		free(cs);
+		*socket_context = NULL;
+	}
+}
+
+static struct conn_state *conn_state_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Called with the raw request target as soon as the request line is read. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_server *s = cls;
+	struct conn_state *cs = conn_state_of(c);
+	if (cs) {
+		free(cs->uri);
+		cs->uri = NULL;
+		cs->uri_too_long = strlen(uri) > (size_t)s->o.max_url_bytes;
+		if (!cs->uri_too_long)
+			cs->uri = xstrdup(uri);
+	}
+	return NULL;
+}
+
+static void *reaper_main(void *arg)
+{
+	struct http_server *s = arg;
+	int ticks = 0;
+	while (!atomic_load(&s->stopping)) {
+		usleep(200 * 1000);
+		uint64_t now = http_now_us();
+		pthread_mutex_lock(&s->conns_lock);
+		for (struct conn_state *cs = s->conns.next; cs != &s->conns; cs = cs->next) {
+			uint64_t dl = atomic_load(&cs->deadline_us);
+			if (dl && now > dl && cs->fd >= 0) {
+				shutdown(cs->fd, SHUT_RDWR);
+				atomic_store(&cs->deadline_us, 0);
+			}
+		}
+		pthread_mutex_unlock(&s->conns_lock);
+		if (++ticks % 5 == 0)
+			http_log_flush();
+	}
+	return NULL;
+}
+
+/* ---- requests ---- */
+
+struct req_ctx {
+	struct http_request req;
+	struct http_response resp;
+	struct http_server *s;
+	size_t bytes;
+	bool answered;
+};
+
+const char *http_param(const struct http_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_params; i++)
+		if (!strcmp(req->params[i].name, name))
+			return req->params[i].value;
+	return NULL;
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_cookie(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	(void)kind;
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/* Decodes the path and the query of the raw target; false for 400. */
+static bool parse_target(struct http_request *req, const char *raw)
+{
+	const char *q = strchr(raw, '?');
+	size_t plen = q ? (size_t)(q - raw) : strlen(raw);
+	char *path;
+	if (plen == 0 || raw[0] != '/' || !pct_decode(req->arena, raw, plen, false, &path))
+		return false;
+	/* No dot segments, plain or encoded: no path here ever names a file, but a request
+	 * that tries is refused outright. */
+	for (const char *p = path; (p = strstr(p, "/.")); p++) {
+		const char *e = p + 2;
+		if (*e == '.')
+			e++;
+		if (*e == '/' || *e == '\0')
+			return false;
+	}
+	req->path = path;
+	req->params = arena_alloc(req->arena, MAX_PARAMS * sizeof *req->params);
+	if (!q)
+		return true;
+	for (const char *p = q + 1; *p;) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		if (len) {
+			if (req->n_params == MAX_PARAMS)
+				return false;
+			const char *eq = memchr(p, '=', len);
+			size_t klen = eq ? (size_t)(eq - p) : len;
+			char *k, *v = "";
+			if (!pct_decode(req->arena, p, klen, true, &k) ||
+			    (eq && !pct_decode(req->arena, eq + 1, len - klen - 1, true, &v)))
+				return false;
+			req->params[req->n_params++] = (struct http_param){k, v};
+		}
+		p += len + (amp ? 1 : 0);
+	}
+	return true;
+}
+
+static bool accepts_gzip(const char *ae)
+{
+	if (!ae)
+		return false;
+	for (const char *p = ae; (p = strcasestr(p, "gzip")); p += 4) {
+		const char *e = p + 4;
+		while (*e == ' ')
+			e++;
+		if (*e == ';') {
+			const char *qv = strstr(e, "q=");
+			if (qv && atof(qv + 2) == 0.0)
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* ---- the page cache ---- */
+
+struct cache_entry {
+	struct cache_entry *next;
+	char *key;
+	_Atomic int refs;
+	struct MHD_Response *plain, *gz, *plain_304, *gz_304;
+	char etag[24], etag_gz[28];
+	size_t len, gzlen;
+};
+
+struct cache {
+	pthread_rwlock_t lock;
+	struct cache_entry **buckets;
+	size_t n_buckets, count, max;
+};
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *c = p; n--; c++)
+		h = (h ^ *c) * 1099511628211ull;
+	return h;
+}
+
+static void entry_unref(struct cache_entry *e)
+{
+	if (atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	MHD_destroy_response(e->plain);
+	MHD_destroy_response(e->plain_304);
+	if (e->gz) {
+		MHD_destroy_response(e->gz);
+		MHD_destroy_response(e->gz_304);
+	}
+	free(e->key);
+	free(e);
+}
+
+static struct cache *cache_new(int max)
+{
+	struct cache *c = xcalloc(1, sizeof *c);
+	pthread_rwlock_init(&c->lock, NULL);
+	c->max = (size_t)max;
+	c->n_buckets = 64;
+	while (c->n_buckets < c->max * 2)
+		c->n_buckets *= 2;
+	c->buckets = xcalloc(c->n_buckets, sizeof *c->buckets);
+	return c;
+}
+
+/* Detaches all entries; the caller holds the write lock. */
+static void cache_drop_all(struct cache *c)
+{
+	for (size_t i = 0; i < c->n_buckets; i++) {
+		for (struct cache_entry *e = c->buckets[i], *next; e; e = next) {
+			next = e->next;
+			entry_unref(e);
+		}
+		c->buckets[i] = NULL;
+	}
+	c->count = 0;
+}
+
+static void cache_free(struct cache *c)
+{
+	cache_drop_all(c);
+	free(c->buckets);
+	pthread_rwlock_destroy(&c->lock);
+	free(c);
+}
+
+bool http_cache_lookup(struct http_request *req, const char *key)
+{
+	struct cache *c = req->server->cache;
+	if (!c->max)
+		return false;
+	size_t b = fnv1a(key, strlen(key)) & (c->n_buckets - 1);
+	pthread_rwlock_rdlock(&c->lock);
+	struct cache_entry *e = c->buckets[b];
+	while (e && strcmp(e->key, key) != 0)
+		e = e->next;
+	if (e)
+		atomic_fetch_add(&e->refs, 1);
+	pthread_rwlock_unlock(&c->lock);
+	if (e)
+		req->cached = e;
+	else
+		req->cache_key = arena_strdup(req->arena, key);
+	return e != NULL;
+}
+
+static void cache_insert(struct cache *c, struct cache_entry *e)
+{
+	size_t b = fnv1a(e->key, strlen(e->key)) & (c->n_buckets - 1);
+	pthread_rwlock_wrlock(&c->lock);
+	if (c->count >= c->max)
+		cache_drop_all(c); /* simple and rare: the content set is small */
+	struct cache_entry **pp = &c->buckets[b];
+	while (*pp && strcmp((*pp)->key, e->key) != 0)
+		pp = &(*pp)->next;
+	if (*pp) { /* another thread rendered it first: replace */
+		struct cache_entry *old = *pp;
+		e->next = old->next;
+		*pp = e;
+		entry_unref(old);
+	} else {
+		e->next = c->buckets[b];
+		c->buckets[b] = e;
+		c->count++;
+	}
+	pthread_rwlock_unlock(&c->lock);
+}
+
+void http_cache_clear(struct http_server *s)
+{
+	pthread_rwlock_wrlock(&s->cache->lock);
+	cache_drop_all(s->cache);
+	pthread_rwlock_unlock(&s->cache->lock);
+}
+
+/* ---- building responses ---- */
+
+static const char csp[] = "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+			  "script-src 'self'; connect-src 'self'; form-action 'self'; "
+			  "base-uri 'none'; frame-ancestors 'none'";
+
+static void add_headers(struct MHD_Response *r, const struct http_response *resp, const char *etag,
+			bool gz)
+{
+	MHD_add_response_header(r, "Content-Type",
+				resp->content_type ? resp->content_type : "text/html; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", resp->cache_control ? resp->cache_control : "no-cache");
+	char vary[128];
+	snprintf(vary, sizeof vary, "Accept-Encoding%s%s", resp->vary ? ", " : "",
+		 resp->vary ? resp->vary : "");
+	MHD_add_response_header(r, "Vary", vary);
+	if (etag)
+		MHD_add_response_header(r, "ETag", etag);
+	if (gz)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
+	if (resp->last_modified) {
+		char date[64];
+		struct tm tm;
+		gmtime_r(&resp->last_modified, &tm);
+		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		MHD_add_response_header(r, "Last-Modified", date);
+	}
+	if (resp->location)
+		MHD_add_response_header(r, "Location", resp->location);
+	if (resp->allow)
+		MHD_add_response_header(r, "Allow", resp->allow);
+	if (resp->set_cookie)
+		MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
+	if (!resp->content_type || !strncmp(resp->content_type, "text/html", 9)) {
+		MHD_add_response_header(r, "Content-Security-Policy", csp);
+		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	}
+}
+
+static bool compressible(const struct http_response *resp)
+{
+	const char *t = resp->content_type ? resp->content_type : "text/html";
+	return !strncmp(t, "text/", 5) || !strncmp(t, "application/json", 16) ||
+	       !strncmp(t, "application/javascript", 22) || !strncmp(t, "image/svg", 9);
+}
+
+static struct MHD_Response *from_bytes(char *data, size_t len)
+{
+	return MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+}
+
+static struct MHD_Response *empty_response(void)
+{
+	return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+}
+
+/* If-None-Match lists etag (or "*"). */
+static bool etag_matches(const char *inm, const char *etag)
+{
+	if (!inm)
+		return false;
+	if (strchr(inm, '*'))
+		return true;
+	size_t n = strlen(etag);
+	for (const char *p = inm; (p = strstr(p, etag)); p += n)
+		return true;
+	return false;
+}
+
+static bool not_modified_since(const struct http_request *req, const struct http_response *resp)
+{
+	const char *ims = http_header(req, "If-Modified-Since");
+	if (!ims || !resp->last_modified || http_header(req, "If-None-Match"))
+		return false;
+	struct tm tm = {0};
+	if (!strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return false;
+	return timegm(&tm) >= resp->last_modified;
+}
+
+static struct cache_entry *make_entry(struct req_ctx *x)
+{
+	struct http_response *resp = &x->resp;
+	struct cache_entry *e = xcalloc(1, sizeof *e);
+	atomic_store(&e->refs, 1);
+	e->key = xstrdup(x->req.cache_key);
+	uint64_t h = fnv1a(buf_str(&resp->body), resp->body.len);
+	snprintf(e->etag, sizeof e->etag, "\"%016llx\"", (unsigned long long)h);
+	snprintf(e->etag_gz, sizeof e->etag_gz, "\"%016llx-gz\"", (unsigned long long)h);
+	if (compressible(resp) && resp->body.len >= 256) {
+		size_t gzlen;
+		char *gz = gzip_compress(buf_str(&resp->body), resp->body.len, &gzlen);
+		if (gz && gzlen < resp->body.len) {
+			e->gz = from_bytes(gz, gzlen);
+			e->gzlen = gzlen;
+			add_headers(e->gz, resp, e->etag_gz, true);
+			e->gz_304 = empty_response();
+			add_headers(e->gz_304, resp, e->etag_gz, false);
+		} else {
+			free(gz);
+		}
+	}
+	e->len = resp->body.len;
+	e->plain = from_bytes(buf_steal(&resp->body, NULL), e->len);
+	add_headers(e->plain, resp, e->etag, false);
+	e->plain_304 = empty_response();
+	add_headers(e->plain_304, resp, e->etag, false);
+	return e;
+}
+
+static enum MHD_Result queue_entry(struct req_ctx *x, struct cache_entry *e)
+{
+	bool gz = x->req.gzip_ok && e->gz;
+	const char *etag = gz ? e->etag_gz : e->etag;
+	bool nm = etag_matches(http_header(&x->req, "If-None-Match"), etag) ||
+		  not_modified_since(&x->req, &x->resp);
+	x->resp.status = nm ? 304 : 200;
+	x->bytes = nm || x->req.head ? 0 : gz ? e->gzlen : e->len;
+	struct MHD_Response *r = nm ? (gz ? e->gz_304 : e->plain_304) : (gz ? e->gz : e->plain);
+	return MHD_queue_response(x->req.conn, (unsigned)x->resp.status, r);
+}
+
+static enum MHD_Result answer(struct req_ctx *x)
+{
+	struct http_request *req = &x->req;
+	struct http_response *resp = &x->resp;
+	if (req->cached) {
+		enum MHD_Result rc = queue_entry(x, req->cached);
+		entry_unref(req->cached);
+		req->cached = NULL;
+		return rc;
+	}
+	if (!resp->status || buf_failed(&resp->body)) {
+		buf_reset(&resp->body);
+		resp->status = 500;
+		resp->content_type = "text/plain; charset=utf-8";
+		buf_adds(&resp->body, "Внутренняя ошибка сервера. Попробуйте позже.\n");
+	}
+	bool get = !strcmp(req->method, "GET") || req->head;
+	if (resp->status == 200 && get && req->cache_key && !resp->set_cookie) {
+		struct cache_entry *e = make_entry(x);
+		atomic_fetch_add(&e->refs, 1);
+		cache_insert(x->s->cache, e);
+		enum MHD_Result rc = queue_entry(x, e);
+		entry_unref(e);
+		return rc;
+	}
+	char etag[28] = "";
+	bool gz = req->gzip_ok && compressible(resp) && resp->body.len >= 1024;
+	if (resp->status == 200 && get) {
+		uint64_t h = fnv1a(buf_str(&resp->body), resp->body.len);
+		snprintf(etag, sizeof etag, gz ? "\"%016llx-gz\"" : "\"%016llx\"", (unsigned long long)h);
+		if (etag_matches(http_header(req, "If-None-Match"), etag) ||
+		    not_modified_since(req, resp)) {
+			struct MHD_Response *r = empty_response();
+			add_headers(r, resp, etag, false);
+			resp->status = 304;
+			enum MHD_Result rc = MHD_queue_response(req->conn, 304, r);
+			MHD_destroy_response(r);
+			return rc;
+		}
+	}
+	size_t len = resp->body.len;
+	char *data = buf_steal(&resp->body, NULL);
+	if (gz) {
+		size_t gzlen;
+		char *z = gzip_compress(data, len, &gzlen);
+		if (z && gzlen < len) {
+			free(data);
+			data = z;
+			len = gzlen;
+		} else {
+			free(z);
+			gz = false;
+		}
+	}
+	struct MHD_Response *r = from_bytes(data, len);
+	add_headers(r, resp, *etag ? etag : NULL, gz);
+	x->bytes = req->head ? 0 : len;
+	enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	(void)url, (void)version, (void)upload_data;
+	struct http_server *s = cls;
+	struct req_ctx *x = *req_cls;
+	if (!x) {
+		/* First call: headers are complete. Answering now would close keep-alive
+		 * connections (libmicrohttpd 0.9.75), so only set up. */
+		struct conn_state *cs = conn_state_of(c);
+		if (cs)
+			atomic_store(&cs->deadline_us, 0);
+		struct arena *a = arena_new();
+		x = arena_alloc(a, sizeof *x);
+		x->s = s;
+		x->req.arena = a;
+		x->req.conn = c;
+		x->req.server = s;
+		x->req.method = arena_strdup(a, method);
+		x->req.head = !strcmp(method, "HEAD");
+		x->req.route = -1;
+		x->req.start_us = http_now_us();
+		buf_init(&x->resp.body, BODY_MAX);
+		atomic_fetch_add(&s->in_flight, 1);
+		*req_cls = x;
+		if (!cs || cs->uri_too_long) {
+			x->req.reject = 414;
+		} else if (!parse_target(&x->req, cs->uri)) {
+			x->req.reject = 400;
+		} else {
+			size_t hbytes = 0;
+			MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hbytes);
+			if (hbytes > (size_t)s->o.max_header_bytes)
+				x->req.reject = 431;
+		}
+		if (!x->req.path)
+			x->req.path = "/";
+		if (!x->req.params)
+			x->req.params = arena_alloc(a, sizeof *x->req.params);
+		x->req.gzip_ok = accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"));
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		/* Bodies are not used by any route yet; read and drop them. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (x->answered)
+		return MHD_YES;
+	x->answered = true;
+	s->dispatch(s->app, &x->req, &x->resp);
+	return answer(x);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct req_ctx *x = *req_cls;
+	struct conn_state *cs = conn_state_of(c);
+	if (cs) /* keep-alive: the next request's headers have a deadline again */
+		atomic_store(&cs->deadline_us, http_now_us() + (uint64_t)s->o.header_timeout * 1000000u);
+	if (!x)
+		return;
+	uint64_t us = http_now_us() - x->req.start_us;
+	int status = x->answered ? x->resp.status : 0;
+	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+	const char *m = "OTHER";
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (!strcmp(x->req.method, methods[i]))
+			m = methods[i];
+	const char *route = x->req.route >= 0 && x->req.route < s->o.n_routes
+				? s->o.route_names[x->req.route]
+				: "-";
+	fprintf(stderr, "%s %s %d %zu %llu%s\n", m, route, status, x->bytes, (unsigned long long)us,
+		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+	metrics_observe(s->metrics, x->req.route, status, us);
+	if (x->req.cached)
+		entry_unref(x->req.cached);
+	buf_free(&x->resp.body);
+	arena_free(x->req.arena);
+	*req_cls = NULL;
+	atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fputs("libmicrohttpd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+void http_log_flush(void)
+{
+	fflush(stderr);
+}
+
+static bool parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
+{
+	const char *colon = strrchr(listen, ':');
+	if (!colon)
+		return false;
+	char host[256];
+	size_t hl = (size_t)(colon - listen);
+	if (hl >= sizeof host)
+		return false;
+	memcpy(host, listen, hl);
+	host[hl] = '\0';
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || colon[1] == '\0')
+		return false;
+	memset(ss, 0, sizeof *ss);
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*v6 = true;
+		return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1;
+	}
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons((uint16_t)port);
+	*v6 = false;
+	if (!strcmp(host, "localhost"))
+		strcpy(host, "127.0.0.1");
+	return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
+}
+
+struct http_server *http_start(const struct http_options *o, http_dispatch_fn dispatch, void *app,
+			       char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	bool v6;
+	if (!parse_listen(o->listen, &ss, &v6)) {
+		snprintf(err, errlen, "bad listen address \"%s\" (expected HOST:PORT)", o->listen);
+		return NULL;
+	}
+	struct http_server *s = xcalloc(1, sizeof *s);
+	s->o = *o;
+	s->dispatch = dispatch;
+	s->app = app;
+	s->conns.next = s->conns.prev = &s->conns;
+	pthread_mutex_init(&s->conns_lock, NULL);
+	s->cache = cache_new(o->cache_entries);
+	s->metrics = metrics_new(o->route_names, o->n_routes);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	struct MHD_OptionItem opts[] = {
+	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+	    {MHD_OPTION_SOCK_ADDR, 0, &ss},
+	    {MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL},
+	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, NULL},
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory, NULL},
+	    {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
+	    {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
+	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+	    {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+				MHD_OPTION_END);
+	if (!s->d) {
+		snprintf(err, errlen, "cannot listen on %s (address in use or not allowed?)", o->listen);
+		cache_free(s->cache);
+		metrics_free(s->metrics);
+		free(s);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di ? di->port : 0;
+	pthread_create(&s->reaper, NULL, reaper_main, s);
+	return s;
+}
+
+int http_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_stop(struct http_server *s, int grace_ms)
+{
+	if (!s)
+		return;
+	MHD_socket lsock = MHD_quiesce_daemon(s->d);
+	uint64_t until = http_now_us() + (uint64_t)grace_ms * 1000u;
+	while (atomic_load(&s->in_flight) > 0 && http_now_us() < until)
+		usleep(10 * 1000);
+	MHD_stop_daemon(s->d);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
+	atomic_store(&s->stopping, true);
+	pthread_join(s->reaper, NULL);
+	cache_free(s->cache);
+	metrics_free(s->metrics);
+	pthread_mutex_destroy(&s->conns_lock);
+	free(s);
+	http_log_flush();
+}
+
+void http_metrics(struct http_server *s, struct buf *b)
+{
+	metrics_write(s->metrics, b, (long)atomic_load(&s->in_flight));
+}

@@ -1,0 +1,120 @@
+/*
+ * http — the HTTP server: libmicrohttpd underneath, requests and responses above.
+ *
+ * What it owns: the MHD daemon and its threads; per-connection state (the absolute deadline for
+ * request headers that libmicrohttpd lacks: a reaper thread shuts down connections whose headers
+ * are late); the checks every request passes before any handler runs (request-target length ->
+ * 414, header block size -> 431, valid percent-encoding, UTF-8 and no NUL in the path and the
+ * query -> 400); the page cache of finished responses (with their gzip form, ETag and 304s);
+ * access logging (one line per request: method, route, status, bytes, microseconds — never
+ * the query, headers or bodies); the request metrics.
+ *
+ * What it does not do: routing, rendering, knowing about articles. The application gives one
+ * dispatch function; it runs in the worker threads, any number at once.
+ *
+ * libmicrohttpd 0.9.75 notes (measured): a response queued on the first call of the access
+ * handler closes keep-alive connections, so requests are answered on the second call; and its
+ * connection timeout only counts inactivity, hence the header deadline here.
+ */
+#ifndef SPRAVKA_HTTP_H
+#define SPRAVKA_HTTP_H
+
+#include "../core/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct arena;
+struct http_server;
+struct cache_entry;
+
+struct http_param {
+	const char *name, *value; /* percent-decoded, valid UTF-8 */
+};
+
+struct http_request {
+	struct arena *arena;   /* dies with the request */
+	void *conn;            /* struct MHD_Connection *, for the http module only */
+	struct http_server *server;
+	const char *method;    /* as sent: "GET", "HEAD", ... */
+	bool head;             /* HEAD: answered like GET without the body */
+	const char *path;      /* percent-decoded path, valid UTF-8, no NUL */
+	struct http_param *params;
+	size_t n_params;
+	bool gzip_ok;          /* the client accepts gzip */
+	/* Set before dispatch when the request is already refused: 400, 414 or 431. */
+	int reject;
+	/* Set by the dispatcher: */
+	int route;             /* index into the route names given to http_start, -1 = none */
+	/* Filled by the server: */
+	uint64_t start_us;
+	struct cache_entry *cached; /* set by http_cache_lookup on a hit */
+	const char *cache_key;      /* set by http_cache_lookup on a miss: store the answer */
+};
+
+struct http_response {
+	int status;                 /* 0 means 500 */
+	const char *content_type;   /* default "text/html; charset=utf-8" */
+	struct buf body;            /* initialised by the server, capped at 8 MiB */
+	const char *location;       /* Location header (redirects) */
+	const char *allow;          /* Allow header (405) */
+	const char *set_cookie;     /* one Set-Cookie header value */
+	const char *cache_control;  /* default "no-cache" */
+	const char *vary;           /* extra Vary tokens besides Accept-Encoding, e.g. "Cookie" */
+	time_t last_modified;       /* 0 = no Last-Modified */
+};
+
+typedef void (*http_dispatch_fn)(void *app, struct http_request *req, struct http_response *resp);
+
+struct http_options {
+	const char *listen; /* HOST:PORT */
+	int threads;        /* >= 1 */
+	int max_connections, max_connections_per_ip;
+	int connection_timeout, header_timeout; /* seconds */
+	int max_url_bytes, max_header_bytes, connection_memory;
+	int cache_entries;  /* 0 disables the page cache */
+	const char *const *route_names; /* for logs and metrics; index = http_request.route */
+	int n_routes;
+};
+
+/*
+ * Starts listening and serving with dispatch(app, ...). Returns NULL with a message in err
+ * (address in use, bad listen address...).
+ */
+struct http_server *http_start(const struct http_options *o, http_dispatch_fn dispatch, void *app,
+			       char *err, size_t errlen);
+/* The port actually bound (useful with port 0). */
+int http_port(const struct http_server *s);
+/*
+ * Stops accepting, lets in-flight requests finish (up to grace_ms), then stops the threads and
+ * frees everything. Also flushes the access log.
+ */
+void http_stop(struct http_server *s, int grace_ms);
+
+/* A query parameter's value, or NULL when absent. */
+const char *http_param(const struct http_request *req, const char *name);
+/* A request header's value, or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
+/* A cookie's value, or NULL. */
+const char *http_cookie(const struct http_request *req, const char *name);
+
+/*
+ * The page cache. A dispatcher that knows its answer depends only on key (path, country...)
+ * calls http_cache_lookup first: on a hit it returns true and must return at once (the server
+ * answers from the cache, including 304s); on a miss the server stores the 200 answer that the
+ * dispatcher then produces under that key.
+ */
+bool http_cache_lookup(struct http_request *req, const char *key);
+/* Drops every cached answer (content changed). Safe at any time from any thread. */
+void http_cache_clear(struct http_server *s);
+
+/* Writes Prometheus text for the request metrics to b. */
+void http_metrics(struct http_server *s, struct buf *b);
+/* Flushes buffered access-log lines to stderr. */
+void http_log_flush(void);
+/* Microseconds on a monotonic clock. */
+uint64_t http_now_us(void);
+
+#endif

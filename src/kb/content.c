@@ -1,0 +1,601 @@
+/*
+ * The content directory format of docs/content.md: reading and checking it, importing a batch in
+ * one transaction, and exporting the database back in canonical form (so that import -> export
+ * -> import changes nothing).
+ */
+#include "kb.h"
+
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../core/text.h"
+#include "../db/db.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MAX_FILE_BYTES (1u << 20)
+#define MAX_TITLE_CHARS 200
+#define MAX_SUMMARY_CHARS 500
+#define MAX_LIST_CHARS 2000
+#define MAX_DESCRIPTION_CHARS 300
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* Reads a whole file (<= MAX_FILE_BYTES), checks UTF-8 and drops '\r' before '\n'. */
+static char *read_file(struct arena *a, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *data = arena_alloc(a, MAX_FILE_BYTES + 1);
+	size_t n = fread(data, 1, MAX_FILE_BYTES + 1, f);
+	bool bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		fail(err, errlen, "%s: read error", path);
+		return NULL;
+	}
+	if (n > MAX_FILE_BYTES) {
+		fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
+		return NULL;
+	}
+	if (!utf8_valid(data, n)) {
+		/* Find the line for the message. */
+		int line = 1;
+		for (size_t i = 0; i < n && utf8_valid(data, i + 1 < n ? i + 1 : n); i++)
+			line += data[i] == '\n';
+		fail(err, errlen, "%s:%d: not valid UTF-8 (or contains a NUL byte)", path, line);
+		return NULL;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(data[i] == '\r' && i + 1 < n && data[i + 1] == '\n'))
+			data[k++] = data[i];
+	data[k] = '\0';
+	return data;
+}
+
+/* "a,b ,, c" -> "a, b, c" (upper-cased when upper). */
+static const char *canon_list(struct arena *a, const char *s, bool upper)
+{
+	char **items;
+	size_t n = split_list(a, s, &items);
+	struct buf b;
+	buf_init(&b, MAX_LIST_CHARS * 4 + 16);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_adds(&b, ", ");
+		if (upper)
+			for (char *p = items[i]; *p; p++)
+				if (*p >= 'a' && *p <= 'z')
+					*p = (char)(*p - 'a' + 'A');
+		buf_adds(&b, items[i]);
+	}
+	const char *r = arena_strdup(a, buf_str(&b));
+	buf_free(&b);
+	return r;
+}
+
+static bool too_long(const char *s, size_t max_chars)
+{
+	return utf8_length(s) > max_chars;
+}
+
+static bool parse_sections(struct arena *a, const char *dir, struct kb_batch *b, char *err,
+			   size_t errlen)
+{
+	char *path = arena_printf(a, "%s/sections", dir);
+	char *data = read_file(a, path, err, errlen);
+	if (!data)
+		return false;
+	size_t cap = 8;
+	b->sections = arena_alloc(a, cap * sizeof *b->sections);
+	int line = 0;
+	for (char *p = data, *next; *p; p = next) {
+		line++;
+		char *nl = strchr(p, '\n');
+		next = nl ? nl + 1 : p + strlen(p);
+		if (nl)
+			*nl = '\0';
+		str_trim(p);
+		if (!*p || *p == '#')
+			continue;
+		char *f[4];
+		int nf = 0;
+		for (char *q = p; nf < 4; nf++) {
+			f[nf] = q;
+			char *bar = strchr(q, '|');
+			if (!bar) {
+				nf++;
+				break;
+			}
+			*bar = '\0';
+			q = bar + 1;
+		}
+		if (nf != 4 || strchr(f[3], '|'))
+			return fail(err, errlen, "%s:%d: expected 4 fields: slug | title | order | description",
+				    path, line);
+		for (int i = 0; i < 4; i++)
+			str_trim(f[i]);
+		if (!slug_valid(f[0]))
+			return fail(err, errlen, "%s:%d: bad section slug \"%s\" (use a-z, 0-9, -)", path,
+				    line, f[0]);
+		if (!*f[1] || too_long(f[1], MAX_TITLE_CHARS))
+			return fail(err, errlen, "%s:%d: title must be 1-%d characters", path, line,
+				    MAX_TITLE_CHARS);
+		char *end;
+		long pos = strtol(f[2], &end, 10);
+		if (!*f[2] || *end || pos < -100000 || pos > 100000)
+			return fail(err, errlen, "%s:%d: order must be an integer, got \"%s\"", path, line,
+				    f[2]);
+		if (too_long(f[3], MAX_DESCRIPTION_CHARS))
+			return fail(err, errlen, "%s:%d: description longer than %d characters", path,
+				    line, MAX_DESCRIPTION_CHARS);
+		for (size_t i = 0; i < b->n_sections; i++)
+			if (!strcmp(b->sections[i].slug, f[0]))
+				return fail(err, errlen, "%s:%d: section \"%s\" listed twice", path, line,
+					    f[0]);
+		if (b->n_sections == cap) {
+			struct kb_section *bigger = arena_alloc(a, 2 * cap * sizeof *bigger);
+			memcpy(bigger, b->sections, cap * sizeof *bigger);
+			b->sections = bigger;
+			cap *= 2;
+		}
+		b->sections[b->n_sections++] = (struct kb_section){
+		    .slug = f[0], .title = f[1], .position = (int)pos, .description = f[3]};
+	}
+	return true;
+}
+
+enum { K_SLUG, K_COUNTRY, K_TITLE, K_SECTION, K_SUMMARY, K_UPDATED, K_COUNTRIES, K_KEYWORDS,
+       K_RELATED, K_COUNT };
+static const char *const key_names[K_COUNT] = {"slug",    "country",   "title",    "section", "summary",
+					       "updated", "countries", "keywords", "related"};
+
+/*
+ * Parses one article file. name is the file name; its stem gives the slug and, for a variant,
+ * the country ("payout-setup.kz.md").
+ */
+static bool parse_article(struct arena *a, const char *path, const char *name, struct kb_text *t,
+			  int *related_line, char *err, size_t errlen)
+{
+	char *data = read_file(a, path, err, errlen);
+	if (!data)
+		return false;
+	char *stem = arena_strndup(a, name, strlen(name) - 3);
+	const char *file_country = "";
+	char *dot = strchr(stem, '.');
+	if (dot) {
+		*dot = '\0';
+		const char *cc = dot + 1;
+		if (strlen(cc) != 2 || cc[0] < 'a' || cc[0] > 'z' || cc[1] < 'a' || cc[1] > 'z')
+			return fail(err, errlen,
+				    "%s:1: file name must be <slug>.md or <slug>.<cc>.md (cc: two letters)",
+				    path);
+		char *up = arena_strdup(a, cc);
+		up[0] = (char)(up[0] - 'a' + 'A');
+		up[1] = (char)(up[1] - 'a' + 'A');
+		file_country = up;
+	}
+	const char *val[K_COUNT] = {0};
+	int lines[K_COUNT] = {0};
+	int line = 1;
+	char *p = data;
+	char *nl = strchr(p, '\n');
+	if (!nl || strncmp(p, "---", 3) != 0 || nl != p + 3)
+		return fail(err, errlen, "%s:1: the file must start with a front-matter line \"---\"", path);
+	p = nl + 1;
+	bool closed = false;
+	while (*p) {
+		line++;
+		nl = strchr(p, '\n');
+		char *next = nl ? nl + 1 : p + strlen(p);
+		if (nl)
+			*nl = '\0';
+		if (!strcmp(p, "---")) {
+			closed = true;
+			p = next;
+			break;
+		}
+		char *s = str_trim(p);
+		if (*s) {
+			char *colon = strchr(s, ':');
+			if (!colon)
+				return fail(err, errlen, "%s:%d: expected \"key: value\"", path, line);
+			*colon = '\0';
+			char *key = str_trim(s), *value = str_trim(colon + 1);
+			int k = 0;
+			while (k < K_COUNT && strcmp(key_names[k], key) != 0)
+				k++;
+			if (k == K_COUNT)
+				return fail(err, errlen, "%s:%d: unknown key \"%s\"", path, line, key);
+			if (val[k])
+				return fail(err, errlen, "%s:%d: key \"%s\" given twice", path, line, key);
+			val[k] = value;
+			lines[k] = line;
+		}
+		p = next;
+	}
+	if (!closed)
+		return fail(err, errlen, "%s:%d: the front matter is not closed with \"---\"", path, line);
+	static const int required[] = {K_SLUG, K_TITLE, K_SECTION, K_UPDATED};
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+		if (!val[required[i]] || !*val[required[i]])
+			return fail(err, errlen, "%s:%d: missing required key \"%s\"", path, line,
+				    key_names[required[i]]);
+	if (!slug_valid(val[K_SLUG]))
+		return fail(err, errlen, "%s:%d: bad slug \"%s\" (use a-z, 0-9, -)", path, lines[K_SLUG],
+			    val[K_SLUG]);
+	if (strcmp(val[K_SLUG], stem) != 0)
+		return fail(err, errlen, "%s:%d: slug \"%s\" does not match the file name", path,
+			    lines[K_SLUG], val[K_SLUG]);
+	const char *country = val[K_COUNTRY] ? val[K_COUNTRY] : "";
+	if (*file_country || *country) {
+		if (strcmp(country, file_country) != 0)
+			return fail(err, errlen,
+				    "%s:%d: a country variant needs \"country: %s\" matching its file "
+				    "name <slug>.<cc>.md",
+				    path, lines[K_COUNTRY] ? lines[K_COUNTRY] : 1,
+				    *file_country ? file_country : "XX");
+		if (val[K_COUNTRIES])
+			return fail(err, errlen,
+				    "%s:%d: a country variant has no \"countries\" key (it is for %s only)",
+				    path, lines[K_COUNTRIES], country);
+	}
+	if (too_long(val[K_TITLE], MAX_TITLE_CHARS))
+		return fail(err, errlen, "%s:%d: title longer than %d characters", path, lines[K_TITLE],
+			    MAX_TITLE_CHARS);
+	if (val[K_SUMMARY] && too_long(val[K_SUMMARY], MAX_SUMMARY_CHARS))
+		return fail(err, errlen, "%s:%d: summary longer than %d characters", path,
+			    lines[K_SUMMARY], MAX_SUMMARY_CHARS);
+	if (!date_valid(val[K_UPDATED]))
+		return fail(err, errlen, "%s:%d: updated must be a date YYYY-MM-DD, got \"%s\"", path,
+			    lines[K_UPDATED], val[K_UPDATED]);
+	for (int k = K_COUNTRIES; k <= K_RELATED; k++)
+		if (val[k] && too_long(val[k], MAX_LIST_CHARS))
+			return fail(err, errlen, "%s:%d: %s longer than %d characters", path, lines[k],
+				    key_names[k], MAX_LIST_CHARS);
+	const char *countries = canon_list(a, val[K_COUNTRIES] ? val[K_COUNTRIES] : "", false);
+	char **items;
+	size_t n = split_list(a, countries, &items);
+	for (size_t i = 0; i < n; i++)
+		if (!country_code_valid(items[i]))
+			return fail(err, errlen,
+				    "%s:%d: countries: \"%s\" is not a two-letter upper-case code", path,
+				    lines[K_COUNTRIES], items[i]);
+	const char *related = canon_list(a, val[K_RELATED] ? val[K_RELATED] : "", false);
+	n = split_list(a, related, &items);
+	for (size_t i = 0; i < n; i++)
+		if (!slug_valid(items[i]))
+			return fail(err, errlen, "%s:%d: related: \"%s\" is not a slug", path,
+				    lines[K_RELATED], items[i]);
+	/* The body: without leading blank lines and trailing white space, ending in one '\n'. */
+	while (*p == '\n' || *p == ' ' || *p == '\t') {
+		char *e = p;
+		while (*e == ' ' || *e == '\t')
+			e++;
+		if (*e != '\n')
+			break;
+		p = e + 1;
+	}
+	size_t blen = strlen(p);
+	while (blen > 0 && (p[blen - 1] == '\n' || p[blen - 1] == ' ' || p[blen - 1] == '\t'))
+		blen--;
+	if (blen == 0)
+		return fail(err, errlen, "%s:%d: the article has no text after the front matter", path,
+			    line);
+	*t = (struct kb_text){
+	    .slug = val[K_SLUG],
+	    .country = country,
+	    .section = val[K_SECTION],
+	    .title = val[K_TITLE],
+	    .summary = val[K_SUMMARY] ? val[K_SUMMARY] : "",
+	    .updated = val[K_UPDATED],
+	    .countries = countries,
+	    .keywords = canon_list(a, val[K_KEYWORDS] ? val[K_KEYWORDS] : "", false),
+	    .related = related,
+	    .body = arena_printf(a, "%.*s\n", (int)blen, p),
+	};
+	*related_line = lines[K_RELATED] ? lines[K_RELATED] : 1;
+	return true;
+}
+
+static int cmp_names(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err, size_t errlen)
+{
+	memset(b, 0, sizeof *b);
+	if (!parse_sections(a, dir, b, err, errlen))
+		return false;
+	DIR *d = opendir(dir);
+	if (!d)
+		return fail(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
+	size_t n = 0, cap = 64;
+	char **names = xmalloc(cap * sizeof *names);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.' || len < 4 || strcmp(e->d_name + len - 3, ".md") != 0)
+			continue;
+		if (n == cap)
+			names = xrealloc(names, (cap *= 2) * sizeof *names);
+		names[n++] = arena_strdup(a, e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_names);
+	b->texts = arena_alloc(a, (n ? n : 1) * sizeof *b->texts);
+	b->files = arena_alloc(a, (n ? n : 1) * sizeof *b->files);
+	b->related_lines = arena_alloc(a, (n ? n : 1) * sizeof *b->related_lines);
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++) {
+		const char *path = arena_printf(a, "%s/%s", dir, names[i]);
+		struct kb_text *t = &b->texts[b->n_texts];
+		ok = parse_article(a, path, names[i], t, &b->related_lines[b->n_texts], err, errlen);
+		if (ok)
+			b->files[b->n_texts++] = path;
+	}
+	free(names);
+	return ok;
+}
+
+/* ---- import ---- */
+
+static bool section_exists(struct db *db, const char *slug)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT 1 FROM sections WHERE slug = ?");
+	if (!st)
+		return false;
+	db_bind_text(st, 1, slug);
+	bool found = db_step(st) == DB_ROW;
+	db_finalize(st);
+	return found;
+}
+
+/* Section of the general text of slug ("" when there is none) into buf. */
+static bool general_section(struct db *db, const char *slug, char *out, size_t outlen)
+{
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT section FROM articles WHERE slug = ? AND country = ''");
+	out[0] = '\0';
+	if (!st)
+		return false;
+	db_bind_text(st, 1, slug);
+	bool found = db_step(st) == DB_ROW;
+	if (found)
+		snprintf(out, outlen, "%s", db_col_text(st, 0));
+	db_finalize(st);
+	return found;
+}
+
+static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, char *err,
+			size_t errlen)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "INSERT INTO sections(slug, title, position, description) VALUES (?, ?, ?, ?) "
+		"ON CONFLICT (slug) DO UPDATE SET title = excluded.title, position = excluded.position, "
+		"description = excluded.description WHERE sections.title IS NOT excluded.title "
+		"OR sections.position IS NOT excluded.position "
+		"OR sections.description IS NOT excluded.description");
+	if (!st)
+		return fail(err, errlen, "database: %s", db_errmsg(db));
+	for (size_t i = 0; i < b->n_sections; i++) {
+		const struct kb_section *s = &b->sections[i];
+		db_reset(st);
+		db_bind_text(st, 1, s->slug);
+		db_bind_text(st, 2, s->title);
+		db_bind_int(st, 3, s->position);
+		db_bind_text(st, 4, s->description);
+		if (db_step(st) != DB_DONE) {
+			fail(err, errlen, "database: %s", db_errmsg(db));
+			db_finalize(st);
+			return false;
+		}
+		*changed += (long)db_changes(db);
+	}
+	db_finalize(st);
+
+	/* Texts of a slug that the batch no longer has are removed; the rest are upserted. */
+	struct db_stmt *existing = db_prepare(db, "SELECT country FROM articles WHERE slug = ?");
+	struct db_stmt *del = db_prepare(db, "DELETE FROM articles WHERE slug = ? AND country = ?");
+	struct db_stmt *up = db_prepare(
+	    db, "INSERT INTO articles(slug, country, section, title, summary, updated, countries, "
+		"keywords, related, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+		"ON CONFLICT (slug, country) DO UPDATE SET section = excluded.section, "
+		"title = excluded.title, summary = excluded.summary, updated = excluded.updated, "
+		"countries = excluded.countries, keywords = excluded.keywords, "
+		"related = excluded.related, body = excluded.body "
+		"WHERE articles.section IS NOT excluded.section OR articles.title IS NOT excluded.title "
+		"OR articles.summary IS NOT excluded.summary OR articles.updated IS NOT excluded.updated "
+		"OR articles.countries IS NOT excluded.countries "
+		"OR articles.keywords IS NOT excluded.keywords OR articles.related IS NOT excluded.related "
+		"OR articles.body IS NOT excluded.body");
+	bool ok = existing && del && up;
+	if (!ok)
+		fail(err, errlen, "database: %s", db_errmsg(db));
+	for (size_t i = 0; ok && i < b->n_texts; i++) {
+		const struct kb_text *t = &b->texts[i];
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(b->texts[j].slug, t->slug))
+				first = false;
+		if (first) {
+			db_reset(existing);
+			db_bind_text(existing, 1, t->slug);
+			char stale[64][3];
+			int nstale = 0;
+			enum db_rc rc;
+			while ((rc = db_step(existing)) == DB_ROW && nstale < 64) {
+				const char *c = db_col_text(existing, 0);
+				bool kept = false;
+				for (size_t j = i; j < b->n_texts && !kept; j++)
+					kept = !strcmp(b->texts[j].slug, t->slug) &&
+					       !strcmp(b->texts[j].country, c);
+				if (!kept)
+					snprintf(stale[nstale++], 3, "%s", c);
+			}
+			for (int k = 0; k < nstale && ok; k++) {
+				db_reset(del);
+				db_bind_text(del, 1, t->slug);
+				db_bind_text(del, 2, stale[k]);
+				ok = db_step(del) == DB_DONE;
+				*changed += (long)db_changes(db);
+			}
+		}
+		db_reset(up);
+		const char *v[] = {t->slug,    t->country,   t->section,  t->title,   t->summary,
+				   t->updated, t->countries, t->keywords, t->related, t->body};
+		for (int k = 0; k < 10; k++)
+			db_bind_text(up, k + 1, v[k]);
+		if (ok && db_step(up) != DB_DONE)
+			ok = false;
+		if (!ok)
+			fail(err, errlen, "%s: database: %s", b->files[i], db_errmsg(db));
+		*changed += (long)db_changes(db);
+	}
+	db_finalize(existing);
+	db_finalize(del);
+	db_finalize(up);
+	return ok;
+}
+
+/* What only the database can tell: sections, general texts and related articles exist. */
+static bool check_references(struct db *db, const struct kb_batch *b, char *err, size_t errlen)
+{
+	char sect[128];
+	for (size_t i = 0; i < b->n_texts; i++) {
+		const struct kb_text *t = &b->texts[i];
+		if (!section_exists(db, t->section))
+			return fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
+				    b->files[i], t->section);
+		if (!general_section(db, t->slug, sect, sizeof sect))
+			return fail(err, errlen, "%s: variant without a general text %s.md", b->files[i],
+				    t->slug);
+		if (*t->country && strcmp(sect, t->section) != 0)
+			return fail(err, errlen,
+				    "%s: a variant must be in the section of its general text (\"%s\")",
+				    b->files[i], sect);
+		struct arena *a = arena_new();
+		char **items;
+		size_t n = split_list(a, t->related, &items);
+		for (size_t k = 0; k < n; k++) {
+			if (!general_section(db, items[k], sect, sizeof sect)) {
+				fail(err, errlen, "%s:%d: related article \"%s\" does not exist",
+				     b->files[i], b->related_lines[i], items[k]);
+				arena_free(a);
+				return false;
+			}
+		}
+		arena_free(a);
+	}
+	return true;
+}
+
+bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
+{
+	long n = 0;
+	if (db_begin_write(db) != DB_OK)
+		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
+	bool ok = import_rows(db, b, &n, err, errlen) && check_references(db, b, err, errlen);
+	if (ok && n > 0) {
+		struct db_stmt *st = db_prepare(
+		    db, "UPDATE meta SET value = CASE key WHEN 'content_version' "
+			"THEN CAST(CAST(value AS INTEGER) + 1 AS TEXT) ELSE CAST(? AS TEXT) END "
+			"WHERE key IN ('content_version', 'content_changed')");
+		ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+		if (!ok)
+			fail(err, errlen, "database: %s", db_errmsg(db));
+	}
+	if (ok && db_commit(db) != DB_OK)
+		ok = fail(err, errlen, "commit failed: %s", db_errmsg(db));
+	if (!ok)
+		db_rollback(db);
+	if (changed)
+		*changed = ok ? n : 0;
+	return ok;
+}
+
+/* ---- export ---- */
+
+static bool write_file(const char *path, const struct buf *b, char *err, size_t errlen)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "wb");
+	if (!f)
+		return fail(err, errlen, "%s: %s", tmp, strerror(errno));
+	bool ok = fwrite(buf_str(b), 1, b->len, f) == b->len;
+	ok = (fclose(f) == 0) && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		remove(tmp);
+		return fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+	}
+	return true;
+}
+
+bool kb_export(struct db *db, const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return fail(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+	struct arena *a = arena_new();
+	struct buf b;
+	buf_init(&b, 8u << 20);
+	bool ok = true;
+	struct kb_section *secs;
+	int ns = kb_sections(db, a, &secs);
+	struct kb_text *texts;
+	int nt = kb_all_texts(db, a, &texts);
+	if (ns < 0 || nt < 0) {
+		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		goto out;
+	}
+	buf_adds(&b, "# slug | title | order | description\n");
+	for (int i = 0; i < ns; i++)
+		buf_printf(&b, "%s | %s | %d | %s\n", secs[i].slug, secs[i].title, secs[i].position,
+			   secs[i].description);
+	ok = write_file(arena_printf(a, "%s/sections", dir), &b, err, errlen);
+	for (int i = 0; ok && i < nt; i++) {
+		const struct kb_text *t = &texts[i];
+		buf_reset(&b);
+		buf_printf(&b, "---\nslug: %s\n", t->slug);
+		if (*t->country)
+			buf_printf(&b, "country: %s\n", t->country);
+		buf_printf(&b, "title: %s\nsection: %s\nsummary: %s\nupdated: %s\n", t->title,
+			   t->section, t->summary, t->updated);
+		if (!*t->country)
+			buf_printf(&b, "countries: %s\n", t->countries);
+		buf_printf(&b, "keywords: %s\nrelated: %s\n---\n%s", t->keywords, t->related, t->body);
+		char cc[3] = {0};
+		if (*t->country) {
+			cc[0] = (char)(t->country[0] - 'A' + 'a');
+			cc[1] = (char)(t->country[1] - 'A' + 'a');
+		}
+		const char *path = *t->country ? arena_printf(a, "%s/%s.%s.md", dir, t->slug, cc)
+					       : arena_printf(a, "%s/%s.md", dir, t->slug);
+		ok = buf_failed(&b) ? fail(err, errlen, "%s: too large", path)
+				    : write_file(path, &b, err, errlen);
+	}
+out:
+	buf_free(&b);
+	arena_free(a);
+	return ok;
+}

@@ -1,0 +1,189 @@
+/* Reads of the knowledge base. See kb.h. */
+#include "kb.h"
+
+#include "../core/arena.h"
+#include "../core/text.h"
+#include "../db/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs st and collects rows with fill(); returns the row count or -1. */
+static int collect(struct db_stmt *st, struct arena *a, size_t size, void **out,
+		   void (*fill)(struct db_stmt *, struct arena *, void *))
+{
+	if (!st)
+		return -1;
+	size_t cap = 16, n = 0;
+	char *items = arena_alloc(a, cap * size);
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			char *bigger = arena_alloc(a, 2 * cap * size);
+			memcpy(bigger, items, cap * size);
+			items = bigger;
+			cap *= 2;
+		}
+		fill(st, a, items + n * size);
+		n++;
+	}
+	db_finalize(st);
+	if (rc != DB_DONE)
+		return -1;
+	*out = items;
+	return (int)n;
+}
+
+#define COL(i) arena_strdup(a, db_col_text(st, (i)))
+
+static void fill_section(struct db_stmt *st, struct arena *a, void *item)
+{
+	struct kb_section *s = item;
+	*s = (struct kb_section){.slug = COL(0), .title = COL(1), .position = (int)db_col_int(st, 2),
+				 .description = COL(3), .n_articles = (int)db_col_int(st, 4)};
+}
+
+static const char *const section_sql =
+    "SELECT s.slug, s.title, s.position, s.description, "
+    "(SELECT count(*) FROM articles a WHERE a.section = s.slug AND a.country = '') FROM sections s ";
+
+int kb_sections(struct db *db, struct arena *a, struct kb_section **out)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug", section_sql);
+	return collect(db_prepare(db, sql), a, sizeof **out, (void **)out, fill_section);
+}
+
+int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql, "%s WHERE s.slug = ?", section_sql);
+	struct db_stmt *st = db_prepare(db, sql);
+	if (st)
+		db_bind_text(st, 1, slug);
+	struct kb_section *list;
+	int n = collect(st, a, sizeof *list, (void **)&list, fill_section);
+	if (n > 0)
+		*out = list[0];
+	return n < 0 ? -1 : n > 0;
+}
+
+#define TEXT_COLS "a.slug, a.country, a.section, a.title, a.summary, a.updated, a.countries, " \
+		  "a.keywords, a.related"
+
+static void fill_text(struct db_stmt *st, struct arena *a, void *item)
+{
+	struct kb_text *t = item;
+	*t = (struct kb_text){.slug = COL(0),    .country = COL(1),   .section = COL(2),
+			      .title = COL(3),   .summary = COL(4),   .updated = COL(5),
+			      .countries = COL(6), .keywords = COL(7), .related = COL(8)};
+	if (db_column_count(st) > 9)
+		t->body = COL(9);
+}
+
+int kb_articles(struct db *db, struct arena *a, const char *section, struct kb_text **out)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT " TEXT_COLS " FROM articles a JOIN sections s ON s.slug = a.section "
+		"WHERE a.country = '' AND (? IS NULL OR a.section = ?) "
+		"ORDER BY s.position, a.title, a.slug");
+	if (st) {
+		db_bind_text(st, 1, section);
+		db_bind_text(st, 2, section);
+	}
+	return collect(st, a, sizeof **out, (void **)out, fill_text);
+}
+
+int kb_all_texts(struct db *db, struct arena *a, struct kb_text **out)
+{
+	return collect(db_prepare(db, "SELECT " TEXT_COLS ", a.body FROM articles a "
+				      "ORDER BY a.slug, a.country"),
+		       a, sizeof **out, (void **)out, fill_text);
+}
+
+static bool listed(struct arena *a, const char *list, const char *code)
+{
+	char **items;
+	size_t n = split_list(a, list, &items);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(items[i], code))
+			return true;
+	return false;
+}
+
+int kb_article_for(struct db *db, struct arena *a, const char *slug, const char *country,
+		   struct kb_view *out)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT " TEXT_COLS ", a.body FROM articles a WHERE a.slug = ? ORDER BY a.country");
+	if (st)
+		db_bind_text(st, 1, slug);
+	struct kb_text *texts;
+	int n = collect(st, a, sizeof *texts, (void **)&texts, fill_text);
+	if (n <= 0)
+		return n;
+	memset(out, 0, sizeof *out);
+	out->variants = arena_alloc(a, (size_t)n * sizeof(char *));
+	const struct kb_text *general = NULL, *own = NULL;
+	for (int i = 0; i < n; i++) {
+		if (!*texts[i].country)
+			general = &texts[i];
+		else
+			out->variants[out->n_variants++] = texts[i].country;
+		if (country && *country && !strcmp(texts[i].country, country))
+			own = &texts[i];
+	}
+	if (!general)
+		return 0; /* import never allows this; treat a half-deleted article as missing */
+	if (own) {
+		out->text = *own;
+		/* Keep the general text's list of countries for the notice logic of callers. */
+		out->text.countries = general->countries;
+	} else {
+		out->text = *general;
+		out->foreign = country && *country && *general->countries &&
+			       !listed(a, general->countries, country);
+	}
+	return 1;
+}
+
+const char *kb_title(struct db *db, struct arena *a, const char *slug)
+{
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT title FROM articles WHERE slug = ? AND country = ''");
+	if (!st)
+		return NULL;
+	db_bind_text(st, 1, slug);
+	const char *t = db_step(st) == DB_ROW ? COL(0) : NULL;
+	db_finalize(st);
+	return t;
+}
+
+int64_t kb_content_version(struct db *db, int64_t *changed_at)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT key, value FROM meta WHERE key IN "
+					    "('content_version', 'content_changed')");
+	if (!st)
+		return -1;
+	int64_t version = -1;
+	while (db_step(st) == DB_ROW) {
+		int64_t v = strtoll(db_col_text(st, 1), NULL, 10);
+		if (!strcmp(db_col_text(st, 0), "content_version"))
+			version = v;
+		else if (changed_at)
+			*changed_at = v;
+	}
+	db_finalize(st);
+	return version;
+}
+
+int64_t kb_article_count(struct db *db)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT count(*) FROM articles WHERE country = ''");
+	if (!st)
+		return -1;
+	int64_t n = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
+	return n;
+}

@@ -1,0 +1,97 @@
+/*
+ * kb — the knowledge base: sections and articles, their per-country texts, and the content
+ * directory format (docs/content.md) that imports and exports them.
+ *
+ * Owns the `sections`, `articles` and `meta.content_version` rows. Reads allocate from the
+ * caller's arena and return -1 on a database error. Never renders HTML (that is web/) and never
+ * decides search ranking (that is search/).
+ *
+ * An article is one slug with one or more texts: the general text (country "") and optional
+ * per-country variants. kb_article_for() picks the text a reader from a given country sees.
+ */
+#ifndef SPRAVKA_KB_H
+#define SPRAVKA_KB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct db;
+
+struct kb_section {
+	const char *slug, *title, *description;
+	int position;
+	int n_articles; /* general texts in it */
+};
+
+struct kb_text {
+	const char *slug;
+	const char *country; /* "" for the general text, else the variant's code */
+	const char *section, *title, *summary, *updated;
+	const char *countries; /* "RU, KZ" or "" (all); general texts only */
+	const char *keywords, *related;
+	const char *body; /* Markdown; NULL in lists that do not load it */
+};
+
+/* What a reader from one country gets for a slug. */
+struct kb_view {
+	struct kb_text text;     /* the text shown */
+	bool foreign;            /* the general text, written for other countries than the reader's */
+	const char **variants;   /* codes of the country variants that exist, sorted */
+	size_t n_variants;
+};
+
+/* All sections by position, each with its article count. Returns the count or -1. */
+int kb_sections(struct db *db, struct arena *a, struct kb_section **out);
+/* 1 and *out when the section exists, 0 when not, -1 on error. */
+int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out);
+/*
+ * General texts without bodies, ordered by section position then title; only section's when
+ * section is not NULL. Returns the count or -1.
+ */
+int kb_articles(struct db *db, struct arena *a, const char *section, struct kb_text **out);
+/* Every text (general and variants) with bodies, for indexing. Returns the count or -1. */
+int kb_all_texts(struct db *db, struct arena *a, struct kb_text **out);
+/*
+ * The text of slug for a reader in country (a code, or "" for no preference): the country's
+ * variant if there is one, else the general text, flagged foreign when its `countries` list is
+ * not empty and lacks the reader's country. 1 found, 0 no such article, -1 error.
+ */
+int kb_article_for(struct db *db, struct arena *a, const char *slug, const char *country,
+		   struct kb_view *out);
+/* Title of the general text of slug, or NULL when there is none. */
+const char *kb_title(struct db *db, struct arena *a, const char *slug);
+/* The content version (grows on every change) and the time of the last change; -1 on error. */
+int64_t kb_content_version(struct db *db, int64_t *changed_at);
+/* Number of distinct article slugs, or -1. */
+int64_t kb_article_count(struct db *db);
+
+/* ---- content directories (content.c) ---- */
+
+struct kb_batch {
+	struct kb_section *sections;
+	size_t n_sections;
+	struct kb_text *texts;
+	size_t n_texts;
+	const char **files;   /* file of each text, for messages */
+	int *related_lines;   /* line of each text's `related:` key */
+};
+
+/*
+ * Reads and checks a content directory (the `sections` file and every *.md file) into b,
+ * allocated in a. On a malformed file returns false with "FILE:LINE: what is wrong" in err.
+ */
+bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err, size_t errlen);
+/*
+ * Writes a batch to the database in one transaction: sections upserted by slug; for each slug in
+ * the batch, its texts replaced by the batch's. Checks what needs the database (sections and
+ * related articles exist, every variant has a general text). Nothing is written when anything
+ * fails. *changed (may be NULL) gets the number of rows that changed; the content version grows
+ * only when that is not zero.
+ */
+bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen);
+/* Writes every section and text to dir (created if needed) in the canonical content format. */
+bool kb_export(struct db *db, const char *dir, char *err, size_t errlen);
+
+#endif

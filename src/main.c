@@ -1,0 +1,333 @@
+/*
+ * spravka — a self-hosted help center. This file is the command line: it parses the
+ * subcommand and its flags, loads the configuration, and hands over to serve / import / export.
+ * Where a request goes after that: src/app/routes.c.
+ */
+#include "app/app.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "kb/kb.h"
+#include "search/search.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef SPRAVKA_VERSION
+#define SPRAVKA_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+    "Usage: spravka COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  serve                 run the help center's web server\n"
+    "  import DIR            import a content directory (see docs/content.md)\n"
+    "  export DIR            write all content to DIR in the same format\n"
+    "  --version             print the version\n"
+    "  --help                print this help\n"
+    "\n"
+    "Options (every command):\n"
+    "  --data DIR            data directory holding spravka.db (default ./data)\n"
+    "  --config FILE         configuration file (INI; see docs/configuration.md)\n"
+    "Options (serve):\n"
+    "  --listen HOST:PORT    address to listen on (default 127.0.0.1:8080)\n"
+    "  --threads N           HTTP worker threads (default: one per core)\n"
+    "\n"
+    "With an empty data directory, serve creates the database and imports the demo content\n"
+    "from the configured content_dir (default ./content). SIGTERM or SIGINT stop the server\n"
+    "after in-flight requests finish.\n";
+
+struct opts {
+	const char *data, *config, *listen, *arg;
+	int threads;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},   {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof *o);
+	o->threads = -1;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o->data = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'l':
+		case 't':
+			if (!serve) {
+				fprintf(stderr, "spravka: --%s is an option of serve\n",
+					ch == 'l' ? "listen" : "threads");
+				return 2;
+			}
+			if (ch == 'l') {
+				o->listen = optarg;
+			} else {
+				char *end;
+				long n = strtol(optarg, &end, 10);
+				if (!*optarg || *end || n < 1 || n > 256) {
+					fprintf(stderr, "spravka: --threads takes a number from 1 to 256\n");
+					return 2;
+				}
+				o->threads = (int)n;
+			}
+			break;
+		case 'h': fputs(usage, stdout); return 1;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind < argc)
+		o->arg = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, "spravka: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static bool load_config(struct config *cfg, const struct opts *o)
+{
+	char err[512];
+	config_defaults(cfg);
+	if (o->config && !config_load(cfg, o->config, err, sizeof err)) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return false;
+	}
+	if (o->data) {
+		free(cfg->data_dir);
+		cfg->data_dir = xstrdup(o->data);
+	}
+	if (o->listen) {
+		free(cfg->listen);
+		cfg->listen = xstrdup(o->listen);
+	}
+	if (o->threads > 0)
+		cfg->threads = o->threads;
+	if (!config_check(cfg, err, sizeof err)) {
+		fprintf(stderr, "spravka: configuration: %s\n", err);
+		return false;
+	}
+	return true;
+}
+
+static bool import_dir(struct db *db, const char *dir, bool quiet)
+{
+	char err[1024];
+	struct arena *a = arena_new();
+	struct kb_batch b;
+	long changed = 0;
+	bool ok = kb_read_dir(a, dir, &b, err, sizeof err) && kb_import(db, &b, &changed, err, sizeof err);
+	if (!ok)
+		fprintf(stderr, "spravka: import failed, nothing imported: %s\n", err);
+	else if (!quiet)
+		fprintf(stderr, "spravka: imported %zu sections and %zu texts from %s (%ld rows changed)\n",
+			b.n_sections, b.n_texts, dir, changed);
+	arena_free(a);
+	return ok;
+}
+
+static int cmd_import_export(struct opts *o, bool import)
+{
+	struct config cfg;
+	if (!o->arg) {
+		fprintf(stderr, "spravka: %s needs a directory\n", import ? "import" : "export");
+		return 2;
+	}
+	if (!load_config(&cfg, o))
+		return 2;
+	struct db *db;
+	char err[1024];
+	int rc = 0;
+	if (db_open(cfg.data_dir, &db, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
+	if (import) {
+		rc = import_dir(db, o->arg, false) ? 0 : 1;
+	} else if (!kb_export(db, o->arg, err, sizeof err)) {
+		fprintf(stderr, "spravka: export failed: %s\n", err);
+		rc = 1;
+	}
+	db_close(db);
+	config_free(&cfg);
+	return rc;
+}
+
+static atomic_bool maintenance_stop;
+
+/* Once a second: notice content changed by `spravka import` (or, later, editors). */
+static void *maintenance_main(void *arg)
+{
+	struct app *app = arg;
+	while (!atomic_load(&maintenance_stop)) {
+		for (int i = 0; i < 10 && !atomic_load(&maintenance_stop); i++)
+			usleep(100 * 1000);
+		if (atomic_load(&maintenance_stop))
+			break;
+		struct db *db = db_pool_get(app->pool);
+		if (!app_refresh(app, db))
+			fprintf(stderr, "spravka: cannot read the content version: %s\n", db_errmsg(db));
+		db_pool_put(app->pool, db);
+	}
+	return NULL;
+}
+
+static int cmd_serve(struct opts *o)
+{
+	static char logbuf[1 << 16];
+	struct app app;
+	memset(&app, 0, sizeof app);
+	if (!load_config(&app.cfg, o))
+		return 2;
+	char err[1024];
+	int threads = app.cfg.threads > 0 ? app.cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (threads < 1)
+		threads = 1;
+
+	/* First start: create the database and import the demo content. */
+	struct db *db;
+	if (db_open(app.cfg.data_dir, &db, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
+	struct kb_section *secs;
+	struct arena *a = arena_new();
+	int ns = kb_sections(db, a, &secs);
+	arena_free(a);
+	if (ns == 0) {
+		struct stat st;
+		if (stat(app.cfg.content_dir, &st) == 0) {
+			fprintf(stderr, "spravka: empty database, importing %s\n", app.cfg.content_dir);
+			if (!import_dir(db, app.cfg.content_dir, false)) {
+				db_close(db);
+				return 1;
+			}
+		} else {
+			fprintf(stderr, "spravka: empty database and no content directory %s\n",
+				app.cfg.content_dir);
+		}
+	}
+	db_close(db);
+
+	if (!app_load_static(&app, err, sizeof err)) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
+	if (db_pool_open(app.cfg.data_dir, threads + 2, &app.pool, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
+	pthread_rwlock_init(&app.index_lock, NULL);
+	db = db_pool_get(app.pool);
+	bool ok = app_refresh(&app, db);
+	db_pool_put(app.pool, db);
+	if (!ok) {
+		fprintf(stderr, "spravka: cannot load the content\n");
+		return 1;
+	}
+
+	/* Signals are taken by sigwait below; every thread started from here blocks them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int n_routes;
+	const char *const *names = app_route_names(&n_routes);
+	struct http_options ho = {
+	    .listen = app.cfg.listen,
+	    .threads = threads,
+	    .max_connections = app.cfg.max_connections,
+	    .max_connections_per_ip = app.cfg.max_connections_per_ip,
+	    .connection_timeout = app.cfg.connection_timeout,
+	    .header_timeout = app.cfg.header_timeout,
+	    .max_url_bytes = app.cfg.max_url_bytes,
+	    .max_header_bytes = app.cfg.max_header_bytes,
+	    .connection_memory = app.cfg.connection_memory,
+	    .cache_entries = app.cfg.cache_entries,
+	    .route_names = names,
+	    .n_routes = n_routes,
+	};
+	/* Access-log lines are buffered and flushed by the server a few times a second. */
+	setvbuf(stderr, logbuf, _IOFBF, sizeof logbuf);
+	app.http = http_start(&ho, app_dispatch, &app, err, sizeof err);
+	if (!app.http) {
+		fprintf(stderr, "spravka: %s\n", err);
+		fflush(stderr);
+		return 1;
+	}
+	fprintf(stderr, "spravka %s: listening on http://%.*s:%d/ with %d threads\n", SPRAVKA_VERSION,
+		(int)(strrchr(app.cfg.listen, ':') - app.cfg.listen), app.cfg.listen,
+		http_port(app.http), threads);
+	fflush(stderr);
+	pthread_t maint;
+	pthread_create(&maint, NULL, maintenance_main, &app);
+
+	int sig = 0;
+	sigwait(&stop, &sig);
+	fprintf(stderr, "spravka: %s received, finishing in-flight requests\n",
+		sig == SIGINT ? "SIGINT" : "SIGTERM");
+	http_stop(app.http, 10000);
+	atomic_store(&maintenance_stop, true);
+	pthread_join(maint, NULL);
+	db_pool_close(app.pool);
+	search_free(app.index);
+	pthread_rwlock_destroy(&app.index_lock);
+	app_free_static(&app);
+	config_free(&app.cfg);
+	fprintf(stderr, "spravka: stopped\n");
+	fflush(stderr);
+	setvbuf(stderr, NULL, _IONBF, 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("spravka %s\n", SPRAVKA_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "help") || !strcmp(cmd, "-h")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	bool serve = !strcmp(cmd, "serve");
+	bool import = !strcmp(cmd, "import"), export = !strcmp(cmd, "export");
+	if (!serve && !import && !export) {
+		fprintf(stderr, "spravka: unknown command \"%s\"\n\n%s", cmd, usage);
+		return 2;
+	}
+	struct opts o;
+	int rc = parse_opts(argc - 1, argv + 1, &o, serve);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (serve) {
+		if (o.arg) {
+			fprintf(stderr, "spravka: serve takes no argument \"%s\"\n", o.arg);
+			return 2;
+		}
+		return cmd_serve(&o);
+	}
+	return cmd_import_export(&o, import);
+}

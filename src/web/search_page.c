@@ -1,0 +1,108 @@
+/* /search: the results page (works without JavaScript). */
+#include "web.h"
+
+#include "../app/app.h"
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../kb/kb.h"
+#include "../search/search.h"
+#include "layout.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_SIZE 10
+
+void page_search(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct buf *b = &c->resp->body;
+	const char *raw = http_param(c->req, "q");
+	const char *q = raw ? search_clean_query(a, raw) : "";
+	const char *section = http_param(c->req, "section");
+	if (section && !*section)
+		section = NULL;
+	const char *page_s = http_param(c->req, "page");
+	int page = page_s ? atoi(page_s) : 1;
+	if (page < 1 || page > 100)
+		page = 1;
+	struct kb_section *secs;
+	int ns = kb_sections(c->db, a, &secs);
+	if (ns < 0)
+		ns = 0;
+	if (section && strcmp(section_title(secs, ns, section), section) == 0)
+		section = NULL; /* unknown section: search everywhere */
+	page_begin(c, *q ? arena_printf(a, "Поиск: %s", q) : "Поиск", q);
+	html_raw(b, "<h1>Поиск по справке</h1>\n");
+	if (!*q) {
+		html_raw(b, "<p class=\"lead\">Введите вопрос своими словами, например «забыл пароль», "
+			    "«где мой заказ» или «как сменить спонсора». Можно писать с ошибками и даже "
+			    "в английской раскладке.</p>\n");
+		page_search_form(c, NULL, "search-main");
+		page_end(c);
+		return;
+	}
+	struct search_query sq = {.text = q, .country = c->country, .section = section,
+				  .limit = PAGE_SIZE, .offset = (page - 1) * PAGE_SIZE};
+	struct search_result r = {0};
+	pthread_rwlock_rdlock(&c->app->index_lock);
+	int rc = c->app->index ? search_run(c->app->index, a, &sq, &r) : -1;
+	pthread_rwlock_unlock(&c->app->index_lock);
+	if (rc < 0)
+		r.total = 0, r.n = 0;
+	if (r.corrected)
+		html_printf(b, "<p class=\"corrected\">Показаны результаты по запросу «%s»</p>\n",
+			    r.corrected);
+	html_raw(b, "<form class=\"filter\" action=\"/search\" method=\"get\">\n");
+	html_printf(b, "<input type=\"hidden\" name=\"q\" value=\"%s\">\n"
+		       "<label for=\"section-filter\">Раздел</label>\n"
+		       "<select id=\"section-filter\" name=\"section\">\n"
+		       "<option value=\"\">Все разделы</option>\n",
+		    q);
+	for (int i = 0; i < ns; i++)
+		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", secs[i].slug,
+			    section && !strcmp(section, secs[i].slug) ? " selected" : "", secs[i].title);
+	html_raw(b, "</select>\n<button type=\"submit\">Показать</button>\n</form>\n");
+	if (r.total == 0) {
+		html_printf(b, "<p class=\"lead\">По запросу «%s» ничего не нашлось.</p>\n", q);
+		html_raw(b, "<p>Попробуйте другие слова или загляните в разделы:</p>\n<ul class=\"sections-list\">\n");
+		for (int i = 0; i < ns; i++)
+			html_printf(b, "<li><a href=\"/s/%s\">%s</a></li>\n", secs[i].slug, secs[i].title);
+		html_raw(b, "</ul>\n<p>Не нашли ответ? <a href=\"/request\">Напишите в поддержку</a>.</p>\n");
+		page_end(c);
+		return;
+	}
+	html_printf(b, "<p class=\"meta\">Найдено статей: %d</p>\n<ol class=\"results\" start=\"%d\">\n",
+		    r.total, sq.offset + 1);
+	for (int i = 0; i < r.n; i++) {
+		html_printf(b, "<li><a href=\"/a/%s\">%s</a> <span class=\"meta\">%s</span>\n<p>",
+			    r.hits[i].slug, r.hits[i].title, section_title(secs, ns, r.hits[i].section));
+		html_raw(b, r.hits[i].snippet_html); /* trusted: escaped by search/ */
+		html_raw(b, "</p></li>\n");
+	}
+	html_raw(b, "</ol>\n");
+	int pages = (r.total + PAGE_SIZE - 1) / PAGE_SIZE;
+	if (pages > 1) {
+		html_raw(b, "<nav class=\"pages\" aria-label=\"Страницы результатов\">\n");
+		for (int p = 1; p <= pages && p <= 100; p++) {
+			if (p == page) {
+				html_printf(b, "<span aria-current=\"page\">%d</span>\n", p);
+				continue;
+			}
+			struct buf u;
+			buf_init(&u, 4096);
+			url_encode(&u, q);
+			html_printf(b, "<a href=\"/search?q=%s", buf_str(&u));
+			if (section) {
+				buf_reset(&u);
+				url_encode(&u, section);
+				html_printf(b, "&amp;section=%s", buf_str(&u));
+			}
+			html_printf(b, "&amp;page=%d\">%d</a>\n", p, p);
+			buf_free(&u);
+		}
+		html_raw(b, "</nav>\n");
+	}
+	html_raw(b, "<p>Не нашли ответ? <a href=\"/request\">Напишите в поддержку</a>.</p>\n");
+	page_end(c);
+}

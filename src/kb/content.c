@@ -271,7 +271,7 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 		if (val[k] && too_long(val[k], MAX_LIST_CHARS))
 			return fail(err, errlen, "%s:%d: %s longer than %d characters", path, lines[k],
 				    key_names[k], MAX_LIST_CHARS);
-	const char *countries = canon_list(a, val[K_COUNTRIES] ? val[K_COUNTRIES] : "", false);
+	const char *countries = canon_list(a, val[K_COUNTRIES] ? val[K_COUNTRIES] : "", true);
 	char **items;
 	size_t n = split_list(a, countries, &items);
 	for (size_t i = 0; i < n; i++)
@@ -460,6 +460,11 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 				*changed += (long)db_changes(db);
 			}
 		}
+		if (ok && !section_exists(db, t->section)) {
+			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
+				  b->files[i], t->section);
+			break;
+		}
 		db_reset(up);
 		const char *v[] = {t->slug,    t->country,   t->section,  t->title,   t->summary,
 				   t->updated, t->countries, t->keywords, t->related, t->body};
@@ -477,15 +482,12 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 	return ok;
 }
 
-/* What only the database can tell: sections, general texts and related articles exist. */
+/* What only the database can tell: general texts and related articles exist. */
 static bool check_references(struct db *db, const struct kb_batch *b, char *err, size_t errlen)
 {
 	char sect[128];
 	for (size_t i = 0; i < b->n_texts; i++) {
 		const struct kb_text *t = &b->texts[i];
-		if (!section_exists(db, t->section))
-			return fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
-				    b->files[i], t->section);
 		if (!general_section(db, t->slug, sect, sizeof sect))
 			return fail(err, errlen, "%s: variant without a general text %s.md", b->files[i],
 				    t->slug);

@@ -1,0 +1,12 @@
+/* Small helpers shared by the unit tests: temporary directories and files. */
+#ifndef SPRAVKA_TEST_HELPERS_H
+#define SPRAVKA_TEST_HELPERS_H
+
+/* A new empty directory under /tmp (static storage, one per call site use). */
+char *tmp_dir(void);
+/* Writes text to dir/name. */
+void put_file(const char *dir, const char *name, const char *text);
+/* rm -rf dir. */
+void rm_tree(const char *dir);
+
+#endif

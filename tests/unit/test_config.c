@@ -1,0 +1,80 @@
+/* Unit tests of src/core/config.c. */
+#include "../../src/core/config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *write_ini(const char *text)
+{
+	static char path[64];
+	strcpy(path, "/tmp/spravka-test-XXXXXX.ini");
+	int fd = mkstemps(path, 4);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(config, defaults_are_valid)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	cr_assert(config_check(&c, err, sizeof err), "%s", err);
+	cr_assert_str_eq(c.listen, "127.0.0.1:8080");
+	cr_assert_str_eq(c.data_dir, "./data");
+	cr_assert_geq(c.max_connections_per_ip, 128);
+	cr_assert_not_null(config_country(&c, "KZ"));
+	config_free(&c);
+}
+
+Test(config, file_overrides_and_countries_replace)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	char *p = write_ini("[site]\nname = Помощь\ndefault_country = KZ\n"
+			    "[countries]\nKZ = Казахстан\nDE = Германия\n"
+			    "[limits]\nheader_timeout = 3\n");
+	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
+	unlink(p);
+	cr_assert_str_eq(c.site_name, "Помощь");
+	cr_assert_eq(c.header_timeout, 3);
+	cr_assert_eq(c.n_countries, 2);
+	cr_assert_null(config_country(&c, "RU"));
+	cr_assert(config_check(&c, err, sizeof err), "%s", err);
+	config_free(&c);
+}
+
+Test(config, unknown_key_names_the_line)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	char *p = write_ini("[server]\nlisten = 127.0.0.1:1\nlisen = x\n");
+	cr_assert(!config_load(&c, p, err, sizeof err));
+	unlink(p);
+	cr_assert(strstr(err, ":3:"), "%s", err);
+	cr_assert(strstr(err, "lisen"), "%s", err);
+	config_free(&c);
+}
+
+Test(config, out_of_range_and_bad_default_country)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	char *p = write_ini("[limits]\nmax_connections_per_ip = 0\n");
+	cr_assert(!config_load(&c, p, err, sizeof err));
+	unlink(p);
+	config_free(&c);
+	config_defaults(&c);
+	free(c.default_country);
+	c.default_country = strdup("ZZ");
+	cr_assert(!config_check(&c, err, sizeof err));
+	cr_assert(strstr(err, "ZZ"));
+	config_free(&c);
+}

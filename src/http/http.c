@@ -161,11 +161,19 @@ const char *http_cookie(const struct http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
-static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				  const char *value)
+struct header_scan {
+	size_t bytes;
+	bool bad_name; /* white space inside a field name ("Name : value") */
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
 {
 	(void)kind;
-	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+	struct header_scan *h = cls;
+	h->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+	if (strpbrk(key, " \t"))
+		h->bad_name = true;
 	return MHD_YES;
 }
 
@@ -565,10 +573,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		} else if (!parse_target(&x->req, cs->uri)) {
 			x->req.reject = 400;
 		} else {
-			size_t hbytes = 0;
-			MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hbytes);
-			if (hbytes > (size_t)s->o.max_header_bytes)
+			struct header_scan h = {0};
+			MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
+			if (h.bytes > (size_t)s->o.max_header_bytes)
 				x->req.reject = 431;
+			else if (h.bad_name)
+				x->req.reject = 400;
 		}
 		if (!x->req.path)
 			x->req.path = "/";

@@ -137,10 +137,12 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 {
 	struct app *app = appv;
 	struct ctx c = {.app = app, .req = req, .resp = resp, .country = app->cfg.default_country};
-	const char *cookie = http_cookie(req, "country");
+	bool api = is_api_path(req->path);
+	/* Pages follow the country selector's cookie; the API only its ?country= parameter, so
+	 * that its answers do not vary by cookie. */
+	const char *cookie = api ? NULL : http_cookie(req, "country");
 	if (cookie && config_country(&app->cfg, cookie))
 		c.country = cookie;
-	bool api = is_api_path(req->path);
 	if (req->reject)
 		return refuse(&c, api, req->reject);
 	const struct route *r = NULL;
@@ -160,6 +162,8 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 									     : "GET, HEAD";
 		return refuse(&c, api || (r->flags & R_API), 405);
 	}
+	if (req->body_bytes > r->body_limit)
+		return refuse(&c, api, 413);
 	if (r->flags & R_COUNTRY_PARAM) {
 		const char *p = http_param(req, "country");
 		if (p && *p) {

@@ -30,6 +30,7 @@ struct conn_state {
 	_Atomic uint64_t deadline_us; /* 0 = not waiting for headers */
 	char *uri;                    /* raw request target of the current request (malloc) */
 	bool uri_too_long;
+	bool api;                     /* the target starts with /api/ (known even when too long) */
 };
 
 struct cache;
@@ -105,6 +106,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		free(cs->uri);
 		cs->uri = NULL;
 		cs->uri_too_long = strlen(uri) > (size_t)s->o.max_url_bytes;
+		cs->api = !strncmp(uri, "/api/", 5);
 		if (!cs->uri_too_long)
 			cs->uri = xstrdup(uri);
 	}
@@ -358,7 +360,7 @@ void http_cache_clear(struct http_server *s)
 
 /* ---- building responses ---- */
 
-static const char csp[] = "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+static const char csp[] = "default-src 'none'; style-src 'self'; img-src 'self' data: https:; "
 			  "script-src 'self'; connect-src 'self'; form-action 'self'; "
 			  "base-uri 'none'; frame-ancestors 'none'";
 
@@ -580,15 +582,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			else if (h.bad_name)
 				x->req.reject = 400;
 		}
-		if (!x->req.path)
-			x->req.path = "/";
+		if (!x->req.path) /* refused before decoding: keep what the error format depends on */
+			x->req.path = cs && cs->api ? "/api/" : "/";
 		if (!x->req.params)
 			x->req.params = arena_alloc(a, sizeof *x->req.params);
 		x->req.gzip_ok = accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"));
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		/* Bodies are not used by any route yet; read and drop them. */
+		/* No route takes a body yet: count it (the dispatcher holds it against the route's
+		 * limit) and drop it. */
+		x->req.body_bytes += *upload_data_size;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

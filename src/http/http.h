@@ -44,6 +44,7 @@ struct http_request {
 	struct http_param *params;
 	size_t n_params;
 	bool gzip_ok;          /* the client accepts gzip */
+	size_t body_bytes;     /* request body bytes received */
 	/* Set before dispatch when the request is already refused: 400, 414 or 431. */
 	int reject;
 	/* Set by the dispatcher: */

@@ -737,13 +737,15 @@ void http_stop(struct http_server *s, int grace_ms)
 {
 	if (!s)
 		return;
+	/* Stop accepting and close the listening socket at once, so that new clients are
+	 * refused instead of waiting in the backlog. */
 	MHD_socket lsock = MHD_quiesce_daemon(s->d);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
 	uint64_t until = http_now_us() + (uint64_t)grace_ms * 1000u;
 	while (atomic_load(&s->in_flight) > 0 && http_now_us() < until)
 		usleep(10 * 1000);
 	MHD_stop_daemon(s->d);
-	if (lsock != MHD_INVALID_SOCKET)
-		close(lsock);
 	atomic_store(&s->stopping, true);
 	pthread_join(s->reaper, NULL);
 	cache_free(s->cache);

@@ -554,6 +554,15 @@ static bool write_file(const char *path, const struct buf *b, char *err, size_t 
 	return true;
 }
 
+/* "key: value", or "key:" alone for an empty value (no trailing white space). */
+static void put_key(struct buf *b, const char *key, const char *value)
+{
+	if (*value)
+		buf_printf(b, "%s: %s\n", key, value);
+	else
+		buf_printf(b, "%s:\n", key);
+}
+
 bool kb_export(struct db *db, const char *dir, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -578,14 +587,19 @@ bool kb_export(struct db *db, const char *dir, char *err, size_t errlen)
 	for (int i = 0; ok && i < nt; i++) {
 		const struct kb_text *t = &texts[i];
 		buf_reset(&b);
-		buf_printf(&b, "---\nslug: %s\n", t->slug);
+		buf_adds(&b, "---\n");
+		put_key(&b, "slug", t->slug);
 		if (*t->country)
-			buf_printf(&b, "country: %s\n", t->country);
-		buf_printf(&b, "title: %s\nsection: %s\nsummary: %s\nupdated: %s\n", t->title,
-			   t->section, t->summary, t->updated);
+			put_key(&b, "country", t->country);
+		put_key(&b, "title", t->title);
+		put_key(&b, "section", t->section);
+		put_key(&b, "summary", t->summary);
+		put_key(&b, "updated", t->updated);
 		if (!*t->country)
-			buf_printf(&b, "countries: %s\n", t->countries);
-		buf_printf(&b, "keywords: %s\nrelated: %s\n---\n%s", t->keywords, t->related, t->body);
+			put_key(&b, "countries", t->countries);
+		put_key(&b, "keywords", t->keywords);
+		put_key(&b, "related", t->related);
+		buf_printf(&b, "---\n%s", t->body);
 		char cc[3] = {0};
 		if (*t->country) {
 			cc[0] = (char)(t->country[0] - 'A' + 'a');

@@ -141,11 +141,12 @@ void page_article(struct ctx *c)
 	}
 	if (v.n_variants > 0) {
 		html_raw(b, "<p class=\"variants\">Эта статья есть в версиях для стран: ");
-		for (size_t i = 0; i < v.n_variants; i++)
-			html_printf(b, "%s<a href=\"/a/%s?country=%s\"%s>%s</a>", i ? ", " : "", t->slug,
-				    v.variants[i],
-				    strcmp(v.variants[i], t->country) ? "" : " aria-current=\"true\"",
-				    country_name(c, v.variants[i]));
+		for (size_t i = 0; i < v.n_variants; i++) {
+			bool shown = !strcmp(v.variants[i], t->country);
+			html_printf(b, shown ? "%s<a href=\"/a/%s?country=%s\" aria-current=\"true\">%s</a>"
+					     : "%s<a href=\"/a/%s?country=%s\">%s</a>",
+				    i ? ", " : "", t->slug, v.variants[i], country_name(c, v.variants[i]));
+		}
 		html_raw(b, ".</p>\n");
 	}
 	char *html = md_to_html(t->body, strlen(t->body));

@@ -151,12 +151,8 @@ void api_search(struct ctx *c)
 			return api_error(c, 400, "bad_section", "Такого раздела нет.");
 	}
 	struct search_query sq = {.text = q, .country = c->country, .section = section, .limit = limit};
-	struct search_result r = {0};
-	pthread_rwlock_rdlock(&c->app->index_lock);
-	int rc = c->app->index ? search_run(c->app->index, a, &sq, &r) : -1;
-	pthread_rwlock_unlock(&c->app->index_lock);
-	if (rc < 0)
-		r.total = 0, r.n = 0;
+	struct search_result r;
+	app_search(c->app, a, &sq, &r);
 	json_t *results = json_array();
 	for (int i = 0; i < r.n; i++)
 		json_array_append_new(

@@ -69,6 +69,16 @@ const struct static_file *app_static(const struct app *app, const char *name)
 	return NULL;
 }
 
+void app_search(struct app *app, struct arena *a, const struct search_query *q,
+		struct search_result *out)
+{
+	pthread_rwlock_rdlock(&app->index_lock);
+	int rc = app->index ? search_run(app->index, a, q, out) : -1;
+	pthread_rwlock_unlock(&app->index_lock);
+	if (rc < 0)
+		*out = (struct search_result){0};
+}
+
 bool app_refresh(struct app *app, struct db *db)
 {
 	int64_t changed = 0;

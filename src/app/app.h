@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+struct arena;
 struct db;
 struct db_pool;
 struct search_index;
@@ -65,6 +66,14 @@ const char *const *app_route_names(int *n);
 bool app_load_static(struct app *app, char *err, size_t errlen);
 void app_free_static(struct app *app);
 const struct static_file *app_static(const struct app *app, const char *name);
+struct search_query;
+struct search_result;
+/*
+ * Runs a search on the current index (under its read lock). An empty result when the query has
+ * no words or no index is loaded yet.
+ */
+void app_search(struct app *app, struct arena *a, const struct search_query *q,
+		struct search_result *out);
 /*
  * Rechecks the content version in the database and, when it changed, rebuilds the search index
  * and empties the page cache. Called at start and by the maintenance thread once a second.

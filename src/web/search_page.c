@@ -44,12 +44,8 @@ void page_search(struct ctx *c)
 	}
 	struct search_query sq = {.text = q, .country = c->country, .section = section,
 				  .limit = PAGE_SIZE, .offset = (page - 1) * PAGE_SIZE};
-	struct search_result r = {0};
-	pthread_rwlock_rdlock(&c->app->index_lock);
-	int rc = c->app->index ? search_run(c->app->index, a, &sq, &r) : -1;
-	pthread_rwlock_unlock(&c->app->index_lock);
-	if (rc < 0)
-		r.total = 0, r.n = 0;
+	struct search_result r;
+	app_search(c->app, a, &sq, &r);
 	if (r.corrected)
 		html_printf(b, "<p class=\"corrected\">Показаны результаты по запросу «%s»</p>\n",
 			    r.corrected);

@@ -2,6 +2,7 @@
 #include "app.h"
 
 #include "../core/arena.h"
+#include "../core/text.h"
 #include "../db/db.h"
 #include "../kb/kb.h"
 #include "../search/search.h"
@@ -44,10 +45,8 @@ bool app_load_static(struct app *app, char *err, size_t errlen)
 		}
 		fclose(f);
 		s->len = len;
-		uint64_t h = 1469598103934665603ull;
-		for (size_t k = 0; k < len; k++)
-			h = (h ^ (unsigned char)s->data[k]) * 1099511628211ull;
-		snprintf(s->version, sizeof s->version, "%016llx", (unsigned long long)h);
+		snprintf(s->version, sizeof s->version, "%016llx",
+			 (unsigned long long)hash64(s->data, len));
 	}
 	return true;
 }

@@ -180,3 +180,11 @@ size_t split_list(struct arena *a, const char *s, char ***items)
 	*items = v;
 	return n;
 }
+
+uint64_t hash64(const void *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *c = p; n--; c++)
+		h = (h ^ *c) * 1099511628211ull;
+	return h;
+}

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct arena;
 
@@ -34,6 +35,8 @@ char *str_trim(char *s);
  * Returns false for a malformed escape, a decoded NUL or invalid UTF-8; *out is then NULL.
  */
 bool pct_decode(struct arena *a, const char *in, size_t n, bool plus_space, char **out);
+/* FNV-1a 64-bit hash of n bytes: for ETags, cache keys and file versions (not for security). */
+uint64_t hash64(const void *p, size_t n);
 /* Splits a comma-separated list into trimmed, non-empty items (arena), returns their count. */
 size_t split_list(struct arena *a, const char *s, char ***items);
 

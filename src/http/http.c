@@ -254,14 +254,6 @@ struct cache {
 	size_t n_buckets, count, max;
 };
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (const unsigned char *c = p; n--; c++)
-		h = (h ^ *c) * 1099511628211ull;
-	return h;
-}
-
 static void entry_unref(struct cache_entry *e)
 {
 	if (atomic_fetch_sub(&e->refs, 1) != 1)
@@ -314,7 +306,7 @@ bool http_cache_lookup(struct http_request *req, const char *key)
 	struct cache *c = req->server->cache;
 	if (!c->max)
 		return false;
-	size_t b = fnv1a(key, strlen(key)) & (c->n_buckets - 1);
+	size_t b = hash64(key, strlen(key)) & (c->n_buckets - 1);
 	pthread_rwlock_rdlock(&c->lock);
 	struct cache_entry *e = c->buckets[b];
 	while (e && strcmp(e->key, key) != 0)
@@ -331,7 +323,7 @@ bool http_cache_lookup(struct http_request *req, const char *key)
 
 static void cache_insert(struct cache *c, struct cache_entry *e)
 {
-	size_t b = fnv1a(e->key, strlen(e->key)) & (c->n_buckets - 1);
+	size_t b = hash64(e->key, strlen(e->key)) & (c->n_buckets - 1);
 	pthread_rwlock_wrlock(&c->lock);
 	if (c->count >= c->max)
 		cache_drop_all(c); /* simple and rare: the content set is small */
@@ -446,7 +438,7 @@ static struct cache_entry *make_entry(struct req_ctx *x)
 	struct cache_entry *e = xcalloc(1, sizeof *e);
 	atomic_store(&e->refs, 1);
 	e->key = xstrdup(x->req.cache_key);
-	uint64_t h = fnv1a(buf_str(&resp->body), resp->body.len);
+	uint64_t h = hash64(buf_str(&resp->body), resp->body.len);
 	snprintf(e->etag, sizeof e->etag, "\"%016llx\"", (unsigned long long)h);
 	snprintf(e->etag_gz, sizeof e->etag_gz, "\"%016llx-gz\"", (unsigned long long)h);
 	if (compressible(resp) && resp->body.len >= 256) {
@@ -510,7 +502,7 @@ static enum MHD_Result answer(struct req_ctx *x)
 	char etag[28] = "";
 	bool gz = req->gzip_ok && compressible(resp) && resp->body.len >= 1024;
 	if (resp->status == 200 && get) {
-		uint64_t h = fnv1a(buf_str(&resp->body), resp->body.len);
+		uint64_t h = hash64(buf_str(&resp->body), resp->body.len);
 		snprintf(etag, sizeof etag, gz ? "\"%016llx-gz\"" : "\"%016llx\"", (unsigned long long)h);
 		if (etag_matches(http_header(req, "If-None-Match"), etag) ||
 		    not_modified_since(req, resp)) {

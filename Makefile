@@ -15,7 +15,7 @@ WARN      += -Werror
 endif
 VERSION   := 0.1.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcmark-gfm-extensions -lpthread -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcmark-gfm-extensions -lstemmer -lpthread -lm
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) -DSPRAVKA_VERSION='"$(VERSION)"' -MMD -MP
 SAN        =
 BUILD     ?= build
@@ -32,7 +32,7 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 all: deps $(BIN)/spravka
 
 deps:
-	@pkg-config --exists $(PKGS) || scripts/install-deps build
+	@pkg-config --exists $(PKGS) && [ -f /usr/include/libstemmer.h ] && [ -f /usr/include/cmark-gfm-core-extensions.h ] || scripts/install-deps build
 
 test-deps: deps
 	@pkg-config --exists $(TEST_PKGS) || scripts/install-deps test

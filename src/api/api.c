@@ -150,7 +150,8 @@ void api_search(struct ctx *c)
 		if (!found)
 			return api_error(c, 400, "bad_section", "Такого раздела нет.");
 	}
-	struct search_query sq = {.text = q, .country = c->country, .section = section, .limit = limit};
+	struct search_query sq = {.text = q, .country = c->country, .section = section,
+				  .limit = limit, .snippets = true};
 	struct search_result r;
 	app_search(c->app, a, &sq, &r);
 	json_t *results = json_array();

@@ -5,6 +5,7 @@
 #include "../core/text.h"
 #include "../db/db.h"
 #include "../kb/kb.h"
+#include "../md/md.h"
 #include "../search/search.h"
 
 #include <stdio.h>
@@ -93,7 +94,16 @@ bool app_refresh(struct app *app, struct db *db)
 		arena_free(a);
 		return false;
 	}
-	struct search_index *ix = search_build(texts, n);
+	struct search_doc *docs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *docs);
+	for (int i = 0; i < n; i++) {
+		char *plain = md_to_text(texts[i].body, strlen(texts[i].body));
+		docs[i] = (struct search_doc){.slug = texts[i].slug, .country = texts[i].country,
+					      .section = texts[i].section, .title = texts[i].title,
+					      .summary = texts[i].summary, .keywords = texts[i].keywords,
+					      .text = arena_strdup(a, plain)};
+		free(plain);
+	}
+	struct search_index *ix = search_build(docs, n, kb_synonyms(db, a));
 	arena_free(a);
 	pthread_rwlock_wrlock(&app->index_lock);
 	struct search_index *old = app->index;

@@ -326,6 +326,13 @@ bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err
 	memset(b, 0, sizeof *b);
 	if (!parse_sections(a, dir, b, err, errlen))
 		return false;
+	char *syn = arena_printf(a, "%s/synonyms.txt", dir);
+	struct stat st;
+	if (stat(syn, &st) == 0) {
+		b->synonyms = read_file(a, syn, err, errlen);
+		if (!b->synonyms)
+			return false;
+	}
 	DIR *d = opendir(dir);
 	if (!d)
 		return fail(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
@@ -517,6 +524,17 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 	if (db_begin_write(db) != DB_OK)
 		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
 	bool ok = import_rows(db, b, &n, err, errlen) && check_references(db, b, err, errlen);
+	if (ok && b->synonyms) {
+		struct db_stmt *st = db_prepare(
+		    db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
+			"SET value = excluded.value WHERE meta.value IS NOT excluded.value");
+		ok = st && db_bind_text(st, 1, b->synonyms) == DB_OK && db_step(st) == DB_DONE;
+		if (ok)
+			n += (long)db_changes(db);
+		db_finalize(st);
+		if (!ok)
+			fail(err, errlen, "database: %s", db_errmsg(db));
+	}
 	if (ok && n > 0) {
 		struct db_stmt *st = db_prepare(
 		    db, "UPDATE meta SET value = CASE key WHEN 'content_version' "
@@ -584,6 +602,12 @@ bool kb_export(struct db *db, const char *dir, char *err, size_t errlen)
 		buf_printf(&b, "%s | %s | %d | %s\n", secs[i].slug, secs[i].title, secs[i].position,
 			   secs[i].description);
 	ok = write_file(arena_printf(a, "%s/sections", dir), &b, err, errlen);
+	const char *syn = kb_synonyms(db, a);
+	if (ok && *syn) {
+		buf_reset(&b);
+		buf_adds(&b, syn);
+		ok = write_file(arena_printf(a, "%s/synonyms.txt", dir), &b, err, errlen);
+	}
 	for (int i = 0; ok && i < nt; i++) {
 		const struct kb_text *t = &texts[i];
 		buf_reset(&b);

@@ -187,3 +187,13 @@ int64_t kb_article_count(struct db *db)
 	db_finalize(st);
 	return n;
 }
+
+const char *kb_synonyms(struct db *db, struct arena *a)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT value FROM meta WHERE key = 'synonyms'");
+	if (!st)
+		return "";
+	const char *v = db_step(st) == DB_ROW ? COL(0) : "";
+	db_finalize(st);
+	return v;
+}

@@ -64,6 +64,8 @@ int kb_article_for(struct db *db, struct arena *a, const char *slug, const char 
 const char *kb_title(struct db *db, struct arena *a, const char *slug);
 /* The content version (grows on every change) and the time of the last change; -1 on error. */
 int64_t kb_content_version(struct db *db, int64_t *changed_at);
+/* The synonym list (text of content/synonyms.txt as last imported), or "" (arena). */
+const char *kb_synonyms(struct db *db, struct arena *a);
 /* Number of distinct article slugs, or -1. */
 int64_t kb_article_count(struct db *db);
 
@@ -74,12 +76,14 @@ struct kb_batch {
 	size_t n_sections;
 	struct kb_text *texts;
 	size_t n_texts;
+	const char *synonyms; /* text of synonyms.txt, or NULL when the directory has none */
 	const char **files;   /* file of each text, for messages */
 	int *related_lines;   /* line of each text's `related:` key */
 };
 
 /*
- * Reads and checks a content directory (the `sections` file and every *.md file) into b,
+ * Reads and checks a content directory (the `sections` file, every *.md file and the optional
+ * synonyms.txt) into b,
  * allocated in a. On a malformed file returns false with "FILE:LINE: what is wrong" in err.
  */
 bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err, size_t errlen);

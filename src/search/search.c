@@ -1,76 +1,618 @@
 /*
- * The first, simple engine: no inverted index yet, a scan of a few hundred documents with
- * prefix matching. Good for the demo content; the search issue brings the real index.
+ * The search engine: index build, query rewriting, BM25F ranking, snippets. See search.h.
+ *
+ * Layout of the index (all arrays, no per-term allocations, so that building 20,000 documents
+ * takes well under a second and the index is compact):
+ *   words      distinct normalized surface words: their stem's term, document frequency, length
+ *   terms      distinct stems: a slice of the postings array
+ *   postings   per term, sorted by document: term frequency per field and a slice of positions
+ *   positions  word positions; fields are kept apart by FIELD_GAP so no phrase spans two fields
+ *   deletes    the deletion dictionary for typos: hash of (word with one character removed) ->
+ *              words, bucketed by hash; a query word's deletions meet the dictionary's
+ *   sorted     word ids in byte order, for prefix matching of the last query word
  */
 #include "search.h"
 
 #include "../core/arena.h"
 #include "../core/buf.h"
-#include "../kb/kb.h"
-#include "../md/md.h"
+#include "../core/text.h"
+#include "analyze.h"
+#include "rewrite.h"
 
 #include <math.h>
-#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
 enum { F_TITLE, F_KEYWORDS, F_SUMMARY, F_BODY, F_COUNT };
-static const double field_weight[F_COUNT] = {6.0, 4.0, 2.0, 1.0};
+
+/* Tuned on the demo queries (tests/search/queries.tsv) and the bench data sets; see
+ * docs/search.md. */
+static const float field_weight[F_COUNT] = {2.6f, 2.2f, 1.4f, 1.0f};
+static const float field_b[F_COUNT] = {0.4f, 0.4f, 0.5f, 0.75f};
+#define K1 1.2f
+#define FIELD_GAP 100000u
+#define MAX_QWORDS 24
+#define MAX_ALTS 12
+#define W_TYPO1 0.75f
+#define W_TYPO2 0.55f
+#define W_SYNONYM 0.6f
+#define W_PREFIX 0.7f
+#define W_JOINED 0.9f
 
 struct doc {
-	char *slug, *country, *section, *title, *summary;
-	char *field[F_COUNT]; /* folded words separated by single spaces, with a leading space */
+	char *slug, *title, *section, *summary, *text;
+	uint32_t slug_id, section_id;
+	int16_t country; /* -1 general, else index into countries */
+	uint32_t len[F_COUNT];
+	float boost;
+};
+
+struct posting {
+	uint32_t doc, pos_start;
+	uint16_t tf[F_COUNT];
+	uint16_t npos;
+};
+
+struct term {
+	uint32_t str, post_start, post_count;
+};
+
+struct word {
+	uint32_t str, term, df, last_doc;
+	uint8_t stop, chars, has_digit;
+};
+
+/* Open addressing: ids + 1 (0 = empty), keyed by a string in the pool. */
+struct strmap {
+	uint32_t *ids;
+	uint64_t *hashes;
+	uint32_t cap, count;
 };
 
 struct search_index {
 	struct doc *docs;
-	int n;
+	int n_docs;
+	char *pool;
+	size_t pool_len, pool_cap;
+	struct term *terms;
+	uint32_t n_terms, cap_terms;
+	struct strmap term_map;
+	struct word *words;
+	uint32_t n_words, cap_words;
+	struct strmap word_map;
+	struct posting *postings;
+	uint32_t n_postings;
+	uint32_t *positions;
+	size_t n_positions;
+	uint32_t *sorted; /* word ids by string */
+	/* deletion dictionary */
+	uint32_t del_mask;
+	uint32_t *del_start; /* del_mask + 2 offsets into del_word/del_hash */
+	uint64_t *del_hash;
+	uint32_t *del_word;
+	/* countries of variants, per-slug bit sets of them, sections */
+	char countries[64][3];
+	int n_countries;
+	uint64_t *slug_variants;
+	uint32_t n_slugs;
+	char **sections;
+	uint32_t n_sections;
+	/* synonyms: (stem hash, group) pairs sorted by hash; a group is a slice of group_terms,
+	 * the terms of its members that the index has (a query word need not be one of them) */
+	struct syn_pair {
+		uint64_t hash;
+		uint32_t group;
+	} *syn_pairs;
+	uint32_t n_syn_pairs;
+	uint32_t *group_start, *group_terms;
+	uint32_t n_groups;
+	float avglen[F_COUNT];
+	size_t bytes;
 };
 
-size_t search_words(struct arena *a, const char *text, char ***words)
+/* ---- strings and maps ---- */
+
+static uint32_t pool_add(struct search_index *ix, const char *s, size_t n)
 {
-	size_t len = strlen(text), cap = 16, n = 0;
-	char **v = arena_alloc(a, cap * sizeof *v);
-	struct buf w;
-	buf_init(&w, 1024);
-	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)text;
-	utf8proc_ssize_t i = 0;
-	while (true) {
-		utf8proc_int32_t cp = -1;
-		utf8proc_ssize_t k = (size_t)i < len ? utf8proc_iterate(s + i, (utf8proc_ssize_t)len - i, &cp) : 0;
-		bool word_char = false;
-		if (k > 0) {
-			utf8proc_category_t cat = utf8proc_category(cp);
-			word_char = (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) ||
-				    (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO) ||
-				    (cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME);
-		}
-		if (word_char) {
-			cp = utf8proc_tolower(cp);
-			if (cp == 0x451) /* ё */
-				cp = 0x435; /* е */
-			utf8proc_uint8_t enc[4];
-			utf8proc_ssize_t el = utf8proc_encode_char(cp, enc);
-			buf_add(&w, enc, (size_t)el);
-		} else if (w.len) {
-			if (n == cap) {
-				char **bigger = arena_alloc(a, 2 * cap * sizeof *bigger);
-				memcpy(bigger, v, cap * sizeof *v);
-				v = bigger;
-				cap *= 2;
-			}
-			v[n++] = arena_strdup(a, buf_str(&w));
-			buf_reset(&w);
-		}
-		if (k <= 0)
-			break;
-		i += k;
+	if (ix->pool_len + n + 1 > ix->pool_cap) {
+		ix->pool_cap = (ix->pool_cap + n + 1) * 2;
+		ix->pool = xrealloc(ix->pool, ix->pool_cap);
 	}
-	buf_free(&w);
-	*words = v;
+	uint32_t off = (uint32_t)ix->pool_len;
+	memcpy(ix->pool + off, s, n);
+	ix->pool[off + n] = '\0';
+	ix->pool_len += n + 1;
+	return off;
+}
+
+static void map_init(struct strmap *m, uint32_t cap)
+{
+	m->cap = cap;
+	m->count = 0;
+	m->ids = xcalloc(cap, sizeof *m->ids);
+	m->hashes = xcalloc(cap, sizeof *m->hashes);
+}
+
+static void map_free(struct strmap *m)
+{
+	free(m->ids);
+	free(m->hashes);
+}
+
+/* Slot of s in m: where its id is, or the empty slot where it belongs. */
+static uint32_t map_slot(const struct strmap *m, const char *pool, const uint32_t *str_of,
+			 size_t stride, const char *s, size_t n, uint64_t h)
+{
+	uint32_t i = (uint32_t)h & (m->cap - 1);
+	for (;;) {
+		uint32_t id = m->ids[i];
+		if (!id)
+			return i;
+		if (m->hashes[i] == h) {
+			const char *k = pool + *(const uint32_t *)((const char *)str_of + (size_t)(id - 1) * stride);
+			if (!strncmp(k, s, n) && k[n] == '\0')
+				return i;
+		}
+		i = (i + 1) & (m->cap - 1);
+	}
+}
+
+static uint32_t term_find(const struct search_index *ix, const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = hash64(s, n);
+	uint32_t slot = map_slot(&ix->term_map, ix->pool, &ix->terms[0].str, sizeof(struct term), s, n, h);
+	return ix->term_map.ids[slot]; /* id + 1, or 0 */
+}
+
+static uint32_t word_find(const struct search_index *ix, const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = hash64(s, n);
+	uint32_t slot = map_slot(&ix->word_map, ix->pool, &ix->words[0].str, sizeof(struct word), s, n, h);
+	return ix->word_map.ids[slot];
+}
+
+static void map_grow(struct strmap *m, const char *pool, const uint32_t *str_of, size_t stride)
+{
+	struct strmap old = *m;
+	map_init(m, old.cap * 2);
+	for (uint32_t i = 0; i < old.cap; i++) {
+		if (!old.ids[i])
+			continue;
+		const char *k = pool + *(const uint32_t *)((const char *)str_of + (size_t)(old.ids[i] - 1) * stride);
+		uint32_t j = (uint32_t)old.hashes[i] & (m->cap - 1);
+		while (m->ids[j])
+			j = (j + 1) & (m->cap - 1);
+		(void)k;
+		m->ids[j] = old.ids[i];
+		m->hashes[j] = old.hashes[i];
+		m->count++;
+	}
+	map_free(&old);
+}
+
+static uint32_t term_add(struct search_index *ix, const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = hash64(s, n);
+	uint32_t slot = map_slot(&ix->term_map, ix->pool, ix->terms ? &ix->terms[0].str : NULL,
+				 sizeof(struct term), s, n, h);
+	if (ix->term_map.ids[slot])
+		return ix->term_map.ids[slot] - 1;
+	if (ix->n_terms == ix->cap_terms) {
+		ix->cap_terms = ix->cap_terms ? ix->cap_terms * 2 : 4096;
+		ix->terms = xrealloc(ix->terms, ix->cap_terms * sizeof *ix->terms);
+	}
+	uint32_t id = ix->n_terms++;
+	ix->terms[id] = (struct term){.str = pool_add(ix, s, n)};
+	ix->term_map.ids[slot] = id + 1;
+	ix->term_map.hashes[slot] = h;
+	if (++ix->term_map.count * 2 > ix->term_map.cap)
+		map_grow(&ix->term_map, ix->pool, &ix->terms[0].str, sizeof(struct term));
+	return id;
+}
+
+static uint32_t word_add(struct search_index *ix, const char *s, size_t n)
+{
+	uint64_t h = hash64(s, n);
+	uint32_t slot = map_slot(&ix->word_map, ix->pool, ix->words ? &ix->words[0].str : NULL,
+				 sizeof(struct word), s, n, h);
+	if (ix->word_map.ids[slot])
+		return ix->word_map.ids[slot] - 1;
+	if (ix->n_words == ix->cap_words) {
+		ix->cap_words = ix->cap_words ? ix->cap_words * 2 : 4096;
+		ix->words = xrealloc(ix->words, ix->cap_words * sizeof *ix->words);
+	}
+	char stem[AN_MAX_WORD + 1];
+	char w[AN_MAX_WORD + 1];
+	memcpy(w, s, n);
+	w[n] = '\0';
+	an_stem(w, stem);
+	uint32_t id = ix->n_words++;
+	struct word *wd = &ix->words[id];
+	*wd = (struct word){.str = pool_add(ix, s, n), .last_doc = UINT32_MAX};
+	wd->stop = an_is_stop(w);
+	size_t chars = an_chars(w);
+	wd->chars = (uint8_t)(chars > 255 ? 255 : chars);
+	for (size_t i = 0; i < n; i++)
+		wd->has_digit |= s[i] >= '0' && s[i] <= '9';
+	ix->word_map.ids[slot] = id + 1;
+	ix->word_map.hashes[slot] = h;
+	if (++ix->word_map.count * 2 > ix->word_map.cap)
+		map_grow(&ix->word_map, ix->pool, &ix->words[0].str, sizeof(struct word));
+	/* After the map is updated (term_add may move the pool). */
+	ix->words[id].term = term_add(ix, stem);
+	return id;
+}
+
+/* ---- building ---- */
+
+struct occ {
+	uint32_t term, doc, pos;
+	uint8_t field;
+};
+
+struct build_ctx {
+	struct search_index *ix;
+	struct occ *occ;
+	size_t n_occ, cap_occ;
+	uint32_t doc, field, base;
+	uint32_t len;
+};
+
+static void on_doc_token(const struct an_token *t, void *arg)
+{
+	struct build_ctx *b = arg;
+	struct search_index *ix = b->ix;
+	uint32_t w = word_add(ix, t->word, t->len);
+	struct word *wd = &ix->words[w];
+	if (wd->last_doc != b->doc) {
+		wd->last_doc = b->doc;
+		wd->df++;
+	}
+	if (!t->joined)
+		b->len++;
+	if (wd->stop)
+		return;
+	if (b->n_occ == b->cap_occ) {
+		b->cap_occ = b->cap_occ ? b->cap_occ * 2 : 1 << 16;
+		b->occ = xrealloc(b->occ, b->cap_occ * sizeof *b->occ);
+	}
+	b->occ[b->n_occ++] = (struct occ){.term = wd->term, .doc = b->doc,
+					  .pos = b->base + t->pos, .field = (uint8_t)b->field};
+}
+
+static uint32_t intern_country(struct search_index *ix, const char *c)
+{
+	for (int i = 0; i < ix->n_countries; i++)
+		if (!strcmp(ix->countries[i], c))
+			return (uint32_t)i;
+	if (ix->n_countries == 64)
+		return UINT32_MAX;
+	snprintf(ix->countries[ix->n_countries], 3, "%s", c);
+	return (uint32_t)ix->n_countries++;
+}
+
+static int cmp_words(const void *a, const void *b, void *ixv)
+{
+	const struct search_index *ix = ixv;
+	return strcmp(ix->pool + ix->words[*(const uint32_t *)a].str,
+		      ix->pool + ix->words[*(const uint32_t *)b].str);
+}
+
+/* Code points of a normalized word (at most AN_MAX_WORD). */
+static int to_cps(const char *s, int32_t *cp)
+{
+	int n = 0;
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+	utf8proc_int32_t c;
+	utf8proc_ssize_t k;
+	while (*p && n < AN_MAX_WORD && (k = utf8proc_iterate(p, -1, &c)) > 0) {
+		cp[n++] = c;
+		p += k;
+	}
 	return n;
 }
+
+/* Hash of the code points cp[0..n) without position skip (-1: none). */
+static uint64_t hash_cps(const int32_t *cp, int n, int skip1, int skip2)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (int i = 0; i < n; i++) {
+		if (i == skip1 || i == skip2)
+			continue;
+		h = (h ^ (uint64_t)(uint32_t)cp[i]) * 1099511628211ull;
+	}
+	return h;
+}
+
+#define DEL_MIN_CHARS 4
+#define DEL_MAX_CHARS 32
+
+static bool typo_candidate(const struct word *w)
+{
+	return !w->has_digit && !w->stop && w->chars >= DEL_MIN_CHARS - 1 && w->chars <= DEL_MAX_CHARS;
+}
+
+static void build_deletes(struct search_index *ix)
+{
+	size_t total = 0;
+	for (uint32_t w = 0; w < ix->n_words; w++)
+		if (typo_candidate(&ix->words[w]))
+			total += (size_t)ix->words[w].chars + 1;
+	uint32_t buckets = 1024;
+	while (buckets < total)
+		buckets *= 2;
+	ix->del_mask = buckets - 1;
+	ix->del_start = xcalloc((size_t)buckets + 2, sizeof *ix->del_start);
+	ix->del_hash = xmalloc((total ? total : 1) * sizeof *ix->del_hash);
+	ix->del_word = xmalloc((total ? total : 1) * sizeof *ix->del_word);
+	uint64_t *hs = xmalloc((total ? total : 1) * sizeof *hs);
+	uint32_t *ws = xmalloc((total ? total : 1) * sizeof *ws);
+	size_t k = 0;
+	int32_t cp[AN_MAX_WORD];
+	for (uint32_t w = 0; w < ix->n_words; w++) {
+		if (!typo_candidate(&ix->words[w]))
+			continue;
+		int n = to_cps(ix->pool + ix->words[w].str, cp);
+		hs[k] = hash_cps(cp, n, -1, -1);
+		ws[k++] = w;
+		for (int i = 0; i < n; i++) {
+			if (i > 0 && cp[i] == cp[i - 1])
+				continue; /* same deletion as the previous one */
+			hs[k] = hash_cps(cp, n, i, -1);
+			ws[k++] = w;
+		}
+	}
+	/* Counting sort by bucket. */
+	for (size_t i = 0; i < k; i++)
+		ix->del_start[(hs[i] & ix->del_mask) + 2]++;
+	for (uint32_t b = 2; b < buckets + 2; b++)
+		ix->del_start[b] += ix->del_start[b - 1];
+	for (size_t i = 0; i < k; i++) {
+		uint32_t at = ix->del_start[(hs[i] & ix->del_mask) + 1]++;
+		ix->del_hash[at] = hs[i];
+		ix->del_word[at] = ws[i];
+	}
+	free(hs);
+	free(ws);
+	ix->bytes += ((size_t)buckets + 2) * sizeof(uint32_t) + total * (sizeof(uint64_t) + sizeof(uint32_t));
+}
+
+static void build_synonyms(struct search_index *ix, const char *text)
+{
+	if (!text)
+		return;
+	struct arena *a = arena_new();
+	size_t cap_pairs = 64, cap_terms = 64, cap_groups = 16;
+	ix->syn_pairs = xmalloc(cap_pairs * sizeof *ix->syn_pairs);
+	ix->group_terms = xmalloc(cap_terms * sizeof *ix->group_terms);
+	ix->group_start = xmalloc((cap_groups + 1) * sizeof *ix->group_start);
+	ix->group_start[0] = 0;
+	uint32_t n_terms = 0;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = arena_strndup(a, p, len);
+		p += len + (nl ? 1 : 0);
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char **items;
+		size_t n = split_list(a, line, &items);
+		uint32_t first_term = n_terms, first_pair = ix->n_syn_pairs;
+		for (size_t i = 0; i < n; i++) {
+			char **ws;
+			size_t nw = search_words(a, items[i], &ws);
+			for (size_t j = 0; j < nw; j++) {
+				if (an_is_stop(ws[j]))
+					continue;
+				char stem[AN_MAX_WORD + 1];
+				an_stem(ws[j], stem);
+				if (ix->n_syn_pairs == cap_pairs)
+					ix->syn_pairs = xrealloc(ix->syn_pairs, (cap_pairs *= 2) * sizeof *ix->syn_pairs);
+				ix->syn_pairs[ix->n_syn_pairs++] =
+				    (struct syn_pair){hash64(stem, strlen(stem)), ix->n_groups};
+				uint32_t t = term_find(ix, stem);
+				bool dup = !t;
+				for (uint32_t k = first_term; k < n_terms && !dup; k++)
+					dup = ix->group_terms[k] == t - 1;
+				if (dup)
+					continue;
+				if (n_terms == cap_terms)
+					ix->group_terms = xrealloc(ix->group_terms, (cap_terms *= 2) * sizeof *ix->group_terms);
+				ix->group_terms[n_terms++] = t - 1;
+			}
+		}
+		if (n_terms == first_term) { /* nothing of the group is in the index */
+			ix->n_syn_pairs = first_pair;
+			continue;
+		}
+		if (ix->n_groups == cap_groups)
+			ix->group_start = xrealloc(ix->group_start, ((cap_groups *= 2) + 1) * sizeof *ix->group_start);
+		ix->group_start[++ix->n_groups] = n_terms;
+	}
+	arena_free(a);
+	ix->bytes += ix->n_syn_pairs * sizeof *ix->syn_pairs + n_terms * 4 + ix->n_groups * 4;
+}
+
+static int cmp_pairs(const void *a, const void *b)
+{
+	const struct syn_pair *x = a, *y = b;
+	return x->hash < y->hash ? -1 : x->hash > y->hash ? 1 : (x->group > y->group) - (x->group < y->group);
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return xstrdup(s ? s : "");
+}
+
+struct search_index *search_build(const struct search_doc *docs, int n, const char *synonyms)
+{
+	struct search_index *ix = xcalloc(1, sizeof *ix);
+	map_init(&ix->term_map, 1 << 14);
+	map_init(&ix->word_map, 1 << 14);
+	ix->docs = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->docs);
+	ix->n_docs = n;
+	char **slugs = xcalloc((size_t)(n > 0 ? n : 1), sizeof *slugs);
+	ix->sections = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->sections);
+	ix->slug_variants = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->slug_variants);
+	struct build_ctx b = {.ix = ix};
+	double total_len[F_COUNT] = {0};
+	for (int d = 0; d < n; d++) {
+		const struct search_doc *s = &docs[d];
+		struct doc *doc = &ix->docs[d];
+		doc->slug = dup_or_empty(s->slug);
+		doc->title = dup_or_empty(s->title);
+		doc->section = dup_or_empty(s->section);
+		doc->summary = dup_or_empty(s->summary);
+		doc->text = dup_or_empty(s->text);
+		doc->boost = 1.0f;
+		/* Slugs arrive grouped (general text and variants together) in the app; look back
+		 * a little, else scan. Benchmarks have unique ids, so this stays linear there. */
+		uint32_t sid = ix->n_slugs;
+		if (sid > 0 && !strcmp(slugs[sid - 1], doc->slug))
+			sid--;
+		else
+			slugs[ix->n_slugs++] = doc->slug;
+		doc->slug_id = sid;
+		uint32_t sec = 0;
+		while (sec < ix->n_sections && strcmp(ix->sections[sec], doc->section))
+			sec++;
+		if (sec == ix->n_sections)
+			ix->sections[ix->n_sections++] = doc->section;
+		doc->section_id = sec;
+		doc->country = -1;
+		if (s->country && *s->country) {
+			uint32_t c = intern_country(ix, s->country);
+			if (c != UINT32_MAX) {
+				doc->country = (int16_t)c;
+				ix->slug_variants[sid] |= 1ull << c;
+			}
+		}
+		const char *fields[F_COUNT] = {doc->title, s->keywords ? s->keywords : "", doc->summary,
+					       doc->text};
+		b.doc = (uint32_t)d;
+		for (int f = 0; f < F_COUNT; f++) {
+			b.field = (uint32_t)f;
+			b.base = (uint32_t)f * FIELD_GAP;
+			b.len = 0;
+			an_tokens(fields[f], strlen(fields[f]), on_doc_token, &b);
+			doc->len[f] = b.len;
+			total_len[f] += b.len;
+		}
+	}
+	free(slugs);
+	for (int f = 0; f < F_COUNT; f++)
+		ix->avglen[f] = n > 0 ? (float)(total_len[f] / n) : 1.0f;
+	for (int f = 0; f < F_COUNT; f++)
+		if (ix->avglen[f] < 1.0f)
+			ix->avglen[f] = 1.0f;
+
+	/* Postings: a stable counting sort of the occurrences by term keeps document order. */
+	uint32_t *count = xcalloc((size_t)ix->n_terms + 1, sizeof *count);
+	for (size_t i = 0; i < b.n_occ; i++)
+		count[b.occ[i].term + 1]++;
+	for (uint32_t t = 1; t <= ix->n_terms; t++)
+		count[t] += count[t - 1];
+	struct occ *sorted = xmalloc((b.n_occ ? b.n_occ : 1) * sizeof *sorted);
+	for (size_t i = 0; i < b.n_occ; i++)
+		sorted[count[b.occ[i].term]++] = b.occ[i];
+	free(b.occ);
+	free(count);
+	ix->positions = xmalloc((b.n_occ ? b.n_occ : 1) * sizeof *ix->positions);
+	ix->n_positions = b.n_occ;
+	size_t cap_post = 1024;
+	ix->postings = xmalloc(cap_post * sizeof *ix->postings);
+	for (size_t i = 0; i < b.n_occ;) {
+		uint32_t t = sorted[i].term;
+		ix->terms[t].post_start = ix->n_postings;
+		while (i < b.n_occ && sorted[i].term == t) {
+			if (ix->n_postings == cap_post)
+				ix->postings = xrealloc(ix->postings, (cap_post *= 2) * sizeof *ix->postings);
+			struct posting *p = &ix->postings[ix->n_postings++];
+			*p = (struct posting){.doc = sorted[i].doc, .pos_start = (uint32_t)i};
+			uint32_t d = sorted[i].doc;
+			while (i < b.n_occ && sorted[i].term == t && sorted[i].doc == d) {
+				if (p->tf[sorted[i].field] < UINT16_MAX)
+					p->tf[sorted[i].field]++;
+				ix->positions[i] = sorted[i].pos;
+				if (p->npos < UINT16_MAX)
+					p->npos++;
+				i++;
+			}
+		}
+		ix->terms[t].post_count = ix->n_postings - ix->terms[t].post_start;
+	}
+	free(sorted);
+
+	ix->sorted = xmalloc((ix->n_words ? ix->n_words : 1) * sizeof *ix->sorted);
+	for (uint32_t w = 0; w < ix->n_words; w++)
+		ix->sorted[w] = w;
+	qsort_r(ix->sorted, ix->n_words, sizeof *ix->sorted, cmp_words, ix);
+	build_deletes(ix);
+	build_synonyms(ix, synonyms);
+	if (ix->n_syn_pairs)
+		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
+
+	size_t text = 0;
+	for (int d = 0; d < n; d++) {
+		const struct doc *doc = &ix->docs[d];
+		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) +
+			strlen(doc->summary) + strlen(doc->text) + 5;
+	}
+	ix->bytes += sizeof *ix + (size_t)n * (sizeof(struct doc) + 8 + 8) + text + ix->pool_cap +
+		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
+		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
+		     (size_t)cap_post * sizeof(struct posting) + ix->n_positions * 4 + (size_t)ix->n_words * 4;
+	return ix;
+}
+
+void search_free(struct search_index *ix)
+{
+	if (!ix)
+		return;
+	for (int d = 0; d < ix->n_docs; d++) {
+		struct doc *doc = &ix->docs[d];
+		free(doc->slug), free(doc->title), free(doc->section), free(doc->summary), free(doc->text);
+	}
+	free(ix->docs);
+	free(ix->pool);
+	free(ix->terms);
+	free(ix->words);
+	map_free(&ix->term_map);
+	map_free(&ix->word_map);
+	free(ix->postings);
+	free(ix->positions);
+	free(ix->sorted);
+	free(ix->del_start);
+	free(ix->del_hash);
+	free(ix->del_word);
+	free(ix->slug_variants);
+	free(ix->sections);
+	free(ix->syn_pairs);
+	free(ix->group_start);
+	free(ix->group_terms);
+	free(ix);
+}
+
+size_t search_memory(const struct search_index *ix)
+{
+	return ix->bytes;
+}
+
+void search_set_boost(struct search_index *ix, const char *slug, double boost)
+{
+	for (int d = 0; d < ix->n_docs; d++)
+		if (!strcmp(ix->docs[d].slug, slug))
+			ix->docs[d].boost = (float)boost;
+}
+
+/* ---- query side ---- */
 
 const char *search_clean_query(struct arena *a, const char *text)
 {
@@ -103,169 +645,770 @@ const char *search_clean_query(struct arena *a, const char *text)
 	return out;
 }
 
-static char *folded_field(const char *text)
+struct words_ctx {
+	struct arena *a;
+	char **v;
+	size_t n, cap;
+};
+
+static void on_word(const struct an_token *t, void *arg)
 {
-	struct arena *a = arena_new();
-	char **words;
-	size_t n = search_words(a, text, &words);
-	struct buf b;
-	buf_init(&b, 64u << 20);
-	for (size_t i = 0; i < n; i++) {
-		buf_addc(&b, ' ');
-		buf_adds(&b, words[i]);
+	struct words_ctx *w = arg;
+	if (w->n == w->cap) {
+		char **bigger = arena_alloc(w->a, 2 * w->cap * sizeof *bigger);
+		memcpy(bigger, w->v, w->cap * sizeof *bigger);
+		w->v = bigger;
+		w->cap *= 2;
 	}
-	buf_addc(&b, ' ');
-	arena_free(a);
-	return buf_steal(&b, NULL);
+	w->v[w->n++] = arena_strndup(w->a, t->word, t->len);
 }
 
-struct search_index *search_build(const struct kb_text *texts, int n)
+size_t search_words(struct arena *a, const char *text, char ***words)
 {
-	struct search_index *ix = xcalloc(1, sizeof *ix);
-	ix->docs = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->docs);
+	struct words_ctx w = {.a = a, .cap = 16};
+	w.v = arena_alloc(a, w.cap * sizeof *w.v);
+	an_tokens(text, strlen(text), on_word, &w);
+	*words = w.v;
+	return w.n;
+}
+
+/* A word the index knows: a stop word, a surface word, or a word whose stem is a term. */
+static bool known(const struct search_index *ix, const char *w)
+{
+	if (an_is_stop(w) || word_find(ix, w))
+		return true;
+	char stem[AN_MAX_WORD + 1];
+	an_stem(w, stem);
+	return term_find(ix, stem) != 0;
+}
+
+/* Optimal string alignment distance between code point strings, at most max+1. */
+static int osa(const int32_t *a, int n, const int32_t *b, int m, int max)
+{
+	if (abs(n - m) > max)
+		return max + 1;
+	int d[AN_MAX_WORD + 1][AN_MAX_WORD + 1];
+	for (int i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (int j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (int i = 1; i <= n; i++) {
+		int row_min = max + 1;
+		for (int j = 1; j <= m; j++) {
+			int cost = a[i - 1] != b[j - 1];
+			int v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+			if (v < row_min)
+				row_min = v;
+		}
+		if (row_min > max)
+			return max + 1;
+	}
+	return d[n][m];
+}
+
+struct fix {
+	uint32_t word;
+	int dist;
+};
+
+static void consider(const struct search_index *ix, uint64_t h, const int32_t *cp, int n, int max,
+		     struct fix *best, int *nbest)
+{
+	uint32_t b = (uint32_t)h & ix->del_mask;
+	for (uint32_t i = ix->del_start[b]; i < ix->del_start[b + 1]; i++) {
+		if (ix->del_hash[i] != h)
+			continue;
+		uint32_t w = ix->del_word[i];
+		bool seen = false;
+		for (int k = 0; k < *nbest; k++)
+			seen |= best[k].word == w;
+		if (seen)
+			continue;
+		int32_t wc[AN_MAX_WORD];
+		int wn = to_cps(ix->pool + ix->words[w].str, wc);
+		int d = osa(cp, n, wc, wn, max);
+		if (d > max || d == 0)
+			continue;
+		/* Keep the 4 best by distance, then document frequency. */
+		struct fix f = {w, d};
+		int at = *nbest;
+		while (at > 0 && (best[at - 1].dist > d ||
+				  (best[at - 1].dist == d && ix->words[best[at - 1].word].df < ix->words[w].df)))
+			at--;
+		if (at >= 4)
+			continue;
+		int last = *nbest < 4 ? (*nbest)++ : 3;
+		for (int k = last; k > at; k--)
+			best[k] = best[k - 1];
+		best[at] = f;
+	}
+}
+
+/* Words of the index within the allowed edit distance of w, best first; their count (<= 4). */
+static int typo_fixes(const struct search_index *ix, const char *w, struct fix *best)
+{
+	int32_t cp[AN_MAX_WORD];
+	int n = to_cps(w, cp);
+	if (n < DEL_MIN_CHARS || n > DEL_MAX_CHARS)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if ((cp[i] >= '0' && cp[i] <= '9'))
+			return 0;
+	int max = n >= 8 ? 2 : 1;
+	int nbest = 0;
+	consider(ix, hash_cps(cp, n, -1, -1), cp, n, max, best, &nbest);
 	for (int i = 0; i < n; i++) {
-		const struct kb_text *t = &texts[i];
-		struct doc *d = &ix->docs[ix->n++];
-		d->slug = xstrdup(t->slug);
-		d->country = xstrdup(t->country);
-		d->section = xstrdup(t->section);
-		d->title = xstrdup(t->title);
-		d->summary = xstrdup(t->summary);
-		char *plain = md_to_text(t->body ? t->body : "", t->body ? strlen(t->body) : 0);
-		d->field[F_TITLE] = folded_field(t->title);
-		d->field[F_KEYWORDS] = folded_field(t->keywords);
-		d->field[F_SUMMARY] = folded_field(t->summary);
-		d->field[F_BODY] = folded_field(plain);
-		free(plain);
+		if (i > 0 && cp[i] == cp[i - 1])
+			continue;
+		consider(ix, hash_cps(cp, n, i, -1), cp, n, max, best, &nbest);
+		if (max == 2)
+			for (int j = i + 1; j < n; j++)
+				consider(ix, hash_cps(cp, n, i, j), cp, n, max, best, &nbest);
 	}
-	return ix;
+	return nbest;
 }
 
-void search_free(struct search_index *ix)
+struct qalt {
+	uint32_t term;
+	float w;
+};
+
+struct qword {
+	const char *text; /* the word searched (after rewriting) */
+	struct qalt alt[MAX_ALTS];
+	int nalt;
+	bool last;
+};
+
+static void add_alt(struct qword *q, uint32_t term, float w)
 {
-	if (!ix)
-		return;
-	for (int i = 0; i < ix->n; i++) {
-		struct doc *d = &ix->docs[i];
-		free(d->slug), free(d->country), free(d->section), free(d->title), free(d->summary);
-		for (int f = 0; f < F_COUNT; f++)
-			free(d->field[f]);
+	for (int i = 0; i < q->nalt; i++) {
+		if (q->alt[i].term == term) {
+			if (w > q->alt[i].w)
+				q->alt[i].w = w;
+			return;
+		}
 	}
-	free(ix->docs);
-	free(ix);
+	if (q->nalt < MAX_ALTS)
+		q->alt[q->nalt++] = (struct qalt){term, w};
 }
 
-/* The prefix of a folded word that stands in for its stem: drop 1-2 trailing characters. */
-static char *stem_prefix(struct arena *a, const char *w)
+/* Counts the words of s the index knows (2 each) or could fix as a typo (1 each). */
+static int resolvable(const struct search_index *ix, struct arena *a, const char *s, int *nwords)
 {
-	size_t chars = 0, len = strlen(w);
-	for (size_t i = 0; i < len; i++)
-		chars += ((unsigned char)w[i] & 0xC0) != 0x80;
-	size_t keep = chars <= 4 ? chars : chars <= 6 ? chars - 1 : chars - 2;
-	size_t i = 0, c = 0;
-	while (i < len && c < keep) {
-		i++;
-		while (i < len && ((unsigned char)w[i] & 0xC0) == 0x80)
-			i++;
-		c++;
-	}
-	char *p = arena_alloc(a, i + 2);
-	p[0] = ' ';
-	memcpy(p + 1, w, i);
-	return p;
+	char **ws;
+	size_t n = search_words(a, s, &ws);
+	int score = 0;
+	struct fix f[4];
+	for (size_t i = 0; i < n; i++)
+		score += known(ix, ws[i]) ? 2 : typo_fixes(ix, ws[i], f) > 0 ? 1 : 0;
+	*nwords = (int)n;
+	return score;
 }
 
-static int count_prefix(const char *field, const char *prefix)
+static bool ascii_chunk(const char *s)
 {
-	int n = 0;
-	for (const char *p = strstr(field, prefix); p; p = strstr(p + 1, prefix))
-		n++;
-	return n;
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
 }
 
-/* Whether the slug has a variant for country (so its general text is not shown there). */
-static bool has_variant(const struct search_index *ix, const char *slug, const char *country)
+static bool has_ascii_letter(const char *s)
 {
-	for (int i = 0; i < ix->n; i++)
-		if (!strcmp(ix->docs[i].slug, slug) && !strcmp(ix->docs[i].country, country))
+	for (; *s; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
 			return true;
 	return false;
 }
 
-static int by_score(const void *x, const void *y)
+/*
+ * One piece of the query (split at spaces and hyphens): the text to search for it. Tries the
+ * Russian layout for Latin keys, the US layout for Cyrillic, and transliteration, and keeps the
+ * reading whose words the index knows best (ties keep what was typed).
+ */
+static const char *reread(const struct search_index *ix, struct arena *a, const char *piece,
+			  bool *changed)
 {
-	const struct search_hit *a = x, *b = y;
+	int nw;
+	int best = resolvable(ix, a, piece, &nw);
+	const char *choice = piece;
+	if (best >= 2 * nw && nw > 0)
+		return piece; /* every word known */
+	size_t cap = strlen(piece) * 2 + 8;
+	char *conv = arena_alloc(a, cap);
+	if (ascii_chunk(piece)) {
+		if (rw_layout_to_ru(piece, conv, cap)) {
+			int s = resolvable(ix, a, conv, &nw);
+			if (s > best)
+				best = s, choice = conv;
+		}
+		if (has_ascii_letter(piece)) {
+			char (*tr)[RW_MAX_BYTES] = arena_alloc(a, 16 * RW_MAX_BYTES);
+			size_t nt = rw_translit_to_ru(piece, tr, 16);
+			for (size_t i = 0; i < nt; i++) {
+				int s = resolvable(ix, a, tr[i], &nw);
+				/* A transliteration must be known outright to beat the layout. */
+				if (s > best || (s == best && s > 0 && known(ix, tr[i]) && choice != piece &&
+						 !known(ix, choice)))
+					best = s, choice = arena_strdup(a, tr[i]);
+			}
+		}
+	} else if (rw_layout_to_en(piece, conv, cap)) {
+		int s = resolvable(ix, a, conv, &nw);
+		if (s > best)
+			best = s, choice = conv;
+	}
+	*changed = choice != piece;
+	return choice;
+}
+
+/* Splits the cleaned query into pieces at spaces and hyphens, rereads each. */
+struct piece {
+	const char *text;
+	bool hyphen_before; /* joined to the previous piece by a hyphen ("трек-номер") */
+};
+
+static size_t reread_query(const struct search_index *ix, struct arena *a, const char *q,
+			   struct piece **pieces, bool *changed)
+{
+	size_t n = 0, len = strlen(q);
+	struct piece *v = arena_alloc(a, (len / 2 + 2) * sizeof *v);
+	*changed = false;
+	for (const char *p = q; *p;) {
+		bool hyphen = n > 0 && *p == '-' && p > q && p[-1] != ' ';
+		while (*p == ' ' || *p == '-')
+			p++;
+		size_t plen = strcspn(p, " -");
+		if (!plen)
+			break;
+		bool ch = false;
+		v[n].text = reread(ix, a, arena_strndup(a, p, plen), &ch);
+		v[n++].hyphen_before = hyphen;
+		*changed |= ch;
+		p += plen;
+	}
+	*pieces = v;
+	return n;
+}
+
+struct plain_words {
+	const char *w[8];
+	int n;
+	struct arena *a;
+};
+
+static void on_plain_word(const struct an_token *t, void *arg)
+{
+	struct plain_words *pw = arg;
+	if (!t->joined && pw->n < 8)
+		pw->w[pw->n++] = arena_strndup(pw->a, t->word, t->len);
+}
+
+/* The other members of the synonym groups of the word whose stem is given. */
+static void add_synonyms(const struct search_index *ix, struct qword *q, const char *stem, float w)
+{
+	uint64_t h = hash64(stem, strlen(stem));
+	uint32_t lo = 0, hi = ix->n_syn_pairs;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (ix->syn_pairs[mid].hash < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo; i < ix->n_syn_pairs && ix->syn_pairs[i].hash == h; i++) {
+		uint32_t g = ix->syn_pairs[i].group;
+		for (uint32_t k = ix->group_start[g]; k < ix->group_start[g + 1]; k++)
+			add_alt(q, ix->group_terms[k], w * W_SYNONYM);
+	}
+}
+
+/* Words starting with prefix (at least 3 characters): their terms, most frequent first. */
+static void add_prefix(const struct search_index *ix, struct qword *q, const char *prefix)
+{
+	if (an_chars(prefix) < 3)
+		return;
+	size_t n = strlen(prefix);
+	uint32_t lo = 0, hi = ix->n_words;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (strcmp(ix->pool + ix->words[ix->sorted[mid]].str, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint32_t best[6];
+	int nb = 0;
+	for (uint32_t i = lo; i < ix->n_words && i < lo + 400; i++) {
+		const struct word *w = &ix->words[ix->sorted[i]];
+		if (strncmp(ix->pool + w->str, prefix, n) != 0)
+			break;
+		if (w->stop)
+			continue;
+		int at = nb;
+		while (at > 0 && ix->words[best[at - 1]].df < w->df)
+			at--;
+		if (at >= 6)
+			continue;
+		if (nb < 6)
+			nb++;
+		for (int k = nb - 1; k > at; k--)
+			best[k] = best[k - 1];
+		best[at] = ix->sorted[i];
+	}
+	for (int k = 0; k < nb; k++)
+		add_alt(q, ix->words[best[k]].term, W_PREFIX);
+}
+
+/*
+ * The query's words with their alternatives (exact stem, typo fixes, synonyms, prefix
+ * completions). Sets *corrected when anything was rewritten.
+ */
+static int build_qwords(const struct search_index *ix, struct arena *a, const char *q,
+			struct qword *qw, const char **corrected)
+{
+	struct piece *pieces;
+	bool changed;
+	size_t np = reread_query(ix, a, q, &pieces, &changed);
+	int n = 0;
+	struct buf fixed;
+	buf_init(&fixed, 4096);
+	for (size_t p = 0; p < np; p++) {
+		struct plain_words pw = {.a = a};
+		an_tokens(pieces[p].text, strlen(pieces[p].text), on_plain_word, &pw);
+		if (pieces[p].hyphen_before && pw.n == 1 && n > 0 && !an_is_stop(pw.w[0])) {
+			/* "трек-номер" also means "трекномер": an alternative of the first part. */
+			char *joined = arena_printf(a, "%s%s", qw[n - 1].text, pw.w[0]);
+			char stem[AN_MAX_WORD + 1];
+			if (strlen(joined) <= AN_MAX_WORD) {
+				an_stem(joined, stem);
+				uint32_t t = term_find(ix, stem);
+				if (t)
+					add_alt(&qw[n - 1], t - 1, W_JOINED);
+			}
+		}
+		for (int i = 0; i < pw.n && n < MAX_QWORDS; i++) {
+			const char *w = pw.w[i];
+			if (fixed.len)
+				buf_addc(&fixed, ' ');
+			if (an_is_stop(w)) {
+				buf_adds(&fixed, w);
+				continue;
+			}
+			struct qword *x = &qw[n++];
+			memset(x, 0, sizeof *x);
+			x->text = w;
+			char stem[AN_MAX_WORD + 1];
+			an_stem(w, stem);
+			uint32_t t = term_find(ix, stem);
+			const char *shown = w;
+			if (t) {
+				add_alt(x, t - 1, 1.0f);
+			} else {
+				struct fix f[4];
+				int nf = typo_fixes(ix, w, f);
+				for (int k = 0; k < nf; k++) {
+					if (f[k].dist > f[0].dist)
+						break;
+					add_alt(x, ix->words[f[k].word].term, f[k].dist == 1 ? W_TYPO1 : W_TYPO2);
+				}
+				if (nf > 0) {
+					shown = ix->pool + ix->words[f[0].word].str;
+					changed = true;
+				}
+			}
+			/* Synonyms of what was typed, and of the typo fixes. */
+			add_synonyms(ix, x, stem, 1.0f);
+			for (int k = x->nalt - 1; k >= 0; k--)
+				if (x->alt[k].w < 1.0f)
+					add_synonyms(ix, x, ix->pool + ix->terms[x->alt[k].term].str, x->alt[k].w);
+			buf_adds(&fixed, shown);
+		}
+	}
+	if (n > 0) {
+		qw[n - 1].last = true;
+		add_prefix(ix, &qw[n - 1], qw[n - 1].text);
+	}
+	*corrected = changed && fixed.len ? arena_strdup(a, buf_str(&fixed)) : NULL;
+	buf_free(&fixed);
+	return n;
+}
+
+/* ---- ranking ---- */
+
+#define PROX_WEIGHT 0.3f
+#define TITLE_COVER 1.0f
+#define RERANK 40
+#define SNIPPET_WORDS 26
+
+struct cand {
+	uint32_t doc;
+	float score;
+};
+
+static bool visible(const struct search_index *ix, uint32_t d, int ci, uint32_t sid)
+{
+	const struct doc *doc = &ix->docs[d];
+	if (sid != UINT32_MAX && doc->section_id != sid)
+		return false;
+	if (doc->country < 0)
+		return ci < 0 || !((ix->slug_variants[doc->slug_id] >> ci) & 1);
+	return doc->country == ci;
+}
+
+static const struct posting *posting_of(const struct search_index *ix, uint32_t term, uint32_t doc)
+{
+	const struct term *t = &ix->terms[term];
+	uint32_t lo = t->post_start, hi = t->post_start + t->post_count;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (ix->postings[mid].doc < doc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->post_start + t->post_count && ix->postings[lo].doc == doc ? &ix->postings[lo] : NULL;
+}
+
+/* Smallest forward gap (1..3) from a position of a to one of b in doc, or 0. */
+static uint32_t gap(const struct search_index *ix, uint32_t doc, uint32_t ta, uint32_t tb)
+{
+	const struct posting *pa = posting_of(ix, ta, doc), *pb = posting_of(ix, tb, doc);
+	if (!pa || !pb)
+		return 0;
+	const uint32_t *a = ix->positions + pa->pos_start, *b = ix->positions + pb->pos_start;
+	uint32_t best = 0;
+	for (uint32_t i = 0, j = 0; i < pa->npos && j < pb->npos;) {
+		if (b[j] <= a[i]) {
+			j++;
+			continue;
+		}
+		uint32_t g = b[j] - a[i];
+		if (g <= 3 && (!best || g < best))
+			best = g;
+		i++;
+	}
+	return best;
+}
+
+/* Min-heap of the best candidates by score. */
+static void heap_push(struct cand *h, int *n, int cap, struct cand c)
+{
+	if (*n == cap) {
+		if (c.score <= h[0].score)
+			return;
+		h[0] = c;
+		for (int i = 0;;) { /* sift down */
+			int l = 2 * i + 1, r = l + 1, m = i;
+			if (l < *n && h[l].score < h[m].score)
+				m = l;
+			if (r < *n && h[r].score < h[m].score)
+				m = r;
+			if (m == i)
+				break;
+			struct cand t = h[i];
+			h[i] = h[m];
+			h[m] = t;
+			i = m;
+		}
+		return;
+	}
+	int i = (*n)++;
+	h[i] = c;
+	while (i > 0 && h[(i - 1) / 2].score > h[i].score) {
+		struct cand t = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static int by_score_desc(const void *x, const void *y)
+{
+	const struct cand *a = x, *b = y;
 	if (a->score != b->score)
 		return a->score < b->score ? 1 : -1;
-	return strcmp(a->slug, b->slug);
+	return a->doc < b->doc ? -1 : a->doc > b->doc;
+}
+
+/* ---- snippets ---- */
+
+struct snip_tok {
+	uint32_t start, end;
+	bool hit;
+};
+
+struct snip_ctx {
+	const struct search_index *ix;
+	const struct qword *qw;
+	int nq;
+	struct snip_tok *t;
+	size_t n, cap;
+	struct arena *a;
+};
+
+static bool is_hit(const struct search_index *ix, const struct qword *qw, int nq, const char *w)
+{
+	uint32_t id = word_find(ix, w);
+	uint32_t term = UINT32_MAX;
+	if (id)
+		term = ix->words[id - 1].term;
+	else {
+		char stem[AN_MAX_WORD + 1];
+		an_stem(w, stem);
+		uint32_t t = term_find(ix, stem);
+		if (t)
+			term = t - 1;
+	}
+	for (int i = 0; i < nq; i++) {
+		for (int k = 0; k < qw[i].nalt; k++)
+			if (qw[i].alt[k].term == term)
+				return true;
+		if (qw[i].last && an_chars(qw[i].text) >= 3 && !strncmp(w, qw[i].text, strlen(qw[i].text)))
+			return true;
+	}
+	return false;
+}
+
+static void on_snip_token(const struct an_token *t, void *arg)
+{
+	struct snip_ctx *s = arg;
+	if (t->joined)
+		return;
+	if (s->n == s->cap) {
+		struct snip_tok *bigger = arena_alloc(s->a, 2 * s->cap * sizeof *bigger);
+		memcpy(bigger, s->t, s->cap * sizeof *bigger);
+		s->t = bigger;
+		s->cap *= 2;
+	}
+	s->t[s->n++] = (struct snip_tok){t->start, t->end, !an_is_stop(t->word) && is_hit(s->ix, s->qw, s->nq, t->word)};
+}
+
+/* Escaped text[from..to) with <mark> around the hit tokens inside it. */
+static void put_marked(struct buf *b, const char *text, const struct snip_ctx *s, size_t first,
+		       size_t last, uint32_t from, uint32_t to)
+{
+	uint32_t at = from;
+	for (size_t i = first; i <= last && i < s->n; i++) {
+		if (!s->t[i].hit)
+			continue;
+		html_escape(b, text + at, s->t[i].start - at);
+		html_raw(b, "<mark>");
+		html_escape(b, text + s->t[i].start, s->t[i].end - s->t[i].start);
+		html_raw(b, "</mark>");
+		at = s->t[i].end;
+	}
+	html_escape(b, text + at, to - at);
+}
+
+/* A window of text around the most query words, or NULL when text has none of them. */
+static const char *snippet_of(const struct search_index *ix, struct arena *a, const char *text,
+			      const struct qword *qw, int nq, bool whole)
+{
+	struct snip_ctx s = {.ix = ix, .qw = qw, .nq = nq, .cap = 64, .a = a};
+	s.t = arena_alloc(a, s.cap * sizeof *s.t);
+	an_tokens(text, strlen(text), on_snip_token, &s);
+	if (s.n == 0)
+		return NULL;
+	size_t best = 0, best_hits = 0, hits = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		hits += s.t[i].hit;
+		if (i >= SNIPPET_WORDS)
+			hits -= s.t[i - SNIPPET_WORDS].hit;
+		if (hits > best_hits) {
+			best_hits = hits;
+			best = i >= SNIPPET_WORDS - 1 ? i - (SNIPPET_WORDS - 1) : 0;
+		}
+	}
+	if (!best_hits && !whole)
+		return NULL;
+	/* Start a few words before the first hit of the window, for context. */
+	size_t first = best;
+	while (first < s.n && !s.t[first].hit && first < best + SNIPPET_WORDS)
+		first++;
+	first = first >= best + 3 ? first - 3 : best;
+	size_t last = first + SNIPPET_WORDS - 1 < s.n ? first + SNIPPET_WORDS - 1 : s.n - 1;
+	struct buf b;
+	buf_init(&b, 16384);
+	uint32_t from = first == 0 ? 0 : s.t[first].start;
+	uint32_t to = last == s.n - 1 ? (uint32_t)strlen(text) : s.t[last].end;
+	if (first > 0)
+		html_raw(&b, "… ");
+	put_marked(&b, text, &s, first, last, from, to);
+	if (last < s.n - 1)
+		html_raw(&b, " …");
+	const char *r = arena_strdup(a, buf_str(&b));
+	buf_free(&b);
+	return r;
+}
+
+static const char *make_snippet(const struct search_index *ix, struct arena *a, const struct doc *d,
+				const struct qword *qw, int nq)
+{
+	const char *s = snippet_of(ix, a, d->summary, qw, nq, false);
+	if (!s)
+		s = snippet_of(ix, a, d->text, qw, nq, false);
+	if (!s)
+		s = snippet_of(ix, a, *d->summary ? d->summary : d->text, qw, nq, true);
+	return s ? s : "";
 }
 
 int search_run(const struct search_index *ix, struct arena *a, const struct search_query *q,
 	       struct search_result *out)
 {
 	memset(out, 0, sizeof *out);
-	char **words;
-	size_t nw = search_words(a, q->text, &words);
-	if (nw == 0)
+	char **all;
+	if (search_words(a, q->text, &all) == 0)
 		return -1;
-	if (nw > 32)
-		nw = 32;
-	char **prefixes = arena_alloc(a, nw * sizeof *prefixes);
-	double *idf = arena_alloc(a, nw * sizeof *idf);
-	for (size_t k = 0; k < nw; k++) {
-		prefixes[k] = stem_prefix(a, words[k]);
-		int df = 0;
-		for (int i = 0; i < ix->n; i++)
-			for (int f = 0; f < F_COUNT; f++)
-				if (strstr(ix->docs[i].field[f], prefixes[k])) {
-					df++;
-					break;
-				}
-		idf[k] = log(1.0 + (ix->n - df + 0.5) / (df + 0.5));
+	struct qword *qw = arena_alloc(a, MAX_QWORDS * sizeof *qw);
+	const char *corrected;
+	int nq = build_qwords(ix, a, q->text, qw, &corrected);
+	out->corrected = corrected;
+	out->hits = arena_alloc(a, sizeof *out->hits);
+	if (nq == 0 || ix->n_docs == 0)
+		return 0;
+	int ci = -1;
+	if (q->country && *q->country) {
+		ci = -2; /* a country without variants: general texts only */
+		for (int i = 0; i < ix->n_countries; i++)
+			if (!strcmp(ix->countries[i], q->country))
+				ci = i;
 	}
-	struct search_hit *hits = arena_alloc(a, (size_t)(ix->n ? ix->n : 1) * sizeof *hits);
-	int nh = 0;
-	const char *country = q->country ? q->country : "";
-	for (int i = 0; i < ix->n; i++) {
-		const struct doc *d = &ix->docs[i];
-		if (*d->country ? strcmp(d->country, country) != 0
-				: (*country && has_variant(ix, d->slug, country)))
-			continue;
-		if (q->section && strcmp(q->section, d->section) != 0)
-			continue;
-		double score = 0;
-		size_t matched = 0;
-		for (size_t k = 0; k < nw; k++) {
-			double s = 0;
-			for (int f = 0; f < F_COUNT; f++) {
-				int tf = count_prefix(d->field[f], prefixes[k]);
-				if (tf)
-					s += field_weight[f] * (1.0 + log(tf));
-			}
-			if (s > 0)
-				matched++;
-			score += s * idf[k];
+	uint32_t sid = UINT32_MAX;
+	if (q->section) {
+		for (uint32_t i = 0; i < ix->n_sections; i++)
+			if (!strcmp(ix->sections[i], q->section))
+				sid = i;
+		if (sid == UINT32_MAX)
+			return 0;
+	}
+	float *acc = arena_alloc(a, (size_t)ix->n_docs * sizeof *acc);
+	uint32_t *mask = arena_alloc(a, (size_t)ix->n_docs * sizeof *mask);
+	uint32_t *tmask = arena_alloc(a, (size_t)ix->n_docs * sizeof *tmask); /* words in title/keywords */
+	uint32_t *touched = NULL;
+	size_t nt = 0, cap_t = 0;
+	float N = (float)ix->n_docs;
+	float norm[F_COUNT];
+	for (int f = 0; f < F_COUNT; f++)
+		norm[f] = field_b[f] / ix->avglen[f];
+	/* A word counts once per document: its best alternative (exact, typo fix, synonym...). */
+	float *best = arena_alloc(a, (size_t)ix->n_docs * sizeof *best);
+	uint32_t *word_docs = NULL;
+	size_t nwd = 0, cap_wd = 0;
+	for (int i = 0; i < nq; i++) {
+		nwd = 0;
+		/* An alternative (synonym, completion) is never worth more than the word typed: a
+		 * rare synonym must not outrank the common word the person actually used. */
+		float cap_idf = INFINITY;
+		if (qw[i].nalt && qw[i].alt[0].w >= 1.0f) {
+			float df0 = (float)ix->terms[qw[i].alt[0].term].post_count;
+			cap_idf = logf(1.0f + (N - df0 + 0.5f) / (df0 + 0.5f));
 		}
-		if (score <= 0)
-			continue;
-		score *= (double)matched / (double)nw;
-		hits[nh++] = (struct search_hit){.slug = d->slug, .title = d->title,
-						 .section = d->section, .score = score,
-						 .snippet_html = d->summary};
+		for (int k = 0; k < qw[i].nalt; k++) {
+			const struct term *t = &ix->terms[qw[i].alt[k].term];
+			float df = (float)t->post_count;
+			float idf = logf(1.0f + (N - df + 0.5f) / (df + 0.5f));
+			if (idf > cap_idf)
+				idf = cap_idf;
+			float w = qw[i].alt[k].w * idf;
+			for (uint32_t p = t->post_start; p < t->post_start + t->post_count; p++) {
+				const struct posting *ps = &ix->postings[p];
+				uint32_t d = ps->doc;
+				if (!visible(ix, d, ci, sid))
+					continue;
+				const struct doc *doc = &ix->docs[d];
+				float tf = 0;
+				for (int f = 0; f < F_COUNT; f++)
+					if (ps->tf[f])
+						tf += field_weight[f] * ps->tf[f] /
+						      (1.0f - field_b[f] + norm[f] * (float)doc->len[f]);
+				if (!mask[d]) {
+					if (nt == cap_t) {
+						cap_t = cap_t ? cap_t * 2 : 1024;
+						uint32_t *bigger = arena_alloc(a, cap_t * sizeof *bigger);
+						if (nt)
+							memcpy(bigger, touched, nt * sizeof *bigger);
+						touched = bigger;
+					}
+					touched[nt++] = d;
+				}
+				float v = w * tf * (K1 + 1.0f) / (tf + K1);
+				if (!(mask[d] >> i & 1)) {
+					if (nwd == cap_wd) {
+						cap_wd = cap_wd ? cap_wd * 2 : 1024;
+						uint32_t *bigger = arena_alloc(a, cap_wd * sizeof *bigger);
+						if (nwd)
+							memcpy(bigger, word_docs, nwd * sizeof *bigger);
+						word_docs = bigger;
+					}
+					word_docs[nwd++] = d;
+				}
+				if (v > best[d])
+					best[d] = v;
+				mask[d] |= 1u << i;
+				if ((ps->tf[F_TITLE] || ps->tf[F_KEYWORDS]) && qw[i].alt[k].w >= W_TYPO2)
+					tmask[d] |= 1u << i;
+			}
+		}
+		for (size_t j = 0; j < nwd; j++) {
+			acc[word_docs[j]] += best[word_docs[j]];
+			best[word_docs[j]] = 0;
+		}
 	}
-	qsort(hits, (size_t)nh, sizeof *hits, by_score);
-	out->total = nh;
+	int want = q->offset + q->limit;
+	int cap = want > RERANK ? want : RERANK;
+	struct cand *heap = arena_alloc(a, (size_t)cap * sizeof *heap);
+	int nh = 0;
+	for (size_t i = 0; i < nt; i++) {
+		uint32_t d = touched[i];
+		float matched = (float)__builtin_popcount(mask[d]) / (float)nq;
+		float cover = (float)__builtin_popcount(tmask[d]) / (float)nq;
+		/* Coordination: documents with more of the query's words first; and an article whose
+		 * title or keywords hold the query's words is what the person is looking for. */
+		float score = acc[d] * (0.3f + 0.7f * matched) * (1.0f + TITLE_COVER * cover * cover) *
+			      ix->docs[d].boost;
+		heap_push(heap, &nh, cap, (struct cand){d, score});
+	}
+	out->total = (int)nt;
+	qsort(heap, (size_t)nh, sizeof *heap, by_score_desc);
+	/* Proximity: the best candidates gain when query words stand together, in order. */
+	if (nq > 1) {
+		int top = nh < RERANK ? nh : RERANK;
+		for (int c = 0; c < top; c++) {
+			uint32_t d = heap[c].doc;
+			float bonus = 0;
+			for (int i = 0; i + 1 < nq; i++) {
+				if (!(mask[d] >> i & 1) || !(mask[d] >> (i + 1) & 1) || !qw[i].nalt || !qw[i + 1].nalt)
+					continue;
+				uint32_t g = gap(ix, d, qw[i].alt[0].term, qw[i + 1].alt[0].term);
+				bonus += g == 1 ? 1.0f : g == 2 ? 0.6f : g == 3 ? 0.4f : 0.0f;
+			}
+			heap[c].score *= 1.0f + PROX_WEIGHT * bonus / (float)(nq - 1);
+		}
+		qsort(heap, (size_t)top, sizeof *heap, by_score_desc);
+	}
 	int start = q->offset < nh ? q->offset : nh;
 	int count = nh - start < q->limit ? nh - start : q->limit;
-	out->hits = hits + start;
+	out->hits = arena_alloc(a, (size_t)(count > 0 ? count : 1) * sizeof *out->hits);
 	out->n = count;
 	for (int i = 0; i < count; i++) {
-		struct buf b;
-		buf_init(&b, 8192);
-		html_escape(&b, out->hits[i].snippet_html, strlen(out->hits[i].snippet_html));
-		out->hits[i].snippet_html = arena_strdup(a, buf_str(&b));
-		out->hits[i].score = round(out->hits[i].score * 1000.0) / 1000.0;
-		buf_free(&b);
+		const struct doc *doc = &ix->docs[heap[start + i].doc];
+		out->hits[i] = (struct search_hit){
+		    .slug = doc->slug,
+		    .title = doc->title,
+		    .section = doc->section,
+		    .score = round(heap[start + i].score * 1000.0) / 1000.0,
+		    .snippet_html = q->snippets ? make_snippet(ix, a, doc, qw, nq) : NULL,
+		};
 	}
 	return 0;
 }

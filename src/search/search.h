@@ -1,58 +1,87 @@
 /*
- * search — finding articles for a query typed by a person.
+ * search — finding the article a person means, however they typed it.
  *
- * First version (issue #2): an in-memory index of every text's title, keywords, summary and
- * body, case-folded with utf8proc (ё = е), matched by word prefixes that stand in for stemming,
- * scored by field weight. The search issue replaces the engine behind these same functions.
+ * An in-memory inverted index over every text of the knowledge base (title, keywords, summary,
+ * body), built from the database at start and rebuilt when content changes (the app swaps in the
+ * new index; searches never wait for a build). Documents are analyzed by analyze.c: Unicode case
+ * folding (utf8proc), ё = е, compounds split and joined, Snowball stems (Russian, English), stop
+ * words. Ranking is BM25F over the four fields with a proximity bonus for query words that stand
+ * together, and a per-article boost (the hook for "this helped" feedback).
  *
- * An index is built from the knowledge base's texts and is read-only afterwards, so any number
- * of threads may search it at once; the owner swaps in a new one when content changes. The
- * module never touches the database and never writes HTML outside the snippets it builds (which
- * are escaped here).
+ * A query goes through, in order: clean-up (control characters, 256 characters); per word, the
+ * wrong keyboard layout (Latin keys for Russian and the reverse) and Latin transliteration, kept
+ * when they make more words known to the index; typo correction (edit distance 1 for words of 4+
+ * letters, 2 for 8+, through a deletion dictionary, weighted below exact matches); synonyms from
+ * content/synonyms.txt; prefix matching of the last word (search as you type). When the query was
+ * rewritten, the result says how (`corrected`).
+ *
+ * Per-country texts: a search for country C sees C's variant of an article where one exists and
+ * the general text otherwise, never a text hidden for C, and each article at most once.
+ *
+ * An index is read-only once built: any number of threads may search it at once. The module
+ * never touches the database and builds snippet HTML itself, escaped, with <mark> around matches.
  */
 #ifndef SPRAVKA_SEARCH_H
 #define SPRAVKA_SEARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct arena;
-struct kb_text;
 struct search_index;
 
+/* One text to index. Strings are copied. */
+struct search_doc {
+	const char *slug;     /* the article (several docs share it: general text and variants) */
+	const char *country;  /* "" for the general text, else the variant's country code */
+	const char *section;
+	const char *title, *summary, *keywords;
+	const char *text;     /* the body as plain text */
+};
+
 struct search_query {
-	const char *text;    /* what the person typed (valid UTF-8, already length-capped) */
-	const char *country; /* reader's country code, "" for the general texts */
-	const char *section; /* only this section's articles, or NULL */
+	const char *text;    /* what the person typed (valid UTF-8; see search_clean_query) */
+	const char *country; /* the reader's country code; "" = general texts only */
+	const char *section; /* only this section, or NULL */
 	int limit;           /* 1..100 */
-	int offset;
+	int offset;          /* 0..1000 */
+	bool snippets;       /* build snippet_html (the benchmark does not need them) */
 };
 
 struct search_hit {
 	const char *slug, *title, *section;
-	const char *snippet_html; /* escaped HTML with <mark> around matches */
+	const char *snippet_html; /* escaped HTML with <mark> around matches; NULL without snippets */
 	double score;
 };
 
 struct search_result {
-	int total;             /* matches before limit/offset */
-	const char *corrected; /* the rewritten query, or NULL */
+	int total;             /* matching articles before limit/offset */
+	const char *corrected; /* the query as rewritten (layout, transliteration, typos), or NULL */
 	struct search_hit *hits;
 	int n;
 };
 
-/* Builds an index over n texts (with bodies). The index copies what it needs. */
-struct search_index *search_build(const struct kb_text *texts, int n);
+/*
+ * Builds an index over n docs. synonyms is the text of content/synonyms.txt (lines of
+ * comma-separated words that mean the same; '#' starts a comment) or NULL. Never NULL.
+ */
+struct search_index *search_build(const struct search_doc *docs, int n, const char *synonyms);
 void search_free(struct search_index *ix);
-/* Runs q; hits are allocated in a. Returns 0, or -1 when the query has no words. */
+/* Bytes the index holds. */
+size_t search_memory(const struct search_index *ix);
+/* Multiplies the scores of slug's texts by boost (1.0 = neutral), e.g. from "this helped". */
+void search_set_boost(struct search_index *ix, const char *slug, double boost);
+/* Runs q; hits and strings are allocated in a. Returns 0, or -1 when the query has no words. */
 int search_run(const struct search_index *ix, struct arena *a, const struct search_query *q,
 	       struct search_result *out);
+
+#define SEARCH_MAX_QUERY_CHARS 256
 /*
  * The query as the engine takes it: control characters dropped, white space runs collapsed,
  * cut to 256 characters at a character boundary. text must be valid UTF-8. Arena string.
  */
 const char *search_clean_query(struct arena *a, const char *text);
-#define SEARCH_MAX_QUERY_CHARS 256
-/* Case-folded words of text (arena), ё folded to е; returns their count. */
+/* Normalized words of text (lower case, ё → е), compounds joined as well; arena. */
 size_t search_words(struct arena *a, const char *text, char ***words);
 
 #endif

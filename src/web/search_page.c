@@ -43,7 +43,7 @@ void page_search(struct ctx *c)
 		return;
 	}
 	struct search_query sq = {.text = q, .country = c->country, .section = section,
-				  .limit = PAGE_SIZE, .offset = (page - 1) * PAGE_SIZE};
+				  .limit = PAGE_SIZE, .offset = (page - 1) * PAGE_SIZE, .snippets = true};
 	struct search_result r;
 	app_search(c->app, a, &sq, &r);
 	if (r.corrected)

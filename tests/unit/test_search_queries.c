@@ -1,0 +1,85 @@
+/*
+ * The search quality gate on the demo content: every query of tests/search/queries.tsv (what
+ * members really type: clean, inflected, colloquial, typos, wrong layout, transliteration, caps)
+ * must have one of its answers in the top 3 for at least 90% of the queries. Prints the hit
+ * rate per category and every miss.
+ */
+#include "../../src/core/arena.h"
+#include "../../src/kb/kb.h"
+#include "../../src/md/md.h"
+#include "../../src/search/search.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
+{
+	struct arena *a = arena_new();
+	struct kb_batch b;
+	char err[512];
+	cr_assert(kb_read_dir(a, "content", &b, err, sizeof err), "%s", err);
+	struct search_doc *docs = arena_alloc(a, b.n_texts * sizeof *docs);
+	for (size_t i = 0; i < b.n_texts; i++) {
+		const struct kb_text *t = &b.texts[i];
+		char *plain = md_to_text(t->body, strlen(t->body));
+		docs[i] = (struct search_doc){t->slug, t->country, t->section, t->title, t->summary,
+					      t->keywords, arena_strdup(a, plain)};
+		free(plain);
+	}
+	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);
+	FILE *f = fopen("tests/search/queries.tsv", "r");
+	cr_assert_not_null(f);
+	char line[2048];
+	int total = 0, hits = 0;
+	struct {
+		char name[32];
+		int total, hits;
+	} cats[16];
+	int ncats = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!*line || *line == '#')
+			continue;
+		char *cat = strtok(line, "\t"), *query = strtok(NULL, "\t"), *slugs = strtok(NULL, "\t");
+		cr_assert(cat && query && slugs, "malformed line");
+		int c = 0;
+		while (c < ncats && strcmp(cats[c].name, cat))
+			c++;
+		if (c == ncats) {
+			snprintf(cats[c].name, sizeof cats[c].name, "%s", cat);
+			cats[c].total = cats[c].hits = 0;
+			ncats++;
+		}
+		struct search_query q = {.text = search_clean_query(a, query), .country = "RU", .limit = 3};
+		struct search_result r;
+		bool ok = false;
+		if (search_run(ix, a, &q, &r) == 0)
+			for (int i = 0; i < r.n && !ok; i++) {
+				char want[512];
+				snprintf(want, sizeof want, ",%s,", slugs);
+				char got[256];
+				snprintf(got, sizeof got, ",%s,", r.hits[i].slug);
+				ok = strstr(want, got) != NULL;
+			}
+		total++, cats[c].total++;
+		if (ok)
+			hits++, cats[c].hits++;
+		else
+			printf("search miss [%s] \"%s\" -> want %s, got %s, %s, %s%s%s\n", cat, query, slugs,
+			       r.n > 0 ? r.hits[0].slug : "-", r.n > 1 ? r.hits[1].slug : "-",
+			       r.n > 2 ? r.hits[2].slug : "-", r.corrected ? " (corrected: " : "",
+			       r.corrected ? r.corrected : "");
+	}
+	fclose(f);
+	for (int c = 0; c < ncats; c++)
+		printf("search hit rate [%s]: %d/%d\n", cats[c].name, cats[c].hits, cats[c].total);
+	printf("search hit rate (top 3, tests/search/queries.tsv): %d/%d = %.1f%%\n", hits, total,
+	       100.0 * hits / total);
+	fflush(stdout);
+	cr_assert_geq(total, 80, "queries.tsv must hold at least 80 queries");
+	cr_assert_geq(hits * 10, total * 9, "top-3 hit rate %d/%d is below 90%%", hits, total);
+	search_free(ix);
+	arena_free(a);
+}

@@ -3,9 +3,10 @@
 #   make test        everything that must pass on every commit (unit + end-to-end)
 #   make asan        the same suite under AddressSanitizer + UBSan
 #   make bench-http  HTTP throughput against nginx (reported, not a test)
+#   make bench-search search quality and speed against FTS5, PostgreSQL, Xapian, Sphinx
 #   make lint        clang-format check
 
-PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih
+PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium
 TEST_PKGS := criterion
 CC        ?= gcc
 OPT       ?= -O2 -g
@@ -27,7 +28,7 @@ LIB_OBJ   := $(filter-out $(BUILD)/src/main.o,$(OBJ))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test asan deps test-deps clean lint bench-http
+.PHONY: all run test asan deps test-deps clean lint bench-http bench-search
 
 all: deps $(BIN)/spravka
 
@@ -35,7 +36,7 @@ deps:
 	@pkg-config --exists $(PKGS) && [ -f /usr/include/libstemmer.h ] && [ -f /usr/include/cmark-gfm-core-extensions.h ] || scripts/install-deps build
 
 test-deps: deps
-	@pkg-config --exists $(TEST_PKGS) || scripts/install-deps test
+	@pkg-config --exists $(TEST_PKGS) && command -v chromium >/dev/null || scripts/install-deps test
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -64,6 +65,9 @@ asan: test-deps
 
 bench-http: all
 	scripts/bench-http
+
+bench-search: all
+	scripts/bench-search
 
 lint:
 	clang-format --dry-run --Werror $(SRC) $(UNIT_SRC)

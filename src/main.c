@@ -4,6 +4,7 @@
  * Where a request goes after that: src/app/routes.c.
  */
 #include "app/app.h"
+#include "bench/bench.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "db/db.h"
@@ -32,6 +33,7 @@ static const char usage[] =
     "  serve                 run the help center's web server\n"
     "  import DIR            import a content directory (see docs/content.md)\n"
     "  export DIR            write all content to DIR in the same format\n"
+    "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
     "  --version             print the version\n"
     "  --help                print this help\n"
     "\n"
@@ -181,6 +183,8 @@ static void *maintenance_main(void *arg)
 		struct db *db = db_pool_get(app->pool);
 		if (!app_refresh(app, db))
 			fprintf(stderr, "spravka: cannot read the content version: %s\n", db_errmsg(db));
+		if (!search_log_flush(app->search_log, db))
+			fprintf(stderr, "spravka: cannot write the search log: %s\n", db_errmsg(db));
 		db_pool_put(app->pool, db);
 	}
 	return NULL;
@@ -232,6 +236,7 @@ static int cmd_serve(struct opts *o)
 		return 1;
 	}
 	pthread_rwlock_init(&app.index_lock, NULL);
+	app.search_log = search_log_new();
 	db = db_pool_get(app.pool);
 	bool ok = app_refresh(&app, db);
 	db_pool_put(app.pool, db);
@@ -286,6 +291,10 @@ static int cmd_serve(struct opts *o)
 	http_stop(app.http, 10000);
 	atomic_store(&maintenance_stop, true);
 	pthread_join(maint, NULL);
+	db = db_pool_get(app.pool);
+	search_log_flush(app.search_log, db);
+	db_pool_put(app.pool, db);
+	search_log_free(app.search_log);
 	db_pool_close(app.pool);
 	search_free(app.index);
 	pthread_rwlock_destroy(&app.index_lock);
@@ -311,6 +320,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "help") || !strcmp(cmd, "-h")) {
 		fputs(usage, stdout);
 		return 0;
+	}
+	if (!strcmp(cmd, "bench-search")) {
+		if (argc != 3) {
+			fprintf(stderr, "spravka: usage: spravka bench-search CORPUS_JSONL\n");
+			return 2;
+		}
+		return bench_search_main(argv[2]);
 	}
 	bool serve = !strcmp(cmd, "serve");
 	bool import = !strcmp(cmd, "import"), export = !strcmp(cmd, "export");

@@ -153,7 +153,8 @@ void api_search(struct ctx *c)
 	struct search_query sq = {.text = q, .country = c->country, .section = section,
 				  .limit = limit, .snippets = true};
 	struct search_result r;
-	app_search(c->app, a, &sq, &r);
+	const char *instant = http_param(c->req, "instant");
+	app_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"));
 	json_t *results = json_array();
 	for (int i = 0; i < r.n; i++)
 		json_array_append_new(

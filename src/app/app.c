@@ -19,6 +19,7 @@ static const struct {
 	const char *name, *type;
 } static_names[] = {
     {"style.css", "text/css; charset=utf-8"},
+    {"search.js", "application/javascript; charset=utf-8"},
 };
 
 bool app_load_static(struct app *app, char *err, size_t errlen)
@@ -77,6 +78,15 @@ void app_search(struct app *app, struct arena *a, const struct search_query *q,
 	pthread_rwlock_unlock(&app->index_lock);
 	if (rc < 0)
 		*out = (struct search_result){0};
+}
+
+void app_search_logged(struct app *app, struct arena *a, const struct search_query *q,
+		       struct search_result *out, bool instant)
+{
+	uint64_t t0 = http_now_us();
+	app_search(app, a, q, out);
+	if (!instant && app->search_log)
+		search_log_add(app->search_log, q->text, out->total, (int)(http_now_us() - t0));
 }
 
 bool app_refresh(struct app *app, struct db *db)

@@ -25,6 +25,7 @@ struct arena;
 struct db;
 struct db_pool;
 struct search_index;
+struct search_log;
 
 struct static_file {
 	const char *name; /* URL name under /static/ */
@@ -44,6 +45,7 @@ struct app {
 	_Atomic int64_t content_changed; /* unix time of the last content change */
 	struct static_file *statics;
 	size_t n_statics;
+	struct search_log *search_log;
 };
 
 struct ctx {
@@ -74,6 +76,23 @@ struct search_result;
  */
 void app_search(struct app *app, struct arena *a, const struct search_query *q,
 		struct search_result *out);
+/*
+ * Runs a search for a person (the page or the API) and queues it for the search log unless
+ * instant (as-you-type requests are not logged).
+ */
+void app_search_logged(struct app *app, struct arena *a, const struct search_query *q,
+		       struct search_result *out, bool instant);
+
+/* The search log (search_log.c): a bounded in-memory queue, written once a second. */
+struct search_log *search_log_new(void);
+void search_log_free(struct search_log *l);
+/* Queues a search. */
+void search_log_add(struct search_log *l, const char *query, int results, int micros);
+/* Queues a click on slug among the results of query. */
+void search_log_click(struct search_log *l, const char *query, const char *slug);
+/* Writes the queue in one transaction; false on a database error (the entries are lost). */
+bool search_log_flush(struct search_log *l, struct db *db);
+
 /*
  * Rechecks the content version in the database and, when it changed, rebuilds the search index
  * and empties the page cache. Called at start and by the maintenance thread once a second.

@@ -16,9 +16,11 @@
 #include "../core/text.h"
 #include "../db/db.h"
 #include "../kb/kb.h"
+#include "../search/search.h"
 #include "../web/web.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum method { M_GET = 1, M_POST = 2 };
@@ -28,6 +30,7 @@ enum flags {
 	R_API = 2,      /* errors are JSON */
 	R_NODB = 4,     /* needs no database connection */
 	R_COUNTRY_PARAM = 8, /* ?country=XX may override the reader's country */
+	R_SEARCH_CLICK = 16, /* ?sq=QUERY records a click on a search result */
 };
 
 struct route {
@@ -49,7 +52,7 @@ static const struct route routes[] = {
 	/* pattern                   methods handler          role         csrf   body flags */
 	{"/",                        M_GET,  page_home,       ROLE_ANYONE, false, 0, R_CACHE},
 	{"/s/{section}",             M_GET,  page_section,    ROLE_ANYONE, false, 0, R_CACHE},
-	{"/a/{slug}",                M_GET,  page_article,    ROLE_ANYONE, false, 0, R_CACHE | R_COUNTRY_PARAM},
+	{"/a/{slug}",                M_GET,  page_article,    ROLE_ANYONE, false, 0, R_CACHE | R_COUNTRY_PARAM | R_SEARCH_CLICK},
 	{"/search",                  M_GET,  page_search,     ROLE_ANYONE, false, 0, 0},
 	{"/request",                 M_GET,  page_request,    ROLE_ANYONE, false, 0, R_CACHE},
 	/* Sets a preference cookie and redirects; no CSRF check: it changes nothing server-side. */
@@ -176,6 +179,12 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 			}
 			c.country = p;
 		}
+	}
+	if (r->flags & R_SEARCH_CLICK) {
+		/* A click on a search result: /a/{slug}?sq=<the query>. */
+		const char *sq = http_param(req, "sq");
+		if (sq && *sq && app->search_log && slug_valid(c.arg))
+			search_log_click(app->search_log, search_clean_query(req->arena, sq), c.arg);
 	}
 	if (!(r->flags & R_API))
 		resp->vary = "Cookie";

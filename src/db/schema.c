@@ -23,6 +23,16 @@ const struct migration schema_migrations[] = {
 	/* content_version grows on every content change; servers watch it to refresh caches. */
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"INSERT INTO meta(key, value) VALUES ('content_version', '0'), ('content_changed', '0');"},
+    /* What people search for, to find the questions the knowledge base does not answer yet.
+     * No IP addresses, no sessions; long digit runs and e-mail addresses are masked. */
+    {2, "CREATE TABLE search_log ("
+	"  id BIGINT PRIMARY KEY,"
+	"  at BIGINT NOT NULL,"
+	"  query TEXT NOT NULL,"
+	"  results INTEGER NOT NULL,"
+	"  micros INTEGER NOT NULL,"
+	"  clicked TEXT);"
+	"CREATE INDEX search_log_at ON search_log(at);"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

@@ -31,8 +31,10 @@ enum { F_TITLE, F_KEYWORDS, F_SUMMARY, F_BODY, F_COUNT };
 /* Tuned on the demo queries (tests/search/queries.tsv) and the bench data sets; see
  * docs/search.md. */
 static const float field_weight[F_COUNT] = {2.6f, 2.2f, 1.4f, 1.0f};
-static const float field_b[F_COUNT] = {0.4f, 0.4f, 0.5f, 0.75f};
-#define K1 1.2f
+static const float field_b[F_COUNT] = {0.4f, 0.4f, 0.5f, 0.35f};
+/* Share of the score that does not depend on how many of the query's words a document has. */
+#define COORD 0.5f
+#define K1 1.5f
 #define FIELD_GAP 100000u
 #define MAX_QWORDS 24
 #define MAX_ALTS 12
@@ -41,6 +43,8 @@ static const float field_b[F_COUNT] = {0.4f, 0.4f, 0.5f, 0.75f};
 #define W_SYNONYM 0.6f
 #define W_PREFIX 0.7f
 #define W_JOINED 0.9f
+#define W_FAMILY 0.6f
+#define FAMILY_MIN_CHARS 5
 
 struct doc {
 	char *slug, *title, *section, *summary, *text;
@@ -801,17 +805,25 @@ static void add_alt(struct qword *q, uint32_t term, float w)
 		q->alt[q->nalt++] = (struct qalt){term, w};
 }
 
-/* Counts the words of s the index knows (2 each) or could fix as a typo (1 each). */
-static int resolvable(const struct search_index *ix, struct arena *a, const char *s, int *nwords)
+/*
+ * How well the index understands s, from 0 to 1: each word the index knows counts 2, a word it
+ * could fix as a typo 1, out of 2 per word. Single letters count as unknown (a layout mistake
+ * splits words at the keys of б, ж, э, х, ъ, ю into fragments that look like letters).
+ */
+static float resolvable(const struct search_index *ix, struct arena *a, const char *s, bool typos)
 {
 	char **ws;
 	size_t n = search_words(a, s, &ws);
+	if (n == 0)
+		return 0;
 	int score = 0;
 	struct fix f[4];
-	for (size_t i = 0; i < n; i++)
-		score += known(ix, ws[i]) ? 2 : typo_fixes(ix, ws[i], f) > 0 ? 1 : 0;
-	*nwords = (int)n;
-	return score;
+	for (size_t i = 0; i < n; i++) {
+		if (an_chars(ws[i]) < 2 && !(ws[i][0] >= '0' && ws[i][0] <= '9'))
+			continue;
+		score += known(ix, ws[i]) ? 2 : typos && typo_fixes(ix, ws[i], f) > 0 ? 1 : 0;
+	}
+	return (float)score / (float)(2 * n);
 }
 
 static bool ascii_chunk(const char *s)
@@ -838,40 +850,45 @@ static bool has_ascii_letter(const char *s)
 static const char *reread(const struct search_index *ix, struct arena *a, const char *piece,
 			  bool *changed)
 {
-	int nw;
-	int best = resolvable(ix, a, piece, &nw);
-	const char *choice = piece;
-	if (best >= 2 * nw && nw > 0)
-		return piece; /* every word known */
+	*changed = false;
+	/* The readings: as typed, the other layout, transliterations. */
+	const char *reading[18];
+	int n = 0;
+	reading[n++] = piece;
 	size_t cap = strlen(piece) * 2 + 8;
 	char *conv = arena_alloc(a, cap);
 	if (ascii_chunk(piece)) {
-		if (rw_layout_to_ru(piece, conv, cap)) {
-			int s = resolvable(ix, a, conv, &nw);
-			if (s > best)
-				best = s, choice = conv;
-		}
+		if (rw_layout_to_ru(piece, conv, cap))
+			reading[n++] = conv;
 		if (has_ascii_letter(piece)) {
 			char (*tr)[RW_MAX_BYTES] = arena_alloc(a, 16 * RW_MAX_BYTES);
 			size_t nt = rw_translit_to_ru(piece, tr, 16);
-			for (size_t i = 0; i < nt; i++) {
-				int s = resolvable(ix, a, tr[i], &nw);
-				/* A transliteration must be known outright to beat the layout. */
-				if (s > best || (s == best && s > 0 && known(ix, tr[i]) && choice != piece &&
-						 !known(ix, choice)))
-					best = s, choice = arena_strdup(a, tr[i]);
-			}
+			for (size_t i = 0; i < nt; i++)
+				reading[n++] = tr[i];
 		}
 	} else if (rw_layout_to_en(piece, conv, cap)) {
-		int s = resolvable(ix, a, conv, &nw);
-		if (s > best)
-			best = s, choice = conv;
+		reading[n++] = conv;
 	}
-	*changed = choice != piece;
-	return choice;
+	/* First by known words only (cheap); typo fixes are weighed only when no reading is
+	 * wholly known. Ties keep the earlier reading, so what was typed wins a tie. */
+	for (int pass = 0; pass < 2; pass++) {
+		float best = -1;
+		int choice = 0;
+		for (int i = 0; i < n; i++) {
+			float s = resolvable(ix, a, reading[i], pass == 1);
+			if (s > best)
+				best = s, choice = i;
+			if (pass == 0 && i == 0 && s >= 1.0f)
+				return piece; /* every word known as typed */
+		}
+		if (pass == 1 || best >= 1.0f) {
+			*changed = choice != 0;
+			return *changed ? arena_strdup(a, reading[choice]) : piece;
+		}
+	}
+	return piece;
 }
 
-/* Splits the cleaned query into pieces at spaces and hyphens, rereads each. */
 struct piece {
 	const char *text;
 	bool hyphen_before; /* joined to the previous piece by a hyphen ("трек-номер") */
@@ -932,11 +949,10 @@ static void add_synonyms(const struct search_index *ix, struct qword *q, const c
 	}
 }
 
-/* Words starting with prefix (at least 3 characters): their terms, most frequent first. */
-static void add_prefix(const struct search_index *ix, struct qword *q, const char *prefix)
+/* Terms of the (up to max) most frequent words starting with prefix, at weight w. */
+static void add_words_with_prefix(const struct search_index *ix, struct qword *q, const char *prefix,
+				  int max, float w)
 {
-	if (an_chars(prefix) < 3)
-		return;
 	size_t n = strlen(prefix);
 	uint32_t lo = 0, hi = ix->n_words;
 	while (lo < hi) {
@@ -946,27 +962,61 @@ static void add_prefix(const struct search_index *ix, struct qword *q, const cha
 		else
 			hi = mid;
 	}
-	uint32_t best[6];
+	uint32_t best[8];
 	int nb = 0;
+	if (max > 8)
+		max = 8;
 	for (uint32_t i = lo; i < ix->n_words && i < lo + 400; i++) {
-		const struct word *w = &ix->words[ix->sorted[i]];
-		if (strncmp(ix->pool + w->str, prefix, n) != 0)
+		const struct word *wd = &ix->words[ix->sorted[i]];
+		if (strncmp(ix->pool + wd->str, prefix, n) != 0)
 			break;
-		if (w->stop)
+		if (wd->stop)
 			continue;
 		int at = nb;
-		while (at > 0 && ix->words[best[at - 1]].df < w->df)
+		while (at > 0 && ix->words[best[at - 1]].df < wd->df)
 			at--;
-		if (at >= 6)
+		if (at >= max)
 			continue;
-		if (nb < 6)
+		if (nb < max)
 			nb++;
 		for (int k = nb - 1; k > at; k--)
 			best[k] = best[k - 1];
 		best[at] = ix->sorted[i];
 	}
 	for (int k = 0; k < nb; k++)
-		add_alt(q, ix->words[best[k]].term, W_PREFIX);
+		add_alt(q, ix->words[best[k]].term, w);
+}
+
+/* Search as you type: the last word may be the start of a longer one. */
+static void add_prefix(const struct search_index *ix, struct qword *q, const char *prefix)
+{
+	if (an_chars(prefix) >= 3)
+		add_words_with_prefix(ix, q, prefix, 6, W_PREFIX);
+}
+
+/*
+ * Words of the same family: Snowball gives "регистрац" for "регистрация" but "регистрацион"
+ * for "регистрационные", and "измен" for "изменить" but "изменен" for "изменение". Words that
+ * share the stem's first characters (all but the last three, at least five) stand in, weighted
+ * below the word itself.
+ */
+static void add_family(const struct search_index *ix, struct qword *q, const char *stem)
+{
+	size_t chars = an_chars(stem);
+	if (chars < FAMILY_MIN_CHARS || !an_is_cyrillic(stem))
+		return;
+	size_t keep = chars - 3 < FAMILY_MIN_CHARS ? FAMILY_MIN_CHARS : chars - 3;
+	char prefix[AN_MAX_WORD + 1];
+	size_t i = 0, c = 0;
+	while (stem[i] && c < keep) {
+		i++;
+		while (stem[i] && ((unsigned char)stem[i] & 0xC0) == 0x80)
+			i++;
+		c++;
+	}
+	memcpy(prefix, stem, i);
+	prefix[i] = '\0';
+	add_words_with_prefix(ix, q, prefix, 8, W_FAMILY);
 }
 
 /*
@@ -1026,6 +1076,7 @@ static int build_qwords(const struct search_index *ix, struct arena *a, const ch
 					changed = true;
 				}
 			}
+			add_family(ix, x, stem);
 			/* Synonyms of what was typed, and of the typo fixes. */
 			add_synonyms(ix, x, stem, 1.0f);
 			for (int k = x->nalt - 1; k >= 0; k--)
@@ -1046,7 +1097,7 @@ static int build_qwords(const struct search_index *ix, struct arena *a, const ch
 /* ---- ranking ---- */
 
 #define PROX_WEIGHT 0.3f
-#define TITLE_COVER 1.0f
+#define TITLE_COVER 1.5f
 #define RERANK 40
 #define SNIPPET_WORDS 26
 
@@ -1374,7 +1425,7 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 		float cover = (float)__builtin_popcount(tmask[d]) / (float)nq;
 		/* Coordination: documents with more of the query's words first; and an article whose
 		 * title or keywords hold the query's words is what the person is looking for. */
-		float score = acc[d] * (0.3f + 0.7f * matched) * (1.0f + TITLE_COVER * cover * cover) *
+		float score = acc[d] * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover) *
 			      ix->docs[d].boost;
 		heap_push(heap, &nh, cap, (struct cand){d, score});
 	}

@@ -11,6 +11,7 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 	struct buf *b = &c->resp->body;
 	const struct config *cfg = &c->app->cfg;
 	const struct static_file *css = app_static(c->app, "style.css");
+	const struct static_file *js = app_static(c->app, "search.js");
 	c->resp->content_type = "text/html; charset=utf-8";
 	if (!c->resp->status)
 		c->resp->status = 200;
@@ -19,8 +20,9 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 		    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		    "<title>%s — %s</title>\n"
 		    "<link rel=\"stylesheet\" href=\"/static/style.css?v=%s\">\n"
+		    "<script src=\"/static/search.js?v=%s\" defer></script>\n"
 		    "</head>\n<body>\n<header class=\"site\">\n<div class=\"bar\">\n",
-		    title, cfg->site_name, css ? css->version : "0");
+		    title, cfg->site_name, css ? css->version : "0", js ? js->version : "0");
 	if (*cfg->logo)
 		html_printf(b, "<a class=\"logo\" href=\"/\"><img src=\"%s\" alt=\"%s\"></a>\n", cfg->logo,
 			    cfg->site_name);
@@ -43,12 +45,13 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 void page_search_form(struct ctx *c, const char *query, const char *id)
 {
 	html_printf(&c->resp->body,
-		    "<form class=\"search\" action=\"/search\" method=\"get\" role=\"search\">\n"
+		    "<form class=\"search\" action=\"/search\" method=\"get\" role=\"search\" "
+		    "data-country=\"%s\">\n"
 		    "<label class=\"visually-hidden\" for=\"%s\">Поиск по справке</label>\n"
 		    "<input id=\"%s\" type=\"search\" name=\"q\" value=\"%s\" maxlength=\"256\" "
 		    "placeholder=\"Например: забыл пароль\" autocomplete=\"off\">\n"
 		    "<button type=\"submit\">Найти</button>\n</form>\n",
-		    id, id, query ? query : "");
+		    c->country, id, id, query ? query : "");
 }
 
 void page_end(struct ctx *c)

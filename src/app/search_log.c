@@ -1,0 +1,174 @@
+/*
+ * The search log: every search from the portal's page and API (not the as-you-type requests)
+ * is queued in memory and written by the maintenance thread once a second, in one transaction,
+ * so that a search never waits for a disk write. A click on a result (/a/{slug}?sq=QUERY) is
+ * queued the same way and attached to the latest search of that query that has no click yet
+ * (result pages carry the query, not a per-search id, so that a page stays the same for the
+ * same query and can be cached and revalidated). The queue is bounded: under overload, entries are dropped, never the
+ * searches.
+ */
+#include "app.h"
+
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../db/db.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG_MAX 4096
+
+struct log_entry {
+	int64_t id, at;
+	char *query;
+	char *clicked; /* set for a click */
+	int results, micros;
+};
+
+struct search_log {
+	pthread_mutex_t lock;
+	struct log_entry e[LOG_MAX];
+	int n;
+	long dropped;
+};
+
+struct search_log *search_log_new(void)
+{
+	struct search_log *l = xcalloc(1, sizeof *l);
+	pthread_mutex_init(&l->lock, NULL);
+	if (sodium_init() < 0)
+		abort();
+	return l;
+}
+
+static void clear(struct search_log *l)
+{
+	for (int i = 0; i < l->n; i++) {
+		free(l->e[i].query);
+		free(l->e[i].clicked);
+	}
+	l->n = 0;
+}
+
+void search_log_free(struct search_log *l)
+{
+	if (!l)
+		return;
+	clear(l);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+/* The query as stored: digit runs of 5 or more and words with '@' masked (member IDs, phone
+ * numbers and e-mail addresses are personal data). */
+static char *mask(const char *q)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	for (const char *p = q; *p;) {
+		size_t len = strcspn(p, " ");
+		bool at = memchr(p, '@', len) != NULL;
+		if (at) {
+			buf_adds(&b, "<email>");
+		} else {
+			for (size_t i = 0; i < len;) {
+				size_t d = 0;
+				while (i + d < len && p[i + d] >= '0' && p[i + d] <= '9')
+					d++;
+				if (d >= 5) {
+					buf_adds(&b, "<число>");
+					i += d;
+				} else if (d > 0) {
+					buf_add(&b, p + i, d);
+					i += d;
+				} else {
+					buf_addc(&b, p[i++]);
+				}
+			}
+		}
+		p += len;
+		if (*p == ' ') {
+			buf_addc(&b, ' ');
+			p++;
+		}
+	}
+	return buf_steal(&b, NULL);
+}
+
+void search_log_add(struct search_log *l, const char *query, int results, int micros)
+{
+	int64_t id;
+	randombytes_buf(&id, sizeof id);
+	id &= INT64_MAX; /* random, so that several nodes never collide */
+	pthread_mutex_lock(&l->lock);
+	if (l->n < LOG_MAX)
+		l->e[l->n++] = (struct log_entry){.id = id, .at = (int64_t)time(NULL), .query = mask(query),
+						  .results = results, .micros = micros};
+	else
+		l->dropped++;
+	pthread_mutex_unlock(&l->lock);
+}
+
+void search_log_click(struct search_log *l, const char *query, const char *slug)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->n < LOG_MAX)
+		l->e[l->n++] = (struct log_entry){.query = mask(query), .clicked = xstrdup(slug)};
+	else
+		l->dropped++;
+	pthread_mutex_unlock(&l->lock);
+}
+
+bool search_log_flush(struct search_log *l, struct db *db)
+{
+	pthread_mutex_lock(&l->lock);
+	int n = l->n;
+	struct log_entry *e = NULL;
+	if (n) {
+		e = xmalloc((size_t)n * sizeof *e);
+		memcpy(e, l->e, (size_t)n * sizeof *e);
+		l->n = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (!n)
+		return true;
+	bool ok = db_begin_write(db) == DB_OK;
+	struct db_stmt *ins = ok ? db_prepare(db, "INSERT INTO search_log(id, at, query, results, micros) "
+						  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+				 : NULL;
+	struct db_stmt *clk =
+	    ok ? db_prepare(db, "UPDATE search_log SET clicked = ? WHERE id = (SELECT id FROM search_log "
+				"WHERE query = ? AND clicked IS NULL ORDER BY at DESC LIMIT 1)")
+	       : NULL;
+	ok = ins && clk;
+	for (int i = 0; ok && i < n; i++) {
+		struct db_stmt *st = e[i].clicked ? clk : ins;
+		db_reset(st);
+		if (!e[i].clicked) {
+			db_bind_int(st, 1, e[i].id);
+			db_bind_int(st, 2, e[i].at);
+			db_bind_text(st, 3, e[i].query);
+			db_bind_int(st, 4, e[i].results);
+			db_bind_int(st, 5, e[i].micros);
+		} else {
+			db_bind_text(st, 1, e[i].clicked);
+			db_bind_text(st, 2, e[i].query);
+		}
+		ok = db_step(st) == DB_DONE;
+	}
+	db_finalize(ins);
+	db_finalize(clk);
+	if (ok)
+		ok = db_commit(db) == DB_OK;
+	else
+		db_rollback(db);
+	for (int i = 0; i < n; i++) {
+		free(e[i].query);
+		free(e[i].clicked);
+	}
+	free(e);
+	return ok;
+}

@@ -1288,6 +1288,12 @@ static const char *snippet_of(const struct search_index *ix, struct arena *a, co
 		first++;
 	first = first >= best + 3 ? first - 3 : best;
 	size_t last = first + SNIPPET_WORDS - 1 < s.n ? first + SNIPPET_WORDS - 1 : s.n - 1;
+	if (s.n <= SNIPPET_WORDS + 6) { /* short enough to show whole */
+		first = 0;
+		last = s.n - 1;
+	} else if (last - first + 1 < SNIPPET_WORDS) { /* near the end: fill the window backwards */
+		first = last + 1 - SNIPPET_WORDS;
+	}
 	struct buf b;
 	buf_init(&b, 16384);
 	uint32_t from = first == 0 ? 0 : s.t[first].start;

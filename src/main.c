@@ -10,6 +10,7 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "kb/kb.h"
+#include "mail/mail.h"
 #include "search/search.h"
 
 #include <getopt.h>
@@ -185,6 +186,8 @@ static void *maintenance_main(void *arg)
 			fprintf(stderr, "spravka: cannot read the content version: %s\n", db_errmsg(db));
 		if (!search_log_flush(app->search_log, db))
 			fprintf(stderr, "spravka: cannot write the search log: %s\n", db_errmsg(db));
+		if (req_auto_close(db, &app->req) < 0)
+			fprintf(stderr, "spravka: cannot auto-close requests: %s\n", db_errmsg(db));
 		db_pool_put(app->pool, db);
 	}
 	return NULL;
@@ -255,6 +258,11 @@ static int cmd_serve(struct opts *o)
 
 	int n_routes;
 	const char *const *names = app_route_names(&n_routes);
+	const char *const *methods = app_route_methods(&n_routes);
+	if (!app_init_requests(&app, err, sizeof err)) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
 	struct http_options ho = {
 	    .listen = app.cfg.listen,
 	    .threads = threads,
@@ -267,7 +275,9 @@ static int cmd_serve(struct opts *o)
 	    .connection_memory = app.cfg.connection_memory,
 	    .cache_entries = app.cfg.cache_entries,
 	    .route_names = names,
+	    .route_methods = methods,
 	    .n_routes = n_routes,
+	    .prepare = app_prepare,
 	};
 	/* Access-log lines are buffered and flushed by the server a few times a second. */
 	setvbuf(stderr, logbuf, _IOFBF, sizeof logbuf);
@@ -283,6 +293,15 @@ static int cmd_serve(struct opts *o)
 	fflush(stderr);
 	pthread_t maint;
 	pthread_create(&maint, NULL, maintenance_main, &app);
+	/* Mail delivery runs only with a relay; without one, letters wait in the outbox. */
+	struct mail_config mail = {.relay = app.cfg.mail_relay,
+				   .from = app.cfg.mail_from,
+				   .max_attempts = app.cfg.mail_max_attempts};
+	struct mail_worker *mailer = NULL;
+	if (!mail.relay[0])
+		fprintf(stderr, "spravka: no [mail] relay configured, mail stays in the outbox\n");
+	else if (!(mailer = mail_start(app.pool, &mail)))
+		fprintf(stderr, "spravka: cannot start mail delivery, mail stays in the outbox\n");
 
 	int sig = 0;
 	sigwait(&stop, &sig);
@@ -291,6 +310,7 @@ static int cmd_serve(struct opts *o)
 	http_stop(app.http, 10000);
 	atomic_store(&maintenance_stop, true);
 	pthread_join(maint, NULL);
+	mail_stop(mailer);
 	db = db_pool_get(app.pool);
 	search_log_flush(app.search_log, db);
 	db_pool_put(app.pool, db);

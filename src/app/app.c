@@ -8,7 +8,9 @@
 #include "../md/md.h"
 #include "../search/search.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,5 +126,33 @@ bool app_refresh(struct app *app, struct db *db)
 	atomic_store(&app->content_version, v);
 	if (app->http)
 		http_cache_clear(app->http); /* old keys carry the old version; free their memory */
+	return true;
+}
+
+bool app_init_requests(struct app *app, char *err, size_t errlen)
+{
+	const struct config *cfg = &app->cfg;
+	app->country_codes = xcalloc(cfg->n_countries ? cfg->n_countries : 1, sizeof *app->country_codes);
+	for (size_t i = 0; i < cfg->n_countries; i++)
+		app->country_codes[i] = cfg->countries[i].code;
+	app->req = (struct req_config){
+	    .data_dir = cfg->data_dir,
+	    .member_id_min = 5,
+	    .member_id_max = 12,
+	    .topics = req_default_topics,
+	    .n_topics = req_default_topic_count,
+	    .max_per_ip_hour = 20,
+	    .max_per_member_day = 5,
+	    .auto_close_days = 14,
+	    .public_url = "http://127.0.0.1:8080",
+	    .countries = app->country_codes,
+	    .n_countries = (int)cfg->n_countries,
+	};
+	app->tmp_dir = xmalloc(strlen(cfg->data_dir) + 5);
+	sprintf(app->tmp_dir, "%s/tmp", cfg->data_dir);
+	if (mkdir(app->tmp_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", app->tmp_dir, strerror(errno));
+		return false;
+	}
 	return true;
 }

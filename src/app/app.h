@@ -16,6 +16,7 @@
 
 #include "../core/config.h"
 #include "../http/http.h"
+#include "../req/req.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,6 +47,9 @@ struct app {
 	struct static_file *statics;
 	size_t n_statics;
 	struct search_log *search_log;
+	struct req_config req;       /* support requests: limits, topics (from cfg) */
+	const char **country_codes;  /* cfg's country codes, for req */
+	char *tmp_dir;               /* DATA/tmp: uploads in progress */
 };
 
 struct ctx {
@@ -59,8 +63,13 @@ struct ctx {
 
 /* The dispatcher given to http_start. */
 void app_dispatch(void *app, struct http_request *req, struct http_response *resp);
-/* Route names (patterns) for logs and metrics, and their count. */
+/* The body rules of the route a request goes to, given to http_start as its prepare step. */
+void app_prepare(void *app, struct http_request *req, struct http_body_rules *rules);
+/* Fills app->req from the configuration and creates DATA/tmp. */
+bool app_init_requests(struct app *app, char *err, size_t errlen);
+/* Route names (patterns) and methods for logs and metrics, and their count. */
 const char *const *app_route_names(int *n);
+const char *const *app_route_methods(int *n);
 /*
  * Loads the static files named in static.c from cfg.static_dir. False with a message in err
  * when one is missing.

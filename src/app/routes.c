@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum method { M_GET = 1, M_POST = 2 };
 enum role { ROLE_ANYONE = 0 }; /* agent, editor, admin come with the desk */
@@ -32,13 +33,20 @@ enum flags {
 	R_COUNTRY_PARAM = 8, /* ?country=XX may override the reader's country */
 	R_SEARCH_CLICK = 16, /* ?sq=QUERY records a click on a search result */
 };
+/* What a route takes as a body. */
+enum body { B_NONE, B_FORM, B_JSON_OR_FORM };
+
+#define KB 1024u
+/* A request with attachments: 25 MB of files and room for the text fields. */
+#define REQUEST_BODY (REQ_MAX_TOTAL_BYTES + 256 * KB)
 
 struct route {
 	const char *pattern;
-	unsigned methods;
+	enum method method; /* GET also answers HEAD */
 	void (*handler)(struct ctx *);
 	enum role role;
 	bool csrf;
+	enum body body;
 	size_t body_limit;
 	unsigned flags;
 };
@@ -49,21 +57,29 @@ static void sys_static(struct ctx *c);
 
 /* clang-format off */
 static const struct route routes[] = {
-	/* pattern                   methods handler          role         csrf   body flags */
-	{"/",                        M_GET,  page_home,       ROLE_ANYONE, false, 0, R_CACHE},
-	{"/s/{section}",             M_GET,  page_section,    ROLE_ANYONE, false, 0, R_CACHE},
-	{"/a/{slug}",                M_GET,  page_article,    ROLE_ANYONE, false, 0, R_CACHE | R_COUNTRY_PARAM | R_SEARCH_CLICK},
-	{"/search",                  M_GET,  page_search,     ROLE_ANYONE, false, 0, 0},
-	{"/request",                 M_GET,  page_request,    ROLE_ANYONE, false, 0, R_CACHE},
+	/* pattern                   method  handler              role         csrf   body            limit         flags */
+	{"/",                        M_GET,  page_home,           ROLE_ANYONE, false, B_NONE,         0,            R_CACHE},
+	{"/s/{section}",             M_GET,  page_section,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE},
+	{"/a/{slug}",                M_GET,  page_article,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_COUNTRY_PARAM | R_SEARCH_CLICK},
+	{"/search",                  M_GET,  page_search,         ROLE_ANYONE, false, B_NONE,         0,            0},
+	/* The request form carries a one-time form token (a double submit creates one request):
+	 * never cached. The member's private link is the credential of /r/{token}. */
+	{"/request",                 M_GET,  page_request,        ROLE_ANYONE, false, B_NONE,         0,            0},
+	{"/request",                 M_POST, page_request_post,   ROLE_ANYONE, false, B_FORM,         REQUEST_BODY, 0},
+	{"/request/solved",          M_POST, page_request_solved, ROLE_ANYONE, false, B_FORM,         16 * KB,      0},
+	{"/r/{token}",               M_GET,  page_status,         ROLE_ANYONE, false, B_NONE,         0,            0},
+	{"/r/{token}",               M_POST, page_status_post,    ROLE_ANYONE, false, B_FORM,         REQUEST_BODY, 0},
 	/* Sets a preference cookie and redirects; no CSRF check: it changes nothing server-side. */
-	{"/country",                 M_GET,  page_country,    ROLE_ANYONE, false, 0, R_NODB},
-	{"/static/{file}",           M_GET,  sys_static,      ROLE_ANYONE, false, 0, R_NODB},
-	{"/healthz",                 M_GET,  sys_healthz,     ROLE_ANYONE, false, 0, R_NODB},
-	{"/metrics",                 M_GET,  sys_metrics,     ROLE_ANYONE, false, 0, 0},
-	{"/api/v1/sections",         M_GET,  api_sections,    ROLE_ANYONE, false, 0, R_API | R_CACHE},
-	{"/api/v1/sections/{slug}",  M_GET,  api_section,     ROLE_ANYONE, false, 0, R_API | R_CACHE},
-	{"/api/v1/articles/{slug}",  M_GET,  api_article,     ROLE_ANYONE, false, 0, R_API | R_CACHE | R_COUNTRY_PARAM},
-	{"/api/v1/search",           M_GET,  api_search,      ROLE_ANYONE, false, 0, R_API | R_COUNTRY_PARAM},
+	{"/country",                 M_GET,  page_country,        ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
+	{"/static/{file}",           M_GET,  sys_static,          ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
+	{"/healthz",                 M_GET,  sys_healthz,         ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
+	{"/metrics",                 M_GET,  sys_metrics,         ROLE_ANYONE, false, B_NONE,         0,            0},
+	{"/api/v1/sections",         M_GET,  api_sections,        ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE},
+	{"/api/v1/sections/{slug}",  M_GET,  api_section,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE},
+	{"/api/v1/articles/{slug}",  M_GET,  api_article,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_COUNTRY_PARAM},
+	{"/api/v1/search",           M_GET,  api_search,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_COUNTRY_PARAM},
+	{"/api/v1/topics",           M_GET,  api_topics,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_NODB},
+	{"/api/v1/requests",         M_POST, api_request_create,  ROLE_ANYONE, false, B_JSON_OR_FORM, REQUEST_BODY, R_API},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))
@@ -75,6 +91,15 @@ const char *const *app_route_names(int *n)
 		names[i] = routes[i].pattern;
 	*n = N_ROUTES;
 	return names;
+}
+
+const char *const *app_route_methods(int *n)
+{
+	static const char *methods[N_ROUTES];
+	for (int i = 0; i < N_ROUTES; i++)
+		methods[i] = routes[i].method == M_POST ? "POST" : "GET";
+	*n = N_ROUTES;
+	return methods;
 }
 
 /* Matches path against pattern; *arg gets the {…} segment. */
@@ -136,6 +161,42 @@ static void refuse(struct ctx *c, bool api, int status)
 		page_error(c, status, msg);
 }
 
+/* A body broken while it was read: 413 (too large, too many files) or 400. */
+static void refuse_body(struct ctx *c, bool api)
+{
+	int status = c->req->body_error == 500 ? 503 : c->req->body_error;
+	const char *msg = c->req->body_problem ? c->req->body_problem : "Некорректный запрос.";
+	if (api)
+		api_error(c, status, status == 413 ? "body_too_large" : "bad_request", msg);
+	else
+		page_error(c, status, msg);
+}
+
+void app_prepare(void *appv, struct http_request *req, struct http_body_rules *rules)
+{
+	struct app *app = appv;
+	bool post = !strcmp(req->method, "POST");
+	*rules = (struct http_body_rules){.kind = HTTP_BODY_NONE};
+	for (int i = 0; post && i < N_ROUTES; i++) {
+		const char *arg;
+		const struct route *r = &routes[i];
+		if (r->method != M_POST || !match(r->pattern, req->path, req->arena, &arg))
+			continue;
+		const char *ct = http_header(req, "Content-Type");
+		bool multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
+		bool form = r->body == B_FORM || (r->body == B_JSON_OR_FORM && multipart);
+		*rules = (struct http_body_rules){
+		    .kind = form ? HTTP_BODY_FORM : r->body == B_NONE ? HTTP_BODY_NONE : HTTP_BODY_RAW,
+		    .max_bytes = form ? r->body_limit : 64 * KB, /* JSON carries no files */
+		    .max_field_bytes = 64 * KB,
+		    .max_files = REQ_MAX_FILES,
+		    .max_file_bytes = REQ_MAX_FILE_BYTES,
+		    .tmp_dir = app->tmp_dir,
+		};
+		return;
+	}
+}
+
 void app_dispatch(void *appv, struct http_request *req, struct http_response *resp)
 {
 	struct app *app = appv;
@@ -148,23 +209,31 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 		c.country = cookie;
 	if (req->reject)
 		return refuse(&c, api, req->reject);
-	const struct route *r = NULL;
-	for (int i = 0; i < N_ROUTES && !r; i++) {
-		if (match(routes[i].pattern, req->path, req->arena, &c.arg)) {
-			r = &routes[i];
-			req->route = i;
-		}
-	}
-	if (!r)
-		return refuse(&c, api, 404);
 	bool get = !strcmp(req->method, "GET") || req->head;
 	bool post = !strcmp(req->method, "POST");
-	if (!((get && (r->methods & M_GET)) || (post && (r->methods & M_POST)))) {
-		resp->allow = (r->methods & M_GET) && (r->methods & M_POST) ? "GET, HEAD, POST"
-			      : (r->methods & M_POST)			     ? "POST"
-									     : "GET, HEAD";
-		return refuse(&c, api || (r->flags & R_API), 405);
+	const struct route *r = NULL;
+	unsigned allowed = 0;
+	for (int i = 0; i < N_ROUTES; i++) {
+		const char *arg = NULL;
+		if (!match(routes[i].pattern, req->path, req->arena, &arg))
+			continue;
+		allowed |= routes[i].method;
+		if (!r && ((get && routes[i].method == M_GET) || (post && routes[i].method == M_POST))) {
+			r = &routes[i];
+			req->route = i;
+			c.arg = arg;
+		}
 	}
+	if (!allowed)
+		return refuse(&c, api, 404);
+	if (!r) {
+		resp->allow = (allowed & M_GET) && (allowed & M_POST) ? "GET, HEAD, POST"
+			      : (allowed & M_POST)			 ? "POST"
+									 : "GET, HEAD";
+		return refuse(&c, api, 405);
+	}
+	if (req->body_error)
+		return refuse_body(&c, api || (r->flags & R_API));
 	if (req->body_bytes > r->body_limit)
 		return refuse(&c, api, 413);
 	if (r->flags & R_COUNTRY_PARAM) {

@@ -58,6 +58,9 @@ void config_defaults(struct config *c)
 	c->max_header_bytes = 16384;
 	c->connection_memory = 65536;
 	c->cache_entries = 4096;
+	set_str(&c->mail_relay, "");
+	set_str(&c->mail_from, "support@example.com");
+	c->mail_max_attempts = 8;
 }
 
 struct load_ctx {
@@ -99,6 +102,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"support", "telegram", offsetof(struct config, support_telegram)},
 	    {"server", "listen", offsetof(struct config, listen)},
 	    {"server", "data", offsetof(struct config, data_dir)},
+	    {"mail", "relay", offsetof(struct config, mail_relay)},
+	    {"mail", "from", offsetof(struct config, mail_from)},
 	};
 	static const struct {
 		const char *section, *key;
@@ -114,6 +119,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"limits", "max_header_bytes", offsetof(struct config, max_header_bytes), 1024, 1 << 20},
 	    {"limits", "connection_memory", offsetof(struct config, connection_memory), 8192, 1 << 24},
 	    {"limits", "cache_entries", offsetof(struct config, cache_entries), 0, 1 << 20},
+	    {"mail", "max_attempts", offsetof(struct config, mail_max_attempts), 1, 100},
 	};
 	if (!strcmp(section, "countries")) {
 		if (!country_code_valid(key) || !*value) {
@@ -184,6 +190,29 @@ bool config_check(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "connection_memory must be at least max_url_bytes + max_header_bytes");
 		return false;
 	}
+	if (c->mail_relay[0] && strncmp(c->mail_relay, "smtp://", 7) &&
+	    strncmp(c->mail_relay, "smtps://", 8)) {
+		snprintf(err, errlen, "[mail] relay must be empty or an smtp:// or smtps:// URL");
+		return false;
+	}
+	/* The same rules as mail_address_valid() (core does not call into mail/): printable ASCII
+	 * without specials before the one '@', dot-separated labels of [A-Za-z0-9-] after it. */
+	const char *at = strchr(c->mail_from, '@');
+	bool from_ok = at && at != c->mail_from && at[1] && at[1] != '.' && !strchr(at + 1, '@') &&
+		       !strstr(at, "..") && c->mail_from[strlen(c->mail_from) - 1] != '.' &&
+		       strlen(c->mail_from) <= 254;
+	for (const char *p = c->mail_from; from_ok && *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (p < at)
+			from_ok = ch > ' ' && ch < 0x7f && !strchr("\"<>(),;:[]\\", ch);
+		else if (p > at)
+			from_ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.';
+	}
+	if (!from_ok) {
+		snprintf(err, errlen, "[mail] from must be an e-mail address, got \"%s\"", c->mail_from);
+		return false;
+	}
 	return true;
 }
 
@@ -201,7 +230,8 @@ void config_free(struct config *c)
 {
 	char **strs[] = {&c->site_name,     &c->logo,          &c->default_country, &c->content_dir,
 			 &c->static_dir,    &c->support_email, &c->support_phone,   &c->support_hours,
-			 &c->support_telegram, &c->listen,     &c->data_dir};
+			 &c->support_telegram, &c->listen,     &c->data_dir,        &c->mail_relay,
+			 &c->mail_from};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

@@ -45,6 +45,10 @@ struct config {
 	int max_header_bytes;       /* larger header blocks get 431 */
 	int connection_memory;      /* libmicrohttpd's memory limit per connection, bytes */
 	int cache_entries;          /* rendered pages kept in memory */
+	/* [mail] */
+	char *mail_relay;      /* smtp:// or smtps:// URL of the relay; empty: mail stays in the outbox */
+	char *mail_from;       /* envelope sender and From: address */
+	int mail_max_attempts; /* failed deliveries before a letter is marked failed */
 };
 
 /* Fills c with the defaults. */

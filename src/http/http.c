@@ -3,6 +3,8 @@
 
 #include "../core/arena.h"
 #include "../core/text.h"
+#include <fcntl.h>
+#include <sodium.h>
 #include "gzip.h"
 #include "metrics.h"
 
@@ -143,6 +145,14 @@ struct req_ctx {
 	struct http_server *s;
 	size_t bytes;
 	bool answered;
+	/* body reading */
+	struct http_body_rules rules;
+	struct MHD_PostProcessor *pp;
+	struct buf raw;
+	int cur_file; /* index of the file being written, -1 none */
+	int fd;
+	crypto_hash_sha256_state sha;
+	size_t cap_fields, cap_files;
 };
 
 const char *http_param(const struct http_request *req, const char *name)
@@ -217,6 +227,229 @@ static bool parse_target(struct http_request *req, const char *raw)
 		p += len + (amp ? 1 : 0);
 	}
 	return true;
+}
+
+const char *http_field(const struct http_request *req, const char *name, int *count)
+{
+	const char *first = NULL;
+	int n = 0;
+	for (size_t i = 0; i < req->n_fields; i++) {
+		if (!strcmp(req->fields[i].name, name)) {
+			if (!n++)
+				first = req->fields[i].value;
+		}
+	}
+	if (count)
+		*count = n;
+	return first;
+}
+
+const char *http_client_ip(const struct http_request *req)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (ci && ci->client_addr) {
+		if (ci->client_addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof ip);
+		else if (ci->client_addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, ip, sizeof ip);
+	}
+	return arena_strdup(req->arena, ip);
+}
+
+#define MAX_FIELDS 64
+
+static void body_fail(struct req_ctx *x, int status, const char *problem)
+{
+	if (!x->req.body_error) {
+		x->req.body_error = status;
+		x->req.body_problem = problem;
+	}
+}
+
+static void close_file(struct req_ctx *x)
+{
+	if (x->cur_file < 0)
+		return;
+	struct http_file *f = &x->req.files[x->cur_file];
+	crypto_hash_sha256_final(&x->sha, f->sha256);
+	close(x->fd);
+	x->fd = -1;
+	x->cur_file = -1;
+}
+
+static bool start_file(struct req_ctx *x, const char *field, const char *filename)
+{
+	struct http_request *req = &x->req;
+	close_file(x);
+	if (req->n_files >= x->rules.max_files) {
+		body_fail(x, 413, arena_printf(req->arena, "Можно приложить не больше %d файлов.",
+					       x->rules.max_files));
+		return false;
+	}
+	if ((size_t)req->n_files == x->cap_files) {
+		size_t cap = x->cap_files ? x->cap_files * 2 : 4;
+		struct http_file *bigger = arena_alloc(req->arena, cap * sizeof *bigger);
+		if (req->n_files)
+			memcpy(bigger, req->files, (size_t)req->n_files * sizeof *bigger);
+		req->files = bigger;
+		x->cap_files = cap;
+	}
+	unsigned char rnd[12];
+	randombytes_buf(rnd, sizeof rnd);
+	char hex[25];
+	sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+	char *path = arena_printf(req->arena, "%s/upload-%s", x->rules.tmp_dir, hex);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		body_fail(x, 500, "Не удалось сохранить файл. Попробуйте позже.");
+		return false;
+	}
+	struct http_file *f = &req->files[req->n_files];
+	*f = (struct http_file){.field = arena_strdup(req->arena, field),
+				.filename = arena_strdup(req->arena, filename), .path = path};
+	x->cur_file = req->n_files++;
+	x->fd = fd;
+	crypto_hash_sha256_init(&x->sha);
+	return true;
+}
+
+static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *filename, const char *content_type,
+				    const char *transfer_encoding, const char *data, uint64_t off,
+				    size_t size)
+{
+	(void)kind, (void)content_type, (void)transfer_encoding;
+	struct req_ctx *x = cls;
+	struct http_request *req = &x->req;
+	if (req->body_error)
+		return MHD_NO;
+	if (filename) {
+		if (off == 0) {
+			if (!*filename && size == 0)
+				return MHD_YES; /* an empty file input: no file chosen */
+			if (!start_file(x, key, filename))
+				return MHD_NO;
+		}
+		if (x->cur_file < 0)
+			return MHD_YES;
+		struct http_file *f = &req->files[x->cur_file];
+		if (f->size + size > x->rules.max_file_bytes) {
+			body_fail(x, 413, arena_printf(req->arena, "Файл «%.100s» больше %zu МБ.", f->filename,
+						       x->rules.max_file_bytes >> 20));
+			return MHD_NO;
+		}
+		for (size_t done = 0; done < size;) {
+			ssize_t w = write(x->fd, data + done, size - done);
+			if (w <= 0) {
+				body_fail(x, 500, "Не удалось сохранить файл. Попробуйте позже.");
+				return MHD_NO;
+			}
+			done += (size_t)w;
+		}
+		if (f->head_len < sizeof f->head) {
+			size_t n = sizeof f->head - f->head_len < size ? sizeof f->head - f->head_len : size;
+			memcpy(f->head + f->head_len, data, n);
+			f->head_len += n;
+		}
+		crypto_hash_sha256_update(&x->sha, (const unsigned char *)data, size);
+		f->size += size;
+		return MHD_YES;
+	}
+	/* A text field: MHD may hand it over in pieces (off > 0 continues the last one). */
+	struct http_param *last = req->n_fields ? &req->fields[req->n_fields - 1] : NULL;
+	if (off == 0 || !last || strcmp(last->name, key) != 0) {
+		if (req->n_fields >= MAX_FIELDS) {
+			body_fail(x, 400, "Слишком много полей в форме.");
+			return MHD_NO;
+		}
+		if (req->n_fields == x->cap_fields) {
+			size_t cap = x->cap_fields ? x->cap_fields * 2 : 16;
+			struct http_param *bigger = arena_alloc(req->arena, cap * sizeof *bigger);
+			if (req->n_fields)
+				memcpy(bigger, req->fields, req->n_fields * sizeof *bigger);
+			req->fields = bigger;
+			x->cap_fields = cap;
+		}
+		last = &req->fields[req->n_fields++];
+		last->name = arena_strdup(req->arena, key);
+		last->value = arena_strndup(req->arena, data, size);
+	} else {
+		size_t had = strlen(last->value);
+		if (had + size > x->rules.max_field_bytes) {
+			body_fail(x, 413, "Слишком длинный текст в одном из полей.");
+			return MHD_NO;
+		}
+		char *v = arena_alloc(req->arena, had + size + 1);
+		memcpy(v, last->value, had);
+		memcpy(v + had, data, size);
+		last->value = v;
+	}
+	if (strlen(last->value) > x->rules.max_field_bytes) {
+		body_fail(x, 413, "Слишком длинный текст в одном из полей.");
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* The first call's look at a body to come: rules from the app, Content-Length checked. */
+static void body_begin(struct req_ctx *x, struct MHD_Connection *c)
+{
+	struct http_request *req = &x->req;
+	x->cur_file = -1;
+	x->fd = -1;
+	if (x->s->o.prepare && !req->reject)
+		x->s->o.prepare(x->s->app, req, &x->rules);
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+	unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+	if ((cl || te) && x->rules.kind == HTTP_BODY_NONE)
+		return; /* counted and dropped; the dispatcher refuses a body it did not ask for */
+	if (cl && len > x->rules.max_bytes) {
+		body_fail(x, 413, arena_printf(req->arena, "Слишком большой объём данных: не больше %zu МБ.",
+					       (x->rules.max_bytes + (1 << 20) - 1) >> 20));
+		return;
+	}
+	if (x->rules.kind == HTTP_BODY_RAW) {
+		buf_init(&x->raw, x->rules.max_bytes);
+	} else if (x->rules.kind == HTTP_BODY_FORM) {
+		const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+		if (ct && (!strncasecmp(ct, "multipart/form-data", 19) ||
+			   !strncasecmp(ct, "application/x-www-form-urlencoded", 33)))
+			x->pp = MHD_create_post_processor(c, 16384, on_post_data, x);
+		if (!x->pp && (cl || te))
+			body_fail(x, 400, "Форма отправлена в неизвестном формате.");
+	}
+}
+
+static void body_data(struct req_ctx *x, const char *data, size_t size)
+{
+	x->req.body_bytes += size;
+	if (x->req.body_error)
+		return;
+	if (x->req.body_bytes > x->rules.max_bytes && x->rules.kind != HTTP_BODY_NONE) {
+		body_fail(x, 413, "Слишком большой объём данных в запросе.");
+		return;
+	}
+	if (x->rules.kind == HTTP_BODY_RAW) {
+		buf_add(&x->raw, data, size);
+	} else if (x->pp && MHD_post_process(x->pp, data, size) != MHD_YES) {
+		body_fail(x, 400, "Не удалось прочитать отправленную форму.");
+	}
+}
+
+static void body_end(struct req_ctx *x)
+{
+	if (x->pp) {
+		MHD_destroy_post_processor(x->pp);
+		x->pp = NULL;
+	}
+	close_file(x);
+	if (x->rules.kind == HTTP_BODY_RAW && !x->req.body_error) {
+		x->req.body_len = x->raw.len;
+		x->req.body = arena_strndup(x->req.arena, buf_str(&x->raw), x->raw.len);
+	}
 }
 
 static bool accepts_gzip(const char *ae)
@@ -540,7 +773,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
 {
-	(void)url, (void)version, (void)upload_data;
+	(void)url, (void)version;
 	struct http_server *s = cls;
 	struct req_ctx *x = *req_cls;
 	if (!x) {
@@ -579,18 +812,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!x->req.params)
 			x->req.params = arena_alloc(a, sizeof *x->req.params);
 		x->req.gzip_ok = accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"));
+		body_begin(x, c);
+		if (x->req.body_error) {
+			/* Refused before reading the body (Content-Length over the limit): answer now;
+			 * libmicrohttpd then closes the connection instead of reading the rest. */
+			x->answered = true;
+			s->dispatch(s->app, &x->req, &x->resp);
+			return answer(x);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		/* No route takes a body yet: count it (the dispatcher holds it against the route's
-		 * limit) and drop it. */
-		x->req.body_bytes += *upload_data_size;
+		if (!x->answered) {
+			body_data(x, upload_data, *upload_data_size);
+			if (x->req.body_error) {
+				/* A rule broken mid-body (a file too large...): answer at once. */
+				body_end(x);
+				x->answered = true;
+				s->dispatch(s->app, &x->req, &x->resp);
+				*upload_data_size = 0;
+				return answer(x);
+			}
+		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (x->answered)
 		return MHD_YES;
 	x->answered = true;
+	body_end(x);
 	s->dispatch(s->app, &x->req, &x->resp);
 	return answer(x);
 }
@@ -620,6 +870,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	metrics_observe(s->metrics, x->req.route, status, us);
 	if (x->req.cached)
 		entry_unref(x->req.cached);
+	if (x->pp)
+		MHD_destroy_post_processor(x->pp);
+	if (x->fd >= 0 && x->cur_file >= 0)
+		close(x->fd);
+	/* Uploads the application did not take (it sets path to NULL) are removed. */
+	for (int i = 0; i < x->req.n_files; i++)
+		if (x->req.files[i].path)
+			unlink(x->req.files[i].path);
+	buf_free(&x->raw);
 	buf_free(&x->resp.body);
 	arena_free(x->req.arena);
 	*req_cls = NULL;
@@ -687,7 +946,7 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 	s->conns.next = s->conns.prev = &s->conns;
 	pthread_mutex_init(&s->conns_lock, NULL);
 	s->cache = cache_new(o->cache_entries);
-	s->metrics = metrics_new(o->route_names, o->n_routes);
+	s->metrics = metrics_new(o->route_names, o->route_methods, o->n_routes);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	struct MHD_OptionItem opts[] = {

@@ -34,6 +34,28 @@ struct http_param {
 	const char *name, *value; /* percent-decoded, valid UTF-8 */
 };
 
+/* An uploaded file of a multipart form, streamed to a temporary file while it arrives. */
+struct http_file {
+	const char *field;    /* form field name */
+	const char *filename; /* as the client sent it (untrusted, may be "") */
+	char *path;           /* the temporary file; removed after the response unless taken */
+	size_t size;
+	unsigned char sha256[32];
+	unsigned char head[16]; /* the first bytes, for type detection */
+	size_t head_len;
+};
+
+/* What a route accepts as a body; the application says it before the body is read. */
+enum http_body_kind { HTTP_BODY_NONE, HTTP_BODY_RAW, HTTP_BODY_FORM };
+struct http_body_rules {
+	enum http_body_kind kind;
+	size_t max_bytes;       /* the whole body; a larger Content-Length is refused at once (413) */
+	size_t max_field_bytes; /* one text field of a form */
+	int max_files;          /* files in a multipart form */
+	size_t max_file_bytes;  /* one file */
+	const char *tmp_dir;    /* where uploads are streamed */
+};
+
 struct http_request {
 	struct arena *arena;   /* dies with the request */
 	void *conn;            /* struct MHD_Connection *, for the http module only */
@@ -45,6 +67,18 @@ struct http_request {
 	size_t n_params;
 	bool gzip_ok;          /* the client accepts gzip */
 	size_t body_bytes;     /* request body bytes received */
+	/* The body, by the route's rules: RAW gives body/body_len (NUL-terminated); FORM gives
+	 * fields (text, valid UTF-8 checked by the handler) and files. */
+	char *body;
+	size_t body_len;
+	struct http_param *fields;
+	size_t n_fields;
+	struct http_file *files;
+	int n_files;
+	/* Set while reading the body when a rule was broken: 413 (too large, too many files) or
+	 * 400 (malformed); body_problem says what in Russian ("файл больше 10 МБ"). */
+	int body_error;
+	const char *body_problem;
 	/* Set before dispatch when the request is already refused: 400, 414 or 431. */
 	int reject;
 	/* Set by the dispatcher: */
@@ -68,6 +102,8 @@ struct http_response {
 };
 
 typedef void (*http_dispatch_fn)(void *app, struct http_request *req, struct http_response *resp);
+/* Called when the headers are in, before any body byte: sets req->route and the body rules. */
+typedef void (*http_prepare_fn)(void *app, struct http_request *req, struct http_body_rules *rules);
 
 struct http_options {
 	const char *listen; /* HOST:PORT */
@@ -77,7 +113,9 @@ struct http_options {
 	int max_url_bytes, max_header_bytes, connection_memory;
 	int cache_entries;  /* 0 disables the page cache */
 	const char *const *route_names; /* for logs and metrics; index = http_request.route */
+	const char *const *route_methods; /* each route's method, for the metrics' labels */
 	int n_routes;
+	http_prepare_fn prepare;        /* may be NULL: no bodies accepted */
 };
 
 /*
@@ -100,6 +138,10 @@ const char *http_param(const struct http_request *req, const char *name);
 const char *http_header(const struct http_request *req, const char *name);
 /* A cookie's value, or NULL. */
 const char *http_cookie(const struct http_request *req, const char *name);
+/* A form field's value (the first), or NULL; *count (may be NULL) gets how many were sent. */
+const char *http_field(const struct http_request *req, const char *name, int *count);
+/* The client's IP address as text (for rate limits; never stored). */
+const char *http_client_ip(const struct http_request *req);
 
 /*
  * The page cache. A dispatcher that knows its answer depends only on key (path, country...)

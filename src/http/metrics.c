@@ -21,14 +21,17 @@ struct route_metrics {
 
 struct metrics {
 	const char *const *names;
+	const char *const *methods;
 	int n;
 	struct route_metrics *routes; /* n + 1: the last is "unmatched" */
 };
 
-struct metrics *metrics_new(const char *const *route_names, int n_routes)
+struct metrics *metrics_new(const char *const *route_names, const char *const *route_methods,
+			    int n_routes)
 {
 	struct metrics *m = xcalloc(1, sizeof *m);
 	m->names = route_names;
+	m->methods = route_methods;
 	m->n = n_routes;
 	m->routes = xcalloc((size_t)n_routes + 1, sizeof *m->routes);
 	return m;
@@ -71,32 +74,34 @@ void metrics_write(struct metrics *m, struct buf *b, long in_flight)
 			uint64_t v = atomic_load_explicit(&m->routes[r].by_status[i], memory_order_relaxed);
 			if (!v)
 				continue;
+			const char *method = r < m->n && m->methods ? m->methods[r] : "GET";
 			if (i < N_STATUS - 1)
-				buf_printf(b, "spravka_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-					   name, statuses[i], (unsigned long long)v);
+				buf_printf(b, "spravka_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
+					   name, method, statuses[i], (unsigned long long)v);
 			else
-				buf_printf(b, "spravka_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-					   name, (unsigned long long)v);
+				buf_printf(b, "spravka_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} %llu\n",
+					   name, method, (unsigned long long)v);
 		}
 	}
 	buf_adds(b, "# HELP spravka_http_request_duration_seconds Time from headers to response end.\n"
 		    "# TYPE spravka_http_request_duration_seconds histogram\n");
 	for (int r = 0; r <= m->n; r++) {
 		const char *name = r < m->n ? m->names[r] : "unmatched";
+		const char *method = r < m->n && m->methods ? m->methods[r] : "GET";
 		uint64_t cum = 0;
 		for (int i = 0; i < N_BUCKETS; i++) {
 			cum += atomic_load_explicit(&m->routes[r].buckets[i], memory_order_relaxed);
 			if (i < N_BUCKETS - 1)
-				buf_printf(b, "spravka_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-					   name, bounds[i], (unsigned long long)cum);
+				buf_printf(b, "spravka_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
+					   name, method, bounds[i], (unsigned long long)cum);
 			else
-				buf_printf(b, "spravka_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-					   name, (unsigned long long)cum);
+				buf_printf(b, "spravka_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
+					   name, method, (unsigned long long)cum);
 		}
-		buf_printf(b, "spravka_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
-			   (double)atomic_load(&m->routes[r].sum_us) / 1e6);
-		buf_printf(b, "spravka_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
-			   (unsigned long long)cum);
+		buf_printf(b, "spravka_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+			   name, method, (double)atomic_load(&m->routes[r].sum_us) / 1e6);
+		buf_printf(b, "spravka_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+			   name, method, (unsigned long long)cum);
 	}
 	buf_printf(b, "# HELP spravka_http_in_flight Requests being answered now.\n"
 		      "# TYPE spravka_http_in_flight gauge\nspravka_http_in_flight %ld\n",

@@ -10,7 +10,9 @@
 struct buf;
 struct metrics;
 
-struct metrics *metrics_new(const char *const *route_names, int n_routes);
+/* route_methods may be NULL (all GET). */
+struct metrics *metrics_new(const char *const *route_names, const char *const *route_methods,
+			    int n_routes);
 void metrics_free(struct metrics *m);
 /* route -1 = unmatched; status 0 = no answer sent. */
 void metrics_observe(struct metrics *m, int route, int status, uint64_t us);

@@ -174,31 +174,6 @@ void page_article(struct ctx *c)
 	page_end(c);
 }
 
-void page_request(struct ctx *c)
-{
-	const struct config *cfg = &c->app->cfg;
-	struct buf *b = &c->resp->body;
-	page_begin(c, "Обращение в поддержку", NULL);
-	html_printf(b,
-		    "<nav class=\"crumbs\" aria-label=\"Навигация\"><a href=\"/\">Главная</a> › "
-		    "<span aria-current=\"page\">Поддержка</span></nav>\n"
-		    "<h1>Обращение в поддержку</h1>\n"
-		    "<p class=\"lead\">Прежде чем писать, поищите ответ в справке — большинство вопросов "
-		    "решаются по инструкции за пару минут.</p>\n");
-	page_search_form(c, NULL, "search-support");
-	html_printf(b,
-		    "<section class=\"contacts\">\n<h2>Как связаться с поддержкой</h2>\n<ul>\n"
-		    "<li>Электронная почта: <a href=\"mailto:%s\">%s</a></li>\n"
-		    "<li>Телефон: %s</li>\n<li>Telegram: %s</li>\n<li>Часы работы: %s</li>\n</ul>\n"
-		    "<p>В обращении укажите номер партнёра (<a href=\"/a/member-id\">где его найти</a>), "
-		    "страну и суть вопроса; приложите скриншоты или документы, если они есть.</p>\n"
-		    "<p>Одно обращение — один вопрос: повторное письмо по тому же вопросу не ускоряет "
-		    "ответ (<a href=\"/a/duplicate-requests\">почему</a>).</p>\n</section>\n",
-		    cfg->support_email, cfg->support_email, cfg->support_phone, cfg->support_telegram,
-		    cfg->support_hours);
-	page_end(c);
-}
-
 /* A local path to go back to: "/..." but not "//..." (another host) and no control bytes. */
 static bool local_path(const char *p)
 {

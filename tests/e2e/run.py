@@ -239,7 +239,7 @@ def _():
     eq(r.status, 200, "status")
     check((r.header("content-type") or "").startswith("text/plain"), "not text/plain")
     t = r.text
-    contains(t, "# TYPE spravka_http_requests_total counter", 'spravka_http_requests_total{route="/",status="200"}',
+    contains(t, "# TYPE spravka_http_requests_total counter", 'spravka_http_requests_total{route="/",method="GET",status="200"}',
              "spravka_http_request_duration_seconds_bucket", what="/metrics")
     m = re.search(r"^spravka_articles (\d+)$", t, re.M)
     check(m, "no spravka_articles sample")
@@ -773,9 +773,9 @@ def _():
 # 6. Caching: ETag, 304, Last-Modified, HEAD, 405
 # =============================================================================================
 
-CACHED = ["/", "/s/payouts", "/a/password-reset", "/request", "/api/v1/sections",
+CACHED = ["/", "/s/payouts", "/a/password-reset", "/api/v1/sections",
           "/api/v1/articles/payout-setup", "/static/style.css"]
-PAGES_WITH_DATES = ["/", "/s/payouts", "/a/password-reset", "/request"]
+PAGES_WITH_DATES = ["/", "/s/payouts", "/a/password-reset"]
 
 
 @test("cache: ETag and Cache-Control; If-None-Match -> 304 with an empty body")
@@ -854,7 +854,7 @@ def _():
 # 7. gzip
 # =============================================================================================
 
-GZIP_PATHS = ["/", "/a/password-reset", "/s/payouts", "/request", "/api/v1/sections",
+GZIP_PATHS = ["/", "/a/password-reset", "/s/payouts", "/api/v1/sections",
               "/api/v1/articles/password-reset", url("/search", q="пароль"), "/static/style.css"]
 
 

@@ -1,0 +1,174 @@
+/* The support-request routes of the JSON API: topics and request creation. */
+#include "api.h"
+
+#include "../app/app.h"
+#include "../core/arena.h"
+#include "../core/text.h"
+#include "../req/req.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void api_topics(struct ctx *c)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < c->app->req.n_topics; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:s}", "slug", c->app->req.topics[i].slug, "title",
+						     c->app->req.topics[i].title));
+	char *s = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	c->resp->status = 200;
+	c->resp->content_type = "application/json; charset=utf-8";
+	c->resp->cache_control = "no-cache";
+	buf_adds(&c->resp->body, s);
+	buf_addc(&c->resp->body, '\n');
+	free(s);
+}
+
+static const char *const fields[] = {"member_id", "name",    "email",       "phone",
+				     "country",   "topic",   "order_number", "subject",
+				     "description"};
+#define N_FIELDS (sizeof fields / sizeof fields[0])
+
+static void send(struct ctx *c, int status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	buf_reset(&c->resp->body);
+	buf_adds(&c->resp->body, s ? s : "{}");
+	buf_addc(&c->resp->body, '\n');
+	free(s);
+	c->resp->status = status;
+	c->resp->content_type = "application/json; charset=utf-8";
+	c->resp->cache_control = "no-store";
+}
+
+static void invalid(struct ctx *c, const struct req_errors *e)
+{
+	json_t *f = json_object();
+	for (int i = 0; i < e->n; i++)
+		json_object_set_new(f, e->field[i], json_string(e->message[i]));
+	send(c, 422, json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
+			       "Проверьте поля обращения: в некоторых есть ошибки.", "fields", f));
+}
+
+static const char *iso_date(struct arena *a, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	char buf[32];
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return arena_strdup(a, buf);
+}
+
+/* The input from a JSON object or a form; false (answered) when its shape is wrong. */
+static bool read_input(struct ctx *c, struct req_input *in)
+{
+	struct http_request *req = c->req;
+	const char **v[N_FIELDS] = {&in->member_id, &in->name,         &in->email,
+				    &in->phone,     &in->country,      &in->topic,
+				    &in->order_number, &in->subject,   &in->description};
+	struct req_errors shape = {0};
+	if (req->body) { /* JSON */
+		json_error_t jerr;
+		json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!j || !json_is_object(j)) {
+			json_decref(j);
+			api_error(c, 400, "bad_json",
+				  "Тело запроса должно быть JSON-объектом с полями обращения.");
+			return false;
+		}
+		for (size_t i = 0; i < N_FIELDS; i++) {
+			json_t *f = json_object_get(j, fields[i]);
+			if (!f || json_is_null(f))
+				continue;
+			if (!json_is_string(f)) {
+				shape.field[shape.n] = fields[i];
+				shape.message[shape.n++] = "Ожидается строка.";
+				continue;
+			}
+			*v[i] = arena_strdup(req->arena, json_string_value(f));
+		}
+		json_decref(j);
+	} else { /* multipart/form-data */
+		for (size_t i = 0; i < req->n_fields; i++) {
+			const char *name = req->fields[i].name;
+			if (strchr(name, '[')) { /* topic[]=: arrays are refused, not coerced */
+				shape.field[shape.n] = arena_strdup(req->arena, name);
+				shape.message[shape.n++] = "Поле не может быть массивом.";
+				if (shape.n == REQ_MAX_ERRORS)
+					break;
+			}
+		}
+		for (size_t i = 0; i < N_FIELDS && shape.n < REQ_MAX_ERRORS; i++) {
+			int count;
+			const char *val = http_field(req, fields[i], &count);
+			if (count > 1) {
+				shape.field[shape.n] = fields[i];
+				shape.message[shape.n++] = "Поле передано несколько раз.";
+			}
+			if (val)
+				*v[i] = val;
+		}
+		in->files = req->files;
+		in->n_files = req->n_files;
+	}
+	if (shape.n) {
+		invalid(c, &shape);
+		return false;
+	}
+	return true;
+}
+
+void api_request_create(struct ctx *c)
+{
+	struct http_request *req = c->req;
+	struct req_input in = {.client_ip = http_client_ip(req)};
+	const char *key = http_header(req, "Idempotency-Key");
+	if (key) {
+		size_t n = strlen(key);
+		bool ok = n >= 1 && n <= 200;
+		for (size_t i = 0; i < n; i++)
+			ok &= key[i] > ' ' && key[i] < 0x7f;
+		if (!ok)
+			return api_error(c, 400, "bad_idempotency_key",
+					 "Заголовок Idempotency-Key: от 1 до 200 печатных символов ASCII.");
+		in.idempotency_key = arena_printf(req->arena, "api:%s", key);
+	}
+	if (!read_input(c, &in))
+		return;
+	struct req_outcome out;
+	switch (req_create(c->db, &c->app->req, req->arena, &in, &out)) {
+	case REQ_CREATED:
+	case REQ_SPAM:
+		c->resp->status = 201;
+		c->resp->content_type = "application/json; charset=utf-8";
+		c->resp->cache_control = "no-store";
+		buf_adds(&c->resp->body, out.stored_json ? out.stored_json : "{}");
+		buf_addc(&c->resp->body, '\n');
+		return;
+	case REQ_REPLAYED:
+		c->resp->status = out.stored_status;
+		c->resp->content_type = "application/json; charset=utf-8";
+		c->resp->cache_control = "no-store";
+		buf_adds(&c->resp->body, out.stored_json);
+		buf_addc(&c->resp->body, '\n');
+		return;
+	case REQ_DUPLICATE:
+		return send(c, 409,
+			    json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", "duplicate", "message",
+				      "У вас уже есть открытое обращение по этому вопросу. Добавьте новые "
+				      "сведения в него — так ответ придёт быстрее.",
+				      "existing", "number", out.existing_number, "status", out.existing_status,
+				      "created", iso_date(req->arena, out.existing_created)));
+	case REQ_INVALID:
+		return invalid(c, &out.errors);
+	case REQ_LIMITED:
+		return api_error(c, 429, "rate_limited", out.message);
+	case REQ_FAILED:
+		return api_error(c, 503, "unavailable", out.message ? out.message : "Попробуйте позже.");
+	}
+}

@@ -6,7 +6,7 @@
 #   make bench-search search quality and speed against FTS5, PostgreSQL, Xapian, Sphinx
 #   make lint        clang-format check
 
-PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium
+PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium libcurl
 TEST_PKGS := criterion
 CC        ?= gcc
 OPT       ?= -O2 -g

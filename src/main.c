@@ -4,6 +4,7 @@
  * Where a request goes after that: src/app/routes.c.
  */
 #include "app/app.h"
+#include "auth/auth.h"
 #include "bench/bench.h"
 #include "core/arena.h"
 #include "core/config.h"
@@ -14,6 +15,7 @@
 #include "search/search.h"
 
 #include <getopt.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +37,8 @@ static const char usage[] =
     "  import DIR            import a content directory (see docs/content.md)\n"
     "  export DIR            write all content to DIR in the same format\n"
     "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
+    "  user add --role agent|editor|admin --login NAME\n"
+    "                        create a desk account; the password is read from standard input\n"
     "  --version             print the version\n"
     "  --help                print this help\n"
     "\n"
@@ -319,11 +323,65 @@ static int cmd_serve(struct opts *o)
 	search_free(app.index);
 	pthread_rwlock_destroy(&app.index_lock);
 	app_free_static(&app);
+	app_free_requests(&app);
 	config_free(&app.cfg);
 	fprintf(stderr, "spravka: stopped\n");
 	fflush(stderr);
 	setvbuf(stderr, NULL, _IONBF, 0);
 	return 0;
+}
+
+/* spravka user add --role R --login NAME [--data DIR] [--config FILE] < password */
+static int cmd_user(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+	    {"role", required_argument, NULL, 'r'}, {"login", required_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct opts o = {.threads = -1};
+	const char *role = NULL, *login = NULL;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o.data = optarg; break;
+		case 'c': o.config = optarg; break;
+		case 'r': role = optarg; break;
+		case 'l': login = optarg; break;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || strcmp(argv[optind], "add") != 0 || !role || !login) {
+		fprintf(stderr, "spravka: usage: spravka user add --role agent|editor|admin --login NAME\n");
+		return 2;
+	}
+	char password[1100];
+	size_t n = fread(password, 1, sizeof password - 1, stdin);
+	password[n] = '\0';
+	while (n > 0 && (password[n - 1] == '\n' || password[n - 1] == '\r'))
+		password[--n] = '\0';
+	struct config cfg;
+	if (!load_config(&cfg, &o))
+		return 2;
+	struct db *db;
+	char err[512];
+	int rc = 0;
+	if (db_open(cfg.data_dir, &db, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		rc = 1;
+	} else {
+		if (!auth_user_add(db, login, role, password, err, sizeof err)) {
+			fprintf(stderr, "spravka: user add: %s\n", err);
+			rc = 1;
+		} else {
+			fprintf(stderr, "spravka: user %s (%s) created\n", login, role);
+		}
+		db_close(db);
+	}
+	sodium_memzero(password, sizeof password);
+	config_free(&cfg);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -348,6 +406,8 @@ int main(int argc, char **argv)
 		}
 		return bench_search_main(argv[2]);
 	}
+	if (!strcmp(cmd, "user"))
+		return cmd_user(argc - 1, argv + 1);
 	bool serve = !strcmp(cmd, "serve");
 	bool import = !strcmp(cmd, "import"), export = !strcmp(cmd, "export");
 	if (!serve && !import && !export) {

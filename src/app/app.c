@@ -137,14 +137,14 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 		app->country_codes[i] = cfg->countries[i].code;
 	app->req = (struct req_config){
 	    .data_dir = cfg->data_dir,
-	    .member_id_min = 5,
-	    .member_id_max = 12,
+	    .member_id_min = cfg->member_id_min,
+	    .member_id_max = cfg->member_id_max,
 	    .topics = req_default_topics,
 	    .n_topics = req_default_topic_count,
-	    .max_per_ip_hour = 20,
-	    .max_per_member_day = 5,
-	    .auto_close_days = 14,
-	    .public_url = "http://127.0.0.1:8080",
+	    .max_per_ip_hour = cfg->max_per_ip_hour,
+	    .max_per_member_day = cfg->max_per_member_day,
+	    .auto_close_days = cfg->auto_close_days,
+	    .public_url = cfg->public_url,
 	    .countries = app->country_codes,
 	    .n_countries = (int)cfg->n_countries,
 	};
@@ -155,4 +155,12 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 		return false;
 	}
 	return true;
+}
+
+void app_free_requests(struct app *app)
+{
+	free(app->country_codes);
+	free(app->tmp_dir);
+	app->country_codes = NULL;
+	app->tmp_dir = NULL;
 }

@@ -27,6 +27,7 @@ struct db;
 struct db_pool;
 struct search_index;
 struct search_log;
+struct auth_user;
 
 struct static_file {
 	const char *name; /* URL name under /static/ */
@@ -59,14 +60,16 @@ struct ctx {
 	struct db *db;       /* NULL for routes flagged R_NODB */
 	const char *country; /* the reader's country code (always a configured one) */
 	const char *arg;     /* the path's {…} part, decoded */
+	struct auth_user *user; /* the signed-in desk user, on routes that require a role */
 };
 
 /* The dispatcher given to http_start. */
 void app_dispatch(void *app, struct http_request *req, struct http_response *resp);
 /* The body rules of the route a request goes to, given to http_start as its prepare step. */
 void app_prepare(void *app, struct http_request *req, struct http_body_rules *rules);
-/* Fills app->req from the configuration and creates DATA/tmp. */
+/* Fills app->req from the configuration and creates DATA/tmp; app_free_requests undoes it. */
 bool app_init_requests(struct app *app, char *err, size_t errlen);
+void app_free_requests(struct app *app);
 /* Route names (patterns) and methods for logs and metrics, and their count. */
 const char *const *app_route_names(int *n);
 const char *const *app_route_methods(int *n);

@@ -11,6 +11,8 @@
 #include "app.h"
 
 #include "../api/api.h"
+#include "../auth/auth.h"
+#include "../desk/desk.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"
@@ -25,7 +27,8 @@
 #include <strings.h>
 
 enum method { M_GET = 1, M_POST = 2 };
-enum role { ROLE_ANYONE = 0 }; /* agent, editor, admin come with the desk */
+/* The role a route requires (bits of auth.h; an admin has them all). */
+enum role { ROLE_ANYONE = 0, ROLE_AGENT = AUTH_AGENT, ROLE_EDITOR = AUTH_EDITOR, ROLE_ADMIN = AUTH_ADMIN };
 enum flags {
 	R_CACHE = 1,    /* the answer depends only on the path and the reader's country */
 	R_API = 2,      /* errors are JSON */
@@ -80,6 +83,17 @@ static const struct route routes[] = {
 	{"/api/v1/search",           M_GET,  api_search,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_COUNTRY_PARAM},
 	{"/api/v1/topics",           M_GET,  api_topics,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_NODB},
 	{"/api/v1/requests",         M_POST, api_request_create,  ROLE_ANYONE, false, B_JSON_OR_FORM, REQUEST_BODY, R_API},
+	/* The desk. Login checks its own double-submit token (there is no session yet). */
+	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            0},
+	{"/desk/login",              M_POST, desk_login,          ROLE_ANYONE, false, B_FORM,         16 * KB,      0},
+	{"/desk/logout",             M_POST, desk_logout,         ROLE_AGENT,  true,  B_FORM,         16 * KB,      0},
+	{"/desk",                    M_GET,  desk_queue,          ROLE_AGENT,  false, B_NONE,         0,            0},
+	{"/desk/r/{number}",         M_GET,  desk_request,        ROLE_AGENT,  false, B_NONE,         0,            0},
+	{"/desk/r/{number}",         M_POST, desk_action,         ROLE_AGENT,  true,  B_FORM,         256 * KB,     0},
+	{"/desk/f/{id}",             M_GET,  desk_file,           ROLE_AGENT,  false, B_NONE,         0,            0},
+	{"/desk/canned",             M_GET,  desk_canned,         ROLE_AGENT,  false, B_NONE,         0,            0},
+	{"/desk/canned",             M_POST, desk_canned_add,     ROLE_AGENT,  true,  B_FORM,         64 * KB,      0},
+	{"/desk/outbox",             M_GET,  desk_outbox,         ROLE_AGENT,  false, B_NONE,         0,            0},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))
@@ -268,6 +282,41 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 	}
 	if (!(r->flags & R_NODB))
 		c.db = db_pool_get(app->pool);
+	struct auth_user user;
+	if (r->role != ROLE_ANYONE) {
+		/* Anonymous: to the login page; signed in without the role: 403; a state change
+		 * without the session's CSRF token: 403. */
+		int s = auth_session(c.db, req->arena, http_cookie(req, AUTH_SESSION_COOKIE), &user);
+		if (s <= 0) {
+			if (s < 0) {
+				page_error(&c, 503, "База данных недоступна.");
+			} else {
+				struct buf next;
+				buf_init(&next, 4096);
+				url_encode(&next, req->path);
+				resp->status = 303;
+				resp->location = arena_printf(req->arena, "/desk/login?next=%s", buf_str(&next));
+				resp->content_type = "text/plain; charset=utf-8";
+				resp->cache_control = "no-store";
+				buf_adds(&resp->body, "Войдите, чтобы продолжить.\n");
+				buf_free(&next);
+			}
+			db_pool_put(app->pool, c.db);
+			return;
+		}
+		c.user = &user;
+		if (!(user.roles & (unsigned)r->role)) {
+			page_error(&c, 403, "У вашей учётной записи нет доступа к этой странице.");
+			db_pool_put(app->pool, c.db);
+			return;
+		}
+		if (r->csrf && !auth_csrf_ok(&user, http_field(req, "csrf", NULL))) {
+			page_error(&c, 403, "Форма устарела или отправлена с другого сайта. Обновите страницу и "
+					    "попробуйте ещё раз.");
+			db_pool_put(app->pool, c.db);
+			return;
+		}
+	}
 	r->handler(&c);
 	if (c.db)
 		db_pool_put(app->pool, c.db);

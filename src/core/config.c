@@ -61,6 +61,13 @@ void config_defaults(struct config *c)
 	set_str(&c->mail_relay, "");
 	set_str(&c->mail_from, "support@example.com");
 	c->mail_max_attempts = 8;
+	set_str(&c->public_url, "http://127.0.0.1:8080");
+	c->secure_cookies = 0;
+	c->member_id_min = 5;
+	c->member_id_max = 12;
+	c->max_per_ip_hour = 20;
+	c->max_per_member_day = 5;
+	c->auto_close_days = 14;
 }
 
 struct load_ctx {
@@ -102,6 +109,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"support", "telegram", offsetof(struct config, support_telegram)},
 	    {"server", "listen", offsetof(struct config, listen)},
 	    {"server", "data", offsetof(struct config, data_dir)},
+	    {"server", "public_url", offsetof(struct config, public_url)},
 	    {"mail", "relay", offsetof(struct config, mail_relay)},
 	    {"mail", "from", offsetof(struct config, mail_from)},
 	};
@@ -120,6 +128,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"limits", "connection_memory", offsetof(struct config, connection_memory), 8192, 1 << 24},
 	    {"limits", "cache_entries", offsetof(struct config, cache_entries), 0, 1 << 20},
 	    {"mail", "max_attempts", offsetof(struct config, mail_max_attempts), 1, 100},
+	    {"server", "secure_cookies", offsetof(struct config, secure_cookies), 0, 1},
+	    {"requests", "member_id_min", offsetof(struct config, member_id_min), 1, 32},
+	    {"requests", "member_id_max", offsetof(struct config, member_id_max), 1, 32},
+	    {"requests", "max_per_ip_hour", offsetof(struct config, max_per_ip_hour), 1, 1000000},
+	    {"requests", "max_per_member_day", offsetof(struct config, max_per_member_day), 1, 1000000},
+	    {"requests", "auto_close_days", offsetof(struct config, auto_close_days), 1, 3650},
 	};
 	if (!strcmp(section, "countries")) {
 		if (!country_code_valid(key) || !*value) {
@@ -174,6 +188,10 @@ bool config_load(struct config *c, const char *path, char *err, size_t errlen)
 
 bool config_check(const struct config *c, char *err, size_t errlen)
 {
+	if (c->member_id_min > c->member_id_max) {
+		snprintf(err, errlen, "[requests] member_id_min is above member_id_max");
+		return false;
+	}
 	if (c->n_countries == 0) {
 		snprintf(err, errlen, "the list of countries is empty");
 		return false;
@@ -231,7 +249,7 @@ void config_free(struct config *c)
 	char **strs[] = {&c->site_name,     &c->logo,          &c->default_country, &c->content_dir,
 			 &c->static_dir,    &c->support_email, &c->support_phone,   &c->support_hours,
 			 &c->support_telegram, &c->listen,     &c->data_dir,        &c->mail_relay,
-			 &c->mail_from};
+			 &c->mail_from,     &c->public_url};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

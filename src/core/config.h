@@ -49,6 +49,14 @@ struct config {
 	char *mail_relay;      /* smtp:// or smtps:// URL of the relay; empty: mail stays in the outbox */
 	char *mail_from;       /* envelope sender and From: address */
 	int mail_max_attempts; /* failed deliveries before a letter is marked failed */
+	/* [server] */
+	char *public_url;   /* how members reach the portal, for links in mail */
+	int secure_cookies; /* 1: cookies get Secure (the portal is served over HTTPS) */
+	/* [requests] */
+	int member_id_min, member_id_max; /* digits of a member ID */
+	int max_per_ip_hour;              /* new requests per client address per hour */
+	int max_per_member_day;           /* new requests per member ID per day */
+	int auto_close_days;              /* resolved requests close after this many days */
 };
 
 /* Fills c with the defaults. */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_PARAMS 64
@@ -616,6 +617,8 @@ static void add_headers(struct MHD_Response *r, const struct http_response *resp
 		MHD_add_response_header(r, "Allow", resp->allow);
 	if (resp->set_cookie)
 		MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
+	if (resp->disposition)
+		MHD_add_response_header(r, "Content-Disposition", resp->disposition);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
 	if (!resp->content_type || !strncmp(resp->content_type, "text/html", 9)) {
@@ -716,6 +719,24 @@ static enum MHD_Result answer(struct req_ctx *x)
 		entry_unref(req->cached);
 		req->cached = NULL;
 		return rc;
+	}
+	if (resp->file_path && resp->status == 200) {
+		int fd = open(resp->file_path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+			add_headers(r, resp, NULL, false);
+			x->bytes = req->head ? 0 : (size_t)st.st_size;
+			enum MHD_Result rc = MHD_queue_response(req->conn, 200, r);
+			MHD_destroy_response(r);
+			return rc;
+		}
+		if (fd >= 0)
+			close(fd);
+		resp->status = 404;
+		resp->content_type = "text/plain; charset=utf-8";
+		buf_reset(&resp->body);
+		buf_adds(&resp->body, "Файл не найден.\n");
 	}
 	if (!resp->status || buf_failed(&resp->body)) {
 		buf_reset(&resp->body);

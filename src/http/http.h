@@ -99,6 +99,8 @@ struct http_response {
 	const char *cache_control;  /* default "no-cache" */
 	const char *vary;           /* extra Vary tokens besides Accept-Encoding, e.g. "Cookie" */
 	time_t last_modified;       /* 0 = no Last-Modified */
+	const char *file_path;      /* send this file as the body instead (status 200) */
+	const char *disposition;    /* Content-Disposition header, e.g. for downloads */
 };
 
 typedef void (*http_dispatch_fn)(void *app, struct http_request *req, struct http_response *resp);

@@ -6,6 +6,7 @@
 #include "../core/text.h"
 #include "../db/db.h"
 #include "../http/http.h"
+#include "../mail/mail.h"
 #include "../search/search.h"
 
 #include <errno.h>
@@ -81,7 +82,7 @@ bool req_email_valid(const char *e)
 	for (const char *p = e; *p; p++)
 		if ((unsigned char)*p <= ' ' || strchr("<>()[]\\,;:\"", *p))
 			return false;
-	return true;
+	return mail_address_valid(e); /* what the mailer accepts, so a notification never fails */
 }
 
 const char *req_sniff_type(const unsigned char *h, size_t n)
@@ -575,6 +576,13 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 		if (!ok)
 			goto rollback;
 	}
+	const char *email = trimmed(a, in->email);
+	if (*email && !mail_enqueue(db, id, email, arena_printf(a, "Обращение %s принято", number),
+				    arena_printf(a, "Здравствуйте!\n\nВаше обращение %s «%s» принято. Следить за "
+						    "ним, отвечать и добавлять файлы можно по ссылке:\n%s/r/%s\n\n"
+						    "Не пересылайте эту ссылку: она открывает обращение без пароля.\n",
+						 number, trimmed(a, in->subject), cfg->public_url, token)))
+		goto rollback;
 	if (db_commit(db) != DB_OK)
 		goto rollback;
 	out->number = number;

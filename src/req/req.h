@@ -190,3 +190,22 @@ const char *req_token_hash(struct arena *a, const char *token);
 int req_auto_close(struct db *db, const struct req_config *cfg);
 
 #endif
+
+/* ---- the desk's changes (desk_ops.c); each is one transaction with its audit row and, when
+ * the member should know, its outbox mail ---- */
+
+/* A public answer (status becomes new_status, or 'waiting' when NULL) and mail to the member. */
+bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
+		     int64_t user_id, const char *text, const char *new_status);
+/* An internal note, never shown to the member. */
+bool req_agent_note(struct db *db, int64_t request_id, int64_t user_id, const char *text);
+/* Assigns to an agent (0: nobody). */
+bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assignee);
+/* Changes the status (and mails the member). False for an unknown status. */
+bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
+		    int64_t user_id, const char *status);
+/* Merges request id into target (by number): messages and files move, the link keeps working. */
+bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
+	       const char *target_number, char *err, size_t errlen);
+/* Russian name of a status. */
+const char *req_status_ru(const char *status);

@@ -1,0 +1,198 @@
+/* Desk accounts and sessions. See auth.h. */
+#include "auth.h"
+
+#include "../core/arena.h"
+#include "../db/db.h"
+#include "../req/req.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define FAILS_PER_LOGIN 5  /* per 15 minutes */
+#define FAILS_PER_IP 20    /* per 15 minutes */
+#define FAIL_WINDOW 900
+
+unsigned auth_roles_of(const char *role)
+{
+	if (!role)
+		return 0;
+	if (!strcmp(role, "admin"))
+		return AUTH_ADMIN | AUTH_AGENT | AUTH_EDITOR;
+	if (!strcmp(role, "agent"))
+		return AUTH_AGENT;
+	if (!strcmp(role, "editor"))
+		return AUTH_EDITOR;
+	return 0;
+}
+
+static bool login_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || strchr("._-", s[i])))
+			return false;
+	return true;
+}
+
+bool auth_user_add(struct db *db, const char *login, const char *role, const char *password,
+		   char *err, size_t errlen)
+{
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium failed to start");
+		return false;
+	}
+	if (!login_valid(login)) {
+		snprintf(err, errlen, "login: 2-64 characters of a-z, 0-9, '.', '_', '-'");
+		return false;
+	}
+	if (!auth_roles_of(role)) {
+		snprintf(err, errlen, "role must be agent, editor or admin");
+		return false;
+	}
+	size_t plen = strlen(password);
+	if (plen < 10 || plen > 1024) {
+		snprintf(err, errlen, "the password must be 10 to 1024 characters long");
+		return false;
+	}
+	char hash[crypto_pwhash_STRBYTES];
+	if (crypto_pwhash_str(hash, password, plen, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		snprintf(err, errlen, "out of memory while hashing the password");
+		return false;
+	}
+	struct db_stmt *st = db_prepare(db, "INSERT INTO users(login, role, password_hash, created) VALUES (?, ?, ?, ?)");
+	if (!st) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return false;
+	}
+	db_bind_text(st, 1, login);
+	db_bind_text(st, 2, role);
+	db_bind_text(st, 3, hash);
+	db_bind_int(st, 4, (int64_t)time(NULL));
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	if (rc == DB_CONSTRAINT) {
+		snprintf(err, errlen, "the login \"%s\" is taken", login);
+		return false;
+	}
+	if (rc != DB_DONE) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return false;
+	}
+	return true;
+}
+
+static const char *random_token(struct arena *a)
+{
+	return req_new_token(a);
+}
+
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+	if (crypto_pwhash_str(dummy_hash, "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		abort();
+}
+
+enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password,
+			    const char *ip, const char **token, const char **csrf)
+{
+	const char *kl = arena_printf(a, "login-fail:%s", login);
+	const char *ki = arena_printf(a, "login-fail-ip:%s", ip);
+	if (req_throttled(db, kl, FAIL_WINDOW, FAILS_PER_LOGIN) || req_throttled(db, ki, FAIL_WINDOW, FAILS_PER_IP))
+		return AUTH_THROTTLED;
+	struct db_stmt *st = db_prepare(db, "SELECT id, password_hash FROM users WHERE login = ? AND disabled = 0");
+	if (!st)
+		return AUTH_ERROR;
+	db_bind_text(st, 1, login);
+	int64_t id = 0;
+	char hash[crypto_pwhash_STRBYTES] = "";
+	if (db_step(st) == DB_ROW) {
+		id = db_col_int(st, 0);
+		snprintf(hash, sizeof hash, "%s", db_col_text(st, 1));
+	}
+	db_finalize(st);
+	/* An unknown login costs the same as a wrong password, so timing does not tell them apart. */
+	pthread_once(&dummy_once, make_dummy);
+	bool ok = crypto_pwhash_str_verify(id ? hash : dummy_hash, password, strlen(password)) == 0 && id;
+	if (!ok) {
+		req_throttle_hit(db, kl, FAIL_WINDOW, FAILS_PER_LOGIN);
+		req_throttle_hit(db, ki, FAIL_WINDOW, FAILS_PER_IP);
+		return AUTH_WRONG;
+	}
+	*token = random_token(a);
+	*csrf = random_token(a);
+	int64_t now = (int64_t)time(NULL);
+	st = db_prepare(db, "INSERT INTO sessions(token_hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)");
+	bool done = st && db_bind_text(st, 1, req_token_hash(a, *token)) == DB_OK && db_bind_int(st, 2, id) == DB_OK &&
+		    db_bind_text(st, 3, *csrf) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
+		    db_bind_int(st, 5, now + AUTH_SESSION_SECONDS) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return done ? AUTH_OK : AUTH_ERROR;
+}
+
+int auth_session(struct db *db, struct arena *a, const char *token, struct auth_user *out)
+{
+	if (!token || strlen(token) != 43)
+		return 0;
+	struct db_stmt *st = db_prepare(db, "SELECT u.id, u.login, u.role, s.csrf FROM sessions s JOIN users u ON "
+					    "u.id = s.user_id WHERE s.token_hash = ? AND s.expires > ? AND u.disabled = 0");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, req_token_hash(a, token));
+	db_bind_int(st, 2, (int64_t)time(NULL));
+	enum db_rc rc = db_step(st);
+	if (rc == DB_ROW) {
+		out->id = db_col_int(st, 0);
+		out->login = arena_strdup(a, db_col_text(st, 1));
+		out->role = arena_strdup(a, db_col_text(st, 2));
+		out->roles = auth_roles_of(out->role);
+		out->csrf = arena_strdup(a, db_col_text(st, 3));
+	}
+	db_finalize(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+bool auth_logout(struct db *db, const char *token)
+{
+	struct arena *a = arena_new();
+	struct db_stmt *st = db_prepare(db, "DELETE FROM sessions WHERE token_hash = ?");
+	bool ok = st && db_bind_text(st, 1, req_token_hash(a, token ? token : "")) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	arena_free(a);
+	return ok;
+}
+
+bool auth_csrf_ok(const struct auth_user *u, const char *submitted)
+{
+	if (!u || !u->csrf || !submitted)
+		return false;
+	size_t n = strlen(u->csrf);
+	return strlen(submitted) == n && sodium_memcmp(u->csrf, submitted, n) == 0;
+}
+
+int auth_agents(struct db *db, struct arena *a, int64_t **ids, const char ***logins)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT id, login FROM users WHERE disabled = 0 AND role IN "
+					    "('agent', 'admin') ORDER BY login");
+	if (!st)
+		return -1;
+	int n = 0, cap = 256;
+	*ids = arena_alloc(a, (size_t)cap * sizeof **ids);
+	*logins = arena_alloc(a, (size_t)cap * sizeof **logins);
+	while (db_step(st) == DB_ROW && n < cap) {
+		(*ids)[n] = db_col_int(st, 0);
+		(*logins)[n++] = arena_strdup(a, db_col_text(st, 1));
+	}
+	db_finalize(st);
+	return n;
+}

@@ -1,0 +1,467 @@
+/* The agents' desk. See desk.h. */
+#include "desk.h"
+
+#include "../app/app.h"
+#include "../auth/auth.h"
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../core/text.h"
+#include "../db/db.h"
+#include "../req/req.h"
+#include "../web/web.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOGIN_CSRF_COOKIE "spravka_login_csrf"
+
+static void desk_begin(struct ctx *c, const char *title)
+{
+	struct buf *b = &c->resp->body;
+	const struct static_file *css = app_static(c->app, "style.css");
+	c->resp->status = c->resp->status ? c->resp->status : 200;
+	c->resp->content_type = "text/html; charset=utf-8";
+	c->resp->cache_control = "no-store";
+	html_printf(b,
+		    "<!DOCTYPE html>\n<html lang=\"ru\">\n<head>\n<meta charset=\"utf-8\">\n"
+		    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		    "<title>%s — стол поддержки</title>\n<link rel=\"stylesheet\" href=\"/static/style.css?v=%s\">\n"
+		    "</head>\n<body class=\"desk\">\n<header class=\"site\">\n<div class=\"bar\">\n"
+		    "<a class=\"logo\" href=\"/desk\">Стол поддержки</a>\n",
+		    title, css ? css->version : "0");
+	if (c->user) {
+		html_printf(b, "<nav class=\"desk-nav\"><a href=\"/desk\">Очередь</a> · <a href=\"/desk/canned\">Шаблоны "
+			       "ответов</a> · <a href=\"/desk/outbox\">Исходящая почта</a></nav>\n"
+			       "<form action=\"/desk/logout\" method=\"post\"><input type=\"hidden\" name=\"csrf\" "
+			       "value=\"%s\"><span>%s</span> <button type=\"submit\">Выйти</button></form>\n",
+			    c->user->csrf, c->user->login);
+	}
+	html_raw(b, "</div>\n</header>\n<main id=\"main\">\n");
+}
+
+static void desk_end(struct ctx *c)
+{
+	html_raw(&c->resp->body, "</main>\n</body>\n</html>\n");
+}
+
+static const char *when(struct arena *a, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	char s[32];
+	strftime(s, sizeof s, "%Y-%m-%d %H:%M UTC", &tm);
+	return arena_strdup(a, s);
+}
+
+static void redirect(struct ctx *c, const char *to)
+{
+	c->resp->status = 303;
+	c->resp->location = to;
+	c->resp->content_type = "text/plain; charset=utf-8";
+	c->resp->cache_control = "no-store";
+	buf_adds(&c->resp->body, "См. другую страницу.\n");
+}
+
+/* ---- login ---- */
+
+static void login_page(struct ctx *c, const char *message, const char *login)
+{
+	const char *token = req_new_token(c->req->arena);
+	c->resp->set_cookie = arena_printf(c->req->arena, LOGIN_CSRF_COOKIE "=%s; Path=/desk; HttpOnly; SameSite=Strict%s",
+					   token, c->app->cfg.secure_cookies ? "; Secure" : "");
+	desk_begin(c, "Вход");
+	struct buf *b = &c->resp->body;
+	html_raw(b, "<h1>Вход для сотрудников</h1>\n");
+	if (message)
+		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n", message);
+	const char *next = http_param(c->req, "next");
+	html_printf(b, "<form class=\"request\" action=\"/desk/login\" method=\"post\">\n"
+		       "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
+		       "<input type=\"hidden\" name=\"next\" value=\"%s\">\n"
+		       "<div class=\"field\"><label for=\"f-login\">Логин</label>"
+		       "<input id=\"f-login\" name=\"login\" type=\"text\" value=\"%s\" autocomplete=\"username\" required></div>\n"
+		       "<div class=\"field\"><label for=\"f-password\">Пароль</label>"
+		       "<input id=\"f-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\n"
+		       "<p><button type=\"submit\">Войти</button></p>\n</form>\n",
+		    token, next ? next : "", login ? login : "");
+	desk_end(c);
+}
+
+void desk_login_form(struct ctx *c)
+{
+	login_page(c, NULL, NULL);
+}
+
+/* Where to go after login: a desk path only. */
+static const char *next_path(struct ctx *c, const char *next)
+{
+	if (next && !strncmp(next, "/desk", 5) && !strchr(next, '\\') && !strstr(next, "//"))
+		for (const unsigned char *p = (const unsigned char *)next;; p++) {
+			if (!*p)
+				return next;
+			if (*p < 0x20 || *p >= 0x7f)
+				break;
+		}
+	(void)c;
+	return "/desk";
+}
+
+void desk_login(struct ctx *c)
+{
+	const char *cookie = http_cookie(c->req, LOGIN_CSRF_COOKIE);
+	const char *csrf = http_field(c->req, "csrf", NULL);
+	const char *login = http_field(c->req, "login", NULL);
+	const char *password = http_field(c->req, "password", NULL);
+	if (!cookie || !csrf || strlen(cookie) != strlen(csrf) || strcmp(cookie, csrf) != 0) {
+		c->resp->status = 403;
+		return login_page(c, "Форма устарела. Попробуйте войти ещё раз.", NULL);
+	}
+	if (!login || !password || !utf8_valid(login, strlen(login))) {
+		c->resp->status = 422;
+		return login_page(c, "Введите логин и пароль.", NULL);
+	}
+	const char *token, *session_csrf;
+	switch (auth_login(c->db, c->req->arena, login, password, http_client_ip(c->req), &token, &session_csrf)) {
+	case AUTH_OK:
+		c->resp->set_cookie = arena_printf(c->req->arena,
+						   AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
+						   token, AUTH_SESSION_SECONDS, c->app->cfg.secure_cookies ? "; Secure" : "");
+		return redirect(c, next_path(c, http_field(c->req, "next", NULL)));
+	case AUTH_WRONG:
+		c->resp->status = 401;
+		return login_page(c, "Неверный логин или пароль.", login);
+	case AUTH_THROTTLED:
+		c->resp->status = 429;
+		return login_page(c, "Слишком много неудачных попыток. Попробуйте через 15 минут.", login);
+	case AUTH_ERROR:
+		break;
+	}
+	c->resp->status = 503;
+	login_page(c, "Вход временно недоступен.", login);
+}
+
+void desk_logout(struct ctx *c)
+{
+	auth_logout(c->db, http_cookie(c->req, AUTH_SESSION_COOKIE));
+	c->resp->set_cookie = AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+	redirect(c, "/desk/login");
+}
+
+/* ---- queue ---- */
+
+static const char *const statuses[] = {"new", "open", "waiting", "resolved", "closed"};
+
+void desk_queue(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct buf *b = &c->resp->body;
+	const char *status = http_param(c->req, "status");
+	const char *topic = http_param(c->req, "topic");
+	const char *country = http_param(c->req, "country");
+	const char *assignee = http_param(c->req, "assignee");
+	const char *age = http_param(c->req, "age");
+	int age_days = age ? atoi(age) : 0;
+	if (age_days < 0 || age_days > 3650)
+		age_days = 0;
+	desk_begin(c, "Очередь");
+	html_raw(b, "<h1>Очередь обращений</h1>\n<ul class=\"counts\">\n");
+	struct db_stmt *st = db_prepare(c->db, "SELECT status, count(*) FROM requests WHERE merged_into IS NULL GROUP BY status");
+	int64_t counts[5] = {0};
+	while (st && db_step(st) == DB_ROW)
+		for (int i = 0; i < 5; i++)
+			if (!strcmp(db_col_text(st, 0), statuses[i]))
+				counts[i] = db_col_int(st, 1);
+	db_finalize(st);
+	for (int i = 0; i < 5; i++)
+		html_printf(b, "<li><a href=\"/desk?status=%s\">%s: <strong>%lld</strong></a></li>\n", statuses[i],
+			    req_status_ru(statuses[i]), (long long)counts[i]);
+	html_raw(b, "</ul>\n<form class=\"filter\" action=\"/desk\" method=\"get\">\n"
+		    "<label for=\"q-status\">Статус</label><select id=\"q-status\" name=\"status\">"
+		    "<option value=\"\">Открытые</option>\n");
+	for (int i = 0; i < 5; i++)
+		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", statuses[i],
+			    status && !strcmp(status, statuses[i]) ? " selected" : "", req_status_ru(statuses[i]));
+	html_raw(b, "<option value=\"all\">Все</option></select>\n"
+		    "<label for=\"q-topic\">Тема</label><select id=\"q-topic\" name=\"topic\"><option value=\"\">Все</option>\n");
+	for (int i = 0; i < c->app->req.n_topics; i++)
+		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", c->app->req.topics[i].slug,
+			    topic && !strcmp(topic, c->app->req.topics[i].slug) ? " selected" : "",
+			    c->app->req.topics[i].title);
+	html_raw(b, "</select>\n<label for=\"q-country\">Страна</label><select id=\"q-country\" name=\"country\">"
+		    "<option value=\"\">Все</option>\n");
+	for (size_t i = 0; i < c->app->cfg.n_countries; i++)
+		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", c->app->cfg.countries[i].code,
+			    country && !strcmp(country, c->app->cfg.countries[i].code) ? " selected" : "",
+			    c->app->cfg.countries[i].name);
+	html_printf(b, "</select>\n<label for=\"q-assignee\">Исполнитель</label><select id=\"q-assignee\" name=\"assignee\">"
+		       "<option value=\"\">Любой</option><option value=\"me\"%s>Мои</option>"
+		       "<option value=\"none\"%s>Без исполнителя</option></select>\n"
+		       "<label for=\"q-age\">Старше, дней</label><input id=\"q-age\" name=\"age\" type=\"number\" min=\"0\" value=\"%d\">\n"
+		       "<button type=\"submit\">Показать</button>\n</form>\n",
+		    assignee && !strcmp(assignee, "me") ? " selected" : "",
+		    assignee && !strcmp(assignee, "none") ? " selected" : "", age_days);
+	/* One statement with optional filters: each is "? IS NULL OR column = ?". */
+	st = db_prepare(c->db,
+			"SELECT r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
+			"FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE r.merged_into IS NULL "
+			"AND (CASE WHEN ? IS NULL THEN r.status IN ('new', 'open', 'waiting') WHEN ? = 'all' THEN 1 "
+			"ELSE r.status = ? END) AND (? IS NULL OR r.topic = ?) AND (? IS NULL OR r.country = ?) "
+			"AND (? IS NULL OR (? = 'none' AND r.assignee IS NULL) OR (? = 'me' AND r.assignee = ?)) "
+			"AND r.created <= ? ORDER BY r.updated ASC LIMIT 200");
+	if (!st) {
+		html_raw(b, "<p>Очередь недоступна.</p>\n");
+		return desk_end(c);
+	}
+	const char *sv = status && *status ? status : NULL;
+	const char *tv = topic && *topic ? topic : NULL;
+	const char *cv = country && *country ? country : NULL;
+	const char *av = assignee && *assignee ? assignee : NULL;
+	db_bind_text(st, 1, sv), db_bind_text(st, 2, sv), db_bind_text(st, 3, sv);
+	db_bind_text(st, 4, tv), db_bind_text(st, 5, tv);
+	db_bind_text(st, 6, cv), db_bind_text(st, 7, cv);
+	db_bind_text(st, 8, av), db_bind_text(st, 9, av), db_bind_text(st, 10, av);
+	db_bind_int(st, 11, c->user->id);
+	db_bind_int(st, 12, (int64_t)time(NULL) - (int64_t)age_days * 86400);
+	html_raw(b, "<table class=\"queue\">\n<thead><tr><th>Номер</th><th>Тема</th><th>ID партнёра</th><th>Раздел</th>"
+		    "<th>Страна</th><th>Статус</th><th>Исполнитель</th><th>Обновлено</th></tr></thead>\n<tbody>\n");
+	int n = 0;
+	while (db_step(st) == DB_ROW) {
+		n++;
+		html_printf(b, "<tr><td><a href=\"/desk/r/%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+			       "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
+			    db_col_text(st, 0), db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2),
+			    db_col_text(st, 3), db_col_text(st, 4), req_status_ru(db_col_text(st, 5)),
+			    db_col_null(st, 6) ? "—" : db_col_text(st, 6), when(a, db_col_int(st, 8)));
+	}
+	db_finalize(st);
+	html_raw(b, "</tbody>\n</table>\n");
+	if (!n)
+		html_raw(b, "<p>Обращений нет.</p>\n");
+	desk_end(c);
+}
+
+/* ---- one request ---- */
+
+static void hidden_csrf(struct ctx *c)
+{
+	html_printf(&c->resp->body, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n", c->user->csrf);
+}
+
+void desk_request(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct buf *b = &c->resp->body;
+	struct req_view v;
+	int found = req_by_number(c->db, a, c->arg, &v);
+	if (found <= 0)
+		return page_error(c, found < 0 ? 503 : 404, found < 0 ? "База данных недоступна." : "Такого обращения нет.");
+	desk_begin(c, v.number);
+	html_printf(b, "<p class=\"crumbs\"><a href=\"/desk\">Очередь</a> › %s</p>\n<h1>%s: %s</h1>\n", v.number, v.number,
+		    v.subject);
+	if (v.merged_into_number)
+		html_printf(b, "<p class=\"notice\">Обращение %s объединено с %s.</p>\n", v.merged_from, v.merged_into_number);
+	html_printf(b, "<dl class=\"facts\"><dt>Статус</dt><dd>%s</dd><dt>ID партнёра</dt><dd>%s</dd><dt>Имя</dt><dd>%s</dd>"
+		       "<dt>Почта</dt><dd>%s</dd><dt>Телефон</dt><dd>%s</dd><dt>Страна</dt><dd>%s</dd><dt>Тема</dt><dd>%s</dd>"
+		       "<dt>Заказ</dt><dd>%s</dd><dt>Исполнитель</dt><dd>%s</dd><dt>Создано</dt><dd>%s</dd></dl>\n",
+		    req_status_ru(v.status), v.member_id, v.name, v.email, v.phone, v.country, v.topic,
+		    *v.order_number ? v.order_number : "—", v.assignee ? v.assignee : "—", when(a, v.created));
+	html_raw(b, "<h2>Переписка</h2>\n<ol class=\"conversation\">\n");
+	for (int i = 0; i < v.n_messages; i++) {
+		const struct req_message *m = &v.messages[i];
+		html_printf(b, "<li class=\"msg msg-%s%s\">\n<p class=\"meta\">%s%s · %s</p>\n<div class=\"text\">%s</div>\n",
+			    m->author, m->internal ? " internal" : "",
+			    !strcmp(m->author, "member") ? "Участник" : m->agent ? m->agent : "Система",
+			    m->internal ? " · внутренняя заметка" : "", when(a, m->created), m->body);
+		for (int k = 0; k < v.n_attachments; k++)
+			if (v.attachments[k].message_id == m->id)
+				html_printf(b, "<p class=\"file\"><a href=\"/desk/f/%lld\">%s</a> (%s, %lld КБ)</p>\n",
+					    (long long)v.attachments[k].id, v.attachments[k].filename, v.attachments[k].mime,
+					    (long long)((v.attachments[k].size + 1023) / 1024));
+		html_raw(b, "</li>\n");
+	}
+	html_raw(b, "</ol>\n<h2>Ответить</h2>\n");
+	html_printf(b, "<form class=\"request\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
+	hidden_csrf(c);
+	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"reply\">\n<div class=\"field\"><label for=\"f-canned\">"
+		    "Шаблон</label><select id=\"f-canned\" name=\"canned\"><option value=\"\">Без шаблона</option>\n");
+	struct db_stmt *st = db_prepare(c->db, "SELECT id, title FROM canned_replies ORDER BY title");
+	while (st && db_step(st) == DB_ROW)
+		html_printf(b, "<option value=\"%lld\">%s</option>\n", (long long)db_col_int(st, 0), db_col_text(st, 1));
+	db_finalize(st);
+	html_raw(b, "</select></div>\n<div class=\"field\"><label for=\"f-reply\">Ответ участнику</label>"
+		    "<textarea id=\"f-reply\" name=\"text\" rows=\"6\"></textarea></div>\n"
+		    "<div class=\"field\"><label for=\"f-reply-status\">Статус после ответа</label>"
+		    "<select id=\"f-reply-status\" name=\"status\">");
+	for (int i = 0; i < 5; i++)
+		html_printf(b, "<option value=\"%s\"%s>%s</option>", statuses[i], i == 2 ? " selected" : "",
+			    req_status_ru(statuses[i]));
+	html_raw(b, "</select></div>\n<p><button type=\"submit\">Отправить ответ</button></p>\n</form>\n");
+	html_printf(b, "<h2>Внутренняя заметка</h2>\n<form class=\"request\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
+	hidden_csrf(c);
+	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"note\">\n<div class=\"field\"><label for=\"f-note\">"
+		    "Заметка (участник её не видит)</label><textarea id=\"f-note\" name=\"text\" rows=\"3\"></textarea></div>\n"
+		    "<p><button type=\"submit\">Сохранить заметку</button></p>\n</form>\n");
+	html_printf(b, "<h2>Действия</h2>\n<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
+	hidden_csrf(c);
+	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"assign\">\n<label for=\"f-assignee\">Исполнитель</label>"
+		    "<select id=\"f-assignee\" name=\"assignee\"><option value=\"0\">Никто</option>\n");
+	int64_t *ids;
+	const char **logins;
+	int na = auth_agents(c->db, a, &ids, &logins);
+	for (int i = 0; i < na; i++)
+		html_printf(b, "<option value=\"%lld\"%s>%s</option>\n", (long long)ids[i],
+			    v.assignee && !strcmp(v.assignee, logins[i]) ? " selected" : "", logins[i]);
+	html_raw(b, "</select>\n<button type=\"submit\">Назначить</button>\n</form>\n");
+	html_printf(b, "<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
+	hidden_csrf(c);
+	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"status\">\n<label for=\"f-status\">Статус</label>"
+		    "<select id=\"f-status\" name=\"status\">");
+	for (int i = 0; i < 5; i++)
+		html_printf(b, "<option value=\"%s\"%s>%s</option>", statuses[i], strcmp(v.status, statuses[i]) ? "" : " selected",
+			    req_status_ru(statuses[i]));
+	html_raw(b, "</select>\n<button type=\"submit\">Изменить статус</button>\n</form>\n");
+	html_printf(b, "<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
+	hidden_csrf(c);
+	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"merge\">\n<label for=\"f-merge\">Объединить с "
+		    "обращением</label><input id=\"f-merge\" name=\"target\" type=\"text\" placeholder=\"R-2026-000123\">\n"
+		    "<button type=\"submit\">Объединить</button>\n</form>\n<h2>Журнал изменений</h2>\n<ul class=\"audit\">\n");
+	st = db_prepare(c->db, "SELECT a.at, u.login, a.action, a.detail FROM audit a LEFT JOIN users u ON u.id = a.user_id "
+			       "WHERE a.request_id = ? ORDER BY a.id");
+	if (st)
+		db_bind_int(st, 1, v.id);
+	while (st && db_step(st) == DB_ROW)
+		html_printf(b, "<li>%s · %s · %s %s</li>\n", when(a, db_col_int(st, 0)),
+			    db_col_null(st, 1) ? "—" : db_col_text(st, 1), db_col_text(st, 2), db_col_text(st, 3));
+	db_finalize(st);
+	html_raw(b, "</ul>\n");
+	desk_end(c);
+}
+
+static const char *canned_body(struct ctx *c, const char *id)
+{
+	struct db_stmt *st = db_prepare(c->db, "SELECT body FROM canned_replies WHERE id = ?");
+	if (!st)
+		return NULL;
+	db_bind_int(st, 1, strtoll(id, NULL, 10));
+	const char *body = db_step(st) == DB_ROW ? arena_strdup(c->req->arena, db_col_text(st, 0)) : NULL;
+	db_finalize(st);
+	return body;
+}
+
+void desk_action(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct req_view v;
+	int found = req_by_number(c->db, a, c->arg, &v);
+	if (found <= 0)
+		return page_error(c, found < 0 ? 503 : 404, found < 0 ? "База данных недоступна." : "Такого обращения нет.");
+	const char *action = http_field(c->req, "action", NULL);
+	const char *text = http_field(c->req, "text", NULL);
+	if (text && !utf8_valid(text, strlen(text)))
+		text = NULL;
+	if (text)
+		text = str_trim(arena_strdup(a, text));
+	bool ok = false;
+	char err[256] = "Не удалось выполнить действие: проверьте поля.";
+	if (action && !strcmp(action, "reply")) {
+		const char *canned = http_field(c->req, "canned", NULL);
+		const char *body = canned && *canned ? canned_body(c, canned) : NULL;
+		if (body)
+			text = text && *text ? arena_printf(a, "%s\n\n%s", text, body) : body;
+		ok = req_agent_reply(c->db, &c->app->req, a, v.id, c->user->id, text, http_field(c->req, "status", NULL));
+	} else if (action && !strcmp(action, "note")) {
+		ok = req_agent_note(c->db, v.id, c->user->id, text);
+	} else if (action && !strcmp(action, "assign")) {
+		const char *who = http_field(c->req, "assignee", NULL);
+		ok = who && req_assign(c->db, v.id, c->user->id, strtoll(who, NULL, 10));
+	} else if (action && !strcmp(action, "status")) {
+		ok = req_set_status(c->db, &c->app->req, a, v.id, c->user->id, http_field(c->req, "status", NULL));
+	} else if (action && !strcmp(action, "merge")) {
+		const char *target = http_field(c->req, "target", NULL);
+		ok = req_merge(c->db, a, v.id, c->user->id, target ? str_trim(arena_strdup(a, target)) : NULL, err, sizeof err);
+	}
+	if (!ok)
+		return page_error(c, 422, err);
+	redirect(c, arena_printf(a, "/desk/r/%s", v.number));
+}
+
+void desk_file(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct db_stmt *st = db_prepare(c->db, "SELECT sha256, mime, filename FROM attachments WHERE id = ?");
+	if (!st)
+		return page_error(c, 503, "База данных недоступна.");
+	char *end;
+	long long id = strtoll(c->arg, &end, 10);
+	db_bind_int(st, 1, *end ? -1 : id);
+	if (db_step(st) != DB_ROW) {
+		db_finalize(st);
+		return page_not_found(c);
+	}
+	const char *sha = arena_strdup(a, db_col_text(st, 0));
+	c->resp->content_type = arena_strdup(a, db_col_text(st, 1));
+	struct buf name;
+	buf_init(&name, 4096);
+	url_encode(&name, db_col_text(st, 2));
+	db_finalize(st);
+	/* The stored name is untrusted: only its percent-encoded form reaches the header. */
+	c->resp->disposition = arena_printf(a, "attachment; filename*=UTF-8''%s", buf_str(&name));
+	buf_free(&name);
+	c->resp->file_path = arena_printf(a, "%s/files/%s", c->app->cfg.data_dir, sha);
+	c->resp->cache_control = "private, no-store";
+	c->resp->status = 200;
+}
+
+void desk_canned(struct ctx *c)
+{
+	struct buf *b = &c->resp->body;
+	desk_begin(c, "Шаблоны ответов");
+	html_raw(b, "<h1>Шаблоны ответов</h1>\n<ul class=\"canned\">\n");
+	struct db_stmt *st = db_prepare(c->db, "SELECT title, body FROM canned_replies ORDER BY title");
+	while (st && db_step(st) == DB_ROW)
+		html_printf(b, "<li><strong>%s</strong><div class=\"text\">%s</div></li>\n", db_col_text(st, 0), db_col_text(st, 1));
+	db_finalize(st);
+	html_raw(b, "</ul>\n<h2>Новый шаблон</h2>\n<form class=\"request\" action=\"/desk/canned\" method=\"post\">\n");
+	hidden_csrf(c);
+	html_raw(b, "<div class=\"field\"><label for=\"f-title\">Название</label><input id=\"f-title\" name=\"title\" type=\"text\"></div>\n"
+		    "<div class=\"field\"><label for=\"f-body\">Текст (можно со ссылками на статьи /a/…)</label>"
+		    "<textarea id=\"f-body\" name=\"body\" rows=\"5\"></textarea></div>\n"
+		    "<p><button type=\"submit\">Сохранить</button></p>\n</form>\n");
+	desk_end(c);
+}
+
+void desk_canned_add(struct ctx *c)
+{
+	const char *title = http_field(c->req, "title", NULL);
+	const char *body = http_field(c->req, "body", NULL);
+	if (!title || !body || !*title || !*body || !utf8_valid(title, strlen(title)) || !utf8_valid(body, strlen(body)))
+		return page_error(c, 422, "Укажите название и текст шаблона.");
+	struct db_stmt *st = db_prepare(c->db, "INSERT INTO canned_replies(title, body, created) VALUES (?, ?, ?)");
+	bool ok = st && db_bind_text(st, 1, title) == DB_OK && db_bind_text(st, 2, body) == DB_OK &&
+		  db_bind_int(st, 3, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	if (!ok)
+		return page_error(c, 503, "Не удалось сохранить шаблон.");
+	redirect(c, "/desk/canned");
+}
+
+void desk_outbox(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct buf *b = &c->resp->body;
+	desk_begin(c, "Исходящая почта");
+	html_raw(b, "<h1>Исходящая почта</h1>\n<table class=\"queue\">\n<thead><tr><th>Создано</th><th>Кому</th><th>Тема</th>"
+		    "<th>Статус</th><th>Попыток</th><th>Ошибка</th></tr></thead>\n<tbody>\n");
+	struct db_stmt *st = db_prepare(c->db, "SELECT created, to_addr, subject, status, attempts, last_error FROM outbox "
+					       "ORDER BY id DESC LIMIT 200");
+	while (st && db_step(st) == DB_ROW)
+		html_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%lld</td><td>%s</td></tr>\n",
+			    when(a, db_col_int(st, 0)), db_col_text(st, 1), db_col_text(st, 2), db_col_text(st, 3),
+			    (long long)db_col_int(st, 4), db_col_text(st, 5));
+	db_finalize(st);
+	html_raw(b, "</tbody>\n</table>\n");
+	desk_end(c);
+}

@@ -1,0 +1,213 @@
+/* What agents do to a request, each change with its audit row and the member's mail. */
+#include "req.h"
+
+#include "../core/arena.h"
+#include "../db/db.h"
+#include "../mail/mail.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const char *req_status_ru(const char *s)
+{
+	static const char *const map[][2] = {{"new", "Новое"},
+					     {"open", "В работе"},
+					     {"waiting", "Ждём вашего ответа"},
+					     {"resolved", "Решено"},
+					     {"closed", "Закрыто"}};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (!strcmp(map[i][0], s))
+			return map[i][1];
+	return s;
+}
+
+static bool status_valid(const char *s)
+{
+	return s && (!strcmp(s, "new") || !strcmp(s, "open") || !strcmp(s, "waiting") ||
+		     !strcmp(s, "resolved") || !strcmp(s, "closed"));
+}
+
+static bool audit(struct db *db, int64_t user_id, int64_t request_id, const char *action, const char *detail)
+{
+	struct db_stmt *st = db_prepare(db, "INSERT INTO audit(at, user_id, request_id, action, detail) VALUES (?, ?, ?, ?, ?)");
+	bool ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_bind_int(st, 2, user_id) == DB_OK &&
+		  db_bind_int(st, 3, request_id) == DB_OK && db_bind_text(st, 4, action) == DB_OK &&
+		  db_bind_text(st, 5, detail ? detail : "") == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
+static bool exec_int2(struct db *db, const char *sql, int64_t x, int64_t y)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	bool ok = st && db_bind_int(st, 1, x) == DB_OK && db_bind_int(st, 2, y) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
+/* The member's e-mail address and request number (arena), or false. */
+static bool member_contact(struct db *db, struct arena *a, int64_t id, const char **email, const char **number)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT email, number FROM requests WHERE id = ?");
+	if (!st)
+		return false;
+	db_bind_int(st, 1, id);
+	bool found = db_step(st) == DB_ROW;
+	if (found) {
+		*email = arena_strdup(a, db_col_text(st, 0));
+		*number = arena_strdup(a, db_col_text(st, 1));
+	}
+	db_finalize(st);
+	return found;
+}
+
+/* Mail to the member about request id, if they gave an address. The link is not in the mail:
+ * the database does not know it (only its hash); the first mail, sent at creation, has it. */
+static bool notify(struct db *db, struct arena *a, int64_t id, const char *subject_fmt, const char *body)
+{
+	const char *email, *number;
+	if (!member_contact(db, a, id, &email, &number))
+		return false;
+	if (!*email)
+		return true;
+	char subject[256];
+	snprintf(subject, sizeof subject, subject_fmt, number);
+	return mail_enqueue(db, id, email, subject, body);
+}
+
+static bool finish(struct db *db, bool ok)
+{
+	if (ok && db_commit(db) == DB_OK)
+		return true;
+	db_rollback(db);
+	return false;
+}
+
+static int64_t add_message(struct db *db, int64_t request_id, const char *author, int64_t user_id, bool internal,
+			   const char *body)
+{
+	struct db_stmt *st = db_prepare(db, "INSERT INTO messages(request_id, author, user_id, internal, body, created) "
+					    "VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, request_id);
+	db_bind_text(st, 2, author);
+	if (user_id)
+		db_bind_int(st, 3, user_id);
+	else
+		db_bind_null(st, 3);
+	db_bind_int(st, 4, internal);
+	db_bind_text(st, 5, body);
+	db_bind_int(st, 6, (int64_t)time(NULL));
+	int64_t id = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
+	return id;
+}
+
+static bool update_status(struct db *db, int64_t id, const char *status)
+{
+	struct db_stmt *st = db_prepare(db, "UPDATE requests SET status = ?, updated = ?, resolved_at = CASE WHEN ? = "
+					    "'resolved' THEN ? ELSE NULL END WHERE id = ?");
+	int64_t now = (int64_t)time(NULL);
+	bool ok = st && db_bind_text(st, 1, status) == DB_OK && db_bind_int(st, 2, now) == DB_OK &&
+		  db_bind_text(st, 3, status) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
+		  db_bind_int(st, 5, id) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
+bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
+		     int64_t user_id, const char *text, const char *new_status)
+{
+	(void)cfg;
+	if (!text || !*text || (new_status && !status_valid(new_status)))
+		return false;
+	const char *status = new_status ? new_status : "waiting";
+	if (db_begin_write(db) != DB_OK)
+		return false;
+	bool ok = add_message(db, request_id, "agent", user_id, false, text) > 0 && update_status(db, request_id, status) &&
+		  audit(db, user_id, request_id, "reply", status) &&
+		  notify(db, a, request_id, "Ответ по обращению %s",
+			 arena_printf(a, "Здравствуйте!\n\nПоддержка ответила на ваше обращение:\n\n%s\n\n"
+					 "Ответить можно по ссылке из первого письма об этом обращении.\n",
+				      text));
+	return finish(db, ok);
+}
+
+bool req_agent_note(struct db *db, int64_t request_id, int64_t user_id, const char *text)
+{
+	if (!text || !*text || db_begin_write(db) != DB_OK)
+		return false;
+	bool ok = add_message(db, request_id, "agent", user_id, true, text) > 0 && audit(db, user_id, request_id, "note", "");
+	return finish(db, ok);
+}
+
+bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assignee)
+{
+	if (db_begin_write(db) != DB_OK)
+		return false;
+	struct db_stmt *st = db_prepare(db, "UPDATE requests SET assignee = ?, updated = ?, status = CASE WHEN status = "
+					    "'new' THEN 'open' ELSE status END WHERE id = ?");
+	bool ok = st != NULL;
+	if (ok) {
+		if (assignee)
+			db_bind_int(st, 1, assignee);
+		else
+			db_bind_null(st, 1);
+		db_bind_int(st, 2, (int64_t)time(NULL));
+		db_bind_int(st, 3, request_id);
+		ok = db_step(st) == DB_DONE;
+	}
+	db_finalize(st);
+	char detail[32];
+	snprintf(detail, sizeof detail, "%lld", (long long)assignee);
+	ok = ok && audit(db, user_id, request_id, "assign", detail);
+	return finish(db, ok);
+}
+
+bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
+		    int64_t user_id, const char *status)
+{
+	(void)cfg;
+	if (!status_valid(status) || db_begin_write(db) != DB_OK)
+		return false;
+	bool ok = update_status(db, request_id, status) && audit(db, user_id, request_id, "status", status) &&
+		  notify(db, a, request_id, "Статус обращения %s изменён",
+			 arena_printf(a, "Здравствуйте!\n\nСтатус вашего обращения: %s.\n", req_status_ru(status)));
+	return finish(db, ok);
+}
+
+bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
+	       const char *target_number, char *err, size_t errlen)
+{
+	if (db_begin_write(db) != DB_OK) {
+		snprintf(err, errlen, "База данных занята, попробуйте ещё раз.");
+		return false;
+	}
+	struct db_stmt *st = db_prepare(db, "SELECT id FROM requests WHERE number = ? AND merged_into IS NULL");
+	int64_t target = 0;
+	if (st) {
+		db_bind_text(st, 1, target_number ? target_number : "");
+		if (db_step(st) == DB_ROW)
+			target = db_col_int(st, 0);
+		db_finalize(st);
+	}
+	if (!target || target == request_id) {
+		snprintf(err, errlen, "Обращение, с которым нужно объединить, не найдено.");
+		db_rollback(db);
+		return false;
+	}
+	const char *from_number, *email;
+	bool ok = member_contact(db, a, request_id, &email, &from_number) &&
+		  exec_int2(db, "UPDATE messages SET request_id = ? WHERE request_id = ?", target, request_id) &&
+		  exec_int2(db, "UPDATE attachments SET request_id = ? WHERE request_id = ?", target, request_id) &&
+		  exec_int2(db, "UPDATE requests SET merged_into = ?, status = 'closed' WHERE id = ?", target, request_id) &&
+		  add_message(db, target, "system", user_id, false,
+			      arena_printf(a, "Обращение %s объединено с этим обращением.", from_number)) > 0 &&
+		  audit(db, user_id, request_id, "merge", target_number) &&
+		  audit(db, user_id, target, "merged-in", from_number);
+	if (!ok)
+		snprintf(err, errlen, "Не удалось объединить обращения.");
+	return finish(db, ok);
+}

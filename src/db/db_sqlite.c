@@ -220,7 +220,9 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 		return DB_ERR;
 	}
 	sqlite3_busy_timeout(db->h, 5000);
-	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+	/* synchronous=FULL: a commit is on disk when it returns (WAL fsynced), which is what
+	 * "a request is acknowledged only when durable" needs. */
+	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
 			"PRAGMA foreign_keys=ON") != DB_OK) {
 		snprintf(err, errlen, "%s is not a usable database: %s", path, db_errmsg(db));
 		db_close(db);

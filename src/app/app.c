@@ -8,7 +8,9 @@
 #include "../md/md.h"
 #include "../search/search.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -154,6 +156,17 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", app->tmp_dir, strerror(errno));
 		return false;
 	}
+	/* Uploads cut off by a crash were never acknowledged: nothing refers to them. */
+	DIR *d = opendir(app->tmp_dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (strncmp(e->d_name, "upload-", 7) != 0)
+			continue;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", app->tmp_dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
 	return true;
 }
 

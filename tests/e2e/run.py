@@ -1348,6 +1348,7 @@ def _():
 
 
 import search_tests  # noqa: E402,F401  (issue #3: search, search log, browser)
+import requests_tests  # noqa: E402,F401
 
 
 # =============================================================================================

@@ -103,4 +103,75 @@
 	}
 
 	document.querySelectorAll('form.search').forEach(setup);
+
+	/*
+	 * The request form: while the subject and description are typed, up to 3 articles that may
+	 * already answer the question, each with "Это решило мой вопрос" (a plain form that records
+	 * the deflection and creates nothing).
+	 */
+	var box = document.getElementById('request-suggest');
+	var form = box && box.closest('form');
+	if (!form) return;
+	var subject = form.querySelector('[name="subject"]');
+	var description = form.querySelector('[name="description"]');
+	var topic = form.querySelector('[name="topic"]');
+	var country = form.querySelector('[name="country"]');
+	var timer = null, last = '', mine = 0;
+
+	function show(data) {
+		box.textContent = '';
+		var results = (data.results || []).slice(0, 3);
+		if (!results.length) { box.hidden = true; return; }
+		var title = document.createElement('p');
+		title.className = 'suggest-title';
+		title.textContent = 'Возможно, ответ уже есть в справке:';
+		box.appendChild(title);
+		var list = document.createElement('ul');
+		results.forEach(function (r) {
+			var li = document.createElement('li');
+			var a = document.createElement('a');
+			a.href = r.url;
+			a.target = '_blank';
+			a.rel = 'noopener';
+			a.textContent = r.title;
+			li.appendChild(a);
+			var f = document.createElement('form');
+			f.method = 'post';
+			f.action = '/request/solved';
+			f.className = 'solved';
+			[['slug', r.slug], ['topic', topic ? topic.value : '']].forEach(function (kv) {
+				var i = document.createElement('input');
+				i.type = 'hidden';
+				i.name = kv[0];
+				i.value = kv[1];
+				f.appendChild(i);
+			});
+			var b = document.createElement('button');
+			b.type = 'submit';
+			b.textContent = 'Это решило мой вопрос';
+			f.appendChild(b);
+			li.appendChild(f);
+			list.appendChild(li);
+		});
+		box.appendChild(list);
+		box.hidden = false;
+	}
+
+	function lookup() {
+		var q = ((subject ? subject.value : '') + ' ' + (description ? description.value : '')).trim().slice(0, 200);
+		if (q === last) return;
+		last = q;
+		if (q.length < 4) { box.hidden = true; return; }
+		var n = ++mine;
+		var url = '/api/v1/search?instant=1&limit=3&q=' + encodeURIComponent(q);
+		if (country && country.value) url += '&country=' + encodeURIComponent(country.value);
+		fetch(url, { headers: { 'Accept': 'application/json' } })
+			.then(function (r) { return r.ok ? r.json() : { results: [] }; })
+			.then(function (data) { if (n === mine) show(data); })
+			.catch(function () {});
+	}
+
+	[subject, description].forEach(function (el) {
+		if (el) el.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(lookup, 300); });
+	});
 })();

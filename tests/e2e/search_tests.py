@@ -219,3 +219,33 @@ def _():
     finally:
         if b:
             b.close()
+
+
+@test("browser: the request form suggests articles while typing; «Это решило мой вопрос» records it (chromium)")
+def _():
+    from browser import Browser, BrowserError
+    b = None
+    s = srv()
+    try:
+        b = Browser()
+        b.open(f"http://127.0.0.1:{s.port}/request")
+        b.js("document.getElementById('f-subject').focus(), true")
+        b.type("Забыл пароль от кабинета")
+        b.wait_for("!document.getElementById('request-suggest').hidden")
+        links = b.js("[...document.querySelectorAll('#request-suggest li > a')].map(a => a.getAttribute('href'))")
+        check(0 < len(links) <= 3, f"suggestions: {links}")
+        check("/a/password-reset" in links, f"password-reset not suggested: {links}")
+        i = links.index("/a/password-reset")
+        b.js(f"document.querySelectorAll('#request-suggest form.solved button')[{i}].click(), true")
+        b.wait_for("location.pathname === '/request/solved'")
+        check("Рады, что инструкция помогла" in b.js("document.body.innerText"), "no thank-you page")
+    except BrowserError as e:
+        raise Fail(str(e))
+    finally:
+        if b:
+            b.close()
+    with sqlite3.connect(os.path.join(s.data, "spravka.db")) as c:
+        n = c.execute("SELECT count(*) FROM deflections WHERE slug = 'password-reset'").fetchone()[0]
+    check(n >= 1, "no deflection row")
+    with sqlite3.connect(os.path.join(s.data, "spravka.db")) as c:
+        eq(c.execute("SELECT count(*) FROM requests").fetchone()[0], 0, "requests created by a deflection")

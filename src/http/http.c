@@ -405,8 +405,13 @@ static void body_begin(struct req_ctx *x, struct MHD_Connection *c)
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
-	if ((cl || te) && x->rules.kind == HTTP_BODY_NONE)
-		return; /* counted and dropped; the dispatcher refuses a body it did not ask for */
+	if ((cl || te) && x->rules.kind == HTTP_BODY_NONE) {
+		/* A route that takes no body: a small one is counted and dropped (the dispatcher
+		 * refuses it), a large one is refused before it is read. */
+		if (te || len > 65536)
+			body_fail(x, 413, "Этот адрес не принимает данных.");
+		return;
+	}
 	if (cl && len > x->rules.max_bytes) {
 		body_fail(x, 413, arena_printf(req->arena, "Слишком большой объём данных: не больше %zu МБ.",
 					       (x->rules.max_bytes + (1 << 20) - 1) >> 20));

@@ -94,27 +94,7 @@ static bool read_input(struct ctx *c, struct req_input *in)
 		}
 		json_decref(j);
 	} else { /* multipart/form-data */
-		for (size_t i = 0; i < req->n_fields; i++) {
-			const char *name = req->fields[i].name;
-			if (strchr(name, '[')) { /* topic[]=: arrays are refused, not coerced */
-				shape.field[shape.n] = arena_strdup(req->arena, name);
-				shape.message[shape.n++] = "Поле не может быть массивом.";
-				if (shape.n == REQ_MAX_ERRORS)
-					break;
-			}
-		}
-		for (size_t i = 0; i < N_FIELDS && shape.n < REQ_MAX_ERRORS; i++) {
-			int count;
-			const char *val = http_field(req, fields[i], &count);
-			if (count > 1) {
-				shape.field[shape.n] = fields[i];
-				shape.message[shape.n++] = "Поле передано несколько раз.";
-			}
-			if (val)
-				*v[i] = val;
-		}
-		in->files = req->files;
-		in->n_files = req->n_files;
+		req_input_from_form(req, in, &shape);
 	}
 	if (shape.n) {
 		invalid(c, &shape);

@@ -849,18 +849,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!x->answered) {
-			body_data(x, upload_data, *upload_data_size);
-			if (x->req.body_error) {
-				/* A rule broken mid-body (a file too large...): answer at once. */
-				body_end(x);
-				x->answered = true;
-				s->dispatch(s->app, &x->req, &x->resp);
-				*upload_data_size = 0;
-				return answer(x);
-			}
-		}
+		/* A rule broken mid-body (a sixth file, a file too large...) is answered when the body
+		 * ends: libmicrohttpd 0.9.75 refuses to queue a response while a body is being read
+		 * and would close the connection without one. The rest is counted and dropped, and
+		 * never more than the route's limit (checked against Content-Length up front); a
+		 * chunked body that goes over it has the connection closed. */
+		body_data(x, upload_data, *upload_data_size);
 		*upload_data_size = 0;
+		if (x->req.body_bytes > x->rules.max_bytes && x->rules.kind != HTTP_BODY_NONE)
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (x->answered)

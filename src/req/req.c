@@ -245,6 +245,30 @@ static void check_files(struct arena *a, struct req_errors *e, struct http_file 
 		add_error(e, "attachments", "Все файлы вместе должны занимать не больше 25 МБ.");
 }
 
+bool req_input_from_form(const struct http_request *req, struct req_input *in,
+			 struct req_errors *shape)
+{
+	static const char *const names[] = {"member_id", "name",         "email",   "phone",      "country",
+					    "topic",     "order_number", "subject", "description"};
+	const char **v[] = {&in->member_id, &in->name,         &in->email,   &in->phone,      &in->country,
+			    &in->topic,     &in->order_number, &in->subject, &in->description};
+	for (size_t i = 0; i < req->n_fields; i++)
+		if (strchr(req->fields[i].name, '['))
+			add_error(shape, arena_strdup(req->arena, req->fields[i].name),
+				  "Поле не может быть массивом.");
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+		int count;
+		const char *val = http_field(req, names[k], &count);
+		if (count > 1)
+			add_error(shape, names[k], "Поле передано несколько раз.");
+		*v[k] = val && !utf8_valid(val, strlen(val)) ? "" : val;
+	}
+	in->honeypot = http_field(req, "website", NULL);
+	in->files = req->files;
+	in->n_files = req->n_files;
+	return shape->n == 0;
+}
+
 /* ---- attachment store ---- */
 
 static bool fsync_path(const char *path, bool dir)

@@ -104,6 +104,16 @@ const char *req_sniff_type(const unsigned char *head, size_t n);
 /* A file name safe to keep as metadata: no path, no control or bidi characters, <= 200 chars. */
 const char *req_clean_filename(struct arena *a, const char *name);
 
+struct http_request;
+/*
+ * Fills in's text fields and files from a multipart or urlencoded form. A field name with
+ * brackets (`topic[]`) or a field sent twice is not coerced: it is reported in shape (Russian
+ * messages) and false is returned; a value that is not valid UTF-8 is kept as "" (the check in
+ * req_create reports it). The values live as long as req.
+ */
+bool req_input_from_form(const struct http_request *req, struct req_input *in,
+			 struct req_errors *shape);
+
 /*
  * Checks and creates a request. On REQ_CREATED the files of in were moved into the attachment
  * store (their paths set to NULL) and, with an idempotency key, the answer
@@ -189,8 +199,6 @@ const char *req_token_hash(struct arena *a, const char *token);
 /* Closes requests resolved more than auto_close_days ago; returns how many, -1 on error. */
 int req_auto_close(struct db *db, const struct req_config *cfg);
 
-#endif
-
 /* ---- the desk's changes (desk_ops.c); each is one transaction with its audit row and, when
  * the member should know, its outbox mail ---- */
 
@@ -209,3 +217,5 @@ bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_
 	       const char *target_number, char *err, size_t errlen);
 /* Russian name of a status. */
 const char *req_status_ru(const char *status);
+
+#endif

@@ -58,12 +58,33 @@ static const char *error_of(const struct form *f, const char *field)
 	return NULL;
 }
 
+/* The attributes that tie a control to its hint and error: aria-invalid, aria-describedby. */
+static void control_attrs(struct ctx *c, int k, bool hint, const char *err)
+{
+	struct buf *b = &c->resp->body;
+	struct arena *a = c->req->arena;
+	const char *described = hint && err ? arena_printf(a, "f-%s-hint f-err-%s", names[k], names[k])
+				: hint	    ? arena_printf(a, "f-%s-hint", names[k])
+				: err	    ? arena_printf(a, "f-err-%s", names[k])
+					    : NULL;
+	if (err)
+		html_raw(b, " aria-invalid=\"true\"");
+	if (described)
+		html_printf(b, " aria-describedby=\"%s\"", described);
+}
+
+/* The error paragraph under a control, when it has one. */
+static void control_error(struct ctx *c, int k, const char *err)
+{
+	if (err)
+		html_printf(&c->resp->body, "<p class=\"error\" id=\"f-err-%s\">%s</p>\n", names[k], err);
+}
+
 /* One labelled input with its hint and error. extra is trusted markup (attributes). */
 static void input(struct ctx *c, const struct form *f, int k, const char *label, const char *type,
 		  const char *hint, const char *extra)
 {
 	struct buf *b = &c->resp->body;
-	struct arena *a = c->req->arena;
 	const char *err = error_of(f, names[k]);
 	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-%s\">%s</label>\n", err ? " invalid" : "",
 		    names[k], label);
@@ -72,23 +93,15 @@ static void input(struct ctx *c, const struct form *f, int k, const char *label,
 		html_raw(b, hint); /* trusted: literal markup of this file */
 		html_raw(b, "</p>\n");
 	}
-	const char *described = hint && err ? arena_printf(a, "f-%s-hint f-err-%s", names[k], names[k])
-				: hint	    ? arena_printf(a, "f-%s-hint", names[k])
-				: err	    ? arena_printf(a, "f-err-%s", names[k])
-					    : NULL;
 	html_printf(b, "<input id=\"f-%s\" name=\"%s\" type=\"%s\" value=\"%s\"", names[k], names[k], type,
 		    f->v[k] ? f->v[k] : "");
-	if (err)
-		html_raw(b, " aria-invalid=\"true\"");
-	if (described)
-		html_printf(b, " aria-describedby=\"%s\"", described);
+	control_attrs(c, k, hint != NULL, err);
 	if (extra) {
 		html_raw(b, " ");
 		html_raw(b, extra);
 	}
 	html_raw(b, ">\n");
-	if (err)
-		html_printf(b, "<p class=\"error\" id=\"f-err-%s\">%s</p>\n", names[k], err);
+	control_error(c, k, err);
 	html_raw(b, "</div>\n");
 }
 
@@ -131,18 +144,21 @@ static void render_form(struct ctx *c, const struct form *f)
 	const char *cerr = error_of(f, "country");
 	const char *country = f->v[F_COUNTRY] ? f->v[F_COUNTRY] : c->country;
 	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-country\">Страна</label>\n"
-		       "<select id=\"f-country\" name=\"country\">\n",
+		       "<select id=\"f-country\" name=\"country\"",
 		    cerr ? " invalid" : "");
+	control_attrs(c, F_COUNTRY, false, cerr);
+	html_raw(b, ">\n");
 	for (size_t i = 0; i < cfg->n_countries; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", cfg->countries[i].code,
 			    strcmp(cfg->countries[i].code, country) ? "" : " selected", cfg->countries[i].name);
 	html_raw(b, "</select>\n");
-	if (cerr)
-		html_printf(b, "<p class=\"error\">%s</p>\n", cerr);
+	control_error(c, F_COUNTRY, cerr);
 	const char *terr = error_of(f, "topic");
 	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-topic\">Тема</label>\n"
-		       "<select id=\"f-topic\" name=\"topic\">\n<option value=\"\">Выберите тему</option>\n",
+		       "<select id=\"f-topic\" name=\"topic\"",
 		    terr ? " invalid" : "");
+	control_attrs(c, F_TOPIC, false, terr);
+	html_raw(b, ">\n<option value=\"\">Выберите тему</option>\n");
 	for (int i = 0; i < c->app->req.n_topics; i++) {
 		const struct req_topic *t = &c->app->req.topics[i];
 		bool selected = f->v[F_TOPIC] && !strcmp(f->v[F_TOPIC], t->slug);
@@ -154,8 +170,7 @@ static void render_form(struct ctx *c, const struct form *f)
 		html_printf(b, ">%s</option>\n", t->title);
 	}
 	html_raw(b, "</select>\n");
-	if (terr)
-		html_printf(b, "<p class=\"error\">%s</p>\n", terr);
+	control_error(c, F_TOPIC, terr);
 	html_raw(b, "</div>\n<div class=\"order-field\">\n");
 	input(c, f, F_ORDER, "Номер заказа", "text", "Для вопросов о заказе, возврате и браке.", NULL);
 	html_raw(b, "</div>\n");
@@ -164,12 +179,11 @@ static void render_form(struct ctx *c, const struct form *f)
 	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-description\">Опишите вопрос</label>\n"
 		       "<p class=\"hint\" id=\"f-description-hint\">Что случилось, что вы уже пробовали, "
 		       "какие были сообщения об ошибках. Не меньше %d символов.</p>\n"
-		       "<textarea id=\"f-description\" name=\"description\" rows=\"7\" maxlength=\"10000\" "
-		       "aria-describedby=\"f-description-hint\"%s>",
-		    derr ? " invalid" : "", REQ_MIN_DESCRIPTION, derr ? " aria-invalid=\"true\"" : "");
-	html_printf(b, "%s</textarea>\n", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
-	if (derr)
-		html_printf(b, "<p class=\"error\" id=\"f-err-description\">%s</p>\n", derr);
+		       "<textarea id=\"f-description\" name=\"description\" rows=\"7\" maxlength=\"10000\"",
+		    derr ? " invalid" : "", REQ_MIN_DESCRIPTION);
+	control_attrs(c, F_DESCRIPTION, true, derr);
+	html_printf(b, ">%s</textarea>\n", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
+	control_error(c, F_DESCRIPTION, derr);
 	html_raw(b, "</div>\n<div class=\"suggest-box\" id=\"request-suggest\" hidden aria-live=\"polite\"></div>\n");
 	const char *aerr = error_of(f, "attachments");
 	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (необязательно)</label>\n"
@@ -215,28 +229,16 @@ void page_request_post(struct ctx *c)
 	struct arena *a = req->arena;
 	struct form f = {.had_files = req->n_files > 0};
 	struct req_input in = {.client_ip = http_client_ip(req)};
-	const char **v[9] = {&in.member_id, &in.name,         &in.email,   &in.phone,      &in.country,
-			     &in.topic,     &in.order_number, &in.subject, &in.description};
 	struct req_errors shape = {0};
-	for (int k = 0; k < 9; k++) {
-		int count;
-		const char *val = http_field(req, names[k], &count);
-		if (count > 1 && shape.n < REQ_MAX_ERRORS) {
-			shape.field[shape.n] = names[k];
-			shape.message[shape.n++] = "Поле передано несколько раз.";
-		}
-		/* Keep what was typed for the form, valid UTF-8 only. */
-		*v[k] = val && utf8_valid(val, strlen(val)) ? val : val ? "" : NULL;
-		f.v[k] = *v[k];
-	}
-	if (shape.n) {
+	bool shaped = req_input_from_form(req, &in, &shape);
+	const char *const typed[9] = {in.member_id, in.name,         in.email,   in.phone,      in.country,
+				      in.topic,     in.order_number, in.subject, in.description};
+	memcpy(f.v, typed, sizeof typed);
+	if (!shaped) {
 		f.errors = &shape;
 		c->resp->status = 422;
 		return render_form(c, &f);
 	}
-	in.honeypot = http_field(req, "website", NULL);
-	in.files = req->files;
-	in.n_files = req->n_files;
 	const char *token = http_field(req, "form_token", NULL);
 	if (token && strlen(token) == 43)
 		in.idempotency_key = arena_printf(a, "form:%s", token);

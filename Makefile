@@ -4,9 +4,11 @@
 #   make asan        the same suite under AddressSanitizer + UBSan
 #   make bench-http  HTTP throughput against nginx (reported, not a test)
 #   make bench-search search quality and speed against FTS5, PostgreSQL, Xapian, Sphinx
+#   make bench-requests durable support-request creations per second (8 clients)
+#   make test-crash  the SIGKILL crash test of request creation, 200 cycles
 #   make lint        clang-format check
 
-PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium libcurl
+PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium libcurl libcrypto
 TEST_PKGS := criterion
 CC        ?= gcc
 OPT       ?= -O2 -g
@@ -28,7 +30,7 @@ LIB_OBJ   := $(filter-out $(BUILD)/src/main.o,$(OBJ))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test asan deps test-deps clean lint bench-http bench-search
+.PHONY: all run test test-crash asan deps test-deps clean lint bench-http bench-search bench-requests
 
 all: deps $(BIN)/spravka
 
@@ -68,6 +70,13 @@ bench-http: all
 
 bench-search: all
 	scripts/bench-search
+
+bench-requests: all
+	scripts/bench-requests
+
+test-crash: test-deps
+	@$(MAKE) --no-print-directory $(BIN)/spravka
+	SPRAVKA_BIN=$(BIN)/spravka SPRAVKA_CRASH_CYCLES=$${CYCLES:-200} /usr/bin/python3 tests/e2e/crash_test.py
 
 lint:
 	clang-format --dry-run --Werror $(SRC) $(UNIT_SRC)

@@ -4,6 +4,7 @@
 #include "../core/arena.h"
 #include "../core/text.h"
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include "gzip.h"
 #include "metrics.h"
@@ -152,7 +153,7 @@ struct req_ctx {
 	struct buf raw;
 	int cur_file; /* index of the file being written, -1 none */
 	int fd;
-	crypto_hash_sha256_state sha;
+	EVP_MD_CTX *sha; /* the upload being received; OpenSSL uses the CPU's SHA instructions */
 	size_t cap_fields, cap_files;
 };
 
@@ -274,7 +275,7 @@ static void close_file(struct req_ctx *x)
 	if (x->cur_file < 0)
 		return;
 	struct http_file *f = &x->req.files[x->cur_file];
-	crypto_hash_sha256_final(&x->sha, f->sha256);
+	EVP_DigestFinal_ex(x->sha, f->sha256, NULL);
 	close(x->fd);
 	x->fd = -1;
 	x->cur_file = -1;
@@ -312,7 +313,12 @@ static bool start_file(struct req_ctx *x, const char *field, const char *filenam
 				.filename = arena_strdup(req->arena, filename), .path = path};
 	x->cur_file = req->n_files++;
 	x->fd = fd;
-	crypto_hash_sha256_init(&x->sha);
+	if (!x->sha)
+		x->sha = EVP_MD_CTX_new();
+	if (!x->sha || !EVP_DigestInit_ex(x->sha, EVP_sha256(), NULL)) {
+		body_fail(x, 500, "Не удалось сохранить файл. Попробуйте позже.");
+		return false;
+	}
 	return true;
 }
 
@@ -354,7 +360,7 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
 			memcpy(f->head + f->head_len, data, n);
 			f->head_len += n;
 		}
-		crypto_hash_sha256_update(&x->sha, (const unsigned char *)data, size);
+		EVP_DigestUpdate(x->sha, data, size);
 		f->size += size;
 		return MHD_YES;
 	}
@@ -897,6 +903,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		MHD_destroy_post_processor(x->pp);
 	if (x->fd >= 0 && x->cur_file >= 0)
 		close(x->fd);
+	EVP_MD_CTX_free(x->sha);
 	/* Uploads the application did not take (it sets path to NULL) are removed. */
 	for (int i = 0; i < x->req.n_files; i++)
 		if (x->req.files[i].path)

@@ -531,6 +531,9 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 	const char *member_key = arena_printf(a, "create-member:%s", member);
 	if (req_throttled(db, ip_key, 3600, cfg->max_per_ip_hour) ||
 	    req_throttled(db, member_key, 86400, cfg->max_per_member_day)) {
+		/* The open request on the same matter helps more than "too many requests". */
+		if (find_duplicate(db, a, member, topic, desc, out) > 0)
+			return REQ_DUPLICATE;
 		out->message = "Слишком много обращений за короткое время. Дождитесь ответа на уже "
 			       "отправленные или попробуйте позже.";
 		return REQ_LIMITED;

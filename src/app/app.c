@@ -137,12 +137,20 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 	app->country_codes = xcalloc(cfg->n_countries ? cfg->n_countries : 1, sizeof *app->country_codes);
 	for (size_t i = 0; i < cfg->n_countries; i++)
 		app->country_codes[i] = cfg->countries[i].code;
+	struct req_topic *topics = NULL;
+	if (cfg->n_topics) { /* [topics] in the configuration; else the built-in list */
+		topics = xcalloc(cfg->n_topics, sizeof *topics);
+		for (size_t i = 0; i < cfg->n_topics; i++)
+			topics[i] = (struct req_topic){cfg->topics[i].slug, cfg->topics[i].title,
+						       cfg->topics[i].section, cfg->topics[i].order};
+	}
+	app->topics = topics;
 	app->req = (struct req_config){
 	    .data_dir = cfg->data_dir,
 	    .member_id_min = cfg->member_id_min,
 	    .member_id_max = cfg->member_id_max,
-	    .topics = req_default_topics,
-	    .n_topics = req_default_topic_count,
+	    .topics = topics ? topics : req_default_topics,
+	    .n_topics = topics ? (int)cfg->n_topics : req_default_topic_count,
 	    .max_per_ip_hour = cfg->max_per_ip_hour,
 	    .max_per_member_day = cfg->max_per_member_day,
 	    .auto_close_days = cfg->auto_close_days,
@@ -173,7 +181,9 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 void app_free_requests(struct app *app)
 {
 	free(app->country_codes);
+	free(app->topics);
 	free(app->tmp_dir);
+	app->topics = NULL;
 	app->country_codes = NULL;
 	app->tmp_dir = NULL;
 }

@@ -50,6 +50,7 @@ struct app {
 	struct search_log *search_log;
 	struct req_config req;       /* support requests: limits, topics (from cfg) */
 	const char **country_codes;  /* cfg's country codes, for req */
+	struct req_topic *topics;    /* cfg's [topics] for req, or NULL (the built-in list) */
 	char *tmp_dir;               /* DATA/tmp: uploads in progress */
 };
 

@@ -76,6 +76,41 @@ struct load_ctx {
 	char err[256];
 };
 
+#define MAX_TOPICS 64
+
+/* "Title | section [| order]" of [topics]; false with a message in x->err. */
+static bool add_topic(struct load_ctx *x, const char *slug, const char *value)
+{
+	struct config *c = x->c;
+	char *copy = xstrdup(value), *parts[4] = {0};
+	int n = 0;
+	for (char *p = copy, *bar; n < 4; p = bar + 1) {
+		bar = strchr(p, '|');
+		if (bar)
+			*bar = '\0';
+		parts[n++] = str_trim(p);
+		if (!bar)
+			break;
+	}
+	bool ok = slug_valid(slug) && n >= 2 && n <= 3 && *parts[0] &&
+		  (!*parts[1] || slug_valid(parts[1])) && (n == 2 || !strcmp(parts[2], "order"));
+	for (size_t i = 0; ok && i < c->n_topics; i++)
+		ok = strcmp(c->topics[i].slug, slug) != 0;
+	if (!ok || c->n_topics >= MAX_TOPICS) {
+		snprintf(x->err, sizeof x->err,
+			 c->n_topics >= MAX_TOPICS ? "topics: at most 64"
+						   : "topics: expected \"slug = Title | section\" or \"slug = "
+						     "Title | section | order\", each slug once");
+		free(copy);
+		return false;
+	}
+	c->topics = xrealloc(c->topics, (c->n_topics + 1) * sizeof *c->topics);
+	c->topics[c->n_topics++] = (struct topic){.slug = xstrdup(slug), .title = xstrdup(parts[0]),
+						  .section = xstrdup(parts[1]), .order = n == 3};
+	free(copy);
+	return true;
+}
+
 static bool parse_int(const char *v, int lo, int hi, int *out)
 {
 	char *end;
@@ -151,6 +186,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		add_country(c, key, value);
 		return 1;
 	}
+	if (!strcmp(section, "topics"))
+		return add_topic(x, key, value) ? 1 : 0;
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		if (!strcmp(section, strs[i].section) && !strcmp(key, strs[i].key)) {
 			set_str((char **)((char *)c + strs[i].offset), value);
@@ -259,4 +296,12 @@ void config_free(struct config *c)
 	free(c->countries);
 	c->countries = NULL;
 	c->n_countries = 0;
+	for (size_t i = 0; i < c->n_topics; i++) {
+		free(c->topics[i].slug);
+		free(c->topics[i].title);
+		free(c->topics[i].section);
+	}
+	free(c->topics);
+	c->topics = NULL;
+	c->n_topics = 0;
 }

@@ -17,6 +17,14 @@ struct country {
 	char *name;   /* Russian name, e.g. "Казахстан" */
 };
 
+/* A topic of support requests, from [topics]: "slug = Title | section [| order]". */
+struct topic {
+	char *slug;    /* a-z, 0-9, '-' */
+	char *title;   /* Russian, shown in the form */
+	char *section; /* knowledge-base section whose articles are suggested; "" = any */
+	int order;     /* 1: the order number field applies */
+};
+
 struct config {
 	/* [site] */
 	char *site_name;
@@ -57,6 +65,9 @@ struct config {
 	int max_per_ip_hour;              /* new requests per client address per hour */
 	int max_per_member_day;           /* new requests per member ID per day */
 	int auto_close_days;              /* resolved requests close after this many days */
+	/* [topics], in the order listed; none = the built-in list (req_default_topics) */
+	struct topic *topics;
+	size_t n_topics;
 };
 
 /* Fills c with the defaults. */

@@ -291,6 +291,26 @@ def _():
     finish(s)
 
 
+@test("requests: [topics] in the config replaces the list: API, form, order field, validation")
+def _():
+    cfg = base_config(topics={"delivery": "Доставка заказа | orders | order",
+                              "bonus": "Бонусы и баллы | payouts", "other": "Другое |"})
+    s = Server("req-topics-config", cfg).start()
+    eq(s.req("/api/v1/topics").json(), [{"slug": "delivery", "title": "Доставка заказа"},
+                                        {"slug": "bonus", "title": "Бонусы и баллы"},
+                                        {"slug": "other", "title": "Другое"}], "topics")
+    form = s.req("/request").text
+    block = field_block(form, "topic")
+    eq(re.findall(r'<option value="([a-z-]+)"', block), ["delivery", "bonus", "other"], "form options")
+    check(re.search(r'<option value="delivery"[^>]*data-order="1"', block), "delivery shows the order field")
+    check(not re.search(r'<option value="bonus"[^>]*data-order', block), "bonus has no order field")
+    r = post_json(s, fields(topic="payouts"))
+    eq(r.status, 422, "a built-in topic not in [topics]")
+    check("topic" in r.json()["error"]["fields"], f"error fields: {r.json()['error']['fields']}")
+    eq(post_json(s, fields(topic="bonus")).status, 201, "a configured topic")
+    finish(s)
+
+
 @test("requests: POST /api/v1/requests (JSON) -> 201 {number, status, url}; the link shows it")
 def _():
     s = server("create")

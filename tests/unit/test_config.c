@@ -78,3 +78,36 @@ Test(config, out_of_range_and_bad_default_country)
 	cr_assert(strstr(err, "ZZ"));
 	config_free(&c);
 }
+
+Test(config, topics_replace_the_built_in_list)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	cr_assert_eq(c.n_topics, 0, "no [topics]: the built-in list is used");
+	char *p = write_ini("[topics]\nregistration = Регистрация | registration\n"
+			    "delivery = Доставка заказа | orders | order\nother = Другое |\n");
+	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
+	unlink(p);
+	cr_assert_eq(c.n_topics, 3);
+	cr_assert_str_eq(c.topics[1].slug, "delivery");
+	cr_assert_str_eq(c.topics[1].title, "Доставка заказа");
+	cr_assert_str_eq(c.topics[1].section, "orders");
+	cr_assert_eq(c.topics[1].order, 1);
+	cr_assert_eq(c.topics[0].order, 0);
+	cr_assert_str_eq(c.topics[2].section, "");
+	config_free(&c);
+	static const char *const bad[] = {
+	    "[topics]\nBad_Slug = Название | faq\n",   "[topics]\nx = Название\n",
+	    "[topics]\nx = | faq\n",                    "[topics]\nx = Название | faq | urgent\n",
+	    "[topics]\nx = Название | Не слаг\n",       "[topics]\nx = А | faq\nx = Б | faq\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		config_defaults(&c);
+		p = write_ini(bad[i]);
+		cr_assert(!config_load(&c, p, err, sizeof err), "accepted: %s", bad[i]);
+		cr_assert(strstr(err, "topics"), "%s", err);
+		unlink(p);
+		config_free(&c);
+	}
+}

@@ -16,19 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-static const char *status_ru(const char *s)
-{
-	static const char *const map[][2] = {{"new", "Новое"},
-					     {"open", "В работе"},
-					     {"waiting", "Ждём вашего ответа"},
-					     {"resolved", "Решено"},
-					     {"closed", "Закрыто"}};
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (!strcmp(map[i][0], s))
-			return map[i][1];
-	return s;
-}
-
 static const char *date_time_ru(struct arena *a, int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -289,7 +276,7 @@ void page_request_post(struct ctx *c)
 			    "<p>Обращение <strong>%s</strong> от %s, статус: <strong>%s</strong>.</p>\n"
 			    "<p>Второе обращение не ускорит ответ — оно попадёт в конец очереди. Добавьте новые "
 			    "сведения в открытое обращение.</p>\n</div>\n",
-			    out.existing_number, date_time_ru(a, out.existing_created), status_ru(out.existing_status));
+			    out.existing_number, date_time_ru(a, out.existing_created), req_status_ru(out.existing_status));
 		html_raw(b, "<form class=\"request\" action=\"/request\" method=\"post\" enctype=\"multipart/form-data\">\n");
 		html_printf(b, "<input type=\"hidden\" name=\"append_to\" value=\"%s\">\n", out.existing_number);
 		html_printf(b, "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n", req_new_token(a));
@@ -373,7 +360,7 @@ void page_status(struct ctx *c)
 	page_begin(c, arena_printf(a, "Обращение %s", v.number), NULL);
 	html_printf(b, "<h1>Обращение %s</h1>\n<p class=\"meta\">%s · создано %s · статус: "
 		       "<strong class=\"status status-%s\">%s</strong></p>\n",
-		    v.number, v.subject, date_time_ru(a, v.created), v.status, status_ru(v.status));
+		    v.number, v.subject, date_time_ru(a, v.created), v.status, req_status_ru(v.status));
 	if (v.merged_into_number)
 		html_printf(b, "<p class=\"notice\">Ваше обращение %s объединено с этим обращением: ответы "
 			       "по обоим вопросам будут здесь.</p>\n",

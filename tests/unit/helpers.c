@@ -1,5 +1,8 @@
 #include "helpers.h"
 
+#include "../../src/core/arena.h"
+#include "../../src/db/db.h"
+
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -34,4 +37,15 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 void rm_tree(const char *dir)
 {
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *db_text(struct db *db, struct arena *a, const char *sql, const char *arg)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	cr_assert(st, "%s: %s", sql, db_errmsg(db));
+	if (arg)
+		db_bind_text(st, 1, arg);
+	const char *v = db_step(st) == DB_ROW ? arena_strdup(a, db_col_text(st, 0)) : NULL;
+	db_finalize(st);
+	return v;
 }

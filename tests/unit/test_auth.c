@@ -36,13 +36,7 @@ TestSuite(auth, .init = setup, .fini = teardown, .timeout = 60);
 
 static const char *text(const char *sql, const char *arg)
 {
-	struct db_stmt *st = db_prepare(db, sql);
-	cr_assert(st, "%s: %s", sql, db_errmsg(db));
-	if (arg)
-		db_bind_text(st, 1, arg);
-	const char *v = db_step(st) == DB_ROW ? arena_strdup(A, db_col_text(st, 0)) : NULL;
-	db_finalize(st);
-	return v;
+	return db_text(db, A, sql, arg);
 }
 
 static void add(const char *login, const char *role, const char *password)

@@ -178,13 +178,7 @@ static int64_t count(const char *sql)
 
 static const char *text(const char *sql, const char *arg)
 {
-	struct db_stmt *st = db_prepare(db, sql);
-	cr_assert(st, "%s: %s", sql, db_errmsg(db));
-	if (arg)
-		db_bind_text(st, 1, arg);
-	const char *v = db_step(st) == DB_ROW ? arena_strdup(A, db_col_text(st, 0)) : NULL;
-	db_finalize(st);
-	return v;
+	return db_text(db, A, sql, arg);
 }
 
 static const char *const DESC = "Выплата за октябрь не пришла на карту, хотя в кабинете она проведена.";

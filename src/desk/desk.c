@@ -67,34 +67,6 @@ static void redirect(struct ctx *c, const char *to)
 
 /* ---- login ---- */
 
-static void login_page(struct ctx *c, const char *message, const char *login)
-{
-	const char *token = req_new_token(c->req->arena);
-	c->resp->set_cookie = arena_printf(c->req->arena, LOGIN_CSRF_COOKIE "=%s; Path=/desk; HttpOnly; SameSite=Strict%s",
-					   token, c->app->cfg.secure_cookies ? "; Secure" : "");
-	desk_begin(c, "Вход");
-	struct buf *b = &c->resp->body;
-	html_raw(b, "<h1>Вход для сотрудников</h1>\n");
-	if (message)
-		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n", message);
-	const char *next = http_param(c->req, "next");
-	html_printf(b, "<form class=\"request\" action=\"/desk/login\" method=\"post\">\n"
-		       "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
-		       "<input type=\"hidden\" name=\"next\" value=\"%s\">\n"
-		       "<div class=\"field\"><label for=\"f-login\">Логин</label>"
-		       "<input id=\"f-login\" name=\"login\" type=\"text\" value=\"%s\" autocomplete=\"username\" required></div>\n"
-		       "<div class=\"field\"><label for=\"f-password\">Пароль</label>"
-		       "<input id=\"f-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\n"
-		       "<p><button type=\"submit\">Войти</button></p>\n</form>\n",
-		    token, next ? next : "", login ? login : "");
-	desk_end(c);
-}
-
-void desk_login_form(struct ctx *c)
-{
-	login_page(c, NULL, NULL);
-}
-
 /* Where to go after login: a desk path only. */
 static const char *next_path(struct ctx *c, const char *next)
 {
@@ -107,6 +79,38 @@ static const char *next_path(struct ctx *c, const char *next)
 		}
 	(void)c;
 	return "/desk";
+}
+
+static void login_page(struct ctx *c, const char *message, const char *login)
+{
+	const char *token = req_new_token(c->req->arena);
+	c->resp->set_cookie = arena_printf(c->req->arena, LOGIN_CSRF_COOKIE "=%s; Path=/desk; HttpOnly; SameSite=Strict%s",
+					   token, c->app->cfg.secure_cookies ? "; Secure" : "");
+	desk_begin(c, "Вход");
+	struct buf *b = &c->resp->body;
+	html_raw(b, "<h1>Вход для сотрудников</h1>\n");
+	if (message)
+		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n", message);
+	/* The page asked for: from the query of the form's GET, or from the refused POST's form. */
+	const char *next = http_param(c->req, "next");
+	if (!next)
+		next = http_field(c->req, "next", NULL);
+	next = next && *next ? next_path(c, next) : "";
+	html_printf(b, "<form class=\"request\" action=\"/desk/login\" method=\"post\">\n"
+		       "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
+		       "<input type=\"hidden\" name=\"next\" value=\"%s\">\n"
+		       "<div class=\"field\"><label for=\"f-login\">Логин</label>"
+		       "<input id=\"f-login\" name=\"login\" type=\"text\" value=\"%s\" autocomplete=\"username\" required></div>\n"
+		       "<div class=\"field\"><label for=\"f-password\">Пароль</label>"
+		       "<input id=\"f-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\n"
+		       "<p><button type=\"submit\">Войти</button></p>\n</form>\n",
+		    token, next, login ? login : "");
+	desk_end(c);
+}
+
+void desk_login_form(struct ctx *c)
+{
+	login_page(c, NULL, NULL);
 }
 
 void desk_login(struct ctx *c)
@@ -146,7 +150,10 @@ void desk_login(struct ctx *c)
 void desk_logout(struct ctx *c)
 {
 	auth_logout(c->db, http_cookie(c->req, AUTH_SESSION_COOKIE));
-	c->resp->set_cookie = AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+	/* The same attributes as the cookie it replaces, Secure included. */
+	c->resp->set_cookie = c->app->cfg.secure_cookies
+				      ? AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
+				      : AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
 	redirect(c, "/desk/login");
 }
 
@@ -245,6 +252,21 @@ void desk_queue(struct ctx *c)
 
 /* ---- one request ---- */
 
+/* An audit row's action as the log on the page reads it. */
+static const char *audit_action_ru(const char *action)
+{
+	static const char *const map[][2] = {{"reply", "ответ участнику, статус"},
+					     {"note", "внутренняя заметка"},
+					     {"assign", "назначено:"},
+					     {"status", "статус"},
+					     {"merge", "объединено с"},
+					     {"merged-in", "присоединено обращение"}};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (!strcmp(map[i][0], action))
+			return map[i][1];
+	return action;
+}
+
 static void hidden_csrf(struct ctx *c)
 {
 	html_printf(&c->resp->body, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n", c->user->csrf);
@@ -328,13 +350,21 @@ void desk_request(struct ctx *c)
 	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"merge\">\n<label for=\"f-merge\">Объединить с "
 		    "обращением</label><input id=\"f-merge\" name=\"target\" type=\"text\" placeholder=\"R-2026-000123\">\n"
 		    "<button type=\"submit\">Объединить</button>\n</form>\n<h2>Журнал изменений</h2>\n<ul class=\"audit\">\n");
-	st = db_prepare(c->db, "SELECT a.at, u.login, a.action, a.detail FROM audit a LEFT JOIN users u ON u.id = a.user_id "
-			       "WHERE a.request_id = ? ORDER BY a.id");
+	/* The assignee of an "assign" row is stored as an account id: shown by login. */
+	st = db_prepare(c->db, "SELECT a.at, u.login, a.action, a.detail, t.login FROM audit a LEFT JOIN users u ON "
+			       "u.id = a.user_id LEFT JOIN users t ON a.action = 'assign' AND t.id = CAST(a.detail AS "
+			       "INTEGER) WHERE a.request_id = ? ORDER BY a.id");
 	if (st)
 		db_bind_int(st, 1, v.id);
-	while (st && db_step(st) == DB_ROW)
+	while (st && db_step(st) == DB_ROW) {
+		const char *action = db_col_text(st, 2), *detail = db_col_text(st, 3);
+		if (!strcmp(action, "reply") || !strcmp(action, "status"))
+			detail = req_status_ru(detail);
+		else if (!strcmp(action, "assign"))
+			detail = db_col_null(st, 4) ? "никому" : db_col_text(st, 4);
 		html_printf(b, "<li>%s · %s · %s %s</li>\n", when(a, db_col_int(st, 0)),
-			    db_col_null(st, 1) ? "—" : db_col_text(st, 1), db_col_text(st, 2), db_col_text(st, 3));
+			    db_col_null(st, 1) ? "—" : db_col_text(st, 1), audit_action_ru(action), detail);
+	}
 	db_finalize(st);
 	html_raw(b, "</ul>\n");
 	desk_end(c);
@@ -349,6 +379,27 @@ static const char *canned_body(struct ctx *c, const char *id)
 	const char *body = db_step(st) == DB_ROW ? arena_strdup(c->req->arena, db_col_text(st, 0)) : NULL;
 	db_finalize(st);
 	return body;
+}
+
+/* The account to assign to: 0 for nobody, or the id of an agent or admin; -1 for anything else
+ * (an editor cannot open the desk, so a request assigned to one would be lost). */
+static int64_t assignee_id(struct ctx *c, const char *field)
+{
+	char *end;
+	if (!field || !*field)
+		return -1;
+	long long id = strtoll(field, &end, 10);
+	if (*end || id < 0)
+		return -1;
+	if (id == 0)
+		return 0;
+	int64_t *ids;
+	const char **logins;
+	int n = auth_agents(c->db, c->req->arena, &ids, &logins);
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return id;
+	return -1;
 }
 
 void desk_action(struct ctx *c)
@@ -375,8 +426,8 @@ void desk_action(struct ctx *c)
 	} else if (action && !strcmp(action, "note")) {
 		ok = req_agent_note(c->db, v.id, c->user->id, text);
 	} else if (action && !strcmp(action, "assign")) {
-		const char *who = http_field(c->req, "assignee", NULL);
-		ok = who && req_assign(c->db, v.id, c->user->id, strtoll(who, NULL, 10));
+		int64_t who = assignee_id(c, http_field(c->req, "assignee", NULL));
+		ok = who >= 0 && req_assign(c->db, v.id, c->user->id, who);
 	} else if (action && !strcmp(action, "status")) {
 		ok = req_set_status(c->db, &c->app->req, a, v.id, c->user->id, http_field(c->req, "status", NULL));
 	} else if (action && !strcmp(action, "merge")) {
@@ -448,6 +499,15 @@ void desk_canned_add(struct ctx *c)
 	redirect(c, "/desk/canned");
 }
 
+/* A letter's delivery status as the outbox page reads it. */
+static const char *outbox_status_ru(const char *status)
+{
+	return !strcmp(status, "pending") ? "ждёт отправки"
+	       : !strcmp(status, "sent")  ? "отправлено"
+	       : !strcmp(status, "failed") ? "не доставлено"
+					   : status;
+}
+
 void desk_outbox(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -457,10 +517,11 @@ void desk_outbox(struct ctx *c)
 		    "<th>Статус</th><th>Попыток</th><th>Ошибка</th></tr></thead>\n<tbody>\n");
 	struct db_stmt *st = db_prepare(c->db, "SELECT created, to_addr, subject, status, attempts, last_error FROM outbox "
 					       "ORDER BY id DESC LIMIT 200");
-	while (st && db_step(st) == DB_ROW)
+	while (st && db_step(st) == DB_ROW) {
 		html_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%lld</td><td>%s</td></tr>\n",
-			    when(a, db_col_int(st, 0)), db_col_text(st, 1), db_col_text(st, 2), db_col_text(st, 3),
-			    (long long)db_col_int(st, 4), db_col_text(st, 5));
+			    when(a, db_col_int(st, 0)), db_col_text(st, 1), db_col_text(st, 2),
+			    outbox_status_ru(db_col_text(st, 3)), (long long)db_col_int(st, 4), db_col_text(st, 5));
+	}
 	db_finalize(st);
 	html_raw(b, "</tbody>\n</table>\n");
 	desk_end(c);

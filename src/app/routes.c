@@ -28,7 +28,13 @@
 
 enum method { M_GET = 1, M_POST = 2 };
 /* The role a route requires (bits of auth.h; an admin has them all). */
-enum role { ROLE_ANYONE = 0, ROLE_AGENT = AUTH_AGENT, ROLE_EDITOR = AUTH_EDITOR, ROLE_ADMIN = AUTH_ADMIN };
+enum role {
+	ROLE_ANYONE = 0,
+	ROLE_AGENT = AUTH_AGENT,
+	ROLE_EDITOR = AUTH_EDITOR,
+	ROLE_ADMIN = AUTH_ADMIN,
+	ROLE_SIGNED_IN = AUTH_AGENT | AUTH_EDITOR | AUTH_ADMIN, /* any account */
+};
 enum flags {
 	R_CACHE = 1,    /* the answer depends only on the path and the reader's country */
 	R_API = 2,      /* errors are JSON */
@@ -86,7 +92,7 @@ static const struct route routes[] = {
 	/* The desk. Login checks its own double-submit token (there is no session yet). */
 	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            0},
 	{"/desk/login",              M_POST, desk_login,          ROLE_ANYONE, false, B_FORM,         16 * KB,      0},
-	{"/desk/logout",             M_POST, desk_logout,         ROLE_AGENT,  true,  B_FORM,         16 * KB,      0},
+	{"/desk/logout",             M_POST, desk_logout,         ROLE_SIGNED_IN, true, B_FORM,       16 * KB,      0},
 	{"/desk",                    M_GET,  desk_queue,          ROLE_AGENT,  false, B_NONE,         0,            0},
 	{"/desk/r/{number}",         M_GET,  desk_request,        ROLE_AGENT,  false, B_NONE,         0,            0},
 	{"/desk/r/{number}",         M_POST, desk_action,         ROLE_AGENT,  true,  B_FORM,         256 * KB,     0},
@@ -291,9 +297,20 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 			if (s < 0) {
 				page_error(&c, 503, "База данных недоступна.");
 			} else {
-				struct buf next;
-				buf_init(&next, 4096);
-				url_encode(&next, req->path);
+				/* Back to the page asked for, its query included (GET only: a form
+				 * sent without a session is not replayed). */
+				struct buf target, next;
+				buf_init(&target, 8192);
+				buf_init(&next, 32768); /* 3 times the target at most */
+				buf_adds(&target, req->path);
+				for (size_t i = 0; get && i < req->n_params; i++) {
+					buf_addc(&target, i ? '&' : '?');
+					url_encode(&target, req->params[i].name);
+					buf_addc(&target, '=');
+					url_encode(&target, req->params[i].value);
+				}
+				url_encode(&next, buf_failed(&target) ? req->path : buf_str(&target));
+				buf_free(&target);
 				resp->status = 303;
 				resp->location = arena_printf(req->arena, "/desk/login?next=%s", buf_str(&next));
 				resp->content_type = "text/plain; charset=utf-8";

@@ -161,6 +161,19 @@ void desk_logout(struct ctx *c)
 
 static const char *const statuses[] = {"new", "open", "waiting", "resolved", "closed"};
 
+/* A topic's title (its slug when it is no longer configured) and a country's name. */
+static const char *topic_name(struct ctx *c, const char *slug)
+{
+	const struct req_topic *t = req_topic(&c->app->req, slug);
+	return t ? t->title : slug;
+}
+
+static const char *country_name(struct ctx *c, const char *code)
+{
+	const struct country *k = config_country(&c->app->cfg, code);
+	return k ? k->name : code;
+}
+
 void desk_queue(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -240,7 +253,8 @@ void desk_queue(struct ctx *c)
 		html_printf(b, "<tr><td><a href=\"/desk/r/%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
 			       "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
 			    db_col_text(st, 0), db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2),
-			    db_col_text(st, 3), db_col_text(st, 4), req_status_ru(db_col_text(st, 5)),
+			    topic_name(c, db_col_text(st, 3)), country_name(c, db_col_text(st, 4)),
+			    req_status_ru(db_col_text(st, 5)),
 			    db_col_null(st, 6) ? "—" : db_col_text(st, 6), when(a, db_col_int(st, 8)));
 	}
 	db_finalize(st);
@@ -288,7 +302,8 @@ void desk_request(struct ctx *c)
 	html_printf(b, "<dl class=\"facts\"><dt>Статус</dt><dd>%s</dd><dt>ID партнёра</dt><dd>%s</dd><dt>Имя</dt><dd>%s</dd>"
 		       "<dt>Почта</dt><dd>%s</dd><dt>Телефон</dt><dd>%s</dd><dt>Страна</dt><dd>%s</dd><dt>Тема</dt><dd>%s</dd>"
 		       "<dt>Заказ</dt><dd>%s</dd><dt>Исполнитель</dt><dd>%s</dd><dt>Создано</dt><dd>%s</dd></dl>\n",
-		    req_status_ru(v.status), v.member_id, v.name, v.email, v.phone, v.country, v.topic,
+		    req_status_ru(v.status), v.member_id, v.name, v.email, v.phone, country_name(c, v.country),
+		    topic_name(c, v.topic),
 		    *v.order_number ? v.order_number : "—", v.assignee ? v.assignee : "—", when(a, v.created));
 	html_raw(b, "<h2>Переписка</h2>\n<ol class=\"conversation\">\n");
 	for (int i = 0; i < v.n_messages; i++) {
@@ -363,7 +378,7 @@ void desk_request(struct ctx *c)
 		else if (!strcmp(action, "assign"))
 			detail = db_col_null(st, 4) ? "никому" : db_col_text(st, 4);
 		html_printf(b, "<li>%s · %s · %s %s</li>\n", when(a, db_col_int(st, 0)),
-			    db_col_null(st, 1) ? "—" : db_col_text(st, 1), audit_action_ru(action), detail);
+			    db_col_null(st, 1) ? "автоматически" : db_col_text(st, 1), audit_action_ru(action), detail);
 	}
 	db_finalize(st);
 	html_raw(b, "</ul>\n");

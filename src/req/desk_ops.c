@@ -31,7 +31,9 @@ static bool status_valid(const char *s)
 static bool audit(struct db *db, int64_t user_id, int64_t request_id, const char *action, const char *detail)
 {
 	struct db_stmt *st = db_prepare(db, "INSERT INTO audit(at, user_id, request_id, action, detail) VALUES (?, ?, ?, ?, ?)");
-	bool ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_bind_int(st, 2, user_id) == DB_OK &&
+	/* user 0: the server itself (auto-closing) */
+	bool ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK &&
+		  (user_id ? db_bind_int(st, 2, user_id) : db_bind_null(st, 2)) == DB_OK &&
 		  db_bind_int(st, 3, request_id) == DB_OK && db_bind_text(st, 4, action) == DB_OK &&
 		  db_bind_text(st, 5, detail ? detail : "") == DB_OK && db_step(st) == DB_DONE;
 	db_finalize(st);
@@ -166,16 +168,53 @@ bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assi
 	return finish(db, ok);
 }
 
+/* The status change, its audit row and the member's letter (inside the caller's transaction). */
+static bool change_status(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
+			  const char *status)
+{
+	return update_status(db, request_id, status) && audit(db, user_id, request_id, "status", status) &&
+	       notify(db, a, request_id, "Статус обращения %s изменён",
+		      arena_printf(a, "Здравствуйте!\n\nСтатус вашего обращения: %s.\n", req_status_ru(status)));
+}
+
 bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
 		    int64_t user_id, const char *status)
 {
 	(void)cfg;
 	if (!status_valid(status) || db_begin_write(db) != DB_OK)
 		return false;
-	bool ok = update_status(db, request_id, status) && audit(db, user_id, request_id, "status", status) &&
-		  notify(db, a, request_id, "Статус обращения %s изменён",
-			 arena_printf(a, "Здравствуйте!\n\nСтатус вашего обращения: %s.\n", req_status_ru(status)));
-	return finish(db, ok);
+	return finish(db, change_status(db, a, request_id, user_id, status));
+}
+
+int req_auto_close(struct db *db, const struct req_config *cfg)
+{
+	/* At most 100 a call (the maintenance thread calls once a second), each closed the way an
+	 * agent would close it: audit row (no user) and a letter, in one transaction. */
+	int64_t ids[100];
+	int n = 0;
+	/* Selected inside the write lock, so that a member's reply cannot reopen one in between. */
+	if (db_begin_write(db) != DB_OK)
+		return -1;
+	struct db_stmt *st = db_prepare(db, "SELECT id FROM requests WHERE status = 'resolved' AND resolved_at IS NOT "
+					    "NULL AND resolved_at < ? AND merged_into IS NULL ORDER BY id LIMIT 100");
+	if (!st) {
+		db_rollback(db);
+		return -1;
+	}
+	db_bind_int(st, 1, (int64_t)time(NULL) - (int64_t)cfg->auto_close_days * 86400);
+	while (n < 100 && db_step(st) == DB_ROW)
+		ids[n++] = db_col_int(st, 0);
+	db_finalize(st);
+	if (!n) {
+		db_rollback(db);
+		return 0;
+	}
+	struct arena *a = arena_new();
+	bool ok = true;
+	for (int i = 0; ok && i < n; i++)
+		ok = change_status(db, a, ids[i], 0, "closed");
+	arena_free(a);
+	return finish(db, ok) ? n : -1;
 }
 
 bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,

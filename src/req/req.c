@@ -798,17 +798,3 @@ bool req_deflect(struct db *db, const char *slug, const char *topic)
 	db_finalize(st);
 	return ok;
 }
-
-int req_auto_close(struct db *db, const struct req_config *cfg)
-{
-	struct db_stmt *st = db_prepare(db, "UPDATE requests SET status = 'closed', updated = ? WHERE "
-					    "status = 'resolved' AND resolved_at IS NOT NULL AND resolved_at < ?");
-	if (!st)
-		return -1;
-	int64_t now = (int64_t)time(NULL);
-	db_bind_int(st, 1, now);
-	db_bind_int(st, 2, now - (int64_t)cfg->auto_close_days * 86400);
-	int n = db_step(st) == DB_DONE ? (int)db_changes(db) : -1;
-	db_finalize(st);
-	return n;
-}

@@ -196,9 +196,6 @@ bool req_throttled(struct db *db, const char *key, int window_s, int limit);
 const char *req_new_token(struct arena *a);
 const char *req_token_hash(struct arena *a, const char *token);
 
-/* Closes requests resolved more than auto_close_days ago; returns how many, -1 on error. */
-int req_auto_close(struct db *db, const struct req_config *cfg);
-
 /* ---- the desk's changes (desk_ops.c); each is one transaction with its audit row and, when
  * the member should know, its outbox mail ---- */
 
@@ -215,6 +212,9 @@ bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a
 /* Merges request id into target (by number): messages and files move, the link keeps working. */
 bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
 	       const char *target_number, char *err, size_t errlen);
+/* Closes requests resolved more than auto_close_days ago (at most 100 a call), each with an
+ * audit row without a user and a letter; returns how many, -1 on error. */
+int req_auto_close(struct db *db, const struct req_config *cfg);
 /* Russian name of a status. */
 const char *req_status_ru(const char *status);
 

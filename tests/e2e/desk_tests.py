@@ -551,8 +551,8 @@ def _():
     n = r.json()["number"]
     f = one(s, "SELECT id FROM attachments")
     paths = [p.format(n=n, f=f) for p in DESK_GETS]
-    for p in paths:
-        to_login(s.req(p), p, f"anonymous GET {p}")
+    for p in paths + ["/desk?status=all&topic=payouts"]:
+        to_login(s.req(p), p, f"anonymous GET {p}")  # the query comes back after login too
     before = snapshot(s)
     posts = [(f"/desk/r/{n}", {"action": "note", "text": "аноним"}),
              (f"/desk/r/{n}", {"action": "status", "status": "closed"}),
@@ -573,6 +573,9 @@ def _():
     for p, d in posts[:3]:
         eq(eddy.post(p, dict(d, csrf=csrf)).status, 403, f"editor POST {p} with its session's token")
     same_db(s, before, "an editor's POSTs")
+    r = eddy.post("/desk/logout", {"csrf": csrf})
+    eq(r.status, 303, "an editor signs out")
+    to_login(eddy.get("/desk"), "/desk", "the editor's session after logout")
     for name in ("anna", "boss"):
         a = Agent(s, name)
         for p in paths:
@@ -709,7 +712,7 @@ def _():
     p = Page(page.text)
     eq(p.texts("h1"), [f"{n}: Выплата за сентябрь"], "h1")
     contains(page.text, html.escape(desc, quote=False), "Олег Сидоров", "oleg@example.com", "+79120001122",
-             "KZ", "payouts", what="request view")
+             "Казахстан", "Выплаты", what="request view (country and topic by name)")
     lacks(page.text, "<b>из банка</b>", what="request view")
     msgs = p.find("li", cls="msg")
     eq(len(msgs), 4, "messages in the conversation")

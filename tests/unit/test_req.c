@@ -413,7 +413,13 @@ Test(req_create, a_member_reply_reopens_and_auto_close_closes_resolved_requests)
 	cr_assert_eq(db_exec(db, "UPDATE requests SET status = 'resolved', resolved_at = "
 				 "CAST(strftime('%s', 'now') AS INTEGER) - 6 * 86400 WHERE member_id = '7654321'"),
 		     DB_OK);
+	int64_t letters = count("SELECT count(*) FROM outbox");
 	cr_assert_eq(req_auto_close(db, &cfg), 1);
+	cr_assert_eq(req_auto_close(db, &cfg), 0, "closed once");
+	cr_assert_eq(count("SELECT count(*) FROM audit WHERE action = 'status' AND detail = 'closed' AND "
+			   "user_id IS NULL"),
+		     1, "an audit row without a user");
+	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 1, "a letter to the member");
 	cr_assert_str_eq(text("SELECT status FROM requests WHERE member_id = ?", "1234567"), "closed");
 	cr_assert_str_eq(text("SELECT status FROM requests WHERE member_id = ?", "7654321"), "resolved");
 }

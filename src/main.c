@@ -242,6 +242,10 @@ static int cmd_serve(struct opts *o)
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}
+	if (db_group_start(app.cfg.data_dir, &app.writer, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
 	pthread_rwlock_init(&app.index_lock, NULL);
 	app.search_log = search_log_new();
 	db = db_pool_get(app.pool);
@@ -312,6 +316,7 @@ static int cmd_serve(struct opts *o)
 	fprintf(stderr, "spravka: %s received, finishing in-flight requests\n",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_stop(app.http, 10000);
+	db_group_stop(app.writer); /* after the server: in-flight creations commit first */
 	atomic_store(&maintenance_stop, true);
 	pthread_join(maint, NULL);
 	mail_stop(mailer);

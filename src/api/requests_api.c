@@ -103,10 +103,51 @@ static bool read_input(struct ctx *c, struct req_input *in)
 	return true;
 }
 
+/* The answer to a creation, whether it was committed inline or by the group committer. */
+static void answer_created(struct ctx *c, enum req_result r, const struct req_outcome *out)
+{
+	struct http_request *req = c->req;
+	switch (r) {
+	case REQ_CREATED:
+	case REQ_SPAM:
+	case REQ_REPLAYED:
+		c->resp->status = r == REQ_REPLAYED ? out->stored_status : 201;
+		c->resp->content_type = "application/json; charset=utf-8";
+		c->resp->cache_control = "no-store";
+		buf_adds(&c->resp->body, out->stored_json ? out->stored_json : "{}");
+		buf_addc(&c->resp->body, '\n');
+		return;
+	case REQ_DUPLICATE:
+		return send(c, 409,
+			    json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", "duplicate", "message",
+				      "У вас уже есть открытое обращение по этому вопросу. Добавьте новые "
+				      "сведения в него — так ответ придёт быстрее.",
+				      "existing", "number", out->existing_number, "status", out->existing_status,
+				      "created", iso_date(req->arena, out->existing_created)));
+	case REQ_INVALID:
+		return invalid(c, &out->errors);
+	case REQ_LIMITED:
+		return api_error(c, 429, "rate_limited", out->message);
+	case REQ_FAILED:
+		return api_error(c, 503, "unavailable", out->message ? out->message : "Попробуйте позже.");
+	}
+}
+
+/* On the group committer's thread: answer, then let the server send it. */
+static void created_later(struct req_create_job *j)
+{
+	struct ctx *c = j->user;
+	answer_created(c, j->result, &j->out);
+	http_resume(c->req);
+}
+
 void api_request_create(struct ctx *c)
 {
 	struct http_request *req = c->req;
-	struct req_input in = {.client_ip = http_client_ip(req)};
+	struct req_create_job *j = arena_alloc(req->arena, sizeof *j);
+	*j = (struct req_create_job){.cfg = &c->app->req, .a = req->arena, .finish = created_later};
+	struct req_input *in = &j->in;
+	in->client_ip = http_client_ip(req);
 	const char *key = http_header(req, "Idempotency-Key");
 	if (key) {
 		size_t n = strlen(key);
@@ -116,39 +157,20 @@ void api_request_create(struct ctx *c)
 		if (!ok)
 			return api_error(c, 400, "bad_idempotency_key",
 					 "Заголовок Idempotency-Key: от 1 до 200 печатных символов ASCII.");
-		in.idempotency_key = arena_printf(req->arena, "api:%s", key);
+		in->idempotency_key = arena_printf(req->arena, "api:%s", key);
 	}
-	if (!read_input(c, &in))
+	if (!read_input(c, in))
 		return;
-	struct req_outcome out;
-	switch (req_create(c->db, &c->app->req, req->arena, &in, &out)) {
-	case REQ_CREATED:
-	case REQ_SPAM:
-		c->resp->status = 201;
-		c->resp->content_type = "application/json; charset=utf-8";
-		c->resp->cache_control = "no-store";
-		buf_adds(&c->resp->body, out.stored_json ? out.stored_json : "{}");
-		buf_addc(&c->resp->body, '\n');
-		return;
-	case REQ_REPLAYED:
-		c->resp->status = out.stored_status;
-		c->resp->content_type = "application/json; charset=utf-8";
-		c->resp->cache_control = "no-store";
-		buf_adds(&c->resp->body, out.stored_json);
-		buf_addc(&c->resp->body, '\n');
-		return;
-	case REQ_DUPLICATE:
-		return send(c, 409,
-			    json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", "duplicate", "message",
-				      "У вас уже есть открытое обращение по этому вопросу. Добавьте новые "
-				      "сведения в него — так ответ придёт быстрее.",
-				      "existing", "number", out.existing_number, "status", out.existing_status,
-				      "created", iso_date(req->arena, out.existing_created)));
-	case REQ_INVALID:
-		return invalid(c, &out.errors);
-	case REQ_LIMITED:
-		return api_error(c, 429, "rate_limited", out.message);
-	case REQ_FAILED:
-		return api_error(c, 503, "unavailable", out.message ? out.message : "Попробуйте позже.");
+	if (!c->app->writer) {
+		enum req_result r = req_create(c->db, &c->app->req, req->arena, in, &j->out);
+		return answer_created(c, r, &j->out);
 	}
+	if (!req_create_check(c->db, j))
+		return answer_created(c, j->result, &j->out);
+	struct ctx *later = arena_alloc(req->arena, sizeof *later);
+	*later = *c;
+	later->db = NULL; /* the handler's connection goes back to the pool */
+	j->user = later;
+	http_suspend(req);
+	req_create_submit(c->app->writer, j); /* last: from here on the job owns req */
 }

@@ -40,6 +40,7 @@ struct static_file {
 struct app {
 	struct config cfg;
 	struct db_pool *pool;
+	struct db_group *writer;     /* group commit of request creations; NULL: commit inline */
 	struct http_server *http;
 	pthread_rwlock_t index_lock;
 	struct search_index *index; /* under index_lock */

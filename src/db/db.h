@@ -81,4 +81,34 @@ struct db *db_pool_get(struct db_pool *p);
 void db_pool_put(struct db_pool *p, struct db *db);
 void db_pool_close(struct db_pool *p);
 
+/*
+ * Group commit. Every durable write costs a flush of the log to disk (SQLite: an fdatasync of
+ * the WAL) under the database's write lock, so writers one at a time are bounded by the disk's
+ * flushes. A db_group is one writer thread with its own connection: it takes every job queued
+ * since its last commit (at most 64), runs each inside one shared write transaction under a
+ * savepoint of its own, and commits them all with one flush. Jobs run one after another in the
+ * order queued, so a job sees the changes of the jobs before it (a retry of the same
+ * Idempotency-Key in the same batch is a replay, not a second request).
+ */
+struct db_job {
+	/* Runs on the writer's connection inside the shared transaction; must not begin, commit
+	 * or roll back. Returns false to undo its own changes (the other jobs keep theirs). */
+	bool (*run)(struct db *db, struct db_job *job);
+	/* Called on the writer thread after the commit: committed is false when the transaction
+	 * failed, and then no change of any job of the batch was kept. db may be used for reads
+	 * and autocommitted writes. */
+	void (*done)(struct db *db, struct db_job *job, bool committed);
+	/* A directory whose new entries the job's rows refer to (files renamed into it), or NULL:
+	 * fsynced once per batch, before the commit, when a job kept its changes. */
+	const char *sync_dir;
+	struct db_job *next; /* the group's queue */
+};
+struct db_group;
+/* Opens the writer's connection to the database in dir and starts its thread. */
+enum db_rc db_group_start(const char *dir, struct db_group **out, char *err, size_t errlen);
+/* Queues a job; its done() is called exactly once, on the writer thread. */
+void db_group_submit(struct db_group *g, struct db_job *job);
+/* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */
+void db_group_stop(struct db_group *g);
+
 #endif

@@ -147,6 +147,7 @@ struct req_ctx {
 	struct http_server *s;
 	size_t bytes;
 	bool answered;
+	bool suspended; /* http_suspend: the answer comes when http_resume is called */
 	/* body reading */
 	struct http_body_rules rules;
 	struct MHD_PostProcessor *pp;
@@ -156,6 +157,18 @@ struct req_ctx {
 	EVP_MD_CTX *sha; /* the upload being received; OpenSSL uses the CPU's SHA instructions */
 	size_t cap_fields, cap_files;
 };
+
+void http_suspend(struct http_request *req)
+{
+	struct req_ctx *x = (struct req_ctx *)req; /* req is the first member */
+	x->suspended = true;
+	MHD_suspend_connection(req->conn);
+}
+
+void http_resume(struct http_request *req)
+{
+	MHD_resume_connection(req->conn);
+}
 
 const char *http_param(const struct http_request *req, const char *name)
 {
@@ -866,11 +879,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		return MHD_YES;
 	}
-	if (x->answered)
-		return MHD_YES;
+	if (x->answered) {
+		if (!x->suspended)
+			return MHD_YES;
+		x->suspended = false; /* resumed: the response is ready */
+		return answer(x);
+	}
 	x->answered = true;
 	body_end(x);
 	s->dispatch(s->app, &x->req, &x->resp);
+	if (x->suspended)
+		return MHD_YES; /* answered when resumed (see http_suspend) */
 	return answer(x);
 }
 
@@ -977,7 +996,7 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 	pthread_mutex_init(&s->conns_lock, NULL);
 	s->cache = cache_new(o->cache_entries);
 	s->metrics = metrics_new(o->route_names, o->route_methods, o->n_routes);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},

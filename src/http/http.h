@@ -134,6 +134,15 @@ int http_port(const struct http_server *s);
  */
 void http_stop(struct http_server *s, int grace_ms);
 
+/*
+ * Deferred answers. A handler that hands its work to another thread calls http_suspend() before
+ * handing it over and then returns at once, touching neither req nor the response again; the
+ * other thread fills the response (it may use req->arena) and calls http_resume(), after which
+ * the server sends it. The connection waits meanwhile without holding a worker thread.
+ */
+void http_suspend(struct http_request *req);
+void http_resume(struct http_request *req);
+
 /* A query parameter's value, or NULL when absent. */
 const char *http_param(const struct http_request *req, const char *name);
 /* A request header's value, or NULL. */

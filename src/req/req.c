@@ -288,8 +288,10 @@ static const char *hex_of(struct arena *a, const unsigned char *h)
 	return hex;
 }
 
-/* Moves an upload to DATA/files/<sha256>, durable before return; path becomes NULL. */
-static bool store_file(struct arena *a, const char *data_dir, struct http_file *f)
+/* Moves an upload to DATA/files/<sha256>, its content durable before return, and its name too
+ * unless sync_dir is false (then the caller fsyncs DATA/files before the commit); path becomes
+ * NULL. */
+static bool store_file(struct arena *a, const char *data_dir, struct http_file *f, bool sync_dir)
 {
 	char *dir = arena_printf(a, "%s/files", data_dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -304,7 +306,7 @@ static bool store_file(struct arena *a, const char *data_dir, struct http_file *
 		return false;
 	}
 	f->path = NULL;
-	return fsync_path(dir, true);
+	return !sync_dir || fsync_path(dir, true);
 }
 
 static void unstore_unreferenced(struct db *db, struct arena *a, const char *data_dir,
@@ -513,61 +515,81 @@ static const char *answer_json(struct arena *a, const char *number, const char *
 	return r;
 }
 
-enum req_result req_create(struct db *db, const struct req_config *cfg, struct arena *a,
-			   const struct req_input *in, struct req_outcome *out)
+/* Step 1 of a creation, on any connection: replay, honeypot, checks, rate limits, files. */
+bool req_create_check(struct db *db, struct req_create_job *j)
 {
+	struct arena *a = j->a;
+	const struct req_config *cfg = j->cfg;
+	const struct req_input *in = &j->in;
+	struct req_outcome *out = &j->out;
 	memset(out, 0, sizeof *out);
-	if (in->idempotency_key && replay(db, a, in->idempotency_key, out))
-		return REQ_REPLAYED;
-	if (in->honeypot && *in->honeypot)
-		return REQ_SPAM;
-	const char **mimes = arena_alloc(a, (size_t)(in->n_files + 1) * sizeof *mimes);
-	validate(cfg, a, in, out, mimes);
-	if (out->errors.n)
-		return REQ_INVALID;
-	const char *member = trimmed(a, in->member_id), *topic = trimmed(a, in->topic);
-	const char *desc = trimmed(a, in->description);
-	const char *ip_key = arena_printf(a, "create-ip:%s", in->client_ip ? in->client_ip : "?");
-	const char *member_key = arena_printf(a, "create-member:%s", member);
-	if (req_throttled(db, ip_key, 3600, cfg->max_per_ip_hour) ||
-	    req_throttled(db, member_key, 86400, cfg->max_per_member_day)) {
+	j->result = REQ_FAILED;
+	if (in->idempotency_key && replay(db, a, in->idempotency_key, out)) {
+		j->result = REQ_REPLAYED;
+		return false;
+	}
+	if (in->honeypot && *in->honeypot) {
+		j->result = REQ_SPAM;
+		return false;
+	}
+	j->mimes = arena_alloc(a, (size_t)(in->n_files + 1) * sizeof *j->mimes);
+	validate(cfg, a, in, out, j->mimes);
+	if (out->errors.n) {
+		j->result = REQ_INVALID;
+		return false;
+	}
+	j->member = trimmed(a, in->member_id);
+	j->topic = trimmed(a, in->topic);
+	j->desc = trimmed(a, in->description);
+	j->ip_key = arena_printf(a, "create-ip:%s", in->client_ip ? in->client_ip : "?");
+	j->member_key = arena_printf(a, "create-member:%s", j->member);
+	if (req_throttled(db, j->ip_key, 3600, cfg->max_per_ip_hour) ||
+	    req_throttled(db, j->member_key, 86400, cfg->max_per_member_day)) {
 		/* The open request on the same matter helps more than "too many requests". */
-		if (find_duplicate(db, a, member, topic, desc, out) > 0)
-			return REQ_DUPLICATE;
+		if (find_duplicate(db, a, j->member, j->topic, j->desc, out) > 0) {
+			j->result = REQ_DUPLICATE;
+			return false;
+		}
 		out->message = "Слишком много обращений за короткое время. Дождитесь ответа на уже "
 			       "отправленные или попробуйте позже.";
-		return REQ_LIMITED;
+		j->result = REQ_LIMITED;
+		return false;
 	}
-	/* Files are made durable before the transaction that refers to them commits. */
+	/* Files are made durable before the transaction that refers to them commits: their
+	 * content here, their names by an fsync of DATA/files before the commit (once for a whole
+	 * group of creations on the group committer). */
+	if (in->n_files)
+		j->job.sync_dir = arena_printf(a, "%s/files", cfg->data_dir);
 	for (int i = 0; i < in->n_files; i++)
-		if (!store_file(a, cfg->data_dir, &in->files[i])) {
+		if (!store_file(a, cfg->data_dir, &in->files[i], false)) {
 			out->message = "Не удалось сохранить файлы. Попробуйте позже.";
 			unstore_unreferenced(db, a, cfg->data_dir, in->files, i);
-			return REQ_FAILED;
+			return false;
 		}
-	if (db_begin_write(db) != DB_OK) {
-		out->message = "Сервис временно перегружен. Попробуйте отправить обращение ещё раз.";
-		unstore_unreferenced(db, a, cfg->data_dir, in->files, in->n_files);
-		return REQ_FAILED;
-	}
-	enum req_result result = REQ_FAILED;
+	return true;
+}
+
+/* Step 2, inside a write transaction the caller commits: REQ_CREATED when the rows are written
+ * (keep them), anything else when they must be undone. */
+static enum req_result create_tx(struct db *db, struct req_create_job *j)
+{
+	struct arena *a = j->a;
+	const struct req_config *cfg = j->cfg;
+	const struct req_input *in = &j->in;
+	struct req_outcome *out = &j->out;
 	/* Inside the write lock: a concurrent retry of the same key or a concurrent duplicate
 	 * is seen here. */
-	if (in->idempotency_key && replay(db, a, in->idempotency_key, out)) {
-		result = REQ_REPLAYED;
-		goto rollback;
-	}
-	int dup = find_duplicate(db, a, member, topic, desc, out);
-	if (dup != 0) {
-		result = dup > 0 ? REQ_DUPLICATE : REQ_FAILED;
-		goto rollback;
-	}
+	if (in->idempotency_key && replay(db, a, in->idempotency_key, out))
+		return REQ_REPLAYED;
+	int dup = find_duplicate(db, a, j->member, j->topic, j->desc, out);
+	if (dup != 0)
+		return dup > 0 ? REQ_DUPLICATE : REQ_FAILED;
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	int64_t seq = next_number(db, tm.tm_year + 1900);
 	if (seq < 0)
-		goto rollback;
+		return REQ_FAILED;
 	const char *number = arena_printf(a, "R-%d-%06lld", tm.tm_year + 1900, (long long)seq);
 	const char *token = req_new_token(a);
 	struct db_stmt *st = db_prepare(
@@ -575,10 +597,10 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 		"order_number, subject, status, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?) "
 		"RETURNING id");
 	if (!st)
-		goto rollback;
-	const char *vals[] = {number, req_token_hash(a, token), member, trimmed(a, in->name),
+		return REQ_FAILED;
+	const char *vals[] = {number, req_token_hash(a, token), j->member, trimmed(a, in->name),
 			      trimmed(a, in->email), out->phone_e164 ? out->phone_e164 : "",
-			      trimmed(a, in->country), topic, trimmed(a, in->order_number),
+			      trimmed(a, in->country), j->topic, trimmed(a, in->order_number),
 			      trimmed(a, in->subject)};
 	for (int i = 0; i < 10; i++)
 		db_bind_text(st, i + 1, vals[i]);
@@ -587,12 +609,12 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 	int64_t id = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
 	db_finalize(st);
 	if (id < 0)
-		goto rollback;
-	int64_t msg = insert_message(db, id, "member", 0, false, desc);
-	if (msg < 0 || !insert_attachments(db, a, id, msg, in->files, mimes, in->n_files))
-		goto rollback;
-	req_throttle_hit(db, ip_key, 3600, cfg->max_per_ip_hour);
-	req_throttle_hit(db, member_key, 86400, cfg->max_per_member_day);
+		return REQ_FAILED;
+	int64_t msg = insert_message(db, id, "member", 0, false, j->desc);
+	if (msg < 0 || !insert_attachments(db, a, id, msg, in->files, j->mimes, in->n_files))
+		return REQ_FAILED;
+	req_throttle_hit(db, j->ip_key, 3600, cfg->max_per_ip_hour);
+	req_throttle_hit(db, j->member_key, 86400, cfg->max_per_member_day);
 	const char *json = answer_json(a, number, token);
 	if (in->idempotency_key) {
 		st = db_prepare(db, "INSERT INTO idempotency(key, status, response, created) VALUES (?, 201, ?, ?)");
@@ -601,7 +623,7 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 			  db_step(st) == DB_DONE;
 		db_finalize(st);
 		if (!ok)
-			goto rollback;
+			return REQ_FAILED;
 	}
 	const char *email = trimmed(a, in->email);
 	if (*email && !mail_enqueue(db, id, email, arena_printf(a, "Обращение %s принято", number),
@@ -609,20 +631,67 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 						    "ним, отвечать и добавлять файлы можно по ссылке:\n%s/r/%s\n\n"
 						    "Не пересылайте эту ссылку: она открывает обращение без пароля.\n",
 						 number, trimmed(a, in->subject), cfg->public_url, token)))
-		goto rollback;
-	if (db_commit(db) != DB_OK)
-		goto rollback;
+		return REQ_FAILED;
 	out->number = number;
 	out->token = token;
 	out->status = "new";
 	out->stored_json = json;
 	return REQ_CREATED;
-rollback:
-	db_rollback(db);
-	unstore_unreferenced(db, a, cfg->data_dir, in->files, in->n_files);
-	if (result == REQ_FAILED && !out->message)
-		out->message = "Не удалось сохранить обращение. Попробуйте ещё раз через минуту.";
-	return result;
+}
+
+/* After the transaction: a request that was not created leaves no file behind. */
+static void create_end(struct db *db, struct req_create_job *j, bool committed)
+{
+	if (!committed)
+		j->result = REQ_FAILED;
+	if (j->result == REQ_CREATED)
+		return;
+	unstore_unreferenced(db, j->a, j->cfg->data_dir, j->in.files, j->in.n_files);
+	if (j->result == REQ_FAILED) {
+		j->out.number = j->out.token = NULL;
+		if (!j->out.message)
+			j->out.message = "Не удалось сохранить обращение. Попробуйте ещё раз через минуту.";
+	}
+}
+
+static bool job_run(struct db *db, struct db_job *job)
+{
+	struct req_create_job *j = (struct req_create_job *)job;
+	j->result = create_tx(db, j);
+	return j->result == REQ_CREATED;
+}
+
+static void job_done(struct db *db, struct db_job *job, bool committed)
+{
+	struct req_create_job *j = (struct req_create_job *)job;
+	create_end(db, j, committed);
+	j->finish(j);
+}
+
+void req_create_submit(struct db_group *g, struct req_create_job *j)
+{
+	j->job.run = job_run;
+	j->job.done = job_done;
+	db_group_submit(g, &j->job);
+}
+
+enum req_result req_create(struct db *db, const struct req_config *cfg, struct arena *a,
+			   const struct req_input *in, struct req_outcome *out)
+{
+	struct req_create_job j = {.cfg = cfg, .a = a, .in = *in};
+	if (req_create_check(db, &j)) {
+		bool began = (!j.job.sync_dir || fsync_path(j.job.sync_dir, true)) && db_begin_write(db) == DB_OK;
+		if (!began)
+			j.out.message = "Сервис временно перегружен. Попробуйте отправить обращение ещё раз.";
+		j.result = began ? create_tx(db, &j) : REQ_FAILED;
+		bool committed = j.result == REQ_CREATED && db_commit(db) == DB_OK;
+		if (began && !committed)
+			db_rollback(db);
+		/* A replay or a duplicate stands after its rollback; a creation only if committed. */
+		create_end(db, &j, j.result != REQ_CREATED || committed);
+	}
+	*out = j.out; /* the files were moved in in's own array (j.in shares it) */
+	return j.result;
 }
 
 /* ---- reading ---- */
@@ -737,7 +806,7 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 	if (out->errors.n)
 		return REQ_INVALID;
 	for (int i = 0; i < n_files; i++)
-		if (!store_file(a, cfg->data_dir, &files[i])) {
+		if (!store_file(a, cfg->data_dir, &files[i], true)) {
 			unstore_unreferenced(db, a, cfg->data_dir, files, i);
 			return REQ_FAILED;
 		}

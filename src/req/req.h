@@ -18,12 +18,13 @@
 #ifndef SPRAVKA_REQ_H
 #define SPRAVKA_REQ_H
 
+#include "../db/db.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct arena;
-struct db;
 struct http_file;
 
 struct req_topic {
@@ -123,6 +124,35 @@ bool req_input_from_form(const struct http_request *req, struct req_input *in,
  */
 enum req_result req_create(struct db *db, const struct req_config *cfg, struct arena *a,
 			   const struct req_input *in, struct req_outcome *out);
+
+/*
+ * The same in two steps, for the server: the checks and the files on the handler's connection,
+ * then the transaction on the group committer (db.h), which commits many creations with one
+ * flush to disk. The job lives in the request's arena; fill cfg, a, in and finish.
+ */
+struct req_create_job {
+	struct db_job job; /* first: the group's handle */
+	const struct req_config *cfg;
+	struct arena *a;
+	struct req_input in;
+	/* The outcome, as req_create gives it. */
+	enum req_result result;
+	struct req_outcome out;
+	/* Called on the group's thread once result is final (the request committed or not). */
+	void (*finish)(struct req_create_job *j);
+	void *user;
+	/* Between the steps. */
+	const char **mimes;
+	const char *member, *topic, *desc, *ip_key, *member_key;
+};
+/*
+ * Step 1 on db: replay, honeypot, field checks, rate limits, the files made durable. False when
+ * the result is already final (REQ_REPLAYED, REQ_SPAM, REQ_INVALID, REQ_DUPLICATE, REQ_LIMITED,
+ * REQ_FAILED): then there is no step 2 and finish is not called.
+ */
+bool req_create_check(struct db *db, struct req_create_job *j);
+/* Step 2: queues the transaction on g; j->finish is called from g's thread. */
+void req_create_submit(struct db_group *g, struct req_create_job *j);
 
 /* A request as the member or an agent sees it. */
 struct req_message {

@@ -3,6 +3,8 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +82,147 @@ Test(db, pool_hands_out_connections)
 	db_pool_put(p, a);
 	db_pool_put(p, b);
 	db_pool_close(p);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* ---- the statement cache and group commit ---- */
+
+Test(db, a_cached_statement_is_reset_between_uses_and_nested_uses_get_their_own)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	static const char *const sql = "SELECT ? + 1";
+	for (int i = 0; i < 3; i++) {
+		struct db_stmt *st = db_prepare(db, sql);
+		cr_assert(st);
+		if (i == 1) /* the same SQL while the first is in use: a second statement */ {
+			struct db_stmt *inner = db_prepare(db, sql);
+			cr_assert(inner && inner != st);
+			db_bind_int(inner, 1, 100);
+			cr_assert_eq(db_step(inner), DB_ROW);
+			cr_assert_eq(db_col_int(inner, 0), 101);
+			db_finalize(inner);
+		}
+		cr_assert_eq(db_step(st), DB_ROW);
+		cr_assert(db_col_null(st, 0), "bindings of the last use are cleared");
+		db_finalize(st);
+	}
+	/* The same address with other text (SQL built in a buffer) is not mistaken for it. */
+	char buf[64];
+	snprintf(buf, sizeof buf, "SELECT 1");
+	struct db_stmt *a = db_prepare(db, buf);
+	cr_assert_eq(db_step(a), DB_ROW);
+	cr_assert_eq(db_col_int(a, 0), 1);
+	db_finalize(a);
+	snprintf(buf, sizeof buf, "SELECT 2");
+	a = db_prepare(db, buf);
+	cr_assert_eq(db_step(a), DB_ROW);
+	cr_assert_eq(db_col_int(a, 0), 2);
+	db_finalize(a);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+struct test_job {
+	struct db_job job;
+	int value;      /* inserted into t */
+	bool keep;      /* what run() answers */
+	int seen;       /* rows of t that run() saw */
+	int done_calls; /* done() calls */
+	bool committed;
+};
+
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
+static int jobs_done;
+
+static bool job_run(struct db *db, struct db_job *job)
+{
+	struct test_job *t = (struct test_job *)job;
+	struct db_stmt *st = db_prepare(db, "SELECT count(*) FROM t");
+	if (st && db_step(st) == DB_ROW)
+		t->seen = (int)db_col_int(st, 0);
+	db_finalize(st);
+	st = db_prepare(db, "INSERT INTO t(v) VALUES (?)");
+	db_bind_int(st, 1, t->value);
+	bool ok = db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok && t->keep;
+}
+
+static void job_done(struct db *db, struct db_job *job, bool committed)
+{
+	(void)db;
+	struct test_job *t = (struct test_job *)job;
+	pthread_mutex_lock(&jobs_lock);
+	t->done_calls++;
+	t->committed = committed;
+	jobs_done++;
+	pthread_cond_signal(&jobs_cond);
+	pthread_mutex_unlock(&jobs_lock);
+}
+
+Test(db, group_commit_runs_jobs_in_order_and_undoes_only_the_refused_ones)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_exec(db, "CREATE TABLE t(v INTEGER NOT NULL)"), DB_OK);
+	struct db_group *g;
+	cr_assert_eq(db_group_start(dir, &g, err, sizeof err), DB_OK, "%s", err);
+	enum { N = 200 };
+	static struct test_job jobs[N];
+	jobs_done = 0;
+	for (int i = 0; i < N; i++) {
+		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = i % 3 != 0};
+		db_group_submit(g, &jobs[i].job);
+	}
+	pthread_mutex_lock(&jobs_lock);
+	while (jobs_done < N)
+		pthread_cond_wait(&jobs_cond, &jobs_lock);
+	pthread_mutex_unlock(&jobs_lock);
+	int kept = 0;
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(jobs[i].done_calls, 1, "job %d: done() once", i);
+		cr_assert(jobs[i].committed, "job %d", i);
+		cr_assert_eq(jobs[i].seen, kept, "job %d sees the jobs kept before it", i);
+		kept += jobs[i].keep;
+	}
+	db_group_stop(g);
+	struct db_stmt *st = db_prepare(db, "SELECT count(*), sum(v % 3 = 0) FROM t");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), kept, "rows of the kept jobs, durable");
+	cr_assert_eq(db_col_int(st, 1), 0, "no row of a refused job");
+	db_finalize(st);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+Test(db, group_stop_runs_what_is_queued)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_exec(db, "CREATE TABLE t(v INTEGER NOT NULL)"), DB_OK);
+	struct db_group *g;
+	cr_assert_eq(db_group_start(dir, &g, err, sizeof err), DB_OK, "%s", err);
+	static struct test_job jobs[20];
+	jobs_done = 0;
+	for (int i = 0; i < 20; i++) {
+		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = true};
+		db_group_submit(g, &jobs[i].job);
+	}
+	db_group_stop(g);
+	cr_assert_eq(jobs_done, 20);
+	struct db_stmt *st = db_prepare(db, "SELECT count(*) FROM t");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), 20);
+	db_finalize(st);
+	db_close(db);
 	rm_tree(dir);
 	free(dir);
 }

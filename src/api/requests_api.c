@@ -172,5 +172,5 @@ void api_request_create(struct ctx *c)
 	later->db = NULL; /* the handler's connection goes back to the pool */
 	j->user = later;
 	http_suspend(req);
-	req_create_submit(c->app->writer, j); /* last: from here on the job owns req */
+	req_create_submit(c->app->writer, c->app->file_sync, j); /* last: the job owns req now */
 }

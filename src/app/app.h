@@ -41,6 +41,7 @@ struct app {
 	struct config cfg;
 	struct db_pool *pool;
 	struct db_group *writer;     /* group commit of request creations; NULL: commit inline */
+	struct workers *file_sync;   /* fsyncs of uploaded files, off the HTTP threads */
 	struct http_server *http;
 	pthread_rwlock_t index_lock;
 	struct search_index *index; /* under index_lock */

@@ -4,6 +4,7 @@
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"
+#include "../core/workers.h"
 #include "../db/db.h"
 #include "../http/http.h"
 #include "../mail/mail.h"
@@ -555,15 +556,21 @@ bool req_create_check(struct db *db, struct req_create_job *j)
 		j->result = REQ_LIMITED;
 		return false;
 	}
-	/* Files are made durable before the transaction that refers to them commits: their
-	 * content here, their names by an fsync of DATA/files before the commit (once for a whole
-	 * group of creations on the group committer). */
 	if (in->n_files)
 		j->job.sync_dir = arena_printf(a, "%s/files", cfg->data_dir);
-	for (int i = 0; i < in->n_files; i++)
-		if (!store_file(a, cfg->data_dir, &in->files[i], false)) {
-			out->message = "Не удалось сохранить файлы. Попробуйте позже.";
-			unstore_unreferenced(db, a, cfg->data_dir, in->files, i);
+	return true;
+}
+
+/*
+ * Files are made durable before the transaction that refers to them commits: their content
+ * here (an fsync each), their names by an fsync of DATA/files just before the commit (once for
+ * a whole group of creations on the group committer). False when one could not be stored.
+ */
+static bool store_files(struct req_create_job *j)
+{
+	for (int i = 0; i < j->in.n_files; i++)
+		if (!store_file(j->a, j->cfg->data_dir, &j->in.files[i], false)) {
+			j->out.message = "Не удалось сохранить файлы. Попробуйте позже.";
 			return false;
 		}
 	return true;
@@ -657,7 +664,7 @@ static void create_end(struct db *db, struct req_create_job *j, bool committed)
 static bool job_run(struct db *db, struct db_job *job)
 {
 	struct req_create_job *j = (struct req_create_job *)job;
-	j->result = create_tx(db, j);
+	j->result = j->files_failed ? REQ_FAILED : create_tx(db, j);
 	return j->result == REQ_CREATED;
 }
 
@@ -668,10 +675,25 @@ static void job_done(struct db *db, struct db_job *job, bool committed)
 	j->finish(j);
 }
 
-void req_create_submit(struct db_group *g, struct req_create_job *j)
+/* On a worker thread: the files, then the transaction (which fails when the files did). */
+static void files_then_commit(struct work *w)
+{
+	struct req_create_job *j = (struct req_create_job *)((char *)w - offsetof(struct req_create_job, files_work));
+	j->files_failed = !store_files(j);
+	db_group_submit(j->group, &j->job);
+}
+
+void req_create_submit(struct db_group *g, struct workers *files, struct req_create_job *j)
 {
 	j->job.run = job_run;
 	j->job.done = job_done;
+	j->group = g;
+	if (j->in.n_files && files) {
+		j->files_work.run = files_then_commit;
+		workers_submit(files, &j->files_work);
+		return;
+	}
+	j->files_failed = !store_files(j);
 	db_group_submit(g, &j->job);
 }
 
@@ -680,8 +702,10 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 {
 	struct req_create_job j = {.cfg = cfg, .a = a, .in = *in};
 	if (req_create_check(db, &j)) {
-		bool began = (!j.job.sync_dir || fsync_path(j.job.sync_dir, true)) && db_begin_write(db) == DB_OK;
-		if (!began)
+		bool stored = store_files(&j);
+		bool began = stored && (!j.job.sync_dir || fsync_path(j.job.sync_dir, true)) &&
+			     db_begin_write(db) == DB_OK;
+		if (!began && stored)
 			j.out.message = "Сервис временно перегружен. Попробуйте отправить обращение ещё раз.";
 		j.result = began ? create_tx(db, &j) : REQ_FAILED;
 		bool committed = j.result == REQ_CREATED && db_commit(db) == DB_OK;

@@ -18,6 +18,7 @@
 #ifndef SPRAVKA_REQ_H
 #define SPRAVKA_REQ_H
 
+#include "../core/workers.h"
 #include "../db/db.h"
 
 #include <stdbool.h>
@@ -144,15 +145,22 @@ struct req_create_job {
 	/* Between the steps. */
 	const char **mimes;
 	const char *member, *topic, *desc, *ip_key, *member_key;
+	struct work files_work; /* storing the files on a worker thread */
+	struct db_group *group;
+	bool files_failed;
 };
 /*
- * Step 1 on db: replay, honeypot, field checks, rate limits, the files made durable. False when
- * the result is already final (REQ_REPLAYED, REQ_SPAM, REQ_INVALID, REQ_DUPLICATE, REQ_LIMITED,
- * REQ_FAILED): then there is no step 2 and finish is not called.
+ * Step 1 on db: replay, honeypot, field checks, rate limits. False when the result is already
+ * final (REQ_REPLAYED, REQ_SPAM, REQ_INVALID, REQ_DUPLICATE, REQ_LIMITED): then there is no
+ * step 2 and finish is not called.
  */
 bool req_create_check(struct db *db, struct req_create_job *j);
-/* Step 2: queues the transaction on g; j->finish is called from g's thread. */
-void req_create_submit(struct db_group *g, struct req_create_job *j);
+/*
+ * Step 2: the files made durable (on a thread of files when given, so that their fsyncs do not
+ * hold an HTTP thread and run several at once), then the transaction on g; j->finish is called
+ * from g's thread.
+ */
+void req_create_submit(struct db_group *g, struct workers *files, struct req_create_job *j);
 
 /* A request as the member or an agent sees it. */
 struct req_message {

@@ -210,44 +210,12 @@ static void created_page(struct ctx *c, const char *number, const char *url)
 	page_end(c);
 }
 
-void page_request_post(struct ctx *c)
+/* The page for a creation's outcome, whether committed inline or by the group committer. */
+static void form_outcome(struct ctx *c, struct form *fp, enum req_result r, const struct req_outcome *outp)
 {
-	struct http_request *req = c->req;
-	struct arena *a = req->arena;
-	struct form f = {.had_files = req->n_files > 0};
-	struct req_input in = {.client_ip = http_client_ip(req)};
-	struct req_errors shape = {0};
-	bool shaped = req_input_from_form(req, &in, &shape);
-	const char *const typed[9] = {in.member_id, in.name,         in.email,   in.phone,      in.country,
-				      in.topic,     in.order_number, in.subject, in.description};
-	memcpy(f.v, typed, sizeof typed);
-	if (!shaped) {
-		f.errors = &shape;
-		c->resp->status = 422;
-		return render_form(c, &f);
-	}
-	const char *token = http_field(req, "form_token", NULL);
-	if (token && strlen(token) == 43)
-		in.idempotency_key = arena_printf(a, "form:%s", token);
-	const char *append = http_field(req, "append_to", NULL);
-	struct req_outcome out;
-	if (append) {
-		enum req_result r = req_append(c->db, &c->app->req, a, append, in.member_id, in.description,
-					       in.files, in.n_files, in.idempotency_key, &out);
-		if (r == REQ_CREATED || r == REQ_REPLAYED) {
-			page_begin(c, "Добавлено в обращение", NULL);
-			html_printf(&c->resp->body,
-				    "<h1>Добавлено в обращение %s</h1>\n<p class=\"lead\">Ваш текст и файлы "
-				    "добавлены к открытому обращению. Ответ придёт туда же — по ссылке из "
-				    "письма о создании обращения.</p>\n<p><a href=\"/\">На главную</a></p>\n",
-				    append);
-			return page_end(c);
-		}
-		f.errors = &out.errors;
-		c->resp->status = r == REQ_INVALID ? 422 : 503;
-		return render_form(c, &f);
-	}
-	enum req_result r = req_create(c->db, &c->app->req, a, &in, &out);
+	struct arena *a = c->req->arena;
+	struct form f = *fp;
+	struct req_outcome out = *outp;
 	switch (r) {
 	case REQ_CREATED:
 		return created_page(c, out.number, arena_printf(a, "/r/%s", out.token));
@@ -307,6 +275,74 @@ void page_request_post(struct ctx *c)
 	f.problem = out.message ? out.message : "Не удалось отправить обращение. Попробуйте ещё раз.";
 	c->resp->status = 503;
 	render_form(c, &f);
+}
+
+/* A form whose creation went to the group committer: what the page needs afterwards. */
+struct deferred_form {
+	struct ctx c;
+	struct form f;
+};
+
+/* On the group committer's thread: the page, then let the server send it. */
+static void form_later(struct req_create_job *j)
+{
+	struct deferred_form *d = j->user;
+	form_outcome(&d->c, &d->f, j->result, &j->out);
+	http_resume(d->c.req);
+}
+
+void page_request_post(struct ctx *c)
+{
+	struct http_request *req = c->req;
+	struct arena *a = req->arena;
+	struct form f = {.had_files = req->n_files > 0};
+	struct req_input in = {.client_ip = http_client_ip(req)};
+	struct req_errors shape = {0};
+	bool shaped = req_input_from_form(req, &in, &shape);
+	const char *const typed[9] = {in.member_id, in.name,         in.email,   in.phone,      in.country,
+				      in.topic,     in.order_number, in.subject, in.description};
+	memcpy(f.v, typed, sizeof typed);
+	if (!shaped) {
+		f.errors = &shape;
+		c->resp->status = 422;
+		return render_form(c, &f);
+	}
+	const char *token = http_field(req, "form_token", NULL);
+	if (token && strlen(token) == 43)
+		in.idempotency_key = arena_printf(a, "form:%s", token);
+	const char *append = http_field(req, "append_to", NULL);
+	struct req_outcome out;
+	if (append) {
+		enum req_result r = req_append(c->db, &c->app->req, a, append, in.member_id, in.description,
+					       in.files, in.n_files, in.idempotency_key, &out);
+		if (r == REQ_CREATED || r == REQ_REPLAYED) {
+			page_begin(c, "Добавлено в обращение", NULL);
+			html_printf(&c->resp->body,
+				    "<h1>Добавлено в обращение %s</h1>\n<p class=\"lead\">Ваш текст и файлы "
+				    "добавлены к открытому обращению. Ответ придёт туда же — по ссылке из "
+				    "письма о создании обращения.</p>\n<p><a href=\"/\">На главную</a></p>\n",
+				    append);
+			return page_end(c);
+		}
+		f.errors = &out.errors;
+		c->resp->status = r == REQ_INVALID ? 422 : 503;
+		return render_form(c, &f);
+	}
+	struct req_create_job *j = arena_alloc(a, sizeof *j);
+	*j = (struct req_create_job){.cfg = &c->app->req, .a = a, .in = in, .finish = form_later};
+	if (!c->app->writer) {
+		enum req_result r = req_create(c->db, &c->app->req, a, &j->in, &j->out);
+		return form_outcome(c, &f, r, &j->out);
+	}
+	if (!req_create_check(c->db, j))
+		return form_outcome(c, &f, j->result, &j->out);
+	struct deferred_form *later = arena_alloc(a, sizeof *later);
+	later->c = *c;
+	later->c.db = NULL; /* the handler's connection goes back to the pool */
+	later->f = f;
+	j->user = later;
+	http_suspend(req);
+	req_create_submit(c->app->writer, c->app->file_sync, j); /* last: the job owns req now */
 }
 
 void page_request_solved(struct ctx *c)

@@ -339,7 +339,7 @@ Test(req_create, the_address_limit)
 	cfg.max_per_ip_hour = 3;
 	struct req_outcome out;
 	for (int i = 0; i < 4; i++) {
-		char member[16];
+		char member[24];
 		snprintf(member, sizeof member, "10000%d", i);
 		struct req_input in = input(member, "payouts", DESC);
 		cr_assert_eq(req_create(db, &cfg, A, &in, &out), i < 3 ? REQ_CREATED : REQ_LIMITED, "creation %d", i);

@@ -35,7 +35,7 @@ from collections import deque
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Fail, Server, base_config, check, eq, run_all, short, test  # noqa: E402
+from harness import Server, base_config, check, eq, run_all, short, test  # noqa: E402
 
 CYCLES = int(os.environ.get("SPRAVKA_CRASH_CYCLES") or 20)
 CLIENTS = 4

@@ -21,8 +21,8 @@ import sys
 import time
 from urllib.parse import quote, unquote, urlencode
 
-from harness import (BIN, Fail, Server, base_config, check, eq, free_port, new_dir, short,  # noqa: F401
-                     test)
+from harness import (BIN, Fail, Server, base_config, check, contains, eq, free_port, lacks,  # noqa: F401
+                     new_dir, short, test)
 from htmlcheck import Page, check_html
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -194,16 +194,6 @@ def hidden(text, block=None):
 def valid_html(r, what):
     problems = check_html(r.text)
     check(not problems, f"{what}: HTML problems: {problems[:3]}")
-
-
-def contains(text, *fragments, what="page"):
-    for f in fragments:
-        check(f in text, f"{what} lacks {f!r}")
-
-
-def lacks(text, *fragments, what="page"):
-    for f in fragments:
-        check(f not in text, f"{what} contains {f!r}")
 
 
 def cookie(r, name):

@@ -56,6 +56,16 @@ def eq(got, want, what):
         raise Fail(f"{what}: expected {want!r}, got {short(got)!r}")
 
 
+def contains(text, *fragments, what="page"):
+    for f in fragments:
+        check(f in text, f"{what} lacks {f!r}")
+
+
+def lacks(text, *fragments, what="page"):
+    for f in fragments:
+        check(f not in text, f"{what} contains {f!r}")
+
+
 def short(v, n=300):
     s = v if isinstance(v, str) else repr(v)
     return s if len(s) <= n else s[:n] + f"... ({len(s)} chars)"

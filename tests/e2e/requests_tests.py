@@ -1,7 +1,7 @@
 """End-to-end tests of support requests, the member's side (issue #4): the topics and creation
 API, idempotency, duplicates, validation, attachments and "nothing half-stored", the HTML form,
-the private link /r/{token}, the creation rate limits, deflections, and acknowledged requests
-surviving SIGKILL.
+the private link /r/{token}, the creation rate limits and deflections. ("Nothing lost" under
+SIGKILL is crash_test.py.)
 
 Imported by run.py; registers its tests with the shared runner. Every test starts its own server
 on a fresh data directory, so that the rate limits (kept in the database: 20 creations per IP per
@@ -14,14 +14,14 @@ import json
 import os
 import random
 import re
-import signal
 import socket
 import sqlite3
 import threading
 import time
 from urllib.parse import urlencode
 
-from harness import Fail, Server, base_config, check, eq, parse_raw, short, test
+from harness import (Fail, Server, base_config, check, contains, eq, lacks, parse_raw, short,
+                     test)
 from htmlcheck import Page, check_html
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -218,16 +218,6 @@ def created(r):
     eq(j["status"], "new", "status")
     check(TOKEN_URL.fullmatch(j["url"]), f"url {j['url']!r} is not /r/<43 base64url chars>")
     return j
-
-
-def contains(text, *fragments, what="page"):
-    for f in fragments:
-        check(f in text, f"{what} lacks {f!r}")
-
-
-def lacks(text, *fragments, what="page"):
-    for f in fragments:
-        check(f not in text, f"{what} contains {f!r}")
 
 
 def valid_html(r, what):
@@ -1122,84 +1112,3 @@ def _():
     eq(count(s, "requests"), 0, "requests")
     eq(s.req("/request/solved").status, 405, "GET /request/solved")
     finish(s)
-
-
-# ---- "Nothing lost" ---------------------------------------------------------------------------
-
-
-@test("requests: acknowledged requests survive SIGKILL, each exactly once with its file")
-def _():
-    # The rate limit (20 creations per IP per hour) lives in the database and survives restarts:
-    # at most 18 distinct keys in all.
-    s = Server("req-crash", base_config(), threads=4)
-    acked = {}  # key -> (number, sha256 of its file)
-    pending = []
-    next_key = [0]
-    rng = random.Random(4)
-
-    def new_key():
-        next_key[0] += 1
-        k = f"crash-{next_key[0]}"
-        data = PNG + k.encode()
-        return (k, fields(subject=f"Проверка {k}"), data)
-
-    cycles = 0
-    while next_key[0] < 18 and cycles < 15:
-        cycles += 1
-        s.start()
-        stop = threading.Event()
-
-        def client():
-            while not stop.is_set():
-                if not pending:
-                    if next_key[0] >= 18:
-                        return
-                    pending.append(new_key())
-                k, f, data = pending[0]
-                try:
-                    r = post_multipart(s, "/api/v1/requests", list(f.items()),
-                                       [("attachments", f"{k}.png", data, "image/png")],
-                                       headers={"Idempotency-Key": k})
-                except Exception:
-                    return  # killed mid-request: retried with the same key after the restart
-                if r.status != 201:
-                    acked[k] = ("status", r.status, short(r.body))
-                    pending.pop(0)
-                    continue
-                acked[k] = (r.json()["number"], hashlib.sha256(data).hexdigest())
-                pending.pop(0)
-
-        t = threading.Thread(target=client, daemon=True)
-        t.start()
-        time.sleep(rng.uniform(0.0, 0.012))
-        s.proc.send_signal(signal.SIGKILL)
-        s.proc.wait(5)
-        stop.set()
-        t.join(10)
-        s.stop()
-    s.start()
-    while pending:  # the last key in flight: it gets exactly one answer after the restart
-        k, f, data = pending.pop(0)
-        r = post_multipart(s, "/api/v1/requests", list(f.items()),
-                           [("attachments", f"{k}.png", data, "image/png")], headers={"Idempotency-Key": k})
-        acked[k] = (created(r)["number"], hashlib.sha256(data).hexdigest())
-    bad = {k: v for k, v in acked.items() if v[0] == "status"}
-    check(not bad, f"answers other than 201: {bad}")
-    check(len(acked) >= 5, f"only {len(acked)} requests acknowledged in {cycles} cycles")
-    for k, (number, sha) in acked.items():
-        rows = sql(s, "SELECT r.id FROM requests r WHERE r.number = ?", number)
-        eq(len(rows), 1, f"{k}: rows with {number}")
-        subject = f"Проверка {k}"
-        eq(count(s, "requests", "subject = ?", subject), 1, f"{k}: requests with its subject")
-        att = sql(s, "SELECT sha256, size FROM attachments WHERE request_id = ?", rows[0][0])
-        eq(len(att), 1, f"{k}: attachments")
-        eq(att[0][0], sha, f"{k}: attachment hash")
-        path = os.path.join(s.data, "files", sha)
-        check(os.path.isfile(path), f"{k}: file missing after SIGKILL")
-        with open(path, "rb") as fh:
-            eq(hashlib.sha256(fh.read()).hexdigest(), sha, f"{k}: file content")
-        # The key still answers with the same number.
-        r = post_json(s, {}, key=k)
-        eq((r.status, r.json().get("number")), (201, number), f"{k}: replay after restarts")
-    eq(count(s, "requests"), len(acked), "requests in all (none without an answer's key)")
-    s.stop()

@@ -20,8 +20,8 @@ from urllib.parse import urlencode
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (BIN, CONTENT, ROOT, STATIC, TMP, Fail, Server, base_config, check,  # noqa: E402
-                     demo_articles, demo_sections, eq, get_request, new_dir, parse_raw, run_all,
-                     short, spravka, test)
+                     contains, demo_articles, demo_sections, eq, get_request, lacks, new_dir, parse_raw,
+                     run_all, short, spravka, test)
 from htmlcheck import Page, check_html  # noqa: E402
 
 GENERAL, VARIANTS = demo_articles()
@@ -74,16 +74,6 @@ def html_page(path, status=200, **kw):
     ct = r.header("content-type") or ""
     check(ct.startswith("text/html"), f"{path}: Content-Type {ct!r}")
     return r, Page(r.text)
-
-
-def contains(text, *fragments, what="page"):
-    for f in fragments:
-        check(f in text, f"{what} lacks {f!r}")
-
-
-def lacks(text, *fragments, what="page"):
-    for f in fragments:
-        check(f not in text, f"{what} contains {f!r}")
 
 
 # =============================================================================================

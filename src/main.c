@@ -243,16 +243,6 @@ static int cmd_serve(struct opts *o)
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}
-	if (db_group_start(app.cfg.data_dir, &app.writer, err, sizeof err) != DB_OK) {
-		fprintf(stderr, "spravka: %s\n", err);
-		return 1;
-	}
-	/* Uploaded files are fsynced by a few threads of their own: several flushes in flight at
-	 * once keep the disk busy (4 threads: ~1,700 fsynced 200 KB files/s here, 1: ~1,000). */
-	if (!(app.file_sync = workers_start(4))) {
-		fprintf(stderr, "spravka: cannot start the file threads\n");
-		return 1;
-	}
 	pthread_rwlock_init(&app.index_lock, NULL);
 	app.search_log = search_log_new();
 	db = db_pool_get(app.pool);
@@ -270,6 +260,17 @@ static int cmd_serve(struct opts *o)
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	if (db_group_start(app.cfg.data_dir, &app.writer, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
+	/* Uploaded files are fsynced by a few threads of their own: several flushes in flight at
+	 * once keep the disk busy (4 threads: ~1,700 fsynced 200 KB files/s here, 1: ~1,000). */
+	if (!(app.file_sync = workers_start(4))) {
+		fprintf(stderr, "spravka: cannot start the file threads\n");
+		return 1;
+	}
 
 	int n_routes;
 	const char *const *names = app_route_names(&n_routes);

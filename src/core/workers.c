@@ -2,15 +2,60 @@
 
 #include "arena.h"
 
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
+void work_queue_init(struct work_queue *q)
+{
+	*q = (struct work_queue){.head = NULL};
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->wake, NULL);
+}
+
+void work_queue_push(struct work_queue *q, struct work *w)
+{
+	w->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	if (q->tail)
+		q->tail->next = w;
+	else
+		q->head = w;
+	q->tail = w;
+	pthread_cond_signal(&q->wake);
+	pthread_mutex_unlock(&q->lock);
+}
+
+int work_queue_take(struct work_queue *q, struct work **out, int max)
+{
+	pthread_mutex_lock(&q->lock);
+	while (!q->head && !q->stop)
+		pthread_cond_wait(&q->wake, &q->lock);
+	int n = 0;
+	while (q->head && n < max) {
+		out[n++] = q->head;
+		q->head = q->head->next;
+	}
+	if (!q->head)
+		q->tail = NULL;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+void work_queue_stop(struct work_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->stop = true;
+	pthread_cond_broadcast(&q->wake);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void work_queue_destroy(struct work_queue *q)
+{
+	pthread_cond_destroy(&q->wake);
+	pthread_mutex_destroy(&q->lock);
+}
+
 struct workers {
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	struct work *head, *tail;
-	bool stop;
+	struct work_queue q;
 	int n;
 	pthread_t threads[];
 };
@@ -18,29 +63,16 @@ struct workers {
 static void *worker_main(void *arg)
 {
 	struct workers *p = arg;
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		while (!p->head && !p->stop)
-			pthread_cond_wait(&p->wake, &p->lock);
-		struct work *w = p->head;
-		if (!w)
-			break;
-		p->head = w->next;
-		if (!p->head)
-			p->tail = NULL;
-		pthread_mutex_unlock(&p->lock);
+	struct work *w;
+	while (work_queue_take(&p->q, &w, 1))
 		w->run(w);
-		pthread_mutex_lock(&p->lock);
-	}
-	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
 struct workers *workers_start(int n)
 {
 	struct workers *p = xcalloc(1, sizeof *p + (size_t)n * sizeof(pthread_t));
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
+	work_queue_init(&p->q);
 	for (; p->n < n; p->n++)
 		if (pthread_create(&p->threads[p->n], NULL, worker_main, p) != 0) {
 			workers_stop(p);
@@ -51,28 +83,16 @@ struct workers *workers_start(int n)
 
 void workers_submit(struct workers *p, struct work *w)
 {
-	w->next = NULL;
-	pthread_mutex_lock(&p->lock);
-	if (p->tail)
-		p->tail->next = w;
-	else
-		p->head = w;
-	p->tail = w;
-	pthread_cond_signal(&p->wake);
-	pthread_mutex_unlock(&p->lock);
+	work_queue_push(&p->q, w);
 }
 
 void workers_stop(struct workers *p)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pthread_cond_broadcast(&p->wake);
-	pthread_mutex_unlock(&p->lock);
+	work_queue_stop(&p->q);
 	for (int i = 0; i < p->n; i++)
 		pthread_join(p->threads[i], NULL);
-	pthread_cond_destroy(&p->wake);
-	pthread_mutex_destroy(&p->lock);
+	work_queue_destroy(&p->q);
 	free(p);
 }

@@ -1,22 +1,44 @@
 /*
- * workers — a few threads that run blocking tasks (fsync of uploads) off the HTTP threads.
+ * workers — a queue of work items under a lock, and a few threads that run blocking tasks
+ * (fsync of uploads) from one off the HTTP threads.
  *
- * Tasks run in the order queued, on whichever thread is free; a task must not wait for another
- * task. workers_stop() runs what is still queued, then joins the threads.
+ * The queue is also what the database writer (db_group) takes its batches from. Items are
+ * taken in the order queued; after work_queue_stop() the items still queued are taken, then
+ * work_queue_take() returns 0.
  */
 #ifndef SPRAVKA_WORKERS_H
 #define SPRAVKA_WORKERS_H
 
+#include <pthread.h>
+#include <stdbool.h>
+
 struct work {
-	void (*run)(struct work *w);
-	struct work *next; /* the queue */
+	void (*run)(struct work *w); /* for workers; a queue's own consumer may ignore it */
+	struct work *next;           /* the queue */
 };
 
+struct work_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct work *head, *tail;
+	bool stop;
+};
+
+void work_queue_init(struct work_queue *q);
+void work_queue_push(struct work_queue *q, struct work *w);
+/* Waits for items and takes up to max of them into out; 0 once stopped and empty. */
+int work_queue_take(struct work_queue *q, struct work **out, int max);
+/* Wakes every taker; they drain what is queued, then get 0. */
+void work_queue_stop(struct work_queue *q);
+/* After the takers have finished. */
+void work_queue_destroy(struct work_queue *q);
+
+/* Threads that run each item's run(), any number at once; a task must not wait for another. */
 struct workers;
 /* Starts n threads (n >= 1); NULL when a thread cannot be started. */
 struct workers *workers_start(int n);
 void workers_submit(struct workers *p, struct work *w);
-/* NULL is fine. */
+/* Runs what is still queued, then joins the threads. NULL is fine. */
 void workers_stop(struct workers *p);
 
 #endif

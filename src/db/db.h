@@ -16,6 +16,8 @@
 #ifndef SPRAVKA_DB_H
 #define SPRAVKA_DB_H
 
+#include "../core/workers.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,6 +93,7 @@ void db_pool_close(struct db_pool *p);
  * Idempotency-Key in the same batch is a replay, not a second request).
  */
 struct db_job {
+	struct work item; /* first: the group's queue (core/workers.h); its run is not used */
 	/* Runs on the writer's connection inside the shared transaction; must not begin, commit
 	 * or roll back. Returns false to undo its own changes (the other jobs keep theirs). */
 	bool (*run)(struct db *db, struct db_job *job);
@@ -101,7 +104,6 @@ struct db_job {
 	/* A directory whose new entries the job's rows refer to (files renamed into it), or NULL:
 	 * fsynced once per batch, before the commit, when a job kept its changes. */
 	const char *sync_dir;
-	struct db_job *next; /* the group's queue */
 };
 struct db_group;
 /* Opens the writer's connection to the database in dir and starts its thread. */

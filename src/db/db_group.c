@@ -18,15 +18,15 @@
 struct db_group {
 	struct db *db;
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	struct db_job *head, *tail; /* FIFO, under lock */
-	bool stop;
+	struct work_queue q;
 };
 
 /* Runs one batch in one transaction, then tells every job how it ended. */
-static void run_batch(struct db *db, struct db_job **jobs, int n)
+static void run_batch(struct db *db, struct work **items, int n)
 {
+	struct db_job *jobs[MAX_BATCH];
+	for (int i = 0; i < n; i++)
+		jobs[i] = (struct db_job *)items[i]; /* item is a db_job's first member */
 	bool began = db_begin_write(db) == DB_OK;
 	const char *dirs[MAX_BATCH];
 	int n_dirs = 0;
@@ -65,25 +65,9 @@ static void run_batch(struct db *db, struct db_job **jobs, int n)
 static void *writer_main(void *arg)
 {
 	struct db_group *g = arg;
-	struct db_job *batch[MAX_BATCH];
-	pthread_mutex_lock(&g->lock);
-	for (;;) {
-		while (!g->head && !g->stop)
-			pthread_cond_wait(&g->wake, &g->lock);
-		if (!g->head)
-			break; /* stopping, and nothing is left */
-		int n = 0;
-		while (g->head && n < MAX_BATCH) {
-			batch[n++] = g->head;
-			g->head = g->head->next;
-		}
-		if (!g->head)
-			g->tail = NULL;
-		pthread_mutex_unlock(&g->lock);
+	struct work *batch[MAX_BATCH];
+	for (int n; (n = work_queue_take(&g->q, batch, MAX_BATCH));)
 		run_batch(g->db, batch, n);
-		pthread_mutex_lock(&g->lock);
-	}
-	pthread_mutex_unlock(&g->lock);
 	return NULL;
 }
 
@@ -95,10 +79,10 @@ enum db_rc db_group_start(const char *dir, struct db_group **out, char *err, siz
 		free(g);
 		return rc;
 	}
-	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->wake, NULL);
+	work_queue_init(&g->q);
 	if (pthread_create(&g->thread, NULL, writer_main, g) != 0) {
 		snprintf(err, errlen, "cannot start the database writer thread");
+		work_queue_destroy(&g->q);
 		db_close(g->db);
 		free(g);
 		return DB_ERR;
@@ -109,28 +93,16 @@ enum db_rc db_group_start(const char *dir, struct db_group **out, char *err, siz
 
 void db_group_submit(struct db_group *g, struct db_job *job)
 {
-	job->next = NULL;
-	pthread_mutex_lock(&g->lock);
-	if (g->tail)
-		g->tail->next = job;
-	else
-		g->head = job;
-	g->tail = job;
-	pthread_cond_signal(&g->wake);
-	pthread_mutex_unlock(&g->lock);
+	work_queue_push(&g->q, &job->item);
 }
 
 void db_group_stop(struct db_group *g)
 {
 	if (!g)
 		return;
-	pthread_mutex_lock(&g->lock);
-	g->stop = true;
-	pthread_cond_signal(&g->wake);
-	pthread_mutex_unlock(&g->lock);
+	work_queue_stop(&g->q);
 	pthread_join(g->thread, NULL);
-	pthread_cond_destroy(&g->wake);
-	pthread_mutex_destroy(&g->lock);
+	work_queue_destroy(&g->q);
 	db_close(g->db);
 	free(g);
 }

@@ -161,16 +161,6 @@ void api_request_create(struct ctx *c)
 	}
 	if (!read_input(c, in))
 		return;
-	if (!c->app->writer) {
-		enum req_result r = req_create(c->db, &c->app->req, req->arena, in, &j->out);
-		return answer_created(c, r, &j->out);
-	}
-	if (!req_create_check(c->db, j))
-		return answer_created(c, j->result, &j->out);
-	struct ctx *later = arena_alloc(req->arena, sizeof *later);
-	*later = *c;
-	later->db = NULL; /* the handler's connection goes back to the pool */
-	j->user = later;
-	http_suspend(req);
-	req_create_submit(c->app->writer, c->app->file_sync, j); /* last: the job owns req now */
+	if (!app_create_request(c, j))
+		answer_created(c, j->result, &j->out);
 }

@@ -131,6 +131,19 @@ bool app_refresh(struct app *app, struct db *db)
 	return true;
 }
 
+bool app_create_request(struct ctx *c, struct req_create_job *j)
+{
+	if (!req_create_check(c->db, j))
+		return false;
+	struct ctx *later = arena_alloc(c->req->arena, sizeof *later);
+	*later = *c;
+	later->db = NULL; /* the handler's connection goes back to the pool */
+	j->user = later;
+	http_suspend(c->req);
+	req_create_submit(c->app->writer, c->app->file_sync, j); /* last: the job owns req now */
+	return true;
+}
+
 bool app_init_requests(struct app *app, char *err, size_t errlen)
 {
 	const struct config *cfg = &app->cfg;

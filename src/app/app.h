@@ -40,7 +40,7 @@ struct static_file {
 struct app {
 	struct config cfg;
 	struct db_pool *pool;
-	struct db_group *writer;     /* group commit of request creations; NULL: commit inline */
+	struct db_group *writer;     /* group commit of request creations */
 	struct workers *file_sync;   /* fsyncs of uploaded files, off the HTTP threads */
 	struct http_server *http;
 	pthread_rwlock_t index_lock;
@@ -65,6 +65,17 @@ struct ctx {
 	const char *arg;     /* the path's {…} part, decoded */
 	struct auth_user *user; /* the signed-in desk user, on routes that require a role */
 };
+
+/*
+ * Creates a support request for a handler (j: cfg, a, in and finish filled, in the request's
+ * arena). The checks run here on c's connection; when they decide already (invalid, duplicate,
+ * replayed, limited...) it returns false with j->result final, and the handler answers at once.
+ * Otherwise the connection is suspended, the files go to the file threads and the transaction
+ * to the database writer, and it returns true: the handler returns at once without touching
+ * the request again. j->finish then runs on the writer's thread with j->user set to a copy of
+ * c (without a database connection); it answers through that copy and calls http_resume().
+ */
+bool app_create_request(struct ctx *c, struct req_create_job *j);
 
 /* The dispatcher given to http_start. */
 void app_dispatch(void *app, struct http_request *req, struct http_response *resp);

@@ -516,7 +516,7 @@ static const char *answer_json(struct arena *a, const char *number, const char *
 	return r;
 }
 
-/* Step 1 of a creation, on any connection: replay, honeypot, checks, rate limits, files. */
+/* Step 1 of a creation, on any connection: replay, honeypot, checks, rate limits. */
 bool req_create_check(struct db *db, struct req_create_job *j)
 {
 	struct arena *a = j->a;
@@ -688,12 +688,11 @@ void req_create_submit(struct db_group *g, struct workers *files, struct req_cre
 	j->job.run = job_run;
 	j->job.done = job_done;
 	j->group = g;
-	if (j->in.n_files && files) {
+	if (j->in.n_files) {
 		j->files_work.run = files_then_commit;
 		workers_submit(files, &j->files_work);
 		return;
 	}
-	j->files_failed = !store_files(j);
 	db_group_submit(g, &j->job);
 }
 

@@ -156,9 +156,9 @@ struct req_create_job {
  */
 bool req_create_check(struct db *db, struct req_create_job *j);
 /*
- * Step 2: the files made durable (on a thread of files when given, so that their fsyncs do not
- * hold an HTTP thread and run several at once), then the transaction on g; j->finish is called
- * from g's thread.
+ * Step 2: the files made durable on a thread of files (so that their fsyncs do not hold an
+ * HTTP thread and several run at once), then the transaction on g; j->finish is called from
+ * g's thread.
  */
 void req_create_submit(struct db_group *g, struct workers *files, struct req_create_job *j);
 

@@ -278,17 +278,17 @@ static void form_outcome(struct ctx *c, struct form *fp, enum req_result r, cons
 }
 
 /* A form whose creation went to the group committer: what the page needs afterwards. */
-struct deferred_form {
-	struct ctx c;
+struct form_job {
+	struct req_create_job j; /* first */
 	struct form f;
 };
 
 /* On the group committer's thread: the page, then let the server send it. */
 static void form_later(struct req_create_job *j)
 {
-	struct deferred_form *d = j->user;
-	form_outcome(&d->c, &d->f, j->result, &j->out);
-	http_resume(d->c.req);
+	struct ctx *c = j->user;
+	form_outcome(c, &((struct form_job *)j)->f, j->result, &j->out);
+	http_resume(c->req);
 }
 
 void page_request_post(struct ctx *c)
@@ -328,21 +328,10 @@ void page_request_post(struct ctx *c)
 		c->resp->status = r == REQ_INVALID ? 422 : 503;
 		return render_form(c, &f);
 	}
-	struct req_create_job *j = arena_alloc(a, sizeof *j);
-	*j = (struct req_create_job){.cfg = &c->app->req, .a = a, .in = in, .finish = form_later};
-	if (!c->app->writer) {
-		enum req_result r = req_create(c->db, &c->app->req, a, &j->in, &j->out);
-		return form_outcome(c, &f, r, &j->out);
-	}
-	if (!req_create_check(c->db, j))
-		return form_outcome(c, &f, j->result, &j->out);
-	struct deferred_form *later = arena_alloc(a, sizeof *later);
-	later->c = *c;
-	later->c.db = NULL; /* the handler's connection goes back to the pool */
-	later->f = f;
-	j->user = later;
-	http_suspend(req);
-	req_create_submit(c->app->writer, c->app->file_sync, j); /* last: the job owns req now */
+	struct form_job *fj = arena_alloc(a, sizeof *fj);
+	*fj = (struct form_job){.j = {.cfg = &c->app->req, .a = a, .in = in, .finish = form_later}, .f = f};
+	if (!app_create_request(c, &fj->j))
+		form_outcome(c, &fj->f, fj->j.result, &fj->j.out);
 }
 
 void page_request_solved(struct ctx *c)

@@ -306,27 +306,31 @@ class Response:
         return f"<{self.status} {short(self.body, 120)}>"
 
 
-def raw_request(port, data, timeout=5):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def read_answer(sock, timeout):
+    """Bytes of one HTTP answer: until its Content-Length is in, the peer closes, or timeout."""
     out = b""
     deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError, BrokenPipeError):
+            break
+        if not chunk:
+            break
+        out += chunk
+        head, sep, body = out.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            if m and len(body) >= int(m.group(1)):
+                break
+    return out
+
+
+def raw_request(port, data, timeout=5):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(data)
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            out += chunk
-            head, sep, body = out.partition(b"\r\n\r\n")
-            if sep:
-                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-                if m and len(body) >= int(m.group(1)):
-                    break
+        out = read_answer(s, timeout)
     finally:
         s.close()
     return parse_raw(out)

@@ -20,8 +20,8 @@ import threading
 import time
 from urllib.parse import urlencode
 
-from harness import (Fail, Server, base_config, check, contains, eq, lacks, parse_raw, short,
-                     test)
+from harness import (Fail, Server, base_config, check, contains, eq, lacks, parse_raw,
+                     read_answer, short, test)
 from htmlcheck import Page, check_html
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -167,25 +167,6 @@ def streamed(s, path, content_type, body, timeout=10):
     r = parse_raw(out)
     Server.responses.append((f"POST {path} (streamed)", r.raw_text()))
     return r
-
-
-def read_answer(sock, timeout):
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except (socket.timeout, ConnectionResetError, BrokenPipeError):
-            break
-        if not chunk:
-            break
-        out += chunk
-        head, sep, rest = out.partition(b"\r\n\r\n")
-        if sep:
-            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            if m and len(rest) >= int(m.group(1)):
-                break
-    return out
 
 
 def api_error(r, status, code):

@@ -165,20 +165,45 @@ static void job_done(struct db *db, struct db_job *job, bool committed)
 	pthread_mutex_unlock(&jobs_lock);
 }
 
-Test(db, group_commit_runs_jobs_in_order_and_undoes_only_the_refused_ones)
+/* A database with a table t, and a group committer on it. */
+static char *group_dir;
+static struct db *group_db;
+static struct db_group *group;
+
+static void group_setup(void)
 {
-	char *dir = tmp_dir(), err[512];
-	struct db *db;
-	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
-	cr_assert_eq(db_exec(db, "CREATE TABLE t(v INTEGER NOT NULL)"), DB_OK);
-	struct db_group *g;
-	cr_assert_eq(db_group_start(dir, &g, err, sizeof err), DB_OK, "%s", err);
+	char err[512];
+	group_dir = tmp_dir();
+	cr_assert_eq(db_open(group_dir, &group_db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_exec(group_db, "CREATE TABLE t(v INTEGER NOT NULL)"), DB_OK);
+	cr_assert_eq(db_group_start(group_dir, &group, err, sizeof err), DB_OK, "%s", err);
+	jobs_done = 0;
+}
+
+static void group_teardown(void)
+{
+	db_group_stop(group);
+	db_close(group_db);
+	rm_tree(group_dir);
+	free(group_dir);
+}
+
+TestSuite(db_group, .init = group_setup, .fini = group_teardown);
+
+/* Stops the group (its queue drained) so that its rows can be counted. */
+static void stop_group(void)
+{
+	db_group_stop(group);
+	group = NULL;
+}
+
+Test(db_group, runs_jobs_in_order_and_undoes_only_the_refused_ones)
+{
 	enum { N = 200 };
 	static struct test_job jobs[N];
-	jobs_done = 0;
 	for (int i = 0; i < N; i++) {
 		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = i % 3 != 0};
-		db_group_submit(g, &jobs[i].job);
+		db_group_submit(group, &jobs[i].job);
 	}
 	pthread_mutex_lock(&jobs_lock);
 	while (jobs_done < N)
@@ -191,38 +216,25 @@ Test(db, group_commit_runs_jobs_in_order_and_undoes_only_the_refused_ones)
 		cr_assert_eq(jobs[i].seen, kept, "job %d sees the jobs kept before it", i);
 		kept += jobs[i].keep;
 	}
-	db_group_stop(g);
-	struct db_stmt *st = db_prepare(db, "SELECT count(*), sum(v % 3 = 0) FROM t");
+	stop_group();
+	struct db_stmt *st = db_prepare(group_db, "SELECT count(*), sum(v % 3 = 0) FROM t");
 	cr_assert_eq(db_step(st), DB_ROW);
 	cr_assert_eq(db_col_int(st, 0), kept, "rows of the kept jobs, durable");
 	cr_assert_eq(db_col_int(st, 1), 0, "no row of a refused job");
 	db_finalize(st);
-	db_close(db);
-	rm_tree(dir);
-	free(dir);
 }
 
-Test(db, group_stop_runs_what_is_queued)
+Test(db_group, stop_runs_what_is_queued)
 {
-	char *dir = tmp_dir(), err[512];
-	struct db *db;
-	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
-	cr_assert_eq(db_exec(db, "CREATE TABLE t(v INTEGER NOT NULL)"), DB_OK);
-	struct db_group *g;
-	cr_assert_eq(db_group_start(dir, &g, err, sizeof err), DB_OK, "%s", err);
 	static struct test_job jobs[20];
-	jobs_done = 0;
 	for (int i = 0; i < 20; i++) {
 		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = true};
-		db_group_submit(g, &jobs[i].job);
+		db_group_submit(group, &jobs[i].job);
 	}
-	db_group_stop(g);
+	stop_group();
 	cr_assert_eq(jobs_done, 20);
-	struct db_stmt *st = db_prepare(db, "SELECT count(*) FROM t");
+	struct db_stmt *st = db_prepare(group_db, "SELECT count(*) FROM t");
 	cr_assert_eq(db_step(st), DB_ROW);
 	cr_assert_eq(db_col_int(st, 0), 20);
 	db_finalize(st);
-	db_close(db);
-	rm_tree(dir);
-	free(dir);
 }

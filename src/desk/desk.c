@@ -417,6 +417,42 @@ static int64_t assignee_id(struct ctx *c, const char *field)
 	return -1;
 }
 
+/* A refused action: the reason and the way back to the request, inside the desk. */
+static void desk_error(struct ctx *c, int status, const char *message, const char *number)
+{
+	buf_reset(&c->resp->body);
+	c->resp->status = status;
+	desk_begin(c, "Действие не выполнено");
+	html_printf(&c->resp->body,
+		    "<p class=\"crumbs\"><a href=\"/desk\">Очередь</a> › <a href=\"/desk/r/%s\">%s</a></p>\n"
+		    "<h1>Действие не выполнено</h1>\n<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n"
+		    "<p><a href=\"/desk/r/%s\">Вернуться к обращению %s</a></p>\n",
+		    number, number, message, number, number);
+	desk_end(c);
+	c->resp->status = status;
+}
+
+/* The second step of a merge: both requests, and the form that really merges. */
+static void merge_confirm_page(struct ctx *c, const struct req_merge_side *from, const struct req_merge_side *to)
+{
+	struct buf *b = &c->resp->body;
+	desk_begin(c, "Объединение обращений");
+	html_printf(b, "<p class=\"crumbs\"><a href=\"/desk\">Очередь</a> › <a href=\"/desk/r/%s\">%s</a></p>\n"
+		       "<h1>Объединить обращения?</h1>\n<dl class=\"facts\"><dt>Обращение</dt><dd>%s: %s</dd>"
+		       "<dt>Присоединяется к</dt><dd>%s: %s</dd><dt>ID партнёра</dt><dd>%s</dd></dl>\n"
+		       "<p>Сообщения и файлы обращения %s перейдут в %s, а %s будет закрыто. Ссылка участника на %s "
+		       "будет показывать обращение %s.</p>\n"
+		       "<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n",
+		    from->number, from->number, from->number, from->subject, to->number, to->subject, from->member_id,
+		    from->number, to->number, from->number, from->number, to->number, from->number);
+	hidden_csrf(c);
+	html_printf(b, "<input type=\"hidden\" name=\"action\" value=\"merge-confirm\">\n"
+		       "<input type=\"hidden\" name=\"target\" value=\"%s\">\n"
+		       "<button type=\"submit\">Объединить</button> <a href=\"/desk/r/%s\">Отмена</a>\n</form>\n",
+		    to->number, from->number);
+	desk_end(c);
+}
+
 void desk_action(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -446,11 +482,15 @@ void desk_action(struct ctx *c)
 	} else if (action && !strcmp(action, "status")) {
 		ok = req_set_status(c->db, &c->app->req, a, v.id, c->user->id, http_field(c->req, "status", NULL));
 	} else if (action && !strcmp(action, "merge")) {
-		const char *target = http_field(c->req, "target", NULL);
-		ok = req_merge(c->db, a, v.id, c->user->id, target ? str_trim(arena_strdup(a, target)) : NULL, err, sizeof err);
+		/* The first step only shows what would be merged; nothing changes yet. */
+		struct req_merge_side from, to;
+		if (req_merge_check(c->db, a, v.id, http_field(c->req, "target", NULL), &from, &to, err, sizeof err))
+			return merge_confirm_page(c, &from, &to);
+	} else if (action && !strcmp(action, "merge-confirm")) {
+		ok = req_merge(c->db, a, v.id, c->user->id, http_field(c->req, "target", NULL), err, sizeof err);
 	}
 	if (!ok)
-		return page_error(c, 422, err);
+		return desk_error(c, 422, err, v.number);
 	redirect(c, arena_printf(a, "/desk/r/%s", v.number));
 }
 

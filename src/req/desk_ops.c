@@ -2,6 +2,7 @@
 #include "req.h"
 
 #include "../core/arena.h"
+#include "../core/text.h"
 #include "../db/db.h"
 #include "../mail/mail.h"
 
@@ -217,6 +218,63 @@ int req_auto_close(struct db *db, const struct req_config *cfg)
 	return finish(db, ok) ? n : -1;
 }
 
+/* A member ID as the form keeps it: without the white space around it (arena copy). */
+static const char *member_norm(struct arena *a, const char *id)
+{
+	return str_trim(arena_strdup(a, id ? id : ""));
+}
+
+/* One side of a merge: id, number, subject and normalised member ID of a request not merged
+ * away (by id when number is NULL). */
+static bool merge_side(struct db *db, struct arena *a, int64_t id, const char *number, struct req_merge_side *out)
+{
+	struct db_stmt *st = db_prepare(db, number ? "SELECT id, number, subject, member_id FROM requests WHERE "
+						     "number = ? AND merged_into IS NULL"
+						   : "SELECT id, number, subject, member_id FROM requests WHERE "
+						     "id = ? AND merged_into IS NULL");
+	if (!st)
+		return false;
+	if (number)
+		db_bind_text(st, 1, number);
+	else
+		db_bind_int(st, 1, id);
+	bool found = db_step(st) == DB_ROW;
+	if (found) {
+		out->id = db_col_int(st, 0);
+		out->number = arena_strdup(a, db_col_text(st, 1));
+		out->subject = arena_strdup(a, db_col_text(st, 2));
+		out->member_id = member_norm(a, db_col_text(st, 3));
+	}
+	db_finalize(st);
+	return found;
+}
+
+bool req_merge_check(struct db *db, struct arena *a, int64_t request_id, const char *target_number,
+		     struct req_merge_side *from, struct req_merge_side *to, char *err, size_t errlen)
+{
+	const char *number = member_norm(a, target_number);
+	if (!merge_side(db, a, request_id, NULL, from)) {
+		snprintf(err, errlen, "Это обращение уже объединено с другим или не найдено.");
+		return false;
+	}
+	if (!*number || !merge_side(db, a, 0, number, to) || to->id == from->id) {
+		snprintf(err, errlen, "Обращение, с которым нужно объединить, не найдено (или оно само уже "
+				      "объединено с другим). Проверьте номер.");
+		return false;
+	}
+	if (!*from->member_id || strcmp(from->member_id, to->member_id) != 0) {
+		/* A merged request's link shows the whole conversation to its member as their own:
+		 * only one member's requests may become one. */
+		snprintf(err, errlen,
+			 "Объединить можно только обращения одного партнёра: у %s ID партнёра %s, у %s — %s. "
+			 "Переписка объединённого обращения видна участнику по его ссылке, поэтому обращения "
+			 "разных партнёров не объединяются.",
+			 from->number, from->member_id, to->number, to->member_id);
+		return false;
+	}
+	return true;
+}
+
 bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
 	       const char *target_number, char *err, size_t errlen)
 {
@@ -224,28 +282,20 @@ bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_
 		snprintf(err, errlen, "База данных занята, попробуйте ещё раз.");
 		return false;
 	}
-	struct db_stmt *st = db_prepare(db, "SELECT id FROM requests WHERE number = ? AND merged_into IS NULL");
-	int64_t target = 0;
-	if (st) {
-		db_bind_text(st, 1, target_number ? target_number : "");
-		if (db_step(st) == DB_ROW)
-			target = db_col_int(st, 0);
-		db_finalize(st);
-	}
-	if (!target || target == request_id) {
-		snprintf(err, errlen, "Обращение, с которым нужно объединить, не найдено.");
+	/* Checked again inside the write lock: what the confirmation showed may have changed. */
+	struct req_merge_side from, to;
+	if (!req_merge_check(db, a, request_id, target_number, &from, &to, err, errlen)) {
 		db_rollback(db);
 		return false;
 	}
-	const char *from_number, *email;
-	bool ok = member_contact(db, a, request_id, &email, &from_number) &&
-		  exec_int2(db, "UPDATE messages SET request_id = ? WHERE request_id = ?", target, request_id) &&
+	int64_t target = to.id;
+	bool ok = exec_int2(db, "UPDATE messages SET request_id = ? WHERE request_id = ?", target, request_id) &&
 		  exec_int2(db, "UPDATE attachments SET request_id = ? WHERE request_id = ?", target, request_id) &&
 		  exec_int2(db, "UPDATE requests SET merged_into = ?, status = 'closed' WHERE id = ?", target, request_id) &&
 		  add_message(db, target, "system", user_id, false,
-			      arena_printf(a, "Обращение %s объединено с этим обращением.", from_number)) > 0 &&
-		  audit(db, user_id, request_id, "merge", target_number) &&
-		  audit(db, user_id, target, "merged-in", from_number);
+			      arena_printf(a, "Обращение %s объединено с этим обращением.", from.number)) > 0 &&
+		  audit(db, user_id, request_id, "merge", to.number) &&
+		  audit(db, user_id, target, "merged-in", from.number);
 	if (!ok)
 		snprintf(err, errlen, "Не удалось объединить обращения.");
 	return finish(db, ok);

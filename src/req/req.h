@@ -247,7 +247,21 @@ bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assi
 /* Changes the status (and mails the member). False for an unknown status. */
 bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
 		    int64_t user_id, const char *status);
-/* Merges request id into target (by number): messages and files move, the link keeps working. */
+/* One side of a merge, as the confirmation shows it. */
+struct req_merge_side {
+	int64_t id;
+	const char *number, *subject, *member_id; /* member_id trimmed, as the form keeps it */
+};
+/*
+ * Whether request id may be merged into target_number (trimmed): both exist and are not merged
+ * away, they differ, and they belong to the same member ID (trimmed, compared exactly). True
+ * with both sides filled; false with the reason for the agent in err (Russian). Reads only.
+ */
+bool req_merge_check(struct db *db, struct arena *a, int64_t request_id, const char *target_number,
+		     struct req_merge_side *from, struct req_merge_side *to, char *err, size_t errlen);
+/* Merges request id into target (by number) after req_merge_check passes again inside the
+ * transaction: messages and files move, the link keeps working (it shows the target, which
+ * holds only this member's messages), audit rows on both. False with err otherwise. */
 bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
 	       const char *target_number, char *err, size_t errlen);
 /* Closes requests resolved more than auto_close_days ago (at most 100 a call), each with an

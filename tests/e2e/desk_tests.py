@@ -591,6 +591,7 @@ def _():
         (f"/desk/r/{n}", {"action": "assign", "assignee": str(bid)}),
         (f"/desk/r/{n}", {"action": "status", "status": "closed"}),
         (f"/desk/r/{n}", {"action": "merge", "target": r2["number"]}),
+        (f"/desk/r/{n}", {"action": "merge-confirm", "target": r2["number"]}),
         ("/desk/canned", {"title": "Шаблон", "body": "Текст шаблона"}),
         ("/desk/logout", {}),
     ]
@@ -939,13 +940,20 @@ def _():
     s = server("merge")
     account(s, "anna", "agent")
     a = Agent(s, "anna")
-    dup, target = new_request(s), new_request(s)
+    dup = new_request(s)
+    # Only one member's requests merge (issue #7): the target is the same member's other matter.
+    target = new_request(s, member_id=dup["member_id"], topic="registration", subject="Не могу войти",
+                         description="Не получается войти в личный кабинет после регистрации, пишет ошибку.")
     other = new_request(s)
     before = snapshot(s)
     for bad in (dup["number"], "R-2099-000001", "", "   "):
-        eq(a.post(f"/desk/r/{dup['number']}", {"action": "merge", "target": bad}).status, 422, f"merge into {bad!r}")
-    same_db(s, before, "refused merges")
-    a.act(dup["number"], action="merge", target=" " + target["number"] + " ")
+        for action in ("merge", "merge-confirm"):
+            eq(a.post(f"/desk/r/{dup['number']}", {"action": action, "target": bad}).status, 422,
+               f"{action} into {bad!r}")
+    # The first step only asks for confirmation.
+    a.act(dup["number"], want=200, action="merge", target=" " + target["number"] + " ")
+    same_db(s, before, "refused merges and the confirmation step")
+    a.act(dup["number"], action="merge-confirm", target=" " + target["number"] + " ")
     eq(one(s, "SELECT t.number FROM requests r JOIN requests t ON t.id = r.merged_into WHERE r.number = ?",
            dup["number"]), target["number"], "merged_into")
     # The duplicate leaves the queue; its messages are the target's now.

@@ -1,0 +1,109 @@
+"""End-to-end tests of issue #7 ("Trust"), the desk and hygiene part: merging only one member's
+requests (with a confirmation step), files (names, download names, the sweep), member text
+shown safely (bidi and zero-width characters), "this solved my question" with the form's token,
+the data directory's permissions and the pruning of the search log.
+
+Imported by run.py; uses the desk tests' helpers. Every test starts its own server on a fresh
+data directory and reads the database read-only with sqlite3.
+"""
+
+import html
+import json
+import os
+import re
+import stat
+import time
+from urllib.parse import urlencode
+
+from desk_tests import (FORM, PDF, Agent, account, audit_rows, count, finish, member, multipart, new_request,
+                        one, same_db, server, snapshot, sql, sql_write, valid_html, wait_for)
+from harness import Fail, check, contains, eq, lacks, short, test
+from htmlcheck import Page
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def other_matter(s, first, **over):
+    """A second request of the same member on another matter (not a duplicate)."""
+    f = dict(member_id=first["member_id"], topic="registration", subject="Не могу войти в кабинет",
+             description="После регистрации не получается войти в личный кабинет: пишет, что пароль неверный.")
+    f.update(over)
+    return new_request(s, **f)
+
+
+# =============================================================================================
+# Merging
+# =============================================================================================
+
+
+@test("trust: desk merge of two members' requests is refused with the reason, changes nothing")
+def _():
+    s = server("merge-cross")
+    account(s, "anna", "agent")
+    a = Agent(s, "anna")
+    first = new_request(s, subject="Заказ не пришёл", description="Мой заказ не пришёл, адрес: Москва, ул. Ленина, 1.")
+    second = new_request(s)  # another member
+    check(first["member_id"] != second["member_id"], "two members")
+    before = snapshot(s)
+    for action in ("merge", "merge-confirm"):
+        r = a.post(f"/desk/r/{first['number']}", {"action": action, "target": second["number"]})
+        eq(r.status, 422, f"{action} across members ({short(r.body)})")
+        valid_html(r, "refusal page")
+        contains(r.text, "только обращения одного партнёра", first["member_id"], second["member_id"],
+                 what="the reason")
+        # The agent's way back: the desk's own header and a link to the request.
+        contains(r.text, f'href="/desk/r/{first["number"]}"', 'class="desk"', "Вернуться к обращению",
+                 what="refusal page")
+    same_db(s, before, "a refused cross-member merge")
+    # The first member's link still shows only their own conversation.
+    page = s.req(first["url"])
+    contains(page.text, first["description"], what="first member's page")
+    lacks(page.text, second["description"], what="first member's page")
+    # A member ID that differs only by white space around it is the same member.
+    third = other_matter(s, second, member_id=" " + second["member_id"] + " ")
+    r = a.post(f"/desk/r/{third['number']}", {"action": "merge", "target": second["number"]})
+    eq(r.status, 200, f"merge of the same member ID with spaces ({short(r.body)})")
+    finish(s)
+
+
+@test("trust: desk merge of one member's requests: confirmation step, audit, link shows only their messages")
+def _():
+    s = server("merge-same")
+    account(s, "anna", "agent")
+    a = Agent(s, "anna")
+    src = new_request(s)
+    dst = other_matter(s, src)
+    stranger = new_request(s)
+    before = snapshot(s)
+    r = a.post(f"/desk/r/{src['number']}", {"action": "merge", "target": dst["number"]})
+    eq(r.status, 200, f"the confirmation step ({short(r.body)})")
+    valid_html(r, "confirmation page")
+    contains(r.text, src["number"], dst["number"], html.escape(src["subject"], quote=True),
+             html.escape(dst["subject"], quote=True), what="confirmation page")
+    form = re.search(r'<form[^>]*action="/desk/r/' + src["number"] + r'"[^>]*>.*?</form>', r.text, re.S)
+    check(form, "confirmation form")
+    fields = {e["attrs"]["name"]: e["attrs"].get("value", "") for e in Page(form.group(0)).find("input")}
+    eq(fields.get("action"), "merge-confirm", "the confirming action")
+    eq(fields.get("target"), dst["number"], "the confirmed target")
+    eq(fields.get("csrf"), a.csrf, "the confirmation carries the session's CSRF token")
+    same_db(s, before, "the confirmation step")
+    # Without the CSRF token the confirmation changes nothing.
+    eq(a.post(f"/desk/r/{src['number']}", dict(fields, csrf="x" * len(a.csrf))).status, 403, "confirm without CSRF")
+    same_db(s, before, "a confirmation without CSRF")
+    r = a.post(f"/desk/r/{src['number']}", fields)
+    eq(r.status, 303, f"confirmed merge ({short(r.body)})")
+    eq(one(s, "SELECT t.number FROM requests r JOIN requests t ON t.id = r.merged_into WHERE r.number = ?",
+           src["number"]), dst["number"], "merged_into")
+    eq([x[:3] for x in audit_rows(s, src["number"])], [("anna", "merge", dst["number"])], "audit of the source")
+    eq([x[:3] for x in audit_rows(s, dst["number"])], [("anna", "merged-in", src["number"])], "audit of the target")
+    page = s.req(src["url"])
+    eq(page.status, 200, "source's link after the merge")
+    contains(page.text, src["description"], dst["description"], what="merged conversation")
+    lacks(page.text, stranger["description"], what="merged conversation")
+    members = {m for (m,) in sql(s, "SELECT DISTINCT r0.member_id FROM messages m JOIN requests r0 ON r0.id = "
+                                    "m.request_id JOIN requests t ON t.id = m.request_id WHERE t.number = ?",
+                                 dst["number"])}
+    eq(members, {src["member_id"]}, "members of the merged conversation")
+    # A merged request cannot be merged again.
+    eq(a.post(f"/desk/r/{src['number']}", fields).status, 422, "the same merge twice")
+    finish(s)

@@ -47,7 +47,13 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void html_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as trusted HTML, unescaped. Only for HTML this program produced or sanitized. */
 void html_raw(struct buf *b, const char *s);
-/* Appends n bytes of s HTML-escaped (& < > " '). */
+/*
+ * Appends n bytes of s HTML-escaped (& < > " '). Invisible characters that could reorder or
+ * disguise what a reader sees — bidi marks, embeddings, overrides and isolates (U+061C,
+ * U+200E/F, U+202A..E, U+2066..9) and zero-width ones (U+180E, U+200B..D, U+2060..4, U+FEFF) —
+ * are shown as a visible mark instead, e.g. "⟨U+202E⟩", so every page that prints text with
+ * html_printf's %s shows it as typed but cannot be rearranged by it. The stored text is unchanged.
+ */
 void html_escape(struct buf *b, const char *s, size_t n);
 /* Appends s percent-encoded for a URL query value or path segment (RFC 3986 unreserved kept). */
 void url_encode(struct buf *b, const char *s);

@@ -107,3 +107,48 @@ def _():
     # A merged request cannot be merged again.
     eq(a.post(f"/desk/r/{src['number']}", fields).status, 422, "the same merge twice")
     finish(s)
+
+
+# =============================================================================================
+# Member text shown as typed, but safely
+# =============================================================================================
+
+INVISIBLE = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+             "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\ufeff", "\u061c", "\u180e"]
+
+
+def no_invisible(text, what):
+    found = sorted({f"U+{ord(ch):04X}" for ch in text if ch in INVISIBLE})
+    check(not found, f"{what}: raw invisible characters in the HTML: {found}")
+
+
+@test("trust: bidi and zero-width characters in name, subject, messages are shown neutralised on the desk and /r/")
+def _():
+    s = server("bidi")
+    account(s, "anna", "agent")
+    a = Agent(s, "anna")
+    # "Оплата \u202e...": an override that would show the agent a reversed, different text.
+    name = "Мария\u200b Иванова\u202e"
+    subject = "Смена реквизитов \u202eтедом 0005\u202c\u2066 ok\u2069"
+    description = "Прошу сменить реквизиты\u200d на счёт \u202e12345\u202c, и\ufeff \u2067срочно\u2069 \u061c\u180e."
+    r = new_request(s, name=name, subject=subject, description=description)
+    reply = "И ещё: \u202dновая карта\u202c \u200f4276\u200e."
+    from desk_tests import member_reply
+    member_reply(s, r["url"], reply)
+    # Stored as typed.
+    eq(one(s, "SELECT name FROM requests WHERE number = ?", r["number"]), name, "stored name")
+    eq(one(s, "SELECT subject FROM requests WHERE number = ?", r["number"]), subject, "stored subject")
+    pages = {"desk queue": a.get("/desk"), "desk view": a.get(f"/desk/r/{r['number']}"),
+             "member's page": s.req(r["url"])}
+    for what, p in pages.items():
+        eq(p.status, 200, what)
+        no_invisible(p.text, what)
+        contains(p.text, "\u27e8U+202E\u27e9", what=what)
+    contains(pages["desk queue"].text, "Смена реквизитов \u27e8U+202E\u27e9тедом 0005\u27e8U+202C\u27e9"
+             "\u27e8U+2066\u27e9 ok\u27e8U+2069\u27e9", what="desk queue")
+    contains(pages["desk view"].text, "Мария\u27e8U+200B\u27e9 Иванова\u27e8U+202E\u27e9",
+             "на счёт \u27e8U+202E\u27e912345\u27e8U+202C\u27e9", "\u27e8U+061C\u27e9\u27e8U+180E\u27e9",
+             "\u27e8U+202D\u27e9новая карта", what="desk view")
+    contains(pages["member's page"].text, "и\u27e8U+FEFF\u27e9 \u27e8U+2067\u27e9срочно\u27e8U+2069\u27e9",
+             "\u27e8U+200F\u27e94276\u27e8U+200E\u27e9", what="member's page")
+    finish(s)

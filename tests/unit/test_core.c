@@ -61,6 +61,38 @@ Test(html, raw_is_not_escaped_and_null_is_empty)
 	buf_free(&b);
 }
 
+Test(html, bidi_and_zero_width_are_shown_not_obeyed)
+{
+	/* Every class in the list, next to text and to characters that must stay as they are. */
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"a\u202Eb", "a\u27E8U+202E\u27E9b"},
+	    {"\u202A\u202B\u202C\u202D", "\u27E8U+202A\u27E9\u27E8U+202B\u27E9\u27E8U+202C\u27E9\u27E8U+202D\u27E9"},
+	    {"\u2066x\u2067y\u2068z\u2069", "\u27E8U+2066\u27E9x\u27E8U+2067\u27E9y\u27E8U+2068\u27E9z\u27E8U+2069\u27E9"},
+	    {"\u200B\u200C\u200D\u200E\u200F",
+	     "\u27E8U+200B\u27E9\u27E8U+200C\u27E9\u27E8U+200D\u27E9\u27E8U+200E\u27E9\u27E8U+200F\u27E9"},
+	    {"\u2060\u2064\uFEFF\u061C\u180E", "\u27E8U+2060\u27E9\u27E8U+2064\u27E9\u27E8U+FEFF\u27E9\u27E8U+061C\u27E9\u27E8U+180E\u27E9"},
+	    {"<\u202E>", "&lt;\u27E8U+202E\u27E9&gt;"},
+	    /* Neighbours that are ordinary text: Cyrillic, dashes, quotes, ellipsis, Arabic, emoji. */
+	    {"Ёж — «ок»…\u2010\u2065\u2070\u0627\u061B\U0001F600", "Ёж — «ок»…\u2010\u2065\u2070\u0627\u061B\U0001F600"},
+	    /* A sequence cut short (precision) is left alone. */
+	    {"x\xE2\x80", "x\xE2\x80"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct buf b;
+		buf_init(&b, 0);
+		html_printf(&b, "%s", cases[i].in);
+		cr_assert_str_eq(buf_str(&b), cases[i].out, "case %zu", i);
+		buf_free(&b);
+	}
+	struct buf b;
+	buf_init(&b, 0);
+	html_printf(&b, "%.4s|", "a\u202Eb"); /* 4 bytes: a and the whole override */
+	cr_assert_str_eq(buf_str(&b), "a\u27E8U+202E\u27E9|");
+	buf_free(&b);
+}
+
 Test(url, encode)
 {
 	struct buf b;

@@ -13,6 +13,7 @@
 #include "http/http.h"
 #include "kb/kb.h"
 #include "mail/mail.h"
+#include "req/req.h"
 #include "search/search.h"
 
 #include <getopt.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SPRAVKA_VERSION
@@ -177,11 +179,60 @@ static int cmd_import_export(struct opts *o, bool import)
 
 static atomic_bool maintenance_stop;
 
-/* Once a second: notice content changed by `spravka import` (or, later, editors). */
+enum {
+	UPKEEP_EVERY = 600,   /* seconds between two upkeep runs (the first a few seconds after start) */
+	UPKEEP_BATCH = 1000,  /* rows deleted per statement */
+	UPKEEP_BATCHES = 10,  /* statements per table per run: bounded work */
+	SWEEP_CHECKS = 2000,  /* stored files looked at per run */
+};
+
+/* Deletes in batches while whole batches go, at most UPKEEP_BATCHES of them. */
+static void prune(const char *what, int (*fn)(struct db *, int, int), struct db *db, int arg)
+{
+	for (int i = 0; i < UPKEEP_BATCHES; i++) {
+		int n = fn(db, arg, UPKEEP_BATCH);
+		if (n < 0)
+			fprintf(stderr, "spravka: cannot prune the %s: %s\n", what, db_errmsg(db));
+		if (n < UPKEEP_BATCH)
+			break;
+	}
+}
+
+static int prune_search_log(struct db *db, int days, int max)
+{
+	return search_log_prune(db, days, max);
+}
+
+static int prune_sessions(struct db *db, int unused, int max)
+{
+	(void)unused;
+	return auth_prune_sessions(db, max);
+}
+
+static int prune_throttle(struct db *db, int unused, int max)
+{
+	(void)unused;
+	return req_prune_throttle(db, max);
+}
+
+/* Every UPKEEP_EVERY seconds: the file sweep, and what anonymous traffic leaves behind. */
+static void upkeep(struct app *app, struct db *db, char cursor[65])
+{
+	int64_t grace = (int64_t)app->cfg.file_sweep_hours * 3600;
+	if (req_sweep_files(db, app->cfg.data_dir, (int64_t)time(NULL) - grace, SWEEP_CHECKS, cursor) < 0)
+		fprintf(stderr, "spravka: cannot sweep %s/files\n", app->cfg.data_dir);
+	prune("search log", prune_search_log, db, app->cfg.search_log_days);
+	prune("sessions", prune_sessions, db, 0);
+	prune("throttle rows", prune_throttle, db, 0);
+}
+
+/* Once a second: notice content changed by `spravka import` (or, later, editors); upkeep every
+ * UPKEEP_EVERY seconds. */
 static void *maintenance_main(void *arg)
 {
 	struct app *app = arg;
-	while (!atomic_load(&maintenance_stop)) {
+	char cursor[65] = "";
+	for (long tick = 0; !atomic_load(&maintenance_stop); tick++) {
 		for (int i = 0; i < 10 && !atomic_load(&maintenance_stop); i++)
 			usleep(100 * 1000);
 		if (atomic_load(&maintenance_stop))
@@ -193,6 +244,8 @@ static void *maintenance_main(void *arg)
 			fprintf(stderr, "spravka: cannot write the search log: %s\n", db_errmsg(db));
 		if (req_auto_close(db, &app->req) < 0)
 			fprintf(stderr, "spravka: cannot auto-close requests: %s\n", db_errmsg(db));
+		if (tick % UPKEEP_EVERY == 2)
+			upkeep(app, db, cursor);
 		db_pool_put(app->pool, db);
 	}
 	return NULL;

@@ -118,6 +118,9 @@ void search_log_add(struct search_log *l, const char *query, int results, int mi
 void search_log_click(struct search_log *l, const char *query, const char *slug);
 /* Writes the queue in one transaction; false on a database error (the entries are lost). */
 bool search_log_flush(struct search_log *l, struct db *db);
+/* Deletes up to max_rows search log rows older than days days, oldest first (the maintenance
+ * thread calls it in batches); returns how many, -1 on error. */
+int search_log_prune(struct db *db, int days, int max_rows);
 
 /*
  * Rechecks the content version in the database and, when it changed, rebuilds the search index

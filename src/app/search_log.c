@@ -172,3 +172,16 @@ bool search_log_flush(struct search_log *l, struct db *db)
 	free(e);
 	return ok;
 }
+
+int search_log_prune(struct db *db, int days, int max_rows)
+{
+	struct db_stmt *st = db_prepare(db, "DELETE FROM search_log WHERE id IN (SELECT id FROM search_log "
+					    "WHERE at < ? ORDER BY at LIMIT ?)");
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, (int64_t)time(NULL) - (int64_t)days * 86400);
+	db_bind_int(st, 2, max_rows);
+	int n = db_step(st) == DB_DONE ? (int)db_changes(db) : -1;
+	db_finalize(st);
+	return n;
+}

@@ -172,6 +172,19 @@ bool auth_logout(struct db *db, const char *token)
 	return ok;
 }
 
+int auth_prune_sessions(struct db *db, int max_rows)
+{
+	struct db_stmt *st = db_prepare(db, "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM "
+					    "sessions WHERE expires <= ? LIMIT ?)");
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, (int64_t)time(NULL));
+	db_bind_int(st, 2, max_rows);
+	int n = db_step(st) == DB_DONE ? (int)db_changes(db) : -1;
+	db_finalize(st);
+	return n;
+}
+
 bool auth_csrf_ok(const struct auth_user *u, const char *submitted)
 {
 	if (!u || !u->csrf || !submitted)

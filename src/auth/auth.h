@@ -52,6 +52,8 @@ enum auth_result auth_login(struct db *db, struct arena *a, const char *login, c
 int auth_session(struct db *db, struct arena *a, const char *token, struct auth_user *out);
 /* Ends a session. */
 bool auth_logout(struct db *db, const char *token);
+/* Deletes up to max_rows expired sessions; returns how many, -1 on error. */
+int auth_prune_sessions(struct db *db, int max_rows);
 /* Constant-time comparison of a submitted CSRF token with the session's. */
 bool auth_csrf_ok(const struct auth_user *u, const char *submitted);
 /* Logins of the agents and admins (for assignment), arena; returns their count or -1. */

@@ -1,6 +1,7 @@
 #include "buf.h"
 
 #include "arena.h"
+#include "text.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -108,31 +109,6 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * The length of an invisible formatting character at s (n bytes left) that could change how the
- * text around it reads, else 0: bidi marks, embeddings, overrides and isolates (U+061C, U+200E,
- * U+200F, U+202A..U+202E, U+2066..U+2069) and zero-width or invisible characters (U+180E,
- * U+200B..U+200D, U+2060..U+2064, U+FEFF). *cp gets its code point.
- */
-static size_t invisible_at(const unsigned char *s, size_t n, unsigned *cp)
-{
-	if (n >= 2 && s[0] == 0xD8 && s[1] == 0x9C) {
-		*cp = 0x061C;
-		return 2;
-	}
-	if (n < 3 || (s[0] != 0xE1 && s[0] != 0xE2 && s[0] != 0xEF))
-		return 0;
-	unsigned c = ((unsigned)(s[0] & 0x0F) << 12) | ((unsigned)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-	if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-		return 0;
-	if (c == 0x180E || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
-	    (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF) {
-		*cp = c;
-		return 3;
-	}
-	return 0;
-}
-
 void html_escape(struct buf *b, const char *s, size_t n)
 {
 	size_t start = 0;
@@ -149,7 +125,7 @@ void html_escape(struct buf *b, const char *s, size_t n)
 		default: {
 			unsigned cp;
 			if ((unsigned char)s[i] < 0xD8 ||
-			    !(skip = invisible_at((const unsigned char *)s + i, n - i, &cp)))
+			    !(skip = utf8_invisible(s + i, n - i, &cp)))
 				continue;
 			/* Shown, not obeyed: a visible mark instead of the character. */
 			snprintf(mark, sizeof mark, "\u27E8U+%04X\u27E9", cp);

@@ -58,9 +58,12 @@ void config_defaults(struct config *c)
 	c->max_header_bytes = 16384;
 	c->connection_memory = 65536;
 	c->cache_entries = 4096;
+	c->file_sweep_hours = 24;
+	c->search_log_days = 180;
 	set_str(&c->mail_relay, "");
 	set_str(&c->mail_from, "support@example.com");
 	c->mail_max_attempts = 8;
+	set_str(&c->mail_tls, "required");
 	set_str(&c->public_url, "http://127.0.0.1:8080");
 	c->secure_cookies = 0;
 	c->member_id_min = 5;
@@ -147,6 +150,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"server", "public_url", offsetof(struct config, public_url)},
 	    {"mail", "relay", offsetof(struct config, mail_relay)},
 	    {"mail", "from", offsetof(struct config, mail_from)},
+	    {"mail", "tls", offsetof(struct config, mail_tls)},
 	};
 	static const struct {
 		const char *section, *key;
@@ -162,6 +166,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"limits", "max_header_bytes", offsetof(struct config, max_header_bytes), 1024, 1 << 20},
 	    {"limits", "connection_memory", offsetof(struct config, connection_memory), 8192, 1 << 24},
 	    {"limits", "cache_entries", offsetof(struct config, cache_entries), 0, 1 << 20},
+	    {"limits", "file_sweep_hours", offsetof(struct config, file_sweep_hours), 1, 8760},
+	    {"limits", "search_log_days", offsetof(struct config, search_log_days), 1, 36500},
 	    {"mail", "max_attempts", offsetof(struct config, mail_max_attempts), 1, 100},
 	    {"server", "secure_cookies", offsetof(struct config, secure_cookies), 0, 1},
 	    {"requests", "member_id_min", offsetof(struct config, member_id_min), 1, 32},
@@ -250,6 +256,10 @@ bool config_check(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "[mail] relay must be empty or an smtp:// or smtps:// URL");
 		return false;
 	}
+	if (strcmp(c->mail_tls, "required") != 0 && strcmp(c->mail_tls, "none") != 0) {
+		snprintf(err, errlen, "[mail] tls must be \"required\" or \"none\", got \"%s\"", c->mail_tls);
+		return false;
+	}
 	/* The same rules as mail_address_valid() (core does not call into mail/): printable ASCII
 	 * without specials before the one '@', dot-separated labels of [A-Za-z0-9-] after it. */
 	const char *at = strchr(c->mail_from, '@');
@@ -286,7 +296,7 @@ void config_free(struct config *c)
 	char **strs[] = {&c->site_name,     &c->logo,          &c->default_country, &c->content_dir,
 			 &c->static_dir,    &c->support_email, &c->support_phone,   &c->support_hours,
 			 &c->support_telegram, &c->listen,     &c->data_dir,        &c->mail_relay,
-			 &c->mail_from,     &c->public_url};
+			 &c->mail_from,     &c->public_url,    &c->mail_tls};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

@@ -53,10 +53,13 @@ struct config {
 	int max_header_bytes;       /* larger header blocks get 431 */
 	int connection_memory;      /* libmicrohttpd's memory limit per connection, bytes */
 	int cache_entries;          /* rendered pages kept in memory */
+	int file_sweep_hours;       /* unreferenced stored files and old uploads are removed after this */
+	int search_log_days;        /* search log rows are kept this many days */
 	/* [mail] */
 	char *mail_relay;      /* smtp:// or smtps:// URL of the relay; empty: mail stays in the outbox */
 	char *mail_from;       /* envelope sender and From: address */
 	int mail_max_attempts; /* failed deliveries before a letter is marked failed */
+	char *mail_tls;        /* "required" (default) or "none"; a relay on loopback may go without */
 	/* [server] */
 	char *public_url;   /* how members reach the portal, for links in mail */
 	int secure_cookies; /* 1: cookies get Secure (the portal is served over HTTPS) */

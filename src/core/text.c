@@ -188,3 +188,23 @@ uint64_t hash64(const void *p, size_t n)
 		h = (h ^ *c) * 1099511628211ull;
 	return h;
 }
+
+size_t utf8_invisible(const char *text, size_t n, unsigned *cp)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	if (n >= 2 && s[0] == 0xD8 && s[1] == 0x9C) {
+		*cp = 0x061C;
+		return 2;
+	}
+	if (n < 3 || (s[0] != 0xE1 && s[0] != 0xE2 && s[0] != 0xEF))
+		return 0;
+	unsigned c = ((unsigned)(s[0] & 0x0F) << 12) | ((unsigned)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+	if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+		return 0;
+	if (c == 0x180E || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
+	    (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF) {
+		*cp = c;
+		return 3;
+	}
+	return 0;
+}

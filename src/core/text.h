@@ -20,6 +20,13 @@ bool utf8_valid(const char *s, size_t n);
 size_t utf8_length(const char *s);
 /* Largest prefix length <= max that ends on a character boundary of valid UTF-8 s. */
 size_t utf8_cut(const char *s, size_t len, size_t max);
+/*
+ * The length (2 or 3) of an invisible formatting character at s (n bytes left) that could change
+ * how the text around it reads, else 0; *cp gets its code point. The class: bidi marks,
+ * embeddings, overrides and isolates (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069)
+ * and zero-width or invisible characters (U+180E, U+200B..U+200D, U+2060..U+2064, U+FEFF).
+ */
+size_t utf8_invisible(const char *s, size_t n, unsigned *cp);
 /* [a-z0-9-], 1..64 characters, not starting or ending with '-'. */
 bool slug_valid(const char *s);
 /* Two upper-case ASCII letters. */

@@ -8,6 +8,7 @@
 #include "schema.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -250,6 +251,20 @@ static bool migrate(struct db *db, char *err, size_t errlen)
 	return true;
 }
 
+/* Takes group and other permissions away from path (when it exists and has any), with a note. */
+static void tighten(const char *path, mode_t mode)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0 || S_ISLNK(st.st_mode) || !(st.st_mode & 077))
+		return;
+	if (chmod(path, mode) == 0)
+		fprintf(stderr, "spravka: %s was readable by others (mode %03o): now %03o\n", path,
+			(unsigned)(st.st_mode & 0777), (unsigned)mode);
+	else
+		fprintf(stderr, "spravka: warning: %s is readable by others (mode %03o) and cannot be changed: %s\n",
+			path, (unsigned)(st.st_mode & 0777), strerror(errno));
+}
+
 static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out, char *err,
 			   size_t errlen)
 {
@@ -262,6 +277,23 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 	if ((size_t)snprintf(path, sizeof path, "%s/spravka.db", dir) >= sizeof path) {
 		snprintf(err, errlen, "data directory path too long");
 		return DB_ERR;
+	}
+	/* The data holds members' requests: the directory is 0700 and the database files 0600
+	 * (SQLite gives -wal and -shm the database file's mode). Wider ones are tightened. */
+	tighten(dir, 0700);
+	struct stat st;
+	if (stat(path, &st) != 0 && errno == ENOENT) {
+		/* Created here, empty, only when it does not exist: closing a descriptor of a database
+		 * file this process has open would drop SQLite's POSIX locks on it. */
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		char file[4200];
+		snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+		tighten(file, 0600);
 	}
 	struct db *db = xcalloc(1, sizeof *db);
 	int rc = sqlite3_open_v2(path, &db->h,

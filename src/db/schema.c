@@ -133,6 +133,13 @@ const struct migration schema_migrations[] = {
 	"  at BIGINT NOT NULL,"
 	"  slug TEXT NOT NULL,"
 	"  topic TEXT NOT NULL DEFAULT '');"},
+    /* Issue #7, upkeep: the file sweep asks whether a stored file is referenced; expired
+     * sessions and throttle rows are pruned by time. Secrets the server signs form tokens with
+     * (shared by every node; never leave the database). */
+    {5, "CREATE INDEX attachments_sha256 ON attachments(sha256);"
+	"CREATE INDEX sessions_expires ON sessions(expires);"
+	"CREATE INDEX throttle_window ON throttle(window_start);"
+	"CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

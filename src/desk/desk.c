@@ -315,7 +315,9 @@ void desk_request(struct ctx *c)
 		for (int k = 0; k < v.n_attachments; k++)
 			if (v.attachments[k].message_id == m->id)
 				html_printf(b, "<p class=\"file\"><a href=\"/desk/f/%lld\">%s</a> (%s, %lld КБ)</p>\n",
-					    (long long)v.attachments[k].id, v.attachments[k].filename, v.attachments[k].mime,
+					    (long long)v.attachments[k].id,
+					    req_download_name(a, v.attachments[k].filename, v.attachments[k].mime),
+					    v.attachments[k].mime,
 					    (long long)((v.attachments[k].size + 1023) / 1024));
 		html_raw(b, "</li>\n");
 	}
@@ -509,13 +511,10 @@ void desk_file(struct ctx *c)
 	}
 	const char *sha = arena_strdup(a, db_col_text(st, 0));
 	c->resp->content_type = arena_strdup(a, db_col_text(st, 1));
-	struct buf name;
-	buf_init(&name, 4096);
-	url_encode(&name, db_col_text(st, 2));
+	/* The stored name is untrusted: its extension follows the detected type, and only a
+	 * sanitised fallback and its percent-encoded form reach the header. */
+	c->resp->disposition = req_content_disposition(a, db_col_text(st, 2), c->resp->content_type);
 	db_finalize(st);
-	/* The stored name is untrusted: only its percent-encoded form reaches the header. */
-	c->resp->disposition = arena_printf(a, "attachment; filename*=UTF-8''%s", buf_str(&name));
-	buf_free(&name);
 	c->resp->file_path = arena_printf(a, "%s/files/%s", c->app->cfg.data_dir, sha);
 	c->resp->cache_control = "private, no-store";
 	c->resp->status = 200;

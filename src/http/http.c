@@ -345,6 +345,10 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
 	struct http_request *req = &x->req;
 	if (req->body_error)
 		return MHD_NO;
+	/* A part that says it is not text but whose file name MHD could not read (a CR, LF or NUL
+	 * in it ends the quoted name early) is still a file: kept, its name cleaned later. */
+	if (!filename && content_type && strncasecmp(content_type, "text/", 5) != 0)
+		filename = "";
 	if (filename) {
 		if (off == 0) {
 			if (!*filename && size == 0)

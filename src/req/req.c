@@ -10,6 +10,7 @@
 #include "../mail/mail.h"
 #include "../search/search.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,12 +114,10 @@ const char *req_clean_filename(struct arena *a, const char *name)
 			p++;
 			continue;
 		}
-		bool drop = *p < 0x20 || *p == 0x7F;
-		/* U+200E/F, U+202A..E, U+2066..9: direction marks and overrides that disguise names */
-		if (n == 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0x8E || p[2] == 0x8F || (p[2] >= 0xAA && p[2] <= 0xAE)))
-			drop = true;
-		if (n == 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9)
-			drop = true;
+		/* Control characters (CR, LF...), and bidi marks, overrides, isolates and zero-width
+		 * characters that disguise names ("invoice\u202Egnp.pdf"): left out. */
+		unsigned cp;
+		bool drop = *p < 0x20 || *p == 0x7F || utf8_invisible((const char *)p, n, &cp);
 		if (!drop) {
 			buf_add(&b, p, n);
 			chars++;
@@ -129,6 +129,68 @@ const char *req_clean_filename(struct arena *a, const char *name)
 	while (*r == '.' || *r == ' ')
 		r++; /* no hidden or dot-dot names */
 	return *r ? r : "file";
+}
+
+/* The usual extension of a detected type, and the others a name may already carry for it. */
+static const char *type_extension(const char *mime, const char *const **also)
+{
+	static const char *const jpeg[] = {"jpg", "jpeg", "jpe", "jfif", NULL}, *const png[] = {"png", NULL},
+				 *const pdf[] = {"pdf", NULL}, *const none[] = {NULL};
+	*also = none;
+	if (mime && !strcmp(mime, "image/jpeg"))
+		return *also = jpeg, "jpg";
+	if (mime && !strcmp(mime, "image/png"))
+		return *also = png, "png";
+	if (mime && !strcmp(mime, "application/pdf"))
+		return *also = pdf, "pdf";
+	return NULL;
+}
+
+const char *req_download_name(struct arena *a, const char *filename, const char *mime)
+{
+	const char *name = filename && *filename ? filename : "file";
+	const char *const *also;
+	const char *ext = type_extension(mime, &also);
+	if (!ext)
+		return name;
+	/* An extension: 1..5 letters or digits after the last dot, with at least one letter. */
+	const char *dot = strrchr(name, '.');
+	bool has_ext = dot && dot != name && dot[1] && strlen(dot + 1) <= 5;
+	bool letter = false;
+	for (const char *p = has_ext ? dot + 1 : ""; *p && has_ext; p++) {
+		has_ext = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+		letter |= !(*p >= '0' && *p <= '9');
+	}
+	has_ext = has_ext && letter;
+	for (int i = 0; has_ext && also[i]; i++)
+		if (!strcasecmp(dot + 1, also[i]))
+			return name; /* "scan.PDF", "photo.jpeg": already right */
+	return arena_printf(a, "%.*s.%s", has_ext ? (int)(dot - name) : (int)strlen(name), name, ext);
+}
+
+const char *req_content_disposition(struct arena *a, const char *filename, const char *mime)
+{
+	const char *name = req_download_name(a, filename, mime);
+	/* filename=: an ASCII fallback without quotes, backslashes, '%' or controls (one '_' for
+	 * each other character); filename*=: the UTF-8 name percent-encoded (RFC 6266, RFC 8187). */
+	struct buf ascii, enc;
+	buf_init(&ascii, 4096);
+	buf_init(&enc, 4096);
+	for (const unsigned char *p = (const unsigned char *)name; *p;) {
+		if (*p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\' && *p != '%' && *p != ';')
+			buf_addc(&ascii, (char)*p);
+		else
+			buf_addc(&ascii, '_');
+		p++;
+		while ((*p & 0xC0) == 0x80)
+			p++; /* the rest of a UTF-8 sequence */
+	}
+	url_encode(&enc, name);
+	const char *r = arena_printf(a, "attachment; filename=\"%s\"; filename*=UTF-8''%s", buf_str(&ascii),
+				     buf_str(&enc));
+	buf_free(&ascii);
+	buf_free(&enc);
+	return r;
 }
 
 const char *req_new_token(struct arena *a)
@@ -300,30 +362,17 @@ static bool store_file(struct arena *a, const char *data_dir, struct http_file *
 	const char *dest = arena_printf(a, "%s/%s", dir, hex_of(a, f->sha256));
 	if (!fsync_path(f->path, false))
 		return false;
+	/* The same content already stored: touch it first. The sweep (req_sweep_files) leaves a
+	 * file touched within its grace period alone, and looks again after taking one aside, so a
+	 * file reused here is never removed; once touched (and still there), the upload goes. */
 	struct stat st;
-	if (stat(dest, &st) == 0 && (size_t)st.st_size == f->size) {
-		unlink(f->path); /* the same content is already stored */
+	if (utimensat(AT_FDCWD, dest, NULL, 0) == 0 && stat(dest, &st) == 0 && (size_t)st.st_size == f->size) {
+		unlink(f->path);
 	} else if (rename(f->path, dest) != 0) {
 		return false;
 	}
 	f->path = NULL;
 	return !sync_dir || fsync_path(dir, true);
-}
-
-static void unstore_unreferenced(struct db *db, struct arena *a, const char *data_dir,
-				 const struct http_file *files, int n)
-{
-	for (int i = 0; i < n; i++) {
-		const char *hex = hex_of(a, files[i].sha256);
-		struct db_stmt *st = db_prepare(db, "SELECT 1 FROM attachments WHERE sha256 = ?");
-		if (!st)
-			continue;
-		db_bind_text(st, 1, hex);
-		bool used = db_step(st) == DB_ROW;
-		db_finalize(st);
-		if (!used)
-			unlink(arena_printf(a, "%s/files/%s", data_dir, hex));
-	}
 }
 
 static bool insert_attachments(struct db *db, struct arena *a, int64_t request_id, int64_t message_id,
@@ -646,14 +695,16 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 	return REQ_CREATED;
 }
 
-/* After the transaction: a request that was not created leaves no file behind. */
+/* After the transaction. A file stored for a request that was not created stays: another
+ * creation may be using the same content right now; the sweep removes it once it is old and
+ * unreferenced. */
 static void create_end(struct db *db, struct req_create_job *j, bool committed)
 {
+	(void)db;
 	if (!committed)
 		j->result = REQ_FAILED;
 	if (j->result == REQ_CREATED)
 		return;
-	unstore_unreferenced(db, j->a, j->cfg->data_dir, j->in.files, j->in.n_files);
 	if (j->result == REQ_FAILED) {
 		j->out.number = j->out.token = NULL;
 		if (!j->out.message)
@@ -829,10 +880,8 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 	if (out->errors.n)
 		return REQ_INVALID;
 	for (int i = 0; i < n_files; i++)
-		if (!store_file(a, cfg->data_dir, &files[i], true)) {
-			unstore_unreferenced(db, a, cfg->data_dir, files, i);
-			return REQ_FAILED;
-		}
+		if (!store_file(a, cfg->data_dir, &files[i], true))
+			return REQ_FAILED; /* what was stored stays for the sweep */
 	if (db_begin_write(db) != DB_OK)
 		return REQ_FAILED;
 	int64_t msg = insert_message(db, request_id, "member", 0, false, body);
@@ -852,7 +901,6 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 	if (ok && db_commit(db) == DB_OK)
 		return REQ_CREATED;
 	db_rollback(db);
-	unstore_unreferenced(db, a, cfg->data_dir, files, n_files);
 	return REQ_FAILED;
 }
 
@@ -889,4 +937,137 @@ bool req_deflect(struct db *db, const char *slug, const char *topic)
 		  db_bind_text(st, 3, topic ? topic : "") == DB_OK && db_step(st) == DB_DONE;
 	db_finalize(st);
 	return ok;
+}
+
+/* ---- upkeep: the file sweep, expired throttle rows ---- */
+
+/* True (or on a database error) when a row refers to the stored file hex. Every table that
+ * refers to DATA/files must be asked here. */
+static bool file_referenced(struct db *db, const char *hex)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1");
+	if (!st)
+		return true;
+	db_bind_text(st, 1, hex);
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	return rc != DB_DONE;
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == 64;
+}
+
+static int cmp_names(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Brings a file taken aside back under its name (a crash between the two renames, or a file
+ * touched or referenced meanwhile). rename() replaces a copy stored again meanwhile: the same
+ * content. */
+static void put_back(const char *aside, const char *path)
+{
+	if (rename(aside, path) != 0)
+		unlink(aside);
+}
+
+int req_sweep_files(struct db *db, const char *data_dir, int64_t older_than, int max_checks, char cursor[65])
+{
+	struct arena *a = arena_new();
+	const char *dir = arena_printf(a, "%s/files", data_dir);
+	DIR *d = opendir(dir);
+	if (!d) {
+		arena_free(a);
+		return errno == ENOENT ? 0 : -1;
+	}
+	/* The names after the cursor, in order, so that a large store is covered over several runs. */
+	size_t n = 0, cap = 1024;
+	char **names = arena_alloc(a, cap * sizeof *names);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len == 70 && !strcmp(e->d_name + 64, ".sweep")) {
+			/* Left over by a sweep that stopped half-way: back, to be judged afresh. */
+			char hex[65];
+			memcpy(hex, e->d_name, 64);
+			hex[64] = '\0';
+			if (is_hex64(hex))
+				put_back(arena_printf(a, "%s/%s", dir, e->d_name), arena_printf(a, "%s/%s", dir, hex));
+			continue;
+		}
+		if (!is_hex64(e->d_name) || strcmp(e->d_name, cursor) <= 0)
+			continue;
+		if (n == cap) {
+			char **bigger = arena_alloc(a, cap * 2 * sizeof *bigger);
+			memcpy(bigger, names, cap * sizeof *bigger);
+			names = bigger;
+			cap *= 2;
+		}
+		names[n++] = arena_strdup(a, e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_names);
+	int removed = 0;
+	size_t i = 0;
+	for (; i < n && (int)i < max_checks; i++) {
+		const char *path = arena_printf(a, "%s/%s", dir, names[i]);
+		const char *aside = arena_printf(a, "%s.sweep", path);
+		struct stat st;
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (int64_t)st.st_mtime >= older_than || file_referenced(db, names[i]))
+			continue;
+		/* Taken aside first: a creation reusing the content from now on finds no file and
+		 * stores its own upload; one that touched it before shows in the mtime, one that
+		 * committed in the row. Only then is it removed. */
+		if (rename(path, aside) != 0)
+			continue;
+		if (stat(aside, &st) != 0 || (int64_t)st.st_mtime >= older_than || file_referenced(db, names[i])) {
+			put_back(aside, path);
+			continue;
+		}
+		if (unlink(aside) == 0)
+			removed++;
+	}
+	/* Where the next run goes on; from the start again once the end is reached. */
+	if (i < n && i > 0)
+		snprintf(cursor, 65, "%s", names[i - 1]);
+	else
+		cursor[0] = '\0';
+	/* Uploads left in DATA/tmp by a crash or a lost connection. */
+	const char *tmp = arena_printf(a, "%s/tmp", data_dir);
+	if ((d = opendir(tmp))) {
+		int seen = 0;
+		while ((e = readdir(d)) && seen < max_checks) {
+			if (strncmp(e->d_name, "upload-", 7) != 0)
+				continue;
+			seen++;
+			const char *path = arena_printf(a, "%s/%s", tmp, e->d_name);
+			struct stat st;
+			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_mtime < older_than &&
+			    unlink(path) == 0)
+				removed++;
+		}
+		closedir(d);
+	}
+	arena_free(a);
+	return removed;
+}
+
+int req_prune_throttle(struct db *db, int max_rows)
+{
+	struct db_stmt *st = db_prepare(db, "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle "
+					    "WHERE window_start < ? LIMIT ?)");
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, (int64_t)time(NULL) - REQ_THROTTLE_MAX_WINDOW);
+	db_bind_int(st, 2, max_rows);
+	int n = db_step(st) == DB_DONE ? (int)db_changes(db) : -1;
+	db_finalize(st);
+	return n;
 }

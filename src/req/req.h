@@ -3,7 +3,8 @@
  * member's private link.
  *
  * Owns the `requests`, `messages`, `attachments`, `idempotency`, `counters`, `throttle` and
- * `deflections` rows and the content-addressed attachment files under DATA/files. Checks every
+ * `deflections` rows and the content-addressed attachment files under DATA/files (removed only
+ * by the sweep, req_sweep_files, never on the request path). Checks every
  * field (Russian messages per field, what was typed is the caller's to keep), detects the file
  * type from the content (JPEG, PNG, PDF only), refuses a duplicate (an open request of the same
  * member on the same topic, or with nearly the same text), replays the answer of a repeated
@@ -103,8 +104,16 @@ const char *req_normalize_phone(struct arena *a, const char *phone);
 bool req_email_valid(const char *email);
 /* "jpeg", "png", "pdf" from the first bytes, or NULL. */
 const char *req_sniff_type(const unsigned char *head, size_t n);
-/* A file name safe to keep as metadata: no path, no control or bidi characters, <= 200 chars. */
+/* A file name safe to keep as metadata: no path, no control, bidi or zero-width characters
+ * (left out), <= 200 chars; "file" when nothing is left. The file itself is always kept. */
 const char *req_clean_filename(struct arena *a, const char *name);
+/* The name a download gets: the stored name's base with the extension of the detected type
+ * (mime): "photo.html" as image/jpeg → "photo.jpg", "scan" as PDF → "scan.pdf"; a name whose
+ * extension already fits ("a.JPEG") is kept. */
+const char *req_download_name(struct arena *a, const char *filename, const char *mime);
+/* The Content-Disposition of a download (RFC 6266): attachment, an ASCII fallback filename=
+ * (no quote, backslash, '%', ';' or control character can reach it) and filename*=UTF-8''... */
+const char *req_content_disposition(struct arena *a, const char *filename, const char *mime);
 
 struct http_request;
 /*
@@ -229,6 +238,24 @@ bool req_deflect(struct db *db, const char *slug, const char *topic);
 bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit);
 /* True when key is already at or above limit in its window (no hit counted). */
 bool req_throttled(struct db *db, const char *key, int window_s, int limit);
+
+/* The longest throttle window any caller uses; rows older than this are pruned. */
+#define REQ_THROTTLE_MAX_WINDOW (2 * 86400)
+/* Deletes up to max_rows throttle rows whose window ended (older than REQ_THROTTLE_MAX_WINDOW);
+ * returns how many, -1 on error. */
+int req_prune_throttle(struct db *db, int max_rows);
+
+/*
+ * The file sweep: removes files in DATA/files that no row refers to and that were last stored
+ * or reused before older_than (unix time; the grace period), and uploads in DATA/tmp older
+ * than that. At most max_checks stored files are looked at per call, in name order after
+ * cursor (65 bytes, "" at first; updated, "" again after the last). Nothing on the request
+ * path deletes a stored file: a creation that reuses stored content touches it, and the sweep
+ * takes a candidate aside (renames it) and looks at its time and references again before
+ * removing it, so a referenced file is never removed. Returns how many files were removed, -1
+ * when DATA/files cannot be read.
+ */
+int req_sweep_files(struct db *db, const char *data_dir, int64_t older_than, int max_checks, char cursor[65]);
 
 /* Random token (256 bits, base64url, 43 chars) and the hex SHA-256 it is stored as. */
 const char *req_new_token(struct arena *a);

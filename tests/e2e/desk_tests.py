@@ -723,8 +723,8 @@ def _():
         eq((r.header("content-type") or "").split(";")[0], mime, "Content-Type")
         disp = r.header("content-disposition") or ""
         check(disp.startswith("attachment;"), f"Content-Disposition {disp!r}")
-        check(re.fullmatch(r"attachment; filename\*=UTF-8''[A-Za-z0-9%._~-]+", disp),
-              f"Content-Disposition is not a percent-encoded UTF-8 name: {disp!r}")
+        check(re.fullmatch(r"attachment; filename=\"[ !#$&-:<-\[\]-~]+\"; filename\*=UTF-8''[A-Za-z0-9%._~-]+", disp),
+              f"Content-Disposition is not an ASCII fallback and a percent-encoded UTF-8 name: {disp!r}")
         eq(r.header("x-content-type-options"), "nosniff", "nosniff")
         check("no-store" in (r.header("cache-control") or ""), f"Cache-Control {r.header('cache-control')!r}")
         eq(Agent(s, "eddy").get(f"/desk/f/{fid}").status, 403, "a file to an editor")

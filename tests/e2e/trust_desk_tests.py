@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from desk_tests import (FORM, PDF, Agent, account, audit_rows, count, finish, member, multipart, new_request,
                         one, same_db, server, snapshot, sql, sql_write, valid_html, wait_for)
@@ -151,4 +151,139 @@ def _():
              "\u27e8U+202D\u27e9новая карта", what="desk view")
     contains(pages["member's page"].text, "и\u27e8U+FEFF\u27e9 \u27e8U+2067\u27e9срочно\u27e8U+2069\u27e9",
              "\u27e8U+200F\u27e94276\u27e8U+200E\u27e9", what="member's page")
+    finish(s)
+
+
+# =============================================================================================
+# Files
+# =============================================================================================
+
+
+def post_files(s, files, **over):
+    """POST /api/v1/requests (multipart) with files [(raw filename bytes, data, content type)]."""
+    boundary = "----spravkaTrust" + os.urandom(8).hex()
+    f = {"member_id": member(), "name": "Мария Иванова", "email": "maria@example.com", "country": "RU",
+         "topic": "payouts", "subject": "Файлы к выплате", "description": "Прикладываю фото и скан договора к выплате."}
+    f.update(over)
+    out = []
+    for k, v in f.items():
+        out.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode())
+    for raw_name, data, ctype in files:
+        out.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"".encode()
+                   + raw_name + f"\"\r\nContent-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    r = s.req("/api/v1/requests", "POST", {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+              b"".join(out))
+    eq(r.status, 201, f"creation with files ({short(r.body)})")
+    return r.json()
+
+
+def file_links(agent, number):
+    page = agent.get(f"/desk/r/{number}")
+    eq(page.status, 200, "desk view")
+    return [(fid, html.unescape(t)) for fid, t in re.findall(r'<a href="/desk/f/(\d+)">([^<]*)</a>', page.text)]
+
+
+@test("trust: a download is named by the detected type: photo.html (JPEG) -> photo.jpg, scan (PDF) -> scan.pdf")
+def _():
+    s = server("download-names")
+    account(s, "anna", "agent")
+    a = Agent(s, "anna")
+    j = post_files(s, [(b"photo.html", JPEG, "text/html"), (b"scan", PDF, "application/octet-stream"),
+                       ("договор №5.PDF".encode(), PDF + b" ", "application/pdf")])
+    links = file_links(a, j["number"])
+    eq([t for _, t in links], ["photo.jpg", "scan.pdf", "договор №5.PDF"], "names on the desk")
+    for (fid, want), mime in zip(links, ("image/jpeg", "application/pdf", "application/pdf")):
+        r = a.get(f"/desk/f/{fid}")
+        eq(r.status, 200, f"download {want}")
+        eq((r.header("content-type") or "").split(";")[0], mime, "Content-Type")
+        disp = r.header("content-disposition") or ""
+        m = re.fullmatch(r"attachment; filename=\"([ !#$&-:<-\[\]-~]+)\"; filename\*=UTF-8''([A-Za-z0-9%._~-]+)", disp)
+        check(m, f"Content-Disposition {disp!r}")
+        eq(unquote(m.group(2)), want, "the UTF-8 name")
+        check(m.group(1).endswith(os.path.splitext(want)[1]), f"ASCII fallback {m.group(1)!r} keeps the extension")
+    eq(sql(s, "SELECT filename FROM attachments ORDER BY id"), [("photo.html",), ("scan",), ("договор №5.PDF",)],
+       "stored names stay as sent")
+    finish(s)
+
+
+@test("trust: a file whose name has CR, LF, NUL or U+202E is kept, its name cleaned")
+def _():
+    s = server("dirty-names")
+    account(s, "anna", "agent")
+    a = Agent(s, "anna")
+    names = [b"a\nb.jpg", b"a\r\nb.jpg", b"a\x00b.jpg", b"\r\n", "счёт\u202egpj.exe".encode()]
+    for i, raw in enumerate(names):
+        j = post_files(s, [(raw, JPEG + bytes([i]), "image/jpeg")])
+        got = sql(s, "SELECT a.filename, a.size FROM attachments a JOIN requests r ON r.id = a.request_id "
+                     "WHERE r.number = ?", j["number"])
+        eq(len(got), 1, f"{raw!r}: the file was dropped")
+        name = got[0][0]
+        check(name and not any(ord(ch) < 0x20 or ch in "\u202e/\\" for ch in name), f"{raw!r} stored as {name!r}")
+        eq(got[0][1], len(JPEG) + 1, f"{raw!r}: size")
+        (fid, shown), = file_links(a, j["number"])
+        check(shown.endswith(".jpg"), f"{raw!r}: download name {shown!r}")
+        r = a.get(f"/desk/f/{fid}")
+        eq(r.body, JPEG + bytes([i]), f"{raw!r}: the bytes")
+        check("\r" not in (r.header("content-disposition") or "") and "\n" not in (r.header("content-disposition") or ""),
+              "no line break in Content-Disposition")
+    eq(sql(s, "SELECT filename FROM attachments ORDER BY id")[-1], ("счётgpj.exe",), "the RLO name")
+    finish(s)
+
+
+# =============================================================================================
+# Hygiene: permissions, pruning
+# =============================================================================================
+
+
+@test("trust: the data directory is 0700 and the database files 0600, also when they were wider")
+def _():
+    s = server("perms")
+    new_request(s)  # a write: -wal and -shm exist
+    def modes():
+        out = {"data": stat.S_IMODE(os.stat(s.data).st_mode)}
+        for suffix in ("", "-wal", "-shm"):
+            p = os.path.join(s.data, "spravka.db" + suffix)
+            if os.path.exists(p):
+                out["spravka.db" + suffix] = stat.S_IMODE(os.stat(p).st_mode)
+        return out
+    got = modes()
+    check({"spravka.db-wal", "spravka.db-shm"} <= set(got), f"database files: {got}")
+    eq(got, {k: 0o700 if k == "data" else 0o600 for k in got}, "modes after the first start")
+    finish(s)
+    os.chmod(s.data, 0o755)
+    for name in os.listdir(s.data):
+        if name.startswith("spravka.db"):
+            os.chmod(os.path.join(s.data, name), 0o644)
+    s.start()
+    got = modes()
+    eq(got, {k: 0o700 if k == "data" else 0o600 for k in got}, "modes after a start with wider ones")
+    contains(s.log(), "readable by others", what="the server's note")
+    finish(s)
+
+
+@test("trust: search log rows older than search_log_days are pruned; expired sessions and throttle rows too")
+def _():
+    s = server("prune", limits={"search_log_days": "30"})
+    account(s, "anna", "agent")
+    Agent(s, "anna")
+    s.req("/search?q=" + quote("пароль"))
+    wait_for(lambda: count(s, "search_log") >= 1, 5, "the search logged")
+    finish(s)
+    day = 86400
+    now = int(time.time())
+    sql_write(s, "INSERT INTO search_log(id, at, query, results, micros) VALUES (1001, ?, 'старый', 0, 1), "
+                 "(1002, ?, 'недавний', 0, 1)", now - 31 * day, now - 29 * day)
+    sql_write(s, "INSERT INTO sessions(token_hash, user_id, csrf, created, expires) SELECT 'old', id, 'x', ?, ? "
+                 "FROM users LIMIT 1", now - 10 * day, now - day)
+    sql_write(s, "INSERT INTO throttle(key, window_start, hits) VALUES ('old-key', ?, 3), ('new-key', ?, 3)",
+              now - 5 * day, now - 60)
+    s.start()
+    wait_for(lambda: count(s, "search_log", "query = 'старый'") == 0, 8, "the old search pruned")
+    eq(count(s, "search_log", "query = 'недавний'"), 1, "a search within search_log_days")
+    eq(count(s, "search_log", "query = 'пароль'"), 1, "today's search")
+    eq(count(s, "sessions", "token_hash = 'old'"), 0, "an expired session")
+    eq(count(s, "sessions"), 1, "the live session")
+    eq(count(s, "throttle", "key = 'old-key'"), 0, "an old throttle row")
+    eq(count(s, "throttle", "key = 'new-key'"), 1, "a current throttle row")
     finish(s)

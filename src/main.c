@@ -365,8 +365,19 @@ static int cmd_serve(struct opts *o)
 	/* Mail delivery runs only with a relay; without one, letters wait in the outbox. */
 	struct mail_config mail = {.relay = app.cfg.mail_relay,
 				   .from = app.cfg.mail_from,
-				   .max_attempts = app.cfg.mail_max_attempts};
+				   .max_attempts = app.cfg.mail_max_attempts,
+				   .tls_none = !strcmp(app.cfg.mail_tls, "none")};
 	struct mail_worker *mailer = NULL;
+	if (mail.relay[0] && !mail_relay_loopback(mail.relay)) {
+		if (mail.tls_none)
+			fprintf(stderr, "spravka: warning: mail goes to %s without TLS ([mail] tls = none): the "
+					"members' private links cross the network in the clear\n",
+				mail.relay);
+		else if (strncmp(mail.relay, "smtps://", 8) != 0)
+			fprintf(stderr, "spravka: warning: %s is not on loopback: letters go only over TLS (STARTTLS) "
+					"and fail if the relay does not offer it; smtps:// or [mail] tls = none otherwise\n",
+				mail.relay);
+	}
 	if (!mail.relay[0])
 		fprintf(stderr, "spravka: no [mail] relay configured, mail stays in the outbox\n");
 	else if (!(mailer = mail_start(app.pool, &mail)))

@@ -9,12 +9,15 @@
 #include "../core/text.h"
 #include "../db/db.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 enum {
@@ -71,6 +74,51 @@ static bool subject_valid(const char *s)
 		if ((*p < ' ' && *p != '\t') || *p == 0x7f)
 			return false;
 	return true;
+}
+
+/* ---- TLS ------------------------------------------------------------------------------------- */
+
+bool mail_relay_loopback(const char *relay)
+{
+	const char *p = relay ? strstr(relay, "://") : NULL;
+	if (!p)
+		return false;
+	p += 3;
+	const char *end = p + strcspn(p, "/?#");
+	const char *at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1; /* user:password@ */
+	char host[256];
+	size_t n;
+	if (*p == '[') {
+		const char *close = memchr(p, ']', (size_t)(end - p));
+		if (!close)
+			return false;
+		p++;
+		n = (size_t)(close - p);
+	} else {
+		n = strcspn(p, ":/?#");
+	}
+	if (n == 0 || n >= sizeof host)
+		return false;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return true;
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &v6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+	return false;
+}
+
+enum mail_tls mail_tls_for(const char *relay, bool tls_none)
+{
+	if (tls_none)
+		return MAIL_TLS_OFF;
+	return mail_relay_loopback(relay) ? MAIL_TLS_TRY : MAIL_TLS_REQUIRED;
 }
 
 /* ---- the outbox ------------------------------------------------------------------------------ */
@@ -251,7 +299,10 @@ static bool send_letter(const struct mail_config *cfg, const struct letter *l, c
 	if (c && rcpt) {
 		curl_easy_setopt(c, CURLOPT_URL, cfg->relay);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+		enum mail_tls tls = mail_tls_for(cfg->relay, cfg->tls_none);
+		curl_easy_setopt(c, CURLOPT_USE_SSL, tls == MAIL_TLS_REQUIRED ? (long)CURLUSESSL_ALL
+						     : tls == MAIL_TLS_TRY    ? (long)CURLUSESSL_TRY
+									      : (long)CURLUSESSL_NONE);
 		curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
 		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_upload);
@@ -263,8 +314,14 @@ static bool send_letter(const struct mail_config *cfg, const struct letter *l, c
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
 		rc = curl_easy_perform(c);
 	}
-	if (rc != CURLE_OK) {
+	if (rc == CURLE_USE_SSL_FAILED) {
+		snprintf(err, errlen, "the relay does not offer TLS (STARTTLS), which a relay off loopback must; "
+				      "use smtps://, a relay with STARTTLS, or set [mail] tls = none (%s)",
+			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	} else if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	}
+	if (rc != CURLE_OK) {
 		/* The relay's words may come back in the message: keep it printable ASCII. */
 		for (char *p = err; *p; p++)
 			if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
@@ -454,6 +511,7 @@ struct mail_worker *mail_start(struct db_pool *pool, const struct mail_config *c
 	w->cfg.relay = xstrdup(cfg->relay ? cfg->relay : "");
 	w->cfg.from = xstrdup(cfg->from ? cfg->from : "");
 	w->cfg.max_attempts = cfg->max_attempts;
+	w->cfg.tls_none = cfg->tls_none;
 	atomic_init(&w->stop, false);
 	pthread_once(&curl_once, curl_init_once);
 	pthread_condattr_t ca;

@@ -36,7 +36,22 @@ struct mail_config {
 	const char *relay; /* "smtp://127.0.0.1:2525" (smtps:// for TLS); "" = keep mail in the outbox */
 	const char *from;  /* envelope sender and From: address */
 	int max_attempts;  /* failed deliveries before the status becomes 'failed' (>= 1) */
+	bool tls_none;     /* [mail] tls = none: a relay off loopback may be used without TLS */
 };
+
+/* How a session with the relay uses TLS (libcurl's CURLOPT_USE_SSL). */
+enum mail_tls {
+	MAIL_TLS_REQUIRED, /* CURLUSESSL_ALL: STARTTLS (or smtps://) or the letter fails */
+	MAIL_TLS_TRY,      /* CURLUSESSL_TRY: a relay on loopback, TLS when it offers it */
+	MAIL_TLS_OFF,      /* CURLUSESSL_NONE: [mail] tls = none, set explicitly */
+};
+/* True when the relay URL's host is on loopback: localhost, 127.0.0.0/8, ::1 (or ::ffff:127.x). */
+bool mail_relay_loopback(const char *relay);
+/*
+ * The TLS a session uses: the first letter carries the member's private link, so TLS is
+ * required unless the relay is on loopback (then tried) or tls_none is set (then not used).
+ */
+enum mail_tls mail_tls_for(const char *relay, bool tls_none);
 
 /* Longest accepted body, in bytes. */
 #define MAIL_MAX_BODY (1u << 20)

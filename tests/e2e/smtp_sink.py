@@ -149,10 +149,11 @@ async def main():
     ap.add_argument("--fail-first", type=int, default=0, metavar="N",
                     help="answer 451 to the first N DATA commands")
     ap.add_argument("--seconds", type=float, default=60, metavar="S", help="exit after S seconds")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     sink = Sink(a.dir, a.fail_first)
-    server = await asyncio.start_server(sink.session, "127.0.0.1", a.port, limit=MAX_LINE)
+    server = await asyncio.start_server(sink.session, a.host, a.port, limit=MAX_LINE)
     print("ready", flush=True)
     async with server:
         try:

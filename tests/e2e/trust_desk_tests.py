@@ -287,3 +287,50 @@ def _():
     eq(count(s, "throttle", "key = 'old-key'"), 0, "an old throttle row")
     eq(count(s, "throttle", "key = 'new-key'"), 1, "a current throttle row")
     finish(s)
+
+
+# =============================================================================================
+# Mail: TLS unless on loopback or tls = none
+# =============================================================================================
+
+
+def outside_address():
+    """An address of this machine that is not on loopback (None when there is none)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        try:
+            u.connect(("192.0.2.254", 9))  # no packet is sent: only the route is looked up
+            ip = u.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip
+
+
+@test("trust: mail to a relay off loopback without TLS fails with a clear last_error unless [mail] tls = none")
+def _():
+    from desk_tests import Sink
+    ip = outside_address()
+    check(ip, "this machine has no address off loopback to test with")
+    for tls in (None, "none"):
+        sink = Sink("--host", ip)
+        try:
+            mail = {"relay": f"smtp://{ip}:{sink.port}", "from": "desk@example.org"}
+            if tls:
+                mail["tls"] = tls
+            s = server("mail-tls-" + (tls or "required"), mail=mail)
+            if tls is None:
+                check(s.wait_log(lambda t: "not on loopback" in t), "the warning at start")
+            new_request(s)
+            if tls is None:
+                wait_for(lambda: count(s, "outbox", "attempts >= 1") == 1, 8, "a failed attempt")
+                err = one(s, "SELECT last_error FROM outbox")
+                contains(err, "does not offer TLS", "tls = none", what="last_error")
+                eq(one(s, "SELECT status FROM outbox"), "pending", "status after the refused attempt")
+                eq(sink.messages(), [], "letters that reached the relay in the clear")
+            else:
+                check(s.wait_log(lambda t: "without TLS" in t), "the warning at start")
+                sink.wait(1)
+                wait_for(lambda: one(s, "SELECT status FROM outbox") == "sent", 5, "status 'sent'")
+            finish(s)
+        finally:
+            sink.stop()

@@ -535,6 +535,7 @@ Test(mail_config, defaults_and_the_section)
 	cr_assert_str_eq(c.mail_relay, "");
 	cr_assert_str_eq(c.mail_from, "support@example.com");
 	cr_assert_eq(c.mail_max_attempts, 8);
+	cr_assert_str_eq(c.mail_tls, "required");
 	char *p = write_ini("[mail]\nrelay = smtp://127.0.0.1:2525\nfrom = help@example.kz\n"
 			    "max_attempts = 3\n");
 	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
@@ -562,7 +563,8 @@ Test(mail_config, refuses_bad_values)
 	}
 	static const char *bad_checks[] = {"[mail]\nrelay = http://127.0.0.1:25\n",
 					   "[mail]\nfrom = Поддержка <support@example.com>\n",
-					   "[mail]\nfrom = support\n", "[mail]\nfrom = support@example..com\n"};
+					   "[mail]\nfrom = support\n", "[mail]\nfrom = support@example..com\n",
+					   "[mail]\ntls = off\n", "[mail]\ntls = \n"};
 	for (size_t i = 0; i < sizeof bad_checks / sizeof bad_checks[0]; i++) {
 		struct config c;
 		char err[256];
@@ -574,4 +576,44 @@ Test(mail_config, refuses_bad_values)
 		cr_assert(strstr(err, "[mail]"), "%s", err);
 		config_free(&c);
 	}
+}
+
+/* ---- issue #7: TLS to the relay ------------------------------------------------------------- */
+
+Test(mail_tls, required_unless_the_relay_is_on_loopback_or_tls_is_none)
+{
+	static const char *const loopback[] = {
+	    "smtp://127.0.0.1:2525",   "smtp://127.8.9.10",        "smtp://localhost:25",     "smtp://LOCALHOST",
+	    "smtp://[::1]:2525",       "smtp://[::ffff:127.0.0.1]:25", "smtp://user:pw@127.0.0.1:25",
+	    "smtps://127.0.0.1:465",
+	};
+	static const char *const remote[] = {
+	    "smtp://mail.example.org:587", "smtp://192.0.2.2:25", "smtp://10.0.0.1", "smtp://[2001:db8::1]:25",
+	    "smtp://128.0.0.1", "smtp://127.0.0.1.example.org", "smtp://localhost.example.org",
+	    "smtp://127.0.0.1@mail.example.org:25", "smtp://[::2]", "smtp://user@[::1", "smtp://", "", "127.0.0.1",
+	};
+	for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
+		cr_assert(mail_relay_loopback(loopback[i]), "%s", loopback[i]);
+		cr_assert_eq(mail_tls_for(loopback[i], false), MAIL_TLS_TRY, "%s", loopback[i]);
+		cr_assert_eq(mail_tls_for(loopback[i], true), MAIL_TLS_OFF, "%s", loopback[i]);
+	}
+	for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++) {
+		cr_assert(!mail_relay_loopback(remote[i]), "%s", remote[i]);
+		cr_assert_eq(mail_tls_for(remote[i], false), MAIL_TLS_REQUIRED, "%s", remote[i]);
+		cr_assert_eq(mail_tls_for(remote[i], true), MAIL_TLS_OFF, "%s", remote[i]);
+	}
+	cr_assert(!mail_relay_loopback(NULL));
+}
+
+Test(mail_config, tls_none_is_read)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	char *p = write_ini("[mail]\nrelay = smtp://mail.example.org:25\ntls = none\n");
+	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
+	unlink(p);
+	cr_assert(config_check(&c, err, sizeof err), "%s", err);
+	cr_assert_str_eq(c.mail_tls, "none");
+	config_free(&c);
 }

@@ -139,7 +139,8 @@
 			f.method = 'post';
 			f.action = '/request/solved';
 			f.className = 'solved';
-			[['slug', r.slug], ['topic', topic ? topic.value : '']].forEach(function (kv) {
+			[['slug', r.slug], ['topic', topic ? topic.value : ''],
+			 ['solved_token', box.getAttribute('data-solved-token') || '']].forEach(function (kv) {
 				var i = document.createElement('input');
 				i.type = 'hidden';
 				i.name = kv[0];

@@ -930,6 +930,77 @@ enum req_result req_append(struct db *db, const struct req_config *cfg, struct a
 	return r;
 }
 
+/* ---- signed form tokens ---- */
+
+/* The key form tokens are signed with: one random key per database (the `secrets` row "form"),
+ * made on first use, so every node of a cluster accepts the others' tokens. */
+static bool form_key(struct db *db, unsigned char key[crypto_auth_hmacsha256_KEYBYTES])
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct db_stmt *st = db_prepare(db, "SELECT value FROM secrets WHERE name = 'form'");
+		if (!st)
+			return false;
+		bool found = db_step(st) == DB_ROW;
+		size_t n = 0;
+		bool ok = found && sodium_hex2bin(key, crypto_auth_hmacsha256_KEYBYTES, db_col_text(st, 0),
+						  strlen(db_col_text(st, 0)), NULL, &n, NULL) == 0 &&
+			  n == crypto_auth_hmacsha256_KEYBYTES;
+		db_finalize(st);
+		if (found)
+			return ok;
+		unsigned char fresh[crypto_auth_hmacsha256_KEYBYTES];
+		char hex[sizeof fresh * 2 + 1];
+		randombytes_buf(fresh, sizeof fresh);
+		sodium_bin2hex(hex, sizeof hex, fresh, sizeof fresh);
+		st = db_prepare(db, "INSERT INTO secrets(name, value) VALUES ('form', ?) ON CONFLICT (name) DO NOTHING");
+		bool wrote = st && db_bind_text(st, 1, hex) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+		sodium_memzero(fresh, sizeof fresh);
+		if (!wrote)
+			return false;
+	}
+	return false;
+}
+
+static const char *form_mac(struct arena *a, const unsigned char *key, const char *purpose, int64_t issued)
+{
+	char msg[256];
+	snprintf(msg, sizeof msg, "%s|%lld", purpose, (long long)issued);
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256(mac, (const unsigned char *)msg, strlen(msg), key);
+	size_t len = sodium_base64_ENCODED_LEN(sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *out = arena_alloc(a, len);
+	sodium_bin2base64(out, len, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+const char *req_form_token(struct db *db, struct arena *a, const char *purpose, int64_t issued)
+{
+	unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
+	if (!form_key(db, key))
+		return NULL;
+	const char *t = arena_printf(a, "%lld.%s", (long long)issued, form_mac(a, key, purpose, issued));
+	sodium_memzero(key, sizeof key);
+	return t;
+}
+
+bool req_form_token_ok(struct db *db, struct arena *a, const char *purpose, const char *token, int max_age)
+{
+	if (!token)
+		return false;
+	char *end;
+	long long issued = strtoll(token, &end, 10);
+	int64_t now = (int64_t)time(NULL);
+	if (end == token || *end != '.' || issued > now + 60 || issued < now - max_age)
+		return false;
+	unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
+	if (!form_key(db, key))
+		return false;
+	const char *want = form_mac(a, key, purpose, issued);
+	sodium_memzero(key, sizeof key);
+	return strlen(end + 1) == strlen(want) && sodium_memcmp(end + 1, want, strlen(want)) == 0;
+}
+
 bool req_deflect(struct db *db, const char *slug, const char *topic)
 {
 	struct db_stmt *st = db_prepare(db, "INSERT INTO deflections(at, slug, topic) VALUES (?, ?, ?)");

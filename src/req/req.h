@@ -228,6 +228,17 @@ enum req_result req_append(struct db *db, const struct req_config *cfg, struct a
 			   struct http_file *files, int n_files, const char *form_key,
 			   struct req_outcome *out);
 
+/*
+ * A token a page carries to vouch that a later POST comes from that page, as served here:
+ * "<issued>.<HMAC-SHA256 of purpose and issued>" under a random key kept in the database
+ * (`secrets`, made on first use). NULL on a database error. Not secret from whoever loads the
+ * page; it keeps other sites' pages and blind scripts out, and pairs with a throttle.
+ */
+const char *req_form_token(struct db *db, struct arena *a, const char *purpose, int64_t issued);
+/* True when token is req_form_token's for purpose, issued at most max_age seconds ago (compared
+ * in constant time). */
+bool req_form_token_ok(struct db *db, struct arena *a, const char *purpose, const char *token, int max_age);
+
 /* "Это решило мой вопрос": records a deflection. */
 bool req_deflect(struct db *db, const char *slug, const char *topic);
 

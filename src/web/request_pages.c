@@ -171,7 +171,11 @@ static void render_form(struct ctx *c, const struct form *f)
 	control_attrs(c, F_DESCRIPTION, true, derr);
 	html_printf(b, ">%s</textarea>\n", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
 	control_error(c, F_DESCRIPTION, derr);
-	html_raw(b, "</div>\n<div class=\"suggest-box\" id=\"request-suggest\" hidden aria-live=\"polite\"></div>\n");
+	/* The token "Это решило мой вопрос" posts with (search.js copies it into each button's form). */
+	const char *solved = req_form_token(c->db, a, "solved", (int64_t)time(NULL));
+	html_printf(b, "</div>\n<div class=\"suggest-box\" id=\"request-suggest\" data-solved-token=\"%s\" hidden "
+		       "aria-live=\"polite\"></div>\n",
+		    solved ? solved : "");
 	const char *aerr = error_of(f, "attachments");
 	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (необязательно)</label>\n"
 		       "<p class=\"hint\">До %d файлов JPEG, PNG или PDF, каждый до 10 МБ, всего до 25 МБ.</p>\n"
@@ -334,10 +338,20 @@ void page_request_post(struct ctx *c)
 		form_outcome(c, &fj->f, fj->j.result, &fj->j.out);
 }
 
+/* "Это решило мой вопрос" answers accepted per client and hour. */
+#define SOLVED_PER_HOUR 30
+
 void page_request_solved(struct ctx *c)
 {
 	const char *slug = http_field(c->req, "slug", NULL);
 	const char *topic = http_field(c->req, "topic", NULL);
+	/* Only from the request form as served here (its token, a day at most), and not too often
+	 * from one client: the deflections count what helped. */
+	if (!req_form_token_ok(c->db, c->req->arena, "solved", http_field(c->req, "solved_token", NULL), 86400))
+		return page_error(c, 403, "Форма устарела. Откройте форму обращения ещё раз.");
+	if (req_throttle_hit(c->db, arena_printf(c->req->arena, "solved:%s", http_client_ip(c->req)), 3600,
+			     SOLVED_PER_HOUR))
+		return page_error(c, 429, "Слишком много ответов за короткое время. Попробуйте позже.");
 	if (!slug || !slug_valid(slug))
 		return page_error(c, 400, "Не указана статья.");
 	if (!req_deflect(c->db, slug, topic && slug_valid(topic) ? topic : ""))

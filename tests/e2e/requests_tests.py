@@ -1078,17 +1078,19 @@ def _():
 @test("requests: POST /request/solved slug=password-reset -> 200 page, a deflection, no request")
 def _():
     s = server("solved")
-    r = post_form(s, "/request/solved", {"slug": "password-reset", "topic": "registration"})
+    # The token the form carries for its suggestions (issue #7).
+    token = re.search(r'data-solved-token="([^"]+)"', s.req("/request").text).group(1)
+    r = post_form(s, "/request/solved", {"slug": "password-reset", "topic": "registration", "solved_token": token})
     eq(r.status, 200, "status")
     valid_html(r, "solved page")
     check(CYRILLIC.search(Page(r.text).texts("h1")[0]), "h1 not Russian")
     check("/a/password-reset" in Page(r.text).hrefs(), "no link back to the article")
     eq(sql(s, "SELECT slug, topic FROM deflections"), [("password-reset", "registration")], "deflections")
-    r = post_multipart(s, "/request/solved", [("slug", "password-reset")])
+    r = post_multipart(s, "/request/solved", [("slug", "password-reset"), ("solved_token", token)])
     eq(r.status, 200, "multipart")
     eq(count(s, "deflections", "slug = 'password-reset'"), 2, "deflections")
     for bad in ({}, {"slug": ""}, {"slug": "../etc/passwd"}, {"slug": "<script>"}):
-        eq(post_form(s, "/request/solved", bad).status, 400, f"status for {bad}")
+        eq(post_form(s, "/request/solved", dict(bad, solved_token=token)).status, 400, f"status for {bad}")
     eq(count(s, "deflections"), 2, "deflections after bad input")
     eq(count(s, "requests"), 0, "requests")
     eq(s.req("/request/solved").status, 405, "GET /request/solved")

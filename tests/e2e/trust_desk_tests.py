@@ -334,3 +334,38 @@ def _():
             finish(s)
         finally:
             sink.stop()
+
+
+# =============================================================================================
+# "Это решило мой вопрос": the form's token, throttled
+# =============================================================================================
+
+
+@test("trust: /request/solved needs the form's token (403 without or forged) and is throttled per client")
+def _():
+    s = server("solved-token")
+    page = s.req("/request")
+    m = re.search(r'data-solved-token="([^"]+)"', page.text)
+    check(m, "the form carries no token for its suggestions")
+    token = m.group(1)
+    def solved(extra):
+        return s.req("/request/solved", "POST", FORM, urlencode(dict({"slug": "password-reset"}, **extra)).encode())
+    issued, _, mac = token.partition(".")
+    forged = [None, "", "x", "1." + mac, f"{int(issued) + 1}.{mac}", f"{issued}.{mac[:-1]}A" if mac[-1] != "A"
+              else f"{issued}.{mac[:-1]}B", f"{int(time.time())}.", token + "x"]
+    for bad in forged:
+        r = solved({} if bad is None else {"solved_token": bad})
+        eq(r.status, 403, f"token {bad!r} ({short(r.body)})")
+    eq(count(s, "deflections"), 0, "deflections without a valid token")
+    # Another server's token (another database, another key) is refused too.
+    other = server("solved-token-other")
+    foreign = re.search(r'data-solved-token="([^"]+)"', other.req("/request").text).group(1)
+    finish(other)
+    eq(solved({"solved_token": foreign}).status, 403, "another database's token")
+    eq(solved({"solved_token": token}).status, 200, "with the form's token")
+    eq(count(s, "deflections"), 1, "a deflection")
+    statuses = [solved({"solved_token": token}).status for _ in range(35)]
+    check(429 in statuses, f"no throttle after 36 answers: {statuses}")
+    eq(statuses.index(429), 29, "the 31st answer within the hour is refused")
+    eq(count(s, "deflections"), 30, "deflections recorded until the throttle")
+    finish(s)

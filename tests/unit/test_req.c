@@ -599,3 +599,21 @@ Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .
 	cr_log_info("sweeps removed the unreferenced file %d times in 300 iterations", total.removed);
 	cr_assert_gt(total.removed, 0, "the sweep never removed the unreferenced file: no race was tried");
 }
+
+Test(req_create, form_tokens_are_signed_bound_to_their_purpose_and_expire)
+{
+	int64_t now = time(NULL);
+	const char *t = req_form_token(db, A, "solved", now);
+	cr_assert_not_null(t);
+	cr_assert(req_form_token_ok(db, A, "solved", t, 86400));
+	cr_assert_str_eq(req_form_token(db, A, "solved", now), t, "the same key on the next call");
+	cr_assert(!req_form_token_ok(db, A, "other", t, 86400), "another purpose");
+	cr_assert(!req_form_token_ok(db, A, "solved", req_form_token(db, A, "solved", now - 86401), 86400), "expired");
+	cr_assert(!req_form_token_ok(db, A, "solved", req_form_token(db, A, "solved", now + 3600), 86400), "future");
+	char *bad = arena_strdup(A, t);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'A' ? 'B' : 'A';
+	cr_assert(!req_form_token_ok(db, A, "solved", bad, 86400), "tampered");
+	cr_assert(!req_form_token_ok(db, A, "solved", NULL, 86400));
+	cr_assert(!req_form_token_ok(db, A, "solved", "", 86400));
+	cr_assert(!req_form_token_ok(db, A, "solved", arena_printf(A, "%lld.", (long long)now), 86400));
+}

@@ -365,7 +365,7 @@ void desk_request(struct ctx *c)
 	html_printf(b, "<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
 	hidden_csrf(c);
 	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"merge\">\n<label for=\"f-merge\">Объединить с "
-		    "обращением</label><input id=\"f-merge\" name=\"target\" type=\"text\" placeholder=\"R-2026-000123\">\n"
+		    "обращением того же партнёра</label><input id=\"f-merge\" name=\"target\" type=\"text\" placeholder=\"R-2026-000123\">\n"
 		    "<button type=\"submit\">Объединить</button>\n</form>\n<h2>Журнал изменений</h2>\n<ul class=\"audit\">\n");
 	/* The assignee of an "assign" row is stored as an account id: shown by login. */
 	st = db_prepare(c->db, "SELECT a.at, u.login, a.action, a.detail, t.login FROM audit a LEFT JOIN users u ON "

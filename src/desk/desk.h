@@ -1,7 +1,9 @@
 /*
  * desk — the agents' pages: login, the queue with filters and counts, a request with its
  * conversation, attachments and audit log, and the actions (public reply, internal note, canned
- * replies, assign, status, merge), plus the outbox when mail stays there.
+ * replies, assign, status, merge — only one member's requests, shown for confirmation first and
+ * done by a second POST), plus the outbox when mail stays there. A refused action answers 422
+ * with the reason inside the desk and a link back to the request.
  *
  * Every desk route is in the route table with its role and CSRF flag; the dispatcher has already
  * checked both when a handler here runs (ctx->user is set). Changes go through req/ (one

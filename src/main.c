@@ -181,6 +181,7 @@ static atomic_bool maintenance_stop;
 static void *maintenance_main(void *arg)
 {
 	struct app *app = arg;
+	int prune_due = 0;
 	while (!atomic_load(&maintenance_stop)) {
 		for (int i = 0; i < 10 && !atomic_load(&maintenance_stop); i++)
 			usleep(100 * 1000);
@@ -193,6 +194,14 @@ static void *maintenance_main(void *arg)
 			fprintf(stderr, "spravka: cannot write the search log: %s\n", db_errmsg(db));
 		if (req_auto_close(db, &app->req) < 0)
 			fprintf(stderr, "spravka: cannot auto-close requests: %s\n", db_errmsg(db));
+		/* Expired idempotency keys and held additions: at start, then once a minute, in
+		 * bounded batches (a backlog goes 1000 rows a second). */
+		if (prune_due-- <= 0) {
+			int n = req_prune(db, 1000);
+			if (n < 0)
+				fprintf(stderr, "spravka: cannot prune expired rows: %s\n", db_errmsg(db));
+			prune_due = n >= 1000 ? 0 : 59;
+		}
 		db_pool_put(app->pool, db);
 	}
 	return NULL;

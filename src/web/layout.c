@@ -12,7 +12,6 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 	const struct config *cfg = &c->app->cfg;
 	const struct static_file *css = app_static(c->app, "style.css");
 	const struct static_file *js = app_static(c->app, "search.js");
-	const struct static_file *copy = app_static(c->app, "copy.js");
 	c->resp->content_type = "text/html; charset=utf-8";
 	if (!c->resp->status)
 		c->resp->status = 200;
@@ -22,10 +21,8 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 		    "<title>%s — %s</title>\n"
 		    "<link rel=\"stylesheet\" href=\"/static/style.css?v=%s\">\n"
 		    "<script src=\"/static/search.js?v=%s\" defer></script>\n"
-		    "<script src=\"/static/copy.js?v=%s\" defer></script>\n"
 		    "</head>\n<body>\n<header class=\"site\">\n<div class=\"bar\">\n",
-		    title, cfg->site_name, css ? css->version : "0", js ? js->version : "0",
-		    copy ? copy->version : "0");
+		    title, cfg->site_name, css ? css->version : "0", js ? js->version : "0");
 	if (*cfg->logo)
 		html_printf(b, "<a class=\"logo\" href=\"/\"><img src=\"%s\" alt=\"%s\"></a>\n", cfg->logo,
 			    cfg->site_name);

@@ -205,7 +205,7 @@ void page_request(struct ctx *c)
 }
 
 /* The private link as text to copy: a read-only field (select it and copy, with or without
- * JavaScript) and a "copy" button that static/copy.js shows and wires. */
+ * JavaScript) and a "copy" button that static/copy.js (loaded by the page) shows and wires. */
 static void link_to_copy(struct ctx *c, const char *id, const char *url)
 {
 	html_printf(&c->resp->body,
@@ -229,6 +229,9 @@ static void created_page(struct ctx *c, const char *number, const char *path)
 		    number, " и, если вы указали почту, пришлём её туда же");
 	link_to_copy(c, "private-link", url);
 	html_printf(b, "<p class=\"link\"><a href=\"%s\">Открыть обращение %s</a></p>\n</div>\n", path, number);
+	/* Only this page has a link to copy: the script is loaded here, not by every page. */
+	const struct static_file *js = app_static(c->app, "copy.js");
+	html_printf(b, "<script src=\"/static/copy.js?v=%s\" defer></script>\n", js ? js->version : "0");
 	page_end(c);
 }
 
@@ -296,17 +299,20 @@ static void append_form(struct ctx *c, const struct form *f, const char *origina
 		    original ? original : "");
 	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-append_to\">Ссылка на обращение "
 		       "(если сохранилась)</label>\n<input id=\"f-append_to\" name=\"append_to\" type=\"text\" "
-		       "autocomplete=\"off\" spellcheck=\"false\"%s>\n",
-		    link_err ? " invalid" : "",
-		    link_err ? " aria-invalid=\"true\" aria-describedby=\"f-err-append_to\"" : "");
+		       "autocomplete=\"off\" spellcheck=\"false\"",
+		    link_err ? " invalid" : "");
+	if (link_err)
+		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-append_to\"");
+	html_raw(b, ">\n");
 	if (link_err)
 		html_printf(b, "<p class=\"error\" id=\"f-err-append_to\">%s</p>\n", link_err);
 	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-description\">Текст, который нужно "
 		       "добавить</label>\n<textarea id=\"f-description\" name=\"description\" rows=\"6\" "
-		       "maxlength=\"10000\"%s>%s</textarea>\n",
-		    text_err ? " invalid" : "",
-		    text_err ? " aria-invalid=\"true\" aria-describedby=\"f-err-description\"" : "",
-		    f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
+		       "maxlength=\"10000\"",
+		    text_err ? " invalid" : "");
+	if (text_err)
+		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-description\"");
+	html_printf(b, ">%s</textarea>\n", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
 	if (text_err)
 		html_printf(b, "<p class=\"error\" id=\"f-err-description\">%s</p>\n", text_err);
 	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (выберите заново, "
@@ -329,9 +335,12 @@ static void append_again(struct ctx *c, const struct form *f, const char *origin
 	html_raw(b, "<h1>Добавить в открытое обращение</h1>\n");
 	if (problem)
 		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n", problem);
-	else if (e && e->n)
-		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p>%s</div>\n", e->message[0],
-			    f->had_files ? "<p>Всё, что вы ввели, сохранено, но файлы нужно выбрать заново.</p>" : "");
+	else if (e && e->n) {
+		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p>\n", e->message[0]);
+		if (f->had_files)
+			html_raw(b, "<p>Всё, что вы ввели, сохранено, но файлы нужно выбрать заново.</p>\n");
+		html_raw(b, "</div>\n");
+	}
 	append_form(c, f, original, e);
 	page_end(c);
 }
@@ -717,9 +726,11 @@ static void lost_form(struct ctx *c, const char *member_id, const char *error, i
 	html_printf(b, "<form class=\"request\" action=\"/request/lost\" method=\"post\" novalidate>\n"
 		       "<div class=\"field%s\">\n<label for=\"f-member_id\">Номер партнёра (ID)</label>\n"
 		       "<input id=\"f-member_id\" name=\"member_id\" type=\"text\" inputmode=\"numeric\" "
-		       "autocomplete=\"off\" required value=\"%s\"%s>\n",
-		    error ? " invalid" : "", member_id ? member_id : "",
-		    error ? " aria-invalid=\"true\" aria-describedby=\"f-err-member_id\"" : "");
+		       "autocomplete=\"off\" required value=\"%s\"",
+		    error ? " invalid" : "", member_id ? member_id : "");
+	if (error)
+		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-member_id\"");
+	html_raw(b, ">\n");
 	if (error)
 		html_printf(b, "<p class=\"error\" id=\"f-err-member_id\">%s</p>\n", error);
 	html_raw(b, "</div>\n<p><button type=\"submit\">Прислать ссылки</button></p>\n</form>\n");

@@ -294,10 +294,17 @@ def _():
         eq(r.status, 404, f"append_to={wrong!r}")
         lacks(r.text, "Добавлено", r1["number"], what=f"answer to append_to={wrong!r}")
         contains(r.text, html.escape(text, quote=False), what="the text kept in the form")
+    r = post_form(s, "/request", base + [("append_to", r1["number"]), ("description", text)],
+                  [("attachments", "скан.png", PNG, "image/png")])
+    eq(r.status, 404, "append_to with the number and a file")
+    valid_html(r, "the append form again")
+    contains(r.text, "файлы нужно выбрать заново", what="the append form again")
+    lacks(r.text, "&lt;p&gt;", what="the append form again")
     eq(messages_of(s, r1["number"]), [r1["description"]], "messages")
     eq(count(s, "held_additions"), 0, "nothing held either")
+    eq(count(s, "attachments"), 0, "no attachment")
     # The misses count with those of /r/ (30 an hour per client): then even the right link waits.
-    for i in range(30 - 6):
+    for i in range(30 - 7):
         eq(s.req(f"/r/{rand_token()}").status, 404, f"wrong /r/ #{i}")
     r = post_form(s, "/request", base + [("append_to", PUBLIC + r1["url"]), ("description", text)])
     eq(r.status, 429, "append_to after 30 misses")

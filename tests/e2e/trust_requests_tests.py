@@ -496,3 +496,33 @@ def _():
         eq(x[1], r1["email"], "recipient")
         contains(x[3], PUBLIC + r1["url"], what=f"letter «{x[2]}»")
     finish(s)
+
+
+@test("trust: browser: the copy button appears with JavaScript and selects and copies the whole link (chromium)")
+def _():
+    from browser import Browser, BrowserError
+    from harness import Fail
+    s = server("copy-browser")
+    b = None
+    try:
+        b = Browser()
+        b.open(f"http://127.0.0.1:{s.port}/request")
+        f = fields()
+        for k, v in f.items():
+            b.js(f"document.querySelector('[name={k}]').value = {json.dumps(v)}, true")
+        b.js("document.querySelector('form.request').submit(), true")
+        b.wait_for("document.getElementById('private-link') !== null", timeout=10)
+        url = b.js("document.getElementById('private-link').value")
+        check(re.fullmatch(re.escape(PUBLIC) + r"/r/[A-Za-z0-9_-]{43}", url or ""), f"link {url!r}")
+        b.wait_for("!document.querySelector('.copy-link button.copy').hidden")
+        b.js("document.querySelector('.copy-link button.copy').click(), true")
+        b.wait_for("document.querySelector('.copy-link button.copy').textContent !== 'Скопировать'")
+        sel = b.js("(() => { const i = document.getElementById('private-link');"
+                   " return [document.activeElement === i, i.selectionStart, i.selectionEnd]; })()")
+        eq(sel, [True, 0, len(url)], "the whole link is selected")
+    except BrowserError as e:
+        raise Fail(str(e))
+    finally:
+        if b:
+            b.close()
+    finish(s)

@@ -3,7 +3,9 @@
  * request creation against a real SQLite database in a temporary directory: idempotency,
  * duplicates (same topic, nearly the same text), validation storing nothing, the per-member rate
  * limit (refused attempts do not count), the honeypot, a member's reply reopening a request, and
- * auto-closing.
+ * auto-closing; and issue #7's private-link rules: idempotency keys bound to route and input, the
+ * duplicate answer by who asks, held additions, append only with the link, the derived link in
+ * every letter, lost links.
  */
 #include "../../src/core/arena.h"
 #include "../../src/db/db.h"
@@ -380,6 +382,19 @@ Test(req_create, the_member_limit_counts_only_created_requests)
 	struct req_input third = input("1234567", topics[2], texts[2]);
 	cr_assert_eq(req_create(db, &cfg, A, &third, &out), REQ_LIMITED);
 	cr_assert(out.message && strstr(out.message, "Слишком много"), "%s", out.message);
+	/* At the limit, a duplicate is still answered by who asks: a stranger learns no number, and
+	 * the link goes to the request's own address. */
+	struct req_input stranger = input("1234567", topics[0], texts[0]);
+	stranger.email = "mallory@example.net";
+	stranger.phone = NULL;
+	int64_t letters = count("SELECT count(*) FROM outbox");
+	cr_assert_eq(req_create(db, &cfg, A, &stranger, &out), REQ_DUPLICATE);
+	cr_assert(!out.existing_owner && !out.existing_number && out.link_mail == REQ_LINK_SENT);
+	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 1);
+	cr_assert_str_eq(text("SELECT to_addr FROM outbox ORDER BY id DESC LIMIT 1", NULL), "irina@example.org");
+	struct req_input owner = input("1234567", topics[0], texts[0]);
+	cr_assert_eq(req_create(db, &cfg, A, &owner, &out), REQ_DUPLICATE);
+	cr_assert(out.existing_owner && out.existing_number);
 	struct req_input other = input("7654321", topics[2], texts[2]);
 	cr_assert_eq(req_create(db, &cfg, A, &other, &out), REQ_CREATED, "another member is not limited");
 }

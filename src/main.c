@@ -232,6 +232,7 @@ static void *maintenance_main(void *arg)
 {
 	struct app *app = arg;
 	char cursor[65] = "";
+	int prune_due = 0;
 	for (long tick = 0; !atomic_load(&maintenance_stop); tick++) {
 		for (int i = 0; i < 10 && !atomic_load(&maintenance_stop); i++)
 			usleep(100 * 1000);
@@ -246,6 +247,14 @@ static void *maintenance_main(void *arg)
 			fprintf(stderr, "spravka: cannot auto-close requests: %s\n", db_errmsg(db));
 		if (tick % UPKEEP_EVERY == 2)
 			upkeep(app, db, cursor);
+		/* Expired idempotency keys and held additions: at start, then once a minute, in
+		 * bounded batches (a backlog goes 1000 rows a second). */
+		if (prune_due-- <= 0) {
+			int n = req_prune(db, 1000);
+			if (n < 0)
+				fprintf(stderr, "spravka: cannot prune expired rows: %s\n", db_errmsg(db));
+			prune_due = n >= 1000 ? 0 : 59;
+		}
 		db_pool_put(app->pool, db);
 	}
 	return NULL;

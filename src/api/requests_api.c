@@ -103,6 +103,27 @@ static bool read_input(struct ctx *c, struct req_input *in)
 	return true;
 }
 
+/* What a duplicate from someone who did not give the request's contact is told. */
+static const char *duplicate_message(struct arena *a, const struct req_outcome *out)
+{
+	const char *head = "С этим номером партнёра уже есть открытое обращение по этому вопросу.";
+	switch (out->link_mail) {
+	case REQ_LINK_SENT:
+		return arena_printf(a, "%s Ссылку на него мы отправили ещё раз на почту, указанную в нём: %s.", head,
+				    out->contact_masked);
+	case REQ_LINK_RECENT:
+		return arena_printf(a, "%s Ссылку на него недавно отправляли на почту, указанную в нём: %s — "
+				       "проверьте почту, в том числе папку «Спам».",
+				    head, out->contact_masked);
+	case REQ_LINK_NO_EMAIL:
+		break;
+	}
+	return arena_printf(a, "%s В нём указан только телефон %s, а SMS мы не отправляем, поэтому переслать "
+			       "ссылку не можем. Откройте обращение по ссылке, которую вы сохранили, или "
+			       "свяжитесь с поддержкой.",
+			    head, out->contact_masked);
+}
+
 /* The answer to a creation, whether it was committed inline or by the group committer. */
 static void answer_created(struct ctx *c, enum req_result r, const struct req_outcome *out)
 {
@@ -118,12 +139,20 @@ static void answer_created(struct ctx *c, enum req_result r, const struct req_ou
 		buf_addc(&c->resp->body, '\n');
 		return;
 	case REQ_DUPLICATE:
-		return send(c, 409,
-			    json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", "duplicate", "message",
-				      "У вас уже есть открытое обращение по этому вопросу. Добавьте новые "
-				      "сведения в него — так ответ придёт быстрее.",
-				      "existing", "number", out->existing_number, "status", out->existing_status,
-				      "created", iso_date(req->arena, out->existing_created)));
+		/* Its number, status and date only for the one who gave the request's own contact. */
+		if (out->existing_owner)
+			return send(c, 409,
+				    json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", "duplicate", "message",
+					      "У вас уже есть открытое обращение по этому вопросу. Добавьте новые "
+					      "сведения в него — так ответ придёт быстрее.",
+					      "existing", "number", out->existing_number, "status", out->existing_status,
+					      "created", iso_date(req->arena, out->existing_created)));
+		return send(c, 409, json_pack("{s:{s:s,s:s}}", "error", "code", "duplicate", "message",
+					      duplicate_message(req->arena, out)));
+	case REQ_MISMATCH:
+		return api_error(c, 422, "idempotency_mismatch",
+				 "Этот ключ Idempotency-Key уже использован для другого обращения. Для нового "
+				 "обращения возьмите новый ключ.");
 	case REQ_INVALID:
 		return invalid(c, &out->errors);
 	case REQ_LIMITED:
@@ -159,6 +188,7 @@ void api_request_create(struct ctx *c)
 					 "Заголовок Idempotency-Key: от 1 до 200 печатных символов ASCII.");
 		in->idempotency_key = arena_printf(req->arena, "api:%s", key);
 	}
+	in->route = "POST /api/v1/requests";
 	if (!read_input(c, in))
 		return;
 	if (!app_create_request(c, j))

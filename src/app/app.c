@@ -10,6 +10,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -24,6 +26,7 @@ static const struct {
 } static_names[] = {
     {"style.css", "text/css; charset=utf-8"},
     {"search.js", "application/javascript; charset=utf-8"},
+    {"copy.js", "application/javascript; charset=utf-8"},
 };
 
 bool app_load_static(struct app *app, char *err, size_t errlen)
@@ -144,6 +147,51 @@ bool app_create_request(struct ctx *c, struct req_create_job *j)
 	return true;
 }
 
+/*
+ * The key private links are derived with: DATA/link.key, 32 random bytes made (0600) on first
+ * start. Keep it with the database's backups: without it, links already sent keep working but
+ * new letters carry new links.
+ */
+static bool load_link_key(const char *data_dir, unsigned char *key, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/link.key", data_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char fresh[32];
+		randombytes_buf(fresh, sizeof fresh);
+		char tmp[4200];
+		snprintf(tmp, sizeof tmp, "%s.tmp", path);
+		int w = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		bool ok = w >= 0 && write(w, fresh, sizeof fresh) == (ssize_t)sizeof fresh && fsync(w) == 0;
+		if (w >= 0)
+			close(w);
+		/* link(), not rename(): a key another process made first is kept. */
+		ok = ok && (link(tmp, path) == 0 || errno == EEXIST);
+		unlink(tmp);
+		sodium_memzero(fresh, sizeof fresh);
+		if (!ok) {
+			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			return false;
+		}
+		int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	ssize_t n = fd >= 0 ? read(fd, key, 32) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n != 32) {
+		snprintf(err, errlen, "%s: cannot read a 32-byte key%s%s", path, n < 0 ? ": " : "",
+			 n < 0 ? strerror(errno) : "");
+		return false;
+	}
+	return true;
+}
+
 bool app_init_requests(struct app *app, char *err, size_t errlen)
 {
 	const struct config *cfg = &app->cfg;
@@ -171,6 +219,9 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 	    .countries = app->country_codes,
 	    .n_countries = (int)cfg->n_countries,
 	};
+	if (!load_link_key(cfg->data_dir, app->link_key, err, errlen))
+		return false;
+	app->req.link_key = app->link_key;
 	app->tmp_dir = xmalloc(strlen(cfg->data_dir) + 5);
 	sprintf(app->tmp_dir, "%s/tmp", cfg->data_dir);
 	if (mkdir(app->tmp_dir, 0700) != 0 && errno != EEXIST) {

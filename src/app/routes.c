@@ -76,6 +76,9 @@ static const struct route routes[] = {
 	{"/request",                 M_GET,  page_request,        ROLE_ANYONE, false, B_NONE,         0,            0},
 	{"/request",                 M_POST, page_request_post,   ROLE_ANYONE, false, B_FORM,         REQUEST_BODY, 0},
 	{"/request/solved",          M_POST, page_request_solved, ROLE_ANYONE, false, B_FORM,         16 * KB,      0},
+	/* «Потеряли ссылку?»: links go only to the contacts stored on the requests. */
+	{"/request/lost",            M_GET,  page_request_lost,   ROLE_ANYONE, false, B_NONE,         0,            0},
+	{"/request/lost",            M_POST, page_request_lost_post, ROLE_ANYONE, false, B_FORM,      16 * KB,      0},
 	{"/r/{token}",               M_GET,  page_status,         ROLE_ANYONE, false, B_NONE,         0,            0},
 	{"/r/{token}",               M_POST, page_status_post,    ROLE_ANYONE, false, B_FORM,         REQUEST_BODY, 0},
 	/* Sets a preference cookie and redirects; no CSRF check: it changes nothing server-side. */

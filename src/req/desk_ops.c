@@ -65,18 +65,26 @@ static bool member_contact(struct db *db, struct arena *a, int64_t id, const cha
 	return found;
 }
 
-/* Mail to the member about request id, if they gave an address. The link is not in the mail:
- * the database does not know it (only its hash); the first mail, sent at creation, has it. */
-static bool notify(struct db *db, struct arena *a, int64_t id, const char *subject_fmt, const char *body)
+/* Mail to the member about request id, if they gave an address, with the request's private link
+ * at the end (req_link: every letter carries it). */
+static bool notify(struct db *db, const struct req_config *cfg, struct arena *a, int64_t id,
+		   const char *subject_fmt, const char *body)
 {
 	const char *email, *number;
 	if (!member_contact(db, a, id, &email, &number))
 		return false;
 	if (!*email)
 		return true;
+	const char *link = req_link(db, a, cfg, id);
+	if (!link)
+		return false;
 	char subject[256];
 	snprintf(subject, sizeof subject, subject_fmt, number);
-	return mail_enqueue(db, id, email, subject, body);
+	return mail_enqueue(db, id, email, subject,
+			    arena_printf(a, "%s\nОбращение %s: следить за ним, отвечать и добавлять файлы можно по "
+					    "ссылке:\n%s\n\nНе пересылайте эту ссылку: она открывает обращение без "
+					    "пароля.\n",
+					 body, number, link));
 }
 
 static bool finish(struct db *db, bool ok)
@@ -123,7 +131,6 @@ static bool update_status(struct db *db, int64_t id, const char *status)
 bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
 		     int64_t user_id, const char *text, const char *new_status)
 {
-	(void)cfg;
 	if (!text || !*text || (new_status && !status_valid(new_status)))
 		return false;
 	const char *status = new_status ? new_status : "waiting";
@@ -131,10 +138,8 @@ bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *
 		return false;
 	bool ok = add_message(db, request_id, "agent", user_id, false, text) > 0 && update_status(db, request_id, status) &&
 		  audit(db, user_id, request_id, "reply", status) &&
-		  notify(db, a, request_id, "Ответ по обращению %s",
-			 arena_printf(a, "Здравствуйте!\n\nПоддержка ответила на ваше обращение:\n\n%s\n\n"
-					 "Ответить можно по ссылке из первого письма об этом обращении.\n",
-				      text));
+		  notify(db, cfg, a, request_id, "Ответ по обращению %s",
+			 arena_printf(a, "Здравствуйте!\n\nПоддержка ответила на ваше обращение:\n\n%s\n", text));
 	return finish(db, ok);
 }
 
@@ -170,21 +175,20 @@ bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assi
 }
 
 /* The status change, its audit row and the member's letter (inside the caller's transaction). */
-static bool change_status(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
-			  const char *status)
+static bool change_status(struct db *db, const struct req_config *cfg, struct arena *a,
+			  int64_t request_id, int64_t user_id, const char *status)
 {
 	return update_status(db, request_id, status) && audit(db, user_id, request_id, "status", status) &&
-	       notify(db, a, request_id, "Статус обращения %s изменён",
+	       notify(db, cfg, a, request_id, "Статус обращения %s изменён",
 		      arena_printf(a, "Здравствуйте!\n\nСтатус вашего обращения: %s.\n", req_status_ru(status)));
 }
 
 bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
 		    int64_t user_id, const char *status)
 {
-	(void)cfg;
 	if (!status_valid(status) || db_begin_write(db) != DB_OK)
 		return false;
-	return finish(db, change_status(db, a, request_id, user_id, status));
+	return finish(db, change_status(db, cfg, a, request_id, user_id, status));
 }
 
 int req_auto_close(struct db *db, const struct req_config *cfg)
@@ -213,7 +217,7 @@ int req_auto_close(struct db *db, const struct req_config *cfg)
 	struct arena *a = arena_new();
 	bool ok = true;
 	for (int i = 0; ok && i < n; i++)
-		ok = change_status(db, a, ids[i], 0, "closed");
+		ok = change_status(db, cfg, a, ids[i], 0, "closed");
 	arena_free(a);
 	return finish(db, ok) ? n : -1;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,163 @@ const char *req_token_hash(struct arena *a, const char *token)
 	char *hex = arena_alloc(a, sizeof h * 2 + 1);
 	sodium_bin2hex(hex, sizeof h * 2 + 1, h, sizeof h);
 	return hex;
+}
+
+/* ---- private links ---- */
+
+static unsigned char process_key[crypto_auth_hmacsha256_KEYBYTES];
+static pthread_once_t process_key_once = PTHREAD_ONCE_INIT;
+
+static void process_key_init(void)
+{
+	randombytes_buf(process_key, sizeof process_key);
+}
+
+/* The token of a nonce: base64url(HMAC-SHA-256(key, "spravka-link-v1:" nonce)), 43 characters. */
+static const char *derive_token(struct arena *a, const struct req_config *cfg, const char *nonce)
+{
+	const unsigned char *key = cfg->link_key;
+	if (!key) {
+		pthread_once(&process_key_once, process_key_init);
+		key = process_key;
+	}
+	const char *msg = arena_printf(a, "spravka-link-v1:%s", nonce);
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, key, crypto_auth_hmacsha256_KEYBYTES);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
+	crypto_auth_hmacsha256_final(&st, mac);
+	size_t n = sodium_base64_ENCODED_LEN(sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *out = arena_alloc(a, n);
+	sodium_bin2base64(out, n, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+static const char *new_nonce(struct arena *a)
+{
+	unsigned char raw[16];
+	randombytes_buf(raw, sizeof raw);
+	char *hex = arena_alloc(a, sizeof raw * 2 + 1);
+	sodium_bin2hex(hex, sizeof raw * 2 + 1, raw, sizeof raw);
+	return hex;
+}
+
+const char *req_link(struct db *db, struct arena *a, const struct req_config *cfg, int64_t id)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT token_hash, link_nonce, link_hash FROM requests WHERE id = ?");
+	if (!st)
+		return NULL;
+	db_bind_int(st, 1, id);
+	if (db_step(st) != DB_ROW) {
+		db_finalize(st);
+		return NULL;
+	}
+	const char *token_hash = arena_strdup(a, db_col_text(st, 0));
+	const char *nonce = db_col_null(st, 1) ? NULL : arena_strdup(a, db_col_text(st, 1));
+	const char *link_hash = db_col_null(st, 2) ? "" : arena_strdup(a, db_col_text(st, 2));
+	db_finalize(st);
+	if (nonce) {
+		const char *token = derive_token(a, cfg, nonce);
+		const char *h = req_token_hash(a, token);
+		if (!strcmp(h, token_hash) || !strcmp(h, link_hash))
+			return arena_printf(a, "%s/r/%s", cfg->public_url, token);
+	}
+	/* Made before links were derived, or the key changed: a derived link from now on, kept
+	 * next to the first one (which keeps working). */
+	nonce = new_nonce(a);
+	const char *token = derive_token(a, cfg, nonce);
+	st = db_prepare(db, "UPDATE requests SET link_nonce = ?, link_hash = ? WHERE id = ?");
+	bool ok = st && db_bind_text(st, 1, nonce) == DB_OK &&
+		  db_bind_text(st, 2, req_token_hash(a, token)) == DB_OK && db_bind_int(st, 3, id) == DB_OK &&
+		  db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok ? arena_printf(a, "%s/r/%s", cfg->public_url, token) : NULL;
+}
+
+/* ---- contacts ---- */
+
+const char *req_mask_email(struct arena *a, const char *email)
+{
+	const char *at = email ? strrchr(email, '@') : NULL;
+	if (!email || !*email)
+		return "";
+	if (!at || at == email)
+		return "***";
+	return arena_printf(a, "%c***%s", email[0], at); /* addresses are ASCII (mail_address_valid) */
+}
+
+const char *req_mask_phone(struct arena *a, const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+	if (n < 4)
+		return n ? "***" : "";
+	if (!strncmp(p, "+7", 2))
+		return arena_printf(a, "+7 *** ***-**-%s", p + n - 2);
+	return arena_printf(a, "+** *** ***-**-%s", p + n - 2);
+}
+
+bool req_contact_matches(struct arena *a, const char *stored_email, const char *stored_phone,
+			 const char *email, const char *phone)
+{
+	const char *e = email ? str_trim(arena_strdup(a, email)) : "";
+	if (*e && stored_email && *stored_email && !strcasecmp(e, stored_email))
+		return true;
+	const char *ph = phone && *phone ? req_normalize_phone(a, phone) : NULL;
+	return ph && stored_phone && *stored_phone && !strcmp(ph, stored_phone);
+}
+
+/* ---- idempotency ---- */
+
+static void digest_field(crypto_hash_sha256_state *h, const char *name, const char *v)
+{
+	char head[96];
+	int n = v ? snprintf(head, sizeof head, "%s %zu\n", name, strlen(v)) : snprintf(head, sizeof head, "%s -\n", name);
+	crypto_hash_sha256_update(h, (const unsigned char *)head, (unsigned long long)n);
+	if (v) {
+		crypto_hash_sha256_update(h, (const unsigned char *)v, strlen(v));
+		crypto_hash_sha256_update(h, (const unsigned char *)"\n", 1);
+	}
+}
+
+static void digest_files(crypto_hash_sha256_state *h, const struct http_file *files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char hex[65], line[128];
+		sodium_bin2hex(hex, sizeof hex, files[i].sha256, 32);
+		int len = snprintf(line, sizeof line, "file %s %zu\n", hex, files[i].size);
+		crypto_hash_sha256_update(h, (const unsigned char *)line, (unsigned long long)len);
+	}
+}
+
+static const char *digest_end(struct arena *a, crypto_hash_sha256_state *h)
+{
+	unsigned char out[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_final(h, out);
+	char *hex = arena_alloc(a, sizeof out * 2 + 1);
+	sodium_bin2hex(hex, sizeof out * 2 + 1, out, sizeof out);
+	return hex;
+}
+
+static void digest_begin(crypto_hash_sha256_state *h, const char *route)
+{
+	crypto_hash_sha256_init(h);
+	static const char magic[] = "spravka-idempotency-v1\n";
+	crypto_hash_sha256_update(h, (const unsigned char *)magic, sizeof magic - 1);
+	digest_field(h, "route", route ? route : "");
+}
+
+const char *req_input_digest(struct arena *a, const char *route, const struct req_input *in)
+{
+	crypto_hash_sha256_state h;
+	digest_begin(&h, route);
+	const char *const names[] = {"member_id", "name",         "email",   "phone",      "country",
+				     "topic",     "order_number", "subject", "description"};
+	const char *const vals[] = {in->member_id, in->name,         in->email,   in->phone,      in->country,
+				    in->topic,     in->order_number, in->subject, in->description};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		digest_field(&h, names[i], vals[i]);
+	digest_files(&h, in->files, in->n_files);
+	return digest_end(a, &h);
 }
 
 /* ---- throttling ---- */
@@ -429,15 +587,21 @@ static double similarity(struct arena *a, const char *x, const char *y)
 	return (double)common / (double)(ux + uy - common);
 }
 
+/* An open request a new one would duplicate. */
+struct dup {
+	int64_t id, created;
+	const char *number, *status, *email, *phone;
+};
+
 /* 1 and the existing request when this member has an open request on the same matter. */
 static int find_duplicate(struct db *db, struct arena *a, const char *member_id, const char *topic,
-			  const char *description, struct req_outcome *out)
+			  const char *description, struct dup *d)
 {
 	struct db_stmt *st = db_prepare(
 	    db, "SELECT r.number, r.status, r.created, r.topic, (SELECT body FROM messages m WHERE "
-		"m.request_id = r.id AND m.author = 'member' ORDER BY m.id LIMIT 1) FROM requests r "
-		"WHERE r.member_id = ? AND r.status NOT IN ('resolved', 'closed') AND r.merged_into IS NULL "
-		"ORDER BY r.created DESC LIMIT 50");
+		"m.request_id = r.id AND m.author = 'member' ORDER BY m.id LIMIT 1), r.id, r.email, r.phone "
+		"FROM requests r WHERE r.member_id = ? AND r.status NOT IN ('resolved', 'closed') AND "
+		"r.merged_into IS NULL ORDER BY r.created DESC LIMIT 50");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, member_id);
@@ -445,9 +609,12 @@ static int find_duplicate(struct db *db, struct arena *a, const char *member_id,
 	enum db_rc rc;
 	while (!found && (rc = db_step(st)) == DB_ROW) {
 		if (!strcmp(db_col_text(st, 3), topic) || similarity(a, db_col_text(st, 4), description) >= 0.8) {
-			out->existing_number = arena_strdup(a, db_col_text(st, 0));
-			out->existing_status = arena_strdup(a, db_col_text(st, 1));
-			out->existing_created = db_col_int(st, 2);
+			*d = (struct dup){.id = db_col_int(st, 5),
+					  .created = db_col_int(st, 2),
+					  .number = arena_strdup(a, db_col_text(st, 0)),
+					  .status = arena_strdup(a, db_col_text(st, 1)),
+					  .email = arena_strdup(a, db_col_text(st, 6)),
+					  .phone = arena_strdup(a, db_col_text(st, 7))};
 			found = 1;
 		}
 	}
@@ -455,22 +622,119 @@ static int find_duplicate(struct db *db, struct arena *a, const char *member_id,
 	return found;
 }
 
+/* Whether a letter about request id may go now: at most `limit` a day of this kind. */
+static bool may_mail(struct db *db, struct arena *a, const char *kind, int64_t id, int limit)
+{
+	return !req_throttle_hit(db, arena_printf(a, "%s:%lld", kind, (long long)id), 86400, limit);
+}
+
+/*
+ * The answer to a duplicate, inside the caller's write transaction. The member who gave the
+ * request's own contact learns its number, status and date; anyone else learns only that the
+ * member ID has an open request on this matter, and its link goes again to its own e-mail.
+ * False on a database error.
+ */
+static bool answer_duplicate(struct db *db, const struct req_config *cfg, struct arena *a,
+			     const struct req_input *in, const struct dup *d, struct req_outcome *out)
+{
+	if (req_contact_matches(a, d->email, d->phone, in->email, in->phone)) {
+		out->existing_owner = true;
+		out->existing_number = d->number;
+		out->existing_status = d->status;
+		out->existing_created = d->created;
+		return true;
+	}
+	out->existing_owner = false;
+	out->existing_number = out->existing_status = NULL;
+	out->existing_created = 0;
+	if (!*d->email) {
+		out->contact_masked = req_mask_phone(a, d->phone);
+		out->link_mail = REQ_LINK_NO_EMAIL;
+		return true;
+	}
+	out->contact_masked = req_mask_email(a, d->email);
+	if (!may_mail(db, a, "link-mail", d->id, 3)) {
+		out->link_mail = REQ_LINK_RECENT;
+		return true;
+	}
+	const char *link = req_link(db, a, cfg, d->id);
+	out->link_mail = REQ_LINK_SENT;
+	return link && mail_enqueue(db, d->id, d->email, arena_printf(a, "Ссылка на обращение %s", d->number),
+				    arena_printf(a, "Здравствуйте!\n\nС вашим номером партнёра пытались отправить "
+						    "новое обращение, хотя по этому вопросу у вас уже есть открытое "
+						    "обращение %s. Следить за ним, отвечать и добавлять файлы можно по "
+						    "ссылке:\n%s\n\nЕсли это были не вы, ничего делать не нужно: по номеру "
+						    "партнёра никто не может ни открыть ваше обращение, ни написать в него.\n"
+						    "Не пересылайте эту ссылку: она открывает обращение без пароля.\n",
+						 d->number, link));
+}
+
 /* ---- creation ---- */
 
-static bool replay(struct db *db, struct arena *a, const char *key, struct req_outcome *out)
+/* 1: the key answered the same route and input before (out: stored_status, stored_json); 2: it
+ * was used with another input or route; 0: unknown or older than 24 hours; -1: error. */
+static int replay(struct db *db, struct arena *a, const char *key, const char *route, const char *digest,
+		  struct req_outcome *out)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT status, response FROM idempotency WHERE key = ? AND created > ?");
+	struct db_stmt *st = db_prepare(db, "SELECT status, response, route, digest FROM idempotency WHERE key = ? "
+					    "AND created > ?");
 	if (!st)
-		return false;
+		return -1;
 	db_bind_text(st, 1, key);
 	db_bind_int(st, 2, (int64_t)time(NULL) - 24 * 3600);
-	bool found = db_step(st) == DB_ROW;
-	if (found) {
-		out->stored_status = (int)db_col_int(st, 0);
-		out->stored_json = arena_strdup(a, db_col_text(st, 1));
+	int r = 0;
+	if (db_step(st) == DB_ROW) {
+		const char *r_route = db_col_text(st, 2), *r_digest = db_col_text(st, 3);
+		bool same = !strcmp(r_route, route) && strlen(r_digest) == strlen(digest) &&
+			    sodium_memcmp(r_digest, digest, strlen(digest)) == 0;
+		if (same) {
+			out->stored_status = (int)db_col_int(st, 0);
+			out->stored_json = arena_strdup(a, db_col_text(st, 1));
+		}
+		r = same ? 1 : 2;
 	}
 	db_finalize(st);
-	return found;
+	return r;
+}
+
+/* Stores the answer to key (inside the caller's write transaction); an expired row of the same
+ * key gives way. */
+static bool remember(struct db *db, const char *key, const char *route, const char *digest, int status,
+		     const char *json)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct db_stmt *st = db_prepare(db, "DELETE FROM idempotency WHERE key = ? AND created <= ?");
+	bool ok = st && db_bind_text(st, 1, key) == DB_OK && db_bind_int(st, 2, now - 24 * 3600) == DB_OK &&
+		  db_step(st) == DB_DONE;
+	db_finalize(st);
+	st = ok ? db_prepare(db, "INSERT INTO idempotency(key, route, digest, status, response, created) "
+				 "VALUES (?, ?, ?, ?, ?, ?)")
+		: NULL;
+	ok = st && db_bind_text(st, 1, key) == DB_OK && db_bind_text(st, 2, route) == DB_OK &&
+	     db_bind_text(st, 3, digest) == DB_OK && db_bind_int(st, 4, status) == DB_OK &&
+	     db_bind_text(st, 5, json) == DB_OK && db_bind_int(st, 6, now) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
+int req_prune(struct db *db, int batch)
+{
+	static const char *const sql[] = {
+	    "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created <= ? LIMIT ?)",
+	    "DELETE FROM held_additions WHERE id IN (SELECT id FROM held_additions WHERE expires <= ? LIMIT ?)"};
+	int64_t now = (int64_t)time(NULL);
+	const int64_t cutoff[] = {now - 24 * 3600, now};
+	int n = 0;
+	for (int i = 0; i < 2; i++) {
+		struct db_stmt *st = db_prepare(db, sql[i]);
+		bool ok = st && db_bind_int(st, 1, cutoff[i]) == DB_OK && db_bind_int(st, 2, batch) == DB_OK &&
+			  db_step(st) == DB_DONE;
+		db_finalize(st);
+		if (!ok)
+			return -1;
+		n += (int)db_changes(db);
+	}
+	return n;
 }
 
 static int64_t next_number(struct db *db, int year)
@@ -574,9 +838,14 @@ bool req_create_check(struct db *db, struct req_create_job *j)
 	struct req_outcome *out = &j->out;
 	memset(out, 0, sizeof *out);
 	j->result = REQ_FAILED;
-	if (in->idempotency_key && replay(db, a, in->idempotency_key, out)) {
-		j->result = REQ_REPLAYED;
-		return false;
+	j->route = in->route ? in->route : "create";
+	if (in->idempotency_key) {
+		j->digest = req_input_digest(a, j->route, in);
+		int r = replay(db, a, in->idempotency_key, j->route, j->digest, out);
+		if (r != 0) {
+			j->result = r == 1 ? REQ_REPLAYED : r == 2 ? REQ_MISMATCH : REQ_FAILED;
+			return false;
+		}
 	}
 	if (in->honeypot && *in->honeypot) {
 		j->result = REQ_SPAM;
@@ -596,8 +865,13 @@ bool req_create_check(struct db *db, struct req_create_job *j)
 	if (req_throttled(db, j->ip_key, 3600, cfg->max_per_ip_hour) ||
 	    req_throttled(db, j->member_key, 86400, cfg->max_per_member_day)) {
 		/* The open request on the same matter helps more than "too many requests". */
-		if (find_duplicate(db, a, j->member, j->topic, j->desc, out) > 0) {
-			j->result = REQ_DUPLICATE;
+		struct dup d;
+		if (find_duplicate(db, a, j->member, j->topic, j->desc, &d) > 0) {
+			bool ok = db_begin_write(db) == DB_OK;
+			ok = ok && answer_duplicate(db, cfg, a, in, &d, out) && db_commit(db) == DB_OK;
+			if (!ok)
+				db_rollback(db);
+			j->result = ok ? REQ_DUPLICATE : REQ_FAILED;
 			return false;
 		}
 		out->message = "Слишком много обращений за короткое время. Дождитесь ответа на уже "
@@ -635,11 +909,15 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 	struct req_outcome *out = &j->out;
 	/* Inside the write lock: a concurrent retry of the same key or a concurrent duplicate
 	 * is seen here. */
-	if (in->idempotency_key && replay(db, a, in->idempotency_key, out))
-		return REQ_REPLAYED;
-	int dup = find_duplicate(db, a, j->member, j->topic, j->desc, out);
-	if (dup != 0)
-		return dup > 0 ? REQ_DUPLICATE : REQ_FAILED;
+	if (in->idempotency_key) {
+		int r = replay(db, a, in->idempotency_key, j->route, j->digest, out);
+		if (r != 0)
+			return r == 1 ? REQ_REPLAYED : r == 2 ? REQ_MISMATCH : REQ_FAILED;
+	}
+	struct dup d;
+	int dup = find_duplicate(db, a, j->member, j->topic, j->desc, &d);
+	if (dup != 0) /* the link mailed again is kept (job_run) */
+		return dup > 0 && answer_duplicate(db, cfg, a, in, &d, out) ? REQ_DUPLICATE : REQ_FAILED;
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -647,21 +925,22 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 	if (seq < 0)
 		return REQ_FAILED;
 	const char *number = arena_printf(a, "R-%d-%06lld", tm.tm_year + 1900, (long long)seq);
-	const char *token = req_new_token(a);
+	const char *nonce = new_nonce(a);
+	const char *token = derive_token(a, cfg, nonce);
 	struct db_stmt *st = db_prepare(
 	    db, "INSERT INTO requests(number, token_hash, member_id, name, email, phone, country, topic, "
-		"order_number, subject, status, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?) "
-		"RETURNING id");
+		"order_number, subject, link_nonce, status, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+		"?, ?, 'new', ?, ?) RETURNING id");
 	if (!st)
 		return REQ_FAILED;
 	const char *vals[] = {number, req_token_hash(a, token), j->member, trimmed(a, in->name),
 			      trimmed(a, in->email), out->phone_e164 ? out->phone_e164 : "",
 			      trimmed(a, in->country), j->topic, trimmed(a, in->order_number),
-			      trimmed(a, in->subject)};
-	for (int i = 0; i < 10; i++)
+			      trimmed(a, in->subject), nonce};
+	for (int i = 0; i < 11; i++)
 		db_bind_text(st, i + 1, vals[i]);
-	db_bind_int(st, 11, (int64_t)now);
 	db_bind_int(st, 12, (int64_t)now);
+	db_bind_int(st, 13, (int64_t)now);
 	int64_t id = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
 	db_finalize(st);
 	if (id < 0)
@@ -672,15 +951,8 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 	req_throttle_hit(db, j->ip_key, 3600, cfg->max_per_ip_hour);
 	req_throttle_hit(db, j->member_key, 86400, cfg->max_per_member_day);
 	const char *json = answer_json(a, number, token);
-	if (in->idempotency_key) {
-		st = db_prepare(db, "INSERT INTO idempotency(key, status, response, created) VALUES (?, 201, ?, ?)");
-		bool ok = st && db_bind_text(st, 1, in->idempotency_key) == DB_OK &&
-			  db_bind_text(st, 2, json) == DB_OK && db_bind_int(st, 3, (int64_t)now) == DB_OK &&
-			  db_step(st) == DB_DONE;
-		db_finalize(st);
-		if (!ok)
-			return REQ_FAILED;
-	}
+	if (in->idempotency_key && !remember(db, in->idempotency_key, j->route, j->digest, 201, json))
+		return REQ_FAILED;
 	const char *email = trimmed(a, in->email);
 	if (*email && !mail_enqueue(db, id, email, arena_printf(a, "Обращение %s принято", number),
 				    arena_printf(a, "Здравствуйте!\n\nВаше обращение %s «%s» принято. Следить за "
@@ -716,7 +988,8 @@ static bool job_run(struct db *db, struct db_job *job)
 {
 	struct req_create_job *j = (struct req_create_job *)job;
 	j->result = j->files_failed ? REQ_FAILED : create_tx(db, j);
-	return j->result == REQ_CREATED;
+	/* A duplicate keeps its letter with the link (and the throttle hit of that letter). */
+	return j->result == REQ_CREATED || j->result == REQ_DUPLICATE;
 }
 
 static void job_done(struct db *db, struct db_job *job, bool committed)
@@ -758,11 +1031,12 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 		if (!began && stored)
 			j.out.message = "Сервис временно перегружен. Попробуйте отправить обращение ещё раз.";
 		j.result = began ? create_tx(db, &j) : REQ_FAILED;
-		bool committed = j.result == REQ_CREATED && db_commit(db) == DB_OK;
+		bool keep = j.result == REQ_CREATED || j.result == REQ_DUPLICATE;
+		bool committed = keep && db_commit(db) == DB_OK;
 		if (began && !committed)
 			db_rollback(db);
-		/* A replay or a duplicate stands after its rollback; a creation only if committed. */
-		create_end(db, &j, j.result != REQ_CREATED || committed);
+		/* A replay stands after its rollback; a creation or a duplicate only if committed. */
+		create_end(db, &j, !keep || committed);
 	}
 	*out = j.out; /* the files were moved in in's own array (j.in shares it) */
 	return j.result;
@@ -858,7 +1132,8 @@ int req_by_token(struct db *db, struct arena *a, const char *token, bool member,
 {
 	if (strlen(token) != 43)
 		return 0;
-	return load_view(db, a, "r.token_hash = ?", req_token_hash(a, token), member, out);
+	/* The token's hash is looked up (an index), never the token compared. */
+	return load_view(db, a, "(r.token_hash = ?1 OR r.link_hash = ?1)", req_token_hash(a, token), member, out);
 }
 
 int req_by_number(struct db *db, struct arena *a, const char *number, struct req_view *out)
@@ -866,13 +1141,35 @@ int req_by_number(struct db *db, struct arena *a, const char *number, struct req
 	return load_view(db, a, "r.number = ?", number, false, out);
 }
 
+/* Reopens a request after a member's message (new stays new), inside the caller's transaction. */
+static bool reopen(struct db *db, int64_t request_id)
+{
+	struct db_stmt *st = db_prepare(db, "UPDATE requests SET status = CASE WHEN status = 'new' THEN 'new' ELSE "
+					    "'open' END, updated = ?, resolved_at = NULL WHERE id = ?");
+	bool ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_bind_int(st, 2, request_id) == DB_OK &&
+		  db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
 enum req_result req_member_reply(struct db *db, const struct req_config *cfg, struct arena *a,
 				 int64_t request_id, const char *text, struct http_file *files,
 				 int n_files, const char *form_key, struct req_outcome *out)
 {
 	memset(out, 0, sizeof *out);
-	if (form_key && replay(db, a, form_key, out))
-		return REQ_REPLAYED;
+	/* The key is bound to this request and this message. */
+	const char *route = "reply", *digest = NULL;
+	if (form_key) {
+		crypto_hash_sha256_state h;
+		digest_begin(&h, route);
+		digest_field(&h, "request", arena_printf(a, "%lld", (long long)request_id));
+		digest_field(&h, "message", text);
+		digest_files(&h, files, n_files);
+		digest = digest_end(a, &h);
+		int r = replay(db, a, form_key, route, digest, out);
+		if (r != 0)
+			return r == 1 ? REQ_REPLAYED : r == 2 ? REQ_MISMATCH : REQ_FAILED;
+	}
 	const char **mimes = arena_alloc(a, (size_t)(n_files + 1) * sizeof *mimes);
 	const char *body = trimmed(a, text);
 	check_text(&out->errors, "message", body, 1, 10000, true, "Напишите сообщение.");
@@ -885,19 +1182,10 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 	if (db_begin_write(db) != DB_OK)
 		return REQ_FAILED;
 	int64_t msg = insert_message(db, request_id, "member", 0, false, body);
-	bool ok = msg > 0 && insert_attachments(db, a, request_id, msg, files, mimes, n_files);
-	struct db_stmt *st = ok ? db_prepare(db, "UPDATE requests SET status = CASE WHEN status = 'new' THEN "
-						 "'new' ELSE 'open' END, updated = ?, resolved_at = NULL WHERE id = ?")
-				: NULL;
-	ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_bind_int(st, 2, request_id) == DB_OK &&
-	     db_step(st) == DB_DONE;
-	db_finalize(st);
-	if (ok && form_key) {
-		st = db_prepare(db, "INSERT INTO idempotency(key, status, response, created) VALUES (?, 303, '{}', ?)");
-		ok = st && db_bind_text(st, 1, form_key) == DB_OK && db_bind_int(st, 2, (int64_t)time(NULL)) == DB_OK &&
-		     db_step(st) == DB_DONE;
-		db_finalize(st);
-	}
+	bool ok = msg > 0 && insert_attachments(db, a, request_id, msg, files, mimes, n_files) &&
+		  reopen(db, request_id);
+	if (ok && form_key)
+		ok = remember(db, form_key, route, digest, 303, "{}");
 	if (ok && db_commit(db) == DB_OK)
 		return REQ_CREATED;
 	db_rollback(db);
@@ -905,29 +1193,273 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 }
 
 enum req_result req_append(struct db *db, const struct req_config *cfg, struct arena *a,
-			   const char *number, const char *member_id, const char *text,
-			   struct http_file *files, int n_files, const char *form_key,
-			   struct req_outcome *out)
+			   const char *link, const char *text, struct http_file *files, int n_files,
+			   const char *form_key, struct req_outcome *out)
 {
 	memset(out, 0, sizeof *out);
-	struct db_stmt *st = db_prepare(db, "SELECT id FROM requests WHERE number = ? AND member_id = ? AND "
-					    "status NOT IN ('resolved', 'closed') AND merged_into IS NULL");
-	if (!st)
+	/* The whole link or just its token; only the token's hash is looked up. */
+	const char *token = link ? trimmed(a, link) : "";
+	const char *r = strstr(token, "/r/");
+	if (r)
+		token = r + 3;
+	token = arena_strndup(a, token, strcspn(token, "/?# "));
+	struct req_view v;
+	int found = req_by_token(db, a, token, true, &v);
+	if (found < 0)
 		return REQ_FAILED;
-	db_bind_text(st, 1, number ? number : "");
-	db_bind_text(st, 2, trimmed(a, member_id));
-	int64_t id = db_step(st) == DB_ROW ? db_col_int(st, 0) : 0;
-	db_finalize(st);
-	if (!id) {
-		add_error(&out->errors, "member_id", "Открытое обращение с этим номером не найдено.");
+	if (!found) {
+		add_error(&out->errors, "append_to",
+			  "Эта ссылка не открывает ни одного обращения. Скопируйте её целиком из письма или со "
+			  "страницы, которую вы видели после отправки обращения.");
 		return REQ_INVALID;
 	}
-	enum req_result r = req_member_reply(db, cfg, a, id, text, files, n_files, form_key, out);
-	for (int i = 0; r == REQ_INVALID && i < out->errors.n; i++)
+	enum req_result res = req_member_reply(db, cfg, a, v.id, text, files, n_files, form_key, out);
+	for (int i = 0; res == REQ_INVALID && i < out->errors.n; i++)
 		if (!strcmp(out->errors.field[i], "message"))
 			out->errors.field[i] = "description";
-	out->existing_number = number;
-	return r;
+	out->existing_number = v.number;
+	return res;
+}
+
+/* ---- held additions ---- */
+
+enum req_result req_hold(struct db *db, const struct req_config *cfg, struct arena *a,
+			 const struct req_input *in, const char *original, struct req_outcome *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *route = "hold", *digest = NULL;
+	const char *body = trimmed(a, in->description);
+	if (in->idempotency_key) {
+		crypto_hash_sha256_state h;
+		digest_begin(&h, route);
+		digest_field(&h, "input", req_input_digest(a, route, in));
+		digest_field(&h, "original", original);
+		digest = digest_end(a, &h);
+		int r = replay(db, a, in->idempotency_key, route, digest, out);
+		if (r != 0)
+			return r == 1 ? REQ_REPLAYED : r == 2 ? REQ_MISMATCH : REQ_FAILED;
+	}
+	const char **mimes = arena_alloc(a, (size_t)(in->n_files + 1) * sizeof *mimes);
+	check_text(&out->errors, "description", body, 1, 10000, true, "Напишите, что добавить к обращению.");
+	check_files(a, &out->errors, in->files, in->n_files, mimes);
+	if (out->errors.n)
+		return REQ_INVALID;
+	const char *ip_key = arena_printf(a, "hold-ip:%s", in->client_ip ? in->client_ip : "?");
+	if (req_throttled(db, ip_key, 3600, 20)) {
+		out->message = "Слишком много попыток за короткое время. Попробуйте позже.";
+		return REQ_LIMITED;
+	}
+	struct dup d;
+	int found = find_duplicate(db, a, trimmed(a, in->member_id), trimmed(a, in->topic),
+				   original && *original ? trimmed(a, original) : body, &d);
+	if (found < 0)
+		return REQ_FAILED;
+	if (!found) {
+		add_error(&out->errors, "request",
+			  "Открытого обращения по этому вопросу больше нет. Отправьте новое обращение — "
+			  "всё, что вы написали, осталось в форме.");
+		return REQ_INVALID;
+	}
+	json_t *fj = json_array();
+	for (int i = 0; i < in->n_files; i++) {
+		if (!store_file(a, cfg->data_dir, &in->files[i], true)) {
+			json_decref(fj);
+			out->message = "Не удалось сохранить файлы. Попробуйте позже.";
+			return REQ_FAILED;
+		}
+		json_array_append_new(fj, json_pack("{s:s,s:I,s:s,s:s}", "sha256", hex_of(a, in->files[i].sha256),
+						    "size", (json_int_t)in->files[i].size, "mime", mimes[i],
+						    "filename", req_clean_filename(a, in->files[i].filename)));
+	}
+	char *files_json = json_dumps(fj, JSON_COMPACT);
+	json_decref(fj);
+	const char *files_text = arena_strdup(a, files_json ? files_json : "[]");
+	free(files_json);
+	if (db_begin_write(db) != DB_OK)
+		return REQ_FAILED;
+	int64_t now = (int64_t)time(NULL);
+	req_throttle_hit(db, ip_key, 3600, 20);
+	/* At most REQ_MAX_HELD wait: a new one drops the oldest, so that nobody can fill the place. */
+	struct db_stmt *st = db_prepare(db, "DELETE FROM held_additions WHERE request_id = ? AND id NOT IN (SELECT id "
+					    "FROM held_additions WHERE request_id = ? ORDER BY id DESC LIMIT ?)");
+	bool ok = st && db_bind_int(st, 1, d.id) == DB_OK && db_bind_int(st, 2, d.id) == DB_OK &&
+		  db_bind_int(st, 3, REQ_MAX_HELD - 1) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	st = ok ? db_prepare(db, "INSERT INTO held_additions(request_id, body, files, created, expires) VALUES "
+				 "(?, ?, ?, ?, ?)")
+		: NULL;
+	ok = st && db_bind_int(st, 1, d.id) == DB_OK && db_bind_text(st, 2, body) == DB_OK &&
+	     db_bind_text(st, 3, files_text) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
+	     db_bind_int(st, 5, now + REQ_HELD_SECONDS) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	if (!*d.email) {
+		out->contact_masked = req_mask_phone(a, d.phone);
+		out->link_mail = REQ_LINK_NO_EMAIL;
+	} else {
+		out->contact_masked = req_mask_email(a, d.email);
+		out->link_mail = REQ_LINK_RECENT;
+		if (ok && may_mail(db, a, "hold-mail", d.id, 5)) {
+			const char *link = req_link(db, a, cfg, d.id);
+			out->link_mail = REQ_LINK_SENT;
+			ok = link &&
+			     mail_enqueue(db, d.id, d.email, arena_printf(a, "Подтвердите дополнение к обращению %s", d.number),
+					  arena_printf(a, "Здравствуйте!\n\nЧерез форму на сайте к вашему обращению %s "
+							  "хотят добавить текст%s:\n\n%s\n\nОн появится в обращении, "
+							  "только если вы откроете обращение по ссылке ниже и нажмёте "
+							  "«Добавить в обращение». Если это писали не вы, нажмите "
+							  "«Отклонить» или ничего не делайте: через 3 дня текст удалится "
+							  "сам.\n\n%s\n\nНе пересылайте эту ссылку: она открывает "
+							  "обращение без пароля.\n",
+						       d.number, in->n_files ? " и файлы" : "", body, link));
+		}
+	}
+	const char *mail = out->link_mail == REQ_LINK_SENT ? "sent" : out->link_mail == REQ_LINK_RECENT ? "recent" : "none";
+	json_t *ans = json_pack("{s:s,s:s}", "contact", out->contact_masked, "mail", mail);
+	char *ans_text = json_dumps(ans, JSON_COMPACT);
+	json_decref(ans);
+	out->stored_json = arena_strdup(a, ans_text ? ans_text : "{}");
+	free(ans_text);
+	if (ok && in->idempotency_key)
+		ok = remember(db, in->idempotency_key, route, digest, 202, out->stored_json);
+	if (ok && db_commit(db) == DB_OK)
+		return REQ_CREATED;
+	db_rollback(db);
+	return REQ_FAILED;
+}
+
+int req_held_list(struct db *db, struct arena *a, int64_t request_id, struct req_held **out)
+{
+	*out = NULL;
+	struct db_stmt *st = db_prepare(db, "SELECT id, body, files, created, expires FROM held_additions WHERE "
+					    "request_id = ? AND expires > ? ORDER BY id LIMIT ?");
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, request_id);
+	db_bind_int(st, 2, (int64_t)time(NULL));
+	db_bind_int(st, 3, REQ_MAX_HELD);
+	struct req_held *h = arena_alloc(a, REQ_MAX_HELD * sizeof *h);
+	int n = 0;
+	while (n < REQ_MAX_HELD && db_step(st) == DB_ROW) {
+		struct req_held *x = &h[n++];
+		*x = (struct req_held){.id = db_col_int(st, 0), .body = COL(1), .created = db_col_int(st, 3),
+				       .expires = db_col_int(st, 4)};
+		json_t *fj = json_loads(db_col_text(st, 2), 0, NULL);
+		size_t nf = json_is_array(fj) ? json_array_size(fj) : 0;
+		x->filenames = arena_alloc(a, (nf + 1) * sizeof *x->filenames);
+		for (size_t i = 0; i < nf; i++) {
+			const char *name = json_string_value(json_object_get(json_array_get(fj, i), "filename"));
+			x->filenames[x->n_files++] = arena_strdup(a, name ? name : "file");
+		}
+		json_decref(fj);
+	}
+	db_finalize(st);
+	*out = h;
+	return n;
+}
+
+enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request_id, int64_t held_id,
+				 bool confirm)
+{
+	if (db_begin_write(db) != DB_OK)
+		return REQ_FAILED;
+	struct db_stmt *st = db_prepare(db, "SELECT body, files FROM held_additions WHERE id = ? AND request_id = ? "
+					    "AND expires > ?");
+	if (!st) {
+		db_rollback(db);
+		return REQ_FAILED;
+	}
+	db_bind_int(st, 1, held_id);
+	db_bind_int(st, 2, request_id);
+	db_bind_int(st, 3, (int64_t)time(NULL));
+	enum db_rc rc = db_step(st);
+	const char *body = rc == DB_ROW ? COL(0) : NULL, *files = rc == DB_ROW ? COL(1) : NULL;
+	db_finalize(st);
+	if (!body) {
+		db_rollback(db);
+		return rc == DB_DONE ? REQ_INVALID : REQ_FAILED;
+	}
+	bool ok = true;
+	if (confirm) {
+		int64_t msg = insert_message(db, request_id, "member", 0, false, body);
+		ok = msg > 0 && reopen(db, request_id);
+		json_t *fj = json_loads(files, 0, NULL);
+		st = ok ? db_prepare(db, "INSERT INTO attachments(request_id, message_id, sha256, size, mime, filename, "
+					 "created) VALUES (?, ?, ?, ?, ?, ?, ?)")
+			: NULL;
+		ok = ok && st;
+		for (size_t i = 0; ok && i < json_array_size(fj); i++) {
+			json_t *f = json_array_get(fj, i);
+			const char *sha = json_string_value(json_object_get(f, "sha256"));
+			const char *mime = json_string_value(json_object_get(f, "mime"));
+			const char *name = json_string_value(json_object_get(f, "filename"));
+			db_reset(st);
+			ok = sha && mime && name && db_bind_int(st, 1, request_id) == DB_OK &&
+			     db_bind_int(st, 2, msg) == DB_OK && db_bind_text(st, 3, sha) == DB_OK &&
+			     db_bind_int(st, 4, json_integer_value(json_object_get(f, "size"))) == DB_OK &&
+			     db_bind_text(st, 5, mime) == DB_OK && db_bind_text(st, 6, name) == DB_OK &&
+			     db_bind_int(st, 7, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
+		}
+		db_finalize(st);
+		json_decref(fj);
+	}
+	st = ok ? db_prepare(db, "DELETE FROM held_additions WHERE id = ?") : NULL;
+	ok = st && db_bind_int(st, 1, held_id) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	if (ok && db_commit(db) == DB_OK)
+		return REQ_CREATED;
+	db_rollback(db);
+	return REQ_FAILED;
+}
+
+/* ---- lost links ---- */
+
+int req_send_links(struct db *db, const struct req_config *cfg, struct arena *a, const char *member_id)
+{
+	if (db_begin_write(db) != DB_OK)
+		return -1;
+	struct db_stmt *st = db_prepare(db, "SELECT id, number, subject, email FROM requests WHERE member_id = ? AND "
+					    "status <> 'closed' AND merged_into IS NULL AND email <> '' "
+					    "ORDER BY lower(email), id DESC LIMIT 20");
+	if (!st) {
+		db_rollback(db);
+		return -1;
+	}
+	db_bind_text(st, 1, trimmed(a, member_id));
+	struct row {
+		int64_t id;
+		const char *number, *subject, *email;
+	} rows[20];
+	int n = 0;
+	while (n < 20 && db_step(st) == DB_ROW)
+		rows[n++] = (struct row){db_col_int(st, 0), COL(1), COL(2), COL(3)};
+	db_finalize(st);
+	int letters = 0;
+	bool ok = true;
+	for (int i = 0; ok && i < n;) {
+		/* One letter per address with the links of its requests. */
+		struct buf b;
+		buf_init(&b, 1u << 16);
+		buf_adds(&b, "Здравствуйте!\n\nВы (или кто-то другой) попросили прислать ссылки на незакрытые "
+			     "обращения с вашим номером партнёра. Вот они:\n\n");
+		int k = i;
+		for (; ok && k < n && !strcasecmp(rows[k].email, rows[i].email); k++) {
+			const char *link = req_link(db, a, cfg, rows[k].id);
+			ok = link != NULL;
+			if (ok)
+				buf_adds(&b, arena_printf(a, "%s «%s»\n%s\n\n", rows[k].number, rows[k].subject, link));
+		}
+		buf_adds(&b, "Если вы ничего не запрашивали, ничего делать не нужно: ссылки приходят только на "
+			     "почту, указанную в обращении.\nНе пересылайте эти ссылки: они открывают обращения без "
+			     "пароля.\n");
+		ok = ok && !b.err && mail_enqueue(db, rows[i].id, rows[i].email, "Ссылки на ваши обращения", buf_str(&b));
+		buf_free(&b);
+		letters++;
+		i = k;
+	}
+	if (ok && db_commit(db) == DB_OK)
+		return letters;
+	db_rollback(db);
+	return -1;
 }
 
 /* ---- signed form tokens ---- */
@@ -1016,10 +1548,14 @@ bool req_deflect(struct db *db, const char *slug, const char *topic)
  * refers to DATA/files must be asked here. */
 static bool file_referenced(struct db *db, const char *hex)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1");
+	/* held_additions.files is a short JSON array of {sha256, ...}; the table is small (a few
+	 * rows per request, expiring in days), so a scan for the hash is cheap enough. */
+	struct db_stmt *st = db_prepare(db, "SELECT 1 FROM attachments WHERE sha256 = ? UNION ALL "
+					    "SELECT 1 FROM held_additions WHERE files LIKE '%' || ? || '%' LIMIT 1");
 	if (!st)
 		return true;
 	db_bind_text(st, 1, hex);
+	db_bind_text(st, 2, hex);
 	enum db_rc rc = db_step(st);
 	db_finalize(st);
 	return rc != DB_DONE;

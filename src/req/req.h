@@ -12,9 +12,24 @@
  * first message, its attachments and its notification in one durable transaction (files fsynced
  * before the commit). Never renders HTML or JSON; never trusts a file name.
  *
- * Tokens: 256 random bits (libsodium), base64url; the database keeps only their SHA-256, so a
- * copy of the database opens no request. The idempotency table keeps the first answer (link
- * included) for 24 hours so that a retry gets the same answer.
+ * Private links: a request is read or written only through its link /r/<token> (or by an agent
+ * in the desk); a member ID, a number, an e-mail or a phone is never enough. The token is 256
+ * bits, base64url (43 characters): HMAC-SHA-256 of the request's random link_nonce under the
+ * server's key (cfg->link_key, DATA/link.key). The database keeps the nonce and the token's
+ * SHA-256, not the token, so a copy of the database alone opens no request, while the server can
+ * put the same link into every letter it writes (req_link) without ever rotating it. Tokens are
+ * looked up by their hash (an index lookup, no comparison of secrets).
+ *
+ * Idempotency: a key ("api:KEY", "form:TOKEN", "reply:TOKEN") is bound to its route and to the
+ * SHA-256 of a canonical form of the input (req_input_digest). The same key with the same input
+ * replays the first answer (link included) for 24 hours; with another input or route it gives
+ * REQ_MISMATCH and nothing of the first answer. req_prune removes expired keys.
+ *
+ * Duplicates are answered according to who asks: when the submitted e-mail or phone is the open
+ * request's own contact, its number, status and date; otherwise nothing about it, and its link is
+ * mailed again to its own e-mail (at most 3 times a day per request). Text and files offered from
+ * the duplicate screen are held (held_additions: at most REQ_MAX_HELD per request, 72 hours) and
+ * become a message only when confirmed on the request's private page.
  */
 #ifndef SPRAVKA_REQ_H
 #define SPRAVKA_REQ_H
@@ -46,6 +61,9 @@ struct req_config {
 	const char *const *countries; /* allowed country codes */
 	int n_countries;
 	const char *mail_from_name;
+	/* 32 bytes: the key private links are derived with (DATA/link.key). NULL: a random key for
+	 * this process only (unit tests). */
+	const unsigned char *link_key;
 };
 
 /* The default topics (registration ... other). */
@@ -64,6 +82,7 @@ struct req_input {
 	struct http_file *files;        /* taken (moved) on success */
 	int n_files;
 	const char *idempotency_key;    /* "api:KEY" or "form:TOKEN", or NULL */
+	const char *route;              /* what the key is bound to, e.g. "POST /api/v1/requests" */
 	const char *client_ip;
 };
 
@@ -77,19 +96,30 @@ struct req_errors {
 enum req_result {
 	REQ_CREATED,    /* 201: out->number, out->token, out->status */
 	REQ_REPLAYED,   /* the same key again: out->stored_status and out->stored_json */
-	REQ_DUPLICATE,  /* 409: out->existing_* */
+	REQ_DUPLICATE,  /* 409: out->existing_* when existing_owner, else out->contact_masked */
 	REQ_INVALID,    /* 422: errors */
 	REQ_LIMITED,    /* 429: out->message */
 	REQ_SPAM,       /* the honeypot was filled: pretend success, store nothing */
 	REQ_FAILED,     /* 500/503: the database */
+	REQ_MISMATCH,   /* 422: the idempotency key was used with another input or route */
+};
+
+/* What happened to the private link when a duplicate or a held addition mailed it. */
+enum req_link_mail {
+	REQ_LINK_SENT,     /* a letter with the link is in the outbox */
+	REQ_LINK_RECENT,   /* not again: it was mailed too often lately */
+	REQ_LINK_NO_EMAIL, /* the request has only a phone; no SMS is sent */
 };
 
 struct req_outcome {
 	const char *number, *token, *status; /* created */
 	int stored_status;                   /* replayed */
 	const char *stored_json;
-	const char *existing_number, *existing_status;
+	const char *existing_number, *existing_status; /* only when existing_owner */
 	int64_t existing_created;
+	bool existing_owner;        /* the submitted e-mail or phone is the open request's contact */
+	const char *contact_masked; /* a duplicate or a hold: "a***@example.org", "+7 *** ***-**-22" */
+	enum req_link_mail link_mail;
 	const char *message;
 	struct req_errors errors;
 	/* normalized input, for re-display */
@@ -114,6 +144,25 @@ const char *req_download_name(struct arena *a, const char *filename, const char 
 /* The Content-Disposition of a download (RFC 6266): attachment, an ASCII fallback filename=
  * (no quote, backslash, '%', ';' or control character can reach it) and filename*=UTF-8''... */
 const char *req_content_disposition(struct arena *a, const char *filename, const char *mime);
+/* "anna@example.org" → "a***@example.org"; "+79123456722" → "+7 *** ***-**-22" (other countries:
+ * "+** *** ***-**-22"); "" → "". */
+const char *req_mask_email(struct arena *a, const char *email);
+const char *req_mask_phone(struct arena *a, const char *e164);
+/*
+ * True when the submitted e-mail (trimmed, case-insensitive) or phone (normalised with
+ * req_normalize_phone) is the stored contact of a request (stored: trimmed e-mail, E.164 phone).
+ * An empty field never matches.
+ */
+bool req_contact_matches(struct arena *a, const char *stored_email, const char *stored_phone,
+			 const char *email, const char *phone);
+/*
+ * The hex SHA-256 an idempotency key is bound to: over "spravka-idempotency-v1", the route, each
+ * field of in (member_id, name, email, phone, country, topic, order_number, subject, description)
+ * as name, byte length and raw bytes (absent and empty differ), and each file's SHA-256 and size
+ * in order. Not over the raw body: a retry's multipart boundary differs, and the same fields as
+ * JSON or as a form give the same digest. File names are not part of it.
+ */
+const char *req_input_digest(struct arena *a, const char *route, const struct req_input *in);
 
 struct http_request;
 /*
@@ -154,6 +203,7 @@ struct req_create_job {
 	/* Between the steps. */
 	const char **mimes;
 	const char *member, *topic, *desc, *ip_key, *member_key;
+	const char *route, *digest; /* the idempotency key's binding */
 	struct work files_work; /* storing the files on a worker thread */
 	struct db_group *group;
 	bool files_failed;
@@ -211,7 +261,8 @@ int req_by_number(struct db *db, struct arena *a, const char *number, struct req
 
 /*
  * The member's reply through the private link: a message (and files), reopens the request
- * (resolved, waiting or closed → open). form_key makes a double submit add one message.
+ * (resolved, waiting or closed → open). form_key makes a double submit add one message; it is
+ * bound to this request and this text and files (REQ_MISMATCH otherwise).
  * REQ_CREATED on success; REQ_INVALID with errors; REQ_FAILED on a database error.
  */
 enum req_result req_member_reply(struct db *db, const struct req_config *cfg, struct arena *a,
@@ -219,14 +270,64 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 				 int n_files, const char *form_key, struct req_outcome *out);
 
 /*
- * Adds the text and files of a refused duplicate to the member's open request number (which
- * must belong to member_id and be open) as a member message. REQ_CREATED, REQ_INVALID (no such
- * open request of this member, or bad text/files) or REQ_FAILED.
+ * Adds text and files from the duplicate screen to the request that the private link `link`
+ * opens (the whole URL or the token), as a member's reply. Nothing else identifies the request:
+ * a number or a member ID opens nothing. REQ_CREATED (out->existing_number: the request's
+ * number), REQ_INVALID (field "append_to" when the link opens nothing: the caller counts it as a
+ * wrong token; or bad text/files), REQ_MISMATCH or REQ_FAILED.
  */
 enum req_result req_append(struct db *db, const struct req_config *cfg, struct arena *a,
-			   const char *number, const char *member_id, const char *text,
-			   struct http_file *files, int n_files, const char *form_key,
-			   struct req_outcome *out);
+			   const char *link, const char *text, struct http_file *files, int n_files,
+			   const char *form_key, struct req_outcome *out);
+
+#define REQ_MAX_HELD 5           /* held additions waiting per request; a new one drops the oldest */
+#define REQ_HELD_SECONDS (72 * 3600)
+/*
+ * Holds in->description and in->files for the open request that in (member ID, topic and the
+ * duplicate's text `original`, or in->description when NULL) is a duplicate of, and mails its
+ * private link with the held text to the request's e-mail (at most 5 such letters a day per
+ * request). The addition becomes a message only through req_held_resolve, i.e. on the private
+ * page. REQ_CREATED (out->contact_masked, out->link_mail), REQ_REPLAYED (out->stored_json:
+ * {"contact","mail"}), REQ_INVALID (bad text or files; field "request" when there is no such
+ * open request any more), REQ_LIMITED, REQ_MISMATCH or REQ_FAILED.
+ */
+enum req_result req_hold(struct db *db, const struct req_config *cfg, struct arena *a,
+			 const struct req_input *in, const char *original, struct req_outcome *out);
+
+struct req_held {
+	int64_t id, created, expires;
+	const char *body;
+	const char **filenames;
+	int n_files;
+};
+/* The additions held for request_id that have not expired, oldest first; -1 on error. */
+int req_held_list(struct db *db, struct arena *a, int64_t request_id, struct req_held **out);
+/*
+ * Confirms (a member message with its files; the request reopens as on a reply) or discards a
+ * held addition of request_id. REQ_CREATED, REQ_INVALID (no such addition, or expired) or
+ * REQ_FAILED.
+ */
+enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request_id, int64_t held_id,
+				 bool confirm);
+
+/*
+ * "Потеряли ссылку?": mails the links of member_id's requests that are not closed (at most 20)
+ * to the e-mail stored on each (one letter per address). Returns the number of letters, -1 on a
+ * database error. The caller throttles and answers the same whatever the count.
+ */
+int req_send_links(struct db *db, const struct req_config *cfg, struct arena *a, const char *member_id);
+
+/*
+ * The private link of request_id as an absolute URL (cfg->public_url + /r/<token>), for a
+ * letter. A request made before links were derived gets a derived link now (stored as its
+ * link_hash; its first link keeps working), so call it inside the caller's write transaction.
+ * NULL on a database error.
+ */
+const char *req_link(struct db *db, struct arena *a, const struct req_config *cfg, int64_t request_id);
+
+/* Deletes expired idempotency keys and held additions, at most `batch` of each; the number
+ * deleted, -1 on error. */
+int req_prune(struct db *db, int batch);
 
 /*
  * A token a page carries to vouch that a later POST comes from that page, as served here:

@@ -241,7 +241,8 @@ void page_not_found(struct ctx *c)
 		    "опечатка. Попробуйте найти нужную инструкцию поиском.</p>\n");
 	page_search_form(c, NULL, "search-404");
 	html_raw(b, "<p><a href=\"/\">Перейти на главную</a> · <a href=\"/request\">Написать в "
-		    "поддержку</a></p>\n");
+		    "поддержку</a></p>\n<p class=\"meta\">Открывали ссылку на своё обращение? <a "
+		    "href=\"/request/lost\">Потеряли ссылку?</a></p>\n");
 	page_end(c);
 	c->resp->status = 404;
 }

@@ -1,7 +1,9 @@
 /*
- * The member's side of support requests: the form (/request), its outcomes (created, the form
- * again with every error next to its field and everything typed kept, a duplicate with the offer
- * to add to the open request), "this solved my question", and the private page /r/{token}.
+ * The member's side of support requests: the form (/request), its outcomes (created, with the
+ * whole private link to copy; the form again with every error next to its field and everything
+ * typed kept; a duplicate with the offer to add to the open request — directly with its private
+ * link, or held until confirmed on the private page), "this solved my question", the private page
+ * /r/{token} (with the held additions to confirm), and «Потеряли ссылку?» (/request/lost).
  */
 #include "web.h"
 
@@ -13,6 +15,8 @@
 #include "../req/req.h"
 #include "layout.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -117,6 +121,8 @@ static void render_form(struct ctx *c, const struct form *f)
 		html_raw(b, "<p class=\"lead\">Прежде чем писать, поищите ответ в справке — по мере того как вы "
 			    "заполняете тему и описание, ниже появятся подходящие инструкции.</p>\n");
 	}
+	html_raw(b, "<p class=\"meta\">Уже писали нам? <a href=\"/request/lost\">Потеряли ссылку?</a> Пришлём "
+		    "ссылки на ваши открытые обращения на почту, указанную в них.</p>\n");
 	html_raw(b, "<form class=\"request\" action=\"/request\" method=\"post\" enctype=\"multipart/form-data\" "
 		    "novalidate>\n");
 	html_printf(b, "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n", req_new_token(a));
@@ -202,15 +208,159 @@ void page_request(struct ctx *c)
 	c->resp->cache_control = "no-store"; /* it holds a one-time form token */
 }
 
-static void created_page(struct ctx *c, const char *number, const char *url)
+/* The private link as text to copy: a read-only field (select it and copy, with or without
+ * JavaScript) and a "copy" button that static/copy.js (loaded by the page) shows and wires. */
+static void link_to_copy(struct ctx *c, const char *id, const char *url)
+{
+	html_printf(&c->resp->body,
+		    "<div class=\"copy-link\">\n<label for=\"%s\">Ссылка на обращение — сохраните её</label>\n"
+		    "<input id=\"%s\" type=\"text\" readonly value=\"%s\" size=\"60\" spellcheck=\"false\">\n"
+		    "<button type=\"button\" class=\"copy\" data-copy=\"%s\" hidden>Скопировать</button>\n"
+		    "<p class=\"hint\">Выделите ссылку и скопируйте её (Ctrl+C, на телефоне — долгое нажатие), "
+		    "сохраните в заметках или закладках.</p>\n</div>\n",
+		    id, id, url, id);
+}
+
+static void created_page(struct ctx *c, const char *number, const char *path)
 {
 	struct buf *b = &c->resp->body;
+	/* The whole link, as the member will paste it: absolute with [server] public_url. */
+	const char *url = arena_printf(c->req->arena, "%s%s", c->app->req.public_url, path);
 	page_begin(c, "Обращение отправлено", NULL);
 	html_printf(b, "<h1>Обращение %s принято</h1>\n<div class=\"done\">\n"
 		       "<p>Мы ответим на него по ссылке ниже%s. Сохраните её: по ней можно следить за "
-		       "статусом, отвечать и добавлять файлы. Никому её не пересылайте.</p>\n"
-		       "<p class=\"link\"><a href=\"%s\">Открыть обращение %s</a></p>\n</div>\n",
-		    number, " и, если вы указали почту, пришлём её туда же", url, number);
+		       "статусом, отвечать и добавлять файлы. Никому её не пересылайте.</p>\n",
+		    number, " и, если вы указали почту, пришлём её туда же");
+	link_to_copy(c, "private-link", url);
+	html_printf(b, "<p class=\"link\"><a href=\"%s\">Открыть обращение %s</a></p>\n</div>\n", path, number);
+	/* Only this page has a link to copy: the script is loaded here, not by every page. */
+	const struct static_file *js = app_static(c->app, "copy.js");
+	html_printf(b, "<script src=\"/static/copy.js?v=%s\" defer></script>\n", js ? js->version : "0");
+	page_end(c);
+}
+
+/* What someone who did not give the open request's contact is told about its link. */
+static void link_mail_notice(struct ctx *c, enum req_link_mail m, const char *contact, bool held)
+{
+	struct buf *b = &c->resp->body;
+	const struct config *cfg = &c->app->cfg;
+	switch (m) {
+	case REQ_LINK_SENT:
+		html_printf(b, "<p>Мы отправили письмо со ссылкой на это обращение на почту, указанную в нём: "
+			       "<strong>%s</strong>.%s</p>\n",
+			    contact,
+			    held ? " Откройте обращение по этой ссылке и нажмите «Добавить в обращение» — только "
+				   "тогда текст и файлы появятся в обращении. Если их не подтвердить, через 3 дня они "
+				   "удалятся."
+				 : " Письмо обычно приходит за несколько минут; проверьте и папку «Спам».");
+		return;
+	case REQ_LINK_RECENT:
+		html_printf(b, "<p>Ссылку на это обращение недавно уже отправляли на почту, указанную в нём: "
+			       "<strong>%s</strong>. Откройте обращение по ссылке из того письма%s (проверьте и "
+			       "папку «Спам»).</p>\n",
+			    contact, held ? " — там текст будет ждать подтверждения 3 дня" : "");
+		return;
+	case REQ_LINK_NO_EMAIL:
+		break;
+	}
+	html_printf(b, "<p>В обращении указан только телефон <strong>%s</strong>, а SMS мы не отправляем, "
+		       "поэтому прислать ссылку не можем. Если ссылка у вас сохранилась, откройте обращение по "
+		       "ней%s. Если нет — свяжитесь с поддержкой: <a href=\"mailto:%s\">%s</a>, %s, Telegram "
+		       "%s.</p>\n",
+		    contact, held ? ": текст будет ждать там подтверждения 3 дня" : "", cfg->support_email,
+		    cfg->support_email, cfg->support_phone, cfg->support_telegram);
+}
+
+/*
+ * The offer to add to the open request: with its private link (added at once), or without
+ * (held until confirmed on the private page). Everything the member typed is carried along.
+ */
+static void append_form(struct ctx *c, const struct form *f, const char *original, const struct req_errors *e)
+{
+	struct arena *a = c->req->arena;
+	struct buf *b = &c->resp->body;
+	const char *link_err = NULL, *text_err = NULL, *files_err = NULL;
+	for (int i = 0; e && i < e->n; i++) {
+		if (!strcmp(e->field[i], "append_to"))
+			link_err = e->message[i];
+		else if (!strcmp(e->field[i], "attachments"))
+			files_err = e->message[i];
+		else
+			text_err = e->message[i];
+	}
+	html_raw(b, "<h2>Добавить сведения в открытое обращение</h2>\n"
+		    "<p>Если у вас есть ссылка на обращение, вставьте её — текст добавится сразу. Если ссылки "
+		    "нет, оставьте поле пустым: текст будет ждать подтверждения, а ссылку на обращение мы "
+		    "пришлём на почту, указанную в нём. В обращении текст появится, только когда его подтвердят "
+		    "по этой ссылке.</p>\n");
+	html_raw(b, "<form class=\"request\" action=\"/request\" method=\"post\" enctype=\"multipart/form-data\" "
+		    "novalidate>\n<input type=\"hidden\" name=\"hold\" value=\"1\">\n");
+	html_printf(b, "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n", req_new_token(a));
+	for (int k = 0; k < 9; k++)
+		if (k != F_DESCRIPTION && f->v[k])
+			html_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", names[k], f->v[k]);
+	html_printf(b, "<input type=\"hidden\" name=\"original_description\" value=\"%s\">\n",
+		    original ? original : "");
+	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-append_to\">Ссылка на обращение "
+		       "(если сохранилась)</label>\n<input id=\"f-append_to\" name=\"append_to\" type=\"text\" "
+		       "autocomplete=\"off\" spellcheck=\"false\"",
+		    link_err ? " invalid" : "");
+	if (link_err)
+		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-append_to\"");
+	html_raw(b, ">\n");
+	if (link_err)
+		html_printf(b, "<p class=\"error\" id=\"f-err-append_to\">%s</p>\n", link_err);
+	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-description\">Текст, который нужно "
+		       "добавить</label>\n<textarea id=\"f-description\" name=\"description\" rows=\"6\" "
+		       "maxlength=\"10000\"",
+		    text_err ? " invalid" : "");
+	if (text_err)
+		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-description\"");
+	html_printf(b, ">%s</textarea>\n", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
+	if (text_err)
+		html_printf(b, "<p class=\"error\" id=\"f-err-description\">%s</p>\n", text_err);
+	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (выберите заново, "
+		       "если нужно)</label>\n<input id=\"f-attachments\" name=\"attachments\" type=\"file\" "
+		       "multiple accept=\"image/jpeg,image/png,application/pdf\">\n",
+		    files_err ? " invalid" : "");
+	if (files_err)
+		html_printf(b, "<p class=\"error\" id=\"f-err-attachments\">%s</p>\n", files_err);
+	html_raw(b, "</div>\n<p><button type=\"submit\">Добавить к обращению</button></p>\n</form>\n"
+		    "<p class=\"meta\"><a href=\"/request/lost\">Потеряли ссылку?</a></p>\n");
+}
+
+/* The append form again, after its own errors (nothing of the request is said). */
+static void append_again(struct ctx *c, const struct form *f, const char *original, const struct req_errors *e,
+			 const char *problem, int status)
+{
+	struct buf *b = &c->resp->body;
+	c->resp->status = status;
+	page_begin(c, "Добавить в открытое обращение", NULL);
+	html_raw(b, "<h1>Добавить в открытое обращение</h1>\n");
+	if (problem)
+		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n", problem);
+	else if (e && e->n) {
+		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p>\n", e->message[0]);
+		if (f->had_files)
+			html_raw(b, "<p>Всё, что вы ввели, сохранено, но файлы нужно выбрать заново.</p>\n");
+		html_raw(b, "</div>\n");
+	}
+	append_form(c, f, original, e);
+	page_end(c);
+}
+
+/* The held addition's page: what happens next, and the text to keep. */
+static void held_page(struct ctx *c, const struct form *f, const struct req_outcome *out)
+{
+	struct buf *b = &c->resp->body;
+	c->resp->status = 202;
+	page_begin(c, "Текст ждёт подтверждения", NULL);
+	html_raw(b, "<h1>Текст ждёт подтверждения</h1>\n<div class=\"notice\">\n");
+	link_mail_notice(c, out->link_mail, out->contact_masked, true);
+	html_raw(b, "</div>\n<div class=\"field\">\n<label for=\"held-text\">Ваш текст — на всякий случай "
+		    "сохраните его</label>\n<textarea id=\"held-text\" rows=\"6\" readonly>");
+	html_printf(b, "%s", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
+	html_raw(b, "</textarea>\n</div>\n<p><a href=\"/\">На главную</a></p>\n");
 	page_end(c);
 }
 
@@ -242,29 +392,30 @@ static void form_outcome(struct ctx *c, struct form *fp, enum req_result r, cons
 	case REQ_DUPLICATE: {
 		struct buf *b = &c->resp->body;
 		c->resp->status = 409;
-		page_begin(c, "У вас уже есть обращение", NULL);
-		html_printf(b,
-			    "<h1>У вас уже есть открытое обращение по этому вопросу</h1>\n<div class=\"notice\">\n"
-			    "<p>Обращение <strong>%s</strong> от %s, статус: <strong>%s</strong>.</p>\n"
-			    "<p>Второе обращение не ускорит ответ — оно попадёт в конец очереди. Добавьте новые "
-			    "сведения в открытое обращение.</p>\n</div>\n",
-			    out.existing_number, date_time_ru(a, out.existing_created), req_status_ru(out.existing_status));
-		html_raw(b, "<form class=\"request\" action=\"/request\" method=\"post\" enctype=\"multipart/form-data\">\n");
-		html_printf(b, "<input type=\"hidden\" name=\"append_to\" value=\"%s\">\n", out.existing_number);
-		html_printf(b, "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n", req_new_token(a));
-		for (int k = 0; k < 9; k++)
-			if (k != F_DESCRIPTION && f.v[k])
-				html_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", names[k], f.v[k]);
-		html_printf(b, "<div class=\"field\">\n<label for=\"f-description\">Текст, который будет добавлен</label>\n"
-			       "<textarea id=\"f-description\" name=\"description\" rows=\"6\">%s</textarea>\n</div>\n",
-			    f.v[F_DESCRIPTION] ? f.v[F_DESCRIPTION] : "");
-		html_raw(b, "<div class=\"field\">\n<label for=\"f-attachments\">Файлы (выберите заново, если нужно)</label>\n"
-			    "<input id=\"f-attachments\" name=\"attachments\" type=\"file\" multiple "
-			    "accept=\"image/jpeg,image/png,application/pdf\">\n</div>\n");
-		html_printf(b, "<p><button type=\"submit\">Добавить в обращение %s</button></p>\n</form>\n",
-			    out.existing_number);
+		page_begin(c, "Уже есть открытое обращение", NULL);
+		if (out.existing_owner) {
+			/* The request's own contact was given: its number, date and status. */
+			html_printf(b,
+				    "<h1>У вас уже есть открытое обращение по этому вопросу</h1>\n<div class=\"notice\">\n"
+				    "<p>Обращение <strong>%s</strong> от %s, статус: <strong>%s</strong>.</p>\n"
+				    "<p>Второе обращение не ускорит ответ — оно попадёт в конец очереди. Добавьте новые "
+				    "сведения в открытое обращение.</p>\n</div>\n",
+				    out.existing_number, date_time_ru(a, out.existing_created),
+				    req_status_ru(out.existing_status));
+		} else {
+			html_raw(b, "<h1>С этим номером партнёра уже есть открытое обращение по этому вопросу</h1>\n"
+				    "<div class=\"notice\">\n");
+			link_mail_notice(c, out.link_mail, out.contact_masked, false);
+			html_raw(b, "<p>Второе обращение не ускорит ответ. Новые сведения можно добавить в открытое "
+				    "обращение.</p>\n</div>\n");
+		}
+		append_form(c, &f, f.v[F_DESCRIPTION], NULL);
 		return page_end(c);
 	}
+	case REQ_MISMATCH:
+		f.problem = "Эта форма уже была отправлена с другими данными. Проверьте поля и отправьте её ещё раз.";
+		c->resp->status = 422;
+		return render_form(c, &f);
 	case REQ_INVALID:
 		f.errors = &out.errors;
 		c->resp->status = 422;
@@ -314,23 +465,72 @@ void page_request_post(struct ctx *c)
 	const char *token = http_field(req, "form_token", NULL);
 	if (token && strlen(token) == 43)
 		in.idempotency_key = arena_printf(a, "form:%s", token);
+	in.route = "POST /request";
 	const char *append = http_field(req, "append_to", NULL);
+	const char *original = http_field(req, "original_description", NULL);
+	if (original && !utf8_valid(original, strlen(original)))
+		original = NULL;
 	struct req_outcome out;
-	if (append) {
-		enum req_result r = req_append(c->db, &c->app->req, a, append, in.member_id, in.description,
-					       in.files, in.n_files, in.idempotency_key, &out);
+	if (append && *str_trim(arena_strdup(a, append))) {
+		/* Straight into a request only with its private link, throttled like /r/{token}. */
+		const char *miss = arena_printf(a, "token-miss:%s", http_client_ip(req));
+		if (req_throttled(c->db, miss, 3600, 30))
+			return append_again(c, &f, original, NULL, "Слишком много неверных ссылок. Попробуйте позже.", 429);
+		enum req_result r = req_append(c->db, &c->app->req, a, append, in.description, in.files, in.n_files,
+					       in.idempotency_key, &out);
 		if (r == REQ_CREATED || r == REQ_REPLAYED) {
 			page_begin(c, "Добавлено в обращение", NULL);
 			html_printf(&c->resp->body,
 				    "<h1>Добавлено в обращение %s</h1>\n<p class=\"lead\">Ваш текст и файлы "
-				    "добавлены к открытому обращению. Ответ придёт туда же — по ссылке из "
-				    "письма о создании обращения.</p>\n<p><a href=\"/\">На главную</a></p>\n",
-				    append);
+				    "добавлены к обращению. Ответ придёт туда же — по той же ссылке.</p>\n"
+				    "<p><a href=\"/\">На главную</a></p>\n",
+				    out.existing_number);
 			return page_end(c);
 		}
-		f.errors = &out.errors;
-		c->resp->status = r == REQ_INVALID ? 422 : 503;
-		return render_form(c, &f);
+		bool wrong_link = r == REQ_INVALID && out.errors.n && !strcmp(out.errors.field[0], "append_to");
+		if (wrong_link)
+			req_throttle_hit(c->db, miss, 3600, 30);
+		if (r == REQ_INVALID)
+			return append_again(c, &f, original, &out.errors, NULL, wrong_link ? 404 : 422);
+		return append_again(c, &f, original, NULL,
+				    r == REQ_MISMATCH ? "Эта форма уже была отправлена с другим текстом. Отправьте её ещё раз."
+						      : "Не удалось добавить текст. Попробуйте ещё раз.",
+				    r == REQ_MISMATCH ? 422 : 503);
+	}
+	if (http_field(req, "hold", NULL)) {
+		/* Without the link: held until confirmed on the request's private page. */
+		enum req_result r = req_hold(c->db, &c->app->req, a, &in, original, &out);
+		switch (r) {
+		case REQ_CREATED:
+			return held_page(c, &f, &out);
+		case REQ_REPLAYED: {
+			json_t *j = json_loads(out.stored_json, 0, NULL);
+			const char *contact = json_string_value(json_object_get(j, "contact"));
+			const char *mail = json_string_value(json_object_get(j, "mail"));
+			out.contact_masked = arena_strdup(a, contact ? contact : "");
+			out.link_mail = mail && !strcmp(mail, "sent")     ? REQ_LINK_SENT
+					: mail && !strcmp(mail, "recent") ? REQ_LINK_RECENT
+									  : REQ_LINK_NO_EMAIL;
+			json_decref(j);
+			return held_page(c, &f, &out);
+		}
+		case REQ_INVALID:
+			if (out.errors.n && !strcmp(out.errors.field[0], "request")) {
+				/* The open request is gone: the new-request form with everything typed. */
+				f.problem = out.errors.message[0];
+				c->resp->status = 422;
+				return render_form(c, &f);
+			}
+			return append_again(c, &f, original, &out.errors, NULL, 422);
+		case REQ_LIMITED:
+			return append_again(c, &f, original, NULL, out.message, 429);
+		case REQ_MISMATCH:
+			return append_again(c, &f, original, NULL,
+					    "Эта форма уже была отправлена с другим текстом. Отправьте её ещё раз.", 422);
+		default:
+			return append_again(c, &f, original, NULL,
+					    out.message ? out.message : "Не удалось сохранить текст. Попробуйте ещё раз.", 503);
+		}
 	}
 	struct form_job *fj = arena_alloc(a, sizeof *fj);
 	*fj = (struct form_job){.j = {.cfg = &c->app->req, .a = a, .in = in, .finish = form_later}, .f = f};
@@ -384,6 +584,37 @@ static bool token_guard(struct ctx *c, struct req_view *v, int found)
 	return false;
 }
 
+/* Additions from the duplicate screen waiting for the link's holder to confirm them. */
+static void held_block(struct ctx *c, const struct req_view *v)
+{
+	struct arena *a = c->req->arena;
+	struct buf *b = &c->resp->body;
+	struct req_held *h;
+	int n = req_held_list(c->db, a, v->id, &h);
+	if (n <= 0)
+		return;
+	html_raw(b, "<section class=\"held\" id=\"held\">\n<h2>Ждут вашего подтверждения</h2>\n"
+		    "<p>Этот текст отправлен через форму на сайте с вашим номером партнёра. В обращении он "
+		    "появится, только если вы его добавите. Если это писали не вы — отклоните.</p>\n");
+	for (int i = 0; i < n; i++) {
+		html_printf(b, "<div class=\"held-item\" id=\"held-%lld\">\n<p class=\"meta\">%s · удалится %s, если "
+			       "не подтвердить</p>\n<div class=\"text\">%s</div>\n",
+			    (long long)h[i].id, date_time_ru(a, h[i].created), date_time_ru(a, h[i].expires), h[i].body);
+		if (h[i].n_files) {
+			html_raw(b, "<ul class=\"files\">\n");
+			for (int k = 0; k < h[i].n_files; k++)
+				html_printf(b, "<li>%s</li>\n", h[i].filenames[k]);
+			html_raw(b, "</ul>\n");
+		}
+		html_printf(b, "<form action=\"/r/%s\" method=\"post\">\n<input type=\"hidden\" name=\"held\" "
+			       "value=\"%lld\">\n<button type=\"submit\" name=\"held_action\" value=\"confirm\">Добавить "
+			       "в обращение</button>\n<button type=\"submit\" name=\"held_action\" value=\"discard\">"
+			       "Отклонить</button>\n</form>\n</div>\n",
+			    c->arg, (long long)h[i].id);
+	}
+	html_raw(b, "</section>\n");
+}
+
 void page_status(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -428,6 +659,7 @@ void page_status(struct ctx *c)
 		html_raw(b, "</li>\n");
 	}
 	html_raw(b, "</ol>\n");
+	held_block(c, &v);
 	html_printf(b, "<form class=\"request\" action=\"/r/%s\" method=\"post\" enctype=\"multipart/form-data\">\n"
 		       "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n"
 		       "<div class=\"field\">\n<label for=\"f-message\">Ваш ответ</label>\n"
@@ -449,6 +681,26 @@ void page_status_post(struct ctx *c)
 		return page_error(c, 429, "Слишком много неверных ссылок. Попробуйте позже.");
 	if (!token_guard(c, &v, req_by_token(c->db, a, c->arg, true, &v)))
 		return;
+	const char *held = http_field(c->req, "held", NULL);
+	if (held) {
+		/* Confirming or discarding a held addition: the private link is the credential. */
+		const char *action = http_field(c->req, "held_action", NULL);
+		char *end = NULL;
+		long long id = strtoll(held, &end, 10);
+		bool confirm = action && !strcmp(action, "confirm");
+		if (!*held || *end || id <= 0 || !action || (!confirm && strcmp(action, "discard")))
+			return page_error(c, 400, "Не понятно, что сделать с текстом: добавить или отклонить.");
+		enum req_result r = req_held_resolve(c->db, a, v.id, id, confirm);
+		if (r == REQ_FAILED)
+			return page_error(c, 503, "Не удалось сохранить. Попробуйте позже.");
+		if (r == REQ_INVALID)
+			return page_error(c, 422, "Этот текст уже добавлен, отклонён или устарел.");
+		c->resp->status = 303;
+		c->resp->location = arena_printf(a, "/r/%s", c->arg);
+		c->resp->content_type = "text/plain; charset=utf-8";
+		buf_adds(&c->resp->body, confirm ? "Добавлено в обращение.\n" : "Отклонено.\n");
+		return;
+	}
 	const char *text = http_field(c->req, "message", NULL);
 	const char *token = http_field(c->req, "form_token", NULL);
 	struct req_outcome out;
@@ -462,6 +714,79 @@ void page_status_post(struct ctx *c)
 		buf_adds(&c->resp->body, "Сообщение отправлено.\n");
 		return;
 	}
-	page_error(c, r == REQ_INVALID ? 422 : 503,
-		   r == REQ_INVALID && out.errors.n ? out.errors.message[0] : "Не удалось отправить сообщение. Попробуйте позже.");
+	page_error(c, r == REQ_INVALID || r == REQ_MISMATCH ? 422 : 503,
+		   r == REQ_INVALID && out.errors.n ? out.errors.message[0]
+		   : r == REQ_MISMATCH ? "Эта форма уже была отправлена с другим текстом. Обновите страницу и отправьте ещё раз."
+				       : "Не удалось отправить сообщение. Попробуйте позже.");
+}
+
+/* ---- «Потеряли ссылку?» ---- */
+
+static void lost_form(struct ctx *c, const char *member_id, const char *error, int status)
+{
+	struct buf *b = &c->resp->body;
+	c->resp->status = status;
+	c->resp->cache_control = "no-store";
+	page_begin(c, "Потеряли ссылку на обращение?", NULL);
+	html_raw(b, "<nav class=\"crumbs\" aria-label=\"Навигация\"><a href=\"/\">Главная</a> › "
+		    "<a href=\"/request\">Обращение в поддержку</a> › <span aria-current=\"page\">Потеряли "
+		    "ссылку?</span></nav>\n<h1>Потеряли ссылку на обращение?</h1>\n"
+		    "<p class=\"lead\">Укажите номер партнёра — мы отправим ссылки на его незакрытые обращения на "
+		    "почту, указанную в каждом из них. Ссылки приходят только туда: по номеру партнёра никто "
+		    "другой обращение не откроет.</p>\n");
+	if (error)
+		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p><a href=\"#f-member_id\">%s</a></p></div>\n",
+			    error);
+	html_printf(b, "<form class=\"request\" action=\"/request/lost\" method=\"post\" novalidate>\n"
+		       "<div class=\"field%s\">\n<label for=\"f-member_id\">Номер партнёра (ID)</label>\n"
+		       "<input id=\"f-member_id\" name=\"member_id\" type=\"text\" inputmode=\"numeric\" "
+		       "autocomplete=\"off\" required value=\"%s\"",
+		    error ? " invalid" : "", member_id ? member_id : "");
+	if (error)
+		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-member_id\"");
+	html_raw(b, ">\n");
+	if (error)
+		html_printf(b, "<p class=\"error\" id=\"f-err-member_id\">%s</p>\n", error);
+	html_raw(b, "</div>\n<p><button type=\"submit\">Прислать ссылки</button></p>\n</form>\n");
+	page_end(c);
+}
+
+void page_request_lost(struct ctx *c)
+{
+	lost_form(c, NULL, NULL, 200);
+}
+
+void page_request_lost_post(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	const struct config *cfg = &c->app->cfg;
+	const char *raw = http_field(c->req, "member_id", NULL);
+	const char *member = raw && utf8_valid(raw, strlen(raw)) ? str_trim(arena_strdup(a, raw)) : "";
+	size_t n = strlen(member);
+	bool digits = n > 0;
+	for (size_t i = 0; i < n; i++)
+		digits &= member[i] >= '0' && member[i] <= '9';
+	if (!digits || (int)n < cfg->member_id_min || (int)n > cfg->member_id_max)
+		return lost_form(c, member,
+				 arena_printf(a, "Номер партнёра — это %d–%d цифр, без букв и пробелов.", cfg->member_id_min,
+					      cfg->member_id_max),
+				 422);
+	/* Counted whether or not the member ID has requests, so the answer tells nothing. */
+	if (req_throttle_hit(c->db, arena_printf(a, "lost-ip:%s", http_client_ip(c->req)), 3600, 10))
+		return lost_form(c, member, "Слишком много запросов за короткое время. Попробуйте позже.", 429);
+	if (!req_throttle_hit(c->db, arena_printf(a, "lost-member:%s", member), 86400, 3) &&
+	    req_send_links(c->db, &c->app->req, a, member) < 0)
+		return page_error(c, 503, "Не удалось отправить письмо. Попробуйте позже.");
+	struct buf *b = &c->resp->body;
+	c->resp->cache_control = "no-store";
+	page_begin(c, "Проверьте почту", NULL);
+	html_printf(b, "<h1>Проверьте почту</h1>\n<div class=\"notice\">\n<p>Если с этим номером партнёра есть "
+		       "незакрытые обращения, ссылки на них отправлены на почту, указанную в каждом из них. Письмо "
+		       "обычно приходит за несколько минут; проверьте и папку «Спам». Ссылки на один номер партнёра "
+		       "мы присылаем не чаще трёх раз в сутки.</p>\n<p>Если в обращении был указан только телефон, "
+		       "прислать ссылку мы не можем (SMS мы не отправляем) — свяжитесь с поддержкой: "
+		       "<a href=\"mailto:%s\">%s</a>, %s, Telegram %s.</p>\n</div>\n<p><a href=\"/\">На главную</a> · "
+		       "<a href=\"/request\">Написать в поддержку</a></p>\n",
+		    cfg->support_email, cfg->support_email, cfg->support_phone, cfg->support_telegram);
+	page_end(c);
 }

@@ -919,7 +919,7 @@ def _():
         a.act(n, action="status", status=st)
         eq(status_of(s, n), st, "status")
         contains(s.req(url).text, f"status-{st}", ru, what=f"member page ({st})")
-        contains(sql(s, "SELECT body FROM outbox ORDER BY id DESC LIMIT 1")[0][0], ru, what=f"letter ({st})")
+        contains(sql(s, "SELECT body FROM outbox ORDER BY id DESC LIMIT 1")[0][0], ru, url, what=f"letter ({st})")
         resolved_at = one(s, "SELECT resolved_at FROM requests WHERE number = ?", n)
         check((resolved_at is not None) == (st == "resolved"), f"resolved_at {resolved_at} with status {st}")
     eq([r[:3] for r in audit_rows(s, n)],
@@ -1062,7 +1062,8 @@ def _():
         eq(m["X-Sink-Rcpt-To"], "<maria.ivanova@example.com>", "recipient of the reply letter")
         eq(str(m["Subject"]), f"Ответ по обращению {n}", "decoded subject of the reply letter")
         body = text_of(m)
-        contains(body, reply, what="reply letter")
+        # Every letter carries the member's link (issue #7), not only the first one.
+        contains(body, reply, f"https://help.example.test{r1['url']}", what="reply letter")
         for msg in msgs:
             lacks(text_of(msg) + str(msg["Subject"]), "ВНУТРЕННЕЕ", "бонус", what="a letter")
         wait_for(lambda: count(s, "outbox", "status = 'sent' AND sent_at IS NOT NULL") == 2, 3, "both sent")

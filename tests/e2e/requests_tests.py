@@ -324,10 +324,11 @@ def _():
     b = post_json(s, f, key="order-7f3a-1")
     eq(b.status, 201, "status of the retry")
     eq(b.body, a.body, "body of the retry")
-    # A retry with another body still gets the first answer (the key names the operation).
+    # The same key with another body is refused and reveals nothing of the first answer (issue #7).
     c = post_json(s, dict(f, description="Совсем другой текст, но ключ тот же самый, повтор."),
                   key="order-7f3a-1")
-    eq((c.status, c.body), (201, a.body), "retry with a changed body")
+    api_error(c, 422, "idempotency_mismatch")
+    lacks(c.text, j["number"], j["url"], what="the mismatch answer")
     eq(count(s, "requests", "member_id = ?", f["member_id"]), 1, "requests of the member")
     # Without the key it is a new attempt: a duplicate of the one request there is.
     e = api_error(post_json(s, f), 409, "duplicate")
@@ -881,7 +882,7 @@ def _():
     finish(s)
 
 
-@test("requests: duplicate via the form -> 409 with the open request and an append form; appended")
+@test("requests: duplicate via the form -> 409 with the open request and an append form; appended with the link")
 def _():
     s = server("form-dup")
     f = fields(topic="bank-details", subject="Смена реквизитов",
@@ -896,34 +897,38 @@ def _():
                        [("attachments", "счёт.pdf", PDF, "application/pdf")])
     eq(r.status, 409, "status of the duplicate")
     valid_html(r, "duplicate page")
+    # The same e-mail as the open request: its owner sees its number, status and date.
     contains(r.text, number, "Новое", today_ru(), what="duplicate page")
     form = form_block(r.text)
+    lacks(form, number, what="the append form (a number is no credential)")
     hidden = hidden_inputs(form)
-    eq(hidden.get("append_to"), number, "append_to")
     check(re.fullmatch(r"[A-Za-z0-9_-]{43}", hidden.get("form_token", "")), "form_token of the append form")
     eq(hidden.get("member_id"), f["member_id"], "member_id carried")
+    check(Page(form).find("input", name="append_to"), "no field for the private link")
     ta = re.search(r'<textarea[^>]*name="description"[^>]*>(.*?)</textarea>', form, re.S)
     check(ta, "no description textarea in the append form")
     eq(html.unescape(ta.group(1)), second["description"], "the new text is offered")
     check(Page(form).find("input", name="attachments", type="file"), "no file input in the append form")
     eq(count(s, "requests"), 1, "requests after the duplicate")
-    # Adding it to the open request.
-    pairs = list(hidden.items()) + [("description", second["description"])]
+    # Adding it to the open request with its private link.
+    pairs = list(hidden.items()) + [("append_to", "http://help.example.org" + link),
+                                    ("description", second["description"])]
     r = post_multipart(s, "/request", pairs, [("attachments", "счёт.pdf", PDF, "application/pdf")])
     eq(r.status, 200, f"status of the append ({short(r.text[-300:])})")
     contains(Page(r.text).texts("h1")[0], "Добавлено в обращение", number, what="h1")
-    again = post_multipart(s, "/request", pairs)
+    again = post_multipart(s, "/request", pairs, [("attachments", "счёт.pdf", PDF, "application/pdf")])
     eq(again.status, 200, "the append form sent twice")
     page = s.req(link)
     eq(page.status, 200, "private page")
     contains(page.text, f["description"], second["description"], "счёт.pdf", what="private page")
     eq(count(s, "messages"), 2, "messages (the append form sent twice adds one)")
     eq(count(s, "requests"), 1, "requests")
-    # Someone else cannot add to this request by its number.
-    other = dict(hidden, member_id=member(), form_token="C" * 43)
+    # Nobody can add to this request by its number (issue #7).
+    other = dict(hidden, member_id=f["member_id"], append_to=number, form_token="C" * 43)
     r = post_multipart(s, "/request", list(other.items()) + [("description", "Чужой текст в чужое обращение, "
                                                                                "так нельзя делать.")])
-    eq(r.status, 422, "append to another member's request")
+    eq(r.status, 404, "append with a number instead of the link")
+    lacks(r.text, "Добавлено", what="answer to an append by number")
     eq(count(s, "messages"), 2, "messages after a foreign append")
     lacks(s.req(link).text, "Чужой текст", what="private page")
     finish(s)
@@ -997,8 +1002,11 @@ def _():
     contains(page.text, html.escape(text, quote=False), "ошибка.png", what="page after the reply")
     lacks(page.text, "<b>из</b>", what="page after the reply")
     check(os.path.isfile(os.path.join(s.data, "files", hashlib.sha256(PNG).hexdigest())), "PNG not stored")
-    # The same reply form twice adds one message.
-    eq(post_multipart(s, j["url"], pairs).status, 303, "second submit")
+    # The same reply form twice adds one message; its token with another text adds nothing.
+    eq(post_multipart(s, j["url"], pairs, [("attachments", "ошибка.png", PNG, "image/png")]).status, 303,
+       "second submit")
+    eq(post_multipart(s, j["url"], [("message", "Другой текст"), ("form_token", token)]).status, 422,
+       "the reply form's token with another text")
     eq(count(s, "messages"), 2, "messages")
     for empty in ("", "   \n  "):
         r = post_multipart(s, j["url"], [("message", empty), ("form_token", rand_token())])
@@ -1037,7 +1045,8 @@ def _():
     for _ in range(6):
         invalid_fields(post_json(s, fields(member_id=m, topic="other", description="мало")))
         api_error(post_json(s, fields(member_id=m, topic=topics[0])), 409, "duplicate")
-        r = post_json(s, fields(member_id=m, topic=topics[0]), key="limit-1")
+        r = post_json(s, fields(member_id=m, topic=topics[0], subject=TEXTS[topics[0]][0],
+                                description=TEXTS[topics[0]][1]), key="limit-1")
         eq((r.status, r.body), (201, first.body), "idempotent retry")
     for t in topics[1:5]:
         created(post_json(s, fields(member_id=m, topic=t, subject=TEXTS[t][0], description=TEXTS[t][1])))
@@ -1053,7 +1062,8 @@ def _():
     contains(r.text, e["message"], what="form page")
     eq(count(s, "requests", "member_id = ?", m), 5, "requests of the member after 429")
     # A retry of an answered key still gets its answer; another member is not limited.
-    r = post_json(s, {}, key="limit-1")
+    r = post_json(s, fields(member_id=m, topic=topics[0], subject=TEXTS[topics[0]][0],
+                            description=TEXTS[topics[0]][1]), key="limit-1")
     eq((r.status, r.body), (201, first.body), "retry after the limit")
     created(post_json(s, fields()))
     finish(s)

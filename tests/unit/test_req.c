@@ -3,7 +3,9 @@
  * request creation against a real SQLite database in a temporary directory: idempotency,
  * duplicates (same topic, nearly the same text), validation storing nothing, the per-member rate
  * limit (refused attempts do not count), the honeypot, a member's reply reopening a request, and
- * auto-closing.
+ * auto-closing; and issue #7's private-link rules: idempotency keys bound to route and input, the
+ * duplicate answer by who asks, held additions, append only with the link, the derived link in
+ * every letter, lost links.
  */
 #include "../../src/core/arena.h"
 #include "../../src/db/db.h"
@@ -231,10 +233,60 @@ Test(req_create, the_same_idempotency_key_replays_the_first_answer)
 	cr_assert_eq(again.stored_status, 201);
 	cr_assert_str_eq(again.stored_json, first.stored_json);
 	cr_assert(strstr(first.stored_json, first.number) && strstr(first.stored_json, first.token));
-	/* Even a changed body under the same key gets the first answer, not a second request. */
+	/* A changed body under the same key is refused and learns nothing of the first answer. */
 	in.description = "Совсем другой текст обращения, который длиннее двадцати символов.";
-	cr_assert_eq(req_create(db, &cfg, A, &in, &again), REQ_REPLAYED);
+	struct req_outcome other;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &other), REQ_MISMATCH);
+	cr_assert_null(other.stored_json);
+	cr_assert_null(other.number);
+	/* So is the same body on another route. */
+	in.description = DESC;
+	in.route = "POST /request";
+	cr_assert_eq(req_create(db, &cfg, A, &in, &other), REQ_MISMATCH);
+	cr_assert_null(other.stored_json);
 	cr_assert_eq(count("SELECT count(*) FROM requests"), 1);
+}
+
+Test(req_checks, the_idempotency_digest_covers_fields_and_files_not_their_encoding)
+{
+	struct req_input x = {.member_id = "1234567", .name = "Ирина", .description = "текст"};
+	struct req_input y = x;
+	const char *d = req_input_digest(A, "r", &x);
+	cr_assert_eq(strlen(d), 64);
+	cr_assert_str_eq(req_input_digest(A, "r", &y), d, "the same fields give the same digest");
+	cr_assert_str_neq(req_input_digest(A, "other", &y), d, "the route is part of it");
+	y.email = "";
+	cr_assert_str_neq(req_input_digest(A, "r", &y), d, "an empty field is not an absent one");
+	y = x;
+	y.name = "Ирина\nemail 0\n";
+	cr_assert_str_neq(req_input_digest(A, "r", &y), d, "no field can forge another");
+	y = x;
+	struct http_file f = {.size = 10};
+	memset(f.sha256, 7, sizeof f.sha256);
+	y.files = &f;
+	y.n_files = 1;
+	const char *with_file = req_input_digest(A, "r", &y);
+	cr_assert_str_neq(with_file, d, "a file is part of it");
+	f.sha256[0] = 8;
+	cr_assert_str_neq(req_input_digest(A, "r", &y), with_file, "by its hash");
+	f.sha256[0] = 7;
+	f.filename = "another-name.png";
+	cr_assert_str_eq(req_input_digest(A, "r", &y), with_file, "not by its name");
+}
+
+Test(req_checks, contacts_match_normalised_and_are_masked)
+{
+	cr_assert(req_contact_matches(A, "anna@example.org", "", "  Anna@Example.ORG ", NULL));
+	cr_assert(req_contact_matches(A, "", "+79123456722", "", "8 (912) 345-67-22"));
+	cr_assert(req_contact_matches(A, "anna@example.org", "+79123456722", "x@example.org", "+7 912 345 67 22"));
+	cr_assert(!req_contact_matches(A, "anna@example.org", "+79123456722", "anna@example.net", "+79123456723"));
+	cr_assert(!req_contact_matches(A, "", "", "", ""), "empty fields never match");
+	cr_assert(!req_contact_matches(A, "", "+79123456722", "", ""), "an empty phone never matches");
+	cr_assert(!req_contact_matches(A, "anna@example.org", "", NULL, "not a phone"));
+	cr_assert_str_eq(req_mask_email(A, "anna@example.org"), "a***@example.org");
+	cr_assert_str_eq(req_mask_phone(A, "+79123456722"), "+7 *** ***-**-22");
+	cr_assert_str_eq(req_mask_phone(A, "+49301234567"), "+** *** ***-**-67");
+	cr_assert_str_eq(req_mask_email(A, ""), "");
 }
 
 Test(req_create, an_open_request_on_the_same_topic_is_a_duplicate)
@@ -333,6 +385,19 @@ Test(req_create, the_member_limit_counts_only_created_requests)
 	struct req_input third = input("1234567", topics[2], texts[2]);
 	cr_assert_eq(req_create(db, &cfg, A, &third, &out), REQ_LIMITED);
 	cr_assert(out.message && strstr(out.message, "Слишком много"), "%s", out.message);
+	/* At the limit, a duplicate is still answered by who asks: a stranger learns no number, and
+	 * the link goes to the request's own address. */
+	struct req_input stranger = input("1234567", topics[0], texts[0]);
+	stranger.email = "mallory@example.net";
+	stranger.phone = NULL;
+	int64_t letters = count("SELECT count(*) FROM outbox");
+	cr_assert_eq(req_create(db, &cfg, A, &stranger, &out), REQ_DUPLICATE);
+	cr_assert(!out.existing_owner && !out.existing_number && out.link_mail == REQ_LINK_SENT);
+	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 1);
+	cr_assert_str_eq(text("SELECT to_addr FROM outbox ORDER BY id DESC LIMIT 1", NULL), "irina@example.org");
+	struct req_input owner = input("1234567", topics[0], texts[0]);
+	cr_assert_eq(req_create(db, &cfg, A, &owner, &out), REQ_DUPLICATE);
+	cr_assert(out.existing_owner && out.existing_number);
 	struct req_input other = input("7654321", topics[2], texts[2]);
 	cr_assert_eq(req_create(db, &cfg, A, &other, &out), REQ_CREATED, "another member is not limited");
 }
@@ -425,6 +490,168 @@ Test(req_create, a_member_reply_reopens_and_auto_close_closes_resolved_requests)
 	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 1, "a letter to the member");
 	cr_assert_str_eq(text("SELECT status FROM requests WHERE member_id = ?", "1234567"), "closed");
 	cr_assert_str_eq(text("SELECT status FROM requests WHERE member_id = ?", "7654321"), "resolved");
+}
+
+/* The private link of request id, as letters carry it. */
+static const char *link_of(int64_t id)
+{
+	const char *l = req_link(db, A, &cfg, id);
+	cr_assert(l, "req_link: %s", db_errmsg(db));
+	return l;
+}
+
+Test(req_create, every_letter_carries_the_same_link_that_opens_the_request)
+{
+	struct req_input in = input("1234567", "payouts", DESC);
+	struct req_outcome out;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_CREATED);
+	int64_t id = count("SELECT id FROM requests");
+	const char *link = link_of(id);
+	cr_assert_str_eq(link, arena_printf(A, "https://help.example.org/r/%s", out.token),
+			 "the letters' link is the creation link");
+	cr_assert(req_agent_reply(db, &cfg, A, id, 0, "Проверили: выплата ушла вчера.", NULL));
+	const char *body = text("SELECT body FROM outbox ORDER BY id DESC LIMIT 1", NULL);
+	cr_assert(strstr(body, link) && strstr(body, "выплата ушла"), "the reply letter carries the link: %s", body);
+	cr_assert(req_set_status(db, &cfg, A, id, 0, "resolved"));
+	body = text("SELECT body FROM outbox ORDER BY id DESC LIMIT 1", NULL);
+	cr_assert(strstr(body, link), "the status letter carries the link: %s", body);
+	/* A request made before links were derived (no nonce): it gets one; the old link still opens. */
+	cr_assert_eq(db_exec(db, "UPDATE requests SET link_nonce = NULL"), DB_OK);
+	const char *derived = link_of(id);
+	cr_assert_str_neq(derived, link);
+	cr_assert_str_eq(link_of(id), derived, "stable once made");
+	struct req_view v;
+	cr_assert_eq(req_by_token(db, A, strrchr(derived, '/') + 1, true, &v), 1);
+	cr_assert_eq(req_by_token(db, A, out.token, true, &v), 1, "the first link keeps working");
+	/* Another key (DATA/link.key lost): new letters get a new link, the old ones keep working. */
+	unsigned char other_key[32] = {1};
+	struct req_config other = cfg;
+	other.link_key = other_key;
+	const char *after = req_link(db, A, &other, id);
+	cr_assert(after && strcmp(after, derived));
+	cr_assert_eq(req_by_token(db, A, strrchr(after, '/') + 1, true, &v), 1);
+	cr_assert_eq(req_by_token(db, A, out.token, true, &v), 1);
+}
+
+Test(req_create, a_strangers_duplicate_learns_nothing_and_the_link_goes_to_the_requests_email)
+{
+	struct req_input in = input("1234567", "payouts", DESC);
+	struct req_outcome first, dup;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &first), REQ_CREATED);
+	int64_t letters = count("SELECT count(*) FROM outbox");
+	struct req_input stranger = input("1234567", "payouts", "Прошу сменить реквизиты для выплат на мою карту.");
+	stranger.email = "mallory@example.net";
+	stranger.phone = "+7 999 000-00-01";
+	cr_assert_eq(req_create(db, &cfg, A, &stranger, &dup), REQ_DUPLICATE);
+	cr_assert(!dup.existing_owner);
+	cr_assert_null(dup.existing_number);
+	cr_assert_null(dup.existing_status);
+	cr_assert_eq(dup.existing_created, 0);
+	cr_assert_str_eq(dup.contact_masked, "i***@example.org");
+	cr_assert_eq(dup.link_mail, REQ_LINK_SENT);
+	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 1);
+	cr_assert_str_eq(text("SELECT to_addr FROM outbox ORDER BY id DESC LIMIT 1", NULL), "irina@example.org");
+	const char *body = text("SELECT body FROM outbox ORDER BY id DESC LIMIT 1", NULL);
+	cr_assert(strstr(body, first.token), "the letter carries the link: %s", body);
+	cr_assert_eq(count("SELECT count(*) FROM messages"), 1, "nothing written into the request");
+	/* Three letters a day per request; then the answer says so and nothing more is queued. */
+	cr_assert_eq(req_create(db, &cfg, A, &stranger, &dup), REQ_DUPLICATE);
+	cr_assert_eq(req_create(db, &cfg, A, &stranger, &dup), REQ_DUPLICATE);
+	cr_assert_eq(req_create(db, &cfg, A, &stranger, &dup), REQ_DUPLICATE);
+	cr_assert_eq(dup.link_mail, REQ_LINK_RECENT);
+	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 3);
+	/* The owner's phone in another format is the owner. */
+	struct req_input owner = stranger;
+	owner.phone = "8 (912) 345-67-89";
+	cr_assert_eq(req_create(db, &cfg, A, &owner, &dup), REQ_DUPLICATE);
+	cr_assert(dup.existing_owner);
+	cr_assert_str_eq(dup.existing_number, first.number);
+}
+
+Test(req_create, a_held_addition_becomes_a_message_only_when_confirmed)
+{
+	struct req_input in = input("1234567", "payouts", DESC);
+	struct req_outcome first, out;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &first), REQ_CREATED);
+	int64_t id = count("SELECT id FROM requests");
+	struct req_input add = input("1234567", "payouts", "Прошу перевести выплату на новую карту 2200 0000.");
+	add.email = "mallory@example.net";
+	add.idempotency_key = "form:hold-1";
+	cr_assert_eq(req_hold(db, &cfg, A, &add, DESC, &out), REQ_CREATED);
+	cr_assert_eq(out.link_mail, REQ_LINK_SENT);
+	cr_assert_eq(count("SELECT count(*) FROM held_additions"), 1);
+	cr_assert_eq(count("SELECT count(*) FROM messages"), 1, "held, not added");
+	cr_assert_eq(req_hold(db, &cfg, A, &add, DESC, &out), REQ_REPLAYED, "a double submit holds once");
+	cr_assert_eq(count("SELECT count(*) FROM held_additions"), 1);
+	struct req_held *h;
+	cr_assert_eq(req_held_list(db, A, id, &h), 1);
+	cr_assert_str_eq(h[0].body, add.description);
+	cr_assert_eq(req_held_resolve(db, A, id + 1, h[0].id, true), REQ_INVALID, "only for its request");
+	cr_assert_eq(req_held_resolve(db, A, id, h[0].id, true), REQ_CREATED);
+	cr_assert_eq(count("SELECT count(*) FROM messages"), 2);
+	cr_assert_eq(count("SELECT count(*) FROM held_additions"), 0);
+	cr_assert_eq(req_held_resolve(db, A, id, h[0].id, true), REQ_INVALID, "once");
+	/* At most REQ_MAX_HELD wait; a discarded one leaves no message. */
+	for (int i = 0; i < REQ_MAX_HELD + 3; i++) {
+		add.idempotency_key = NULL;
+		add.description = arena_printf(A, "Дополнение номер %d к обращению о выплате.", i);
+		cr_assert_eq(req_hold(db, &cfg, A, &add, DESC, &out), REQ_CREATED);
+	}
+	cr_assert_eq(count("SELECT count(*) FROM held_additions"), REQ_MAX_HELD);
+	cr_assert_eq(req_held_list(db, A, id, &h), REQ_MAX_HELD);
+	cr_assert(strstr(h[REQ_MAX_HELD - 1].body, "номер 7"), "the newest is kept: %s", h[REQ_MAX_HELD - 1].body);
+	cr_assert_eq(req_held_resolve(db, A, id, h[0].id, false), REQ_CREATED);
+	cr_assert_eq(count("SELECT count(*) FROM messages"), 2);
+	/* Expired ones are not offered and are pruned, like idempotency keys older than 24 hours. */
+	cr_assert_eq(db_exec(db, "UPDATE held_additions SET expires = 1"), DB_OK);
+	cr_assert_eq(req_held_list(db, A, id, &h), 0);
+	cr_assert_eq(db_exec(db, "UPDATE idempotency SET created = created - 24 * 3600 - 1"), DB_OK);
+	cr_assert_eq(req_prune(db, 1000), REQ_MAX_HELD - 1 + 1);
+	cr_assert_eq(count("SELECT count(*) FROM held_additions") + count("SELECT count(*) FROM idempotency"), 0);
+	/* No open request on the matter any more: nothing held. */
+	cr_assert_eq(db_exec(db, "UPDATE requests SET status = 'closed'"), DB_OK);
+	cr_assert_eq(req_hold(db, &cfg, A, &add, DESC, &out), REQ_INVALID);
+	cr_assert_str_eq(out.errors.field[0], "request");
+}
+
+Test(req_create, append_needs_the_private_link_not_a_number)
+{
+	struct req_input in = input("1234567", "payouts", DESC);
+	struct req_outcome first, out;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &first), REQ_CREATED);
+	const char *add = "Дополнение: новый банк, реквизиты прилагаю.";
+	cr_assert_eq(req_append(db, &cfg, A, first.number, add, NULL, 0, NULL, &out), REQ_INVALID);
+	cr_assert_str_eq(out.errors.field[0], "append_to");
+	cr_assert_eq(req_append(db, &cfg, A, req_new_token(A), add, NULL, 0, NULL, &out), REQ_INVALID);
+	cr_assert_eq(count("SELECT count(*) FROM messages"), 1);
+	const char *url = arena_printf(A, " https://help.example.org/r/%s ", first.token);
+	cr_assert_eq(req_append(db, &cfg, A, url, add, NULL, 0, "form:a", &out), REQ_CREATED);
+	cr_assert_str_eq(out.existing_number, first.number);
+	cr_assert_eq(count("SELECT count(*) FROM messages"), 2);
+	cr_assert_eq(req_append(db, &cfg, A, first.token, add, NULL, 0, "form:a", &out), REQ_REPLAYED);
+	cr_assert_eq(req_append(db, &cfg, A, first.token, "Другой текст под тем же ключом.", NULL, 0, "form:a", &out),
+		     REQ_MISMATCH);
+	cr_assert_eq(count("SELECT count(*) FROM messages"), 2);
+}
+
+Test(req_create, lost_links_go_to_the_stored_addresses_only)
+{
+	struct req_input a1 = input("1234567", "payouts", DESC);
+	struct req_input a2 = input("1234567", "order", "Заказ 5512 пришёл без одной коробки шампуня.");
+	a2.email = "other@example.org";
+	struct req_outcome o1, o2;
+	cr_assert_eq(req_create(db, &cfg, A, &a1, &o1), REQ_CREATED);
+	cr_assert_eq(req_create(db, &cfg, A, &a2, &o2), REQ_CREATED);
+	int64_t letters = count("SELECT count(*) FROM outbox");
+	cr_assert_eq(req_send_links(db, &cfg, A, "1234567"), 2, "one letter per address");
+	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 2);
+	const char *b1 = text("SELECT body FROM outbox WHERE to_addr = 'irina@example.org' ORDER BY id DESC LIMIT 1",
+			      NULL);
+	const char *b2 = text("SELECT body FROM outbox WHERE to_addr = 'other@example.org' ORDER BY id DESC LIMIT 1",
+			      NULL);
+	cr_assert(strstr(b1, o1.token) && !strstr(b1, o2.token), "%s", b1);
+	cr_assert(strstr(b2, o2.token) && !strstr(b2, o1.token), "%s", b2);
+	cr_assert_eq(req_send_links(db, &cfg, A, "7654321"), 0);
 }
 
 /* ---- issue #7: file names, download names, the file sweep ---------------------------------- */
@@ -616,4 +843,23 @@ Test(req_create, form_tokens_are_signed_bound_to_their_purpose_and_expire)
 	cr_assert(!req_form_token_ok(db, A, "solved", NULL, 86400));
 	cr_assert(!req_form_token_ok(db, A, "solved", "", 86400));
 	cr_assert(!req_form_token_ok(db, A, "solved", arena_printf(A, "%lld.", (long long)now), 86400));
+}
+
+Test(req_create, the_sweep_keeps_a_file_that_only_a_held_addition_refers_to)
+{
+	struct req_input in = input("1234567", "payouts", DESC);
+	struct req_outcome out;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_CREATED);
+	struct http_file f = upload("held.jpg", JPEG_BYTES, sizeof JPEG_BYTES - 1);
+	struct req_input add = input("1234567", "payouts", "Вот скан квитанции об оплате заказа, посмотрите.");
+	add.files = &f;
+	add.n_files = 1;
+	cr_assert_eq(req_hold(db, &cfg, A, &add, DESC, &out), REQ_CREATED);
+	cr_assert_eq(count("SELECT count(*) FROM attachments"), 0, "held, not attached");
+	const char *path = stored_path(&f);
+	age(path, 7200);
+	char cursor[65] = "";
+	req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0, "the sweep removed a file a held addition still needs");
 }

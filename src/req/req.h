@@ -229,6 +229,8 @@ bool req_deflect(struct db *db, const char *slug, const char *topic);
 bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit);
 /* True when key is already at or above limit in its window (no hit counted). */
 bool req_throttled(struct db *db, const char *key, int window_s, int limit);
+/* The hits of key in its current window (0 when none), -1 on a database error. */
+int req_throttle_count(struct db *db, const char *key, int window_s);
 
 /* Random token (256 bits, base64url, 43 chars) and the hex SHA-256 it is stored as. */
 const char *req_new_token(struct arena *a);

@@ -66,6 +66,7 @@ struct http_server {
 	_Atomic long dispatching; /* handlers running now */
 	_Atomic long in_flight;
 	_Atomic long suspended; /* suspended and not yet asked to resume */
+	_Atomic long held;      /* suspended at some point and not yet completed (answer sent) */
 	struct netaddr_list *proxies;
 	struct cache *cache;
 	struct metrics *metrics;
@@ -228,6 +229,7 @@ struct req_ctx {
 	bool answered;
 	bool suspended; /* http_suspend: the answer comes when http_resume is called */
 	int delay_ms;   /* http_delay */
+	bool held;      /* was suspended: counted in held until completed */
 	struct conn_state *cs;
 	/* body reading */
 	struct http_body_rules rules;
@@ -243,6 +245,10 @@ void http_suspend(struct http_request *req)
 {
 	struct req_ctx *x = (struct req_ctx *)req; /* req is the first member */
 	x->suspended = true;
+	if (!x->held) {
+		x->held = true;
+		atomic_fetch_add(&x->s->held, 1);
+	}
 	atomic_fetch_add(&x->s->suspended, 1);
 	MHD_suspend_connection(req->conn);
 }
@@ -268,6 +274,10 @@ static bool delay_answer(struct req_ctx *x)
 	if (!x->delay_ms || !x->cs || atomic_load(&x->s->draining))
 		return false;
 	x->suspended = true;
+	if (!x->held) {
+		x->held = true;
+		atomic_fetch_add(&x->s->held, 1);
+	}
 	atomic_fetch_add(&x->s->suspended, 1);
 	MHD_suspend_connection(x->req.conn);
 	atomic_store(&x->cs->resume_at_us, http_now_us() + (uint64_t)x->delay_ms * 1000u);
@@ -1130,6 +1140,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	buf_free(&x->resp.body);
 	arena_free(x->req.arena);
 	*req_cls = NULL;
+	if (x->held)
+		atomic_fetch_sub(&s->held, 1);
 	atomic_fetch_sub(&s->in_flight, 1);
 }
 
@@ -1290,7 +1302,7 @@ bool http_wait(struct http_server *s, int ms, bool suspended_only)
 		return true;
 	uint64_t until = http_now_us() + (uint64_t)(ms > 0 ? ms : 0) * 1000u;
 	for (;;) {
-		bool idle = suspended_only ? atomic_load(&s->suspended) <= 0 : atomic_load(&s->in_flight) <= 0;
+		bool idle = suspended_only ? atomic_load(&s->held) <= 0 : atomic_load(&s->in_flight) <= 0;
 		if (idle || http_now_us() >= until)
 			return idle;
 		usleep(10 * 1000);
@@ -1312,8 +1324,9 @@ bool http_stop(struct http_server *s)
 	if (!s)
 		return true;
 	http_close(s);
-	/* Delayed answers (http_delay) are resumed by the reaper within 200 ms of http_drain. */
-	http_wait(s, 1000, true);
+	/* Delayed answers (http_delay) are resumed by the reaper within 200 ms of http_drain; a
+	 * resumed answer is still to be sent (MHD_stop_daemon would close its connection first). */
+	http_wait(s, 2000, true);
 	long left = atomic_load(&s->suspended);
 	if (left > 0) {
 		fprintf(stderr, "spravka: %ld connections are still suspended; the HTTP daemon is left running\n",

@@ -142,7 +142,8 @@ int http_port(const struct http_server *s);
  * The shutdown, in steps. http_drain: stops accepting (the listening socket is closed, so new
  * clients are refused at once), answers every request that starts from now on 503 and closes
  * its connection, and sends the delayed answers (http_delay) at once. http_wait: waits up to ms
- * for every request in flight to finish (suspended_only: for the suspended connections only);
+ * for every request in flight to finish (suspended_only: for those that were suspended, their
+ * answers sent);
  * true when none is left. http_close: no handler runs after it returns (it waits for those
  * running); a request whose body ends later is answered 503 — called before the threads the
  * handlers hand work to are stopped. http_stop: stops the threads, frees everything and

@@ -1341,6 +1341,7 @@ import search_tests  # noqa: E402,F401  (issue #3: search, search log, browser)
 import requests_tests  # noqa: E402,F401  (issue #4: the member's side)
 import desk_tests  # noqa: E402,F401  (issue #4: the desk, accounts, mail)
 import crash_test  # noqa: E402,F401  (issue #4: nothing lost under SIGKILL)
+import trust_http_tests  # noqa: E402,F401  (issue #7: client address, lockouts, slow bodies, shutdown, cross-site)
 
 
 # =============================================================================================

@@ -45,7 +45,8 @@ struct conn_state {
 	 * reaper's last mark (set by the worker when the body starts, then by the reaper only). */
 	_Atomic int body;
 	_Atomic uint64_t body_bytes;
-	uint64_t mark_us, mark_bytes, cut_us;
+	_Atomic uint64_t mark_us, mark_bytes; /* atomic: a keep-alive request may restart them */
+	uint64_t cut_us;
 	_Atomic uint64_t resume_at_us; /* http_delay: resume then (0: not delayed) */
 };
 

@@ -278,6 +278,41 @@ def _():
     finish(s)
 
 
+@test("trust: 40 slow bodies on a server with max_connections 16 are cut; the portal answers again")
+def _():
+    s = server("slow-many", limits={"body_grace": 2, "min_body_rate": 1024, "max_connections": 16})
+    socks = []
+    try:
+        for _ in range(40):
+            try:
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=2)
+                c.sendall(b"POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-"
+                          b"urlencoded\r\nContent-Length: 100000\r\n\r\nmember_id=1")
+                socks.append(c)
+            except OSError:
+                pass
+        t0 = time.monotonic()
+        r = None
+        while time.monotonic() - t0 < 12 and not r:
+            try:
+                r = s.req("/healthz", timeout=12)
+            except OSError:
+                time.sleep(0.2)
+        took = time.monotonic() - t0
+        check(r is not None and r.status == 200, "no answer to /healthz")
+        check(took < 8, f"/healthz answered after {took:.1f} s (body_grace 2 s)")
+        cut = 0
+        for c in socks:  # every slow body got its 408 (or, past the limit, was never served)
+            c.settimeout(6)
+            if parse_raw(read_answer(c, 6)).status == 408:
+                cut += 1
+        check(cut >= 15, f"only {cut} slow bodies were answered 408")
+    finally:
+        for c in socks:
+            c.close()
+    finish(s)
+
+
 # =============================================================================================
 # Shutdown under load
 # =============================================================================================

@@ -262,7 +262,6 @@ static void *maintenance_main(void *arg)
 
 static int cmd_serve(struct opts *o)
 {
-	static char logbuf[1 << 16];
 	struct app app;
 	memset(&app, 0, sizeof app);
 	if (!load_config(&app.cfg, o))
@@ -306,7 +305,7 @@ static int cmd_serve(struct opts *o)
 		return 1;
 	}
 	pthread_rwlock_init(&app.index_lock, NULL);
-	app.search_log = search_log_new();
+	app.search_log = search_log_new(app.cfg.search_log_per_ip_hour);
 	db = db_pool_get(app.pool);
 	bool ok = app_refresh(&app, db);
 	db_pool_put(app.pool, db);
@@ -352,13 +351,14 @@ static int cmd_serve(struct opts *o)
 	    .max_header_bytes = app.cfg.max_header_bytes,
 	    .connection_memory = app.cfg.connection_memory,
 	    .cache_entries = app.cfg.cache_entries,
+	    .trusted_proxies = app.cfg.trusted_proxies,
+	    .min_body_rate = app.cfg.min_body_rate,
+	    .body_grace = app.cfg.body_grace,
 	    .route_names = names,
 	    .route_methods = methods,
 	    .n_routes = n_routes,
 	    .prepare = app_prepare,
 	};
-	/* Access-log lines are buffered and flushed by the server a few times a second. */
-	setvbuf(stderr, logbuf, _IOFBF, sizeof logbuf);
 	app.http = http_start(&ho, app_dispatch, &app, err, sizeof err);
 	if (!app.http) {
 		fprintf(stderr, "spravka: %s\n", err);
@@ -394,11 +394,30 @@ static int cmd_serve(struct opts *o)
 
 	int sig = 0;
 	sigwait(&stop, &sig);
-	fprintf(stderr, "spravka: %s received, finishing in-flight requests\n",
-		sig == SIGINT ? "SIGINT" : "SIGTERM");
-	http_stop(app.http, 10000);
-	workers_stop(app.file_sync); /* after the server: in-flight creations finish first */
-	db_group_stop(app.writer);
+	fprintf(stderr, "spravka: %s received, finishing in-flight requests (up to %d s)\n",
+		sig == SIGINT ? "SIGINT" : "SIGTERM", app.cfg.shutdown_grace);
+	/* No new connections; new requests on open ones get 503. The file threads and the
+	 * database writer go on with what they hold, and the suspended connections get their
+	 * answers as the writer commits. */
+	http_drain(app.http);
+	if (!http_wait(app.http, app.cfg.shutdown_grace * 1000, false)) {
+		/* The grace period is over (the database locked by someone else, a disk that does
+		 * not keep up, a client still sending...): the creations still waiting fail and are
+		 * answered 503 — not stored, not acknowledged — and nobody waits for the write lock
+		 * any more. */
+		fprintf(stderr, "spravka: grace period over, answering the requests still waiting 503\n");
+		db_group_abandon(app.writer);
+		db_give_up_waiting();
+		http_wait(app.http, 10000, true);
+	}
+	http_close(app.http); /* no handler hands work to the threads stopped next */
+	workers_stop(app.file_sync);
+	db_group_stop(app.writer); /* every creation answered */
+	if (!http_stop(app.http)) {
+		/* A connection is still suspended: stopping libmicrohttpd now would abort. */
+		fprintf(stderr, "spravka: stopped without closing every connection\n");
+		_exit(1);
+	}
 	atomic_store(&maintenance_stop, true);
 	pthread_join(maint, NULL);
 	mail_stop(mailer);
@@ -413,8 +432,6 @@ static int cmd_serve(struct opts *o)
 	app_free_requests(&app);
 	config_free(&app.cfg);
 	fprintf(stderr, "spravka: stopped\n");
-	fflush(stderr);
-	setvbuf(stderr, NULL, _IONBF, 0);
 	return 0;
 }
 
@@ -473,6 +490,9 @@ static int cmd_user(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Line buffered: a fatal message (libmicrohttpd's panic before abort(), say) is never lost
+	 * in a buffer. The access log has a buffered stream of its own (src/http). */
+	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

@@ -154,7 +154,7 @@ void api_search(struct ctx *c)
 				  .limit = limit, .snippets = true};
 	struct search_result r;
 	const char *instant = http_param(c->req, "instant");
-	app_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"));
+	app_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"), http_client_ip(c->req));
 	json_t *results = json_array();
 	for (int i = 0; i < r.n; i++)
 		json_array_append_new(

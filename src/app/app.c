@@ -88,12 +88,12 @@ void app_search(struct app *app, struct arena *a, const struct search_query *q,
 }
 
 void app_search_logged(struct app *app, struct arena *a, const struct search_query *q,
-		       struct search_result *out, bool instant)
+		       struct search_result *out, bool instant, const char *client)
 {
 	uint64_t t0 = http_now_us();
 	app_search(app, a, q, out);
 	if (!instant && app->search_log)
-		search_log_add(app->search_log, q->text, out->total, (int)(http_now_us() - t0));
+		search_log_add(app->search_log, client, q->text, out->total, (int)(http_now_us() - t0));
 }
 
 bool app_refresh(struct app *app, struct db *db)

@@ -108,13 +108,18 @@ void app_search(struct app *app, struct arena *a, const struct search_query *q,
  * instant (as-you-type requests are not logged).
  */
 void app_search_logged(struct app *app, struct arena *a, const struct search_query *q,
-		       struct search_result *out, bool instant);
+		       struct search_result *out, bool instant, const char *client);
 
-/* The search log (search_log.c): a bounded in-memory queue, written once a second. */
-struct search_log *search_log_new(void);
+/*
+ * The search log (search_log.c): a bounded in-memory queue, written once a second. Each client
+ * (http_client_ip) gets at most per_client_hour entries per clock hour; the counts are kept in
+ * memory only, under a keyed hash of the client (no address is kept, nor ever written).
+ */
+struct search_log *search_log_new(int per_client_hour);
 void search_log_free(struct search_log *l);
-/* Queues a search. */
-void search_log_add(struct search_log *l, const char *query, int results, int micros);
+/* Queues a search of client; false when it was not queued (the client's hour is full, or the
+ * queue is). */
+bool search_log_add(struct search_log *l, const char *client, const char *query, int results, int micros);
 /* Queues a click on slug among the results of query. */
 void search_log_click(struct search_log *l, const char *query, const char *slug);
 /* Writes the queue in one transaction; false on a database error (the entries are lost). */

@@ -7,6 +7,14 @@
  * before the handler runs: unknown path -> 404, other method -> 405 with Allow, too big a body ->
  * 413, missing role -> login redirect or 403 (roles arrive with the desk), and a cacheable route
  * is answered from the page cache without touching the database.
+ *
+ * Cross-site writes: a form (every POST outside /api/) that a browser sends from another site is
+ * refused with 403 — the Origin header, or the Referer when there is no Origin, must name the
+ * site itself (public_url when configured, else the request's Host); "Origin: null" (sandboxed
+ * frames, file: pages, redirected posts) counts as another site. A request with neither header
+ * is not a browser's cross-site form and goes on (CSRF tokens still apply where a route checks
+ * them). The API's request creation takes application/json or multipart/form-data only (415):
+ * other types (text/plain...) are what a page elsewhere can send without a CORS preflight.
  */
 #include "app.h"
 
@@ -195,6 +203,68 @@ static void refuse_body(struct ctx *c, bool api)
 		page_error(c, status, msg);
 }
 
+/* ct is type with optional parameters; case-insensitive. */
+static bool media_type_is(const char *ct, const char *type)
+{
+	size_t n = strlen(type);
+	if (!ct || strncasecmp(ct, type, n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
+}
+
+static bool api_body_type_ok(const char *ct)
+{
+	return media_type_is(ct, "application/json") || media_type_is(ct, "multipart/form-data");
+}
+
+/* scheme://authority of an absolute http(s) URL, lower case, without the scheme's default port;
+ * false for anything else ("null", file:, a path). */
+static bool url_origin(const char *url, char *out, size_t outlen)
+{
+	const char *rest;
+	bool https;
+	if (!strncasecmp(url, "http://", 7))
+		https = false, rest = url + 7;
+	else if (!strncasecmp(url, "https://", 8))
+		https = true, rest = url + 8;
+	else
+		return false;
+	size_t n = strcspn(rest, "/?#");
+	if (n == 0 || memchr(rest, '@', n) || n + 9 >= outlen)
+		return false;
+	const char *dflt = https ? ":443" : ":80";
+	size_t dl = strlen(dflt);
+	if (n > dl && !memcmp(rest + n - dl, dflt, dl))
+		n -= dl;
+	int len = snprintf(out, outlen, "%s://%.*s", https ? "https" : "http", (int)n, rest);
+	for (int i = 0; i < len; i++)
+		out[i] = (char)(out[i] >= 'A' && out[i] <= 'Z' ? out[i] + 32 : out[i]);
+	return true;
+}
+
+/* Whether a browser's form comes from the site itself (see the header comment). */
+static bool same_origin(const struct ctx *c)
+{
+	const char *from = http_header(c->req, "Origin");
+	if (!from) {
+		from = http_header(c->req, "Referer");
+		if (!from)
+			return true;
+	}
+	char got[512], own[512];
+	if (!url_origin(from, got, sizeof got))
+		return false;
+	if (c->app->cfg.public_url_set)
+		return url_origin(c->app->cfg.public_url, own, sizeof own) && !strcmp(got, own);
+	/* Without public_url: the Host this request was sent to, under the origin's scheme. */
+	const char *host = http_header(c->req, "Host");
+	if (!host || strpbrk(host, "/?#@"))
+		return false;
+	char url[512];
+	snprintf(url, sizeof url, "%.*s%s", (int)(strstr(got, "://") - got + 3), got, host);
+	return url_origin(url, own, sizeof own) && !strcmp(got, own);
+}
+
 void app_prepare(void *appv, struct http_request *req, struct http_body_rules *rules)
 {
 	struct app *app = appv;
@@ -255,6 +325,13 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 									 : "GET, HEAD";
 		return refuse(&c, api, 405);
 	}
+	if (post && !(r->flags & R_API) && !same_origin(&c))
+		return page_error(&c, 403, "Форма отправлена с другого сайта. Откройте страницу на нашем сайте и "
+					   "отправьте форму оттуда.");
+	if (post && (r->flags & R_API) && r->body != B_NONE && !api_body_type_ok(http_header(req, "Content-Type")))
+		return api_error(&c, 415, "unsupported_media_type",
+				 "Неподдерживаемый формат данных: отправьте JSON (Content-Type: application/json) "
+				 "или форму multipart/form-data.");
 	if (req->body_error)
 		return refuse_body(&c, api || (r->flags & R_API));
 	if (req->body_bytes > r->body_limit)

@@ -6,6 +6,13 @@
  * (result pages carry the query, not a per-search id, so that a page stays the same for the
  * same query and can be cached and revalidated). The queue is bounded: under overload, entries are dropped, never the
  * searches.
+ *
+ * Anonymous traffic cannot grow the table without bound: a client gets at most per_client_hour
+ * entries per clock hour. The counts live in a fixed table of CLIENT_SLOTS counters in memory,
+ * emptied when the hour changes, each under a SipHash of the client keyed with a random key made
+ * at start (nobody can aim collisions, and no address is kept). A client that finds no free slot
+ * within a few probes (more distinct clients this hour than the table holds) is not logged for
+ * the rest of the hour: the log is a statistic, and the searches themselves are never refused.
  */
 #include "app.h"
 
@@ -20,6 +27,8 @@
 #include <time.h>
 
 #define LOG_MAX 4096
+#define CLIENT_SLOTS 16384 /* of 16 bytes */
+#define CLIENT_PROBES 16
 
 struct log_entry {
 	int64_t id, at;
@@ -28,20 +37,55 @@ struct log_entry {
 	int results, micros;
 };
 
+struct client_slot {
+	uint64_t hash; /* 0: free */
+	uint32_t count;
+};
+
 struct search_log {
 	pthread_mutex_t lock;
 	struct log_entry e[LOG_MAX];
 	int n;
-	long dropped;
+	long dropped, over_limit;
+	int per_client_hour;
+	int64_t hour; /* of the counts in clients */
+	unsigned char key[crypto_shorthash_KEYBYTES];
+	struct client_slot clients[CLIENT_SLOTS];
 };
 
-struct search_log *search_log_new(void)
+struct search_log *search_log_new(int per_client_hour)
 {
 	struct search_log *l = xcalloc(1, sizeof *l);
 	pthread_mutex_init(&l->lock, NULL);
 	if (sodium_init() < 0)
 		abort();
+	l->per_client_hour = per_client_hour;
+	crypto_shorthash_keygen(l->key);
 	return l;
+}
+
+/* Counts one entry of client in this hour; false when its hour is full. Under l->lock. */
+static bool client_take(struct search_log *l, const char *client, int64_t now)
+{
+	if (now / 3600 != l->hour) {
+		memset(l->clients, 0, sizeof l->clients);
+		l->hour = now / 3600;
+	}
+	uint64_t h;
+	crypto_shorthash((unsigned char *)&h, (const unsigned char *)client, strlen(client), l->key);
+	h |= 1; /* never 0, the mark of a free slot */
+	for (int i = 0; i < CLIENT_PROBES; i++) {
+		struct client_slot *s = &l->clients[(h + (uint64_t)i) % CLIENT_SLOTS];
+		if (s->hash == 0)
+			s->hash = h;
+		if (s->hash != h)
+			continue;
+		if (s->count >= (uint32_t)l->per_client_hour)
+			return false;
+		s->count++;
+		return true;
+	}
+	return false;
 }
 
 static void clear(struct search_log *l)
@@ -98,18 +142,25 @@ static char *mask(const char *q)
 	return buf_steal(&b, NULL);
 }
 
-void search_log_add(struct search_log *l, const char *query, int results, int micros)
+bool search_log_add(struct search_log *l, const char *client, const char *query, int results, int micros)
 {
 	int64_t id;
 	randombytes_buf(&id, sizeof id);
 	id &= INT64_MAX; /* random, so that several nodes never collide */
+	int64_t now = (int64_t)time(NULL);
+	bool queued = false;
 	pthread_mutex_lock(&l->lock);
-	if (l->n < LOG_MAX)
-		l->e[l->n++] = (struct log_entry){.id = id, .at = (int64_t)time(NULL), .query = mask(query),
-						  .results = results, .micros = micros};
-	else
+	if (l->n >= LOG_MAX) {
 		l->dropped++;
+	} else if (!client_take(l, client ? client : "?", now)) {
+		l->over_limit++;
+	} else {
+		l->e[l->n++] = (struct log_entry){.id = id, .at = now, .query = mask(query),
+						  .results = results, .micros = micros};
+		queued = true;
+	}
 	pthread_mutex_unlock(&l->lock);
+	return queued;
 }
 
 void search_log_click(struct search_log *l, const char *query, const char *slug)

@@ -12,9 +12,13 @@
 #include <string.h>
 #include <time.h>
 
-#define FAILS_PER_LOGIN 5  /* per 15 minutes */
-#define FAILS_PER_IP 20    /* per 15 minutes */
+/* Failed logins, per 15 minutes: a client is refused for one account after 5 and for every
+ * account after 20; an account is never refused, only slowed down (auth_login_delay_ms). */
+#define FAILS_PER_LOGIN_CLIENT 5
+#define FAILS_PER_CLIENT 20
 #define FAIL_WINDOW 900
+#define DELAY_AFTER 3 /* failures of an account before its logins are slowed down */
+#define DELAY_MAX_MS 3000
 
 unsigned auth_roles_of(const char *role)
 {
@@ -103,36 +107,60 @@ static void make_dummy(void)
 		abort();
 }
 
-enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password,
-			    const char *ip, const char **token, const char **csrf)
+int auth_login_delay_ms(int failures)
 {
-	const char *kl = arena_printf(a, "login-fail:%s", login);
-	const char *ki = arena_printf(a, "login-fail-ip:%s", ip);
-	if (req_throttled(db, kl, FAIL_WINDOW, FAILS_PER_LOGIN) || req_throttled(db, ki, FAIL_WINDOW, FAILS_PER_IP))
+	if (failures < DELAY_AFTER)
+		return 0;
+	int shift = failures - DELAY_AFTER;
+	return shift >= 4 ? DELAY_MAX_MS : 250 << shift; /* 250, 500, 1000, 2000, then 3000 ms */
+}
+
+enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password,
+			    const char *client, const char **token, const char **csrf, int *delay_ms)
+{
+	*delay_ms = 0;
+	/* A login that cannot exist names no account: nothing is counted under it (the key would be
+	 * the caller's text), but the client's failure is, and the answer costs the same. */
+	bool named = login_valid(login);
+	const char *kc = arena_printf(a, "login-fail-ip:%s", client);
+	const char *kac = named ? arena_printf(a, "login-fail-client:%s|%s", login, client) : NULL;
+	const char *ka = named ? arena_printf(a, "login-fail:%s", login) : NULL;
+	if (req_throttled(db, kc, FAIL_WINDOW, FAILS_PER_CLIENT) ||
+	    (kac && req_throttled(db, kac, FAIL_WINDOW, FAILS_PER_LOGIN_CLIENT)))
 		return AUTH_THROTTLED;
-	struct db_stmt *st = db_prepare(db, "SELECT id, password_hash FROM users WHERE login = ? AND disabled = 0");
-	if (!st)
-		return AUTH_ERROR;
-	db_bind_text(st, 1, login);
+	/* Someone is guessing this account's password (from anywhere): every answer for it comes
+	 * later, its owner's too, but a right password from a client that is not throttled itself
+	 * still signs in. */
+	int failures = ka ? req_throttle_count(db, ka, FAIL_WINDOW) : 0;
+	*delay_ms = auth_login_delay_ms(failures > 0 ? failures : 0);
 	int64_t id = 0;
 	char hash[crypto_pwhash_STRBYTES] = "";
-	if (db_step(st) == DB_ROW) {
-		id = db_col_int(st, 0);
-		snprintf(hash, sizeof hash, "%s", db_col_text(st, 1));
+	if (named) {
+		struct db_stmt *st = db_prepare(db, "SELECT id, password_hash FROM users WHERE login = ? AND disabled = 0");
+		if (!st)
+			return AUTH_ERROR;
+		db_bind_text(st, 1, login);
+		if (db_step(st) == DB_ROW) {
+			id = db_col_int(st, 0);
+			snprintf(hash, sizeof hash, "%s", db_col_text(st, 1));
+		}
+		db_finalize(st);
 	}
-	db_finalize(st);
 	/* An unknown login costs the same as a wrong password, so timing does not tell them apart. */
 	pthread_once(&dummy_once, make_dummy);
 	bool ok = crypto_pwhash_str_verify(id ? hash : dummy_hash, password, strlen(password)) == 0 && id;
 	if (!ok) {
-		req_throttle_hit(db, kl, FAIL_WINDOW, FAILS_PER_LOGIN);
-		req_throttle_hit(db, ki, FAIL_WINDOW, FAILS_PER_IP);
+		req_throttle_hit(db, kc, FAIL_WINDOW, FAILS_PER_CLIENT);
+		if (named) {
+			req_throttle_hit(db, kac, FAIL_WINDOW, FAILS_PER_LOGIN_CLIENT);
+			req_throttle_hit(db, ka, FAIL_WINDOW, 0);
+		}
 		return AUTH_WRONG;
 	}
 	*token = random_token(a);
 	*csrf = random_token(a);
 	int64_t now = (int64_t)time(NULL);
-	st = db_prepare(db, "INSERT INTO sessions(token_hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)");
+	struct db_stmt *st = db_prepare(db, "INSERT INTO sessions(token_hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)");
 	bool done = st && db_bind_text(st, 1, req_token_hash(a, *token)) == DB_OK && db_bind_int(st, 2, id) == DB_OK &&
 		    db_bind_text(st, 3, *csrf) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
 		    db_bind_int(st, 5, now + AUTH_SESSION_SECONDS) == DB_OK && db_step(st) == DB_DONE;

@@ -3,9 +3,11 @@
  *
  * Owns the `users` and `sessions` rows. Passwords are hashed with Argon2id (libsodium's
  * crypto_pwhash_str, interactive limits); a session is a 256-bit random token in an HttpOnly,
- * SameSite=Lax cookie, stored as its SHA-256 with a CSRF token of its own and an expiry. Logins
- * are throttled per account and per client address (the shared throttle table), and a wrong
- * login and a wrong password get the same answer. Never renders pages.
+ * SameSite=Lax cookie, stored as its SHA-256 with a CSRF token of its own and an expiry. Failed
+ * logins are counted (the shared throttle table) per client, per (account, client) and per
+ * account: a client is refused past its limits, an account is only slowed down, so that nobody
+ * can lock its owner out by guessing from elsewhere. A wrong login and a wrong password get the
+ * same answer. Never renders pages.
  */
 #ifndef SPRAVKA_AUTH_H
 #define SPRAVKA_AUTH_H
@@ -43,11 +45,16 @@ bool auth_user_add(struct db *db, const char *login, const char *role, const cha
 enum auth_result { AUTH_OK, AUTH_WRONG, AUTH_THROTTLED, AUTH_ERROR };
 /*
  * Checks login and password; on AUTH_OK creates a session and gives its cookie token and CSRF
- * token (arena). Counts failures per login and per ip; past the limits, AUTH_THROTTLED without
- * checking the password.
+ * token (arena). client is the key per-client limits count under (http_client_ip). A client
+ * with 20 failures in 15 minutes, or 5 for this login, gets AUTH_THROTTLED without its password
+ * being checked. Failures of the login from every client only slow it down: *delay_ms gets how
+ * long the caller should hold the answer (auth_login_delay_ms), never a refusal.
  */
 enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password,
-			    const char *ip, const char **token, const char **csrf);
+			    const char *client, const char **token, const char **csrf, int *delay_ms);
+/* The slow-down of an account with this many failures in 15 minutes: 0 below 3, then 250 ms
+ * doubling up to 3 s. */
+int auth_login_delay_ms(int failures);
 /* The user of a session token; 1 found and valid, 0 not, -1 error. */
 int auth_session(struct db *db, struct arena *a, const char *token, struct auth_user *out);
 /* Ends a session. */

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "arena.h"
+#include "netaddr.h"
 #include "text.h"
 
 #include <ini.h>
@@ -60,6 +61,11 @@ void config_defaults(struct config *c)
 	c->cache_entries = 4096;
 	c->file_sweep_hours = 24;
 	c->search_log_days = 180;
+	c->min_body_rate = 1024;
+	c->body_grace = 10;
+	c->search_log_per_ip_hour = 300;
+	set_str(&c->trusted_proxies, "");
+	c->shutdown_grace = 10;
 	set_str(&c->mail_relay, "");
 	set_str(&c->mail_from, "support@example.com");
 	c->mail_max_attempts = 8;
@@ -148,6 +154,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"server", "listen", offsetof(struct config, listen)},
 	    {"server", "data", offsetof(struct config, data_dir)},
 	    {"server", "public_url", offsetof(struct config, public_url)},
+	    {"server", "trusted_proxies", offsetof(struct config, trusted_proxies)},
 	    {"mail", "relay", offsetof(struct config, mail_relay)},
 	    {"mail", "from", offsetof(struct config, mail_from)},
 	    {"mail", "tls", offsetof(struct config, mail_tls)},
@@ -168,6 +175,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"limits", "cache_entries", offsetof(struct config, cache_entries), 0, 1 << 20},
 	    {"limits", "file_sweep_hours", offsetof(struct config, file_sweep_hours), 1, 8760},
 	    {"limits", "search_log_days", offsetof(struct config, search_log_days), 1, 36500},
+	    {"limits", "min_body_rate", offsetof(struct config, min_body_rate), 0, 1 << 30},
+	    {"limits", "body_grace", offsetof(struct config, body_grace), 1, 3600},
+	    {"limits", "search_log_per_ip_hour", offsetof(struct config, search_log_per_ip_hour), 0, 1000000},
+	    {"server", "shutdown_grace", offsetof(struct config, shutdown_grace), 0, 3600},
 	    {"mail", "max_attempts", offsetof(struct config, mail_max_attempts), 1, 100},
 	    {"server", "secure_cookies", offsetof(struct config, secure_cookies), 0, 1},
 	    {"requests", "member_id_min", offsetof(struct config, member_id_min), 1, 32},
@@ -197,6 +208,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		if (!strcmp(section, strs[i].section) && !strcmp(key, strs[i].key)) {
 			set_str((char **)((char *)c + strs[i].offset), value);
+			if (!strcmp(key, "public_url"))
+				c->public_url_set = true;
 			return 1;
 		}
 	}
@@ -278,6 +291,13 @@ bool config_check(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "[mail] from must be an e-mail address, got \"%s\"", c->mail_from);
 		return false;
 	}
+	char why[160];
+	struct netaddr_list *proxies = netaddr_list_parse(c->trusted_proxies, why, sizeof why);
+	if (!proxies) {
+		snprintf(err, errlen, "[server] trusted_proxies: %s", why);
+		return false;
+	}
+	netaddr_list_free(proxies);
 	return true;
 }
 
@@ -296,7 +316,7 @@ void config_free(struct config *c)
 	char **strs[] = {&c->site_name,     &c->logo,          &c->default_country, &c->content_dir,
 			 &c->static_dir,    &c->support_email, &c->support_phone,   &c->support_hours,
 			 &c->support_telegram, &c->listen,     &c->data_dir,        &c->mail_relay,
-			 &c->mail_from,     &c->public_url,    &c->mail_tls};
+			 &c->mail_from,     &c->public_url,    &c->mail_tls,        &c->trusted_proxies};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

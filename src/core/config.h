@@ -55,6 +55,9 @@ struct config {
 	int cache_entries;          /* rendered pages kept in memory */
 	int file_sweep_hours;       /* unreferenced stored files and old uploads are removed after this */
 	int search_log_days;        /* search log rows are kept this many days */
+	int min_body_rate;          /* bytes per second a request body must keep up after body_grace */
+	int body_grace;             /* seconds a body may take before min_body_rate applies */
+	int search_log_per_ip_hour; /* search-log entries per client per hour */
 	/* [mail] */
 	char *mail_relay;      /* smtp:// or smtps:// URL of the relay; empty: mail stays in the outbox */
 	char *mail_from;       /* envelope sender and From: address */
@@ -63,6 +66,9 @@ struct config {
 	/* [server] */
 	char *public_url;   /* how members reach the portal, for links in mail */
 	int secure_cookies; /* 1: cookies get Secure (the portal is served over HTTPS) */
+	bool public_url_set;   /* public_url was given in the file (forms check Origin against it) */
+	char *trusted_proxies; /* addresses and CIDR ranges whose X-Forwarded-For is believed */
+	int shutdown_grace;    /* seconds SIGTERM waits for in-flight work before answering 503 */
 	/* [requests] */
 	int member_id_min, member_id_max; /* digits of a member ID */
 	int max_per_ip_hour;              /* new requests per client address per hour */

@@ -112,5 +112,17 @@ enum db_rc db_group_start(const char *dir, struct db_group **out, char *err, siz
 void db_group_submit(struct db_group *g, struct db_job *job);
 /* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */
 void db_group_stop(struct db_group *g);
+/*
+ * The shutdown's deadline passed: every job not yet run, now or later, ends with
+ * done(committed = false) without running. A batch already waiting for the write lock fails
+ * too once db_give_up_waiting() is called as well. NULL is fine.
+ */
+void db_group_abandon(struct db_group *g);
+/*
+ * From now on every wait for the write lock, on every connection of the process, fails at once
+ * (DB_BUSY) instead of waiting up to 5 s: the last step of a shutdown whose grace period ended
+ * while someone else held the database.
+ */
+void db_give_up_waiting(void);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,21 @@ struct db_group {
 	struct db *db;
 	pthread_t thread;
 	struct work_queue q;
+	atomic_bool abandoned; /* db_group_abandon */
 };
 
 /* Runs one batch in one transaction, then tells every job how it ended. */
-static void run_batch(struct db *db, struct work **items, int n)
+static void run_batch(struct db_group *g, struct work **items, int n)
 {
+	struct db *db = g->db;
 	struct db_job *jobs[MAX_BATCH];
 	for (int i = 0; i < n; i++)
 		jobs[i] = (struct db_job *)items[i]; /* item is a db_job's first member */
+	if (atomic_load(&g->abandoned)) {
+		for (int i = 0; i < n; i++)
+			jobs[i]->done(db, jobs[i], false);
+		return;
+	}
 	bool began = db_begin_write(db) == DB_OK;
 	const char *dirs[MAX_BATCH];
 	int n_dirs = 0;
@@ -67,7 +75,7 @@ static void *writer_main(void *arg)
 	struct db_group *g = arg;
 	struct work *batch[MAX_BATCH];
 	for (int n; (n = work_queue_take(&g->q, batch, MAX_BATCH));)
-		run_batch(g->db, batch, n);
+		run_batch(g, batch, n);
 	return NULL;
 }
 
@@ -94,6 +102,12 @@ enum db_rc db_group_start(const char *dir, struct db_group **out, char *err, siz
 void db_group_submit(struct db_group *g, struct db_job *job)
 {
 	work_queue_push(&g->q, &job->item);
+}
+
+void db_group_abandon(struct db_group *g)
+{
+	if (g)
+		atomic_store(&g->abandoned, true);
 }
 
 void db_group_stop(struct db_group *g)

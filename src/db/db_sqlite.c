@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +36,18 @@ struct db {
  * the p99 of request creation under 8 clients 800 ms. Short, growing waits (50 us to 1 ms) keep
  * writers queued closely behind each other.
  */
+static atomic_bool give_up;
+
+void db_give_up_waiting(void)
+{
+	atomic_store(&give_up, true);
+}
+
 static int on_busy(void *unused, int tries)
 {
 	(void)unused;
+	if (atomic_load(&give_up))
+		return 0;
 	static const int step_us[] = {50, 100, 200, 400, 700, 1000};
 	int n = (int)(sizeof step_us / sizeof step_us[0]);
 	long waited = 0;

@@ -128,7 +128,12 @@ void desk_login(struct ctx *c)
 		return login_page(c, "Введите логин и пароль.", NULL);
 	}
 	const char *token, *session_csrf;
-	switch (auth_login(c->db, c->req->arena, login, password, http_client_ip(c->req), &token, &session_csrf)) {
+	int delay_ms = 0;
+	enum auth_result r = auth_login(c->db, c->req->arena, login, password, http_client_ip(c->req), &token,
+					&session_csrf, &delay_ms);
+	/* The account is under attack from somewhere: the answer waits, without holding a thread. */
+	http_delay(c->req, delay_ms);
+	switch (r) {
 	case AUTH_OK:
 		c->resp->set_cookie = arena_printf(c->req->arena,
 						   AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
@@ -139,7 +144,8 @@ void desk_login(struct ctx *c)
 		return login_page(c, "Неверный логин или пароль.", login);
 	case AUTH_THROTTLED:
 		c->resp->status = 429;
-		return login_page(c, "Слишком много неудачных попыток. Попробуйте через 15 минут.", login);
+		return login_page(c, "Слишком много неудачных попыток с вашего адреса. Попробуйте через 15 минут.",
+				  login);
 	case AUTH_ERROR:
 		break;
 	}

@@ -2,12 +2,16 @@
  * http — the HTTP server: libmicrohttpd underneath, requests and responses above.
  *
  * What it owns: the MHD daemon and its threads; per-connection state (the absolute deadline for
- * request headers that libmicrohttpd lacks: a reaper thread shuts down connections whose headers
- * are late); the checks every request passes before any handler runs (request-target length ->
+ * request headers that libmicrohttpd lacks, and the pace of request bodies: a reaper thread shuts
+ * down connections whose headers are late, and answers 408 and closes those whose body arrives
+ * slower than min_body_rate once body_grace has passed); the client's address (the TCP peer, or
+ * behind a trusted proxy the address X-Forwarded-For gives: netaddr_client); the checks every request passes before any handler runs (request-target length ->
  * 414, header block size -> 431, valid percent-encoding, UTF-8 and no NUL in the path and the
  * query -> 400); the page cache of finished responses (with their gzip form, ETag and 304s);
- * access logging (one line per request: method, route, status, bytes, microseconds — never
- * the query, headers or bodies); the request metrics.
+ * access logging (one line per request: method, route, status, bytes, microseconds, client
+ * address — never the query, headers or bodies; buffered apart from stderr, which stays line
+ * buffered for everything else); the request metrics; the shutdown (http_drain, http_wait,
+ * http_close, http_stop: no connection is left suspended when the daemon stops).
  *
  * What it does not do: routing, rendering, knowing about articles. The application gives one
  * dispatch function; it runs in the worker threads, any number at once.
@@ -81,6 +85,10 @@ struct http_request {
 	const char *body_problem;
 	/* Set before dispatch when the request is already refused: 400, 414 or 431. */
 	int reject;
+	/* The client (set before prepare): its full address for logs, and the key per-client limits
+	 * count under (netaddr_limit_key: an IPv6 client counts as its /64). */
+	const char *client_addr;
+	const char *client_key;
 	/* Set by the dispatcher: */
 	int route;             /* index into the route names given to http_start, -1 = none */
 	/* Filled by the server: */
@@ -114,6 +122,8 @@ struct http_options {
 	int connection_timeout, header_timeout; /* seconds */
 	int max_url_bytes, max_header_bytes, connection_memory;
 	int cache_entries;  /* 0 disables the page cache */
+	const char *trusted_proxies;   /* netaddr_list_parse syntax; "" or NULL: none */
+	int min_body_rate, body_grace; /* bytes/s (0: no minimum), seconds */
 	const char *const *route_names; /* for logs and metrics; index = http_request.route */
 	const char *const *route_methods; /* each route's method, for the metrics' labels */
 	int n_routes;
@@ -129,10 +139,22 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);
 /*
- * Stops accepting, lets in-flight requests finish (up to grace_ms), then stops the threads and
- * frees everything. Also flushes the access log.
+ * The shutdown, in steps. http_drain: stops accepting (the listening socket is closed, so new
+ * clients are refused at once), answers every request that starts from now on 503 and closes
+ * its connection, and sends the delayed answers (http_delay) at once. http_wait: waits up to ms
+ * for every request in flight to finish (suspended_only: for those that were suspended, their
+ * answers sent);
+ * true when none is left. http_close: no handler runs after it returns (it waits for those
+ * running); a request whose body ends later is answered 503 — called before the threads the
+ * handlers hand work to are stopped. http_stop: stops the threads, frees everything and
+ * flushes the access log. libmicrohttpd aborts the process when its daemon is stopped with a
+ * connection still suspended, so http_stop refuses (returns false, the daemon left running)
+ * while one is: whoever holds them must answer first.
  */
-void http_stop(struct http_server *s, int grace_ms);
+void http_drain(struct http_server *s);
+bool http_wait(struct http_server *s, int ms, bool suspended_only);
+void http_close(struct http_server *s);
+bool http_stop(struct http_server *s);
 
 /*
  * Deferred answers. A handler that hands its work to another thread calls http_suspend() before
@@ -142,6 +164,12 @@ void http_stop(struct http_server *s, int grace_ms);
  */
 void http_suspend(struct http_request *req);
 void http_resume(struct http_request *req);
+/*
+ * Sends the response the handler filled only after ms milliseconds (at most 10 s, in steps of
+ * 200 ms), without holding a worker thread meanwhile: the connection is suspended and the
+ * reaper resumes it. Called by a handler before it returns (a slow-down, e.g. for logins).
+ */
+void http_delay(struct http_request *req, int ms);
 
 /* A query parameter's value, or NULL when absent. */
 const char *http_param(const struct http_request *req, const char *name);
@@ -151,7 +179,12 @@ const char *http_header(const struct http_request *req, const char *name);
 const char *http_cookie(const struct http_request *req, const char *name);
 /* A form field's value (the first), or NULL; *count (may be NULL) gets how many were sent. */
 const char *http_field(const struct http_request *req, const char *name, int *count);
-/* The client's IP address as text (for rate limits; never stored). */
+/*
+ * The client per-client limits count under: its IPv4 address, or its IPv6 /64 network
+ * ("2001:db8:1:2::/64"); behind a trusted proxy (http_options.trusted_proxies) the address
+ * X-Forwarded-For gives (netaddr_client in core/netaddr.h). Not stored in the database except
+ * inside the throttle keys of the limits themselves.
+ */
 const char *http_client_ip(const struct http_request *req);
 
 /*

@@ -6,8 +6,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static const int statuses[] = {0,   200, 301, 302, 303, 304, 400, 401, 403, 404,
-			       405, 409, 413, 414, 422, 429, 431, 500, 503};
+static const int statuses[] = {0,   200, 301, 302, 303, 304, 400, 401, 403, 404, 405,
+			       408, 409, 413, 414, 415, 422, 429, 431, 500, 503};
 #define N_STATUS ((int)(sizeof statuses / sizeof statuses[0]) + 1) /* + "other" */
 static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 				0.01,   0.025,   0.05,   0.1,   0.25,   1.0};

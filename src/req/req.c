@@ -390,6 +390,19 @@ bool req_throttled(struct db *db, const char *key, int window_s, int limit)
 	return over;
 }
 
+int req_throttle_count(struct db *db, const char *key, int window_s)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT hits FROM throttle WHERE key = ? AND window_start = ?");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, key);
+	db_bind_int(st, 2, window_of(window_s));
+	enum db_rc rc = db_step(st);
+	int n = rc == DB_ROW ? (int)db_col_int(st, 0) : rc == DB_DONE ? 0 : -1;
+	db_finalize(st);
+	return n;
+}
+
 bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit)
 {
 	struct db_stmt *st = db_prepare(

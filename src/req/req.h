@@ -350,6 +350,8 @@ bool req_deflect(struct db *db, const char *slug, const char *topic);
 bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit);
 /* True when key is already at or above limit in its window (no hit counted). */
 bool req_throttled(struct db *db, const char *key, int window_s, int limit);
+/* The hits of key in its current window (0 when none), -1 on a database error. */
+int req_throttle_count(struct db *db, const char *key, int window_s);
 
 /* The longest throttle window any caller uses; rows older than this are pruned. */
 #define REQ_THROTTLE_MAX_WINDOW (2 * 86400)

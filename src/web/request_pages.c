@@ -564,8 +564,16 @@ void page_request_solved(struct ctx *c)
 	page_end(c);
 }
 
-/* A wrong token looks exactly like a missing page, and too many of them from one address are
- * refused for a while. */
+/*
+ * A wrong token looks exactly like a missing page, and a client with 30 of them in an hour gets
+ * 429 for every further miss. The token is looked up first and a right one always works, even
+ * from a throttled address: it is 256 random bits, so the throttle does not protect it (nobody
+ * guesses one) — it makes scanning noisy and cheap to answer — while refusing a right link would
+ * let whoever shares the member's address (a carrier's NAT, an office, an untrusted proxy) lock
+ * the member out of their own request.
+ */
+#define TOKEN_MISSES_PER_HOUR 30
+
 static bool token_guard(struct ctx *c, struct req_view *v, int found)
 {
 	if (found > 0)
@@ -575,7 +583,8 @@ static bool token_guard(struct ctx *c, struct req_view *v, int found)
 		return false;
 	}
 	const char *key = arena_printf(c->req->arena, "token-miss:%s", http_client_ip(c->req));
-	if (req_throttle_hit(c->db, key, 3600, 30)) {
+	if (req_throttled(c->db, key, 3600, TOKEN_MISSES_PER_HOUR) ||
+	    req_throttle_hit(c->db, key, 3600, TOKEN_MISSES_PER_HOUR)) {
 		page_error(c, 429, "Слишком много неверных ссылок. Попробуйте позже.");
 		return false;
 	}
@@ -619,9 +628,6 @@ void page_status(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
 	struct req_view v;
-	const char *key = arena_printf(a, "token-miss:%s", http_client_ip(c->req));
-	if (req_throttled(c->db, key, 3600, 30))
-		return page_error(c, 429, "Слишком много неверных ссылок. Попробуйте позже.");
 	if (!token_guard(c, &v, req_by_token(c->db, a, c->arg, true, &v)))
 		return;
 	struct buf *b = &c->resp->body;
@@ -676,9 +682,6 @@ void page_status_post(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
 	struct req_view v;
-	const char *key = arena_printf(a, "token-miss:%s", http_client_ip(c->req));
-	if (req_throttled(c->db, key, 3600, 30))
-		return page_error(c, 429, "Слишком много неверных ссылок. Попробуйте позже.");
 	if (!token_guard(c, &v, req_by_token(c->db, a, c->arg, true, &v)))
 		return;
 	const char *held = http_field(c->req, "held", NULL);

@@ -45,7 +45,7 @@ void page_search(struct ctx *c)
 	struct search_query sq = {.text = q, .country = c->country, .section = section,
 				  .limit = PAGE_SIZE, .offset = (page - 1) * PAGE_SIZE, .snippets = true};
 	struct search_result r;
-	app_search_logged(c->app, a, &sq, &r, false);
+	app_search_logged(c->app, a, &sq, &r, false, http_client_ip(c->req));
 	if (r.corrected)
 		html_printf(b, "<p class=\"corrected\">Показаны результаты по запросу «%s»</p>\n",
 			    r.corrected);

@@ -485,7 +485,7 @@ def _():
     finish(s)
 
 
-@test("desk: 5 wrong passwords for one login -> 429 even with the right one; other logins unaffected")
+@test("desk: 5 wrong passwords for one login from one client -> 429 there even with the right one; other logins unaffected")
 def _():
     avoid_window_edge(900, 5)
     s = server("throttle-login")

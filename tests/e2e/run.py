@@ -1251,20 +1251,20 @@ def _():
 # 10. Logging (on the shared server, after all the traffic above)
 # =============================================================================================
 
-REQUEST_LINE = re.compile(r"^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|OTHER) (\S+) (\d{3}|0) (\d+) (\d+)( aborted)?$")
+REQUEST_LINE = re.compile(r"^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|OTHER) (\S+) (\d{3}|0) (\d+) (\d+) (\S+)( aborted)?$")
 
 
-@test("logging: one line per request: method, route, status, bytes, microseconds")
+@test("logging: one line per request: method, route, status, bytes, microseconds, client address")
 def _():
     s = srv()
     r = s.raw(get_request("/a/password-reset"))
     n = len(r.body)
-    want = re.compile(rf"^GET /a/\{{slug\}} 200 {n} \d+$", re.M)
+    want = re.compile(rf"^GET /a/\{{slug\}} 200 {n} \d+ 127\.0\.0\.1$", re.M)
     log = s.wait_log(lambda t: want.search(t), timeout=3)
-    check(log, f"no line 'GET /a/{{slug}} 200 {n} <micros>' in stderr")
+    check(log, f"no line 'GET /a/{{slug}} 200 {n} <micros> 127.0.0.1' in stderr")
     s.raw(get_request("/a/no-such-article").replace(b"GET", b"HEAD", 1))
-    check(s.wait_log(lambda t: re.search(r"^HEAD /a/\{slug\} 404 0 \d+$", t, re.M), timeout=3),
-          "no line 'HEAD /a/{slug} 404 0 <micros>'")
+    check(s.wait_log(lambda t: re.search(r"^HEAD /a/\{slug\} 404 0 \d+ 127\.0\.0\.1$", t, re.M), timeout=3),
+          "no line 'HEAD /a/{slug} 404 0 <micros> 127.0.0.1'")
     odd = [line for line in s.log().splitlines()
            if not line.startswith(("spravka", "libmicrohttpd")) and not REQUEST_LINE.match(line)]
     check(not odd, f"stderr lines of unknown form: {odd[:3]}")
@@ -1343,6 +1343,7 @@ import desk_tests  # noqa: E402,F401  (issue #4: the desk, accounts, mail)
 import trust_desk_tests  # noqa: E402,F401  (issue #7: merging, files, member text, hygiene)
 import trust_requests_tests  # noqa: E402,F401  (issue #7: a request only through its private link)
 import crash_test  # noqa: E402,F401  (issue #4: nothing lost under SIGKILL)
+import trust_http_tests  # noqa: E402,F401  (issue #7: client address, lockouts, slow bodies, shutdown, cross-site)
 
 
 # =============================================================================================

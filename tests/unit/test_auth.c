@@ -1,7 +1,7 @@
 /*
  * Unit tests of src/auth against a real SQLite database: accounts (checks, Argon2id hashes,
  * taken logins), roles, login and sessions (stored as hashes), CSRF tokens, logout, expiry, and
- * login throttling per account and per client address.
+ * login throttling per (account, client) and per client, and the per-account slow-down.
  */
 #include "../../src/auth/auth.h"
 #include "../../src/core/arena.h"
@@ -15,6 +15,7 @@
 
 static char *dir;
 static struct db *db;
+static int delay; /* auth_login's slow-down of the last call */
 static struct arena *A;
 
 static void setup(void)
@@ -77,7 +78,7 @@ Test(auth, login_makes_a_session_stored_as_a_hash_with_its_csrf_token)
 {
 	add("anna", "agent", "long enough password");
 	const char *token = NULL, *csrf = NULL;
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &token, &csrf), AUTH_OK);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &token, &csrf, &delay), AUTH_OK);
 	cr_assert_eq(strlen(token), 43);
 	cr_assert_eq(strlen(csrf), 43);
 	cr_assert_str_neq(token, csrf);
@@ -105,9 +106,9 @@ Test(auth, wrong_passwords_and_unknown_logins_get_the_same_answer)
 {
 	add("anna", "agent", "long enough password");
 	const char *token = NULL, *csrf = NULL;
-	cr_assert_eq(auth_login(db, A, "anna", "long enough passworD", "192.0.2.1", &token, &csrf), AUTH_WRONG);
-	cr_assert_eq(auth_login(db, A, "nobody", "long enough password", "192.0.2.1", &token, &csrf), AUTH_WRONG);
-	cr_assert_eq(auth_login(db, A, "anna", "", "192.0.2.1", &token, &csrf), AUTH_WRONG);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough passworD", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG);
+	cr_assert_eq(auth_login(db, A, "nobody", "long enough password", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG);
+	cr_assert_eq(auth_login(db, A, "anna", "", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG);
 	cr_assert_null(text("SELECT token_hash FROM sessions", NULL));
 }
 
@@ -115,8 +116,8 @@ Test(auth, logout_and_expiry_end_a_session)
 {
 	add("anna", "admin", "long enough password");
 	const char *t1, *t2, *csrf;
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &t1, &csrf), AUTH_OK);
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &t2, &csrf), AUTH_OK);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &t1, &csrf, &delay), AUTH_OK);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &t2, &csrf, &delay), AUTH_OK);
 	struct auth_user u;
 	cr_assert_eq(auth_session(db, A, t1, &u), 1);
 	cr_assert_eq(u.roles, AUTH_AGENT | AUTH_EDITOR | AUTH_ADMIN);
@@ -127,22 +128,58 @@ Test(auth, logout_and_expiry_end_a_session)
 	cr_assert_eq(auth_session(db, A, t2, &u), 0, "an expired session");
 	/* A disabled account's sessions stop working at once. */
 	const char *t3;
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &t3, &csrf), AUTH_OK);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &t3, &csrf, &delay), AUTH_OK);
 	cr_assert_eq(db_exec(db, "UPDATE users SET disabled = 1"), DB_OK);
 	cr_assert_eq(auth_session(db, A, t3, &u), 0);
 }
 
-Test(auth, five_failures_throttle_the_account_even_with_the_right_password)
+Test(auth, five_failures_throttle_the_client_for_that_account_only)
 {
 	add("anna", "agent", "long enough password");
 	add("boris", "agent", "another long password");
 	const char *token, *csrf;
 	for (int i = 0; i < 5; i++)
-		cr_assert_eq(auth_login(db, A, "anna", "guess", "192.0.2.1", &token, &csrf), AUTH_WRONG, "try %d", i);
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "198.51.100.2", &token, &csrf),
-		     AUTH_THROTTLED, "from another address too");
-	cr_assert_eq(auth_login(db, A, "boris", "another long password", "192.0.2.1", &token, &csrf), AUTH_OK,
-		     "another account from the same address");
+		cr_assert_eq(auth_login(db, A, "anna", "guess", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG, "try %d", i);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &token, &csrf, &delay),
+		     AUTH_THROTTLED, "the guessing client, even with the right password");
+	cr_assert_eq(auth_login(db, A, "boris", "another long password", "192.0.2.1", &token, &csrf, &delay), AUTH_OK,
+		     "another account from the same client");
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "198.51.100.2", &token, &csrf, &delay),
+		     AUTH_OK, "the owner from another client");
+	cr_assert_eq(delay, auth_login_delay_ms(5), "but slowed down");
+}
+
+Test(auth, failures_from_many_clients_only_slow_the_account_down)
+{
+	add("anna", "agent", "long enough password");
+	const char *token, *csrf;
+	char client[32];
+	int last = 0;
+	for (int i = 0; i < 40; i++) { /* 40 clients, 1 failure each: no client reaches a limit */
+		snprintf(client, sizeof client, "203.0.113.%d", i);
+		cr_assert_eq(auth_login(db, A, "anna", "guess", client, &token, &csrf, &delay), AUTH_WRONG, "try %d", i);
+		cr_assert_geq(delay, last, "the delay grows");
+		cr_assert_leq(delay, 3000, "and is bounded");
+		last = delay;
+	}
+	cr_assert_eq(last, 3000);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "198.51.100.2", &token, &csrf, &delay), AUTH_OK);
+	cr_assert_eq(delay, 3000);
+	cr_assert_eq(auth_login_delay_ms(0), 0);
+	cr_assert_eq(auth_login_delay_ms(2), 0);
+	cr_assert_eq(auth_login_delay_ms(3), 250);
+	cr_assert_eq(auth_login_delay_ms(4), 500);
+	cr_assert_eq(auth_login_delay_ms(1000000), 3000);
+}
+
+Test(auth, an_impossible_login_leaves_no_account_row)
+{
+	const char *token, *csrf;
+	char login[200];
+	memset(login, 'X', sizeof login - 1);
+	login[sizeof login - 1] = '\0';
+	cr_assert_eq(auth_login(db, A, login, "guess", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG);
+	cr_assert_str_eq(text("SELECT group_concat(key) FROM throttle WHERE key <> ?", ""), "login-fail-ip:192.0.2.1");
 }
 
 Test(auth, twenty_failures_throttle_the_address)
@@ -152,10 +189,10 @@ Test(auth, twenty_failures_throttle_the_address)
 	char login[32];
 	for (int i = 0; i < 20; i++) {
 		snprintf(login, sizeof login, "guess%d", i / 4); /* 4 failures per login: under its limit */
-		cr_assert_eq(auth_login(db, A, login, "wrong password", "192.0.2.9", &token, &csrf), AUTH_WRONG);
+		cr_assert_eq(auth_login(db, A, login, "wrong password", "192.0.2.9", &token, &csrf, &delay), AUTH_WRONG);
 	}
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.9", &token, &csrf), AUTH_THROTTLED);
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.10", &token, &csrf), AUTH_OK);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.9", &token, &csrf, &delay), AUTH_THROTTLED);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.10", &token, &csrf, &delay), AUTH_OK);
 }
 
 Test(auth, agents_for_assignment_are_agents_and_admins)

@@ -111,3 +111,34 @@ Test(config, topics_replace_the_built_in_list)
 		config_free(&c);
 	}
 }
+
+Test(config, trust_keys_defaults_and_checks)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	cr_assert_str_eq(c.trusted_proxies, "");
+	cr_assert_eq(c.min_body_rate, 1024);
+	cr_assert_eq(c.body_grace, 10);
+	cr_assert_eq(c.search_log_per_ip_hour, 300);
+	cr_assert_eq(c.shutdown_grace, 10);
+	cr_assert(!c.public_url_set, "the default public_url is not the site's origin");
+	char *p = write_ini("[server]\ntrusted_proxies = 127.0.0.1, 10.0.0.0/8 ::1\npublic_url = https://help.example.org\n"
+			    "shutdown_grace = 3\n[limits]\nmin_body_rate = 0\nbody_grace = 2\nsearch_log_per_ip_hour = 0\n");
+	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
+	unlink(p);
+	cr_assert(config_check(&c, err, sizeof err), "%s", err);
+	cr_assert(c.public_url_set);
+	cr_assert_eq(c.shutdown_grace, 3);
+	cr_assert_eq(c.min_body_rate, 0);
+	cr_assert_eq(c.body_grace, 2);
+	p = write_ini("[server]\ntrusted_proxies = 10.0.0.0/8, proxy.internal\n");
+	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
+	unlink(p);
+	cr_assert(!config_check(&c, err, sizeof err));
+	cr_assert(strstr(err, "trusted_proxies") && strstr(err, "proxy.internal"), "%s", err);
+	p = write_ini("[limits]\nbody_grace = 0\n");
+	cr_assert(!config_load(&c, p, err, sizeof err));
+	unlink(p);
+	config_free(&c);
+}

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 Test(db, creates_and_migrates)
 {
@@ -236,5 +238,38 @@ Test(db_group, stop_runs_what_is_queued)
 	struct db_stmt *st = db_prepare(group_db, "SELECT count(*) FROM t");
 	cr_assert_eq(db_step(st), DB_ROW);
 	cr_assert_eq(db_col_int(st, 0), 20);
+	db_finalize(st);
+}
+
+/* The end of a shutdown's grace: with the database locked by someone else, the batch waiting
+ * for the lock and every job queued after it fail at once, none is kept. */
+Test(db_group, abandon_fails_what_waits_for_the_lock_at_once)
+{
+	cr_assert_eq(db_begin_write(group_db), DB_OK, "someone else holds the write lock");
+	static struct test_job jobs[10];
+	for (int i = 0; i < 10; i++) {
+		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = true};
+		db_group_submit(group, &jobs[i].job);
+	}
+	usleep(300 * 1000); /* the writer waits for the lock (up to 5 s) */
+	cr_assert_eq(jobs_done, 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	db_group_abandon(group);
+	db_give_up_waiting();
+	pthread_mutex_lock(&jobs_lock);
+	while (jobs_done < 10)
+		pthread_cond_wait(&jobs_cond, &jobs_lock);
+	pthread_mutex_unlock(&jobs_lock);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cr_assert_lt(took, 1.0, "took %.2f s", took);
+	for (int i = 0; i < 10; i++)
+		cr_assert(jobs[i].done_calls == 1 && !jobs[i].committed, "job %d", i);
+	cr_assert_eq(db_rollback(group_db), DB_OK);
+	stop_group();
+	struct db_stmt *st = db_prepare(group_db, "SELECT count(*) FROM t");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), 0);
 	db_finalize(st);
 }

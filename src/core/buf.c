@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 void buf_init(struct buf *b, size_t max)
@@ -109,7 +110,8 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-void html_escape(struct buf *b, const char *s, size_t n)
+/* The escaping of html_escape; marks says whether invisible characters become visible marks. */
+static void escape(struct buf *b, const char *s, size_t n, bool marks)
 {
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -124,7 +126,7 @@ void html_escape(struct buf *b, const char *s, size_t n)
 		case '\'': rep = "&#39;"; break;
 		default: {
 			unsigned cp;
-			if ((unsigned char)s[i] < 0xD8 ||
+			if (!marks || (unsigned char)s[i] < 0xD8 ||
 			    !(skip = utf8_invisible(s + i, n - i, &cp)))
 				continue;
 			/* Shown, not obeyed: a visible mark instead of the character. */
@@ -138,6 +140,17 @@ void html_escape(struct buf *b, const char *s, size_t n)
 		i += skip - 1;
 	}
 	buf_add(b, s + start, n - start);
+}
+
+void html_escape(struct buf *b, const char *s, size_t n)
+{
+	escape(b, s, n, true);
+}
+
+void html_value(struct buf *b, const char *s)
+{
+	if (s)
+		escape(b, s, strlen(s), false);
 }
 
 void html_raw(struct buf *b, const char *s)

@@ -55,6 +55,13 @@ void html_raw(struct buf *b, const char *s);
  * html_printf's %s shows it as typed but cannot be rearranged by it. The stored text is unchanged.
  */
 void html_escape(struct buf *b, const char *s, size_t n);
+/*
+ * Appends s (NULL: nothing) HTML-escaped like html_escape but with invisible characters kept as
+ * they are: only for the value of a form control that gives a person back what they typed
+ * (value="...", a <textarea>), so that sending the form again sends the same text. Never for
+ * text shown to someone else.
+ */
+void html_value(struct buf *b, const char *s);
 /* Appends s percent-encoded for a URL query value or path segment (RFC 3986 unreserved kept). */
 void url_encode(struct buf *b, const char *s);
 

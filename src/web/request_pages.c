@@ -84,8 +84,9 @@ static void input(struct ctx *c, const struct form *f, int k, const char *label,
 		html_raw(b, hint); /* trusted: literal markup of this file */
 		html_raw(b, "</p>\n");
 	}
-	html_printf(b, "<input id=\"f-%s\" name=\"%s\" type=\"%s\" value=\"%s\"", names[k], names[k], type,
-		    f->v[k] ? f->v[k] : "");
+	html_printf(b, "<input id=\"f-%s\" name=\"%s\" type=\"%s\" value=\"", names[k], names[k], type);
+	html_value(b, f->v[k]);
+	html_raw(b, "\"");
 	control_attrs(c, k, hint != NULL, err);
 	if (extra) {
 		html_raw(b, " ");
@@ -175,7 +176,9 @@ static void render_form(struct ctx *c, const struct form *f)
 		       "<textarea id=\"f-description\" name=\"description\" rows=\"7\" maxlength=\"10000\"",
 		    derr ? " invalid" : "", REQ_MIN_DESCRIPTION);
 	control_attrs(c, F_DESCRIPTION, true, derr);
-	html_printf(b, ">%s</textarea>\n", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
+	html_raw(b, ">");
+	html_value(b, f->v[F_DESCRIPTION]);
+	html_raw(b, "</textarea>\n");
 	control_error(c, F_DESCRIPTION, derr);
 	/* The token "Это решило мой вопрос" posts with (search.js copies it into each button's form). */
 	const char *solved = req_form_token(c->db, a, "solved", (int64_t)time(NULL));
@@ -297,10 +300,14 @@ static void append_form(struct ctx *c, const struct form *f, const char *origina
 		    "novalidate>\n<input type=\"hidden\" name=\"hold\" value=\"1\">\n");
 	html_printf(b, "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n", req_new_token(a));
 	for (int k = 0; k < 9; k++)
-		if (k != F_DESCRIPTION && f->v[k])
-			html_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", names[k], f->v[k]);
-	html_printf(b, "<input type=\"hidden\" name=\"original_description\" value=\"%s\">\n",
-		    original ? original : "");
+		if (k != F_DESCRIPTION && f->v[k]) {
+			html_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", names[k]);
+			html_value(b, f->v[k]);
+			html_raw(b, "\">\n");
+		}
+	html_raw(b, "<input type=\"hidden\" name=\"original_description\" value=\"");
+	html_value(b, original);
+	html_raw(b, "\">\n");
 	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-append_to\">Ссылка на обращение "
 		       "(если сохранилась)</label>\n<input id=\"f-append_to\" name=\"append_to\" type=\"text\" "
 		       "autocomplete=\"off\" spellcheck=\"false\"",
@@ -316,7 +323,9 @@ static void append_form(struct ctx *c, const struct form *f, const char *origina
 		    text_err ? " invalid" : "");
 	if (text_err)
 		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-description\"");
-	html_printf(b, ">%s</textarea>\n", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
+	html_raw(b, ">");
+	html_value(b, f->v[F_DESCRIPTION]);
+	html_raw(b, "</textarea>\n");
 	if (text_err)
 		html_printf(b, "<p class=\"error\" id=\"f-err-description\">%s</p>\n", text_err);
 	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (выберите заново, "
@@ -359,7 +368,7 @@ static void held_page(struct ctx *c, const struct form *f, const struct req_outc
 	link_mail_notice(c, out->link_mail, out->contact_masked, true);
 	html_raw(b, "</div>\n<div class=\"field\">\n<label for=\"held-text\">Ваш текст — на всякий случай "
 		    "сохраните его</label>\n<textarea id=\"held-text\" rows=\"6\" readonly>");
-	html_printf(b, "%s", f->v[F_DESCRIPTION] ? f->v[F_DESCRIPTION] : "");
+	html_value(b, f->v[F_DESCRIPTION]);
 	html_raw(b, "</textarea>\n</div>\n<p><a href=\"/\">На главную</a></p>\n");
 	page_end(c);
 }

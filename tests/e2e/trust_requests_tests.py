@@ -528,3 +528,17 @@ def _():
         if b:
             b.close()
     finish(s)
+
+
+@test("trust: a form shown again after an error gives back invisible characters exactly as typed")
+def _():
+    # Pages show bidi and zero-width characters as visible marks; a form's own values must not:
+    # sending the form again would store the marks instead of what the member typed.
+    s = server("typed-back")
+    name = "Анна \u202eСмирнова"
+    desc = "Семья 👨\u200d👩\u200d👧 — нужно сменить реквизиты\u200b для выплат с ноября."
+    r = post_form(s, "/request", list(fields(name=name, email="not-an-email", description=desc).items()))
+    eq(r.status, 422, "an invalid e-mail")
+    contains(r.text, f'value="{name}"', f">{desc}</textarea>", what="the form shown again")
+    lacks(r.text, "\u27e8U+202E\u27e9", "\u27e8U+200D\u27e9", what="the form shown again")
+    finish(s)

@@ -93,6 +93,16 @@ Test(html, bidi_and_zero_width_are_shown_not_obeyed)
 	buf_free(&b);
 }
 
+Test(html, a_form_value_gives_back_exactly_what_was_typed_escaped)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	html_value(&b, "\"a\u202Eb\u200D<c>&'");
+	html_value(&b, NULL);
+	cr_assert_str_eq(buf_str(&b), "&quot;a\u202Eb\u200D&lt;c&gt;&amp;&#39;");
+	buf_free(&b);
+}
+
 Test(url, encode)
 {
 	struct buf b;

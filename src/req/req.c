@@ -1316,14 +1316,17 @@ enum req_result req_hold(struct db *db, const struct req_config *cfg, struct are
 			out->link_mail = REQ_LINK_SENT;
 			ok = link &&
 			     mail_enqueue(db, d.id, d.email, arena_printf(a, "Подтвердите дополнение к обращению %s", d.number),
+					  /* The held text itself is not in the letter: anyone who knows a
+					   * member ID could otherwise send any text in the company's name to
+					   * the member's address. It is read on the private page. */
 					  arena_printf(a, "Здравствуйте!\n\nЧерез форму на сайте к вашему обращению %s "
-							  "хотят добавить текст%s:\n\n%s\n\nОн появится в обращении, "
-							  "только если вы откроете обращение по ссылке ниже и нажмёте "
+							  "хотят добавить текст%s. Он появится в обращении, только если "
+							  "вы откроете обращение по ссылке ниже, прочитаете его и нажмёте "
 							  "«Добавить в обращение». Если это писали не вы, нажмите "
 							  "«Отклонить» или ничего не делайте: через 3 дня текст удалится "
 							  "сам.\n\n%s\n\nНе пересылайте эту ссылку: она открывает "
 							  "обращение без пароля.\n",
-						       d.number, in->n_files ? " и файлы" : "", body, link));
+						       d.number, in->n_files ? " и файлы" : "", link));
 		}
 	}
 	const char *mail = out->link_mail == REQ_LINK_SENT ? "sent" : out->link_mail == REQ_LINK_RECENT ? "recent" : "none";

@@ -243,7 +243,10 @@ def _():
     eq(messages_of(s, r1["number"]), [r1["description"]], "messages before the confirmation")
     mail = letters(s, before)
     eq([m[1] for m in mail], [r1["email"]], "the confirmation letter's recipient")
-    contains(mail[0][3], text, what="confirmation letter")
+    # The held text is read on the private page, never mailed: a stranger must not be able to
+    # send any text to the member's address in the company's name.
+    lacks(mail[0][3], text, what="confirmation letter")
+    contains(mail[0][3], "Добавить в обращение", what="confirmation letter")
     link = LINK.search(mail[0][3]).group(1)
     eq(link, r1["url"], "the letter carries the request's link")
     held_id = sql(s, "SELECT id FROM held_additions")[0][0]

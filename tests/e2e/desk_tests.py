@@ -21,7 +21,7 @@ import sys
 import time
 from urllib.parse import quote, unquote, urlencode
 
-from harness import (BIN, Fail, Server, base_config, check, contains, eq, free_port, lacks,  # noqa: F401
+from harness import (BIN, Fail, Server, base_config, check, contains, count, eq, finish, free_port, lacks, sql,  # noqa: F401
                      new_dir, short, test)
 from htmlcheck import Page, check_html
 
@@ -47,11 +47,6 @@ def server(name, **cfg):
     return Server("desk-" + name, base_config(**cfg)).start()
 
 
-def finish(s):
-    """Stops a test's server; no 5xx in its log."""
-    s.stop()
-    fives = [line for line in s.log().splitlines() if re.match(r"^\S+ \S+ 5\d\d ", line)]
-    check(not fives, f"{s.name}: 5xx answers: {fives[:3]}")
 
 
 def user_add(data, *args, password=PASSWORD, stdin=None):
@@ -68,13 +63,6 @@ def account(s, login, role):
     return login
 
 
-def sql(s, query, *args):
-    """Rows of a query on the server's database, opened read-only (WAL: the server keeps going)."""
-    c = sqlite3.connect(f"file:{os.path.join(s.data, 'spravka.db')}?mode=ro", uri=True, timeout=5)
-    try:
-        return c.execute(query, args).fetchall()
-    finally:
-        c.close()
 
 
 def sql_write(s, query, *args):
@@ -94,8 +82,6 @@ def one(s, query, *args):
     return rows[0][0] if len(rows[0]) == 1 else rows[0]
 
 
-def count(s, table, where="1", *args):
-    return sql(s, f"SELECT count(*) FROM {table} WHERE {where}", *args)[0][0]
 
 
 TABLES = ("requests", "messages", "attachments", "audit", "outbox", "canned_replies", "sessions", "users")

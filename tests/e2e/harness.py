@@ -11,8 +11,8 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -404,3 +404,32 @@ def demo_sections():
             out.append({"slug": slug, "title": title, "order": int(order), "description": desc,
                         "line": line})
     return sorted(out, key=lambda s: s["order"])
+
+
+# ---- what the tests of one server share -------------------------------------------------------
+
+def no_5xx(s):
+    """No 5xx answer in a server's access log."""
+    fives = [line for line in s.log().splitlines() if re.match(r"^\S+ \S+ 5\d\d ", line)]
+    check(not fives, f"{s.name}: 5xx answers: {fives[:3]}")
+
+
+def finish(s):
+    """Stops a test's server; no 5xx in its log."""
+    s.stop()
+    no_5xx(s)
+
+
+def sql(s, query, *args):
+    """Rows of a query on a server's database, read while it runs (WAL)."""
+    c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
+    try:
+        rows = c.execute(query, args).fetchall()
+        c.commit()
+        return rows
+    finally:
+        c.close()
+
+
+def count(s, table, where="1", *args):
+    return sql(s, f"SELECT count(*) FROM {table} WHERE {where}", *args)[0][0]

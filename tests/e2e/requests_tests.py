@@ -15,13 +15,12 @@ import os
 import random
 import re
 import socket
-import sqlite3
 import threading
 import time
 from urllib.parse import urlencode
 
-from harness import (Fail, Server, base_config, check, contains, eq, lacks, parse_raw,
-                     read_answer, short, test)
+from harness import (Fail, Server, base_config, check, contains, count, eq, finish, lacks, parse_raw,
+                     read_answer, short, sql, test)
 from htmlcheck import Page, check_html
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -56,26 +55,10 @@ def server(name, threads=2):
     return Server("req-" + name, base_config(), threads=threads).start()
 
 
-def finish(s):
-    """Stops a test's server; no 5xx in its log."""
-    s.stop()
-    fives = [line for line in s.log().splitlines() if re.match(r"^\S+ \S+ 5\d\d ", line)]
-    check(not fives, f"{s.name}: 5xx answers: {fives[:3]}")
 
 
-def sql(s, query, *args):
-    """Rows of a query on the server's database (read while it runs: WAL)."""
-    c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
-    try:
-        rows = c.execute(query, args).fetchall()
-        c.commit()
-        return rows
-    finally:
-        c.close()
 
 
-def count(s, table, where="1", *args):
-    return sql(s, f"SELECT count(*) FROM {table} WHERE {where}", *args)[0][0]
 
 
 def files_in(s, sub):

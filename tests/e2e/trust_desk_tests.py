@@ -8,16 +8,15 @@ data directory and reads the database read-only with sqlite3.
 """
 
 import html
-import json
 import os
 import re
 import stat
 import time
 from urllib.parse import quote, unquote, urlencode
 
-from desk_tests import (FORM, PDF, Agent, account, audit_rows, count, finish, member, multipart, new_request,
-                        one, same_db, server, snapshot, sql, sql_write, valid_html, wait_for)
-from harness import Fail, check, contains, eq, lacks, short, test
+from desk_tests import (FORM, PDF, Agent, account, audit_rows, member, new_request, one, same_db, server, snapshot,
+                        sql_write, valid_html, wait_for)
+from harness import check, contains, count, eq, finish, lacks, short, sql, test
 from htmlcheck import Page
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"

@@ -19,9 +19,10 @@ import threading
 import time
 from urllib.parse import quote, urlencode
 
-from harness import BIN, Fail, Server, base_config, check, contains, eq, lacks, new_dir, parse_raw, read_answer, short, spravka, test, write_config  # noqa: E501,F401
+from harness import (BIN, Server, base_config, check, contains, eq, lacks, new_dir, no_5xx, parse_raw,  # noqa: F401
+                     read_answer, short, spravka, sql, test, write_config)
 from htmlcheck import Page
-from requests_tests import NUMBER, api_error, created, fields, multipart, rand_token
+from requests_tests import api_error, created, fields, multipart, rand_token
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
 PASSWORD = "кот-в-сапогах 2026"
@@ -37,16 +38,7 @@ def finish(s, allow_5xx=False):
     rc, _ = s.stop()
     eq(rc, 0, f"{s.name}: exit code")
     if not allow_5xx:
-        fives = [line for line in s.log().splitlines() if re.match(r"^\S+ \S+ 5\d\d ", line)]
-        check(not fives, f"{s.name}: 5xx answers: {fives[:3]}")
-
-
-def db_rows(s, query, *args):
-    c = sqlite3.connect(f"file:{os.path.join(s.data, 'spravka.db')}?mode=ro", uri=True, timeout=5)
-    try:
-        return c.execute(query, args).fetchall()
-    finally:
-        c.close()
+        no_5xx(s)
 
 
 def create(s, client=None, obj=None, ctype="application/json", timeout=10):
@@ -183,7 +175,7 @@ def _():
     t.join(10)
     eq(done["r"].status, 401, "the delayed wrong password")
     check(fast < 0.5, f"/healthz took {fast:.2f} s while a login was held back")
-    eq(len(db_rows(s, "SELECT 1 FROM sessions")), 1, "sessions")
+    eq(len(sql(s, "SELECT 1 FROM sessions")), 1, "sessions")
     finish(s)
 
 
@@ -274,7 +266,7 @@ def _():
     r = parse_raw(runs[2]["answer"])
     eq(r.status, 405, f"4 KB/s: the body was read in full and answered ({short(runs[2]['answer'])})")
     contains(s.log(), "under min_body_rate", what="stderr")
-    eq(db_rows(s, "SELECT count(*) FROM requests")[0][0], 0, "requests")
+    eq(sql(s, "SELECT count(*) FROM requests")[0][0], 0, "requests")
     finish(s)
 
 
@@ -361,7 +353,7 @@ def keepalive_conn(s):
 
 def check_stored(s, results):
     acked = [json.loads(b)["number"] for st, b, _ in results if st == 201]
-    stored = {row[0] for row in db_rows(s, "SELECT number FROM requests")}
+    stored = {row[0] for row in sql(s, "SELECT number FROM requests")}
     missing = [n for n in acked if n not in stored]
     check(not missing, f"acknowledged but not stored: {missing[:5]}")
     return acked, stored
@@ -468,14 +460,14 @@ def _():
     for i in range(4):  # through the page and the API: one count per client
         s.req("/api/v1/search?q=" + quote(f"заказ {i}"), headers={"X-Forwarded-For": "203.0.113.9"})
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(db_rows(s, "SELECT 1 FROM search_log")) < 8:
+    while time.monotonic() < deadline and len(sql(s, "SELECT 1 FROM search_log")) < 8:
         time.sleep(0.2)
     time.sleep(1.5)  # one more flush: nothing beyond the cap arrives later
-    rows = [r[0] for r in db_rows(s, "SELECT query FROM search_log ORDER BY at, query")]
+    rows = [r[0] for r in sql(s, "SELECT query FROM search_log ORDER BY at, query")]
     eq(len(rows), 8, f"search-log rows ({rows})")
     eq(sorted(q for q in rows if q.startswith("пароль")), [f"пароль {i}" for i in range(5)], "the first client's")
     eq(sorted(q for q in rows if q.startswith("выплата")), [f"выплата {i}" for i in range(3)], "the second client's")
-    dump = json.dumps(db_rows(s, "SELECT * FROM search_log"), ensure_ascii=False)
+    dump = json.dumps(sql(s, "SELECT * FROM search_log"), ensure_ascii=False)
     lacks(dump, "203.0.113", "198.51.100", what="search_log rows")
     finish(s)
 
@@ -499,7 +491,7 @@ def _():
     # A large text/plain body is refused for its type at once, too.
     r = s.req("/api/v1/requests", "POST", {"Content-Type": "text/plain"}, b"x" * (200 << 10))
     api_error(r, 415, "unsupported_media_type")
-    eq(db_rows(s, "SELECT count(*) FROM requests")[0][0], 3, "requests stored")
+    eq(sql(s, "SELECT count(*) FROM requests")[0][0], 3, "requests stored")
     finish(s)
 
 
@@ -528,12 +520,12 @@ def _():
                        ("/request/solved", {"slug": "password-reset"}),
                        ("/r/" + rand_token(), {"message": "hi"})]:
         eq(form_post(s, path, data, "http://evil.example").status, 403, f"{path} from another site")
-    eq(db_rows(s, "SELECT count(*) FROM requests")[0][0], 0, "requests after the cross-site posts")
+    eq(sql(s, "SELECT count(*) FROM requests")[0][0], 0, "requests after the cross-site posts")
     for origin, referer in [(own, None), (None, own + "/request?x=1"), (None, None), (own.upper(), None)]:
         r = form_post(s, "/request", fields(), origin, referer)
         check(r.status in (200, 303), f"/request from Origin {origin!r}, Referer {referer!r}: {r.status}")
         n += 1
-    eq(db_rows(s, "SELECT count(*) FROM requests")[0][0], n, "requests from the site itself")
+    eq(sql(s, "SELECT count(*) FROM requests")[0][0], n, "requests from the site itself")
     token = re.search(r'data-solved-token="([^"]+)"', s.req("/request").text).group(1)
     eq(form_post(s, "/request/solved", {"slug": "password-reset", "solved_token": token}, own).status, 200,
        "/request/solved same-origin")

@@ -12,12 +12,10 @@ sqlite3 (WAL: the server keeps going).
 
 import html
 import json
-import os
 import re
-import sqlite3
 import time
 
-from harness import Server, base_config, check, contains, eq, lacks, short, test
+from harness import Server, base_config, check, contains, count, eq, finish, lacks, short, sql, test
 from htmlcheck import Page, check_html
 from requests_tests import PNG, multipart, rand_token, today_ru
 
@@ -38,24 +36,10 @@ def server(name, data=None):
     return Server("trust-" + name, base_config(server={"public_url": PUBLIC}), data=data).start()
 
 
-def finish(s):
-    s.stop()
-    fives = [line for line in s.log().splitlines() if re.match(r"^\S+ \S+ 5\d\d ", line)]
-    check(not fives, f"{s.name}: 5xx answers: {fives[:3]}")
 
 
-def sql(s, query, *args):
-    c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
-    try:
-        rows = c.execute(query, args).fetchall()
-        c.commit()
-        return rows
-    finally:
-        c.close()
 
 
-def count(s, table, where="1", *args):
-    return sql(s, f"SELECT count(*) FROM {table} WHERE {where}", *args)[0][0]
 
 
 def letters(s, after=0):

@@ -31,8 +31,12 @@ struct http_server;
 struct cache_entry;
 
 struct http_param {
-	const char *name, *value; /* percent-decoded, valid UTF-8 */
+	const char *name, *value; /* percent-decoded, valid UTF-8 (a form's values: no NUL) */
 };
+
+/* A form field name is 1..HTTP_MAX_FIELD_NAME bytes of valid UTF-8 without control characters;
+ * a part or pair with any other name (none at all, empty, unquoted...) refuses the form: 400. */
+#define HTTP_MAX_FIELD_NAME 100
 
 /* An uploaded file of a multipart form, streamed to a temporary file while it arrives. */
 struct http_file {

@@ -248,10 +248,10 @@ struct head_scan {
 	const char *cl, *te, *host;
 	bool cl_differs, cl_bad;
 	bool bad_name, bad_value;
-	/* The layout check (libmicrohttpd 0.9.75 parses the head in place): where the previous
-	 * line's last token ended, while the layout is checked and still right. */
+	/* The layout check (libmicrohttpd 0.9.75 parses the head in place): the head's bytes
+	 * [head_start, head_end) and where the previous line's last token ended. */
 	bool check_layout, layout_bad;
-	uintptr_t prev_end;
+	uintptr_t prev_end, head_start, head_end;
 };
 
 static bool is_tchar(unsigned char c)
@@ -312,7 +312,7 @@ static void check_line_layout(struct head_scan *h, const char *key, size_t key_s
 	if (!h->check_layout || h->layout_bad)
 		return;
 	const char *prev = (const char *)h->prev_end;
-	if (k != h->prev_end + 2 || prev[0] || prev[1] || v <= k + key_size || v - k > 1u << 20 ||
+	if (k != h->prev_end + 2 || v <= k + key_size || v > h->head_end || prev[0] || prev[1] ||
 	    key[key_size]) {
 		h->layout_bad = true;
 		return;
@@ -333,6 +333,8 @@ static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char 
 		return MHD_YES;
 	if (!value)
 		value = "", value_size = 0;
+	if ((uintptr_t)value + value_size + 4 > h->head_end)
+		h->layout_bad = true; /* (also keeps every read of the layout check in the head) */
 	h->bytes += key_size + value_size + 4;
 	if (!key_size)
 		h->bad_name = true;
@@ -386,23 +388,34 @@ static int check_head(struct MHD_Connection *c, const struct conn_state *cs, con
 {
 	struct head_scan h = {0};
 #if MHD_VERSION == 0x00097500
-	/* The request line: METHOD SP target SP version, single spaces, nothing cut by a NUL. */
-	if (cs && cs->uri_at && *version) {
+	/* The request line: METHOD SP target SP version, single spaces, nothing cut by a NUL.
+	 * The head is [method, method + its size) in the read buffer. */
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (cs && cs->uri_at && *version && ci && ci->header_size) {
 		uintptr_t m = (uintptr_t)method, u = (uintptr_t)cs->uri_at, v = (uintptr_t)version;
 		h.check_layout = true;
-		h.layout_bad = u != m + strlen(method) + 1 || v != u + cs->uri_len + 1;
+		h.head_start = m;
+		h.head_end = m + ci->header_size;
 		h.prev_end = v + strlen(version);
+		h.layout_bad = u != m + strlen(method) + 1 || v != u + cs->uri_len + 1 ||
+			       h.prev_end + 4 > h.head_end;
 	}
 #else
 	(void)method, (void)cs;
 #endif
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_head, &h);
-	/* After the last header line: its line end and the empty line's (two zero bytes at
-	 * least; both were received, so both are in the buffer). */
+	/* After the last header line: exactly its CRLF and the empty line's, nothing else (a line
+	 * libmicrohttpd dropped, a bare LF, a NUL at the end of the last value). */
 	if (h.check_layout && !h.layout_bad) {
 		const char *end = (const char *)h.prev_end;
-		h.layout_bad = end[0] || end[1];
+		h.layout_bad = h.prev_end + 4 != h.head_end || end[0] || end[1] || end[2] || end[3];
 	}
+	/* The target: visible characters only (a space would have split the request line). */
+	for (const unsigned char *p = cs && cs->uri ? (const unsigned char *)cs->uri : NULL; p && *p;
+	     p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			h.layout_bad = true;
 	*problem = "Некорректный запрос: неверный формат заголовков.";
 	if (h.bad_name || h.bad_value || h.layout_bad)
 		return 400;

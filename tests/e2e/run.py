@@ -1340,6 +1340,7 @@ def _():
 import search_tests  # noqa: E402,F401  (issue #3: search, search log, browser)
 import requests_tests  # noqa: E402,F401  (issue #4: the member's side)
 import desk_tests  # noqa: E402,F401  (issue #4: the desk, accounts, mail)
+import parser_tests  # noqa: E402,F401  (issue #7: hostile bytes: forms, framing, names)
 import crash_test  # noqa: E402,F401  (issue #4: nothing lost under SIGKILL)
 
 

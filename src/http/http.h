@@ -5,7 +5,7 @@
  * request headers that libmicrohttpd lacks: a reaper thread shuts down connections whose headers
  * are late); the checks every request passes before any handler runs (request-target length ->
  * 414, header block size -> 431, valid percent-encoding, UTF-8 and no NUL in the path and the
- * query -> 400); the page cache of finished responses (with their gzip form, ETag and 304s);
+ * query -> 400, the framing of the head -> 400/501, see below); the page cache of finished responses (with their gzip form, ETag and 304s);
  * access logging (one line per request: method, route, status, bytes, microseconds — never
  * the query, headers or bodies); the request metrics.
  *
@@ -15,6 +15,35 @@
  * libmicrohttpd 0.9.75 notes (measured): a response queued on the first call of the access
  * handler closes keep-alive connections, so requests are answered on the second call; and its
  * connection timeout only counts inactivity, hence the header deadline here.
+ *
+ * Framing (RFC 9112), checked on the first call, where the head is complete: Content-Length with
+ * Transfer-Encoding, differing or non-digit Content-Length, Transfer-Encoding in HTTP/1.0, no
+ * Host (HTTP/1.1), two Hosts or a Host that is not host[:port], a header name that is not a token,
+ * a value with a control byte (NUL, bare CR...), obs-fold, bare-LF line ends, extra spaces in the
+ * request line or a space/control byte in the target -> 400; Transfer-Encoding other than one
+ * "chunked" -> 501. These are answered on that first call on purpose: libmicrohttpd then closes
+ * the connection (Connection: close) without reading more of it. The application never sees them.
+ * libmicrohttpd 0.9.75 itself accepts bare LF, joins obs-folds, cuts values at a NUL and drops
+ * some malformed lines silently; it parses the head in place, so on 0.9.75 (and only there: see
+ * MHD_VERSION in http.c) the layout of its parsed head in the read buffer (every line must end in
+ * exactly CRLF, which it replaces by two NULs; the head's size is MHD's REQUEST_HEADER_SIZE) is
+ * checked to see what it hid.
+ *
+ * libmicrohttpd's own error answers (found with raw sockets): errors it finds in
+ * parse_connection_headers — a missing Host with MHD_OPTION_STRICT_FOR_CLIENT >= 1, a malformed
+ * or too large Content-Length — send the header block twice ("HTTP/1.1 400 ..." twice, the second
+ * inside the first's body). Cause: transmit_error_response builds the reply header, then
+ * MHD_connection_handle_idle moves the state on to HEADERS_PROCESSED anyway and builds it again
+ * (fixed in libmicrohttpd 1.0, which checks the state after parse_connection_headers). The Host
+ * check is therefore done here (strict level 0); the Content-Length ones cannot be reached from
+ * the application (the access handler is never called): the connection is closed right after,
+ * so nothing can be smuggled, but the client sees a garbled 400/413. A Cookie value of a lone
+ * '"' makes its cookie parser record a length of SIZE_MAX and answer 431 for the whole request;
+ * http_cookie therefore reads the Cookie header itself.
+ *
+ * Forms: a part or pair without a usable name (libmicrohttpd passes NULL for a part without
+ * Content-Disposition or without a quoted name) refuses the whole form with 400, answered when
+ * the body ends like every other body error; routes never see such a part.
  */
 #ifndef SPRAVKA_HTTP_H
 #define SPRAVKA_HTTP_H
@@ -151,7 +180,7 @@ void http_resume(struct http_request *req);
 const char *http_param(const struct http_request *req, const char *name);
 /* A request header's value, or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
-/* A cookie's value, or NULL. */
+/* A cookie's value, or NULL: from the Cookie header, name compared exactly, quotes removed. */
 const char *http_cookie(const struct http_request *req, const char *name);
 /* A form field's value (the first), or NULL; *count (may be NULL) gets how many were sent. */
 const char *http_field(const struct http_request *req, const char *name, int *count);

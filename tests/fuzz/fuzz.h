@@ -35,6 +35,9 @@ int fuzz_server(void);
  * after a short pause (idle_ms 30: it checks only that the server lives on); complete
  * requests are always answered (3000). */
 void fuzz_exchange(const void *data, size_t len, struct fuzz_answer *a, unsigned idle_ms);
+/* The same for a complete request, which must be answered: sent again once if nothing at all
+ * came back (see fuzz.c). */
+void fuzz_exchange_answered(const void *data, size_t len, struct fuzz_answer *a);
 void fuzz_answer_free(struct fuzz_answer *a);
 /* GET /healthz on a new connection must answer 200: the server survived. */
 void fuzz_check_alive(void);

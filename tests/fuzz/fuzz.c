@@ -8,6 +8,7 @@
 #include "../../src/req/req.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -167,21 +168,26 @@ int fuzz_server(void)
 
 static int connect_server(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	/* Closed with a reset, not into TIME_WAIT: a few hundred connections a second for minutes
-	 * would use up the ephemeral ports. */
-	struct linger lg = {1, 0};
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fuzz_server())};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		fuzz_fail("cannot connect to the server");
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	/* A few tries: libFuzzer's SIGALRM (every second, for its -timeout) interrupts a connect
+	 * now and then (EINTR). */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		/* Closed with a reset, not into TIME_WAIT: a few hundred connections a second for
+		 * minutes would use up the ephemeral ports. */
+		struct linger lg = {1, 0};
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+			return fd;
+		fprintf(stderr, "fuzz: connect: %s\n", strerror(errno));
+		close(fd);
+		usleep(20 * 1000);
 	}
-	return fd;
+	fuzz_fail("cannot connect to the server");
+	return -1;
 }
 
 static uint64_t now_ms(void)
@@ -237,7 +243,12 @@ void fuzz_exchange(const void *data, size_t len, struct fuzz_answer *a, unsigned
 		}
 		struct pollfd pfd = {fd, (short)(POLLIN | (wr_closed ? 0 : POLLOUT)), 0};
 		uint64_t now = now_ms();
-		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+		if (now >= deadline)
+			break;
+		int ready = poll(&pfd, 1, (int)(deadline - now));
+		if (ready < 0 && errno == EINTR)
+			continue; /* libFuzzer's SIGALRM (its -timeout) ticks every second */
+		if (ready <= 0)
 			break;
 		if (pfd.revents & POLLOUT) {
 			ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -252,6 +263,8 @@ void fuzz_exchange(const void *data, size_t len, struct fuzz_answer *a, unsigned
 				a->bytes = realloc(a->bytes, cap);
 			}
 			ssize_t n = recv(fd, a->bytes + a->len, cap - a->len - 1, MSG_DONTWAIT);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
 			if (n <= 0)
 				break;
 			a->len += (size_t)n;
@@ -277,9 +290,8 @@ void fuzz_exchange_answered(const void *data, size_t len, struct fuzz_answer *a)
 {
 	fuzz_exchange(data, len, a, 3000);
 	if (a->len == 0) {
-		/* Nothing at all, not even a refusal: at hundreds of connections a second the
-		 * loopback occasionally resets one (a reused port meeting a server-side
-		 * TIME_WAIT). Once more; a server that does not answer fails again. */
+		/* Nothing at all, not even a refusal: a signal may have cut the exchange short
+		 * (see above). Once more; a server that does not answer fails again. */
 		fuzz_answer_free(a);
 		usleep(10 * 1000);
 		fuzz_exchange(data, len, a, 3000);

@@ -60,7 +60,10 @@ struct http_server;
 struct cache_entry;
 
 struct http_param {
-	const char *name, *value; /* percent-decoded, valid UTF-8 (a form's values: no NUL) */
+	/* Never NULL, no NUL. Query parameters: percent-decoded, valid UTF-8; the name may be
+	 * empty ("?=x" is harmless: no lookup asks for ""). Form fields: the name as
+	 * HTTP_MAX_FIELD_NAME says; the value's UTF-8 is checked by the handler. */
+	const char *name, *value;
 };
 
 /* A form field name is 1..HTTP_MAX_FIELD_NAME bytes of valid UTF-8 without control characters;

@@ -315,11 +315,27 @@ void fuzz_check_alive(void)
 	fuzz_answer_free(&a);
 }
 
+/* libmicrohttpd 0.9.75's own error answers to what it finds before the application is called
+ * (a malformed Content-Length, a Cookie value of a lone '"') repeat their header block: see
+ * src/http/http.h. Known and unreachable from the server; recognised by the repeat itself and
+ * by the missing Content-Type (every answer of the server's own has one). */
+static bool libmicrohttpd_double(const struct fuzz_answer *a)
+{
+	const char *end = strstr(a->bytes, "\r\n\r\n");
+	if (a->answers != 2 || !end || (a->status != 400 && a->status != 413 && a->status != 431))
+		return false;
+	size_t head = (size_t)(end - a->bytes) + 4;
+	return !memmem(a->bytes, head, "Content-Type:", 13) && a->len >= 2 * head &&
+	       !memcmp(a->bytes, a->bytes + head, 15);
+}
+
 void fuzz_check_one_answer(const struct fuzz_answer *a, const char *what)
 {
-	if (a->answers != 1 || a->status < 200 || a->status > 599) {
+	if (a->answers != 1 && !libmicrohttpd_double(a)) {
 		fprintf(stderr, "fuzz: %s: %d answers, status %d: %.200s\n", what, a->answers,
 			a->status, a->bytes);
 		fuzz_fail("not exactly one answer");
 	}
+	if (a->status < 200 || a->status > 599)
+		fuzz_fail("no valid status");
 }

@@ -37,9 +37,10 @@
  * (fixed in libmicrohttpd 1.0, which checks the state after parse_connection_headers). The Host
  * check is therefore done here (strict level 0); the Content-Length ones cannot be reached from
  * the application (the access handler is never called): the connection is closed right after,
- * so nothing can be smuggled, but the client sees a garbled 400/413. A Cookie value of a lone
- * '"' makes its cookie parser record a length of SIZE_MAX and answer 431 for the whole request;
- * http_cookie therefore reads the Cookie header itself.
+ * so nothing can be smuggled, but the client sees a garbled 400/413. A Cookie value ending in
+ * a lone '"' (`a="`) makes its cookie parser, in the same function, record a length of SIZE_MAX
+ * and answer 431 for the whole request, doubled as well (found by the cookie fuzz harness);
+ * http_cookie reads the Cookie header itself, so no length from that table is ever used.
  *
  * Forms: a part or pair without a usable name (libmicrohttpd passes NULL for a part without
  * Content-Disposition or without a quoted name) refuses the whole form with 400, answered when

@@ -6,6 +6,7 @@
 #   make bench-search search quality and speed against FTS5, PostgreSQL, Xapian, Sphinx
 #   make bench-requests durable support-request creations per second (8 clients)
 #   make test-crash  the SIGKILL crash test of request creation, 200 cycles
+#   make fuzz        libFuzzer harnesses (clang), each run FUZZ_SECONDS on its corpus (docs/fuzzing.md)
 #   make lint        clang-format check
 
 PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium libcurl libcrypto
@@ -29,8 +30,15 @@ OBJ       := $(SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ   := $(filter-out $(BUILD)/src/main.o,$(OBJ))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+# The fuzz harnesses: tests/fuzz/fuzz_NAME.c, corpus tests/fuzz/NAME/. make test replays every
+# corpus through them (gcc, replay.c as main); make fuzz runs them under libFuzzer (clang).
+FUZZ      := head multipart urlencoded query cookie json
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/*.c))
+FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz.o
+FUZZ_REPLAY := $(FUZZ:%=$(BIN)/fuzz-replay-%)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-crash asan deps test-deps clean lint bench-http bench-search bench-requests
+.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint fuzz bench-http bench-search bench-requests
 
 all: deps $(BIN)/spravka
 
@@ -52,17 +60,44 @@ $(BIN)/unit-tests: $(LIB_OBJ) $(UNIT_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(SAN) -o $@ $(LIB_OBJ) $(UNIT_OBJ) $(PKG_LIBS) $(shell pkg-config --libs criterion)
 
+$(BIN)/fuzz-replay-%: $(LIB_OBJ) $(FUZZ_COMMON) $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o
+	@mkdir -p $(BIN)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# libFuzzer binaries: everything built by clang with the fuzzer's coverage, ASan and UBSan.
+$(BIN)/fuzz-%: $(LIB_OBJ) $(FUZZ_COMMON) $(BUILD)/tests/fuzz/fuzz_%.o
+	@mkdir -p $(BIN)
+	$(CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-deps: deps
+	@command -v clang >/dev/null && [ -n "$$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || scripts/install-deps fuzz
+
+# make fuzz [FUZZ_SECONDS=60] [FUZZ="head json"]: new inputs go to build-fuzz/corpus-NAME (copy
+# the interesting ones into tests/fuzz/NAME/ by hand, minimised), crashes to build-fuzz/.
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz BIN=bin-fuzz OPT="-O1 -g" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		$(FUZZ:%=bin-fuzz/fuzz-%)
+	@set -e; for h in $(FUZZ); do \
+		mkdir -p build-fuzz/corpus-$$h; \
+		echo "== fuzz $$h for $(FUZZ_SECONDS) s"; \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		bin-fuzz/fuzz-$$h -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+			-max_len=65536 -print_final_stats=1 -artifact_prefix=build-fuzz/$$h- \
+			build-fuzz/corpus-$$h tests/fuzz/$$h; \
+	done
+
 run: all
 	$(BIN)/spravka serve
 
 test: test-deps
-	@$(MAKE) --no-print-directory $(BIN)/spravka $(BIN)/unit-tests
+	@$(MAKE) --no-print-directory $(BIN)/spravka $(BIN)/unit-tests $(FUZZ_REPLAY)
 	@BIN=$(BIN) tests/run
 
 asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan OPT="-O1 -g" \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		bin-asan/spravka bin-asan/unit-tests
+		bin-asan/spravka bin-asan/unit-tests $(FUZZ:%=bin-asan/fuzz-replay-%)
 	@BIN=bin-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run
 
 bench-http: all
@@ -79,9 +114,12 @@ test-crash: test-deps
 	SPRAVKA_BIN=$(BIN)/spravka SPRAVKA_CRASH_CYCLES=$${CYCLES:-200} /usr/bin/python3 tests/e2e/crash_test.py
 
 lint:
-	clang-format --dry-run --Werror $(SRC) $(UNIT_SRC)
+	clang-format --dry-run --Werror $(SRC) $(UNIT_SRC) $(FUZZ_SRC)
 
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz
 
--include $(OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+# The harness objects are not intermediates to delete after a link.
+.SECONDARY: $(FUZZ_SRC:%.c=$(BUILD)/%.o)
+
+-include $(OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(BUILD)/%.d)

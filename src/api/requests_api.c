@@ -64,35 +64,46 @@ static const char *iso_date(struct arena *a, int64_t t)
 	return arena_strdup(a, buf);
 }
 
+bool api_request_input_from_json(struct arena *a, const char *body, size_t len,
+				 struct req_input *in, struct req_errors *shape)
+{
+	const char **v[N_FIELDS] = {&in->member_id, &in->name,         &in->email,
+				    &in->phone,     &in->country,      &in->topic,
+				    &in->order_number, &in->subject,   &in->description};
+	json_error_t jerr;
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		return false;
+	}
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		json_t *f = json_object_get(j, fields[i]);
+		if (!f || json_is_null(f))
+			continue;
+		if (!json_is_string(f)) {
+			if (shape->n < REQ_MAX_ERRORS) {
+				shape->field[shape->n] = fields[i];
+				shape->message[shape->n++] = "Ожидается строка.";
+			}
+			continue;
+		}
+		*v[i] = arena_strdup(a, json_string_value(f));
+	}
+	json_decref(j);
+	return true;
+}
+
 /* The input from a JSON object or a form; false (answered) when its shape is wrong. */
 static bool read_input(struct ctx *c, struct req_input *in)
 {
 	struct http_request *req = c->req;
-	const char **v[N_FIELDS] = {&in->member_id, &in->name,         &in->email,
-				    &in->phone,     &in->country,      &in->topic,
-				    &in->order_number, &in->subject,   &in->description};
 	struct req_errors shape = {0};
 	if (req->body) { /* JSON */
-		json_error_t jerr;
-		json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-		if (!j || !json_is_object(j)) {
-			json_decref(j);
+		if (!api_request_input_from_json(req->arena, req->body, req->body_len, in, &shape)) {
 			api_error(c, 400, "bad_json",
 				  "Тело запроса должно быть JSON-объектом с полями обращения.");
 			return false;
 		}
-		for (size_t i = 0; i < N_FIELDS; i++) {
-			json_t *f = json_object_get(j, fields[i]);
-			if (!f || json_is_null(f))
-				continue;
-			if (!json_is_string(f)) {
-				shape.field[shape.n] = fields[i];
-				shape.message[shape.n++] = "Ожидается строка.";
-				continue;
-			}
-			*v[i] = arena_strdup(req->arena, json_string_value(f));
-		}
-		json_decref(j);
 	} else { /* multipart/form-data */
 		req_input_from_form(req, in, &shape);
 	}

@@ -39,6 +39,8 @@ struct conn_state {
 	struct MHD_Connection *conn;
 	_Atomic uint64_t deadline_us; /* 0 = not waiting for headers */
 	char *uri;                    /* raw request target of the current request (malloc) */
+	const char *uri_at;           /* where it lies in libmicrohttpd's read buffer (compared only) */
+	size_t uri_len;
 	bool uri_too_long;
 	bool api;                     /* the target starts with /api/ (known even when too long) */
 	/* The body of the current request: its phase and bytes so far (set by the worker); the
@@ -129,7 +131,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	if (cs) {
 		free(cs->uri);
 		cs->uri = NULL;
-		cs->uri_too_long = strlen(uri) > (size_t)s->o.max_url_bytes;
+		cs->uri_at = uri;
+		cs->uri_len = strlen(uri);
+		cs->uri_too_long = cs->uri_len > (size_t)s->o.max_url_bytes;
 		cs->api = !strncmp(uri, "/api/", 5);
 		if (!cs->uri_too_long)
 			cs->uri = xstrdup(uri);
@@ -298,30 +302,268 @@ const char *http_header(const struct http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-const char *http_cookie(const struct http_request *req, const char *name)
-{
-	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
-}
-
-struct header_scan {
-	size_t bytes;
-	bool bad_name; /* white space inside a field name ("Name : value") */
+struct cookie_find {
+	const struct http_request *req;
+	const char *name;
+	const char *value;
 };
 
-static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+/* One Cookie header: "a=1; b=2". Pairs without "=" or with an empty name are skipped; names
+ * are compared exactly (RFC 6265: case matters); a value in double quotes loses them. */
+static enum MHD_Result find_cookie(void *cls, enum MHD_ValueKind kind, const char *key,
 				   const char *value)
 {
 	(void)kind;
-	struct header_scan *h = cls;
-	h->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
-	if (strpbrk(key, " \t"))
-		h->bad_name = true;
+	struct cookie_find *f = cls;
+	if (f->value || !key || !value || strcasecmp(key, "Cookie"))
+		return MHD_YES;
+	size_t nlen = strlen(f->name);
+	for (const char *p = value; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ';')
+			p++;
+		const char *end = strchr(p, ';');
+		if (!end)
+			end = p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		if (eq) {
+			const char *ne = eq;
+			while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+				ne--;
+			if (ne > p && (size_t)(ne - p) == nlen && !memcmp(p, f->name, nlen)) {
+				const char *v = eq + 1, *ve = end;
+				while (v < ve && (*v == ' ' || *v == '\t'))
+					v++;
+				while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+					ve--;
+				if (ve - v >= 2 && *v == '"' && ve[-1] == '"')
+					v++, ve--;
+				f->value = arena_strndup(f->req->arena, v, (size_t)(ve - v));
+				return MHD_NO;
+			}
+		}
+		p = end;
+	}
 	return MHD_YES;
+}
+
+/* Read from the Cookie header itself, not from libmicrohttpd's cookie table: that one compares
+ * names ignoring case and, for a value of a single '"', records a length of SIZE_MAX. */
+const char *http_cookie(const struct http_request *req, const char *name)
+{
+	struct cookie_find f = {req, name, NULL};
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, find_cookie, &f);
+	return f.value;
+}
+
+/* ---- the request head: strict framing (RFC 9112), see http.h ---- */
+
+struct head_scan {
+	size_t bytes;
+	int n_cl, n_te, n_host;
+	const char *cl, *te, *host;
+	bool cl_differs, cl_bad;
+	bool bad_name, bad_value;
+	/* The layout check (libmicrohttpd 0.9.75 parses the head in place): the head's bytes
+	 * [head_start, head_end) and where the previous line's last token ended. */
+	bool check_layout, layout_bad;
+	uintptr_t prev_end, head_start, head_end;
+};
+
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool all_digits(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (*v < '0' || *v > '9')
+			return false;
+	return true;
+}
+
+/* Host = uri-host [ ":" port ]: a reg-name / IPv4 of unreserved, sub-delims and pct-encoded
+ * characters, or an IP literal in brackets; empty is allowed (RFC 9112 section 3.2). */
+static bool host_ok(const char *h)
+{
+	const char *p = h;
+	if (*p == '[') {
+		for (p++; *p && *p != ']'; p++)
+			if (!strchr("0123456789abcdefABCDEF:.vV", *p))
+				return false;
+		if (*p++ != ']')
+			return false;
+	} else {
+		for (; *p && *p != ':'; p++) {
+			unsigned char c = (unsigned char)*p;
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      strchr("-._~!$&'()*+,;=%", c)))
+				return false;
+		}
+	}
+	if (*p == ':') {
+		p++;
+		if (strlen(p) > 5)
+			return false;
+		for (; *p; p++)
+			if (*p < '0' || *p > '9')
+				return false;
+	}
+	return *p == '\0';
+}
+
+/* The layout of one parsed header line in the read buffer: "Name\0<OWS>value" right after the
+ * previous line's end, which must have been a CRLF (two zero bytes there now). A bare LF
+ * leaves one zero byte, a NUL in a value cuts it short (more bytes before the next line), an
+ * obs-fold moves the value elsewhere (libmicrohttpd joins the lines in a new allocation).
+ * Only bytes between two pointers into the buffer are read. */
+static void check_line_layout(struct head_scan *h, const char *key, size_t key_size,
+			      const char *value)
+{
+	uintptr_t k = (uintptr_t)key, v = (uintptr_t)value;
+	if (!h->check_layout || h->layout_bad)
+		return;
+	const char *prev = (const char *)h->prev_end;
+	if (k != h->prev_end + 2 || v <= k + key_size || v > h->head_end || prev[0] || prev[1] ||
+	    key[key_size]) {
+		h->layout_bad = true;
+		return;
+	}
+	for (const char *p = key + key_size + 1; p < value; p++)
+		if (*p != ' ' && *p != '\t') {
+			h->layout_bad = true;
+			return;
+		}
+}
+
+static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	struct head_scan *h = cls;
+	if (!key)
+		return MHD_YES;
+	if (!value)
+		value = "", value_size = 0;
+	if (h->check_layout && (uintptr_t)value + value_size + 4 > h->head_end)
+		h->layout_bad = true; /* (also keeps every read of the layout check in the head) */
+	h->bytes += key_size + value_size + 4;
+	if (!key_size)
+		h->bad_name = true;
+	for (size_t i = 0; i < key_size; i++)
+		if (!is_tchar((unsigned char)key[i]))
+			h->bad_name = true;
+	for (size_t i = 0; i < value_size; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) /* a bare CR, other controls */
+			h->bad_value = true;
+	}
+	check_line_layout(h, key, key_size, value);
+	if (!h->layout_bad)
+		h->prev_end = (uintptr_t)(value + value_size);
+	if (!strcasecmp(key, "Content-Length")) {
+		if (h->n_cl++ && strcmp(h->cl, value))
+			h->cl_differs = true;
+		h->cl = value;
+		if (!all_digits(value))
+			h->cl_bad = true;
+	} else if (!strcasecmp(key, "Transfer-Encoding")) {
+		h->n_te++;
+		h->te = value;
+	} else if (!strcasecmp(key, "Host")) {
+		h->n_host++;
+		h->host = value;
+	}
+	return MHD_YES;
+}
+
+/* "chunked" alone, with optional white space around it. */
+static bool te_is_chunked(const char *te)
+{
+	while (*te == ' ' || *te == '\t')
+		te++;
+	if (strncasecmp(te, "chunked", 7))
+		return false;
+	for (te += 7; *te; te++)
+		if (*te != ' ' && *te != '\t')
+			return false;
+	return true;
+}
+
+/*
+ * Checks the head of a request once libmicrohttpd has parsed it. Returns 0, or the status of a
+ * framing error (400, 501) with *problem in Russian: the caller answers at once and closes.
+ * 431 (header block too large) is answered like the other refusals, by the application.
+ */
+static int check_head(struct MHD_Connection *c, const struct conn_state *cs, const char *method,
+		      const char *version, size_t max_header_bytes, const char **problem)
+{
+	struct head_scan h = {0};
+#if MHD_VERSION == 0x00097500
+	/* The request line: METHOD SP target SP version, single spaces, nothing cut by a NUL.
+	 * The head is [method, method + its size) in the read buffer. */
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (cs && cs->uri_at && *version && ci && ci->header_size) {
+		uintptr_t m = (uintptr_t)method, u = (uintptr_t)cs->uri_at, v = (uintptr_t)version;
+		h.check_layout = true;
+		h.head_start = m;
+		h.head_end = m + ci->header_size;
+		h.prev_end = v + strlen(version);
+		h.layout_bad = u != m + strlen(method) + 1 || v != u + cs->uri_len + 1 ||
+			       h.prev_end + 4 > h.head_end;
+	}
+#else
+	(void)method, (void)cs;
+#endif
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_head, &h);
+	/* After the last header line: exactly its CRLF and the empty line's, nothing else (a line
+	 * libmicrohttpd dropped, a bare LF, a NUL at the end of the last value). */
+	if (h.check_layout && !h.layout_bad) {
+		const char *end = (const char *)h.prev_end;
+		h.layout_bad = h.prev_end + 4 != h.head_end || end[0] || end[1] || end[2] || end[3];
+	}
+	/* The target: visible characters only (a space would have split the request line). */
+	for (const unsigned char *p = cs && cs->uri ? (const unsigned char *)cs->uri : NULL; p && *p;
+	     p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			h.layout_bad = true;
+	*problem = "Некорректный запрос: неверный формат заголовков.";
+	if (h.bad_name || h.bad_value || h.layout_bad)
+		return 400;
+	if (h.bytes > max_header_bytes)
+		return 431;
+	bool http10 = !strcmp(version, "HTTP/1.0");
+	if (h.n_host > 1 || (h.host && !host_ok(h.host)) || (!h.n_host && !http10)) {
+		*problem = "Некорректный запрос: нужен ровно один правильный заголовок Host.";
+		return 400;
+	}
+	if (h.n_te && (h.n_cl || http10)) {
+		*problem = "Некорректный запрос: Transfer-Encoding вместе с Content-Length.";
+		return 400;
+	}
+	if (h.n_cl && (h.cl_differs || h.cl_bad)) {
+		*problem = "Некорректный запрос: неверный Content-Length.";
+		return 400;
+	}
+	if (h.n_te && (h.n_te > 1 || !te_is_chunked(h.te))) {
+		*problem = "Такое кодирование тела запроса (Transfer-Encoding) не поддерживается.";
+		return 501;
+	}
+	return 0;
 }
 
 /* Decodes the path and the query of the raw target; false for 400. */
 static bool parse_target(struct http_request *req, const char *raw)
 {
+	/* A target is visible characters (raw UTF-8 is decoded and checked below): a space,
+	 * a control character or DEL is refused. */
+	for (const unsigned char *p = (const unsigned char *)raw; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return false;
 	const char *q = strchr(raw, '?');
 	size_t plen = q ? (size_t)(q - raw) : strlen(raw);
 	char *path;
@@ -479,6 +721,22 @@ static bool start_file(struct req_ctx *x, const char *field, const char *filenam
 	return true;
 }
 
+/* A usable form field name: present, 1..HTTP_MAX_FIELD_NAME bytes of valid UTF-8 without
+ * control characters. Anything else (libmicrohttpd passes NULL for a part without a quoted
+ * name) refuses the whole form. */
+static bool field_name_ok(const char *key)
+{
+	if (!key)
+		return false;
+	size_t n = strlen(key);
+	if (n == 0 || n > HTTP_MAX_FIELD_NAME || !utf8_valid(key, n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const char *key,
 				    const char *filename, const char *content_type,
 				    const char *transfer_encoding, const char *data, uint64_t off,
@@ -489,14 +747,20 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
 	struct http_request *req = &x->req;
 	if (req->body_error)
 		return MHD_NO;
+	if (!field_name_ok(key)) {
+		body_fail(x, 400, "В форме есть поле без имени или с недопустимым именем.");
+		return MHD_NO;
+	}
 	/* A part that says it is not text but whose file name MHD could not read (a CR, LF or NUL
 	 * in it ends the quoted name early) is still a file: kept, its name cleaned later. */
 	if (!filename && content_type && strncasecmp(content_type, "text/", 5) != 0)
 		filename = "";
 	if (filename) {
 		if (off == 0) {
-			if (!*filename && size == 0)
+			if (!*filename && size == 0) {
+				close_file(x); /* later pieces of this part must not reach the last file */
 				return MHD_YES; /* an empty file input: no file chosen */
+			}
 			if (!start_file(x, key, filename))
 				return MHD_NO;
 		}
@@ -525,7 +789,12 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
 		f->size += size;
 		return MHD_YES;
 	}
-	/* A text field: MHD may hand it over in pieces (off > 0 continues the last one). */
+	/* A text field: MHD may hand it over in pieces (off > 0 continues the last one). Text
+	 * never holds NUL (a urlencoded "%00" would otherwise cut the value short unseen). */
+	if (size && memchr(data, 0, size)) {
+		body_fail(x, 400, "В форме есть поле с недопустимым символом.");
+		return MHD_NO;
+	}
 	struct http_param *last = req->n_fields ? &req->fields[req->n_fields - 1] : NULL;
 	if (off == 0 || !last || strcmp(last->name, key) != 0) {
 		if (req->n_fields >= MAX_FIELDS) {
@@ -565,8 +834,6 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
 static void body_begin(struct req_ctx *x, struct MHD_Connection *c)
 {
 	struct http_request *req = &x->req;
-	x->cur_file = -1;
-	x->fd = -1;
 	if (x->s->o.prepare && !req->reject)
 		x->s->o.prepare(x->s->app, req, &x->rules);
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -989,11 +1256,28 @@ static enum MHD_Result answer_unavailable(struct req_ctx *x)
 	return answer(x);
 }
 
+/* The answer to a malformed head, made here (the application never sees the request). */
+static enum MHD_Result answer_framing(struct req_ctx *x, int status, const char *problem)
+{
+	x->answered = true;
+	x->resp.status = status;
+	x->resp.cache_control = "no-store";
+	if (!strncmp(x->req.path, "/api/", 5)) {
+		x->resp.content_type = "application/json; charset=utf-8";
+		buf_printf(&x->resp.body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n",
+			   status == 501 ? "not_implemented" : "bad_request", problem);
+	} else {
+		x->resp.content_type = "text/plain; charset=utf-8";
+		buf_printf(&x->resp.body, "%s\n", problem);
+	}
+	return answer(x);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
 {
-	(void)url, (void)version;
+	(void)url;
 	struct http_server *s = cls;
 	struct req_ctx *x = *req_cls;
 	if (!x) {
@@ -1011,6 +1295,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		x->req.method = arena_strdup(a, method);
 		x->req.head = !strcmp(method, "HEAD");
 		x->req.route = -1;
+		x->cur_file = -1;
+		x->fd = -1;
 		x->req.start_us = http_now_us();
 		x->cs = cs;
 		buf_init(&x->resp.body, BODY_MAX);
@@ -1023,18 +1309,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			x->req.params = arena_alloc(a, sizeof *x->req.params);
 			return answer_unavailable(x);
 		}
-		if (!cs || cs->uri_too_long) {
-			x->req.reject = 414;
-		} else if (!parse_target(&x->req, cs->uri)) {
-			x->req.reject = 400;
-		} else {
-			struct header_scan h = {0};
-			MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
-			if (h.bytes > (size_t)s->o.max_header_bytes)
-				x->req.reject = 431;
-			else if (h.bad_name)
-				x->req.reject = 400;
+		const char *problem;
+		int framing = check_head(c, cs, method, version, (size_t)s->o.max_header_bytes, &problem);
+		if (framing && framing != 431) {
+			/* A malformed head (RFC 9112): answered at once, so libmicrohttpd closes the
+			 * connection without reading a byte more of it. */
+			x->req.path = cs && cs->api ? "/api/" : "/";
+			x->req.params = arena_alloc(a, sizeof *x->req.params);
+			return answer_framing(x, framing, problem);
 		}
+		if (!cs || cs->uri_too_long)
+			x->req.reject = 414;
+		else if (!parse_target(&x->req, cs->uri))
+			x->req.reject = 400;
+		else if (framing == 431)
+			x->req.reject = 431;
 		if (!x->req.path) /* refused before decoding: keep what the error format depends on */
 			x->req.path = cs && cs->api ? "/api/" : "/";
 		if (!x->req.params)
@@ -1277,7 +1566,7 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip, NULL},
 	    {MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, NULL},
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory, NULL},
-	    {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
+	    {MHD_OPTION_STRICT_FOR_CLIENT, 0, NULL}, /* Host, spaces: checked here (see http.h) */
 	    {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
 	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
 	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},

@@ -7,11 +7,12 @@
  * slower than min_body_rate once body_grace has passed); the client's address (the TCP peer, or
  * behind a trusted proxy the address X-Forwarded-For gives: netaddr_client); the checks every request passes before any handler runs (request-target length ->
  * 414, header block size -> 431, valid percent-encoding, UTF-8 and no NUL in the path and the
- * query -> 400); the page cache of finished responses (with their gzip form, ETag and 304s);
- * access logging (one line per request: method, route, status, bytes, microseconds, client
- * address — never the query, headers or bodies; buffered apart from stderr, which stays line
- * buffered for everything else); the request metrics; the shutdown (http_drain, http_wait,
- * http_close, http_stop: no connection is left suspended when the daemon stops).
+ * query -> 400, the framing of the head -> 400/501, see below); the page cache of finished
+ * responses (with their gzip form, ETag and 304s); access logging (one line per request: method,
+ * route, status, bytes, microseconds, client address — never the query, headers or bodies;
+ * buffered apart from stderr, which stays line buffered for everything else); the request
+ * metrics; the shutdown (http_drain, http_wait, http_close, http_stop: no connection is left
+ * suspended when the daemon stops).
  *
  * What it does not do: routing, rendering, knowing about articles. The application gives one
  * dispatch function; it runs in the worker threads, any number at once.
@@ -19,6 +20,36 @@
  * libmicrohttpd 0.9.75 notes (measured): a response queued on the first call of the access
  * handler closes keep-alive connections, so requests are answered on the second call; and its
  * connection timeout only counts inactivity, hence the header deadline here.
+ *
+ * Framing (RFC 9112), checked on the first call, where the head is complete: Content-Length with
+ * Transfer-Encoding, differing or non-digit Content-Length, Transfer-Encoding in HTTP/1.0, no
+ * Host (HTTP/1.1), two Hosts or a Host that is not host[:port], a header name that is not a token,
+ * a value with a control byte (NUL, bare CR...), obs-fold, bare-LF line ends, extra spaces in the
+ * request line or a space/control byte in the target -> 400; Transfer-Encoding other than one
+ * "chunked" -> 501. These are answered on that first call on purpose: libmicrohttpd then closes
+ * the connection (Connection: close) without reading more of it. The application never sees them.
+ * libmicrohttpd 0.9.75 itself accepts bare LF, joins obs-folds, cuts values at a NUL and drops
+ * some malformed lines silently; it parses the head in place, so on 0.9.75 (and only there: see
+ * MHD_VERSION in http.c) the layout of its parsed head in the read buffer (every line must end in
+ * exactly CRLF, which it replaces by two NULs; the head's size is MHD's REQUEST_HEADER_SIZE) is
+ * checked to see what it hid.
+ *
+ * libmicrohttpd's own error answers (found with raw sockets): errors it finds in
+ * parse_connection_headers — a missing Host with MHD_OPTION_STRICT_FOR_CLIENT >= 1, a malformed
+ * or too large Content-Length — send the header block twice ("HTTP/1.1 400 ..." twice, the second
+ * inside the first's body). Cause: transmit_error_response builds the reply header, then
+ * MHD_connection_handle_idle moves the state on to HEADERS_PROCESSED anyway and builds it again
+ * (fixed in libmicrohttpd 1.0, which checks the state after parse_connection_headers). The Host
+ * check is therefore done here (strict level 0); the Content-Length ones cannot be reached from
+ * the application (the access handler is never called): the connection is closed right after,
+ * so nothing can be smuggled, but the client sees a garbled 400/413. A Cookie value ending in
+ * a lone '"' (`a="`) makes its cookie parser, in the same function, record a length of SIZE_MAX
+ * and answer 431 for the whole request, doubled as well (found by the cookie fuzz harness);
+ * http_cookie reads the Cookie header itself, so no length from that table is ever used.
+ *
+ * Forms: a part or pair without a usable name (libmicrohttpd passes NULL for a part without
+ * Content-Disposition or without a quoted name) refuses the whole form with 400, answered when
+ * the body ends like every other body error; routes never see such a part.
  */
 #ifndef SPRAVKA_HTTP_H
 #define SPRAVKA_HTTP_H
@@ -35,8 +66,15 @@ struct http_server;
 struct cache_entry;
 
 struct http_param {
-	const char *name, *value; /* percent-decoded, valid UTF-8 */
+	/* Never NULL, no NUL. Query parameters: percent-decoded, valid UTF-8; the name may be
+	 * empty ("?=x" is harmless: no lookup asks for ""). Form fields: the name as
+	 * HTTP_MAX_FIELD_NAME says; the value's UTF-8 is checked by the handler. */
+	const char *name, *value;
 };
+
+/* A form field name is 1..HTTP_MAX_FIELD_NAME bytes of valid UTF-8 without control characters;
+ * a part or pair with any other name (none at all, empty, unquoted...) refuses the form: 400. */
+#define HTTP_MAX_FIELD_NAME 100
 
 /* An uploaded file of a multipart form, streamed to a temporary file while it arrives. */
 struct http_file {
@@ -175,7 +213,7 @@ void http_delay(struct http_request *req, int ms);
 const char *http_param(const struct http_request *req, const char *name);
 /* A request header's value, or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
-/* A cookie's value, or NULL. */
+/* A cookie's value, or NULL: from the Cookie header, name compared exactly, quotes removed. */
 const char *http_cookie(const struct http_request *req, const char *name);
 /* A form field's value (the first), or NULL; *count (may be NULL) gets how many were sent. */
 const char *http_field(const struct http_request *req, const char *name, int *count);

@@ -1342,6 +1342,7 @@ import requests_tests  # noqa: E402,F401  (issue #4: the member's side)
 import desk_tests  # noqa: E402,F401  (issue #4: the desk, accounts, mail)
 import trust_desk_tests  # noqa: E402,F401  (issue #7: merging, files, member text, hygiene)
 import trust_requests_tests  # noqa: E402,F401  (issue #7: a request only through its private link)
+import parser_tests  # noqa: E402,F401  (issue #7: hostile bytes: forms, framing, names)
 import crash_test  # noqa: E402,F401  (issue #4: nothing lost under SIGKILL)
 import trust_http_tests  # noqa: E402,F401  (issue #7: client address, lockouts, slow bodies, shutdown, cross-site)
 

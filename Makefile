@@ -7,7 +7,7 @@
 #   make bench-requests durable support-request creations per second (8 clients)
 #   make test-crash  the SIGKILL crash test of request creation, 200 cycles
 #   make fuzz        libFuzzer harnesses (clang), each run FUZZ_SECONDS on its corpus (docs/fuzzing.md)
-#   make lint        clang-format check
+#   make lint        clang-format check (.clang-format); make format applies it
 
 PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium libcurl libcrypto
 TEST_PKGS := criterion
@@ -38,7 +38,7 @@ FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz.o
 FUZZ_REPLAY := $(FUZZ:%=$(BIN)/fuzz-replay-%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint fuzz bench-http bench-search bench-requests
+.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint format fuzz bench-http bench-search bench-requests
 
 all: deps $(BIN)/spravka
 
@@ -113,8 +113,13 @@ test-crash: test-deps
 	@$(MAKE) --no-print-directory $(BIN)/spravka
 	SPRAVKA_BIN=$(BIN)/spravka SPRAVKA_CRASH_CYCLES=$${CYCLES:-200} /usr/bin/python3 tests/e2e/crash_test.py
 
+FORMAT_SRC = $(SRC) $(UNIT_SRC) $(FUZZ_SRC) $(shell find src tests/unit tests/fuzz -name '*.h' | sort)
+
 lint:
-	clang-format --dry-run --Werror $(SRC) $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+format:
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz

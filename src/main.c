@@ -32,29 +32,28 @@
 #define SPRAVKA_VERSION "0.1.0"
 #endif
 
-static const char usage[] =
-    "Usage: spravka COMMAND [OPTIONS]\n"
-    "\n"
-    "Commands:\n"
-    "  serve                 run the help center's web server\n"
-    "  import DIR            import a content directory (see docs/content.md)\n"
-    "  export DIR            write all content to DIR in the same format\n"
-    "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
-    "  user add --role agent|editor|admin --login NAME\n"
-    "                        create a desk account; the password is read from standard input\n"
-    "  --version             print the version\n"
-    "  --help                print this help\n"
-    "\n"
-    "Options (every command):\n"
-    "  --data DIR            data directory holding spravka.db (default ./data)\n"
-    "  --config FILE         configuration file (INI; see docs/configuration.md)\n"
-    "Options (serve):\n"
-    "  --listen HOST:PORT    address to listen on (default 127.0.0.1:8080)\n"
-    "  --threads N           HTTP worker threads (default: one per core)\n"
-    "\n"
-    "With an empty data directory, serve creates the database and imports the demo content\n"
-    "from the configured content_dir (default ./content). SIGTERM or SIGINT stop the server\n"
-    "after in-flight requests finish.\n";
+static const char usage[] = "Usage: spravka COMMAND [OPTIONS]\n"
+			    "\n"
+			    "Commands:\n"
+			    "  serve                 run the help center's web server\n"
+			    "  import DIR            import a content directory (see docs/content.md)\n"
+			    "  export DIR            write all content to DIR in the same format\n"
+			    "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
+			    "  user add --role agent|editor|admin --login NAME\n"
+			    "                        create a desk account; the password is read from standard input\n"
+			    "  --version             print the version\n"
+			    "  --help                print this help\n"
+			    "\n"
+			    "Options (every command):\n"
+			    "  --data DIR            data directory holding spravka.db (default ./data)\n"
+			    "  --config FILE         configuration file (INI; see docs/configuration.md)\n"
+			    "Options (serve):\n"
+			    "  --listen HOST:PORT    address to listen on (default 127.0.0.1:8080)\n"
+			    "  --threads N           HTTP worker threads (default: one per core)\n"
+			    "\n"
+			    "With an empty data directory, serve creates the database and imports the demo content\n"
+			    "from the configured content_dir (default ./content). SIGTERM or SIGINT stop the server\n"
+			    "after in-flight requests finish.\n";
 
 struct opts {
 	const char *data, *config, *listen, *arg;
@@ -66,7 +65,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},   {"config", required_argument, NULL, 'c'},
 	    {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
 	o->threads = -1;
@@ -74,8 +73,12 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': o->data = optarg; break;
-		case 'c': o->config = optarg; break;
+		case 'd':
+			o->data = optarg;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
 		case 'l':
 		case 't':
 			if (!serve) {
@@ -95,8 +98,12 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 				o->threads = (int)n;
 			}
 			break;
-		case 'h': fputs(usage, stdout); return 1;
-		default: fputs(usage, stderr); return 2;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (optind < argc)
@@ -180,10 +187,10 @@ static int cmd_import_export(struct opts *o, bool import)
 static atomic_bool maintenance_stop;
 
 enum {
-	UPKEEP_EVERY = 600,   /* seconds between two upkeep runs (the first a few seconds after start) */
-	UPKEEP_BATCH = 1000,  /* rows deleted per statement */
-	UPKEEP_BATCHES = 10,  /* statements per table per run: bounded work */
-	SWEEP_CHECKS = 2000,  /* stored files looked at per run */
+	UPKEEP_EVERY = 600,  /* seconds between two upkeep runs (the first a few seconds after start) */
+	UPKEEP_BATCH = 1000, /* rows deleted per statement */
+	UPKEEP_BATCHES = 10, /* statements per table per run: bounded work */
+	SWEEP_CHECKS = 2000, /* stored files looked at per run */
 };
 
 /* Deletes in batches while whole batches go, at most UPKEEP_BATCHES of them. */
@@ -290,8 +297,7 @@ static int cmd_serve(struct opts *o)
 				return 1;
 			}
 		} else {
-			fprintf(stderr, "spravka: empty database and no content directory %s\n",
-				app.cfg.content_dir);
+			fprintf(stderr, "spravka: empty database and no content directory %s\n", app.cfg.content_dir);
 		}
 	}
 	db_close(db);
@@ -366,8 +372,7 @@ static int cmd_serve(struct opts *o)
 		return 1;
 	}
 	fprintf(stderr, "spravka %s: listening on http://%.*s:%d/ with %d threads\n", SPRAVKA_VERSION,
-		(int)(strrchr(app.cfg.listen, ':') - app.cfg.listen), app.cfg.listen,
-		http_port(app.http), threads);
+		(int)(strrchr(app.cfg.listen, ':') - app.cfg.listen), app.cfg.listen, http_port(app.http), threads);
 	fflush(stderr);
 	pthread_t maint;
 	pthread_create(&maint, NULL, maintenance_main, &app);
@@ -379,12 +384,14 @@ static int cmd_serve(struct opts *o)
 	struct mail_worker *mailer = NULL;
 	if (mail.relay[0] && !mail_relay_loopback(mail.relay)) {
 		if (mail.tls_none)
-			fprintf(stderr, "spravka: warning: mail goes to %s without TLS ([mail] tls = none): the "
-					"members' private links cross the network in the clear\n",
+			fprintf(stderr,
+				"spravka: warning: mail goes to %s without TLS ([mail] tls = none): the "
+				"members' private links cross the network in the clear\n",
 				mail.relay);
 		else if (strncmp(mail.relay, "smtps://", 8) != 0)
-			fprintf(stderr, "spravka: warning: %s is not on loopback: letters go only over TLS (STARTTLS) "
-					"and fail if the relay does not offer it; smtps:// or [mail] tls = none otherwise\n",
+			fprintf(stderr,
+				"spravka: warning: %s is not on loopback: letters go only over TLS (STARTTLS) "
+				"and fail if the relay does not offer it; smtps:// or [mail] tls = none otherwise\n",
 				mail.relay);
 	}
 	if (!mail.relay[0])
@@ -439,8 +446,10 @@ static int cmd_serve(struct opts *o)
 static int cmd_user(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
-	    {"role", required_argument, NULL, 'r'}, {"login", required_argument, NULL, 'l'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"role", required_argument, NULL, 'r'},
+	    {"login", required_argument, NULL, 'l'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {.threads = -1};
@@ -449,11 +458,21 @@ static int cmd_user(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': o.data = optarg; break;
-		case 'c': o.config = optarg; break;
-		case 'r': role = optarg; break;
-		case 'l': login = optarg; break;
-		default: fputs(usage, stderr); return 2;
+		case 'd':
+			o.data = optarg;
+			break;
+		case 'c':
+			o.config = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'l':
+			login = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 1 || strcmp(argv[optind], "add") != 0 || !role || !login) {

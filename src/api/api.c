@@ -58,9 +58,9 @@ void api_sections(struct ctx *c)
 		return db_failed(c);
 	json_t *arr = json_array();
 	for (int i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i}", "slug", secs[i].slug, "title",
-						     secs[i].title, "description", secs[i].description,
-						     "articles", secs[i].n_articles));
+		json_array_append_new(arr,
+				      json_pack("{s:s,s:s,s:s,s:i}", "slug", secs[i].slug, "title", secs[i].title,
+						"description", secs[i].description, "articles", secs[i].n_articles));
 	send_json(c, 200, arr);
 }
 
@@ -79,13 +79,12 @@ void api_section(struct ctx *c)
 		return db_failed(c);
 	json_t *arr = json_array();
 	for (int i = 0; i < n; i++)
-		json_array_append_new(
-		    arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "slug", arts[i].slug, "title", arts[i].title,
-				   "summary", arts[i].summary, "updated", arts[i].updated, "url",
-				   arena_printf(a, "/a/%s", arts[i].slug)));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "slug", arts[i].slug, "title",
+						     arts[i].title, "summary", arts[i].summary, "updated",
+						     arts[i].updated, "url", arena_printf(a, "/a/%s", arts[i].slug)));
 	send_json(c, 200,
-		  json_pack("{s:s,s:s,s:s,s:i,s:o}", "slug", sec.slug, "title", sec.title,
-			    "description", sec.description, "position", sec.position, "articles", arr));
+		  json_pack("{s:s,s:s,s:s,s:i,s:o}", "slug", sec.slug, "title", sec.title, "description",
+			    sec.description, "position", sec.position, "articles", arr));
 }
 
 void api_article(struct ctx *c)
@@ -104,21 +103,19 @@ void api_article(struct ctx *c)
 	for (size_t i = 0; i < nr; i++) {
 		const char *title = kb_title(c->db, a, rel[i]);
 		if (title)
-			json_array_append_new(related,
-					      json_pack("{s:s,s:s,s:s}", "slug", rel[i], "title", title,
-							"url", arena_printf(a, "/a/%s", rel[i])));
+			json_array_append_new(related, json_pack("{s:s,s:s,s:s}", "slug", rel[i], "title", title, "url",
+								 arena_printf(a, "/a/%s", rel[i])));
 	}
 	json_t *variants = json_array();
 	for (size_t i = 0; i < v.n_variants; i++)
 		json_array_append_new(variants, json_string(v.variants[i]));
 	char *html = md_to_html(t->body, strlen(t->body));
-	json_t *j = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:b,s:s,s:s,s:s}", "slug",
-			      t->slug, "country", *t->country ? t->country : NULL, "reader_country",
-			      c->country, "title", t->title, "section", t->section, "summary",
-			      t->summary, "countries", list_json(a, t->countries), "keywords",
-			      list_json(a, t->keywords), "related", related, "variants", variants,
-			      "foreign", v.foreign, "updated", t->updated, "html", html, "url",
-			      arena_printf(a, "/a/%s", t->slug));
+	json_t *j =
+	    json_pack("{s:s,s:s?,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:b,s:s,s:s,s:s}", "slug", t->slug, "country",
+		      *t->country ? t->country : NULL, "reader_country", c->country, "title", t->title, "section",
+		      t->section, "summary", t->summary, "countries", list_json(a, t->countries), "keywords",
+		      list_json(a, t->keywords), "related", related, "variants", variants, "foreign", v.foreign,
+		      "updated", t->updated, "html", html, "url", arena_printf(a, "/a/%s", t->slug));
 	free(html);
 	send_json(c, 200, j);
 }
@@ -150,20 +147,18 @@ void api_search(struct ctx *c)
 		if (!found)
 			return api_error(c, 400, "bad_section", "Такого раздела нет.");
 	}
-	struct search_query sq = {.text = q, .country = c->country, .section = section,
-				  .limit = limit, .snippets = true};
+	struct search_query sq = {
+	    .text = q, .country = c->country, .section = section, .limit = limit, .snippets = true};
 	struct search_result r;
 	const char *instant = http_param(c->req, "instant");
 	app_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"), http_client_ip(c->req));
 	json_t *results = json_array();
 	for (int i = 0; i < r.n; i++)
 		json_array_append_new(
-		    results,
-		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "slug", r.hits[i].slug, "title",
-			      r.hits[i].title, "section", r.hits[i].section, "snippet",
-			      r.hits[i].snippet_html, "url", arena_printf(a, "/a/%s", r.hits[i].slug),
-			      "score", r.hits[i].score));
+		    results, json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "slug", r.hits[i].slug, "title", r.hits[i].title,
+				       "section", r.hits[i].section, "snippet", r.hits[i].snippet_html, "url",
+				       arena_printf(a, "/a/%s", r.hits[i].slug), "score", r.hits[i].score));
 	send_json(c, 200,
-		  json_pack("{s:s,s:i,s:s?,s:o}", "query", q, "total", r.total, "corrected",
-			    r.corrected, "results", results));
+		  json_pack("{s:s,s:i,s:s?,s:o}", "query", q, "total", r.total, "corrected", r.corrected, "results",
+			    results));
 }

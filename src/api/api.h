@@ -16,19 +16,19 @@ struct arena;
 struct req_input;
 struct req_errors;
 
-void api_sections(struct ctx *c); /* GET /api/v1/sections */
-void api_section(struct ctx *c);  /* GET /api/v1/sections/{slug} */
-void api_article(struct ctx *c);  /* GET /api/v1/articles/{slug}?country=XX */
-void api_search(struct ctx *c);   /* GET /api/v1/search?q=&country=&section=&limit= */
-void api_topics(struct ctx *c);         /* GET /api/v1/topics */
+void api_sections(struct ctx *c);	/* GET /api/v1/sections */
+void api_section(struct ctx *c);	/* GET /api/v1/sections/{slug} */
+void api_article(struct ctx *c);	/* GET /api/v1/articles/{slug}?country=XX */
+void api_search(struct ctx *c);		/* GET /api/v1/search?q=&country=&section=&limit= */
+void api_topics(struct ctx *c);		/* GET /api/v1/topics */
 void api_request_create(struct ctx *c); /* POST /api/v1/requests (JSON or multipart) */
 /*
  * The creation request's JSON body (from the network: any bytes) read into in, strings copied
  * to a; a known field that is not a string goes to shape. False when the body is not a JSON
  * object (bad_json). Unknown keys are ignored; duplicate keys refuse the body.
  */
-bool api_request_input_from_json(struct arena *a, const char *body, size_t len,
-				 struct req_input *in, struct req_errors *shape);
+bool api_request_input_from_json(struct arena *a, const char *body, size_t len, struct req_input *in,
+				 struct req_errors *shape);
 /* Replaces the response with a JSON error. */
 void api_error(struct ctx *c, int status, const char *code, const char *message);
 

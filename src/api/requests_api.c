@@ -27,9 +27,8 @@ void api_topics(struct ctx *c)
 	free(s);
 }
 
-static const char *const fields[] = {"member_id", "name",    "email",       "phone",
-				     "country",   "topic",   "order_number", "subject",
-				     "description"};
+static const char *const fields[] = {"member_id", "name",	  "email",   "phone",	   "country",
+				     "topic",	  "order_number", "subject", "description"};
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 static void send(struct ctx *c, int status, json_t *j)
@@ -50,8 +49,9 @@ static void invalid(struct ctx *c, const struct req_errors *e)
 	json_t *f = json_object();
 	for (int i = 0; i < e->n; i++)
 		json_object_set_new(f, e->field[i], json_string(e->message[i]));
-	send(c, 422, json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
-			       "Проверьте поля обращения: в некоторых есть ошибки.", "fields", f));
+	send(c, 422,
+	     json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
+		       "Проверьте поля обращения: в некоторых есть ошибки.", "fields", f));
 }
 
 static const char *iso_date(struct arena *a, int64_t t)
@@ -64,12 +64,11 @@ static const char *iso_date(struct arena *a, int64_t t)
 	return arena_strdup(a, buf);
 }
 
-bool api_request_input_from_json(struct arena *a, const char *body, size_t len,
-				 struct req_input *in, struct req_errors *shape)
+bool api_request_input_from_json(struct arena *a, const char *body, size_t len, struct req_input *in,
+				 struct req_errors *shape)
 {
-	const char **v[N_FIELDS] = {&in->member_id, &in->name,         &in->email,
-				    &in->phone,     &in->country,      &in->topic,
-				    &in->order_number, &in->subject,   &in->description};
+	const char **v[N_FIELDS] = {&in->member_id, &in->name,	       &in->email,   &in->phone,      &in->country,
+				    &in->topic,	    &in->order_number, &in->subject, &in->description};
 	json_error_t jerr;
 	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j || !json_is_object(j)) {
@@ -100,8 +99,7 @@ static bool read_input(struct ctx *c, struct req_input *in)
 	struct req_errors shape = {0};
 	if (req->body) { /* JSON */
 		if (!api_request_input_from_json(req->arena, req->body, req->body_len, in, &shape)) {
-			api_error(c, 400, "bad_json",
-				  "Тело запроса должно быть JSON-объектом с полями обращения.");
+			api_error(c, 400, "bad_json", "Тело запроса должно быть JSON-объектом с полями обращения.");
 			return false;
 		}
 	} else { /* multipart/form-data */
@@ -123,15 +121,17 @@ static const char *duplicate_message(struct arena *a, const struct req_outcome *
 		return arena_printf(a, "%s Ссылку на него мы отправили ещё раз на почту, указанную в нём: %s.", head,
 				    out->contact_masked);
 	case REQ_LINK_RECENT:
-		return arena_printf(a, "%s Ссылку на него недавно отправляли на почту, указанную в нём: %s — "
-				       "проверьте почту, в том числе папку «Спам».",
+		return arena_printf(a,
+				    "%s Ссылку на него недавно отправляли на почту, указанную в нём: %s — "
+				    "проверьте почту, в том числе папку «Спам».",
 				    head, out->contact_masked);
 	case REQ_LINK_NO_EMAIL:
 		break;
 	}
-	return arena_printf(a, "%s В нём указан только телефон %s, а SMS мы не отправляем, поэтому переслать "
-			       "ссылку не можем. Откройте обращение по ссылке, которую вы сохранили, или "
-			       "свяжитесь с поддержкой.",
+	return arena_printf(a,
+			    "%s В нём указан только телефон %s, а SMS мы не отправляем, поэтому переслать "
+			    "ссылку не можем. Откройте обращение по ссылке, которую вы сохранили, или "
+			    "свяжитесь с поддержкой.",
 			    head, out->contact_masked);
 }
 
@@ -156,10 +156,12 @@ static void answer_created(struct ctx *c, enum req_result r, const struct req_ou
 				    json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", "duplicate", "message",
 					      "У вас уже есть открытое обращение по этому вопросу. Добавьте новые "
 					      "сведения в него — так ответ придёт быстрее.",
-					      "existing", "number", out->existing_number, "status", out->existing_status,
-					      "created", iso_date(req->arena, out->existing_created)));
-		return send(c, 409, json_pack("{s:{s:s,s:s}}", "error", "code", "duplicate", "message",
-					      duplicate_message(req->arena, out)));
+					      "existing", "number", out->existing_number, "status",
+					      out->existing_status, "created",
+					      iso_date(req->arena, out->existing_created)));
+		return send(c, 409,
+			    json_pack("{s:{s:s,s:s}}", "error", "code", "duplicate", "message",
+				      duplicate_message(req->arena, out)));
 	case REQ_MISMATCH:
 		return api_error(c, 422, "idempotency_mismatch",
 				 "Этот ключ Idempotency-Key уже использован для другого обращения. Для нового "

@@ -54,8 +54,7 @@ bool app_load_static(struct app *app, char *err, size_t errlen)
 		}
 		fclose(f);
 		s->len = len;
-		snprintf(s->version, sizeof s->version, "%016llx",
-			 (unsigned long long)hash64(s->data, len));
+		snprintf(s->version, sizeof s->version, "%016llx", (unsigned long long)hash64(s->data, len));
 	}
 	return true;
 }
@@ -77,8 +76,7 @@ const struct static_file *app_static(const struct app *app, const char *name)
 	return NULL;
 }
 
-void app_search(struct app *app, struct arena *a, const struct search_query *q,
-		struct search_result *out)
+void app_search(struct app *app, struct arena *a, const struct search_query *q, struct search_result *out)
 {
 	pthread_rwlock_rdlock(&app->index_lock);
 	int rc = app->index ? search_run(app->index, a, q, out) : -1;
@@ -87,8 +85,8 @@ void app_search(struct app *app, struct arena *a, const struct search_query *q,
 		*out = (struct search_result){0};
 }
 
-void app_search_logged(struct app *app, struct arena *a, const struct search_query *q,
-		       struct search_result *out, bool instant, const char *client)
+void app_search_logged(struct app *app, struct arena *a, const struct search_query *q, struct search_result *out,
+		       bool instant, const char *client)
 {
 	uint64_t t0 = http_now_us();
 	app_search(app, a, q, out);
@@ -114,9 +112,12 @@ bool app_refresh(struct app *app, struct db *db)
 	struct search_doc *docs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *docs);
 	for (int i = 0; i < n; i++) {
 		char *plain = md_to_text(texts[i].body, strlen(texts[i].body));
-		docs[i] = (struct search_doc){.slug = texts[i].slug, .country = texts[i].country,
-					      .section = texts[i].section, .title = texts[i].title,
-					      .summary = texts[i].summary, .keywords = texts[i].keywords,
+		docs[i] = (struct search_doc){.slug = texts[i].slug,
+					      .country = texts[i].country,
+					      .section = texts[i].section,
+					      .title = texts[i].title,
+					      .summary = texts[i].summary,
+					      .keywords = texts[i].keywords,
 					      .text = arena_strdup(a, plain)};
 		free(plain);
 	}

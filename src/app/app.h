@@ -40,8 +40,8 @@ struct static_file {
 struct app {
 	struct config cfg;
 	struct db_pool *pool;
-	struct db_group *writer;     /* group commit of request creations */
-	struct workers *file_sync;   /* fsyncs of uploaded files, off the HTTP threads */
+	struct db_group *writer;   /* group commit of request creations */
+	struct workers *file_sync; /* fsyncs of uploaded files, off the HTTP threads */
 	struct http_server *http;
 	pthread_rwlock_t index_lock;
 	struct search_index *index; /* under index_lock */
@@ -50,20 +50,20 @@ struct app {
 	struct static_file *statics;
 	size_t n_statics;
 	struct search_log *search_log;
-	struct req_config req;       /* support requests: limits, topics (from cfg) */
-	const char **country_codes;  /* cfg's country codes, for req */
-	struct req_topic *topics;    /* cfg's [topics] for req, or NULL (the built-in list) */
-	char *tmp_dir;               /* DATA/tmp: uploads in progress */
-	unsigned char link_key[32];  /* DATA/link.key: private links are derived with it (req.h) */
+	struct req_config req;	    /* support requests: limits, topics (from cfg) */
+	const char **country_codes; /* cfg's country codes, for req */
+	struct req_topic *topics;   /* cfg's [topics] for req, or NULL (the built-in list) */
+	char *tmp_dir;		    /* DATA/tmp: uploads in progress */
+	unsigned char link_key[32]; /* DATA/link.key: private links are derived with it (req.h) */
 };
 
 struct ctx {
 	struct app *app;
 	struct http_request *req;
 	struct http_response *resp;
-	struct db *db;       /* NULL for routes flagged R_NODB */
-	const char *country; /* the reader's country code (always a configured one) */
-	const char *arg;     /* the path's {…} part, decoded */
+	struct db *db;		/* NULL for routes flagged R_NODB */
+	const char *country;	/* the reader's country code (always a configured one) */
+	const char *arg;	/* the path's {…} part, decoded */
 	struct auth_user *user; /* the signed-in desk user, on routes that require a role */
 };
 
@@ -101,14 +101,13 @@ struct search_result;
  * Runs a search on the current index (under its read lock). An empty result when the query has
  * no words or no index is loaded yet.
  */
-void app_search(struct app *app, struct arena *a, const struct search_query *q,
-		struct search_result *out);
+void app_search(struct app *app, struct arena *a, const struct search_query *q, struct search_result *out);
 /*
  * Runs a search for a person (the page or the API) and queues it for the search log unless
  * instant (as-you-type requests are not logged).
  */
-void app_search_logged(struct app *app, struct arena *a, const struct search_query *q,
-		       struct search_result *out, bool instant, const char *client);
+void app_search_logged(struct app *app, struct arena *a, const struct search_query *q, struct search_result *out,
+		       bool instant, const char *client);
 
 /*
  * The search log (search_log.c): a bounded in-memory queue, written once a second. Each client

@@ -44,9 +44,9 @@ enum role {
 	ROLE_SIGNED_IN = AUTH_AGENT | AUTH_EDITOR | AUTH_ADMIN, /* any account */
 };
 enum flags {
-	R_CACHE = 1,    /* the answer depends only on the path and the reader's country */
-	R_API = 2,      /* errors are JSON */
-	R_NODB = 4,     /* needs no database connection */
+	R_CACHE = 1,	     /* the answer depends only on the path and the reader's country */
+	R_API = 2,	     /* errors are JSON */
+	R_NODB = 4,	     /* needs no database connection */
 	R_COUNTRY_PARAM = 8, /* ?country=XX may override the reader's country */
 	R_SEARCH_CLICK = 16, /* ?sq=QUERY records a click on a search result */
 };
@@ -279,7 +279,9 @@ void app_prepare(void *appv, struct http_request *req, struct http_body_rules *r
 		bool multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
 		bool form = r->body == B_FORM || (r->body == B_JSON_OR_FORM && multipart);
 		*rules = (struct http_body_rules){
-		    .kind = form ? HTTP_BODY_FORM : r->body == B_NONE ? HTTP_BODY_NONE : HTTP_BODY_RAW,
+		    .kind = form		? HTTP_BODY_FORM
+			    : r->body == B_NONE ? HTTP_BODY_NONE
+						: HTTP_BODY_RAW,
 		    .max_bytes = form ? r->body_limit : 64 * KB, /* JSON carries no files */
 		    .max_field_bytes = 64 * KB,
 		    .max_files = REQ_MAX_FILES,
@@ -321,13 +323,14 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 		return refuse(&c, api, 404);
 	if (!r) {
 		resp->allow = (allowed & M_GET) && (allowed & M_POST) ? "GET, HEAD, POST"
-			      : (allowed & M_POST)			 ? "POST"
-									 : "GET, HEAD";
+			      : (allowed & M_POST)		      ? "POST"
+								      : "GET, HEAD";
 		return refuse(&c, api, 405);
 	}
 	if (post && !(r->flags & R_API) && !same_origin(&c))
-		return page_error(&c, 403, "Форма отправлена с другого сайта. Откройте страницу на нашем сайте и "
-					   "отправьте форму оттуда.");
+		return page_error(&c, 403,
+				  "Форма отправлена с другого сайта. Откройте страницу на нашем сайте и "
+				  "отправьте форму оттуда.");
 	if (post && (r->flags & R_API) && r->body != B_NONE && !api_body_type_ok(http_header(req, "Content-Type")))
 		return api_error(&c, 415, "unsupported_media_type",
 				 "Неподдерживаемый формат данных: отправьте JSON (Content-Type: application/json) "
@@ -361,8 +364,8 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 	if ((r->flags & R_CACHE) && get) {
 		resp->last_modified = changed;
 		char key[512];
-		int n = snprintf(key, sizeof key, "%lld|%s|%s",
-				 (long long)atomic_load(&app->content_version), c.country, req->path);
+		int n = snprintf(key, sizeof key, "%lld|%s|%s", (long long)atomic_load(&app->content_version),
+				 c.country, req->path);
 		if (n > 0 && (size_t)n < sizeof key && http_cache_lookup(req, key))
 			return;
 	}
@@ -408,8 +411,9 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 			return;
 		}
 		if (r->csrf && !auth_csrf_ok(&user, http_field(req, "csrf", NULL))) {
-			page_error(&c, 403, "Форма устарела или отправлена с другого сайта. Обновите страницу и "
-					    "попробуйте ещё раз.");
+			page_error(&c, 403,
+				   "Форма устарела или отправлена с другого сайта. Обновите страницу и "
+				   "попробуйте ещё раз.");
 			db_pool_put(app->pool, c.db);
 			return;
 		}

@@ -155,8 +155,8 @@ bool search_log_add(struct search_log *l, const char *client, const char *query,
 	} else if (!client_take(l, client ? client : "?", now)) {
 		l->over_limit++;
 	} else {
-		l->e[l->n++] = (struct log_entry){.id = id, .at = now, .query = mask(query),
-						  .results = results, .micros = micros};
+		l->e[l->n++] =
+		    (struct log_entry){.id = id, .at = now, .query = mask(query), .results = results, .micros = micros};
 		queued = true;
 	}
 	pthread_mutex_unlock(&l->lock);

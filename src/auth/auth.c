@@ -44,8 +44,7 @@ static bool login_valid(const char *s)
 	return true;
 }
 
-bool auth_user_add(struct db *db, const char *login, const char *role, const char *password,
-		   char *err, size_t errlen)
+bool auth_user_add(struct db *db, const char *login, const char *role, const char *password, char *err, size_t errlen)
 {
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to start");
@@ -70,7 +69,8 @@ bool auth_user_add(struct db *db, const char *login, const char *role, const cha
 		snprintf(err, errlen, "out of memory while hashing the password");
 		return false;
 	}
-	struct db_stmt *st = db_prepare(db, "INSERT INTO users(login, role, password_hash, created) VALUES (?, ?, ?, ?)");
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO users(login, role, password_hash, created) VALUES (?, ?, ?, ?)");
 	if (!st) {
 		snprintf(err, errlen, "database: %s", db_errmsg(db));
 		return false;
@@ -115,8 +115,8 @@ int auth_login_delay_ms(int failures)
 	return shift >= 4 ? DELAY_MAX_MS : 250 << shift; /* 250, 500, 1000, 2000, then 3000 ms */
 }
 
-enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password,
-			    const char *client, const char **token, const char **csrf, int *delay_ms)
+enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password, const char *client,
+			    const char **token, const char **csrf, int *delay_ms)
 {
 	*delay_ms = 0;
 	/* A login that cannot exist names no account: nothing is counted under it (the key would be
@@ -136,7 +136,8 @@ enum auth_result auth_login(struct db *db, struct arena *a, const char *login, c
 	int64_t id = 0;
 	char hash[crypto_pwhash_STRBYTES] = "";
 	if (named) {
-		struct db_stmt *st = db_prepare(db, "SELECT id, password_hash FROM users WHERE login = ? AND disabled = 0");
+		struct db_stmt *st =
+		    db_prepare(db, "SELECT id, password_hash FROM users WHERE login = ? AND disabled = 0");
 		if (!st)
 			return AUTH_ERROR;
 		db_bind_text(st, 1, login);
@@ -160,7 +161,8 @@ enum auth_result auth_login(struct db *db, struct arena *a, const char *login, c
 	*token = random_token(a);
 	*csrf = random_token(a);
 	int64_t now = (int64_t)time(NULL);
-	struct db_stmt *st = db_prepare(db, "INSERT INTO sessions(token_hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)");
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO sessions(token_hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)");
 	bool done = st && db_bind_text(st, 1, req_token_hash(a, *token)) == DB_OK && db_bind_int(st, 2, id) == DB_OK &&
 		    db_bind_text(st, 3, *csrf) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
 		    db_bind_int(st, 5, now + AUTH_SESSION_SECONDS) == DB_OK && db_step(st) == DB_DONE;
@@ -172,8 +174,9 @@ int auth_session(struct db *db, struct arena *a, const char *token, struct auth_
 {
 	if (!token || strlen(token) != 43)
 		return 0;
-	struct db_stmt *st = db_prepare(db, "SELECT u.id, u.login, u.role, s.csrf FROM sessions s JOIN users u ON "
-					    "u.id = s.user_id WHERE s.token_hash = ? AND s.expires > ? AND u.disabled = 0");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT u.id, u.login, u.role, s.csrf FROM sessions s JOIN users u ON "
+			   "u.id = s.user_id WHERE s.token_hash = ? AND s.expires > ? AND u.disabled = 0");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, req_token_hash(a, token));

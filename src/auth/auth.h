@@ -26,7 +26,7 @@ struct auth_user {
 	int64_t id;
 	const char *login;
 	const char *role; /* "agent", "editor", "admin" */
-	unsigned roles;   /* bits: admin has every role */
+	unsigned roles;	  /* bits: admin has every role */
 	const char *csrf; /* the session's CSRF token */
 };
 
@@ -39,8 +39,7 @@ unsigned auth_roles_of(const char *role);
  * Creates an account. login: 2-64 of [a-z0-9._-]; password: 10-1024 bytes. False with a
  * message in err (taken login, weak password...).
  */
-bool auth_user_add(struct db *db, const char *login, const char *role, const char *password,
-		   char *err, size_t errlen);
+bool auth_user_add(struct db *db, const char *login, const char *role, const char *password, char *err, size_t errlen);
 
 enum auth_result { AUTH_OK, AUTH_WRONG, AUTH_THROTTLED, AUTH_ERROR };
 /*
@@ -50,8 +49,8 @@ enum auth_result { AUTH_OK, AUTH_WRONG, AUTH_THROTTLED, AUTH_ERROR };
  * being checked. Failures of the login from every client only slow it down: *delay_ms gets how
  * long the caller should hold the answer (auth_login_delay_ms), never a refusal.
  */
-enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password,
-			    const char *client, const char **token, const char **csrf, int *delay_ms);
+enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password, const char *client,
+			    const char **token, const char **csrf, int *delay_ms);
 /* The slow-down of an account with this many failures in 15 minutes: 0 below 3, then 250 ms
  * doubling up to 3 s. */
 int auth_login_delay_ms(int failures);

@@ -31,8 +31,7 @@ int bench_search_main(const char *corpus_path)
 		json_t *j = json_loadb(line, (size_t)len, 0, &jerr);
 		const char *id, *title, *text;
 		if (!j || json_unpack(j, "{s:s, s:s, s:s}", "id", &id, "title", &title, "text", &text)) {
-			fprintf(stderr, "spravka: %s:%d: expected {\"id\",\"title\",\"text\"}\n", corpus_path,
-				lineno);
+			fprintf(stderr, "spravka: %s:%d: expected {\"id\",\"title\",\"text\"}\n", corpus_path, lineno);
 			json_decref(j);
 			continue;
 		}
@@ -42,8 +41,13 @@ int bench_search_main(const char *corpus_path)
 			keep = xrealloc(keep, cap * sizeof *keep);
 		}
 		keep[n] = j;
-		docs[n++] = (struct search_doc){.slug = id, .country = "", .section = "", .title = title,
-						.summary = "", .keywords = "", .text = text};
+		docs[n++] = (struct search_doc){.slug = id,
+						.country = "",
+						.section = "",
+						.title = title,
+						.summary = "",
+						.keywords = "",
+						.text = text};
 	}
 	free(line);
 	fclose(f);

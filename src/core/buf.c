@@ -119,15 +119,24 @@ static void escape(struct buf *b, const char *s, size_t n, bool marks)
 		char mark[32];
 		size_t skip = 1;
 		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
 		default: {
 			unsigned cp;
-			if (!marks || (unsigned char)s[i] < 0xD8 ||
-			    !(skip = utf8_invisible(s + i, n - i, &cp)))
+			if (!marks || (unsigned char)s[i] < 0xD8 || !(skip = utf8_invisible(s + i, n - i, &cp)))
 				continue;
 			/* Shown, not obeyed: a visible mark instead of the character. */
 			snprintf(mark, sizeof mark, "\u27E8U+%04X\u27E9", cp);
@@ -162,8 +171,8 @@ void url_encode(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p == '_' || *p == '.' || *p == '~') {
 			buf_addc(b, (char)*p);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
@@ -229,9 +238,10 @@ void html_printf(struct buf *b, const char *fmt, ...)
 		p = q;
 		char tmp[128];
 		int n = 0;
-#define FMT1(T) (nstars == 2 ? snprintf(tmp, sizeof tmp, spec, stars[0], stars[1], va_arg(ap, T)) \
-		 : nstars == 1 ? snprintf(tmp, sizeof tmp, spec, stars[0], va_arg(ap, T))                 \
-			       : snprintf(tmp, sizeof tmp, spec, va_arg(ap, T)))
+#define FMT1(T)                                                                                                        \
+	(nstars == 2   ? snprintf(tmp, sizeof tmp, spec, stars[0], stars[1], va_arg(ap, T))                            \
+	 : nstars == 1 ? snprintf(tmp, sizeof tmp, spec, stars[0], va_arg(ap, T))                                      \
+		       : snprintf(tmp, sizeof tmp, spec, va_arg(ap, T)))
 		switch (conv) {
 		case '%':
 			buf_addc(b, '%');
@@ -246,7 +256,13 @@ void html_printf(struct buf *b, const char *fmt, ...)
 			html_escape(b, s, n2);
 			continue;
 		}
-		case 'd': case 'i': case 'u': case 'x': case 'X': case 'o': case 'c':
+		case 'd':
+		case 'i':
+		case 'u':
+		case 'x':
+		case 'X':
+		case 'o':
+		case 'c':
 			if (!strcmp(len, "ll"))
 				n = FMT1(long long);
 			else if (!strcmp(len, "l"))
@@ -260,7 +276,12 @@ void html_printf(struct buf *b, const char *fmt, ...)
 			else
 				n = FMT1(int);
 			break;
-		case 'f': case 'g': case 'e': case 'F': case 'G': case 'E':
+		case 'f':
+		case 'g':
+		case 'e':
+		case 'F':
+		case 'G':
+		case 'E':
 			n = FMT1(double);
 			break;
 		case 'p':

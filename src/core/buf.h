@@ -18,11 +18,11 @@
 #include <stddef.h>
 
 struct buf {
-	char *data;  /* malloc'd; NULL until the first append */
-	size_t len;  /* bytes used, without the terminating NUL */
-	size_t cap;  /* bytes allocated */
-	size_t max;  /* the cap on len */
-	bool err;    /* sticky: an append went past max */
+	char *data; /* malloc'd; NULL until the first append */
+	size_t len; /* bytes used, without the terminating NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* the cap on len */
+	bool err;   /* sticky: an append went past max */
 };
 
 #define BUF_MAX_DEFAULT (4u << 20) /* 4 MiB */

@@ -42,9 +42,9 @@ void config_defaults(struct config *c)
 	set_str(&c->support_hours, "пн–пт, 9:00–18:00 (мск)");
 	set_str(&c->support_telegram, "@example_support_bot");
 	static const char *defaults[][2] = {
-	    {"RU", "Россия"},  {"KZ", "Казахстан"}, {"BY", "Беларусь"},   {"KG", "Кыргызстан"},
-	    {"UZ", "Узбекистан"}, {"AM", "Армения"}, {"DE", "Германия"}, {"PL", "Польша"},
-	    {"LT", "Литва"},   {"LV", "Латвия"},    {"EE", "Эстония"},    {"CZ", "Чехия"},
+	    {"RU", "Россия"},	  {"KZ", "Казахстан"}, {"BY", "Беларусь"}, {"KG", "Кыргызстан"},
+	    {"UZ", "Узбекистан"}, {"AM", "Армения"},   {"DE", "Германия"}, {"PL", "Польша"},
+	    {"LT", "Литва"},	  {"LV", "Латвия"},    {"EE", "Эстония"},  {"CZ", "Чехия"},
 	};
 	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
 		add_country(c, defaults[i][0], defaults[i][1]);
@@ -101,8 +101,8 @@ static bool add_topic(struct load_ctx *x, const char *slug, const char *value)
 		if (!bar)
 			break;
 	}
-	bool ok = slug_valid(slug) && n >= 2 && n <= 3 && *parts[0] &&
-		  (!*parts[1] || slug_valid(parts[1])) && (n == 2 || !strcmp(parts[2], "order"));
+	bool ok = slug_valid(slug) && n >= 2 && n <= 3 && *parts[0] && (!*parts[1] || slug_valid(parts[1])) &&
+		  (n == 2 || !strcmp(parts[2], "order"));
 	for (size_t i = 0; ok && i < c->n_topics; i++)
 		ok = strcmp(c->topics[i].slug, slug) != 0;
 	if (!ok || c->n_topics >= MAX_TOPICS) {
@@ -114,8 +114,8 @@ static bool add_topic(struct load_ctx *x, const char *slug, const char *value)
 		return false;
 	}
 	c->topics = xrealloc(c->topics, (c->n_topics + 1) * sizeof *c->topics);
-	c->topics[c->n_topics++] = (struct topic){.slug = xstrdup(slug), .title = xstrdup(parts[0]),
-						  .section = xstrdup(parts[1]), .order = n == 3};
+	c->topics[c->n_topics++] = (struct topic){
+	    .slug = xstrdup(slug), .title = xstrdup(parts[0]), .section = xstrdup(parts[1]), .order = n == 3};
 	free(copy);
 	return true;
 }
@@ -216,8 +216,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (!strcmp(section, ints[i].section) && !strcmp(key, ints[i].key)) {
 			if (!parse_int(value, ints[i].lo, ints[i].hi, (int *)((char *)c + ints[i].offset))) {
-				snprintf(x->err, sizeof x->err, "%s: expected an integer from %d to %d",
-					 key, ints[i].lo, ints[i].hi);
+				snprintf(x->err, sizeof x->err, "%s: expected an integer from %d to %d", key,
+					 ints[i].lo, ints[i].hi);
 				return 0;
 			}
 			return 1;
@@ -264,8 +264,7 @@ bool config_check(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "connection_memory must be at least max_url_bytes + max_header_bytes");
 		return false;
 	}
-	if (c->mail_relay[0] && strncmp(c->mail_relay, "smtp://", 7) &&
-	    strncmp(c->mail_relay, "smtps://", 8)) {
+	if (c->mail_relay[0] && strncmp(c->mail_relay, "smtp://", 7) && strncmp(c->mail_relay, "smtps://", 8)) {
 		snprintf(err, errlen, "[mail] relay must be empty or an smtp:// or smtps:// URL");
 		return false;
 	}
@@ -276,16 +275,15 @@ bool config_check(const struct config *c, char *err, size_t errlen)
 	/* The same rules as mail_address_valid() (core does not call into mail/): printable ASCII
 	 * without specials before the one '@', dot-separated labels of [A-Za-z0-9-] after it. */
 	const char *at = strchr(c->mail_from, '@');
-	bool from_ok = at && at != c->mail_from && at[1] && at[1] != '.' && !strchr(at + 1, '@') &&
-		       !strstr(at, "..") && c->mail_from[strlen(c->mail_from) - 1] != '.' &&
-		       strlen(c->mail_from) <= 254;
+	bool from_ok = at && at != c->mail_from && at[1] && at[1] != '.' && !strchr(at + 1, '@') && !strstr(at, "..") &&
+		       c->mail_from[strlen(c->mail_from) - 1] != '.' && strlen(c->mail_from) <= 254;
 	for (const char *p = c->mail_from; from_ok && *p; p++) {
 		unsigned char ch = (unsigned char)*p;
 		if (p < at)
 			from_ok = ch > ' ' && ch < 0x7f && !strchr("\"<>(),;:[]\\", ch);
 		else if (p > at)
-			from_ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-				  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.';
+			from_ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+				  ch == '-' || ch == '.';
 	}
 	if (!from_ok) {
 		snprintf(err, errlen, "[mail] from must be an e-mail address, got \"%s\"", c->mail_from);
@@ -313,10 +311,10 @@ const struct country *config_country(const struct config *c, const char *code)
 
 void config_free(struct config *c)
 {
-	char **strs[] = {&c->site_name,     &c->logo,          &c->default_country, &c->content_dir,
-			 &c->static_dir,    &c->support_email, &c->support_phone,   &c->support_hours,
-			 &c->support_telegram, &c->listen,     &c->data_dir,        &c->mail_relay,
-			 &c->mail_from,     &c->public_url,    &c->mail_tls,        &c->trusted_proxies};
+	char **strs[] = {&c->site_name,	       &c->logo,	  &c->default_country, &c->content_dir,
+			 &c->static_dir,       &c->support_email, &c->support_phone,   &c->support_hours,
+			 &c->support_telegram, &c->listen,	  &c->data_dir,	       &c->mail_relay,
+			 &c->mail_from,	       &c->public_url,	  &c->mail_tls,	       &c->trusted_proxies};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

@@ -28,7 +28,7 @@ struct topic {
 struct config {
 	/* [site] */
 	char *site_name;
-	char *logo;            /* URL of a logo image; empty: the site name is the logo */
+	char *logo;	       /* URL of a logo image; empty: the site name is the logo */
 	char *default_country; /* a code from countries */
 	char *content_dir;     /* demo content imported into an empty database */
 	char *static_dir;      /* style sheet and other static files */
@@ -41,39 +41,39 @@ struct config {
 	struct country *countries;
 	size_t n_countries;
 	/* [server] */
-	char *listen;   /* HOST:PORT */
+	char *listen;	/* HOST:PORT */
 	char *data_dir; /* holds spravka.db */
-	int threads;    /* HTTP worker threads; 0 = one per core */
+	int threads;	/* HTTP worker threads; 0 = one per core */
 	/* [limits] */
-	int max_connections;        /* in all */
+	int max_connections;	    /* in all */
 	int max_connections_per_ip; /* >= 1 (default 128) */
-	int connection_timeout;     /* seconds of inactivity before a connection is closed */
-	int header_timeout;         /* seconds a client has to send a request's headers */
-	int max_url_bytes;          /* longer request targets get 414 */
-	int max_header_bytes;       /* larger header blocks get 431 */
-	int connection_memory;      /* libmicrohttpd's memory limit per connection, bytes */
-	int cache_entries;          /* rendered pages kept in memory */
-	int file_sweep_hours;       /* unreferenced stored files and old uploads are removed after this */
-	int search_log_days;        /* search log rows are kept this many days */
-	int min_body_rate;          /* bytes per second a request body must keep up after body_grace */
-	int body_grace;             /* seconds a body may take before min_body_rate applies */
+	int connection_timeout;	    /* seconds of inactivity before a connection is closed */
+	int header_timeout;	    /* seconds a client has to send a request's headers */
+	int max_url_bytes;	    /* longer request targets get 414 */
+	int max_header_bytes;	    /* larger header blocks get 431 */
+	int connection_memory;	    /* libmicrohttpd's memory limit per connection, bytes */
+	int cache_entries;	    /* rendered pages kept in memory */
+	int file_sweep_hours;	    /* unreferenced stored files and old uploads are removed after this */
+	int search_log_days;	    /* search log rows are kept this many days */
+	int min_body_rate;	    /* bytes per second a request body must keep up after body_grace */
+	int body_grace;		    /* seconds a body may take before min_body_rate applies */
 	int search_log_per_ip_hour; /* search-log entries per client per hour */
 	/* [mail] */
 	char *mail_relay;      /* smtp:// or smtps:// URL of the relay; empty: mail stays in the outbox */
 	char *mail_from;       /* envelope sender and From: address */
 	int mail_max_attempts; /* failed deliveries before a letter is marked failed */
-	char *mail_tls;        /* "required" (default) or "none"; a relay on loopback may go without */
+	char *mail_tls;	       /* "required" (default) or "none"; a relay on loopback may go without */
 	/* [server] */
-	char *public_url;   /* how members reach the portal, for links in mail */
-	int secure_cookies; /* 1: cookies get Secure (the portal is served over HTTPS) */
+	char *public_url;      /* how members reach the portal, for links in mail */
+	int secure_cookies;    /* 1: cookies get Secure (the portal is served over HTTPS) */
 	bool public_url_set;   /* public_url was given in the file (forms check Origin against it) */
 	char *trusted_proxies; /* addresses and CIDR ranges whose X-Forwarded-For is believed */
 	int shutdown_grace;    /* seconds SIGTERM waits for in-flight work before answering 503 */
 	/* [requests] */
 	int member_id_min, member_id_max; /* digits of a member ID */
-	int max_per_ip_hour;              /* new requests per client address per hour */
-	int max_per_member_day;           /* new requests per member ID per day */
-	int auto_close_days;              /* resolved requests close after this many days */
+	int max_per_ip_hour;		  /* new requests per client address per hour */
+	int max_per_member_day;		  /* new requests per member ID per day */
+	int auto_close_days;		  /* resolved requests close after this many days */
 	/* [topics], in the order listed; none = the built-in list (req_default_topics) */
 	struct topic *topics;
 	size_t n_topics;

@@ -16,7 +16,7 @@
 struct sockaddr;
 
 struct netaddr {
-	int family;              /* AF_INET or AF_INET6; 0: none */
+	int family;		 /* AF_INET or AF_INET6; 0: none */
 	unsigned char bytes[16]; /* network order; 4 used for AF_INET */
 };
 

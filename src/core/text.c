@@ -102,8 +102,8 @@ bool date_valid(const char *s)
 
 const char *date_ru(struct arena *a, const char *s)
 {
-	static const char *months[] = {"января", "февраля", "марта",    "апреля",  "мая",    "июня",
-				       "июля",   "августа", "сентября", "октября", "ноября", "декабря"};
+	static const char *months[] = {"января", "февраля", "марта",	"апреля",  "мая",    "июня",
+				       "июля",	 "августа", "сентября", "октября", "ноября", "декабря"};
 	int y, m, d;
 	if (!s || !parse_date(s, &y, &m, &d))
 		return s;

@@ -14,7 +14,7 @@
 
 struct work {
 	void (*run)(struct work *w); /* for workers; a queue's own consumer may ignore it */
-	struct work *next;           /* the queue */
+	struct work *next;	     /* the queue */
 };
 
 struct work_queue {

@@ -28,11 +28,11 @@ struct db_pool;
 
 enum db_rc {
 	DB_OK = 0,
-	DB_ROW,        /* db_step: a row is ready */
+	DB_ROW,	       /* db_step: a row is ready */
 	DB_DONE,       /* db_step: no more rows */
 	DB_CONSTRAINT, /* a unique/foreign-key/check constraint failed */
 	DB_BUSY,       /* the database stayed locked past the busy timeout */
-	DB_ERR,        /* anything else; see db_errmsg() */
+	DB_ERR,	       /* anything else; see db_errmsg() */
 };
 
 /*

@@ -69,13 +69,19 @@ struct db_stmt {
 static enum db_rc map_rc(int rc)
 {
 	switch (rc & 0xff) {
-	case SQLITE_OK: return DB_OK;
-	case SQLITE_ROW: return DB_ROW;
-	case SQLITE_DONE: return DB_DONE;
-	case SQLITE_CONSTRAINT: return DB_CONSTRAINT;
+	case SQLITE_OK:
+		return DB_OK;
+	case SQLITE_ROW:
+		return DB_ROW;
+	case SQLITE_DONE:
+		return DB_DONE;
+	case SQLITE_CONSTRAINT:
+		return DB_CONSTRAINT;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return DB_BUSY;
-	default: return DB_ERR;
+	case SQLITE_LOCKED:
+		return DB_BUSY;
+	default:
+		return DB_ERR;
 	}
 }
 
@@ -98,8 +104,7 @@ struct db_stmt *db_prepare(struct db *db, const char *sql)
 		}
 	}
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(db->h, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v3(db->h, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK)
 		return NULL;
 	struct db_stmt *s = xmalloc(sizeof *s);
 	*s = (struct db_stmt){.db = db, .st = st, .in_use = true};
@@ -224,8 +229,7 @@ static bool migrate(struct db *db, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot lock the database: %s", db_errmsg(db));
 		return false;
 	}
-	if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)") !=
-	    DB_OK) {
+	if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)") != DB_OK) {
 		snprintf(err, errlen, "not a spravka database: %s", db_errmsg(db));
 		db_rollback(db);
 		return false;
@@ -275,8 +279,7 @@ static void tighten(const char *path, mode_t mode)
 			path, (unsigned)(st.st_mode & 0777), strerror(errno));
 }
 
-static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out, char *err,
-			   size_t errlen)
+static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -306,8 +309,7 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 		tighten(file, 0600);
 	}
 	struct db *db = xcalloc(1, sizeof *db);
-	int rc = sqlite3_open_v2(path, &db->h,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, db->h ? sqlite3_errmsg(db->h) : "?");
 		db_close(db);

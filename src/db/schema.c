@@ -138,25 +138,25 @@ const struct migration schema_migrations[] = {
 	 * so that every letter can carry it while the database keeps no working link. link_hash is
 	 * the SHA-256 of that link when it differs from token_hash (requests made before this
 	 * migration keep their first link too). */
-	"ALTER TABLE requests ADD COLUMN link_nonce TEXT;"
-	"ALTER TABLE requests ADD COLUMN link_hash TEXT;"
-	"CREATE UNIQUE INDEX requests_link_hash ON requests(link_hash);"
-	/* An idempotency key is bound to its route and to a digest of the input it answered. */
-	"ALTER TABLE idempotency ADD COLUMN route TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE idempotency ADD COLUMN digest TEXT NOT NULL DEFAULT '';"
-	"CREATE INDEX idempotency_created ON idempotency(created);"
-	/* Text and files offered from the duplicate screen: they become a message only when someone
-	 * with the request's private link confirms them; they expire. files: a JSON array of
-	 * {sha256, size, mime, filename} (the files are in DATA/files like attachments). */
-	"CREATE TABLE held_additions ("
-	"  id INTEGER PRIMARY KEY,"
-	"  request_id INTEGER NOT NULL REFERENCES requests(id),"
-	"  body TEXT NOT NULL,"
-	"  files TEXT NOT NULL DEFAULT '[]',"
-	"  created BIGINT NOT NULL,"
-	"  expires BIGINT NOT NULL);"
-	"CREATE INDEX held_additions_request ON held_additions(request_id, id);"
-	"CREATE INDEX held_additions_expires ON held_additions(expires);"},
+     "ALTER TABLE requests ADD COLUMN link_nonce TEXT;"
+     "ALTER TABLE requests ADD COLUMN link_hash TEXT;"
+     "CREATE UNIQUE INDEX requests_link_hash ON requests(link_hash);"
+     /* An idempotency key is bound to its route and to a digest of the input it answered. */
+     "ALTER TABLE idempotency ADD COLUMN route TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE idempotency ADD COLUMN digest TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX idempotency_created ON idempotency(created);"
+     /* Text and files offered from the duplicate screen: they become a message only when someone
+      * with the request's private link confirms them; they expire. files: a JSON array of
+      * {sha256, size, mime, filename} (the files are in DATA/files like attachments). */
+     "CREATE TABLE held_additions ("
+     "  id INTEGER PRIMARY KEY,"
+     "  request_id INTEGER NOT NULL REFERENCES requests(id),"
+     "  body TEXT NOT NULL,"
+     "  files TEXT NOT NULL DEFAULT '[]',"
+     "  created BIGINT NOT NULL,"
+     "  expires BIGINT NOT NULL);"
+     "CREATE INDEX held_additions_request ON held_additions(request_id, id);"
+     "CREATE INDEX held_additions_expires ON held_additions(expires);"},
     /* Issue #7, upkeep: the file sweep asks whether a stored file is referenced; expired
      * sessions and throttle rows are pruned by time. Secrets the server signs form tokens with
      * (shared by every node; never leave the database). */

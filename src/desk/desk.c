@@ -32,10 +32,11 @@ static void desk_begin(struct ctx *c, const char *title)
 		    "<a class=\"logo\" href=\"/desk\">Стол поддержки</a>\n",
 		    title, css ? css->version : "0");
 	if (c->user) {
-		html_printf(b, "<nav class=\"desk-nav\"><a href=\"/desk\">Очередь</a> · <a href=\"/desk/canned\">Шаблоны "
-			       "ответов</a> · <a href=\"/desk/outbox\">Исходящая почта</a></nav>\n"
-			       "<form action=\"/desk/logout\" method=\"post\"><input type=\"hidden\" name=\"csrf\" "
-			       "value=\"%s\"><span>%s</span> <button type=\"submit\">Выйти</button></form>\n",
+		html_printf(b,
+			    "<nav class=\"desk-nav\"><a href=\"/desk\">Очередь</a> · <a href=\"/desk/canned\">Шаблоны "
+			    "ответов</a> · <a href=\"/desk/outbox\">Исходящая почта</a></nav>\n"
+			    "<form action=\"/desk/logout\" method=\"post\"><input type=\"hidden\" name=\"csrf\" "
+			    "value=\"%s\"><span>%s</span> <button type=\"submit\">Выйти</button></form>\n",
 			    c->user->csrf, c->user->login);
 	}
 	html_raw(b, "</div>\n</header>\n<main id=\"main\">\n");
@@ -84,8 +85,9 @@ static const char *next_path(struct ctx *c, const char *next)
 static void login_page(struct ctx *c, const char *message, const char *login)
 {
 	const char *token = req_new_token(c->req->arena);
-	c->resp->set_cookie = arena_printf(c->req->arena, LOGIN_CSRF_COOKIE "=%s; Path=/desk; HttpOnly; SameSite=Strict%s",
-					   token, c->app->cfg.secure_cookies ? "; Secure" : "");
+	c->resp->set_cookie =
+	    arena_printf(c->req->arena, LOGIN_CSRF_COOKIE "=%s; Path=/desk; HttpOnly; SameSite=Strict%s", token,
+			 c->app->cfg.secure_cookies ? "; Secure" : "");
 	desk_begin(c, "Вход");
 	struct buf *b = &c->resp->body;
 	html_raw(b, "<h1>Вход для сотрудников</h1>\n");
@@ -96,14 +98,17 @@ static void login_page(struct ctx *c, const char *message, const char *login)
 	if (!next)
 		next = http_field(c->req, "next", NULL);
 	next = next && *next ? next_path(c, next) : "";
-	html_printf(b, "<form class=\"request\" action=\"/desk/login\" method=\"post\">\n"
-		       "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
-		       "<input type=\"hidden\" name=\"next\" value=\"%s\">\n"
-		       "<div class=\"field\"><label for=\"f-login\">Логин</label>"
-		       "<input id=\"f-login\" name=\"login\" type=\"text\" value=\"%s\" autocomplete=\"username\" required></div>\n"
-		       "<div class=\"field\"><label for=\"f-password\">Пароль</label>"
-		       "<input id=\"f-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\n"
-		       "<p><button type=\"submit\">Войти</button></p>\n</form>\n",
+	html_printf(b,
+		    "<form class=\"request\" action=\"/desk/login\" method=\"post\">\n"
+		    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
+		    "<input type=\"hidden\" name=\"next\" value=\"%s\">\n"
+		    "<div class=\"field\"><label for=\"f-login\">Логин</label>"
+		    "<input id=\"f-login\" name=\"login\" type=\"text\" value=\"%s\" autocomplete=\"username\" "
+		    "required></div>\n"
+		    "<div class=\"field\"><label for=\"f-password\">Пароль</label>"
+		    "<input id=\"f-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" "
+		    "required></div>\n"
+		    "<p><button type=\"submit\">Войти</button></p>\n</form>\n",
 		    token, next, login ? login : "");
 	desk_end(c);
 }
@@ -129,15 +134,15 @@ void desk_login(struct ctx *c)
 	}
 	const char *token, *session_csrf;
 	int delay_ms = 0;
-	enum auth_result r = auth_login(c->db, c->req->arena, login, password, http_client_ip(c->req), &token,
-					&session_csrf, &delay_ms);
+	enum auth_result r =
+	    auth_login(c->db, c->req->arena, login, password, http_client_ip(c->req), &token, &session_csrf, &delay_ms);
 	/* The account is under attack from somewhere: the answer waits, without holding a thread. */
 	http_delay(c->req, delay_ms);
 	switch (r) {
 	case AUTH_OK:
-		c->resp->set_cookie = arena_printf(c->req->arena,
-						   AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
-						   token, AUTH_SESSION_SECONDS, c->app->cfg.secure_cookies ? "; Secure" : "");
+		c->resp->set_cookie =
+		    arena_printf(c->req->arena, AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
+				 token, AUTH_SESSION_SECONDS, c->app->cfg.secure_cookies ? "; Secure" : "");
 		return redirect(c, next_path(c, http_field(c->req, "next", NULL)));
 	case AUTH_WRONG:
 		c->resp->status = 401;
@@ -158,8 +163,8 @@ void desk_logout(struct ctx *c)
 	auth_logout(c->db, http_cookie(c->req, AUTH_SESSION_COOKIE));
 	/* The same attributes as the cookie it replaces, Secure included. */
 	c->resp->set_cookie = c->app->cfg.secure_cookies
-				      ? AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
-				      : AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+				  ? AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
+				  : AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
 	redirect(c, "/desk/login");
 }
 
@@ -194,7 +199,8 @@ void desk_queue(struct ctx *c)
 		age_days = 0;
 	desk_begin(c, "Очередь");
 	html_raw(b, "<h1>Очередь обращений</h1>\n<ul class=\"counts\">\n");
-	struct db_stmt *st = db_prepare(c->db, "SELECT status, count(*) FROM requests WHERE merged_into IS NULL GROUP BY status");
+	struct db_stmt *st =
+	    db_prepare(c->db, "SELECT status, count(*) FROM requests WHERE merged_into IS NULL GROUP BY status");
 	int64_t counts[5] = {0};
 	while (st && db_step(st) == DB_ROW)
 		for (int i = 0; i < 5; i++)
@@ -211,7 +217,8 @@ void desk_queue(struct ctx *c)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", statuses[i],
 			    status && !strcmp(status, statuses[i]) ? " selected" : "", req_status_ru(statuses[i]));
 	html_raw(b, "<option value=\"all\">Все</option></select>\n"
-		    "<label for=\"q-topic\">Тема</label><select id=\"q-topic\" name=\"topic\"><option value=\"\">Все</option>\n");
+		    "<label for=\"q-topic\">Тема</label><select id=\"q-topic\" name=\"topic\"><option "
+		    "value=\"\">Все</option>\n");
 	for (int i = 0; i < c->app->req.n_topics; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", c->app->req.topics[i].slug,
 			    topic && !strcmp(topic, c->app->req.topics[i].slug) ? " selected" : "",
@@ -222,21 +229,25 @@ void desk_queue(struct ctx *c)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", c->app->cfg.countries[i].code,
 			    country && !strcmp(country, c->app->cfg.countries[i].code) ? " selected" : "",
 			    c->app->cfg.countries[i].name);
-	html_printf(b, "</select>\n<label for=\"q-assignee\">Исполнитель</label><select id=\"q-assignee\" name=\"assignee\">"
-		       "<option value=\"\">Любой</option><option value=\"me\"%s>Мои</option>"
-		       "<option value=\"none\"%s>Без исполнителя</option></select>\n"
-		       "<label for=\"q-age\">Старше, дней</label><input id=\"q-age\" name=\"age\" type=\"number\" min=\"0\" value=\"%d\">\n"
-		       "<button type=\"submit\">Показать</button>\n</form>\n",
-		    assignee && !strcmp(assignee, "me") ? " selected" : "",
-		    assignee && !strcmp(assignee, "none") ? " selected" : "", age_days);
+	html_printf(
+	    b,
+	    "</select>\n<label for=\"q-assignee\">Исполнитель</label><select id=\"q-assignee\" name=\"assignee\">"
+	    "<option value=\"\">Любой</option><option value=\"me\"%s>Мои</option>"
+	    "<option value=\"none\"%s>Без исполнителя</option></select>\n"
+	    "<label for=\"q-age\">Старше, дней</label><input id=\"q-age\" name=\"age\" type=\"number\" min=\"0\" "
+	    "value=\"%d\">\n"
+	    "<button type=\"submit\">Показать</button>\n</form>\n",
+	    assignee && !strcmp(assignee, "me") ? " selected" : "",
+	    assignee && !strcmp(assignee, "none") ? " selected" : "", age_days);
 	/* One statement with optional filters: each is "? IS NULL OR column = ?". */
-	st = db_prepare(c->db,
-			"SELECT r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
-			"FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE r.merged_into IS NULL "
-			"AND (CASE WHEN ? IS NULL THEN r.status IN ('new', 'open', 'waiting') WHEN ? = 'all' THEN 1 "
-			"ELSE r.status = ? END) AND (? IS NULL OR r.topic = ?) AND (? IS NULL OR r.country = ?) "
-			"AND (? IS NULL OR (? = 'none' AND r.assignee IS NULL) OR (? = 'me' AND r.assignee = ?)) "
-			"AND r.created <= ? ORDER BY r.updated ASC LIMIT 200");
+	st = db_prepare(
+	    c->db,
+	    "SELECT r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
+	    "FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE r.merged_into IS NULL "
+	    "AND (CASE WHEN ? IS NULL THEN r.status IN ('new', 'open', 'waiting') WHEN ? = 'all' THEN 1 "
+	    "ELSE r.status = ? END) AND (? IS NULL OR r.topic = ?) AND (? IS NULL OR r.country = ?) "
+	    "AND (? IS NULL OR (? = 'none' AND r.assignee IS NULL) OR (? = 'me' AND r.assignee = ?)) "
+	    "AND r.created <= ? ORDER BY r.updated ASC LIMIT 200");
 	if (!st) {
 		html_raw(b, "<p>Очередь недоступна.</p>\n");
 		return desk_end(c);
@@ -256,12 +267,13 @@ void desk_queue(struct ctx *c)
 	int n = 0;
 	while (db_step(st) == DB_ROW) {
 		n++;
-		html_printf(b, "<tr><td><a href=\"/desk/r/%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-			       "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
+		html_printf(b,
+			    "<tr><td><a href=\"/desk/r/%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+			    "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
 			    db_col_text(st, 0), db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2),
 			    topic_name(c, db_col_text(st, 3)), country_name(c, db_col_text(st, 4)),
-			    req_status_ru(db_col_text(st, 5)),
-			    db_col_null(st, 6) ? "—" : db_col_text(st, 6), when(a, db_col_int(st, 8)));
+			    req_status_ru(db_col_text(st, 5)), db_col_null(st, 6) ? "—" : db_col_text(st, 6),
+			    when(a, db_col_int(st, 8)));
 	}
 	db_finalize(st);
 	html_raw(b, "</tbody>\n</table>\n");
@@ -299,42 +311,50 @@ void desk_request(struct ctx *c)
 	struct req_view v;
 	int found = req_by_number(c->db, a, c->arg, &v);
 	if (found <= 0)
-		return page_error(c, found < 0 ? 503 : 404, found < 0 ? "База данных недоступна." : "Такого обращения нет.");
+		return page_error(c, found < 0 ? 503 : 404,
+				  found < 0 ? "База данных недоступна." : "Такого обращения нет.");
 	desk_begin(c, v.number);
-	html_printf(b, "<p class=\"crumbs\"><a href=\"/desk\">Очередь</a> › %s</p>\n<h1>%s: %s</h1>\n", v.number, v.number,
-		    v.subject);
+	html_printf(b, "<p class=\"crumbs\"><a href=\"/desk\">Очередь</a> › %s</p>\n<h1>%s: %s</h1>\n", v.number,
+		    v.number, v.subject);
 	if (v.merged_into_number)
-		html_printf(b, "<p class=\"notice\">Обращение %s объединено с %s.</p>\n", v.merged_from, v.merged_into_number);
-	html_printf(b, "<dl class=\"facts\"><dt>Статус</dt><dd>%s</dd><dt>ID партнёра</dt><dd>%s</dd><dt>Имя</dt><dd>%s</dd>"
-		       "<dt>Почта</dt><dd>%s</dd><dt>Телефон</dt><dd>%s</dd><dt>Страна</dt><dd>%s</dd><dt>Тема</dt><dd>%s</dd>"
-		       "<dt>Заказ</dt><dd>%s</dd><dt>Исполнитель</dt><dd>%s</dd><dt>Создано</dt><dd>%s</dd></dl>\n",
-		    req_status_ru(v.status), v.member_id, v.name, v.email, v.phone, country_name(c, v.country),
-		    topic_name(c, v.topic),
-		    *v.order_number ? v.order_number : "—", v.assignee ? v.assignee : "—", when(a, v.created));
+		html_printf(b, "<p class=\"notice\">Обращение %s объединено с %s.</p>\n", v.merged_from,
+			    v.merged_into_number);
+	html_printf(
+	    b,
+	    "<dl class=\"facts\"><dt>Статус</dt><dd>%s</dd><dt>ID партнёра</dt><dd>%s</dd><dt>Имя</dt><dd>%s</dd>"
+	    "<dt>Почта</dt><dd>%s</dd><dt>Телефон</dt><dd>%s</dd><dt>Страна</dt><dd>%s</dd><dt>Тема</dt><dd>%s</dd>"
+	    "<dt>Заказ</dt><dd>%s</dd><dt>Исполнитель</dt><dd>%s</dd><dt>Создано</dt><dd>%s</dd></dl>\n",
+	    req_status_ru(v.status), v.member_id, v.name, v.email, v.phone, country_name(c, v.country),
+	    topic_name(c, v.topic), *v.order_number ? v.order_number : "—", v.assignee ? v.assignee : "—",
+	    when(a, v.created));
 	html_raw(b, "<h2>Переписка</h2>\n<ol class=\"conversation\">\n");
 	for (int i = 0; i < v.n_messages; i++) {
 		const struct req_message *m = &v.messages[i];
-		html_printf(b, "<li class=\"msg msg-%s%s\">\n<p class=\"meta\">%s%s · %s</p>\n<div class=\"text\">%s</div>\n",
-			    m->author, m->internal ? " internal" : "",
-			    !strcmp(m->author, "member") ? "Участник" : m->agent ? m->agent : "Система",
-			    m->internal ? " · внутренняя заметка" : "", when(a, m->created), m->body);
+		html_printf(
+		    b, "<li class=\"msg msg-%s%s\">\n<p class=\"meta\">%s%s · %s</p>\n<div class=\"text\">%s</div>\n",
+		    m->author, m->internal ? " internal" : "",
+		    !strcmp(m->author, "member") ? "Участник"
+		    : m->agent			 ? m->agent
+						 : "Система",
+		    m->internal ? " · внутренняя заметка" : "", when(a, m->created), m->body);
 		for (int k = 0; k < v.n_attachments; k++)
 			if (v.attachments[k].message_id == m->id)
 				html_printf(b, "<p class=\"file\"><a href=\"/desk/f/%lld\">%s</a> (%s, %lld КБ)</p>\n",
 					    (long long)v.attachments[k].id,
 					    req_download_name(a, v.attachments[k].filename, v.attachments[k].mime),
-					    v.attachments[k].mime,
-					    (long long)((v.attachments[k].size + 1023) / 1024));
+					    v.attachments[k].mime, (long long)((v.attachments[k].size + 1023) / 1024));
 		html_raw(b, "</li>\n");
 	}
 	html_raw(b, "</ol>\n<h2>Ответить</h2>\n");
 	html_printf(b, "<form class=\"request\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
 	hidden_csrf(c);
-	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"reply\">\n<div class=\"field\"><label for=\"f-canned\">"
-		    "Шаблон</label><select id=\"f-canned\" name=\"canned\"><option value=\"\">Без шаблона</option>\n");
+	html_raw(
+	    b, "<input type=\"hidden\" name=\"action\" value=\"reply\">\n<div class=\"field\"><label for=\"f-canned\">"
+	       "Шаблон</label><select id=\"f-canned\" name=\"canned\"><option value=\"\">Без шаблона</option>\n");
 	struct db_stmt *st = db_prepare(c->db, "SELECT id, title FROM canned_replies ORDER BY title");
 	while (st && db_step(st) == DB_ROW)
-		html_printf(b, "<option value=\"%lld\">%s</option>\n", (long long)db_col_int(st, 0), db_col_text(st, 1));
+		html_printf(b, "<option value=\"%lld\">%s</option>\n", (long long)db_col_int(st, 0),
+			    db_col_text(st, 1));
 	db_finalize(st);
 	html_raw(b, "</select></div>\n<div class=\"field\"><label for=\"f-reply\">Ответ участнику</label>"
 		    "<textarea id=\"f-reply\" name=\"text\" rows=\"6\"></textarea></div>\n"
@@ -344,15 +364,19 @@ void desk_request(struct ctx *c)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>", statuses[i], i == 2 ? " selected" : "",
 			    req_status_ru(statuses[i]));
 	html_raw(b, "</select></div>\n<p><button type=\"submit\">Отправить ответ</button></p>\n</form>\n");
-	html_printf(b, "<h2>Внутренняя заметка</h2>\n<form class=\"request\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
+	html_printf(b, "<h2>Внутренняя заметка</h2>\n<form class=\"request\" action=\"/desk/r/%s\" method=\"post\">\n",
+		    v.number);
 	hidden_csrf(c);
-	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"note\">\n<div class=\"field\"><label for=\"f-note\">"
-		    "Заметка (участник её не видит)</label><textarea id=\"f-note\" name=\"text\" rows=\"3\"></textarea></div>\n"
-		    "<p><button type=\"submit\">Сохранить заметку</button></p>\n</form>\n");
+	html_raw(
+	    b,
+	    "<input type=\"hidden\" name=\"action\" value=\"note\">\n<div class=\"field\"><label for=\"f-note\">"
+	    "Заметка (участник её не видит)</label><textarea id=\"f-note\" name=\"text\" rows=\"3\"></textarea></div>\n"
+	    "<p><button type=\"submit\">Сохранить заметку</button></p>\n</form>\n");
 	html_printf(b, "<h2>Действия</h2>\n<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
 	hidden_csrf(c);
-	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"assign\">\n<label for=\"f-assignee\">Исполнитель</label>"
-		    "<select id=\"f-assignee\" name=\"assignee\"><option value=\"0\">Никто</option>\n");
+	html_raw(
+	    b, "<input type=\"hidden\" name=\"action\" value=\"assign\">\n<label for=\"f-assignee\">Исполнитель</label>"
+	       "<select id=\"f-assignee\" name=\"assignee\"><option value=\"0\">Никто</option>\n");
 	int64_t *ids;
 	const char **logins;
 	int na = auth_agents(c->db, a, &ids, &logins);
@@ -365,14 +389,17 @@ void desk_request(struct ctx *c)
 	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"status\">\n<label for=\"f-status\">Статус</label>"
 		    "<select id=\"f-status\" name=\"status\">");
 	for (int i = 0; i < 5; i++)
-		html_printf(b, "<option value=\"%s\"%s>%s</option>", statuses[i], strcmp(v.status, statuses[i]) ? "" : " selected",
-			    req_status_ru(statuses[i]));
+		html_printf(b, "<option value=\"%s\"%s>%s</option>", statuses[i],
+			    strcmp(v.status, statuses[i]) ? "" : " selected", req_status_ru(statuses[i]));
 	html_raw(b, "</select>\n<button type=\"submit\">Изменить статус</button>\n</form>\n");
 	html_printf(b, "<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n", v.number);
 	hidden_csrf(c);
-	html_raw(b, "<input type=\"hidden\" name=\"action\" value=\"merge\">\n<label for=\"f-merge\">Объединить с "
-		    "обращением того же партнёра</label><input id=\"f-merge\" name=\"target\" type=\"text\" placeholder=\"R-2026-000123\">\n"
-		    "<button type=\"submit\">Объединить</button>\n</form>\n<h2>Журнал изменений</h2>\n<ul class=\"audit\">\n");
+	html_raw(
+	    b,
+	    "<input type=\"hidden\" name=\"action\" value=\"merge\">\n<label for=\"f-merge\">Объединить с "
+	    "обращением того же партнёра</label><input id=\"f-merge\" name=\"target\" type=\"text\" "
+	    "placeholder=\"R-2026-000123\">\n"
+	    "<button type=\"submit\">Объединить</button>\n</form>\n<h2>Журнал изменений</h2>\n<ul class=\"audit\">\n");
 	/* The assignee of an "assign" row is stored as an account id: shown by login. */
 	st = db_prepare(c->db, "SELECT a.at, u.login, a.action, a.detail, t.login FROM audit a LEFT JOIN users u ON "
 			       "u.id = a.user_id LEFT JOIN users t ON a.action = 'assign' AND t.id = CAST(a.detail AS "
@@ -445,18 +472,20 @@ static void merge_confirm_page(struct ctx *c, const struct req_merge_side *from,
 {
 	struct buf *b = &c->resp->body;
 	desk_begin(c, "Объединение обращений");
-	html_printf(b, "<p class=\"crumbs\"><a href=\"/desk\">Очередь</a> › <a href=\"/desk/r/%s\">%s</a></p>\n"
-		       "<h1>Объединить обращения?</h1>\n<dl class=\"facts\"><dt>Обращение</dt><dd>%s: %s</dd>"
-		       "<dt>Присоединяется к</dt><dd>%s: %s</dd><dt>ID партнёра</dt><dd>%s</dd></dl>\n"
-		       "<p>Сообщения и файлы обращения %s перейдут в %s, а %s будет закрыто. Ссылка участника на %s "
-		       "будет показывать обращение %s.</p>\n"
-		       "<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n",
+	html_printf(b,
+		    "<p class=\"crumbs\"><a href=\"/desk\">Очередь</a> › <a href=\"/desk/r/%s\">%s</a></p>\n"
+		    "<h1>Объединить обращения?</h1>\n<dl class=\"facts\"><dt>Обращение</dt><dd>%s: %s</dd>"
+		    "<dt>Присоединяется к</dt><dd>%s: %s</dd><dt>ID партнёра</dt><dd>%s</dd></dl>\n"
+		    "<p>Сообщения и файлы обращения %s перейдут в %s, а %s будет закрыто. Ссылка участника на %s "
+		    "будет показывать обращение %s.</p>\n"
+		    "<form class=\"filter\" action=\"/desk/r/%s\" method=\"post\">\n",
 		    from->number, from->number, from->number, from->subject, to->number, to->subject, from->member_id,
 		    from->number, to->number, from->number, from->number, to->number, from->number);
 	hidden_csrf(c);
-	html_printf(b, "<input type=\"hidden\" name=\"action\" value=\"merge-confirm\">\n"
-		       "<input type=\"hidden\" name=\"target\" value=\"%s\">\n"
-		       "<button type=\"submit\">Объединить</button> <a href=\"/desk/r/%s\">Отмена</a>\n</form>\n",
+	html_printf(b,
+		    "<input type=\"hidden\" name=\"action\" value=\"merge-confirm\">\n"
+		    "<input type=\"hidden\" name=\"target\" value=\"%s\">\n"
+		    "<button type=\"submit\">Объединить</button> <a href=\"/desk/r/%s\">Отмена</a>\n</form>\n",
 		    to->number, from->number);
 	desk_end(c);
 }
@@ -467,7 +496,8 @@ void desk_action(struct ctx *c)
 	struct req_view v;
 	int found = req_by_number(c->db, a, c->arg, &v);
 	if (found <= 0)
-		return page_error(c, found < 0 ? 503 : 404, found < 0 ? "База данных недоступна." : "Такого обращения нет.");
+		return page_error(c, found < 0 ? 503 : 404,
+				  found < 0 ? "База данных недоступна." : "Такого обращения нет.");
 	const char *action = http_field(c->req, "action", NULL);
 	const char *text = http_field(c->req, "text", NULL);
 	if (text && !utf8_valid(text, strlen(text)))
@@ -481,7 +511,8 @@ void desk_action(struct ctx *c)
 		const char *body = canned && *canned ? canned_body(c, canned) : NULL;
 		if (body)
 			text = text && *text ? arena_printf(a, "%s\n\n%s", text, body) : body;
-		ok = req_agent_reply(c->db, &c->app->req, a, v.id, c->user->id, text, http_field(c->req, "status", NULL));
+		ok = req_agent_reply(c->db, &c->app->req, a, v.id, c->user->id, text,
+				     http_field(c->req, "status", NULL));
 	} else if (action && !strcmp(action, "note")) {
 		ok = req_agent_note(c->db, v.id, c->user->id, text);
 	} else if (action && !strcmp(action, "assign")) {
@@ -533,11 +564,13 @@ void desk_canned(struct ctx *c)
 	html_raw(b, "<h1>Шаблоны ответов</h1>\n<ul class=\"canned\">\n");
 	struct db_stmt *st = db_prepare(c->db, "SELECT title, body FROM canned_replies ORDER BY title");
 	while (st && db_step(st) == DB_ROW)
-		html_printf(b, "<li><strong>%s</strong><div class=\"text\">%s</div></li>\n", db_col_text(st, 0), db_col_text(st, 1));
+		html_printf(b, "<li><strong>%s</strong><div class=\"text\">%s</div></li>\n", db_col_text(st, 0),
+			    db_col_text(st, 1));
 	db_finalize(st);
 	html_raw(b, "</ul>\n<h2>Новый шаблон</h2>\n<form class=\"request\" action=\"/desk/canned\" method=\"post\">\n");
 	hidden_csrf(c);
-	html_raw(b, "<div class=\"field\"><label for=\"f-title\">Название</label><input id=\"f-title\" name=\"title\" type=\"text\"></div>\n"
+	html_raw(b, "<div class=\"field\"><label for=\"f-title\">Название</label><input id=\"f-title\" name=\"title\" "
+		    "type=\"text\"></div>\n"
 		    "<div class=\"field\"><label for=\"f-body\">Текст (можно со ссылками на статьи /a/…)</label>"
 		    "<textarea id=\"f-body\" name=\"body\" rows=\"5\"></textarea></div>\n"
 		    "<p><button type=\"submit\">Сохранить</button></p>\n</form>\n");
@@ -548,7 +581,8 @@ void desk_canned_add(struct ctx *c)
 {
 	const char *title = http_field(c->req, "title", NULL);
 	const char *body = http_field(c->req, "body", NULL);
-	if (!title || !body || !*title || !*body || !utf8_valid(title, strlen(title)) || !utf8_valid(body, strlen(body)))
+	if (!title || !body || !*title || !*body || !utf8_valid(title, strlen(title)) ||
+	    !utf8_valid(body, strlen(body)))
 		return page_error(c, 422, "Укажите название и текст шаблона.");
 	struct db_stmt *st = db_prepare(c->db, "INSERT INTO canned_replies(title, body, created) VALUES (?, ?, ?)");
 	bool ok = st && db_bind_text(st, 1, title) == DB_OK && db_bind_text(st, 2, body) == DB_OK &&
@@ -562,8 +596,8 @@ void desk_canned_add(struct ctx *c)
 /* A letter's delivery status as the outbox page reads it. */
 static const char *outbox_status_ru(const char *status)
 {
-	return !strcmp(status, "pending") ? "ждёт отправки"
-	       : !strcmp(status, "sent")  ? "отправлено"
+	return !strcmp(status, "pending")  ? "ждёт отправки"
+	       : !strcmp(status, "sent")   ? "отправлено"
 	       : !strcmp(status, "failed") ? "не доставлено"
 					   : status;
 }
@@ -573,10 +607,13 @@ void desk_outbox(struct ctx *c)
 	struct arena *a = c->req->arena;
 	struct buf *b = &c->resp->body;
 	desk_begin(c, "Исходящая почта");
-	html_raw(b, "<h1>Исходящая почта</h1>\n<table class=\"queue\">\n<thead><tr><th>Создано</th><th>Кому</th><th>Тема</th>"
-		    "<th>Статус</th><th>Попыток</th><th>Ошибка</th></tr></thead>\n<tbody>\n");
-	struct db_stmt *st = db_prepare(c->db, "SELECT created, to_addr, subject, status, attempts, last_error FROM outbox "
-					       "ORDER BY id DESC LIMIT 200");
+	html_raw(
+	    b,
+	    "<h1>Исходящая почта</h1>\n<table class=\"queue\">\n<thead><tr><th>Создано</th><th>Кому</th><th>Тема</th>"
+	    "<th>Статус</th><th>Попыток</th><th>Ошибка</th></tr></thead>\n<tbody>\n");
+	struct db_stmt *st =
+	    db_prepare(c->db, "SELECT created, to_addr, subject, status, attempts, last_error FROM outbox "
+			      "ORDER BY id DESC LIMIT 200");
 	while (st && db_step(st) == DB_ROW) {
 		html_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%lld</td><td>%s</td></tr>\n",
 			    when(a, db_col_int(st, 0)), db_col_text(st, 1), db_col_text(st, 2),

@@ -15,12 +15,12 @@
 struct ctx;
 
 void desk_login_form(struct ctx *c); /* GET /desk/login */
-void desk_login(struct ctx *c);      /* POST /desk/login */
+void desk_login(struct ctx *c);	     /* POST /desk/login */
 void desk_logout(struct ctx *c);     /* POST /desk/logout */
-void desk_queue(struct ctx *c);      /* GET /desk */
+void desk_queue(struct ctx *c);	     /* GET /desk */
 void desk_request(struct ctx *c);    /* GET /desk/r/{number} */
 void desk_action(struct ctx *c);     /* POST /desk/r/{number} */
-void desk_file(struct ctx *c);       /* GET /desk/f/{id}: an attachment */
+void desk_file(struct ctx *c);	     /* GET /desk/f/{id}: an attachment */
 void desk_canned(struct ctx *c);     /* GET /desk/canned */
 void desk_canned_add(struct ctx *c); /* POST /desk/canned */
 void desk_outbox(struct ctx *c);     /* GET /desk/outbox */

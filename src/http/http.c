@@ -38,11 +38,11 @@ struct conn_state {
 	int fd;
 	struct MHD_Connection *conn;
 	_Atomic uint64_t deadline_us; /* 0 = not waiting for headers */
-	char *uri;                    /* raw request target of the current request (malloc) */
-	const char *uri_at;           /* where it lies in libmicrohttpd's read buffer (compared only) */
+	char *uri;		      /* raw request target of the current request (malloc) */
+	const char *uri_at;	      /* where it lies in libmicrohttpd's read buffer (compared only) */
 	size_t uri_len;
 	bool uri_too_long;
-	bool api;                     /* the target starts with /api/ (known even when too long) */
+	bool api; /* the target starts with /api/ (known even when too long) */
 	/* The body of the current request: its phase and bytes so far (set by the worker); the
 	 * reaper's last mark (set by the worker when the body starts, then by the reaper only). */
 	_Atomic int body;
@@ -64,12 +64,12 @@ struct http_server {
 	struct conn_state conns; /* list head */
 	pthread_t reaper;
 	_Atomic bool stopping;
-	_Atomic bool draining;    /* http_drain: new requests get 503 */
-	_Atomic bool closed;      /* http_close: no handler runs any more */
+	_Atomic bool draining;	  /* http_drain: new requests get 503 */
+	_Atomic bool closed;	  /* http_close: no handler runs any more */
 	_Atomic long dispatching; /* handlers running now */
 	_Atomic long in_flight;
 	_Atomic long suspended; /* suspended and not yet asked to resume */
-	_Atomic long held;      /* suspended at some point and not yet completed (answer sent) */
+	_Atomic long held;	/* suspended at some point and not yet completed (answer sent) */
 	struct netaddr_list *proxies;
 	struct cache *cache;
 	struct metrics *metrics;
@@ -88,8 +88,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	struct http_server *s = cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		struct conn_state *cs = xcalloc(1, sizeof *cs);
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		cs->fd = ci ? ci->connect_fd : -1;
 		cs->conn = c;
 		atomic_store(&cs->deadline_us, http_now_us() + (uint64_t)s->o.header_timeout * 1000000u);
@@ -118,8 +117,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 static struct conn_state *conn_state_of(struct MHD_Connection *c)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	return ci ? ci->socket_context : NULL;
 }
 
@@ -233,8 +231,8 @@ struct req_ctx {
 	size_t bytes;
 	bool answered;
 	bool suspended; /* http_suspend: the answer comes when http_resume is called */
-	int delay_ms;   /* http_delay */
-	bool held;      /* was suspended: counted in held until completed */
+	int delay_ms;	/* http_delay */
+	bool held;	/* was suspended: counted in held until completed */
 	struct conn_state *cs;
 	/* body reading */
 	struct http_body_rules rules;
@@ -310,8 +308,7 @@ struct cookie_find {
 
 /* One Cookie header: "a=1; b=2". Pairs without "=" or with an empty name are skipped; names
  * are compared exactly (RFC 6265: case matters); a value in double quotes loses them. */
-static enum MHD_Result find_cookie(void *cls, enum MHD_ValueKind kind, const char *key,
-				   const char *value)
+static enum MHD_Result find_cookie(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	(void)kind;
 	struct cookie_find *f = cls;
@@ -420,15 +417,13 @@ static bool host_ok(const char *h)
  * leaves one zero byte, a NUL in a value cuts it short (more bytes before the next line), an
  * obs-fold moves the value elsewhere (libmicrohttpd joins the lines in a new allocation).
  * Only bytes between two pointers into the buffer are read. */
-static void check_line_layout(struct head_scan *h, const char *key, size_t key_size,
-			      const char *value)
+static void check_line_layout(struct head_scan *h, const char *key, size_t key_size, const char *value)
 {
 	uintptr_t k = (uintptr_t)key, v = (uintptr_t)value;
 	if (!h->check_layout || h->layout_bad)
 		return;
 	const char *prev = (const char *)h->prev_end;
-	if (k != h->prev_end + 2 || v <= k + key_size || v > h->head_end || prev[0] || prev[1] ||
-	    key[key_size]) {
+	if (k != h->prev_end + 2 || v <= k + key_size || v > h->head_end || prev[0] || prev[1] || key[key_size]) {
 		h->layout_bad = true;
 		return;
 	}
@@ -439,8 +434,8 @@ static void check_line_layout(struct head_scan *h, const char *key, size_t key_s
 		}
 }
 
-static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key,
-				 size_t key_size, const char *value, size_t value_size)
+static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+				 const char *value, size_t value_size)
 {
 	(void)kind;
 	struct head_scan *h = cls;
@@ -498,23 +493,21 @@ static bool te_is_chunked(const char *te)
  * framing error (400, 501) with *problem in Russian: the caller answers at once and closes.
  * 431 (header block too large) is answered like the other refusals, by the application.
  */
-static int check_head(struct MHD_Connection *c, const struct conn_state *cs, const char *method,
-		      const char *version, size_t max_header_bytes, const char **problem)
+static int check_head(struct MHD_Connection *c, const struct conn_state *cs, const char *method, const char *version,
+		      size_t max_header_bytes, const char **problem)
 {
 	struct head_scan h = {0};
 #if MHD_VERSION == 0x00097500
 	/* The request line: METHOD SP target SP version, single spaces, nothing cut by a NUL.
 	 * The head is [method, method + its size) in the read buffer. */
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 	if (cs && cs->uri_at && *version && ci && ci->header_size) {
 		uintptr_t m = (uintptr_t)method, u = (uintptr_t)cs->uri_at, v = (uintptr_t)version;
 		h.check_layout = true;
 		h.head_start = m;
 		h.head_end = m + ci->header_size;
 		h.prev_end = v + strlen(version);
-		h.layout_bad = u != m + strlen(method) + 1 || v != u + cs->uri_len + 1 ||
-			       h.prev_end + 4 > h.head_end;
+		h.layout_bad = u != m + strlen(method) + 1 || v != u + cs->uri_len + 1 || h.prev_end + 4 > h.head_end;
 	}
 #else
 	(void)method, (void)cs;
@@ -527,8 +520,7 @@ static int check_head(struct MHD_Connection *c, const struct conn_state *cs, con
 		h.layout_bad = h.prev_end + 4 != h.head_end || end[0] || end[1] || end[2] || end[3];
 	}
 	/* The target: visible characters only (a space would have split the request line). */
-	for (const unsigned char *p = cs && cs->uri ? (const unsigned char *)cs->uri : NULL; p && *p;
-	     p++)
+	for (const unsigned char *p = cs && cs->uri ? (const unsigned char *)cs->uri : NULL; p && *p; p++)
 		if (*p <= 0x20 || *p == 0x7f)
 			h.layout_bad = true;
 	*problem = "Некорректный запрос: неверный формат заголовков.";
@@ -685,8 +677,7 @@ static bool start_file(struct req_ctx *x, const char *field, const char *filenam
 	struct http_request *req = &x->req;
 	close_file(x);
 	if (req->n_files >= x->rules.max_files) {
-		body_fail(x, 413, arena_printf(req->arena, "Можно приложить не больше %d файлов.",
-					       x->rules.max_files));
+		body_fail(x, 413, arena_printf(req->arena, "Можно приложить не больше %d файлов.", x->rules.max_files));
 		return false;
 	}
 	if ((size_t)req->n_files == x->cap_files) {
@@ -708,8 +699,8 @@ static bool start_file(struct req_ctx *x, const char *field, const char *filenam
 		return false;
 	}
 	struct http_file *f = &req->files[req->n_files];
-	*f = (struct http_file){.field = arena_strdup(req->arena, field),
-				.filename = arena_strdup(req->arena, filename), .path = path};
+	*f = (struct http_file){
+	    .field = arena_strdup(req->arena, field), .filename = arena_strdup(req->arena, filename), .path = path};
 	x->cur_file = req->n_files++;
 	x->fd = fd;
 	if (!x->sha)
@@ -737,10 +728,9 @@ static bool field_name_ok(const char *key)
 	return true;
 }
 
-static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const char *key,
-				    const char *filename, const char *content_type,
-				    const char *transfer_encoding, const char *data, uint64_t off,
-				    size_t size)
+static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+				    const char *content_type, const char *transfer_encoding, const char *data,
+				    uint64_t off, size_t size)
 {
 	(void)kind, (void)content_type, (void)transfer_encoding;
 	struct req_ctx *x = cls;
@@ -758,7 +748,7 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
 	if (filename) {
 		if (off == 0) {
 			if (!*filename && size == 0) {
-				close_file(x); /* later pieces of this part must not reach the last file */
+				close_file(x);	/* later pieces of this part must not reach the last file */
 				return MHD_YES; /* an empty file input: no file chosen */
 			}
 			if (!start_file(x, key, filename))
@@ -768,8 +758,9 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
 			return MHD_YES;
 		struct http_file *f = &req->files[x->cur_file];
 		if (f->size + size > x->rules.max_file_bytes) {
-			body_fail(x, 413, arena_printf(req->arena, "Файл «%.100s» больше %zu МБ.", f->filename,
-						       x->rules.max_file_bytes >> 20));
+			body_fail(x, 413,
+				  arena_printf(req->arena, "Файл «%.100s» больше %zu МБ.", f->filename,
+					       x->rules.max_file_bytes >> 20));
 			return MHD_NO;
 		}
 		for (size_t done = 0; done < size;) {
@@ -847,8 +838,9 @@ static void body_begin(struct req_ctx *x, struct MHD_Connection *c)
 		return;
 	}
 	if (cl && len > x->rules.max_bytes) {
-		body_fail(x, 413, arena_printf(req->arena, "Слишком большой объём данных: не больше %zu МБ.",
-					       (x->rules.max_bytes + (1 << 20) - 1) >> 20));
+		body_fail(x, 413,
+			  arena_printf(req->arena, "Слишком большой объём данных: не больше %zu МБ.",
+				       (x->rules.max_bytes + (1 << 20) - 1) >> 20));
 		return;
 	}
 	if (x->rules.kind == HTTP_BODY_RAW) {
@@ -1029,15 +1021,13 @@ static const char csp[] = "default-src 'none'; style-src 'self'; img-src 'self' 
 			  "script-src 'self'; connect-src 'self'; form-action 'self'; "
 			  "base-uri 'none'; frame-ancestors 'none'";
 
-static void add_headers(struct MHD_Response *r, const struct http_response *resp, const char *etag,
-			bool gz)
+static void add_headers(struct MHD_Response *r, const struct http_response *resp, const char *etag, bool gz)
 {
 	MHD_add_response_header(r, "Content-Type",
 				resp->content_type ? resp->content_type : "text/html; charset=utf-8");
 	MHD_add_response_header(r, "Cache-Control", resp->cache_control ? resp->cache_control : "no-cache");
 	char vary[128];
-	snprintf(vary, sizeof vary, "Accept-Encoding%s%s", resp->vary ? ", " : "",
-		 resp->vary ? resp->vary : "");
+	snprintf(vary, sizeof vary, "Accept-Encoding%s%s", resp->vary ? ", " : "", resp->vary ? resp->vary : "");
 	MHD_add_response_header(r, "Vary", vary);
 	if (etag)
 		MHD_add_response_header(r, "ETag", etag);
@@ -1141,8 +1131,7 @@ static enum MHD_Result queue_entry(struct req_ctx *x, struct cache_entry *e)
 {
 	bool gz = x->req.gzip_ok && e->gz;
 	const char *etag = gz ? e->etag_gz : e->etag;
-	bool nm = etag_matches(http_header(&x->req, "If-None-Match"), etag) ||
-		  not_modified_since(&x->req, &x->resp);
+	bool nm = etag_matches(http_header(&x->req, "If-None-Match"), etag) || not_modified_since(&x->req, &x->resp);
 	x->resp.status = nm ? 304 : 200;
 	x->bytes = nm || x->req.head ? 0 : gz ? e->gzlen : e->len;
 	struct MHD_Response *r = nm ? (gz ? e->gz_304 : e->plain_304) : (gz ? e->gz : e->plain);
@@ -1197,8 +1186,7 @@ static enum MHD_Result answer(struct req_ctx *x)
 	if (resp->status == 200 && get) {
 		uint64_t h = hash64(buf_str(&resp->body), resp->body.len);
 		snprintf(etag, sizeof etag, gz ? "\"%016llx-gz\"" : "\"%016llx\"", (unsigned long long)h);
-		if (etag_matches(http_header(req, "If-None-Match"), etag) ||
-		    not_modified_since(req, resp)) {
+		if (etag_matches(http_header(req, "If-None-Match"), etag) || not_modified_since(req, resp)) {
 			struct MHD_Response *r = empty_response();
 			add_headers(r, resp, etag, false);
 			resp->status = 304;
@@ -1247,10 +1235,8 @@ static enum MHD_Result answer_unavailable(struct req_ctx *x)
 	x->answered = true;
 	x->suspended = false;
 	struct buf body = x->resp.body;
-	x->resp = (struct http_response){.status = 503,
-					 .body = body,
-					 .content_type = "text/plain; charset=utf-8",
-					 .cache_control = "no-store"};
+	x->resp = (struct http_response){
+	    .status = 503, .body = body, .content_type = "text/plain; charset=utf-8", .cache_control = "no-store"};
 	buf_reset(&x->resp.body);
 	buf_adds(&x->resp.body, "Сервис перезапускается. Повторите запрос через минуту.\n");
 	return answer(x);
@@ -1273,9 +1259,9 @@ static enum MHD_Result answer_framing(struct req_ctx *x, int status, const char 
 	return answer(x);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **req_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
 {
 	(void)url;
 	struct http_server *s = cls;
@@ -1392,8 +1378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return answer(x);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-			 enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *s = cls;
 	struct req_ctx *x = *req_cls;
@@ -1412,9 +1397,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
 		if (!strcmp(x->req.method, methods[i]))
 			m = methods[i];
-	const char *route = x->req.route >= 0 && x->req.route < s->o.n_routes
-				? s->o.route_names[x->req.route]
-				: "-";
+	const char *route = x->req.route >= 0 && x->req.route < s->o.n_routes ? s->o.route_names[x->req.route] : "-";
 	log_line("%s %s %d %zu %llu %s%s\n", m, route, status, x->bytes, (unsigned long long)us,
 		 x->req.client_addr ? x->req.client_addr : "?",
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
@@ -1531,8 +1514,8 @@ static bool parse_listen(const char *listen, struct sockaddr_storage *ss, bool *
 	return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
 }
 
-struct http_server *http_start(const struct http_options *o, http_dispatch_fn dispatch, void *app,
-			       char *err, size_t errlen)
+struct http_server *http_start(const struct http_options *o, http_dispatch_fn dispatch, void *app, char *err,
+			       size_t errlen)
 {
 	struct sockaddr_storage ss;
 	bool v6;
@@ -1541,7 +1524,8 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 		return NULL;
 	}
 	char why[160];
-	struct netaddr_list *proxies = netaddr_list_parse(o->trusted_proxies ? o->trusted_proxies : "", why, sizeof why);
+	struct netaddr_list *proxies =
+	    netaddr_list_parse(o->trusted_proxies ? o->trusted_proxies : "", why, sizeof why);
 	if (!proxies) {
 		snprintf(err, errlen, "trusted_proxies: %s", why);
 		return NULL;
@@ -1574,8 +1558,7 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 	    {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
-				MHD_OPTION_END);
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s (address in use or not allowed?)", o->listen);
 		cache_free(s->cache);

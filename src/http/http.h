@@ -5,14 +5,13 @@
  * request headers that libmicrohttpd lacks, and the pace of request bodies: a reaper thread shuts
  * down connections whose headers are late, and answers 408 and closes those whose body arrives
  * slower than min_body_rate once body_grace has passed); the client's address (the TCP peer, or
- * behind a trusted proxy the address X-Forwarded-For gives: netaddr_client); the checks every request passes before any handler runs (request-target length ->
- * 414, header block size -> 431, valid percent-encoding, UTF-8 and no NUL in the path and the
- * query -> 400, the framing of the head -> 400/501, see below); the page cache of finished
- * responses (with their gzip form, ETag and 304s); access logging (one line per request: method,
- * route, status, bytes, microseconds, client address — never the query, headers or bodies;
- * buffered apart from stderr, which stays line buffered for everything else); the request
- * metrics; the shutdown (http_drain, http_wait, http_close, http_stop: no connection is left
- * suspended when the daemon stops).
+ * behind a trusted proxy the address X-Forwarded-For gives: netaddr_client); the checks every request passes before any
+ * handler runs (request-target length -> 414, header block size -> 431, valid percent-encoding, UTF-8 and no NUL in the
+ * path and the query -> 400, the framing of the head -> 400/501, see below); the page cache of finished responses (with
+ * their gzip form, ETag and 304s); access logging (one line per request: method, route, status, bytes, microseconds,
+ * client address — never the query, headers or bodies; buffered apart from stderr, which stays line buffered for
+ * everything else); the request metrics; the shutdown (http_drain, http_wait, http_close, http_stop: no connection is
+ * left suspended when the daemon stops).
  *
  * What it does not do: routing, rendering, knowing about articles. The application gives one
  * dispatch function; it runs in the worker threads, any number at once.
@@ -80,7 +79,7 @@ struct http_param {
 struct http_file {
 	const char *field;    /* form field name */
 	const char *filename; /* as the client sent it (untrusted, may be "") */
-	char *path;           /* the temporary file; removed after the response unless taken */
+	char *path;	      /* the temporary file; removed after the response unless taken */
 	size_t size;
 	unsigned char sha256[32];
 	unsigned char head[16]; /* the first bytes, for type detection */
@@ -91,24 +90,24 @@ struct http_file {
 enum http_body_kind { HTTP_BODY_NONE, HTTP_BODY_RAW, HTTP_BODY_FORM };
 struct http_body_rules {
 	enum http_body_kind kind;
-	size_t max_bytes;       /* the whole body; a larger Content-Length is refused at once (413) */
+	size_t max_bytes;	/* the whole body; a larger Content-Length is refused at once (413) */
 	size_t max_field_bytes; /* one text field of a form */
-	int max_files;          /* files in a multipart form */
-	size_t max_file_bytes;  /* one file */
-	const char *tmp_dir;    /* where uploads are streamed */
+	int max_files;		/* files in a multipart form */
+	size_t max_file_bytes;	/* one file */
+	const char *tmp_dir;	/* where uploads are streamed */
 };
 
 struct http_request {
-	struct arena *arena;   /* dies with the request */
-	void *conn;            /* struct MHD_Connection *, for the http module only */
+	struct arena *arena; /* dies with the request */
+	void *conn;	     /* struct MHD_Connection *, for the http module only */
 	struct http_server *server;
-	const char *method;    /* as sent: "GET", "HEAD", ... */
-	bool head;             /* HEAD: answered like GET without the body */
-	const char *path;      /* percent-decoded path, valid UTF-8, no NUL */
+	const char *method; /* as sent: "GET", "HEAD", ... */
+	bool head;	    /* HEAD: answered like GET without the body */
+	const char *path;   /* percent-decoded path, valid UTF-8, no NUL */
 	struct http_param *params;
 	size_t n_params;
-	bool gzip_ok;          /* the client accepts gzip */
-	size_t body_bytes;     /* request body bytes received */
+	bool gzip_ok;	   /* the client accepts gzip */
+	size_t body_bytes; /* request body bytes received */
 	/* The body, by the route's rules: RAW gives body/body_len (NUL-terminated); FORM gives
 	 * fields (text, valid UTF-8 checked by the handler) and files. */
 	char *body;
@@ -128,25 +127,25 @@ struct http_request {
 	const char *client_addr;
 	const char *client_key;
 	/* Set by the dispatcher: */
-	int route;             /* index into the route names given to http_start, -1 = none */
+	int route; /* index into the route names given to http_start, -1 = none */
 	/* Filled by the server: */
 	uint64_t start_us;
 	struct cache_entry *cached; /* set by http_cache_lookup on a hit */
-	const char *cache_key;      /* set by http_cache_lookup on a miss: store the answer */
+	const char *cache_key;	    /* set by http_cache_lookup on a miss: store the answer */
 };
 
 struct http_response {
-	int status;                 /* 0 means 500 */
-	const char *content_type;   /* default "text/html; charset=utf-8" */
-	struct buf body;            /* initialised by the server, capped at 8 MiB */
-	const char *location;       /* Location header (redirects) */
-	const char *allow;          /* Allow header (405) */
-	const char *set_cookie;     /* one Set-Cookie header value */
-	const char *cache_control;  /* default "no-cache" */
-	const char *vary;           /* extra Vary tokens besides Accept-Encoding, e.g. "Cookie" */
-	time_t last_modified;       /* 0 = no Last-Modified */
-	const char *file_path;      /* send this file as the body instead (status 200) */
-	const char *disposition;    /* Content-Disposition header, e.g. for downloads */
+	int status;		   /* 0 means 500 */
+	const char *content_type;  /* default "text/html; charset=utf-8" */
+	struct buf body;	   /* initialised by the server, capped at 8 MiB */
+	const char *location;	   /* Location header (redirects) */
+	const char *allow;	   /* Allow header (405) */
+	const char *set_cookie;	   /* one Set-Cookie header value */
+	const char *cache_control; /* default "no-cache" */
+	const char *vary;	   /* extra Vary tokens besides Accept-Encoding, e.g. "Cookie" */
+	time_t last_modified;	   /* 0 = no Last-Modified */
+	const char *file_path;	   /* send this file as the body instead (status 200) */
+	const char *disposition;   /* Content-Disposition header, e.g. for downloads */
 };
 
 typedef void (*http_dispatch_fn)(void *app, struct http_request *req, struct http_response *resp);
@@ -155,25 +154,25 @@ typedef void (*http_prepare_fn)(void *app, struct http_request *req, struct http
 
 struct http_options {
 	const char *listen; /* HOST:PORT */
-	int threads;        /* >= 1 */
+	int threads;	    /* >= 1 */
 	int max_connections, max_connections_per_ip;
 	int connection_timeout, header_timeout; /* seconds */
 	int max_url_bytes, max_header_bytes, connection_memory;
-	int cache_entries;  /* 0 disables the page cache */
-	const char *trusted_proxies;   /* netaddr_list_parse syntax; "" or NULL: none */
-	int min_body_rate, body_grace; /* bytes/s (0: no minimum), seconds */
-	const char *const *route_names; /* for logs and metrics; index = http_request.route */
+	int cache_entries;		  /* 0 disables the page cache */
+	const char *trusted_proxies;	  /* netaddr_list_parse syntax; "" or NULL: none */
+	int min_body_rate, body_grace;	  /* bytes/s (0: no minimum), seconds */
+	const char *const *route_names;	  /* for logs and metrics; index = http_request.route */
 	const char *const *route_methods; /* each route's method, for the metrics' labels */
 	int n_routes;
-	http_prepare_fn prepare;        /* may be NULL: no bodies accepted */
+	http_prepare_fn prepare; /* may be NULL: no bodies accepted */
 };
 
 /*
  * Starts listening and serving with dispatch(app, ...). Returns NULL with a message in err
  * (address in use, bad listen address...).
  */
-struct http_server *http_start(const struct http_options *o, http_dispatch_fn dispatch, void *app,
-			       char *err, size_t errlen);
+struct http_server *http_start(const struct http_options *o, http_dispatch_fn dispatch, void *app, char *err,
+			       size_t errlen);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);
 /*

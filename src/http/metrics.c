@@ -9,8 +9,7 @@
 static const int statuses[] = {0,   200, 301, 302, 303, 304, 400, 401, 403, 404, 405,
 			       408, 409, 413, 414, 415, 422, 429, 431, 500, 503};
 #define N_STATUS ((int)(sizeof statuses / sizeof statuses[0]) + 1) /* + "other" */
-static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-				0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
 #define N_BUCKETS ((int)(sizeof bounds / sizeof bounds[0]) + 1) /* + "+Inf" */
 
 struct route_metrics {
@@ -26,8 +25,7 @@ struct metrics {
 	struct route_metrics *routes; /* n + 1: the last is "unmatched" */
 };
 
-struct metrics *metrics_new(const char *const *route_names, const char *const *route_methods,
-			    int n_routes)
+struct metrics *metrics_new(const char *const *route_names, const char *const *route_methods, int n_routes)
 {
 	struct metrics *m = xcalloc(1, sizeof *m);
 	m->names = route_names;
@@ -76,11 +74,14 @@ void metrics_write(struct metrics *m, struct buf *b, long in_flight)
 				continue;
 			const char *method = r < m->n && m->methods ? m->methods[r] : "GET";
 			if (i < N_STATUS - 1)
-				buf_printf(b, "spravka_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
-					   name, method, statuses[i], (unsigned long long)v);
+				buf_printf(
+				    b, "spravka_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
+				    name, method, statuses[i], (unsigned long long)v);
 			else
-				buf_printf(b, "spravka_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} %llu\n",
-					   name, method, (unsigned long long)v);
+				buf_printf(
+				    b,
+				    "spravka_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} %llu\n",
+				    name, method, (unsigned long long)v);
 		}
 	}
 	buf_adds(b, "# HELP spravka_http_request_duration_seconds Time from headers to response end.\n"
@@ -92,18 +93,23 @@ void metrics_write(struct metrics *m, struct buf *b, long in_flight)
 		for (int i = 0; i < N_BUCKETS; i++) {
 			cum += atomic_load_explicit(&m->routes[r].buckets[i], memory_order_relaxed);
 			if (i < N_BUCKETS - 1)
-				buf_printf(b, "spravka_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
+				buf_printf(b,
+					   "spravka_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le="
+					   "\"%g\"} %llu\n",
 					   name, method, bounds[i], (unsigned long long)cum);
 			else
-				buf_printf(b, "spravka_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
+				buf_printf(b,
+					   "spravka_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le="
+					   "\"+Inf\"} %llu\n",
 					   name, method, (unsigned long long)cum);
 		}
-		buf_printf(b, "spravka_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
-			   name, method, (double)atomic_load(&m->routes[r].sum_us) / 1e6);
-		buf_printf(b, "spravka_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
-			   name, method, (unsigned long long)cum);
+		buf_printf(b, "spravka_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n", name,
+			   method, (double)atomic_load(&m->routes[r].sum_us) / 1e6);
+		buf_printf(b, "spravka_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n", name,
+			   method, (unsigned long long)cum);
 	}
-	buf_printf(b, "# HELP spravka_http_in_flight Requests being answered now.\n"
-		      "# TYPE spravka_http_in_flight gauge\nspravka_http_in_flight %ld\n",
+	buf_printf(b,
+		   "# HELP spravka_http_in_flight Requests being answered now.\n"
+		   "# TYPE spravka_http_in_flight gauge\nspravka_http_in_flight %ld\n",
 		   in_flight);
 }

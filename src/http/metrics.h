@@ -11,8 +11,7 @@ struct buf;
 struct metrics;
 
 /* route_methods may be NULL (all GET). */
-struct metrics *metrics_new(const char *const *route_names, const char *const *route_methods,
-			    int n_routes);
+struct metrics *metrics_new(const char *const *route_names, const char *const *route_methods, int n_routes);
 void metrics_free(struct metrics *m);
 /* route -1 = unmatched; status 0 = no answer sent. */
 void metrics_observe(struct metrics *m, int route, int status, uint64_t us);

@@ -97,8 +97,7 @@ static bool too_long(const char *s, size_t max_chars)
 	return utf8_length(s) > max_chars;
 }
 
-static bool parse_sections(struct arena *a, const char *dir, struct kb_batch *b, char *err,
-			   size_t errlen)
+static bool parse_sections(struct arena *a, const char *dir, struct kb_batch *b, char *err, size_t errlen)
 {
 	char *path = arena_printf(a, "%s/sections", dir);
 	char *data = read_file(a, path, err, errlen);
@@ -129,51 +128,46 @@ static bool parse_sections(struct arena *a, const char *dir, struct kb_batch *b,
 			q = bar + 1;
 		}
 		if (nf != 4 || strchr(f[3], '|'))
-			return fail(err, errlen, "%s:%d: expected 4 fields: slug | title | order | description",
-				    path, line);
+			return fail(err, errlen, "%s:%d: expected 4 fields: slug | title | order | description", path,
+				    line);
 		for (int i = 0; i < 4; i++)
 			str_trim(f[i]);
 		if (!slug_valid(f[0]))
-			return fail(err, errlen, "%s:%d: bad section slug \"%s\" (use a-z, 0-9, -)", path,
-				    line, f[0]);
+			return fail(err, errlen, "%s:%d: bad section slug \"%s\" (use a-z, 0-9, -)", path, line, f[0]);
 		if (!*f[1] || too_long(f[1], MAX_TITLE_CHARS))
-			return fail(err, errlen, "%s:%d: title must be 1-%d characters", path, line,
-				    MAX_TITLE_CHARS);
+			return fail(err, errlen, "%s:%d: title must be 1-%d characters", path, line, MAX_TITLE_CHARS);
 		char *end;
 		long pos = strtol(f[2], &end, 10);
 		if (!*f[2] || *end || pos < -100000 || pos > 100000)
-			return fail(err, errlen, "%s:%d: order must be an integer, got \"%s\"", path, line,
-				    f[2]);
+			return fail(err, errlen, "%s:%d: order must be an integer, got \"%s\"", path, line, f[2]);
 		if (too_long(f[3], MAX_DESCRIPTION_CHARS))
-			return fail(err, errlen, "%s:%d: description longer than %d characters", path,
-				    line, MAX_DESCRIPTION_CHARS);
+			return fail(err, errlen, "%s:%d: description longer than %d characters", path, line,
+				    MAX_DESCRIPTION_CHARS);
 		for (size_t i = 0; i < b->n_sections; i++)
 			if (!strcmp(b->sections[i].slug, f[0]))
-				return fail(err, errlen, "%s:%d: section \"%s\" listed twice", path, line,
-					    f[0]);
+				return fail(err, errlen, "%s:%d: section \"%s\" listed twice", path, line, f[0]);
 		if (b->n_sections == cap) {
 			struct kb_section *bigger = arena_alloc(a, 2 * cap * sizeof *bigger);
 			memcpy(bigger, b->sections, cap * sizeof *bigger);
 			b->sections = bigger;
 			cap *= 2;
 		}
-		b->sections[b->n_sections++] = (struct kb_section){
-		    .slug = f[0], .title = f[1], .position = (int)pos, .description = f[3]};
+		b->sections[b->n_sections++] =
+		    (struct kb_section){.slug = f[0], .title = f[1], .position = (int)pos, .description = f[3]};
 	}
 	return true;
 }
 
-enum { K_SLUG, K_COUNTRY, K_TITLE, K_SECTION, K_SUMMARY, K_UPDATED, K_COUNTRIES, K_KEYWORDS,
-       K_RELATED, K_COUNT };
-static const char *const key_names[K_COUNT] = {"slug",    "country",   "title",    "section", "summary",
+enum { K_SLUG, K_COUNTRY, K_TITLE, K_SECTION, K_SUMMARY, K_UPDATED, K_COUNTRIES, K_KEYWORDS, K_RELATED, K_COUNT };
+static const char *const key_names[K_COUNT] = {"slug",	  "country",   "title",	   "section", "summary",
 					       "updated", "countries", "keywords", "related"};
 
 /*
  * Parses one article file. name is the file name; its stem gives the slug and, for a variant,
  * the country ("payout-setup.kz.md").
  */
-static bool parse_article(struct arena *a, const char *path, const char *name, struct kb_text *t,
-			  int *related_line, char *err, size_t errlen)
+static bool parse_article(struct arena *a, const char *path, const char *name, struct kb_text *t, int *related_line,
+			  char *err, size_t errlen)
 {
 	char *data = read_file(a, path, err, errlen);
 	if (!data)
@@ -186,8 +180,7 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 		const char *cc = dot + 1;
 		if (strlen(cc) != 2 || cc[0] < 'a' || cc[0] > 'z' || cc[1] < 'a' || cc[1] > 'z')
 			return fail(err, errlen,
-				    "%s:1: file name must be <slug>.md or <slug>.<cc>.md (cc: two letters)",
-				    path);
+				    "%s:1: file name must be <slug>.md or <slug>.<cc>.md (cc: two letters)", path);
 		char *up = arena_strdup(a, cc);
 		up[0] = (char)(up[0] - 'a' + 'A');
 		up[1] = (char)(up[1] - 'a' + 'A');
@@ -240,51 +233,48 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 			return fail(err, errlen, "%s:%d: missing required key \"%s\"", path, line,
 				    key_names[required[i]]);
 	if (!slug_valid(val[K_SLUG]))
-		return fail(err, errlen, "%s:%d: bad slug \"%s\" (use a-z, 0-9, -)", path, lines[K_SLUG],
-			    val[K_SLUG]);
+		return fail(err, errlen, "%s:%d: bad slug \"%s\" (use a-z, 0-9, -)", path, lines[K_SLUG], val[K_SLUG]);
 	if (strcmp(val[K_SLUG], stem) != 0)
-		return fail(err, errlen, "%s:%d: slug \"%s\" does not match the file name", path,
-			    lines[K_SLUG], val[K_SLUG]);
+		return fail(err, errlen, "%s:%d: slug \"%s\" does not match the file name", path, lines[K_SLUG],
+			    val[K_SLUG]);
 	const char *country = val[K_COUNTRY] ? val[K_COUNTRY] : "";
 	if (*file_country || *country) {
 		if (strcmp(country, file_country) != 0)
 			return fail(err, errlen,
 				    "%s:%d: a country variant needs \"country: %s\" matching its file "
 				    "name <slug>.<cc>.md",
-				    path, lines[K_COUNTRY] ? lines[K_COUNTRY] : 1,
-				    *file_country ? file_country : "XX");
+				    path, lines[K_COUNTRY] ? lines[K_COUNTRY] : 1, *file_country ? file_country : "XX");
 		if (val[K_COUNTRIES])
 			return fail(err, errlen,
-				    "%s:%d: a country variant has no \"countries\" key (it is for %s only)",
-				    path, lines[K_COUNTRIES], country);
+				    "%s:%d: a country variant has no \"countries\" key (it is for %s only)", path,
+				    lines[K_COUNTRIES], country);
 	}
 	if (too_long(val[K_TITLE], MAX_TITLE_CHARS))
 		return fail(err, errlen, "%s:%d: title longer than %d characters", path, lines[K_TITLE],
 			    MAX_TITLE_CHARS);
 	if (val[K_SUMMARY] && too_long(val[K_SUMMARY], MAX_SUMMARY_CHARS))
-		return fail(err, errlen, "%s:%d: summary longer than %d characters", path,
-			    lines[K_SUMMARY], MAX_SUMMARY_CHARS);
+		return fail(err, errlen, "%s:%d: summary longer than %d characters", path, lines[K_SUMMARY],
+			    MAX_SUMMARY_CHARS);
 	if (!date_valid(val[K_UPDATED]))
-		return fail(err, errlen, "%s:%d: updated must be a date YYYY-MM-DD, got \"%s\"", path,
-			    lines[K_UPDATED], val[K_UPDATED]);
+		return fail(err, errlen, "%s:%d: updated must be a date YYYY-MM-DD, got \"%s\"", path, lines[K_UPDATED],
+			    val[K_UPDATED]);
 	for (int k = K_COUNTRIES; k <= K_RELATED; k++)
 		if (val[k] && too_long(val[k], MAX_LIST_CHARS))
-			return fail(err, errlen, "%s:%d: %s longer than %d characters", path, lines[k],
-				    key_names[k], MAX_LIST_CHARS);
+			return fail(err, errlen, "%s:%d: %s longer than %d characters", path, lines[k], key_names[k],
+				    MAX_LIST_CHARS);
 	const char *countries = canon_list(a, val[K_COUNTRIES] ? val[K_COUNTRIES] : "", true);
 	char **items;
 	size_t n = split_list(a, countries, &items);
 	for (size_t i = 0; i < n; i++)
 		if (!country_code_valid(items[i]))
-			return fail(err, errlen,
-				    "%s:%d: countries: \"%s\" is not a two-letter upper-case code", path,
+			return fail(err, errlen, "%s:%d: countries: \"%s\" is not a two-letter upper-case code", path,
 				    lines[K_COUNTRIES], items[i]);
 	const char *related = canon_list(a, val[K_RELATED] ? val[K_RELATED] : "", false);
 	n = split_list(a, related, &items);
 	for (size_t i = 0; i < n; i++)
 		if (!slug_valid(items[i]))
-			return fail(err, errlen, "%s:%d: related: \"%s\" is not a slug", path,
-				    lines[K_RELATED], items[i]);
+			return fail(err, errlen, "%s:%d: related: \"%s\" is not a slug", path, lines[K_RELATED],
+				    items[i]);
 	/* The body: without leading blank lines and trailing white space, ending in one '\n'. */
 	while (*p == '\n' || *p == ' ' || *p == '\t') {
 		char *e = p;
@@ -298,8 +288,7 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 	while (blen > 0 && (p[blen - 1] == '\n' || p[blen - 1] == ' ' || p[blen - 1] == '\t'))
 		blen--;
 	if (blen == 0)
-		return fail(err, errlen, "%s:%d: the article has no text after the front matter", path,
-			    line);
+		return fail(err, errlen, "%s:%d: the article has no text after the front matter", path, line);
 	*t = (struct kb_text){
 	    .slug = val[K_SLUG],
 	    .country = country,
@@ -380,8 +369,7 @@ static bool section_exists(struct db *db, const char *slug)
 /* Section of the general text of slug ("" when there is none) into buf. */
 static bool general_section(struct db *db, const char *slug, char *out, size_t outlen)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT section FROM articles WHERE slug = ? AND country = ''");
+	struct db_stmt *st = db_prepare(db, "SELECT section FROM articles WHERE slug = ? AND country = ''");
 	out[0] = '\0';
 	if (!st)
 		return false;
@@ -393,15 +381,14 @@ static bool general_section(struct db *db, const char *slug, char *out, size_t o
 	return found;
 }
 
-static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, char *err,
-			size_t errlen)
+static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
 {
-	struct db_stmt *st = db_prepare(
-	    db, "INSERT INTO sections(slug, title, position, description) VALUES (?, ?, ?, ?) "
-		"ON CONFLICT (slug) DO UPDATE SET title = excluded.title, position = excluded.position, "
-		"description = excluded.description WHERE sections.title IS NOT excluded.title "
-		"OR sections.position IS NOT excluded.position "
-		"OR sections.description IS NOT excluded.description");
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO sections(slug, title, position, description) VALUES (?, ?, ?, ?) "
+			   "ON CONFLICT (slug) DO UPDATE SET title = excluded.title, position = excluded.position, "
+			   "description = excluded.description WHERE sections.title IS NOT excluded.title "
+			   "OR sections.position IS NOT excluded.position "
+			   "OR sections.description IS NOT excluded.description");
 	if (!st)
 		return fail(err, errlen, "database: %s", db_errmsg(db));
 	for (size_t i = 0; i < b->n_sections; i++) {
@@ -423,18 +410,18 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 	/* Texts of a slug that the batch no longer has are removed; the rest are upserted. */
 	struct db_stmt *existing = db_prepare(db, "SELECT country FROM articles WHERE slug = ?");
 	struct db_stmt *del = db_prepare(db, "DELETE FROM articles WHERE slug = ? AND country = ?");
-	struct db_stmt *up = db_prepare(
-	    db, "INSERT INTO articles(slug, country, section, title, summary, updated, countries, "
-		"keywords, related, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-		"ON CONFLICT (slug, country) DO UPDATE SET section = excluded.section, "
-		"title = excluded.title, summary = excluded.summary, updated = excluded.updated, "
-		"countries = excluded.countries, keywords = excluded.keywords, "
-		"related = excluded.related, body = excluded.body "
-		"WHERE articles.section IS NOT excluded.section OR articles.title IS NOT excluded.title "
-		"OR articles.summary IS NOT excluded.summary OR articles.updated IS NOT excluded.updated "
-		"OR articles.countries IS NOT excluded.countries "
-		"OR articles.keywords IS NOT excluded.keywords OR articles.related IS NOT excluded.related "
-		"OR articles.body IS NOT excluded.body");
+	struct db_stmt *up =
+	    db_prepare(db, "INSERT INTO articles(slug, country, section, title, summary, updated, countries, "
+			   "keywords, related, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+			   "ON CONFLICT (slug, country) DO UPDATE SET section = excluded.section, "
+			   "title = excluded.title, summary = excluded.summary, updated = excluded.updated, "
+			   "countries = excluded.countries, keywords = excluded.keywords, "
+			   "related = excluded.related, body = excluded.body "
+			   "WHERE articles.section IS NOT excluded.section OR articles.title IS NOT excluded.title "
+			   "OR articles.summary IS NOT excluded.summary OR articles.updated IS NOT excluded.updated "
+			   "OR articles.countries IS NOT excluded.countries "
+			   "OR articles.keywords IS NOT excluded.keywords OR articles.related IS NOT excluded.related "
+			   "OR articles.body IS NOT excluded.body");
 	bool ok = existing && del && up;
 	if (!ok)
 		fail(err, errlen, "database: %s", db_errmsg(db));
@@ -454,8 +441,7 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 				const char *c = db_col_text(existing, 0);
 				bool kept = false;
 				for (size_t j = i; j < b->n_texts && !kept; j++)
-					kept = !strcmp(b->texts[j].slug, t->slug) &&
-					       !strcmp(b->texts[j].country, c);
+					kept = !strcmp(b->texts[j].slug, t->slug) && !strcmp(b->texts[j].country, c);
 				if (!kept)
 					snprintf(stale[nstale++], 3, "%s", c);
 			}
@@ -468,8 +454,8 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			}
 		}
 		if (ok && !section_exists(db, t->section)) {
-			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
-				  b->files[i], t->section);
+			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)", b->files[i],
+				  t->section);
 			break;
 		}
 		db_reset(up);
@@ -496,19 +482,17 @@ static bool check_references(struct db *db, const struct kb_batch *b, char *err,
 	for (size_t i = 0; i < b->n_texts; i++) {
 		const struct kb_text *t = &b->texts[i];
 		if (!general_section(db, t->slug, sect, sizeof sect))
-			return fail(err, errlen, "%s: variant without a general text %s.md", b->files[i],
-				    t->slug);
+			return fail(err, errlen, "%s: variant without a general text %s.md", b->files[i], t->slug);
 		if (*t->country && strcmp(sect, t->section) != 0)
-			return fail(err, errlen,
-				    "%s: a variant must be in the section of its general text (\"%s\")",
+			return fail(err, errlen, "%s: a variant must be in the section of its general text (\"%s\")",
 				    b->files[i], sect);
 		struct arena *a = arena_new();
 		char **items;
 		size_t n = split_list(a, t->related, &items);
 		for (size_t k = 0; k < n; k++) {
 			if (!general_section(db, items[k], sect, sizeof sect)) {
-				fail(err, errlen, "%s:%d: related article \"%s\" does not exist",
-				     b->files[i], b->related_lines[i], items[k]);
+				fail(err, errlen, "%s:%d: related article \"%s\" does not exist", b->files[i],
+				     b->related_lines[i], items[k]);
 				arena_free(a);
 				return false;
 			}
@@ -525,9 +509,9 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
 	bool ok = import_rows(db, b, &n, err, errlen) && check_references(db, b, err, errlen);
 	if (ok && b->synonyms) {
-		struct db_stmt *st = db_prepare(
-		    db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
-			"SET value = excluded.value WHERE meta.value IS NOT excluded.value");
+		struct db_stmt *st =
+		    db_prepare(db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
+				   "SET value = excluded.value WHERE meta.value IS NOT excluded.value");
 		ok = st && db_bind_text(st, 1, b->synonyms) == DB_OK && db_step(st) == DB_DONE;
 		if (ok)
 			n += (long)db_changes(db);
@@ -536,10 +520,10 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 			fail(err, errlen, "database: %s", db_errmsg(db));
 	}
 	if (ok && n > 0) {
-		struct db_stmt *st = db_prepare(
-		    db, "UPDATE meta SET value = CASE key WHEN 'content_version' "
-			"THEN CAST(CAST(value AS INTEGER) + 1 AS TEXT) ELSE CAST(? AS TEXT) END "
-			"WHERE key IN ('content_version', 'content_changed')");
+		struct db_stmt *st =
+		    db_prepare(db, "UPDATE meta SET value = CASE key WHEN 'content_version' "
+				   "THEN CAST(CAST(value AS INTEGER) + 1 AS TEXT) ELSE CAST(? AS TEXT) END "
+				   "WHERE key IN ('content_version', 'content_changed')");
 		ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
 		if (!ok)
@@ -631,8 +615,7 @@ bool kb_export(struct db *db, const char *dir, char *err, size_t errlen)
 		}
 		const char *path = *t->country ? arena_printf(a, "%s/%s.%s.md", dir, t->slug, cc)
 					       : arena_printf(a, "%s/%s.md", dir, t->slug);
-		ok = buf_failed(&b) ? fail(err, errlen, "%s: too large", path)
-				    : write_file(path, &b, err, errlen);
+		ok = buf_failed(&b) ? fail(err, errlen, "%s: too large", path) : write_file(path, &b, err, errlen);
 	}
 out:
 	buf_free(&b);

@@ -40,8 +40,11 @@ static int collect(struct db_stmt *st, struct arena *a, size_t size, void **out,
 static void fill_section(struct db_stmt *st, struct arena *a, void *item)
 {
 	struct kb_section *s = item;
-	*s = (struct kb_section){.slug = COL(0), .title = COL(1), .position = (int)db_col_int(st, 2),
-				 .description = COL(3), .n_articles = (int)db_col_int(st, 4)};
+	*s = (struct kb_section){.slug = COL(0),
+				 .title = COL(1),
+				 .position = (int)db_col_int(st, 2),
+				 .description = COL(3),
+				 .n_articles = (int)db_col_int(st, 4)};
 }
 
 static const char *const section_sql =
@@ -69,25 +72,32 @@ int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_s
 	return n < 0 ? -1 : n > 0;
 }
 
-#define TEXT_COLS "a.slug, a.country, a.section, a.title, a.summary, a.updated, a.countries, " \
-		  "a.keywords, a.related"
+#define TEXT_COLS                                                                                                      \
+	"a.slug, a.country, a.section, a.title, a.summary, a.updated, a.countries, "                                   \
+	"a.keywords, a.related"
 
 static void fill_text(struct db_stmt *st, struct arena *a, void *item)
 {
 	struct kb_text *t = item;
-	*t = (struct kb_text){.slug = COL(0),    .country = COL(1),   .section = COL(2),
-			      .title = COL(3),   .summary = COL(4),   .updated = COL(5),
-			      .countries = COL(6), .keywords = COL(7), .related = COL(8)};
+	*t = (struct kb_text){.slug = COL(0),
+			      .country = COL(1),
+			      .section = COL(2),
+			      .title = COL(3),
+			      .summary = COL(4),
+			      .updated = COL(5),
+			      .countries = COL(6),
+			      .keywords = COL(7),
+			      .related = COL(8)};
 	if (db_column_count(st) > 9)
 		t->body = COL(9);
 }
 
 int kb_articles(struct db *db, struct arena *a, const char *section, struct kb_text **out)
 {
-	struct db_stmt *st = db_prepare(
-	    db, "SELECT " TEXT_COLS " FROM articles a JOIN sections s ON s.slug = a.section "
-		"WHERE a.country = '' AND (? IS NULL OR a.section = ?) "
-		"ORDER BY s.position, a.title, a.slug");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT " TEXT_COLS " FROM articles a JOIN sections s ON s.slug = a.section "
+			   "WHERE a.country = '' AND (? IS NULL OR a.section = ?) "
+			   "ORDER BY s.position, a.title, a.slug");
 	if (st) {
 		db_bind_text(st, 1, section);
 		db_bind_text(st, 2, section);
@@ -112,11 +122,10 @@ static bool listed(struct arena *a, const char *list, const char *code)
 	return false;
 }
 
-int kb_article_for(struct db *db, struct arena *a, const char *slug, const char *country,
-		   struct kb_view *out)
+int kb_article_for(struct db *db, struct arena *a, const char *slug, const char *country, struct kb_view *out)
 {
-	struct db_stmt *st = db_prepare(
-	    db, "SELECT " TEXT_COLS ", a.body FROM articles a WHERE a.slug = ? ORDER BY a.country");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT " TEXT_COLS ", a.body FROM articles a WHERE a.slug = ? ORDER BY a.country");
 	if (st)
 		db_bind_text(st, 1, slug);
 	struct kb_text *texts;
@@ -142,16 +151,14 @@ int kb_article_for(struct db *db, struct arena *a, const char *slug, const char 
 		out->text.countries = general->countries;
 	} else {
 		out->text = *general;
-		out->foreign = country && *country && *general->countries &&
-			       !listed(a, general->countries, country);
+		out->foreign = country && *country && *general->countries && !listed(a, general->countries, country);
 	}
 	return 1;
 }
 
 const char *kb_title(struct db *db, struct arena *a, const char *slug)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT title FROM articles WHERE slug = ? AND country = ''");
+	struct db_stmt *st = db_prepare(db, "SELECT title FROM articles WHERE slug = ? AND country = ''");
 	if (!st)
 		return NULL;
 	db_bind_text(st, 1, slug);

@@ -36,9 +36,9 @@ struct kb_text {
 
 /* What a reader from one country gets for a slug. */
 struct kb_view {
-	struct kb_text text;     /* the text shown */
-	bool foreign;            /* the general text, written for other countries than the reader's */
-	const char **variants;   /* codes of the country variants that exist, sorted */
+	struct kb_text text;   /* the text shown */
+	bool foreign;	       /* the general text, written for other countries than the reader's */
+	const char **variants; /* codes of the country variants that exist, sorted */
 	size_t n_variants;
 };
 
@@ -58,8 +58,7 @@ int kb_all_texts(struct db *db, struct arena *a, struct kb_text **out);
  * variant if there is one, else the general text, flagged foreign when its `countries` list is
  * not empty and lacks the reader's country. 1 found, 0 no such article, -1 error.
  */
-int kb_article_for(struct db *db, struct arena *a, const char *slug, const char *country,
-		   struct kb_view *out);
+int kb_article_for(struct db *db, struct arena *a, const char *slug, const char *country, struct kb_view *out);
 /* Title of the general text of slug, or NULL when there is none. */
 const char *kb_title(struct db *db, struct arena *a, const char *slug);
 /* The content version (grows on every change) and the time of the last change; -1 on error. */

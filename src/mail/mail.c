@@ -57,8 +57,7 @@ bool mail_address_valid(const char *s)
 			if (c == '\0')
 				return true;
 			label = p + 1;
-		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			     c == '-')) {
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) {
 			return false;
 		}
 	}
@@ -123,8 +122,7 @@ enum mail_tls mail_tls_for(const char *relay, bool tls_none)
 
 /* ---- the outbox ------------------------------------------------------------------------------ */
 
-bool mail_enqueue(struct db *db, int64_t request_id, const char *to, const char *subject,
-		  const char *body)
+bool mail_enqueue(struct db *db, int64_t request_id, const char *to, const char *subject, const char *body)
 {
 	if (!mail_address_valid(to) || !subject || !subject_valid(subject) || !body)
 		return false;
@@ -271,8 +269,7 @@ static void curl_init_once(void)
 }
 
 /* One SMTP session for one letter. True when the relay accepted it; otherwise err says why. */
-static bool send_letter(const struct mail_config *cfg, const struct letter *l, char *err,
-			size_t errlen)
+static bool send_letter(const struct mail_config *cfg, const struct letter *l, char *err, size_t errlen)
 {
 	/* Checked again here: a row may have been written by other code than mail_enqueue. */
 	if (!mail_address_valid(cfg->from) || !mail_address_valid(l->to)) {
@@ -300,9 +297,10 @@ static bool send_letter(const struct mail_config *cfg, const struct letter *l, c
 		curl_easy_setopt(c, CURLOPT_URL, cfg->relay);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 		enum mail_tls tls = mail_tls_for(cfg->relay, cfg->tls_none);
-		curl_easy_setopt(c, CURLOPT_USE_SSL, tls == MAIL_TLS_REQUIRED ? (long)CURLUSESSL_ALL
-						     : tls == MAIL_TLS_TRY    ? (long)CURLUSESSL_TRY
-									      : (long)CURLUSESSL_NONE);
+		curl_easy_setopt(c, CURLOPT_USE_SSL,
+				 tls == MAIL_TLS_REQUIRED ? (long)CURLUSESSL_ALL
+				 : tls == MAIL_TLS_TRY	  ? (long)CURLUSESSL_TRY
+							  : (long)CURLUSESSL_NONE);
 		curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
 		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_upload);
@@ -315,8 +313,9 @@ static bool send_letter(const struct mail_config *cfg, const struct letter *l, c
 		rc = curl_easy_perform(c);
 	}
 	if (rc == CURLE_USE_SSL_FAILED) {
-		snprintf(err, errlen, "the relay does not offer TLS (STARTTLS), which a relay off loopback must; "
-				      "use smtps://, a relay with STARTTLS, or set [mail] tls = none (%s)",
+		snprintf(err, errlen,
+			 "the relay does not offer TLS (STARTTLS), which a relay off loopback must; "
+			 "use smtps://, a relay with STARTTLS, or set [mail] tls = none (%s)",
 			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
 	} else if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
@@ -377,8 +376,7 @@ static int load_due(struct db *db, int max, struct letter **out)
 }
 
 /* Runs one UPDATE in its own (implicit) transaction; *changed gets the rows it changed. */
-static bool update(struct db *db, const char *sql, const int64_t *ints, int n_ints, const char *text,
-		   int64_t *changed)
+static bool update(struct db *db, const char *sql, const int64_t *ints, int n_ints, const char *text, int64_t *changed)
 {
 	struct db_stmt *st = db_prepare(db, sql);
 	if (!st)
@@ -429,8 +427,9 @@ static int deliver(struct db *db, const struct mail_config *cfg, int max, atomic
 		now = (int64_t)time(NULL);
 		if (ok) {
 			int64_t v[] = {now, l->id};
-			if (!update(db, "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' "
-					"WHERE id = ?",
+			if (!update(db,
+				    "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' "
+				    "WHERE id = ?",
 				    v, 2, NULL, NULL))
 				sent = -1;
 			else
@@ -468,7 +467,7 @@ struct mail_worker {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC */
-	bool wake;           /* under lock */
+	bool wake;	     /* under lock */
 	atomic_bool stop;
 };
 
@@ -493,8 +492,7 @@ static void *worker_main(void *arg)
 				struct db *db = db_pool_get(w->pool);
 				n = deliver(db, &w->cfg, WORKER_BATCH, &w->stop);
 				if (n < 0)
-					fprintf(stderr, "spravka: mail: cannot use the outbox: %s\n",
-						db_errmsg(db));
+					fprintf(stderr, "spravka: mail: cannot use the outbox: %s\n", db_errmsg(db));
 				db_pool_put(w->pool, db);
 			} while (n == WORKER_BATCH && !atomic_load(&w->stop));
 		}

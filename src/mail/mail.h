@@ -36,14 +36,14 @@ struct mail_config {
 	const char *relay; /* "smtp://127.0.0.1:2525" (smtps:// for TLS); "" = keep mail in the outbox */
 	const char *from;  /* envelope sender and From: address */
 	int max_attempts;  /* failed deliveries before the status becomes 'failed' (>= 1) */
-	bool tls_none;     /* [mail] tls = none: a relay off loopback may be used without TLS */
+	bool tls_none;	   /* [mail] tls = none: a relay off loopback may be used without TLS */
 };
 
 /* How a session with the relay uses TLS (libcurl's CURLOPT_USE_SSL). */
 enum mail_tls {
 	MAIL_TLS_REQUIRED, /* CURLUSESSL_ALL: STARTTLS (or smtps://) or the letter fails */
-	MAIL_TLS_TRY,      /* CURLUSESSL_TRY: a relay on loopback, TLS when it offers it */
-	MAIL_TLS_OFF,      /* CURLUSESSL_NONE: [mail] tls = none, set explicitly */
+	MAIL_TLS_TRY,	   /* CURLUSESSL_TRY: a relay on loopback, TLS when it offers it */
+	MAIL_TLS_OFF,	   /* CURLUSESSL_NONE: [mail] tls = none, set explicitly */
 };
 /* True when the relay URL's host is on loopback: localhost, 127.0.0.0/8, ::1 (or ::ffff:127.x). */
 bool mail_relay_loopback(const char *relay);
@@ -73,8 +73,7 @@ bool mail_address_valid(const char *s);
  * is invalid UTF-8 or longer than MAIL_MAX_SUBJECT, the body is invalid UTF-8 or longer than
  * MAIL_MAX_BODY; and on a database error (db_errmsg tells, e.g. a request_id that does not exist).
  */
-bool mail_enqueue(struct db *db, int64_t request_id, const char *to, const char *subject,
-		  const char *body);
+bool mail_enqueue(struct db *db, int64_t request_id, const char *to, const char *subject, const char *body);
 
 /*
  * Sends up to max pending letters whose next_attempt <= now, oldest first, each in its own SMTP

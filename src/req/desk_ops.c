@@ -25,13 +25,14 @@ const char *req_status_ru(const char *s)
 
 static bool status_valid(const char *s)
 {
-	return s && (!strcmp(s, "new") || !strcmp(s, "open") || !strcmp(s, "waiting") ||
-		     !strcmp(s, "resolved") || !strcmp(s, "closed"));
+	return s && (!strcmp(s, "new") || !strcmp(s, "open") || !strcmp(s, "waiting") || !strcmp(s, "resolved") ||
+		     !strcmp(s, "closed"));
 }
 
 static bool audit(struct db *db, int64_t user_id, int64_t request_id, const char *action, const char *detail)
 {
-	struct db_stmt *st = db_prepare(db, "INSERT INTO audit(at, user_id, request_id, action, detail) VALUES (?, ?, ?, ?, ?)");
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO audit(at, user_id, request_id, action, detail) VALUES (?, ?, ?, ?, ?)");
 	/* user 0: the server itself (auto-closing) */
 	bool ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK &&
 		  (user_id ? db_bind_int(st, 2, user_id) : db_bind_null(st, 2)) == DB_OK &&
@@ -67,8 +68,8 @@ static bool member_contact(struct db *db, struct arena *a, int64_t id, const cha
 
 /* Mail to the member about request id, if they gave an address, with the request's private link
  * at the end (req_link: every letter carries it). */
-static bool notify(struct db *db, const struct req_config *cfg, struct arena *a, int64_t id,
-		   const char *subject_fmt, const char *body)
+static bool notify(struct db *db, const struct req_config *cfg, struct arena *a, int64_t id, const char *subject_fmt,
+		   const char *body)
 {
 	const char *email, *number;
 	if (!member_contact(db, a, id, &email, &number))
@@ -81,9 +82,10 @@ static bool notify(struct db *db, const struct req_config *cfg, struct arena *a,
 	char subject[256];
 	snprintf(subject, sizeof subject, subject_fmt, number);
 	return mail_enqueue(db, id, email, subject,
-			    arena_printf(a, "%s\nОбращение %s: следить за ним, отвечать и добавлять файлы можно по "
-					    "ссылке:\n%s\n\nНе пересылайте эту ссылку: она открывает обращение без "
-					    "пароля.\n",
+			    arena_printf(a,
+					 "%s\nОбращение %s: следить за ним, отвечать и добавлять файлы можно по "
+					 "ссылке:\n%s\n\nНе пересылайте эту ссылку: она открывает обращение без "
+					 "пароля.\n",
 					 body, number, link));
 }
 
@@ -98,8 +100,9 @@ static bool finish(struct db *db, bool ok)
 static int64_t add_message(struct db *db, int64_t request_id, const char *author, int64_t user_id, bool internal,
 			   const char *body)
 {
-	struct db_stmt *st = db_prepare(db, "INSERT INTO messages(request_id, author, user_id, internal, body, created) "
-					    "VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO messages(request_id, author, user_id, internal, body, created) "
+			   "VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, request_id);
@@ -128,16 +131,16 @@ static bool update_status(struct db *db, int64_t id, const char *status)
 	return ok;
 }
 
-bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
-		     int64_t user_id, const char *text, const char *new_status)
+bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id, int64_t user_id,
+		     const char *text, const char *new_status)
 {
 	if (!text || !*text || (new_status && !status_valid(new_status)))
 		return false;
 	const char *status = new_status ? new_status : "waiting";
 	if (db_begin_write(db) != DB_OK)
 		return false;
-	bool ok = add_message(db, request_id, "agent", user_id, false, text) > 0 && update_status(db, request_id, status) &&
-		  audit(db, user_id, request_id, "reply", status) &&
+	bool ok = add_message(db, request_id, "agent", user_id, false, text) > 0 &&
+		  update_status(db, request_id, status) && audit(db, user_id, request_id, "reply", status) &&
 		  notify(db, cfg, a, request_id, "Ответ по обращению %s",
 			 arena_printf(a, "Здравствуйте!\n\nПоддержка ответила на ваше обращение:\n\n%s\n", text));
 	return finish(db, ok);
@@ -147,7 +150,8 @@ bool req_agent_note(struct db *db, int64_t request_id, int64_t user_id, const ch
 {
 	if (!text || !*text || db_begin_write(db) != DB_OK)
 		return false;
-	bool ok = add_message(db, request_id, "agent", user_id, true, text) > 0 && audit(db, user_id, request_id, "note", "");
+	bool ok =
+	    add_message(db, request_id, "agent", user_id, true, text) > 0 && audit(db, user_id, request_id, "note", "");
 	return finish(db, ok);
 }
 
@@ -155,8 +159,9 @@ bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assi
 {
 	if (db_begin_write(db) != DB_OK)
 		return false;
-	struct db_stmt *st = db_prepare(db, "UPDATE requests SET assignee = ?, updated = ?, status = CASE WHEN status = "
-					    "'new' THEN 'open' ELSE status END WHERE id = ?");
+	struct db_stmt *st =
+	    db_prepare(db, "UPDATE requests SET assignee = ?, updated = ?, status = CASE WHEN status = "
+			   "'new' THEN 'open' ELSE status END WHERE id = ?");
 	bool ok = st != NULL;
 	if (ok) {
 		if (assignee)
@@ -175,16 +180,16 @@ bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assi
 }
 
 /* The status change, its audit row and the member's letter (inside the caller's transaction). */
-static bool change_status(struct db *db, const struct req_config *cfg, struct arena *a,
-			  int64_t request_id, int64_t user_id, const char *status)
+static bool change_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
+			  int64_t user_id, const char *status)
 {
 	return update_status(db, request_id, status) && audit(db, user_id, request_id, "status", status) &&
 	       notify(db, cfg, a, request_id, "Статус обращения %s изменён",
 		      arena_printf(a, "Здравствуйте!\n\nСтатус вашего обращения: %s.\n", req_status_ru(status)));
 }
 
-bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
-		    int64_t user_id, const char *status)
+bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id, int64_t user_id,
+		    const char *status)
 {
 	if (!status_valid(status) || db_begin_write(db) != DB_OK)
 		return false;
@@ -262,8 +267,9 @@ bool req_merge_check(struct db *db, struct arena *a, int64_t request_id, const c
 		return false;
 	}
 	if (!*number || !merge_side(db, a, 0, number, to) || to->id == from->id) {
-		snprintf(err, errlen, "Обращение, с которым нужно объединить, не найдено (или оно само уже "
-				      "объединено с другим). Проверьте номер.");
+		snprintf(err, errlen,
+			 "Обращение, с которым нужно объединить, не найдено (или оно само уже "
+			 "объединено с другим). Проверьте номер.");
 		return false;
 	}
 	if (!*from->member_id || strcmp(from->member_id, to->member_id) != 0) {
@@ -279,8 +285,8 @@ bool req_merge_check(struct db *db, struct arena *a, int64_t request_id, const c
 	return true;
 }
 
-bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
-	       const char *target_number, char *err, size_t errlen)
+bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id, const char *target_number,
+	       char *err, size_t errlen)
 {
 	if (db_begin_write(db) != DB_OK) {
 		snprintf(err, errlen, "База данных занята, попробуйте ещё раз.");
@@ -293,13 +299,13 @@ bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_
 		return false;
 	}
 	int64_t target = to.id;
-	bool ok = exec_int2(db, "UPDATE messages SET request_id = ? WHERE request_id = ?", target, request_id) &&
-		  exec_int2(db, "UPDATE attachments SET request_id = ? WHERE request_id = ?", target, request_id) &&
-		  exec_int2(db, "UPDATE requests SET merged_into = ?, status = 'closed' WHERE id = ?", target, request_id) &&
-		  add_message(db, target, "system", user_id, false,
-			      arena_printf(a, "Обращение %s объединено с этим обращением.", from.number)) > 0 &&
-		  audit(db, user_id, request_id, "merge", to.number) &&
-		  audit(db, user_id, target, "merged-in", from.number);
+	bool ok =
+	    exec_int2(db, "UPDATE messages SET request_id = ? WHERE request_id = ?", target, request_id) &&
+	    exec_int2(db, "UPDATE attachments SET request_id = ? WHERE request_id = ?", target, request_id) &&
+	    exec_int2(db, "UPDATE requests SET merged_into = ?, status = 'closed' WHERE id = ?", target, request_id) &&
+	    add_message(db, target, "system", user_id, false,
+			arena_printf(a, "Обращение %s объединено с этим обращением.", from.number)) > 0 &&
+	    audit(db, user_id, request_id, "merge", to.number) && audit(db, user_id, target, "merged-in", from.number);
 	if (!ok)
 		snprintf(err, errlen, "Не удалось объединить обращения.");
 	return finish(db, ok);

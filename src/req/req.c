@@ -187,8 +187,8 @@ const char *req_content_disposition(struct arena *a, const char *filename, const
 			p++; /* the rest of a UTF-8 sequence */
 	}
 	url_encode(&enc, name);
-	const char *r = arena_printf(a, "attachment; filename=\"%s\"; filename*=UTF-8''%s", buf_str(&ascii),
-				     buf_str(&enc));
+	const char *r =
+	    arena_printf(a, "attachment; filename=\"%s\"; filename*=UTF-8''%s", buf_str(&ascii), buf_str(&enc));
 	buf_free(&ascii);
 	buf_free(&enc);
 	return r;
@@ -199,8 +199,8 @@ const char *req_new_token(struct arena *a)
 	unsigned char raw[32];
 	randombytes_buf(raw, sizeof raw);
 	char *out = arena_alloc(a, sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
-	sodium_bin2base64(out, sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-			  raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_bin2base64(out, sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING), raw,
+			  sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	return out;
 }
 
@@ -277,9 +277,8 @@ const char *req_link(struct db *db, struct arena *a, const struct req_config *cf
 	nonce = new_nonce(a);
 	const char *token = derive_token(a, cfg, nonce);
 	st = db_prepare(db, "UPDATE requests SET link_nonce = ?, link_hash = ? WHERE id = ?");
-	bool ok = st && db_bind_text(st, 1, nonce) == DB_OK &&
-		  db_bind_text(st, 2, req_token_hash(a, token)) == DB_OK && db_bind_int(st, 3, id) == DB_OK &&
-		  db_step(st) == DB_DONE;
+	bool ok = st && db_bind_text(st, 1, nonce) == DB_OK && db_bind_text(st, 2, req_token_hash(a, token)) == DB_OK &&
+		  db_bind_int(st, 3, id) == DB_OK && db_step(st) == DB_DONE;
 	db_finalize(st);
 	return ok ? arena_printf(a, "%s/r/%s", cfg->public_url, token) : NULL;
 }
@@ -306,8 +305,8 @@ const char *req_mask_phone(struct arena *a, const char *p)
 	return arena_printf(a, "+** *** ***-**-%s", p + n - 2);
 }
 
-bool req_contact_matches(struct arena *a, const char *stored_email, const char *stored_phone,
-			 const char *email, const char *phone)
+bool req_contact_matches(struct arena *a, const char *stored_email, const char *stored_phone, const char *email,
+			 const char *phone)
 {
 	const char *e = email ? str_trim(arena_strdup(a, email)) : "";
 	if (*e && stored_email && *stored_email && !strcasecmp(e, stored_email))
@@ -321,7 +320,8 @@ bool req_contact_matches(struct arena *a, const char *stored_email, const char *
 static void digest_field(crypto_hash_sha256_state *h, const char *name, const char *v)
 {
 	char head[96];
-	int n = v ? snprintf(head, sizeof head, "%s %zu\n", name, strlen(v)) : snprintf(head, sizeof head, "%s -\n", name);
+	int n =
+	    v ? snprintf(head, sizeof head, "%s %zu\n", name, strlen(v)) : snprintf(head, sizeof head, "%s -\n", name);
 	crypto_hash_sha256_update(h, (const unsigned char *)head, (unsigned long long)n);
 	if (v) {
 		crypto_hash_sha256_update(h, (const unsigned char *)v, strlen(v));
@@ -360,10 +360,10 @@ const char *req_input_digest(struct arena *a, const char *route, const struct re
 {
 	crypto_hash_sha256_state h;
 	digest_begin(&h, route);
-	const char *const names[] = {"member_id", "name",         "email",   "phone",      "country",
-				     "topic",     "order_number", "subject", "description"};
-	const char *const vals[] = {in->member_id, in->name,         in->email,   in->phone,      in->country,
-				    in->topic,     in->order_number, in->subject, in->description};
+	const char *const names[] = {"member_id", "name",	  "email",   "phone",	   "country",
+				     "topic",	  "order_number", "subject", "description"};
+	const char *const vals[] = {in->member_id, in->name,	     in->email,	  in->phone,	  in->country,
+				    in->topic,	   in->order_number, in->subject, in->description};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		digest_field(&h, names[i], vals[i]);
 	digest_files(&h, in->files, in->n_files);
@@ -405,10 +405,10 @@ int req_throttle_count(struct db *db, const char *key, int window_s)
 
 bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit)
 {
-	struct db_stmt *st = db_prepare(
-	    db, "INSERT INTO throttle(key, window_start, hits) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE "
-		"SET hits = CASE WHEN throttle.window_start = excluded.window_start THEN throttle.hits + 1 "
-		"ELSE 1 END, window_start = excluded.window_start RETURNING hits");
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO throttle(key, window_start, hits) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE "
+			   "SET hits = CASE WHEN throttle.window_start = excluded.window_start THEN throttle.hits + 1 "
+			   "ELSE 1 END, window_start = excluded.window_start RETURNING hits");
 	if (!st)
 		return false;
 	db_bind_text(st, 1, key);
@@ -445,8 +445,8 @@ static bool has_control(const char *s, bool allow_newlines)
 }
 
 /* Checks a text field: valid UTF-8, no control characters, length in characters. */
-static void check_text(struct req_errors *e, const char *field, const char *v, size_t min, size_t max,
-		       bool multiline, const char *missing)
+static void check_text(struct req_errors *e, const char *field, const char *v, size_t min, size_t max, bool multiline,
+		       const char *missing)
 {
 	size_t chars = utf8_length(v);
 	if (!utf8_valid(v, strlen(v)) || has_control(v, multiline))
@@ -454,12 +454,12 @@ static void check_text(struct req_errors *e, const char *field, const char *v, s
 	else if (chars < min)
 		add_error(e, field, missing);
 	else if (chars > max)
-		add_error(e, field, max > 1000 ? "Слишком длинный текст: не больше 10 000 символов."
-					       : "Слишком длинное значение.");
+		add_error(e, field,
+			  max > 1000 ? "Слишком длинный текст: не больше 10 000 символов."
+				     : "Слишком длинное значение.");
 }
 
-static void check_files(struct arena *a, struct req_errors *e, struct http_file *files, int n,
-			const char **mimes)
+static void check_files(struct arena *a, struct req_errors *e, struct http_file *files, int n, const char **mimes)
 {
 	size_t total = 0;
 	if (n > REQ_MAX_FILES)
@@ -472,24 +472,22 @@ static void check_files(struct arena *a, struct req_errors *e, struct http_file 
 				  arena_printf(a, "Файл «%s» не подходит: можно приложить только JPEG, PNG или PDF.",
 					       req_clean_filename(a, files[i].filename)));
 		else if (files[i].size > REQ_MAX_FILE_BYTES)
-			add_error(e, "attachments", arena_printf(a, "Файл «%s» больше 10 МБ.",
-								 req_clean_filename(a, files[i].filename)));
+			add_error(e, "attachments",
+				  arena_printf(a, "Файл «%s» больше 10 МБ.", req_clean_filename(a, files[i].filename)));
 	}
 	if (total > REQ_MAX_TOTAL_BYTES)
 		add_error(e, "attachments", "Все файлы вместе должны занимать не больше 25 МБ.");
 }
 
-bool req_input_from_form(const struct http_request *req, struct req_input *in,
-			 struct req_errors *shape)
+bool req_input_from_form(const struct http_request *req, struct req_input *in, struct req_errors *shape)
 {
-	static const char *const names[] = {"member_id", "name",         "email",   "phone",      "country",
-					    "topic",     "order_number", "subject", "description"};
-	const char **v[] = {&in->member_id, &in->name,         &in->email,   &in->phone,      &in->country,
-			    &in->topic,     &in->order_number, &in->subject, &in->description};
+	static const char *const names[] = {"member_id", "name",	 "email",   "phone",	  "country",
+					    "topic",	 "order_number", "subject", "description"};
+	const char **v[] = {&in->member_id, &in->name,	       &in->email,   &in->phone,      &in->country,
+			    &in->topic,	    &in->order_number, &in->subject, &in->description};
 	for (size_t i = 0; i < req->n_fields; i++)
 		if (strchr(req->fields[i].name, '['))
-			add_error(shape, arena_strdup(req->arena, req->fields[i].name),
-				  "Поле не может быть массивом.");
+			add_error(shape, arena_strdup(req->arena, req->fields[i].name), "Поле не может быть массивом.");
 	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
 		int count;
 		const char *val = http_field(req, names[k], &count);
@@ -610,11 +608,11 @@ struct dup {
 static int find_duplicate(struct db *db, struct arena *a, const char *member_id, const char *topic,
 			  const char *description, struct dup *d)
 {
-	struct db_stmt *st = db_prepare(
-	    db, "SELECT r.number, r.status, r.created, r.topic, (SELECT body FROM messages m WHERE "
-		"m.request_id = r.id AND m.author = 'member' ORDER BY m.id LIMIT 1), r.id, r.email, r.phone "
-		"FROM requests r WHERE r.member_id = ? AND r.status NOT IN ('resolved', 'closed') AND "
-		"r.merged_into IS NULL ORDER BY r.created DESC LIMIT 50");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT r.number, r.status, r.created, r.topic, (SELECT body FROM messages m WHERE "
+			   "m.request_id = r.id AND m.author = 'member' ORDER BY m.id LIMIT 1), r.id, r.email, r.phone "
+			   "FROM requests r WHERE r.member_id = ? AND r.status NOT IN ('resolved', 'closed') AND "
+			   "r.merged_into IS NULL ORDER BY r.created DESC LIMIT 50");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, member_id);
@@ -647,8 +645,8 @@ static bool may_mail(struct db *db, struct arena *a, const char *kind, int64_t i
  * member ID has an open request on this matter, and its link goes again to its own e-mail.
  * False on a database error.
  */
-static bool answer_duplicate(struct db *db, const struct req_config *cfg, struct arena *a,
-			     const struct req_input *in, const struct dup *d, struct req_outcome *out)
+static bool answer_duplicate(struct db *db, const struct req_config *cfg, struct arena *a, const struct req_input *in,
+			     const struct dup *d, struct req_outcome *out)
 {
 	if (req_contact_matches(a, d->email, d->phone, in->email, in->phone)) {
 		out->existing_owner = true;
@@ -672,14 +670,16 @@ static bool answer_duplicate(struct db *db, const struct req_config *cfg, struct
 	}
 	const char *link = req_link(db, a, cfg, d->id);
 	out->link_mail = REQ_LINK_SENT;
-	return link && mail_enqueue(db, d->id, d->email, arena_printf(a, "Ссылка на обращение %s", d->number),
-				    arena_printf(a, "Здравствуйте!\n\nС вашим номером партнёра пытались отправить "
-						    "новое обращение, хотя по этому вопросу у вас уже есть открытое "
-						    "обращение %s. Следить за ним, отвечать и добавлять файлы можно по "
-						    "ссылке:\n%s\n\nЕсли это были не вы, ничего делать не нужно: по номеру "
-						    "партнёра никто не может ни открыть ваше обращение, ни написать в него.\n"
-						    "Не пересылайте эту ссылку: она открывает обращение без пароля.\n",
-						 d->number, link));
+	return link &&
+	       mail_enqueue(db, d->id, d->email, arena_printf(a, "Ссылка на обращение %s", d->number),
+			    arena_printf(a,
+					 "Здравствуйте!\n\nС вашим номером партнёра пытались отправить "
+					 "новое обращение, хотя по этому вопросу у вас уже есть открытое "
+					 "обращение %s. Следить за ним, отвечать и добавлять файлы можно по "
+					 "ссылке:\n%s\n\nЕсли это были не вы, ничего делать не нужно: по номеру "
+					 "партнёра никто не может ни открыть ваше обращение, ни написать в него.\n"
+					 "Не пересылайте эту ссылку: она открывает обращение без пароля.\n",
+					 d->number, link));
 }
 
 /* ---- creation ---- */
@@ -764,8 +764,8 @@ static int64_t next_number(struct db *db, int year)
 	return v;
 }
 
-static int64_t insert_message(struct db *db, int64_t request_id, const char *author, int64_t user_id,
-			      bool internal, const char *body)
+static int64_t insert_message(struct db *db, int64_t request_id, const char *author, int64_t user_id, bool internal,
+			      const char *body)
 {
 	struct db_stmt *st = db_prepare(db, "INSERT INTO messages(request_id, author, user_id, internal, body, "
 					    "created) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
@@ -785,8 +785,8 @@ static int64_t insert_message(struct db *db, int64_t request_id, const char *aut
 	return id;
 }
 
-static void validate(const struct req_config *cfg, struct arena *a, const struct req_input *in,
-		     struct req_outcome *out, const char **mimes)
+static void validate(const struct req_config *cfg, struct arena *a, const struct req_input *in, struct req_outcome *out,
+		     const char **mimes)
 {
 	struct req_errors *e = &out->errors;
 	const char *mid = trimmed(a, in->member_id);
@@ -797,8 +797,9 @@ static void validate(const struct req_config *cfg, struct arena *a, const struct
 	if (!ml)
 		add_error(e, "member_id", "Укажите номер партнёра.");
 	else if (!digits || (int)ml < cfg->member_id_min || (int)ml > cfg->member_id_max)
-		add_error(e, "member_id", arena_printf(a, "Номер партнёра — это %d–%d цифр, без букв и пробелов.",
-							cfg->member_id_min, cfg->member_id_max));
+		add_error(e, "member_id",
+			  arena_printf(a, "Номер партнёра — это %d–%d цифр, без букв и пробелов.", cfg->member_id_min,
+				       cfg->member_id_max));
 	check_text(e, "name", trimmed(a, in->name), 2, 200, false, "Укажите имя и фамилию.");
 	const char *email = trimmed(a, in->email), *phone = trimmed(a, in->phone);
 	if (!*email && !*phone) {
@@ -810,7 +811,8 @@ static void validate(const struct req_config *cfg, struct arena *a, const struct
 	if (*phone) {
 		out->phone_e164 = req_normalize_phone(a, phone);
 		if (!out->phone_e164)
-			add_error(e, "phone", "Проверьте номер телефона: укажите его с кодом страны, например +7 900 123-45-67.");
+			add_error(e, "phone",
+				  "Проверьте номер телефона: укажите его с кодом страны, например +7 900 123-45-67.");
 	}
 	const char *country = trimmed(a, in->country);
 	bool known = false;
@@ -824,7 +826,8 @@ static void validate(const struct req_config *cfg, struct arena *a, const struct
 	const char *order = trimmed(a, in->order_number);
 	if (*order)
 		check_text(e, "order_number", order, 1, 40, false, "");
-	check_text(e, "subject", trimmed(a, in->subject), 3, 200, false, "Кратко опишите тему обращения (от 3 символов).");
+	check_text(e, "subject", trimmed(a, in->subject), 3, 200, false,
+		   "Кратко опишите тему обращения (от 3 символов).");
 	const char *desc = trimmed(a, in->description);
 	check_text(e, "description", desc, REQ_MIN_DESCRIPTION, 10000, true,
 		   "Опишите вопрос подробнее — хотя бы 20 символов: что случилось и что вы уже пробовали.");
@@ -833,8 +836,8 @@ static void validate(const struct req_config *cfg, struct arena *a, const struct
 
 static const char *answer_json(struct arena *a, const char *number, const char *token)
 {
-	json_t *j = json_pack("{s:s,s:s,s:s}", "number", number, "status", "new", "url",
-			      arena_printf(a, "/r/%s", token));
+	json_t *j =
+	    json_pack("{s:s,s:s,s:s}", "number", number, "status", "new", "url", arena_printf(a, "/r/%s", token));
 	char *s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	const char *r = arena_strdup(a, s ? s : "{}");
@@ -946,10 +949,17 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 		"?, ?, 'new', ?, ?) RETURNING id");
 	if (!st)
 		return REQ_FAILED;
-	const char *vals[] = {number, req_token_hash(a, token), j->member, trimmed(a, in->name),
-			      trimmed(a, in->email), out->phone_e164 ? out->phone_e164 : "",
-			      trimmed(a, in->country), j->topic, trimmed(a, in->order_number),
-			      trimmed(a, in->subject), nonce};
+	const char *vals[] = {number,
+			      req_token_hash(a, token),
+			      j->member,
+			      trimmed(a, in->name),
+			      trimmed(a, in->email),
+			      out->phone_e164 ? out->phone_e164 : "",
+			      trimmed(a, in->country),
+			      j->topic,
+			      trimmed(a, in->order_number),
+			      trimmed(a, in->subject),
+			      nonce};
 	for (int i = 0; i < 11; i++)
 		db_bind_text(st, i + 1, vals[i]);
 	db_bind_int(st, 12, (int64_t)now);
@@ -968,9 +978,10 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 		return REQ_FAILED;
 	const char *email = trimmed(a, in->email);
 	if (*email && !mail_enqueue(db, id, email, arena_printf(a, "Обращение %s принято", number),
-				    arena_printf(a, "Здравствуйте!\n\nВаше обращение %s «%s» принято. Следить за "
-						    "ним, отвечать и добавлять файлы можно по ссылке:\n%s/r/%s\n\n"
-						    "Не пересылайте эту ссылку: она открывает обращение без пароля.\n",
+				    arena_printf(a,
+						 "Здравствуйте!\n\nВаше обращение %s «%s» принято. Следить за "
+						 "ним, отвечать и добавлять файлы можно по ссылке:\n%s/r/%s\n\n"
+						 "Не пересылайте эту ссылку: она открывает обращение без пароля.\n",
 						 number, trimmed(a, in->subject), cfg->public_url, token)))
 		return REQ_FAILED;
 	out->number = number;
@@ -1033,14 +1044,14 @@ void req_create_submit(struct db_group *g, struct workers *files, struct req_cre
 	db_group_submit(g, &j->job);
 }
 
-enum req_result req_create(struct db *db, const struct req_config *cfg, struct arena *a,
-			   const struct req_input *in, struct req_outcome *out)
+enum req_result req_create(struct db *db, const struct req_config *cfg, struct arena *a, const struct req_input *in,
+			   struct req_outcome *out)
 {
 	struct req_create_job j = {.cfg = cfg, .a = a, .in = *in};
 	if (req_create_check(db, &j)) {
 		bool stored = store_files(&j);
-		bool began = stored && (!j.job.sync_dir || fsync_path(j.job.sync_dir, true)) &&
-			     db_begin_write(db) == DB_OK;
+		bool began =
+		    stored && (!j.job.sync_dir || fsync_path(j.job.sync_dir, true)) && db_begin_write(db) == DB_OK;
 		if (!began && stored)
 			j.out.message = "Сервис временно перегружен. Попробуйте отправить обращение ещё раз.";
 		j.result = began ? create_tx(db, &j) : REQ_FAILED;
@@ -1114,9 +1125,12 @@ static int load_view(struct db *db, struct arena *a, const char *where, const ch
 			v->messages = bigger;
 			cap *= 2;
 		}
-		v->messages[v->n_messages++] = (struct req_message){
-		    .id = db_col_int(st, 0), .author = COL(1), .agent = db_col_null(st, 2) ? NULL : COL(2),
-		    .internal = db_col_int(st, 3) != 0, .body = COL(4), .created = db_col_int(st, 5)};
+		v->messages[v->n_messages++] = (struct req_message){.id = db_col_int(st, 0),
+								    .author = COL(1),
+								    .agent = db_col_null(st, 2) ? NULL : COL(2),
+								    .internal = db_col_int(st, 3) != 0,
+								    .body = COL(4),
+								    .created = db_col_int(st, 5)};
 	}
 	db_finalize(st);
 	st = db_prepare(db, "SELECT id, message_id, sha256, mime, filename, size FROM attachments "
@@ -1133,9 +1147,12 @@ static int load_view(struct db *db, struct arena *a, const char *where, const ch
 			v->attachments = bigger;
 			cap *= 2;
 		}
-		v->attachments[v->n_attachments++] = (struct req_attachment){
-		    .id = db_col_int(st, 0), .message_id = db_col_int(st, 1), .sha256 = COL(2),
-		    .mime = COL(3), .filename = COL(4), .size = db_col_int(st, 5)};
+		v->attachments[v->n_attachments++] = (struct req_attachment){.id = db_col_int(st, 0),
+									     .message_id = db_col_int(st, 1),
+									     .sha256 = COL(2),
+									     .mime = COL(3),
+									     .filename = COL(4),
+									     .size = db_col_int(st, 5)};
 	}
 	db_finalize(st);
 	return 1;
@@ -1165,9 +1182,9 @@ static bool reopen(struct db *db, int64_t request_id)
 	return ok;
 }
 
-enum req_result req_member_reply(struct db *db, const struct req_config *cfg, struct arena *a,
-				 int64_t request_id, const char *text, struct http_file *files,
-				 int n_files, const char *form_key, struct req_outcome *out)
+enum req_result req_member_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
+				 const char *text, struct http_file *files, int n_files, const char *form_key,
+				 struct req_outcome *out)
 {
 	memset(out, 0, sizeof *out);
 	/* The key is bound to this request and this message. */
@@ -1195,8 +1212,8 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 	if (db_begin_write(db) != DB_OK)
 		return REQ_FAILED;
 	int64_t msg = insert_message(db, request_id, "member", 0, false, body);
-	bool ok = msg > 0 && insert_attachments(db, a, request_id, msg, files, mimes, n_files) &&
-		  reopen(db, request_id);
+	bool ok =
+	    msg > 0 && insert_attachments(db, a, request_id, msg, files, mimes, n_files) && reopen(db, request_id);
 	if (ok && form_key)
 		ok = remember(db, form_key, route, digest, 303, "{}");
 	if (ok && db_commit(db) == DB_OK)
@@ -1205,9 +1222,9 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 	return REQ_FAILED;
 }
 
-enum req_result req_append(struct db *db, const struct req_config *cfg, struct arena *a,
-			   const char *link, const char *text, struct http_file *files, int n_files,
-			   const char *form_key, struct req_outcome *out)
+enum req_result req_append(struct db *db, const struct req_config *cfg, struct arena *a, const char *link,
+			   const char *text, struct http_file *files, int n_files, const char *form_key,
+			   struct req_outcome *out)
 {
 	memset(out, 0, sizeof *out);
 	/* The whole link or just its token; only the token's hash is looked up. */
@@ -1236,8 +1253,8 @@ enum req_result req_append(struct db *db, const struct req_config *cfg, struct a
 
 /* ---- held additions ---- */
 
-enum req_result req_hold(struct db *db, const struct req_config *cfg, struct arena *a,
-			 const struct req_input *in, const char *original, struct req_outcome *out)
+enum req_result req_hold(struct db *db, const struct req_config *cfg, struct arena *a, const struct req_input *in,
+			 const char *original, struct req_outcome *out)
 {
 	memset(out, 0, sizeof *out);
 	const char *route = "hold", *digest = NULL;
@@ -1281,8 +1298,8 @@ enum req_result req_hold(struct db *db, const struct req_config *cfg, struct are
 			return REQ_FAILED;
 		}
 		json_array_append_new(fj, json_pack("{s:s,s:I,s:s,s:s}", "sha256", hex_of(a, in->files[i].sha256),
-						    "size", (json_int_t)in->files[i].size, "mime", mimes[i],
-						    "filename", req_clean_filename(a, in->files[i].filename)));
+						    "size", (json_int_t)in->files[i].size, "mime", mimes[i], "filename",
+						    req_clean_filename(a, in->files[i].filename)));
 	}
 	char *files_json = json_dumps(fj, JSON_COMPACT);
 	json_decref(fj);
@@ -1315,21 +1332,25 @@ enum req_result req_hold(struct db *db, const struct req_config *cfg, struct are
 			const char *link = req_link(db, a, cfg, d.id);
 			out->link_mail = REQ_LINK_SENT;
 			ok = link &&
-			     mail_enqueue(db, d.id, d.email, arena_printf(a, "Подтвердите дополнение к обращению %s", d.number),
+			     mail_enqueue(db, d.id, d.email,
+					  arena_printf(a, "Подтвердите дополнение к обращению %s", d.number),
 					  /* The held text itself is not in the letter: anyone who knows a
 					   * member ID could otherwise send any text in the company's name to
 					   * the member's address. It is read on the private page. */
-					  arena_printf(a, "Здравствуйте!\n\nЧерез форму на сайте к вашему обращению %s "
-							  "хотят добавить текст%s. Он появится в обращении, только если "
-							  "вы откроете обращение по ссылке ниже, прочитаете его и нажмёте "
-							  "«Добавить в обращение». Если это писали не вы, нажмите "
-							  "«Отклонить» или ничего не делайте: через 3 дня текст удалится "
-							  "сам.\n\n%s\n\nНе пересылайте эту ссылку: она открывает "
-							  "обращение без пароля.\n",
+					  arena_printf(a,
+						       "Здравствуйте!\n\nЧерез форму на сайте к вашему обращению %s "
+						       "хотят добавить текст%s. Он появится в обращении, только если "
+						       "вы откроете обращение по ссылке ниже, прочитаете его и нажмёте "
+						       "«Добавить в обращение». Если это писали не вы, нажмите "
+						       "«Отклонить» или ничего не делайте: через 3 дня текст удалится "
+						       "сам.\n\n%s\n\nНе пересылайте эту ссылку: она открывает "
+						       "обращение без пароля.\n",
 						       d.number, in->n_files ? " и файлы" : "", link));
 		}
 	}
-	const char *mail = out->link_mail == REQ_LINK_SENT ? "sent" : out->link_mail == REQ_LINK_RECENT ? "recent" : "none";
+	const char *mail = out->link_mail == REQ_LINK_SENT     ? "sent"
+			   : out->link_mail == REQ_LINK_RECENT ? "recent"
+							       : "none";
 	json_t *ans = json_pack("{s:s,s:s}", "contact", out->contact_masked, "mail", mail);
 	char *ans_text = json_dumps(ans, JSON_COMPACT);
 	json_decref(ans);
@@ -1357,7 +1378,9 @@ int req_held_list(struct db *db, struct arena *a, int64_t request_id, struct req
 	int n = 0;
 	while (n < REQ_MAX_HELD && db_step(st) == DB_ROW) {
 		struct req_held *x = &h[n++];
-		*x = (struct req_held){.id = db_col_int(st, 0), .body = COL(1), .created = db_col_int(st, 3),
+		*x = (struct req_held){.id = db_col_int(st, 0),
+				       .body = COL(1),
+				       .created = db_col_int(st, 3),
 				       .expires = db_col_int(st, 4)};
 		json_t *fj = json_loads(db_col_text(st, 2), 0, NULL);
 		size_t nf = json_is_array(fj) ? json_array_size(fj) : 0;
@@ -1373,8 +1396,7 @@ int req_held_list(struct db *db, struct arena *a, int64_t request_id, struct req
 	return n;
 }
 
-enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request_id, int64_t held_id,
-				 bool confirm)
+enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request_id, int64_t held_id, bool confirm)
 {
 	if (db_begin_write(db) != DB_OK)
 		return REQ_FAILED;
@@ -1399,9 +1421,10 @@ enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request
 		int64_t msg = insert_message(db, request_id, "member", 0, false, body);
 		ok = msg > 0 && reopen(db, request_id);
 		json_t *fj = json_loads(files, 0, NULL);
-		st = ok ? db_prepare(db, "INSERT INTO attachments(request_id, message_id, sha256, size, mime, filename, "
-					 "created) VALUES (?, ?, ?, ?, ?, ?, ?)")
-			: NULL;
+		st =
+		    ok ? db_prepare(db, "INSERT INTO attachments(request_id, message_id, sha256, size, mime, filename, "
+					"created) VALUES (?, ?, ?, ?, ?, ?, ?)")
+		       : NULL;
 		ok = ok && st;
 		for (size_t i = 0; ok && i < json_array_size(fj); i++) {
 			json_t *f = json_array_get(fj, i);
@@ -1467,7 +1490,8 @@ int req_send_links(struct db *db, const struct req_config *cfg, struct arena *a,
 		buf_adds(&b, "Если вы ничего не запрашивали, ничего делать не нужно: ссылки приходят только на "
 			     "почту, указанную в обращении.\nНе пересылайте эти ссылки: они открывают обращения без "
 			     "пароля.\n");
-		ok = ok && !b.err && mail_enqueue(db, rows[i].id, rows[i].email, "Ссылки на ваши обращения", buf_str(&b));
+		ok = ok && !b.err &&
+		     mail_enqueue(db, rows[i].id, rows[i].email, "Ссылки на ваши обращения", buf_str(&b));
 		buf_free(&b);
 		letters++;
 		i = k;
@@ -1490,8 +1514,9 @@ static bool form_key(struct db *db, unsigned char key[crypto_auth_hmacsha256_KEY
 			return false;
 		bool found = db_step(st) == DB_ROW;
 		size_t n = 0;
-		bool ok = found && sodium_hex2bin(key, crypto_auth_hmacsha256_KEYBYTES, db_col_text(st, 0),
-						  strlen(db_col_text(st, 0)), NULL, &n, NULL) == 0 &&
+		bool ok = found &&
+			  sodium_hex2bin(key, crypto_auth_hmacsha256_KEYBYTES, db_col_text(st, 0),
+					 strlen(db_col_text(st, 0)), NULL, &n, NULL) == 0 &&
 			  n == crypto_auth_hmacsha256_KEYBYTES;
 		db_finalize(st);
 		if (found)
@@ -1500,7 +1525,8 @@ static bool form_key(struct db *db, unsigned char key[crypto_auth_hmacsha256_KEY
 		char hex[sizeof fresh * 2 + 1];
 		randombytes_buf(fresh, sizeof fresh);
 		sodium_bin2hex(hex, sizeof hex, fresh, sizeof fresh);
-		st = db_prepare(db, "INSERT INTO secrets(name, value) VALUES ('form', ?) ON CONFLICT (name) DO NOTHING");
+		st =
+		    db_prepare(db, "INSERT INTO secrets(name, value) VALUES ('form', ?) ON CONFLICT (name) DO NOTHING");
 		bool wrote = st && db_bind_text(st, 1, hex) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
 		sodium_memzero(fresh, sizeof fresh);
@@ -1642,8 +1668,8 @@ int req_sweep_files(struct db *db, const char *data_dir, int64_t older_than, int
 		const char *path = arena_printf(a, "%s/%s", dir, names[i]);
 		const char *aside = arena_printf(a, "%s.sweep", path);
 		struct stat st;
-		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    (int64_t)st.st_mtime >= older_than || file_referenced(db, names[i]))
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= older_than ||
+		    file_referenced(db, names[i]))
 			continue;
 		/* Taken aside first: a creation reusing the content from now on finds no file and
 		 * stores its own upload; one that touched it before shows in the mtime, one that

@@ -47,17 +47,17 @@ struct http_file;
 struct req_topic {
 	const char *slug, *title;
 	const char *section; /* knowledge-base section for suggestions */
-	bool order;          /* the order number field applies */
+	bool order;	     /* the order number field applies */
 };
 
 struct req_config {
-	const char *data_dir;   /* attachments go to DATA/files */
+	const char *data_dir;		  /* attachments go to DATA/files */
 	int member_id_min, member_id_max; /* digits */
 	const struct req_topic *topics;
 	int n_topics;
 	int max_per_ip_hour, max_per_member_day;
 	int auto_close_days;
-	const char *public_url; /* for links in mail, e.g. "https://help.example.com" */
+	const char *public_url;	      /* for links in mail, e.g. "https://help.example.com" */
 	const char *const *countries; /* allowed country codes */
 	int n_countries;
 	const char *mail_from_name;
@@ -78,11 +78,11 @@ extern const int req_default_topic_count;
 struct req_input {
 	const char *member_id, *name, *email, *phone, *country, *topic, *order_number;
 	const char *subject, *description;
-	const char *honeypot;           /* must be empty */
-	struct http_file *files;        /* taken (moved) on success */
+	const char *honeypot;	 /* must be empty */
+	struct http_file *files; /* taken (moved) on success */
 	int n_files;
-	const char *idempotency_key;    /* "api:KEY" or "form:TOKEN", or NULL */
-	const char *route;              /* what the key is bound to, e.g. "POST /api/v1/requests" */
+	const char *idempotency_key; /* "api:KEY" or "form:TOKEN", or NULL */
+	const char *route;	     /* what the key is bound to, e.g. "POST /api/v1/requests" */
 	const char *client_ip;
 };
 
@@ -94,30 +94,30 @@ struct req_errors {
 };
 
 enum req_result {
-	REQ_CREATED,    /* 201: out->number, out->token, out->status */
-	REQ_REPLAYED,   /* the same key again: out->stored_status and out->stored_json */
-	REQ_DUPLICATE,  /* 409: out->existing_* when existing_owner, else out->contact_masked */
-	REQ_INVALID,    /* 422: errors */
-	REQ_LIMITED,    /* 429: out->message */
-	REQ_SPAM,       /* the honeypot was filled: pretend success, store nothing */
-	REQ_FAILED,     /* 500/503: the database */
-	REQ_MISMATCH,   /* 422: the idempotency key was used with another input or route */
+	REQ_CREATED,   /* 201: out->number, out->token, out->status */
+	REQ_REPLAYED,  /* the same key again: out->stored_status and out->stored_json */
+	REQ_DUPLICATE, /* 409: out->existing_* when existing_owner, else out->contact_masked */
+	REQ_INVALID,   /* 422: errors */
+	REQ_LIMITED,   /* 429: out->message */
+	REQ_SPAM,      /* the honeypot was filled: pretend success, store nothing */
+	REQ_FAILED,    /* 500/503: the database */
+	REQ_MISMATCH,  /* 422: the idempotency key was used with another input or route */
 };
 
 /* What happened to the private link when a duplicate or a held addition mailed it. */
 enum req_link_mail {
-	REQ_LINK_SENT,     /* a letter with the link is in the outbox */
+	REQ_LINK_SENT,	   /* a letter with the link is in the outbox */
 	REQ_LINK_RECENT,   /* not again: it was mailed too often lately */
 	REQ_LINK_NO_EMAIL, /* the request has only a phone; no SMS is sent */
 };
 
 struct req_outcome {
 	const char *number, *token, *status; /* created */
-	int stored_status;                   /* replayed */
+	int stored_status;		     /* replayed */
 	const char *stored_json;
 	const char *existing_number, *existing_status; /* only when existing_owner */
 	int64_t existing_created;
-	bool existing_owner;        /* the submitted e-mail or phone is the open request's contact */
+	bool existing_owner;	    /* the submitted e-mail or phone is the open request's contact */
 	const char *contact_masked; /* a duplicate or a hold: "a***@example.org", "+7 *** ***-**-22" */
 	enum req_link_mail link_mail;
 	const char *message;
@@ -153,8 +153,8 @@ const char *req_mask_phone(struct arena *a, const char *e164);
  * req_normalize_phone) is the stored contact of a request (stored: trimmed e-mail, E.164 phone).
  * An empty field never matches.
  */
-bool req_contact_matches(struct arena *a, const char *stored_email, const char *stored_phone,
-			 const char *email, const char *phone);
+bool req_contact_matches(struct arena *a, const char *stored_email, const char *stored_phone, const char *email,
+			 const char *phone);
 /*
  * The hex SHA-256 an idempotency key is bound to: over "spravka-idempotency-v1", the route, each
  * field of in (member_id, name, email, phone, country, topic, order_number, subject, description)
@@ -171,8 +171,7 @@ struct http_request;
  * messages) and false is returned; a value that is not valid UTF-8 is kept as "" (the check in
  * req_create reports it). The values live as long as req.
  */
-bool req_input_from_form(const struct http_request *req, struct req_input *in,
-			 struct req_errors *shape);
+bool req_input_from_form(const struct http_request *req, struct req_input *in, struct req_errors *shape);
 
 /*
  * Checks and creates a request. On REQ_CREATED the files of in were moved into the attachment
@@ -181,8 +180,8 @@ bool req_input_from_form(const struct http_request *req, struct req_input *in,
  * REQ_REPLAYED with that JSON. Duplicates, invalid input and rate limits store nothing, so a
  * retry is judged afresh.
  */
-enum req_result req_create(struct db *db, const struct req_config *cfg, struct arena *a,
-			   const struct req_input *in, struct req_outcome *out);
+enum req_result req_create(struct db *db, const struct req_config *cfg, struct arena *a, const struct req_input *in,
+			   struct req_outcome *out);
 
 /*
  * The same in two steps, for the server: the checks and the files on the handler's connection,
@@ -204,7 +203,7 @@ struct req_create_job {
 	const char **mimes;
 	const char *member, *topic, *desc, *ip_key, *member_key;
 	const char *route, *digest; /* the idempotency key's binding */
-	struct work files_work; /* storing the files on a worker thread */
+	struct work files_work;	    /* storing the files on a worker thread */
 	struct db_group *group;
 	bool files_failed;
 };
@@ -242,7 +241,7 @@ struct req_view {
 	const char *number, *member_id, *name, *email, *phone, *country, *topic, *order_number;
 	const char *subject, *status, *assignee;
 	int64_t created, updated;
-	const char *merged_from;        /* the link's own request, when it was merged into this one */
+	const char *merged_from;	/* the link's own request, when it was merged into this one */
 	const char *merged_into_number; /* then this request's number */
 	struct req_message *messages;
 	int n_messages;
@@ -265,9 +264,9 @@ int req_by_number(struct db *db, struct arena *a, const char *number, struct req
  * bound to this request and this text and files (REQ_MISMATCH otherwise).
  * REQ_CREATED on success; REQ_INVALID with errors; REQ_FAILED on a database error.
  */
-enum req_result req_member_reply(struct db *db, const struct req_config *cfg, struct arena *a,
-				 int64_t request_id, const char *text, struct http_file *files,
-				 int n_files, const char *form_key, struct req_outcome *out);
+enum req_result req_member_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
+				 const char *text, struct http_file *files, int n_files, const char *form_key,
+				 struct req_outcome *out);
 
 /*
  * Adds text and files from the duplicate screen to the request that the private link `link`
@@ -276,11 +275,11 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
  * number), REQ_INVALID (field "append_to" when the link opens nothing: the caller counts it as a
  * wrong token; or bad text/files), REQ_MISMATCH or REQ_FAILED.
  */
-enum req_result req_append(struct db *db, const struct req_config *cfg, struct arena *a,
-			   const char *link, const char *text, struct http_file *files, int n_files,
-			   const char *form_key, struct req_outcome *out);
+enum req_result req_append(struct db *db, const struct req_config *cfg, struct arena *a, const char *link,
+			   const char *text, struct http_file *files, int n_files, const char *form_key,
+			   struct req_outcome *out);
 
-#define REQ_MAX_HELD 5           /* held additions waiting per request; a new one drops the oldest */
+#define REQ_MAX_HELD 5 /* held additions waiting per request; a new one drops the oldest */
 #define REQ_HELD_SECONDS (72 * 3600)
 /*
  * Holds in->description and in->files for the open request that in (member ID, topic and the
@@ -291,8 +290,8 @@ enum req_result req_append(struct db *db, const struct req_config *cfg, struct a
  * {"contact","mail"}), REQ_INVALID (bad text or files; field "request" when there is no such
  * open request any more), REQ_LIMITED, REQ_MISMATCH or REQ_FAILED.
  */
-enum req_result req_hold(struct db *db, const struct req_config *cfg, struct arena *a,
-			 const struct req_input *in, const char *original, struct req_outcome *out);
+enum req_result req_hold(struct db *db, const struct req_config *cfg, struct arena *a, const struct req_input *in,
+			 const char *original, struct req_outcome *out);
 
 struct req_held {
 	int64_t id, created, expires;
@@ -307,8 +306,7 @@ int req_held_list(struct db *db, struct arena *a, int64_t request_id, struct req
  * held addition of request_id. REQ_CREATED, REQ_INVALID (no such addition, or expired) or
  * REQ_FAILED.
  */
-enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request_id, int64_t held_id,
-				 bool confirm);
+enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request_id, int64_t held_id, bool confirm);
 
 /*
  * "Потеряли ссылку?": mails the links of member_id's requests that are not closed (at most 20)
@@ -379,15 +377,15 @@ const char *req_token_hash(struct arena *a, const char *token);
  * the member should know, its outbox mail ---- */
 
 /* A public answer (status becomes new_status, or 'waiting' when NULL) and mail to the member. */
-bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
-		     int64_t user_id, const char *text, const char *new_status);
+bool req_agent_reply(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id, int64_t user_id,
+		     const char *text, const char *new_status);
 /* An internal note, never shown to the member. */
 bool req_agent_note(struct db *db, int64_t request_id, int64_t user_id, const char *text);
 /* Assigns to an agent (0: nobody). */
 bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assignee);
 /* Changes the status (and mails the member). False for an unknown status. */
-bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id,
-		    int64_t user_id, const char *status);
+bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a, int64_t request_id, int64_t user_id,
+		    const char *status);
 /* One side of a merge, as the confirmation shows it. */
 struct req_merge_side {
 	int64_t id;
@@ -403,8 +401,8 @@ bool req_merge_check(struct db *db, struct arena *a, int64_t request_id, const c
 /* Merges request id into target (by number) after req_merge_check passes again inside the
  * transaction: messages and files move, the link keeps working (it shows the target, which
  * holds only this member's messages), audit rows on both. False with err otherwise. */
-bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id,
-	       const char *target_number, char *err, size_t errlen);
+bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id, const char *target_number,
+	       char *err, size_t errlen);
 /* Closes requests resolved more than auto_close_days ago (at most 100 a call), each with an
  * audit row without a user and a letter; returns how many, -1 on error. */
 int req_auto_close(struct db *db, const struct req_config *cfg);

@@ -9,22 +9,24 @@
 /* Snowball's Russian stop list (ё folded; plus также, либо, очень) and a short English list,
  * in byte order for bsearch. */
 static const char *const stop_words[] = {
-    "a", "about", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "how", "i",
-    "if", "in", "into", "is", "it", "of", "on", "or", "that", "the", "this", "to", "was",
-    "what", "when", "where", "which", "who", "will", "with", "а", "без", "более", "больше",
-    "будет", "будто", "бы", "был", "была", "были", "было", "быть", "в", "вам", "вас", "вдруг",
-    "ведь", "во", "вот", "впрочем", "все", "всегда", "всего", "всех", "всю", "вы", "где", "да",
-    "даже", "два", "для", "до", "другой", "его", "ее", "ей", "ему", "если", "есть", "еще", "ж",
-    "же", "за", "зачем", "здесь", "и", "из", "или", "им", "иногда", "их", "к", "как", "какая",
-    "какой", "когда", "конечно", "кто", "куда", "ли", "либо", "лучше", "между", "меня", "мне",
-    "много", "может", "можно", "мой", "моя", "мы", "на", "над", "надо", "наконец", "нас", "не",
-    "него", "нее", "ней", "нельзя", "нет", "ни", "нибудь", "никогда", "ним", "них", "ничего",
-    "но", "ну", "о", "об", "один", "он", "она", "они", "опять", "от", "очень", "перед", "по",
-    "под", "после", "потом", "потому", "почти", "при", "про", "раз", "разве", "с", "сам",
-    "свою", "себе", "себя", "сейчас", "со", "совсем", "так", "также", "такой", "там", "тебя",
-    "тем", "теперь", "то", "тогда", "того", "тоже", "только", "том", "тот", "три", "тут", "ты",
-    "у", "уж", "уже", "хорошо", "хоть", "чего", "чем", "через", "что", "чтоб", "чтобы", "чуть",
-    "эти", "этого", "этой", "этом", "этот", "эту", "я",
+    "a",      "about", "an",	  "and",   "are",    "as",    "at",	"be",	  "but",     "by",	"for",
+    "from",   "how",   "i",	  "if",	   "in",     "into",  "is",	"it",	  "of",	     "on",	"or",
+    "that",   "the",   "this",	  "to",	   "was",    "what",  "when",	"where",  "which",   "who",	"will",
+    "with",   "а",     "без",	  "более", "больше", "будет", "будто",	"бы",	  "был",     "была",	"были",
+    "было",   "быть",  "в",	  "вам",   "вас",    "вдруг", "ведь",	"во",	  "вот",     "впрочем", "все",
+    "всегда", "всего", "всех",	  "всю",   "вы",     "где",   "да",	"даже",	  "два",     "для",	"до",
+    "другой", "его",   "ее",	  "ей",	   "ему",    "если",  "есть",	"еще",	  "ж",	     "же",	"за",
+    "зачем",  "здесь", "и",	  "из",	   "или",    "им",    "иногда", "их",	  "к",	     "как",	"какая",
+    "какой",  "когда", "конечно", "кто",   "куда",   "ли",    "либо",	"лучше",  "между",   "меня",	"мне",
+    "много",  "может", "можно",	  "мой",   "моя",    "мы",    "на",	"над",	  "надо",    "наконец", "нас",
+    "не",     "него",  "нее",	  "ней",   "нельзя", "нет",   "ни",	"нибудь", "никогда", "ним",	"них",
+    "ничего", "но",    "ну",	  "о",	   "об",     "один",  "он",	"она",	  "они",     "опять",	"от",
+    "очень",  "перед", "по",	  "под",   "после",  "потом", "потому", "почти",  "при",     "про",	"раз",
+    "разве",  "с",     "сам",	  "свою",  "себе",   "себя",  "сейчас", "со",	  "совсем",  "так",	"также",
+    "такой",  "там",   "тебя",	  "тем",   "теперь", "то",    "тогда",	"того",	  "тоже",    "только",	"том",
+    "тот",    "три",   "тут",	  "ты",	   "у",	     "уж",    "уже",	"хорошо", "хоть",    "чего",	"чем",
+    "через",  "что",   "чтоб",	  "чтобы", "чуть",   "эти",   "этого",	"этой",	  "этом",    "этот",	"эту",
+    "я",
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -34,8 +36,8 @@ static int cmp_str(const void *a, const void *b)
 
 bool an_is_stop(const char *word)
 {
-	return bsearch(&word, stop_words, sizeof stop_words / sizeof stop_words[0],
-		       sizeof stop_words[0], cmp_str) != NULL;
+	return bsearch(&word, stop_words, sizeof stop_words / sizeof stop_words[0], sizeof stop_words[0], cmp_str) !=
+	       NULL;
 }
 
 /* ---- per-thread stemmers ---- */
@@ -94,8 +96,7 @@ bool an_is_cyrillic(const char *s)
 	while (*p && (k = utf8proc_iterate(p, -1, &cp)) > 0) {
 		if (cp >= 0x400 && cp <= 0x4FF)
 			any = true;
-		else if (utf8proc_category(cp) <= UTF8PROC_CATEGORY_LO &&
-			 utf8proc_category(cp) >= UTF8PROC_CATEGORY_LU)
+		else if (utf8proc_category(cp) <= UTF8PROC_CATEGORY_LO && utf8proc_category(cp) >= UTF8PROC_CATEGORY_LU)
 			return false;
 		p += k;
 	}
@@ -219,8 +220,7 @@ static void emit(struct an_token *t, const struct part *p, uint32_t pos, bool jo
 	fn(t, arg);
 }
 
-uint32_t an_tokens(const char *text, size_t len, void (*fn)(const struct an_token *t, void *arg),
-		   void *arg)
+uint32_t an_tokens(const char *text, size_t len, void (*fn)(const struct an_token *t, void *arg), void *arg)
 {
 	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)text;
 	uint32_t pos = 0;
@@ -253,11 +253,12 @@ uint32_t an_tokens(const char *text, size_t len, void (*fn)(const struct an_toke
 			if (np < 8)
 				parts[np++] = cur;
 			/* A hyphen or apostrophe followed by a word character continues a compound. */
-			bool joiner = k > 0 && (cp == '-' || cp == 0x2010 || cp == 0x2011 || cp == '\'' ||
-						cp == 0x2019);
+			bool joiner =
+			    k > 0 && (cp == '-' || cp == 0x2010 || cp == 0x2011 || cp == '\'' || cp == 0x2019);
 			if (joiner && i + (size_t)k < len) {
 				utf8proc_int32_t next;
-				utf8proc_ssize_t k2 = utf8proc_iterate(s + i + k, (utf8proc_ssize_t)(len - i - (size_t)k), &next);
+				utf8proc_ssize_t k2 =
+				    utf8proc_iterate(s + i + k, (utf8proc_ssize_t)(len - i - (size_t)k), &next);
 				if (k2 > 0 && word_char(next)) {
 					i += (size_t)k;
 					continue;

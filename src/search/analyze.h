@@ -24,18 +24,17 @@
 
 struct an_token {
 	char word[AN_MAX_WORD + 1]; /* normalized surface form */
-	size_t len;                 /* its bytes */
-	uint32_t pos;               /* word position (a compound's joined form shares its first part's) */
-	uint32_t start, end;        /* byte offsets of the word in the source text */
-	bool joined;                /* the joined form of a compound */
+	size_t len;		    /* its bytes */
+	uint32_t pos;		    /* word position (a compound's joined form shares its first part's) */
+	uint32_t start, end;	    /* byte offsets of the word in the source text */
+	bool joined;		    /* the joined form of a compound */
 };
 
 /*
  * Calls fn for every token of text[0..len). Returns the number of positions used (so that a
  * caller can keep fields apart by offsetting the next field's positions).
  */
-uint32_t an_tokens(const char *text, size_t len, void (*fn)(const struct an_token *t, void *arg),
-		   void *arg);
+uint32_t an_tokens(const char *text, size_t len, void (*fn)(const struct an_token *t, void *arg), void *arg);
 /* The stem of one normalized word into out (AN_MAX_WORD + 1 bytes). */
 void an_stem(const char *word, char *out);
 /* Normalizes one word (lower case, ё → е, NFC) into out; false when it has no word characters. */

@@ -109,7 +109,7 @@ struct search_index {
 	struct syn_pair {
 		uint64_t hash;
 		uint32_t group;
-	} *syn_pairs;
+	} * syn_pairs;
 	uint32_t n_syn_pairs;
 	uint32_t *group_start, *group_terms;
 	uint32_t n_groups;
@@ -147,8 +147,8 @@ static void map_free(struct strmap *m)
 }
 
 /* Slot of s in m: where its id is, or the empty slot where it belongs. */
-static uint32_t map_slot(const struct strmap *m, const char *pool, const uint32_t *str_of,
-			 size_t stride, const char *s, size_t n, uint64_t h)
+static uint32_t map_slot(const struct strmap *m, const char *pool, const uint32_t *str_of, size_t stride, const char *s,
+			 size_t n, uint64_t h)
 {
 	uint32_t i = (uint32_t)h & (m->cap - 1);
 	for (;;) {
@@ -203,8 +203,8 @@ static uint32_t term_add(struct search_index *ix, const char *s)
 {
 	size_t n = strlen(s);
 	uint64_t h = hash64(s, n);
-	uint32_t slot = map_slot(&ix->term_map, ix->pool, ix->terms ? &ix->terms[0].str : NULL,
-				 sizeof(struct term), s, n, h);
+	uint32_t slot =
+	    map_slot(&ix->term_map, ix->pool, ix->terms ? &ix->terms[0].str : NULL, sizeof(struct term), s, n, h);
 	if (ix->term_map.ids[slot])
 		return ix->term_map.ids[slot] - 1;
 	if (ix->n_terms == ix->cap_terms) {
@@ -223,8 +223,8 @@ static uint32_t term_add(struct search_index *ix, const char *s)
 static uint32_t word_add(struct search_index *ix, const char *s, size_t n)
 {
 	uint64_t h = hash64(s, n);
-	uint32_t slot = map_slot(&ix->word_map, ix->pool, ix->words ? &ix->words[0].str : NULL,
-				 sizeof(struct word), s, n, h);
+	uint32_t slot =
+	    map_slot(&ix->word_map, ix->pool, ix->words ? &ix->words[0].str : NULL, sizeof(struct word), s, n, h);
 	if (ix->word_map.ids[slot])
 		return ix->word_map.ids[slot] - 1;
 	if (ix->n_words == ix->cap_words) {
@@ -286,8 +286,8 @@ static void on_doc_token(const struct an_token *t, void *arg)
 		b->cap_occ = b->cap_occ ? b->cap_occ * 2 : 1 << 16;
 		b->occ = xrealloc(b->occ, b->cap_occ * sizeof *b->occ);
 	}
-	b->occ[b->n_occ++] = (struct occ){.term = wd->term, .doc = b->doc,
-					  .pos = b->base + t->pos, .field = (uint8_t)b->field};
+	b->occ[b->n_occ++] =
+	    (struct occ){.term = wd->term, .doc = b->doc, .pos = b->base + t->pos, .field = (uint8_t)b->field};
 }
 
 static uint32_t intern_country(struct search_index *ix, const char *c)
@@ -304,8 +304,7 @@ static uint32_t intern_country(struct search_index *ix, const char *c)
 static int cmp_words(const void *a, const void *b, void *ixv)
 {
 	const struct search_index *ix = ixv;
-	return strcmp(ix->pool + ix->words[*(const uint32_t *)a].str,
-		      ix->pool + ix->words[*(const uint32_t *)b].str);
+	return strcmp(ix->pool + ix->words[*(const uint32_t *)a].str, ix->pool + ix->words[*(const uint32_t *)b].str);
 }
 
 /* Code points of a normalized word (at most AN_MAX_WORD). */
@@ -418,7 +417,8 @@ static void build_synonyms(struct search_index *ix, const char *text)
 				char stem[AN_MAX_WORD + 1];
 				an_stem(ws[j], stem);
 				if (ix->n_syn_pairs == cap_pairs)
-					ix->syn_pairs = xrealloc(ix->syn_pairs, (cap_pairs *= 2) * sizeof *ix->syn_pairs);
+					ix->syn_pairs =
+					    xrealloc(ix->syn_pairs, (cap_pairs *= 2) * sizeof *ix->syn_pairs);
 				ix->syn_pairs[ix->n_syn_pairs++] =
 				    (struct syn_pair){hash64(stem, strlen(stem)), ix->n_groups};
 				uint32_t t = term_find(ix, stem);
@@ -428,7 +428,8 @@ static void build_synonyms(struct search_index *ix, const char *text)
 				if (dup)
 					continue;
 				if (n_terms == cap_terms)
-					ix->group_terms = xrealloc(ix->group_terms, (cap_terms *= 2) * sizeof *ix->group_terms);
+					ix->group_terms =
+					    xrealloc(ix->group_terms, (cap_terms *= 2) * sizeof *ix->group_terms);
 				ix->group_terms[n_terms++] = t - 1;
 			}
 		}
@@ -498,8 +499,7 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
 				ix->slug_variants[sid] |= 1ull << c;
 			}
 		}
-		const char *fields[F_COUNT] = {doc->title, s->keywords ? s->keywords : "", doc->summary,
-					       doc->text};
+		const char *fields[F_COUNT] = {doc->title, s->keywords ? s->keywords : "", doc->summary, doc->text};
 		b.doc = (uint32_t)d;
 		for (int f = 0; f < F_COUNT; f++) {
 			b.field = (uint32_t)f;
@@ -566,13 +566,13 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
 	size_t text = 0;
 	for (int d = 0; d < n; d++) {
 		const struct doc *doc = &ix->docs[d];
-		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) +
-			strlen(doc->summary) + strlen(doc->text) + 5;
+		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) + strlen(doc->summary) +
+			strlen(doc->text) + 5;
 	}
 	ix->bytes += sizeof *ix + (size_t)n * (sizeof(struct doc) + 8 + 8) + text + ix->pool_cap +
 		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
-		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
-		     (size_t)cap_post * sizeof(struct posting) + ix->n_positions * 4 + (size_t)ix->n_words * 4;
+		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 + (size_t)cap_post * sizeof(struct posting) +
+		     ix->n_positions * 4 + (size_t)ix->n_words * 4;
 	return ix;
 }
 
@@ -705,8 +705,7 @@ static int osa(const int32_t *a, int n, const int32_t *b, int m, int max)
 				v = d[i][j - 1] + 1;
 			if (d[i - 1][j - 1] + cost < v)
 				v = d[i - 1][j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
 				v = d[i - 2][j - 2] + 1;
 			d[i][j] = v;
 			if (v < row_min)
@@ -723,8 +722,8 @@ struct fix {
 	int dist;
 };
 
-static void consider(const struct search_index *ix, uint64_t h, const int32_t *cp, int n, int max,
-		     struct fix *best, int *nbest)
+static void consider(const struct search_index *ix, uint64_t h, const int32_t *cp, int n, int max, struct fix *best,
+		     int *nbest)
 {
 	uint32_t b = (uint32_t)h & ix->del_mask;
 	for (uint32_t i = ix->del_start[b]; i < ix->del_start[b + 1]; i++) {
@@ -847,8 +846,7 @@ static bool has_ascii_letter(const char *s)
  * Russian layout for Latin keys, the US layout for Cyrillic, and transliteration, and keeps the
  * reading whose words the index knows best (ties keep what was typed).
  */
-static const char *reread(const struct search_index *ix, struct arena *a, const char *piece,
-			  bool *changed)
+static const char *reread(const struct search_index *ix, struct arena *a, const char *piece, bool *changed)
 {
 	*changed = false;
 	/* The readings: as typed, the other layout, transliterations. */
@@ -861,7 +859,7 @@ static const char *reread(const struct search_index *ix, struct arena *a, const 
 		if (rw_layout_to_ru(piece, conv, cap))
 			reading[n++] = conv;
 		if (has_ascii_letter(piece)) {
-			char (*tr)[RW_MAX_BYTES] = arena_alloc(a, 16 * RW_MAX_BYTES);
+			char(*tr)[RW_MAX_BYTES] = arena_alloc(a, 16 * RW_MAX_BYTES);
 			size_t nt = rw_translit_to_ru(piece, tr, 16);
 			for (size_t i = 0; i < nt; i++)
 				reading[n++] = tr[i];
@@ -894,8 +892,8 @@ struct piece {
 	bool hyphen_before; /* joined to the previous piece by a hyphen ("трек-номер") */
 };
 
-static size_t reread_query(const struct search_index *ix, struct arena *a, const char *q,
-			   struct piece **pieces, bool *changed)
+static size_t reread_query(const struct search_index *ix, struct arena *a, const char *q, struct piece **pieces,
+			   bool *changed)
 {
 	size_t n = 0, len = strlen(q);
 	struct piece *v = arena_alloc(a, (len / 2 + 2) * sizeof *v);
@@ -950,8 +948,7 @@ static void add_synonyms(const struct search_index *ix, struct qword *q, const c
 }
 
 /* Terms of the (up to max) most frequent words starting with prefix, at weight w. */
-static void add_words_with_prefix(const struct search_index *ix, struct qword *q, const char *prefix,
-				  int max, float w)
+static void add_words_with_prefix(const struct search_index *ix, struct qword *q, const char *prefix, int max, float w)
 {
 	size_t n = strlen(prefix);
 	uint32_t lo = 0, hi = ix->n_words;
@@ -1023,8 +1020,8 @@ static void add_family(const struct search_index *ix, struct qword *q, const cha
  * The query's words with their alternatives (exact stem, typo fixes, synonyms, prefix
  * completions). Sets *corrected when anything was rewritten.
  */
-static int build_qwords(const struct search_index *ix, struct arena *a, const char *q,
-			struct qword *qw, const char **corrected)
+static int build_qwords(const struct search_index *ix, struct arena *a, const char *q, struct qword *qw,
+			const char **corrected)
 {
 	struct piece *pieces;
 	bool changed;
@@ -1241,12 +1238,13 @@ static void on_snip_token(const struct an_token *t, void *arg)
 		s->t = bigger;
 		s->cap *= 2;
 	}
-	s->t[s->n++] = (struct snip_tok){t->start, t->end, !an_is_stop(t->word) && is_hit(s->ix, s->qw, s->nq, t->word)};
+	s->t[s->n++] =
+	    (struct snip_tok){t->start, t->end, !an_is_stop(t->word) && is_hit(s->ix, s->qw, s->nq, t->word)};
 }
 
 /* Escaped text[from..to) with <mark> around the hit tokens inside it. */
-static void put_marked(struct buf *b, const char *text, const struct snip_ctx *s, size_t first,
-		       size_t last, uint32_t from, uint32_t to)
+static void put_marked(struct buf *b, const char *text, const struct snip_ctx *s, size_t first, size_t last,
+		       uint32_t from, uint32_t to)
 {
 	uint32_t at = from;
 	for (size_t i = first; i <= last && i < s->n; i++) {
@@ -1262,8 +1260,8 @@ static void put_marked(struct buf *b, const char *text, const struct snip_ctx *s
 }
 
 /* A window of text around the most query words, or NULL when text has none of them. */
-static const char *snippet_of(const struct search_index *ix, struct arena *a, const char *text,
-			      const struct qword *qw, int nq, bool whole)
+static const char *snippet_of(const struct search_index *ix, struct arena *a, const char *text, const struct qword *qw,
+			      int nq, bool whole)
 {
 	struct snip_ctx s = {.ix = ix, .qw = qw, .nq = nq, .cap = 64, .a = a};
 	s.t = arena_alloc(a, s.cap * sizeof *s.t);
@@ -1319,8 +1317,7 @@ static const char *make_snippet(const struct search_index *ix, struct arena *a, 
 	return s ? s : "";
 }
 
-int search_run(const struct search_index *ix, struct arena *a, const struct search_query *q,
-	       struct search_result *out)
+int search_run(const struct search_index *ix, struct arena *a, const struct search_query *q, struct search_result *out)
 {
 	memset(out, 0, sizeof *out);
 	char **all;

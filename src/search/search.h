@@ -32,20 +32,20 @@ struct search_index;
 
 /* One text to index. Strings are copied. */
 struct search_doc {
-	const char *slug;     /* the article (several docs share it: general text and variants) */
-	const char *country;  /* "" for the general text, else the variant's country code */
+	const char *slug;    /* the article (several docs share it: general text and variants) */
+	const char *country; /* "" for the general text, else the variant's country code */
 	const char *section;
 	const char *title, *summary, *keywords;
-	const char *text;     /* the body as plain text */
+	const char *text; /* the body as plain text */
 };
 
 struct search_query {
 	const char *text;    /* what the person typed (valid UTF-8; see search_clean_query) */
 	const char *country; /* the reader's country code; "" = general texts only */
 	const char *section; /* only this section, or NULL */
-	int limit;           /* 1..100 */
-	int offset;          /* 0..1000 */
-	bool snippets;       /* build snippet_html (the benchmark does not need them) */
+	int limit;	     /* 1..100 */
+	int offset;	     /* 0..1000 */
+	bool snippets;	     /* build snippet_html (the benchmark does not need them) */
 };
 
 struct search_hit {
@@ -55,7 +55,7 @@ struct search_hit {
 };
 
 struct search_result {
-	int total;             /* matching articles before limit/offset */
+	int total;	       /* matching articles before limit/offset */
 	const char *corrected; /* the query as rewritten (layout, transliteration, typos), or NULL */
 	struct search_hit *hits;
 	int n;
@@ -72,8 +72,7 @@ size_t search_memory(const struct search_index *ix);
 /* Multiplies the scores of slug's texts by boost (1.0 = neutral), e.g. from "this helped". */
 void search_set_boost(struct search_index *ix, const char *slug, double boost);
 /* Runs q; hits and strings are allocated in a. Returns 0, or -1 when the query has no words. */
-int search_run(const struct search_index *ix, struct arena *a, const struct search_query *q,
-	       struct search_result *out);
+int search_run(const struct search_index *ix, struct arena *a, const struct search_query *q, struct search_result *out);
 
 #define SEARCH_MAX_QUERY_CHARS 256
 /*

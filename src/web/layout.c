@@ -33,10 +33,10 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 		       "<select id=\"country-select\" name=\"c\">\n");
 	for (size_t i = 0; i < cfg->n_countries; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", cfg->countries[i].code,
-			    strcmp(cfg->countries[i].code, c->country) ? "" : " selected",
-			    cfg->countries[i].name);
-	html_printf(b, "</select>\n<input type=\"hidden\" name=\"back\" value=\"%s\">\n"
-		       "<button type=\"submit\">Выбрать</button>\n</form>\n</div>\n",
+			    strcmp(cfg->countries[i].code, c->country) ? "" : " selected", cfg->countries[i].name);
+	html_printf(b,
+		    "</select>\n<input type=\"hidden\" name=\"back\" value=\"%s\">\n"
+		    "<button type=\"submit\">Выбрать</button>\n</form>\n</div>\n",
 		    c->req->path);
 	page_search_form(c, query, "search-top");
 	html_raw(b, "</header>\n<main id=\"main\">\n");

@@ -20,8 +20,9 @@ static const char *country_name(struct ctx *c, const char *code)
 
 static void db_failed(struct ctx *c)
 {
-	page_error(c, 503, "Справочный центр временно недоступен. Попробуйте обновить страницу через "
-			   "минуту.");
+	page_error(c, 503,
+		   "Справочный центр временно недоступен. Попробуйте обновить страницу через "
+		   "минуту.");
 }
 
 void page_home(struct ctx *c)
@@ -47,8 +48,7 @@ void page_home(struct ctx *c)
 			    secs[i].slug, secs[i].title, secs[i].description);
 		for (int k = 0; k < na; k++)
 			if (!strcmp(arts[k].section, secs[i].slug))
-				html_printf(b, "<li><a href=\"/a/%s\">%s</a></li>\n", arts[k].slug,
-					    arts[k].title);
+				html_printf(b, "<li><a href=\"/a/%s\">%s</a></li>\n", arts[k].slug, arts[k].title);
 		html_raw(b, "</ul>\n</section>\n");
 	}
 	html_raw(b, "</div>\n</section>\n"
@@ -143,8 +143,9 @@ void page_article(struct ctx *c)
 		html_raw(b, "<p class=\"variants\">Эта статья есть в версиях для стран: ");
 		for (size_t i = 0; i < v.n_variants; i++) {
 			bool shown = !strcmp(v.variants[i], t->country);
-			html_printf(b, shown ? "%s<a href=\"/a/%s?country=%s\" aria-current=\"true\">%s</a>"
-					     : "%s<a href=\"/a/%s?country=%s\">%s</a>",
+			html_printf(b,
+				    shown ? "%s<a href=\"/a/%s?country=%s\" aria-current=\"true\">%s</a>"
+					  : "%s<a href=\"/a/%s?country=%s\">%s</a>",
 				    i ? ", " : "", t->slug, v.variants[i], country_name(c, v.variants[i]));
 		}
 		html_raw(b, ".</p>\n");
@@ -189,8 +190,9 @@ void page_country(struct ctx *c)
 {
 	const char *code = http_param(c->req, "c");
 	if (!code || !config_country(&c->app->cfg, code))
-		return page_error(c, 400, "Такой страны нет в списке. Выберите страну из списка вверху "
-					  "страницы.");
+		return page_error(c, 400,
+				  "Такой страны нет в списке. Выберите страну из списка вверху "
+				  "страницы.");
 	const char *back = http_param(c->req, "back");
 	struct buf loc;
 	buf_init(&loc, 8192);
@@ -208,9 +210,8 @@ void page_country(struct ctx *c)
 	c->resp->status = 303;
 	c->resp->location = arena_strdup(c->req->arena, buf_str(&loc));
 	buf_free(&loc);
-	c->resp->set_cookie = arena_printf(c->req->arena,
-					   "country=%s; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
-					   code);
+	c->resp->set_cookie =
+	    arena_printf(c->req->arena, "country=%s; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly", code);
 	c->resp->content_type = "text/plain; charset=utf-8";
 	buf_adds(&c->resp->body, "Страна выбрана.\n");
 }
@@ -223,8 +224,9 @@ void page_error(struct ctx *c, int status, const char *message)
 	c->resp->set_cookie = NULL;
 	struct buf *b = &c->resp->body;
 	page_begin(c, "Ошибка", NULL);
-	html_printf(b, "<h1>%s</h1>\n<p class=\"lead\">%s</p>\n"
-		       "<p><a href=\"/\">На главную</a></p>\n",
+	html_printf(b,
+		    "<h1>%s</h1>\n<p class=\"lead\">%s</p>\n"
+		    "<p><a href=\"/\">На главную</a></p>\n",
 		    status == 404 ? "Страница не найдена" : "Не удалось открыть страницу", message);
 	page_end(c);
 	c->resp->status = status;

@@ -38,8 +38,8 @@ struct form {
 	const char *problem; /* a message for the whole form */
 };
 enum { F_MEMBER, F_NAME, F_EMAIL, F_PHONE, F_COUNTRY, F_TOPIC, F_ORDER, F_SUBJECT, F_DESCRIPTION };
-static const char *const names[] = {"member_id", "name",         "email",   "phone",      "country",
-				    "topic",     "order_number", "subject", "description"};
+static const char *const names[] = {"member_id", "name",	 "email",   "phone",	  "country",
+				    "topic",	 "order_number", "subject", "description"};
 
 static const char *error_of(const struct form *f, const char *field)
 {
@@ -72,13 +72,13 @@ static void control_error(struct ctx *c, int k, const char *err)
 }
 
 /* One labelled input with its hint and error. extra is trusted markup (attributes). */
-static void input(struct ctx *c, const struct form *f, int k, const char *label, const char *type,
-		  const char *hint, const char *extra)
+static void input(struct ctx *c, const struct form *f, int k, const char *label, const char *type, const char *hint,
+		  const char *extra)
 {
 	struct buf *b = &c->resp->body;
 	const char *err = error_of(f, names[k]);
-	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-%s\">%s</label>\n", err ? " invalid" : "",
-		    names[k], label);
+	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-%s\">%s</label>\n", err ? " invalid" : "", names[k],
+		    label);
 	if (hint) {
 		html_printf(b, "<p class=\"hint\" id=\"f-%s-hint\">", names[k]);
 		html_raw(b, hint); /* trusted: literal markup of this file */
@@ -137,8 +137,9 @@ static void render_form(struct ctx *c, const struct form *f)
 	/* Country and topic */
 	const char *cerr = error_of(f, "country");
 	const char *country = f->v[F_COUNTRY] ? f->v[F_COUNTRY] : c->country;
-	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-country\">Страна</label>\n"
-		       "<select id=\"f-country\" name=\"country\"",
+	html_printf(b,
+		    "<div class=\"field%s\">\n<label for=\"f-country\">Страна</label>\n"
+		    "<select id=\"f-country\" name=\"country\"",
 		    cerr ? " invalid" : "");
 	control_attrs(c, F_COUNTRY, false, cerr);
 	html_raw(b, ">\n");
@@ -148,8 +149,9 @@ static void render_form(struct ctx *c, const struct form *f)
 	html_raw(b, "</select>\n");
 	control_error(c, F_COUNTRY, cerr);
 	const char *terr = error_of(f, "topic");
-	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-topic\">Тема</label>\n"
-		       "<select id=\"f-topic\" name=\"topic\"",
+	html_printf(b,
+		    "</div>\n<div class=\"field%s\">\n<label for=\"f-topic\">Тема</label>\n"
+		    "<select id=\"f-topic\" name=\"topic\"",
 		    terr ? " invalid" : "");
 	control_attrs(c, F_TOPIC, false, terr);
 	html_raw(b, ">\n<option value=\"\">Выберите тему</option>\n");
@@ -170,10 +172,11 @@ static void render_form(struct ctx *c, const struct form *f)
 	html_raw(b, "</div>\n");
 	input(c, f, F_SUBJECT, "Тема обращения", "text", NULL, "maxlength=\"200\" required");
 	const char *derr = error_of(f, "description");
-	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-description\">Опишите вопрос</label>\n"
-		       "<p class=\"hint\" id=\"f-description-hint\">Что случилось, что вы уже пробовали, "
-		       "какие были сообщения об ошибках. Не меньше %d символов.</p>\n"
-		       "<textarea id=\"f-description\" name=\"description\" rows=\"7\" maxlength=\"10000\"",
+	html_printf(b,
+		    "<div class=\"field%s\">\n<label for=\"f-description\">Опишите вопрос</label>\n"
+		    "<p class=\"hint\" id=\"f-description-hint\">Что случилось, что вы уже пробовали, "
+		    "какие были сообщения об ошибках. Не меньше %d символов.</p>\n"
+		    "<textarea id=\"f-description\" name=\"description\" rows=\"7\" maxlength=\"10000\"",
 		    derr ? " invalid" : "", REQ_MIN_DESCRIPTION);
 	control_attrs(c, F_DESCRIPTION, true, derr);
 	html_raw(b, ">");
@@ -182,14 +185,16 @@ static void render_form(struct ctx *c, const struct form *f)
 	control_error(c, F_DESCRIPTION, derr);
 	/* The token "Это решило мой вопрос" posts with (search.js copies it into each button's form). */
 	const char *solved = req_form_token(c->db, a, "solved", (int64_t)time(NULL));
-	html_printf(b, "</div>\n<div class=\"suggest-box\" id=\"request-suggest\" data-solved-token=\"%s\" hidden "
-		       "aria-live=\"polite\"></div>\n",
+	html_printf(b,
+		    "</div>\n<div class=\"suggest-box\" id=\"request-suggest\" data-solved-token=\"%s\" hidden "
+		    "aria-live=\"polite\"></div>\n",
 		    solved ? solved : "");
 	const char *aerr = error_of(f, "attachments");
-	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (необязательно)</label>\n"
-		       "<p class=\"hint\">До %d файлов JPEG, PNG или PDF, каждый до 10 МБ, всего до 25 МБ.</p>\n"
-		       "<input id=\"f-attachments\" name=\"attachments\" type=\"file\" multiple "
-		       "accept=\"image/jpeg,image/png,application/pdf\">\n",
+	html_printf(b,
+		    "<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (необязательно)</label>\n"
+		    "<p class=\"hint\">До %d файлов JPEG, PNG или PDF, каждый до 10 МБ, всего до 25 МБ.</p>\n"
+		    "<input id=\"f-attachments\" name=\"attachments\" type=\"file\" multiple "
+		    "accept=\"image/jpeg,image/png,application/pdf\">\n",
 		    aerr ? " invalid" : "", REQ_MAX_FILES);
 	if (aerr)
 		html_printf(b, "<p class=\"error\" id=\"f-err-attachments\">%s</p>\n", aerr);
@@ -197,8 +202,9 @@ static void render_form(struct ctx *c, const struct form *f)
 		    "поле</label><input id=\"f-website\" name=\"website\" type=\"text\" tabindex=\"-1\" "
 		    "autocomplete=\"off\"></div>\n<p><button type=\"submit\">Отправить обращение</button></p>\n"
 		    "</form>\n");
-	html_printf(b, "<p class=\"meta\">Или напишите нам: <a href=\"mailto:%s\">%s</a>, %s, Telegram %s "
-		       "(%s).</p>\n",
+	html_printf(b,
+		    "<p class=\"meta\">Или напишите нам: <a href=\"mailto:%s\">%s</a>, %s, Telegram %s "
+		    "(%s).</p>\n",
 		    cfg->support_email, cfg->support_email, cfg->support_phone, cfg->support_telegram,
 		    cfg->support_hours);
 	page_end(c);
@@ -230,9 +236,10 @@ static void created_page(struct ctx *c, const char *number, const char *path)
 	/* The whole link, as the member will paste it: absolute with [server] public_url. */
 	const char *url = arena_printf(c->req->arena, "%s%s", c->app->req.public_url, path);
 	page_begin(c, "Обращение отправлено", NULL);
-	html_printf(b, "<h1>Обращение %s принято</h1>\n<div class=\"done\">\n"
-		       "<p>Мы ответим на него по ссылке ниже%s. Сохраните её: по ней можно следить за "
-		       "статусом, отвечать и добавлять файлы. Никому её не пересылайте.</p>\n",
+	html_printf(b,
+		    "<h1>Обращение %s принято</h1>\n<div class=\"done\">\n"
+		    "<p>Мы ответим на него по ссылке ниже%s. Сохраните её: по ней можно следить за "
+		    "статусом, отвечать и добавлять файлы. Никому её не пересылайте.</p>\n",
 		    number, " и, если вы указали почту, пришлём её туда же");
 	link_to_copy(c, "private-link", url);
 	html_printf(b, "<p class=\"link\"><a href=\"%s\">Открыть обращение %s</a></p>\n</div>\n", path, number);
@@ -249,8 +256,9 @@ static void link_mail_notice(struct ctx *c, enum req_link_mail m, const char *co
 	const struct config *cfg = &c->app->cfg;
 	switch (m) {
 	case REQ_LINK_SENT:
-		html_printf(b, "<p>Мы отправили письмо со ссылкой на это обращение на почту, указанную в нём: "
-			       "<strong>%s</strong>.%s</p>\n",
+		html_printf(b,
+			    "<p>Мы отправили письмо со ссылкой на это обращение на почту, указанную в нём: "
+			    "<strong>%s</strong>.%s</p>\n",
 			    contact,
 			    held ? " Откройте обращение по этой ссылке и нажмите «Добавить в обращение» — только "
 				   "тогда текст и файлы появятся в обращении. Если их не подтвердить, через 3 дня они "
@@ -258,18 +266,20 @@ static void link_mail_notice(struct ctx *c, enum req_link_mail m, const char *co
 				 : " Письмо обычно приходит за несколько минут; проверьте и папку «Спам».");
 		return;
 	case REQ_LINK_RECENT:
-		html_printf(b, "<p>Ссылку на это обращение недавно уже отправляли на почту, указанную в нём: "
-			       "<strong>%s</strong>. Откройте обращение по ссылке из того письма%s (проверьте и "
-			       "папку «Спам»).</p>\n",
+		html_printf(b,
+			    "<p>Ссылку на это обращение недавно уже отправляли на почту, указанную в нём: "
+			    "<strong>%s</strong>. Откройте обращение по ссылке из того письма%s (проверьте и "
+			    "папку «Спам»).</p>\n",
 			    contact, held ? " — там текст будет ждать подтверждения 3 дня" : "");
 		return;
 	case REQ_LINK_NO_EMAIL:
 		break;
 	}
-	html_printf(b, "<p>В обращении указан только телефон <strong>%s</strong>, а SMS мы не отправляем, "
-		       "поэтому прислать ссылку не можем. Если ссылка у вас сохранилась, откройте обращение по "
-		       "ней%s. Если нет — свяжитесь с поддержкой: <a href=\"mailto:%s\">%s</a>, %s, Telegram "
-		       "%s.</p>\n",
+	html_printf(b,
+		    "<p>В обращении указан только телефон <strong>%s</strong>, а SMS мы не отправляем, "
+		    "поэтому прислать ссылку не можем. Если ссылка у вас сохранилась, откройте обращение по "
+		    "ней%s. Если нет — свяжитесь с поддержкой: <a href=\"mailto:%s\">%s</a>, %s, Telegram "
+		    "%s.</p>\n",
 		    contact, held ? ": текст будет ждать там подтверждения 3 дня" : "", cfg->support_email,
 		    cfg->support_email, cfg->support_phone, cfg->support_telegram);
 }
@@ -308,18 +318,20 @@ static void append_form(struct ctx *c, const struct form *f, const char *origina
 	html_raw(b, "<input type=\"hidden\" name=\"original_description\" value=\"");
 	html_value(b, original);
 	html_raw(b, "\">\n");
-	html_printf(b, "<div class=\"field%s\">\n<label for=\"f-append_to\">Ссылка на обращение "
-		       "(если сохранилась)</label>\n<input id=\"f-append_to\" name=\"append_to\" type=\"text\" "
-		       "autocomplete=\"off\" spellcheck=\"false\"",
+	html_printf(b,
+		    "<div class=\"field%s\">\n<label for=\"f-append_to\">Ссылка на обращение "
+		    "(если сохранилась)</label>\n<input id=\"f-append_to\" name=\"append_to\" type=\"text\" "
+		    "autocomplete=\"off\" spellcheck=\"false\"",
 		    link_err ? " invalid" : "");
 	if (link_err)
 		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-append_to\"");
 	html_raw(b, ">\n");
 	if (link_err)
 		html_printf(b, "<p class=\"error\" id=\"f-err-append_to\">%s</p>\n", link_err);
-	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-description\">Текст, который нужно "
-		       "добавить</label>\n<textarea id=\"f-description\" name=\"description\" rows=\"6\" "
-		       "maxlength=\"10000\"",
+	html_printf(b,
+		    "</div>\n<div class=\"field%s\">\n<label for=\"f-description\">Текст, который нужно "
+		    "добавить</label>\n<textarea id=\"f-description\" name=\"description\" rows=\"6\" "
+		    "maxlength=\"10000\"",
 		    text_err ? " invalid" : "");
 	if (text_err)
 		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-description\"");
@@ -328,9 +340,10 @@ static void append_form(struct ctx *c, const struct form *f, const char *origina
 	html_raw(b, "</textarea>\n");
 	if (text_err)
 		html_printf(b, "<p class=\"error\" id=\"f-err-description\">%s</p>\n", text_err);
-	html_printf(b, "</div>\n<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (выберите заново, "
-		       "если нужно)</label>\n<input id=\"f-attachments\" name=\"attachments\" type=\"file\" "
-		       "multiple accept=\"image/jpeg,image/png,application/pdf\">\n",
+	html_printf(b,
+		    "</div>\n<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (выберите заново, "
+		    "если нужно)</label>\n<input id=\"f-attachments\" name=\"attachments\" type=\"file\" "
+		    "multiple accept=\"image/jpeg,image/png,application/pdf\">\n",
 		    files_err ? " invalid" : "");
 	if (files_err)
 		html_printf(b, "<p class=\"error\" id=\"f-err-attachments\">%s</p>\n", files_err);
@@ -404,13 +417,14 @@ static void form_outcome(struct ctx *c, struct form *fp, enum req_result r, cons
 		page_begin(c, "Уже есть открытое обращение", NULL);
 		if (out.existing_owner) {
 			/* The request's own contact was given: its number, date and status. */
-			html_printf(b,
-				    "<h1>У вас уже есть открытое обращение по этому вопросу</h1>\n<div class=\"notice\">\n"
-				    "<p>Обращение <strong>%s</strong> от %s, статус: <strong>%s</strong>.</p>\n"
-				    "<p>Второе обращение не ускорит ответ — оно попадёт в конец очереди. Добавьте новые "
-				    "сведения в открытое обращение.</p>\n</div>\n",
-				    out.existing_number, date_time_ru(a, out.existing_created),
-				    req_status_ru(out.existing_status));
+			html_printf(
+			    b,
+			    "<h1>У вас уже есть открытое обращение по этому вопросу</h1>\n<div class=\"notice\">\n"
+			    "<p>Обращение <strong>%s</strong> от %s, статус: <strong>%s</strong>.</p>\n"
+			    "<p>Второе обращение не ускорит ответ — оно попадёт в конец очереди. Добавьте новые "
+			    "сведения в открытое обращение.</p>\n</div>\n",
+			    out.existing_number, date_time_ru(a, out.existing_created),
+			    req_status_ru(out.existing_status));
 		} else {
 			html_raw(b, "<h1>С этим номером партнёра уже есть открытое обращение по этому вопросу</h1>\n"
 				    "<div class=\"notice\">\n");
@@ -463,8 +477,8 @@ void page_request_post(struct ctx *c)
 	struct req_input in = {.client_ip = http_client_ip(req)};
 	struct req_errors shape = {0};
 	bool shaped = req_input_from_form(req, &in, &shape);
-	const char *const typed[9] = {in.member_id, in.name,         in.email,   in.phone,      in.country,
-				      in.topic,     in.order_number, in.subject, in.description};
+	const char *const typed[9] = {in.member_id, in.name,	     in.email,	 in.phone,	in.country,
+				      in.topic,	    in.order_number, in.subject, in.description};
 	memcpy(f.v, typed, sizeof typed);
 	if (!shaped) {
 		f.errors = &shape;
@@ -484,7 +498,8 @@ void page_request_post(struct ctx *c)
 		/* Straight into a request only with its private link, throttled like /r/{token}. */
 		const char *miss = arena_printf(a, "token-miss:%s", http_client_ip(req));
 		if (req_throttled(c->db, miss, 3600, 30))
-			return append_again(c, &f, original, NULL, "Слишком много неверных ссылок. Попробуйте позже.", 429);
+			return append_again(c, &f, original, NULL, "Слишком много неверных ссылок. Попробуйте позже.",
+					    429);
 		enum req_result r = req_append(c->db, &c->app->req, a, append, in.description, in.files, in.n_files,
 					       in.idempotency_key, &out);
 		if (r == REQ_CREATED || r == REQ_REPLAYED) {
@@ -502,8 +517,9 @@ void page_request_post(struct ctx *c)
 		if (r == REQ_INVALID)
 			return append_again(c, &f, original, &out.errors, NULL, wrong_link ? 404 : 422);
 		return append_again(c, &f, original, NULL,
-				    r == REQ_MISMATCH ? "Эта форма уже была отправлена с другим текстом. Отправьте её ещё раз."
-						      : "Не удалось добавить текст. Попробуйте ещё раз.",
+				    r == REQ_MISMATCH
+					? "Эта форма уже была отправлена с другим текстом. Отправьте её ещё раз."
+					: "Не удалось добавить текст. Попробуйте ещё раз.",
 				    r == REQ_MISMATCH ? 422 : 503);
 	}
 	if (http_field(req, "hold", NULL)) {
@@ -517,7 +533,7 @@ void page_request_post(struct ctx *c)
 			const char *contact = json_string_value(json_object_get(j, "contact"));
 			const char *mail = json_string_value(json_object_get(j, "mail"));
 			out.contact_masked = arena_strdup(a, contact ? contact : "");
-			out.link_mail = mail && !strcmp(mail, "sent")     ? REQ_LINK_SENT
+			out.link_mail = mail && !strcmp(mail, "sent")	  ? REQ_LINK_SENT
 					: mail && !strcmp(mail, "recent") ? REQ_LINK_RECENT
 									  : REQ_LINK_NO_EMAIL;
 			json_decref(j);
@@ -535,10 +551,12 @@ void page_request_post(struct ctx *c)
 			return append_again(c, &f, original, NULL, out.message, 429);
 		case REQ_MISMATCH:
 			return append_again(c, &f, original, NULL,
-					    "Эта форма уже была отправлена с другим текстом. Отправьте её ещё раз.", 422);
+					    "Эта форма уже была отправлена с другим текстом. Отправьте её ещё раз.",
+					    422);
 		default:
-			return append_again(c, &f, original, NULL,
-					    out.message ? out.message : "Не удалось сохранить текст. Попробуйте ещё раз.", 503);
+			return append_again(
+			    c, &f, original, NULL,
+			    out.message ? out.message : "Не удалось сохранить текст. Попробуйте ещё раз.", 503);
 		}
 	}
 	struct form_job *fj = arena_alloc(a, sizeof *fj);
@@ -566,9 +584,10 @@ void page_request_solved(struct ctx *c)
 	if (!req_deflect(c->db, slug, topic && slug_valid(topic) ? topic : ""))
 		return page_error(c, 503, "Не удалось сохранить ответ. Попробуйте позже.");
 	page_begin(c, "Рады, что помогло", NULL);
-	html_printf(&c->resp->body, "<h1>Рады, что инструкция помогла</h1>\n<p class=\"lead\">Обращение не "
-				    "создано. <a href=\"/a/%s\">Вернуться к статье</a> или <a href=\"/\">на "
-				    "главную</a>.</p>\n",
+	html_printf(&c->resp->body,
+		    "<h1>Рады, что инструкция помогла</h1>\n<p class=\"lead\">Обращение не "
+		    "создано. <a href=\"/a/%s\">Вернуться к статье</a> или <a href=\"/\">на "
+		    "главную</a>.</p>\n",
 		    slug);
 	page_end(c);
 }
@@ -615,19 +634,22 @@ static void held_block(struct ctx *c, const struct req_view *v)
 		    "<p>Этот текст отправлен через форму на сайте с вашим номером партнёра. В обращении он "
 		    "появится, только если вы его добавите. Если это писали не вы — отклоните.</p>\n");
 	for (int i = 0; i < n; i++) {
-		html_printf(b, "<div class=\"held-item\" id=\"held-%lld\">\n<p class=\"meta\">%s · удалится %s, если "
-			       "не подтвердить</p>\n<div class=\"text\">%s</div>\n",
-			    (long long)h[i].id, date_time_ru(a, h[i].created), date_time_ru(a, h[i].expires), h[i].body);
+		html_printf(b,
+			    "<div class=\"held-item\" id=\"held-%lld\">\n<p class=\"meta\">%s · удалится %s, если "
+			    "не подтвердить</p>\n<div class=\"text\">%s</div>\n",
+			    (long long)h[i].id, date_time_ru(a, h[i].created), date_time_ru(a, h[i].expires),
+			    h[i].body);
 		if (h[i].n_files) {
 			html_raw(b, "<ul class=\"files\">\n");
 			for (int k = 0; k < h[i].n_files; k++)
 				html_printf(b, "<li>%s</li>\n", h[i].filenames[k]);
 			html_raw(b, "</ul>\n");
 		}
-		html_printf(b, "<form action=\"/r/%s\" method=\"post\">\n<input type=\"hidden\" name=\"held\" "
-			       "value=\"%lld\">\n<button type=\"submit\" name=\"held_action\" value=\"confirm\">Добавить "
-			       "в обращение</button>\n<button type=\"submit\" name=\"held_action\" value=\"discard\">"
-			       "Отклонить</button>\n</form>\n</div>\n",
+		html_printf(b,
+			    "<form action=\"/r/%s\" method=\"post\">\n<input type=\"hidden\" name=\"held\" "
+			    "value=\"%lld\">\n<button type=\"submit\" name=\"held_action\" value=\"confirm\">Добавить "
+			    "в обращение</button>\n<button type=\"submit\" name=\"held_action\" value=\"discard\">"
+			    "Отклонить</button>\n</form>\n</div>\n",
 			    c->arg, (long long)h[i].id);
 	}
 	html_raw(b, "</section>\n");
@@ -643,20 +665,25 @@ void page_status(struct ctx *c)
 	c->resp->cache_control = "no-store";
 	c->resp->vary = NULL;
 	page_begin(c, arena_printf(a, "Обращение %s", v.number), NULL);
-	html_printf(b, "<h1>Обращение %s</h1>\n<p class=\"meta\">%s · создано %s · статус: "
-		       "<strong class=\"status status-%s\">%s</strong></p>\n",
+	html_printf(b,
+		    "<h1>Обращение %s</h1>\n<p class=\"meta\">%s · создано %s · статус: "
+		    "<strong class=\"status status-%s\">%s</strong></p>\n",
 		    v.number, v.subject, date_time_ru(a, v.created), v.status, req_status_ru(v.status));
 	if (v.merged_into_number)
-		html_printf(b, "<p class=\"notice\">Ваше обращение %s объединено с этим обращением: ответы "
-			       "по обоим вопросам будут здесь.</p>\n",
+		html_printf(b,
+			    "<p class=\"notice\">Ваше обращение %s объединено с этим обращением: ответы "
+			    "по обоим вопросам будут здесь.</p>\n",
 			    v.merged_from);
 	html_raw(b, "<ol class=\"conversation\">\n");
 	for (int i = 0; i < v.n_messages; i++) {
 		const struct req_message *m = &v.messages[i];
-		html_printf(b, "<li class=\"msg msg-%s\" id=\"m%lld\">\n<p class=\"meta\">%s · %s</p>\n<div class=\"text\">",
-			    m->author, (long long)m->id,
-			    !strcmp(m->author, "member") ? "Вы" : !strcmp(m->author, "agent") ? "Поддержка" : "Система",
-			    date_time_ru(a, m->created));
+		html_printf(
+		    b, "<li class=\"msg msg-%s\" id=\"m%lld\">\n<p class=\"meta\">%s · %s</p>\n<div class=\"text\">",
+		    m->author, (long long)m->id,
+		    !strcmp(m->author, "member")  ? "Вы"
+		    : !strcmp(m->author, "agent") ? "Поддержка"
+						  : "Система",
+		    date_time_ru(a, m->created));
 		html_printf(b, "%s", m->body);
 		html_raw(b, "</div>\n");
 		bool any = false;
@@ -675,14 +702,15 @@ void page_status(struct ctx *c)
 	}
 	html_raw(b, "</ol>\n");
 	held_block(c, &v);
-	html_printf(b, "<form class=\"request\" action=\"/r/%s\" method=\"post\" enctype=\"multipart/form-data\">\n"
-		       "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n"
-		       "<div class=\"field\">\n<label for=\"f-message\">Ваш ответ</label>\n"
-		       "<textarea id=\"f-message\" name=\"message\" rows=\"5\" maxlength=\"10000\"></textarea>\n</div>\n"
-		       "<div class=\"field\">\n<label for=\"f-attachments\">Файлы (необязательно)</label>\n"
-		       "<input id=\"f-attachments\" name=\"attachments\" type=\"file\" multiple "
-		       "accept=\"image/jpeg,image/png,application/pdf\">\n</div>\n"
-		       "<p><button type=\"submit\">Отправить</button></p>\n</form>\n",
+	html_printf(b,
+		    "<form class=\"request\" action=\"/r/%s\" method=\"post\" enctype=\"multipart/form-data\">\n"
+		    "<input type=\"hidden\" name=\"form_token\" value=\"%s\">\n"
+		    "<div class=\"field\">\n<label for=\"f-message\">Ваш ответ</label>\n"
+		    "<textarea id=\"f-message\" name=\"message\" rows=\"5\" maxlength=\"10000\"></textarea>\n</div>\n"
+		    "<div class=\"field\">\n<label for=\"f-attachments\">Файлы (необязательно)</label>\n"
+		    "<input id=\"f-attachments\" name=\"attachments\" type=\"file\" multiple "
+		    "accept=\"image/jpeg,image/png,application/pdf\">\n</div>\n"
+		    "<p><button type=\"submit\">Отправить</button></p>\n</form>\n",
 		    c->arg, req_new_token(a));
 	page_end(c);
 }
@@ -716,9 +744,9 @@ void page_status_post(struct ctx *c)
 	const char *text = http_field(c->req, "message", NULL);
 	const char *token = http_field(c->req, "form_token", NULL);
 	struct req_outcome out;
-	enum req_result r = req_member_reply(c->db, &c->app->req, a, v.id, text && utf8_valid(text, strlen(text)) ? text : "",
-					     c->req->files, c->req->n_files,
-					     token && strlen(token) == 43 ? arena_printf(a, "reply:%s", token) : NULL, &out);
+	enum req_result r = req_member_reply(
+	    c->db, &c->app->req, a, v.id, text && utf8_valid(text, strlen(text)) ? text : "", c->req->files,
+	    c->req->n_files, token && strlen(token) == 43 ? arena_printf(a, "reply:%s", token) : NULL, &out);
 	if (r == REQ_CREATED || r == REQ_REPLAYED) {
 		c->resp->status = 303;
 		c->resp->location = arena_printf(a, "/r/%s", c->arg);
@@ -728,8 +756,9 @@ void page_status_post(struct ctx *c)
 	}
 	page_error(c, r == REQ_INVALID || r == REQ_MISMATCH ? 422 : 503,
 		   r == REQ_INVALID && out.errors.n ? out.errors.message[0]
-		   : r == REQ_MISMATCH ? "Эта форма уже была отправлена с другим текстом. Обновите страницу и отправьте ещё раз."
-				       : "Не удалось отправить сообщение. Попробуйте позже.");
+		   : r == REQ_MISMATCH
+		       ? "Эта форма уже была отправлена с другим текстом. Обновите страницу и отправьте ещё раз."
+		       : "Не удалось отправить сообщение. Попробуйте позже.");
 }
 
 /* ---- «Потеряли ссылку?» ---- */
@@ -747,12 +776,14 @@ static void lost_form(struct ctx *c, const char *member_id, const char *error, i
 		    "почту, указанную в каждом из них. Ссылки приходят только туда: по номеру партнёра никто "
 		    "другой обращение не откроет.</p>\n");
 	if (error)
-		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p><a href=\"#f-member_id\">%s</a></p></div>\n",
-			    error);
-	html_printf(b, "<form class=\"request\" action=\"/request/lost\" method=\"post\" novalidate>\n"
-		       "<div class=\"field%s\">\n<label for=\"f-member_id\">Номер партнёра (ID)</label>\n"
-		       "<input id=\"f-member_id\" name=\"member_id\" type=\"text\" inputmode=\"numeric\" "
-		       "autocomplete=\"off\" required value=\"%s\"",
+		html_printf(
+		    b, "<div class=\"error-summary\" role=\"alert\"><p><a href=\"#f-member_id\">%s</a></p></div>\n",
+		    error);
+	html_printf(b,
+		    "<form class=\"request\" action=\"/request/lost\" method=\"post\" novalidate>\n"
+		    "<div class=\"field%s\">\n<label for=\"f-member_id\">Номер партнёра (ID)</label>\n"
+		    "<input id=\"f-member_id\" name=\"member_id\" type=\"text\" inputmode=\"numeric\" "
+		    "autocomplete=\"off\" required value=\"%s\"",
 		    error ? " invalid" : "", member_id ? member_id : "");
 	if (error)
 		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-member_id\"");
@@ -780,8 +811,8 @@ void page_request_lost_post(struct ctx *c)
 		digits &= member[i] >= '0' && member[i] <= '9';
 	if (!digits || (int)n < cfg->member_id_min || (int)n > cfg->member_id_max)
 		return lost_form(c, member,
-				 arena_printf(a, "Номер партнёра — это %d–%d цифр, без букв и пробелов.", cfg->member_id_min,
-					      cfg->member_id_max),
+				 arena_printf(a, "Номер партнёра — это %d–%d цифр, без букв и пробелов.",
+					      cfg->member_id_min, cfg->member_id_max),
 				 422);
 	/* Counted whether or not the member ID has requests, so the answer tells nothing. */
 	if (req_throttle_hit(c->db, arena_printf(a, "lost-ip:%s", http_client_ip(c->req)), 3600, 10))
@@ -792,13 +823,14 @@ void page_request_lost_post(struct ctx *c)
 	struct buf *b = &c->resp->body;
 	c->resp->cache_control = "no-store";
 	page_begin(c, "Проверьте почту", NULL);
-	html_printf(b, "<h1>Проверьте почту</h1>\n<div class=\"notice\">\n<p>Если с этим номером партнёра есть "
-		       "незакрытые обращения, ссылки на них отправлены на почту, указанную в каждом из них. Письмо "
-		       "обычно приходит за несколько минут; проверьте и папку «Спам». Ссылки на один номер партнёра "
-		       "мы присылаем не чаще трёх раз в сутки.</p>\n<p>Если в обращении был указан только телефон, "
-		       "прислать ссылку мы не можем (SMS мы не отправляем) — свяжитесь с поддержкой: "
-		       "<a href=\"mailto:%s\">%s</a>, %s, Telegram %s.</p>\n</div>\n<p><a href=\"/\">На главную</a> · "
-		       "<a href=\"/request\">Написать в поддержку</a></p>\n",
+	html_printf(b,
+		    "<h1>Проверьте почту</h1>\n<div class=\"notice\">\n<p>Если с этим номером партнёра есть "
+		    "незакрытые обращения, ссылки на них отправлены на почту, указанную в каждом из них. Письмо "
+		    "обычно приходит за несколько минут; проверьте и папку «Спам». Ссылки на один номер партнёра "
+		    "мы присылаем не чаще трёх раз в сутки.</p>\n<p>Если в обращении был указан только телефон, "
+		    "прислать ссылку мы не можем (SMS мы не отправляем) — свяжитесь с поддержкой: "
+		    "<a href=\"mailto:%s\">%s</a>, %s, Telegram %s.</p>\n</div>\n<p><a href=\"/\">На главную</a> · "
+		    "<a href=\"/request\">Написать в поддержку</a></p>\n",
 		    cfg->support_email, cfg->support_email, cfg->support_phone, cfg->support_telegram);
 	page_end(c);
 }

@@ -42,18 +42,22 @@ void page_search(struct ctx *c)
 		page_end(c);
 		return;
 	}
-	struct search_query sq = {.text = q, .country = c->country, .section = section,
-				  .limit = PAGE_SIZE, .offset = (page - 1) * PAGE_SIZE, .snippets = true};
+	struct search_query sq = {.text = q,
+				  .country = c->country,
+				  .section = section,
+				  .limit = PAGE_SIZE,
+				  .offset = (page - 1) * PAGE_SIZE,
+				  .snippets = true};
 	struct search_result r;
 	app_search_logged(c->app, a, &sq, &r, false, http_client_ip(c->req));
 	if (r.corrected)
-		html_printf(b, "<p class=\"corrected\">Показаны результаты по запросу «%s»</p>\n",
-			    r.corrected);
+		html_printf(b, "<p class=\"corrected\">Показаны результаты по запросу «%s»</p>\n", r.corrected);
 	html_raw(b, "<form class=\"filter\" action=\"/search\" method=\"get\">\n");
-	html_printf(b, "<input type=\"hidden\" name=\"q\" value=\"%s\">\n"
-		       "<label for=\"section-filter\">Раздел</label>\n"
-		       "<select id=\"section-filter\" name=\"section\">\n"
-		       "<option value=\"\">Все разделы</option>\n",
+	html_printf(b,
+		    "<input type=\"hidden\" name=\"q\" value=\"%s\">\n"
+		    "<label for=\"section-filter\">Раздел</label>\n"
+		    "<select id=\"section-filter\" name=\"section\">\n"
+		    "<option value=\"\">Все разделы</option>\n",
 		    q);
 	for (int i = 0; i < ns; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", secs[i].slug,
@@ -73,11 +77,11 @@ void page_search(struct ctx *c)
 	url_encode(&qb, q);
 	const char *q_url = arena_strdup(a, buf_str(&qb)); /* ?sq= records which result was chosen */
 	buf_free(&qb);
-	html_printf(b, "<p class=\"meta\">Найдено статей: %d</p>\n<ol class=\"results\" start=\"%d\">\n",
-		    r.total, sq.offset + 1);
+	html_printf(b, "<p class=\"meta\">Найдено статей: %d</p>\n<ol class=\"results\" start=\"%d\">\n", r.total,
+		    sq.offset + 1);
 	for (int i = 0; i < r.n; i++) {
-		html_printf(b, "<li><a href=\"/a/%s?sq=%s\">%s</a> <span class=\"meta\">%s</span>\n<p>",
-			    r.hits[i].slug, q_url, r.hits[i].title, section_title(secs, ns, r.hits[i].section));
+		html_printf(b, "<li><a href=\"/a/%s?sq=%s\">%s</a> <span class=\"meta\">%s</span>\n<p>", r.hits[i].slug,
+			    q_url, r.hits[i].title, section_title(secs, ns, r.hits[i].section));
 		html_raw(b, r.hits[i].snippet_html); /* trusted: escaped by search/ */
 		html_raw(b, "</p></li>\n");
 	}

@@ -12,17 +12,17 @@
 struct ctx;
 
 void page_home(struct ctx *c);
-void page_section(struct ctx *c);   /* /s/{section} */
-void page_article(struct ctx *c);   /* /a/{slug}, ?country=XX shows that country's text */
-void page_search(struct ctx *c);    /* /search?q=&section=&page= */
-void page_request(struct ctx *c);        /* GET /request: the request form */
-void page_request_post(struct ctx *c);   /* POST /request: create, or the form again with errors */
-void page_request_solved(struct ctx *c); /* POST /request/solved: "this solved my question" */
-void page_status(struct ctx *c);         /* GET /r/{token}: the member's private page */
-void page_status_post(struct ctx *c);    /* POST /r/{token}: the member's reply, or a held addition confirmed */
-void page_request_lost(struct ctx *c);      /* GET /request/lost: «Потеряли ссылку?» */
+void page_section(struct ctx *c);	    /* /s/{section} */
+void page_article(struct ctx *c);	    /* /a/{slug}, ?country=XX shows that country's text */
+void page_search(struct ctx *c);	    /* /search?q=&section=&page= */
+void page_request(struct ctx *c);	    /* GET /request: the request form */
+void page_request_post(struct ctx *c);	    /* POST /request: create, or the form again with errors */
+void page_request_solved(struct ctx *c);    /* POST /request/solved: "this solved my question" */
+void page_status(struct ctx *c);	    /* GET /r/{token}: the member's private page */
+void page_status_post(struct ctx *c);	    /* POST /r/{token}: the member's reply, or a held addition confirmed */
+void page_request_lost(struct ctx *c);	    /* GET /request/lost: «Потеряли ссылку?» */
 void page_request_lost_post(struct ctx *c); /* POST /request/lost: mail the links, one answer for all */
-void page_country(struct ctx *c);   /* /country?c=XX&back=/path: sets the cookie, 303 back */
+void page_country(struct ctx *c);	    /* /country?c=XX&back=/path: sets the cookie, 303 back */
 void page_not_found(struct ctx *c);
 /* A whole error page with status and a Russian message. */
 void page_error(struct ctx *c, int status, const char *message);

@@ -139,22 +139,22 @@ int fuzz_server(void)
 	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/spravka-fuzz-%d", (int)getpid());
 	mkdir(tmp_dir, 0700);
 	struct http_options o = {
-		.listen = "127.0.0.1:0",
-		.threads = 2,
-		/* Heads that never end stay open until the header deadline: thousands of inputs
-		 * a minute must not run into the connection limits. */
-		.max_connections = 900,
-		.max_connections_per_ip = 900,
-		.connection_timeout = 2,
-		.header_timeout = 2,
-		.max_url_bytes = 8192,
-		.max_header_bytes = 16384,
-		.connection_memory = 65536,
-		.cache_entries = 0,
-		.route_names = route_names,
-		.route_methods = route_methods,
-		.n_routes = 3,
-		.prepare = prepare,
+	    .listen = "127.0.0.1:0",
+	    .threads = 2,
+	    /* Heads that never end stay open until the header deadline: thousands of inputs
+	     * a minute must not run into the connection limits. */
+	    .max_connections = 900,
+	    .max_connections_per_ip = 900,
+	    .connection_timeout = 2,
+	    .header_timeout = 2,
+	    .max_url_bytes = 8192,
+	    .max_header_bytes = 16384,
+	    .connection_memory = 65536,
+	    .cache_entries = 0,
+	    .route_names = route_names,
+	    .route_methods = route_methods,
+	    .n_routes = 3,
+	    .prepare = prepare,
 	};
 	char err[256];
 	server = http_start(&o, dispatch, NULL, err, sizeof err);
@@ -306,8 +306,7 @@ void fuzz_answer_free(struct fuzz_answer *a)
 
 void fuzz_check_alive(void)
 {
-	static const char req[] =
-		"GET /healthz HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n";
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n";
 	struct fuzz_answer a;
 	fuzz_exchange_answered(req, sizeof req - 1, &a);
 	if (a.status != 200 || a.answers != 1)
@@ -332,8 +331,7 @@ static bool libmicrohttpd_double(const struct fuzz_answer *a)
 void fuzz_check_one_answer(const struct fuzz_answer *a, const char *what)
 {
 	if (a->answers != 1 && !libmicrohttpd_double(a)) {
-		fprintf(stderr, "fuzz: %s: %d answers, status %d: %.200s\n", what, a->answers,
-			a->status, a->bytes);
+		fprintf(stderr, "fuzz: %s: %d answers, status %d: %.200s\n", what, a->answers, a->status, a->bytes);
 		fuzz_fail("not exactly one answer");
 	}
 	if (a->status < 200 || a->status > 599)

@@ -89,6 +89,6 @@ int main(int argc, char **argv)
 	printf("fuzz-replay %s: %d passed, %d failed\n", name ? name + 1 : argv[0], passed, failed);
 	fflush(stdout);
 	/* The server's threads are left to the exit: stopping them would wait for the
-   * grace time. */
+	 * grace time. */
 	_exit(failed ? 1 : 0);
 }

@@ -47,9 +47,16 @@ Test(api_json, a_body_that_is_not_one_object_is_bad_json)
 {
 	struct req_input in;
 	struct req_errors e;
-	static const char *const bad[] = {"",          "[]",       "\"x\"",  "1",
-					  "{\"a\":1",  "{} {}",    "null",   "{\"name\":\"a\",\"name\":\"b\"}",
-					  "{\"name\":\"a\\u0000b\"}", "{\"a\\u0000\":1}"};
+	static const char *const bad[] = {"",
+					  "[]",
+					  "\"x\"",
+					  "1",
+					  "{\"a\":1",
+					  "{} {}",
+					  "null",
+					  "{\"name\":\"a\",\"name\":\"b\"}",
+					  "{\"name\":\"a\\u0000b\"}",
+					  "{\"a\\u0000\":1}"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_assert_not(parse(bad[i], strlen(bad[i]), &in, &e), "accepted %s", bad[i]);
 	/* A NUL byte after the object: the length given is what counts. */

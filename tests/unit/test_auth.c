@@ -107,7 +107,8 @@ Test(auth, wrong_passwords_and_unknown_logins_get_the_same_answer)
 	add("anna", "agent", "long enough password");
 	const char *token = NULL, *csrf = NULL;
 	cr_assert_eq(auth_login(db, A, "anna", "long enough passworD", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG);
-	cr_assert_eq(auth_login(db, A, "nobody", "long enough password", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG);
+	cr_assert_eq(auth_login(db, A, "nobody", "long enough password", "192.0.2.1", &token, &csrf, &delay),
+		     AUTH_WRONG);
 	cr_assert_eq(auth_login(db, A, "anna", "", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG);
 	cr_assert_null(text("SELECT token_hash FROM sessions", NULL));
 }
@@ -139,13 +140,14 @@ Test(auth, five_failures_throttle_the_client_for_that_account_only)
 	add("boris", "agent", "another long password");
 	const char *token, *csrf;
 	for (int i = 0; i < 5; i++)
-		cr_assert_eq(auth_login(db, A, "anna", "guess", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG, "try %d", i);
+		cr_assert_eq(auth_login(db, A, "anna", "guess", "192.0.2.1", &token, &csrf, &delay), AUTH_WRONG,
+			     "try %d", i);
 	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &token, &csrf, &delay),
 		     AUTH_THROTTLED, "the guessing client, even with the right password");
 	cr_assert_eq(auth_login(db, A, "boris", "another long password", "192.0.2.1", &token, &csrf, &delay), AUTH_OK,
 		     "another account from the same client");
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "198.51.100.2", &token, &csrf, &delay),
-		     AUTH_OK, "the owner from another client");
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "198.51.100.2", &token, &csrf, &delay), AUTH_OK,
+		     "the owner from another client");
 	cr_assert_eq(delay, auth_login_delay_ms(5), "but slowed down");
 }
 
@@ -157,7 +159,8 @@ Test(auth, failures_from_many_clients_only_slow_the_account_down)
 	int last = 0;
 	for (int i = 0; i < 40; i++) { /* 40 clients, 1 failure each: no client reaches a limit */
 		snprintf(client, sizeof client, "203.0.113.%d", i);
-		cr_assert_eq(auth_login(db, A, "anna", "guess", client, &token, &csrf, &delay), AUTH_WRONG, "try %d", i);
+		cr_assert_eq(auth_login(db, A, "anna", "guess", client, &token, &csrf, &delay), AUTH_WRONG, "try %d",
+			     i);
 		cr_assert_geq(delay, last, "the delay grows");
 		cr_assert_leq(delay, 3000, "and is bounded");
 		last = delay;
@@ -189,9 +192,11 @@ Test(auth, twenty_failures_throttle_the_address)
 	char login[32];
 	for (int i = 0; i < 20; i++) {
 		snprintf(login, sizeof login, "guess%d", i / 4); /* 4 failures per login: under its limit */
-		cr_assert_eq(auth_login(db, A, login, "wrong password", "192.0.2.9", &token, &csrf, &delay), AUTH_WRONG);
+		cr_assert_eq(auth_login(db, A, login, "wrong password", "192.0.2.9", &token, &csrf, &delay),
+			     AUTH_WRONG);
 	}
-	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.9", &token, &csrf, &delay), AUTH_THROTTLED);
+	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.9", &token, &csrf, &delay),
+		     AUTH_THROTTLED);
 	cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.10", &token, &csrf, &delay), AUTH_OK);
 }
 

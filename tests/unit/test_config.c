@@ -98,9 +98,12 @@ Test(config, topics_replace_the_built_in_list)
 	cr_assert_str_eq(c.topics[2].section, "");
 	config_free(&c);
 	static const char *const bad[] = {
-	    "[topics]\nBad_Slug = Название | faq\n",   "[topics]\nx = Название\n",
-	    "[topics]\nx = | faq\n",                    "[topics]\nx = Название | faq | urgent\n",
-	    "[topics]\nx = Название | Не слаг\n",       "[topics]\nx = А | faq\nx = Б | faq\n",
+	    "[topics]\nBad_Slug = Название | faq\n",
+	    "[topics]\nx = Название\n",
+	    "[topics]\nx = | faq\n",
+	    "[topics]\nx = Название | faq | urgent\n",
+	    "[topics]\nx = Название | Не слаг\n",
+	    "[topics]\nx = А | faq\nx = Б | faq\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		config_defaults(&c);
@@ -123,8 +126,9 @@ Test(config, trust_keys_defaults_and_checks)
 	cr_assert_eq(c.search_log_per_ip_hour, 300);
 	cr_assert_eq(c.shutdown_grace, 10);
 	cr_assert(!c.public_url_set, "the default public_url is not the site's origin");
-	char *p = write_ini("[server]\ntrusted_proxies = 127.0.0.1, 10.0.0.0/8 ::1\npublic_url = https://help.example.org\n"
-			    "shutdown_grace = 3\n[limits]\nmin_body_rate = 0\nbody_grace = 2\nsearch_log_per_ip_hour = 0\n");
+	char *p =
+	    write_ini("[server]\ntrusted_proxies = 127.0.0.1, 10.0.0.0/8 ::1\npublic_url = https://help.example.org\n"
+		      "shutdown_grace = 3\n[limits]\nmin_body_rate = 0\nbody_grace = 2\nsearch_log_per_ip_hour = 0\n");
 	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
 	unlink(p);
 	cr_assert(config_check(&c, err, sizeof err), "%s", err);

@@ -36,8 +36,7 @@ Test(html, printf_escapes_strings_only)
 	struct buf b;
 	buf_init(&b, 0);
 	html_printf(&b, "<a href=\"/a/%s\">%s</a> %d%%", "x\"onmouseover=1", "<script>&'", 42);
-	cr_assert_str_eq(buf_str(&b),
-			 "<a href=\"/a/x&quot;onmouseover=1\">&lt;script&gt;&amp;&#39;</a> 42%");
+	cr_assert_str_eq(buf_str(&b), "<a href=\"/a/x&quot;onmouseover=1\">&lt;script&gt;&amp;&#39;</a> 42%");
 	buf_free(&b);
 }
 
@@ -69,13 +68,16 @@ Test(html, bidi_and_zero_width_are_shown_not_obeyed)
 	} cases[] = {
 	    {"a\u202Eb", "a\u27E8U+202E\u27E9b"},
 	    {"\u202A\u202B\u202C\u202D", "\u27E8U+202A\u27E9\u27E8U+202B\u27E9\u27E8U+202C\u27E9\u27E8U+202D\u27E9"},
-	    {"\u2066x\u2067y\u2068z\u2069", "\u27E8U+2066\u27E9x\u27E8U+2067\u27E9y\u27E8U+2068\u27E9z\u27E8U+2069\u27E9"},
+	    {"\u2066x\u2067y\u2068z\u2069",
+	     "\u27E8U+2066\u27E9x\u27E8U+2067\u27E9y\u27E8U+2068\u27E9z\u27E8U+2069\u27E9"},
 	    {"\u200B\u200C\u200D\u200E\u200F",
 	     "\u27E8U+200B\u27E9\u27E8U+200C\u27E9\u27E8U+200D\u27E9\u27E8U+200E\u27E9\u27E8U+200F\u27E9"},
-	    {"\u2060\u2064\uFEFF\u061C\u180E", "\u27E8U+2060\u27E9\u27E8U+2064\u27E9\u27E8U+FEFF\u27E9\u27E8U+061C\u27E9\u27E8U+180E\u27E9"},
+	    {"\u2060\u2064\uFEFF\u061C\u180E",
+	     "\u27E8U+2060\u27E9\u27E8U+2064\u27E9\u27E8U+FEFF\u27E9\u27E8U+061C\u27E9\u27E8U+180E\u27E9"},
 	    {"<\u202E>", "&lt;\u27E8U+202E\u27E9&gt;"},
 	    /* Neighbours that are ordinary text: Cyrillic, dashes, quotes, ellipsis, Arabic, emoji. */
-	    {"Ёж — «ок»…\u2010\u2065\u2070\u0627\u061B\U0001F600", "Ёж — «ок»…\u2010\u2065\u2070\u0627\u061B\U0001F600"},
+	    {"Ёж — «ок»…\u2010\u2065\u2070\u0627\u061B\U0001F600",
+	     "Ёж — «ок»…\u2010\u2065\u2070\u0627\u061B\U0001F600"},
 	    /* A sequence cut short (precision) is left alone. */
 	    {"x\xE2\x80", "x\xE2\x80"},
 	};
@@ -116,11 +118,11 @@ Test(text, utf8_valid)
 {
 	cr_assert(utf8_valid("привет ё", strlen("привет ё")));
 	cr_assert(!utf8_valid("\xff", 1));
-	cr_assert(!utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+	cr_assert(!utf8_valid("\xc0\xaf", 2));	       /* overlong '/' */
 	cr_assert(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
 	cr_assert(!utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	cr_assert(!utf8_valid("a\0b", 3));             /* NUL */
-	cr_assert(!utf8_valid("\xd0", 1));             /* truncated */
+	cr_assert(!utf8_valid("a\0b", 3));	       /* NUL */
+	cr_assert(!utf8_valid("\xd0", 1));	       /* truncated */
 	cr_assert(utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
 }
 

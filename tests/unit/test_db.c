@@ -130,9 +130,9 @@ Test(db, a_cached_statement_is_reset_between_uses_and_nested_uses_get_their_own)
 
 struct test_job {
 	struct db_job job;
-	int value;      /* inserted into t */
-	bool keep;      /* what run() answers */
-	int seen;       /* rows of t that run() saw */
+	int value;	/* inserted into t */
+	bool keep;	/* what run() answers */
+	int seen;	/* rows of t that run() saw */
 	int done_calls; /* done() calls */
 	bool committed;
 };

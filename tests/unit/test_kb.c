@@ -55,8 +55,7 @@ static void teardown(struct fixture *f)
 static bool import(struct fixture *f, char *err, size_t errlen, long *changed)
 {
 	struct kb_batch b;
-	return kb_read_dir(f->a, f->content, &b, err, errlen) &&
-	       kb_import(f->db, &b, changed, err, errlen);
+	return kb_read_dir(f->a, f->content, &b, err, errlen) && kb_import(f->db, &b, changed, err, errlen);
 }
 
 Test(kb, imports_and_picks_the_country_variant)
@@ -139,10 +138,9 @@ Test(kb, refuses_malformed_files)
 		       "bad.md:2:", "file name");
 	expect_refused("bad.md", "---\nslug: bad\ntitle: T\nsection: faq\nupdated: 2026-02-01\n",
 		       "bad.md:", "not closed");
-	expect_refused("bad.md", "---\nslug: bad\ntitle: T\nupdated: 2026-02-01\n---\nx\n", "bad.md:",
-		       "section");
-	expect_refused("bad.md", "---\nslug: bad\ntitle: T\nsection: nope\nupdated: 2026-02-01\n---\nx\n",
-		       "bad.md", "section \"nope\"");
+	expect_refused("bad.md", "---\nslug: bad\ntitle: T\nupdated: 2026-02-01\n---\nx\n", "bad.md:", "section");
+	expect_refused("bad.md", "---\nslug: bad\ntitle: T\nsection: nope\nupdated: 2026-02-01\n---\nx\n", "bad.md",
+		       "section \"nope\"");
 	expect_refused("bad.md",
 		       "---\nslug: bad\ntitle: T\nsection: faq\nupdated: 2026-02-01\nrelated: ghost\n---\nx\n",
 		       "bad.md:6:", "ghost");

@@ -59,8 +59,8 @@ static void start_sink(int fail_first)
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execl("/usr/bin/python3", "python3", "tests/e2e/smtp_sink.py", port_s, sink_dir,
-		      "--fail-first", fail_s, "--seconds", "30", (char *)NULL);
+		execl("/usr/bin/python3", "python3", "tests/e2e/smtp_sink.py", port_s, sink_dir, "--fail-first", fail_s,
+		      "--seconds", "30", (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -288,12 +288,11 @@ Test(mail, refuses_header_injection_and_bad_input)
 	cr_assert_eq(db_begin_write(db), DB_OK);
 	for (size_t i = 0; i < sizeof bad_to / sizeof bad_to[0]; i++) {
 		cr_assert(!mail_address_valid(bad_to[i]), "accepted address \"%s\"", bad_to[i]);
-		cr_assert(!mail_enqueue(db, 0, bad_to[i], "Тема", "Текст"), "enqueued to \"%s\"",
-			  bad_to[i]);
+		cr_assert(!mail_enqueue(db, 0, bad_to[i], "Тема", "Текст"), "enqueued to \"%s\"", bad_to[i]);
 	}
 	for (size_t i = 0; i < sizeof bad_subject / sizeof bad_subject[0]; i++)
-		cr_assert(!mail_enqueue(db, 0, "member@example.kz", bad_subject[i], "Текст"),
-			  "enqueued subject %zu", i);
+		cr_assert(!mail_enqueue(db, 0, "member@example.kz", bad_subject[i], "Текст"), "enqueued subject %zu",
+			  i);
 	cr_assert(!mail_enqueue(db, 0, "member@example.kz", "Тема", "\xc3\x28"), "invalid UTF-8 body");
 	char *big = malloc(MAIL_MAX_BODY + 2);
 	memset(big, 'a', MAIL_MAX_BODY + 1);
@@ -317,7 +316,8 @@ Test(mail, delivers_a_utf8_letter_that_the_sink_can_decode)
 {
 	const char *subject = "Ваш запрос № 2024-000123: ответ поддержки — «Вывод средств на карту» ✓";
 	const char *body = "Здравствуйте, Иван!\n\nМы ответили на ваш запрос.\n.Строка с точкой в "
-			   "начале\nДлинная строка: " "ёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёё\n";
+			   "начале\nДлинная строка: "
+			   "ёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёё\n";
 	start_sink(0);
 	struct mail_config cfg = {.relay = relay, .from = "support@example.com", .max_attempts = 8};
 	enqueue("member@example.kz", subject, body);
@@ -344,8 +344,8 @@ Test(mail, delivers_a_utf8_letter_that_the_sink_can_decode)
 	int day, year, h, m, s;
 	char wd[4], mon[4];
 	cr_assert_not_null(date);
-	cr_assert_eq(sscanf(date, "%3s, %d %3s %d %d:%d:%d +0000", wd, &day, mon, &year, &h, &m, &s), 7,
-		     "Date: %s", date);
+	cr_assert_eq(sscanf(date, "%3s, %d %3s %d %d:%d:%d +0000", wd, &day, mon, &year, &h, &m, &s), 7, "Date: %s",
+		     date);
 	cr_assert(strstr("MonTueWedThuFriSatSun", wd) && strstr("JanFebMarAprMayJunJulAugSepOctNovDec", mon),
 		  "Date: %s", date);
 	/* The subject: encoded words only, folded, decoding to the original. */
@@ -362,10 +362,9 @@ Test(mail, delivers_a_utf8_letter_that_the_sink_can_decode)
 		}
 	}
 	/* The body: base64 of the text with CRLF line ends. */
-	cr_assert_str_eq(body_of(msg),
-			 "Здравствуйте, Иван!\r\n\r\nМы ответили на ваш запрос.\r\n.Строка с точкой в "
-			 "начале\r\nДлинная строка: "
-			 "ёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёё\r\n");
+	cr_assert_str_eq(body_of(msg), "Здравствуйте, Иван!\r\n\r\nМы ответили на ваш запрос.\r\n.Строка с точкой в "
+				       "начале\r\nДлинная строка: "
+				       "ёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёёё\r\n");
 	free(msg);
 	/* Sent once only. */
 	cr_assert_eq(mail_deliver(db, &cfg, 10), 0);
@@ -404,8 +403,8 @@ Test(mail, refused_delivery_backs_off_and_is_retried_after_next_attempt)
 	cr_assert(strstr(text("SELECT last_error FROM outbox"), "451"), "last_error: %s",
 		  text("SELECT last_error FROM outbox"));
 	int64_t next = num("SELECT next_attempt FROM outbox");
-	cr_assert(next >= t0 + 30 && next <= (int64_t)time(NULL) + 30, "next_attempt %lld, now %lld",
-		  (long long)next, (long long)t0);
+	cr_assert(next >= t0 + 30 && next <= (int64_t)time(NULL) + 30, "next_attempt %lld, now %lld", (long long)next,
+		  (long long)t0);
 	/* Not due yet: nothing is tried. */
 	cr_assert_eq(mail_deliver(db, &cfg, 10), 0);
 	cr_assert_eq(num("SELECT attempts FROM outbox"), 1);
@@ -416,8 +415,8 @@ Test(mail, refused_delivery_backs_off_and_is_retried_after_next_attempt)
 	cr_assert_eq(mail_deliver(db, &cfg, 10), 0);
 	cr_assert_eq(num("SELECT attempts FROM outbox"), 2);
 	next = num("SELECT next_attempt FROM outbox");
-	cr_assert(next >= t0 + 60 && next <= (int64_t)time(NULL) + 60, "next_attempt %lld, now %lld",
-		  (long long)next, (long long)t0);
+	cr_assert(next >= t0 + 60 && next <= (int64_t)time(NULL) + 60, "next_attempt %lld, now %lld", (long long)next,
+		  (long long)t0);
 	cr_assert_eq(n_files(), 0);
 
 	/* Once due again, the sink takes it. */
@@ -563,8 +562,10 @@ Test(mail_config, refuses_bad_values)
 	}
 	static const char *bad_checks[] = {"[mail]\nrelay = http://127.0.0.1:25\n",
 					   "[mail]\nfrom = Поддержка <support@example.com>\n",
-					   "[mail]\nfrom = support\n", "[mail]\nfrom = support@example..com\n",
-					   "[mail]\ntls = off\n", "[mail]\ntls = \n"};
+					   "[mail]\nfrom = support\n",
+					   "[mail]\nfrom = support@example..com\n",
+					   "[mail]\ntls = off\n",
+					   "[mail]\ntls = \n"};
 	for (size_t i = 0; i < sizeof bad_checks / sizeof bad_checks[0]; i++) {
 		struct config c;
 		char err[256];
@@ -583,14 +584,25 @@ Test(mail_config, refuses_bad_values)
 Test(mail_tls, required_unless_the_relay_is_on_loopback_or_tls_is_none)
 {
 	static const char *const loopback[] = {
-	    "smtp://127.0.0.1:2525",   "smtp://127.8.9.10",        "smtp://localhost:25",     "smtp://LOCALHOST",
-	    "smtp://[::1]:2525",       "smtp://[::ffff:127.0.0.1]:25", "smtp://user:pw@127.0.0.1:25",
-	    "smtps://127.0.0.1:465",
+	    "smtp://127.0.0.1:2525",	   "smtp://127.8.9.10",
+	    "smtp://localhost:25",	   "smtp://LOCALHOST",
+	    "smtp://[::1]:2525",	   "smtp://[::ffff:127.0.0.1]:25",
+	    "smtp://user:pw@127.0.0.1:25", "smtps://127.0.0.1:465",
 	};
 	static const char *const remote[] = {
-	    "smtp://mail.example.org:587", "smtp://192.0.2.2:25", "smtp://10.0.0.1", "smtp://[2001:db8::1]:25",
-	    "smtp://128.0.0.1", "smtp://127.0.0.1.example.org", "smtp://localhost.example.org",
-	    "smtp://127.0.0.1@mail.example.org:25", "smtp://[::2]", "smtp://user@[::1", "smtp://", "", "127.0.0.1",
+	    "smtp://mail.example.org:587",
+	    "smtp://192.0.2.2:25",
+	    "smtp://10.0.0.1",
+	    "smtp://[2001:db8::1]:25",
+	    "smtp://128.0.0.1",
+	    "smtp://127.0.0.1.example.org",
+	    "smtp://localhost.example.org",
+	    "smtp://127.0.0.1@mail.example.org:25",
+	    "smtp://[::2]",
+	    "smtp://user@[::1",
+	    "smtp://",
+	    "",
+	    "127.0.0.1",
 	};
 	for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
 		cr_assert(mail_relay_loopback(loopback[i]), "%s", loopback[i]);

@@ -51,8 +51,8 @@ Test(netaddr, addresses_parse_strictly_and_print_normalised)
 	cr_assert_str_eq(text(&a), "2001:db8::1");
 	a = addr("::ffff:192.0.2.7");
 	cr_assert_str_eq(text(&a), "192.0.2.7", "mapped IPv4 is IPv4");
-	const char *bad[] = {"",           "1.2.3",        "1.2.3.4.5", "256.1.1.1", "01.2.3.4",  "example.org",
-			     " 1.2.3.4",   "1.2.3.4:80",   "fe80::1%eth0", "unknown", "1.2.3.4/24"};
+	const char *bad[] = {"",	 "1.2.3",      "1.2.3.4.5",    "256.1.1.1", "01.2.3.4",	 "example.org",
+			     " 1.2.3.4", "1.2.3.4:80", "fe80::1%eth0", "unknown",   "1.2.3.4/24"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_assert(!netaddr_parse(bad[i], strlen(bad[i]), &a), "%s accepted", bad[i]);
 	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6};
@@ -96,7 +96,8 @@ Test(netaddr, lists_take_addresses_and_cidr_ranges_of_both_families)
 	cr_assert(!netaddr_list_has(l, &a));
 	netaddr_list_free(l);
 	char err[160];
-	const char *bad[] = {"10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/8x", "proxy.local", "10.0.0.1;10.0.0.2",
+	const char *bad[] = {"10.0.0.0/33",	  "::/129",	 "10.0.0.0/",
+			     "10.0.0.0/8x",	  "proxy.local", "10.0.0.1;10.0.0.2",
 			     "::ffff:10.0.0.0/95"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = '\0';

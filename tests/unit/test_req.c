@@ -45,16 +45,18 @@ Test(req_checks, phone_numbers_become_e164)
 	static const char *const cases[][2] = {
 	    {"+7 (912) 345-67-89", "+79123456789"}, {"89123456789", "+79123456789"},
 	    {"8 912 345 67 89", "+79123456789"},    {"9123456789", "+79123456789"},
-	    {"79123456789", "+79123456789"},        {"+7 701 234 56 78", "+77012345678"},
-	    {"+49 30 1234567", "+49301234567"},     {"+375 (29) 123-45-67", "+375291234567"},
+	    {"79123456789", "+79123456789"},	    {"+7 701 234 56 78", "+77012345678"},
+	    {"+49 30 1234567", "+49301234567"},	    {"+375 (29) 123-45-67", "+375291234567"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *got = req_normalize_phone(A, cases[i][0]);
-		cr_assert(got && !strcmp(got, cases[i][1]), "%s -> %s, expected %s", cases[i][0],
-			  got ? got : "NULL", cases[i][1]);
+		cr_assert(got && !strcmp(got, cases[i][1]), "%s -> %s, expected %s", cases[i][0], got ? got : "NULL",
+			  cases[i][1]);
 	}
-	static const char *const bad[] = {"12", "", "+7 912 abc", "++79123456789", "+0123456789",
-					  "1234567890123456789", "8912345678", "+7 912 345 67 89 ext 5"};
+	static const char *const bad[] = {"12",		 "",
+					  "+7 912 abc",	 "++79123456789",
+					  "+0123456789", "1234567890123456789",
+					  "8912345678",	 "+7 912 345 67 89 ext 5"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_assert_null(req_normalize_phone(A, bad[i]), "%s accepted", bad[i]);
 }
@@ -64,9 +66,15 @@ Test(req_checks, email_addresses)
 	static const char *const good[] = {"ivan@example.com", "i.petrov+help@mail.example.kz", "a@b.ru"};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
 		cr_assert(req_email_valid(good[i]), "%s refused", good[i]);
-	static const char *const bad[] = {"ivan@",          "@example.com",        "ivan@example",
-					  "ivan@@example.com", "ivan@example.c",   "ivan petrov@example.com",
-					  "ivan@example.com\r\nBcc: x@y.com", "<ivan@example.com>", "a@.ru"};
+	static const char *const bad[] = {"ivan@",
+					  "@example.com",
+					  "ivan@example",
+					  "ivan@@example.com",
+					  "ivan@example.c",
+					  "ivan petrov@example.com",
+					  "ivan@example.com\r\nBcc: x@y.com",
+					  "<ivan@example.com>",
+					  "a@.ru"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_assert(!req_email_valid(bad[i]), "%s accepted", bad[i]);
 }
@@ -79,12 +87,17 @@ Test(req_checks, file_type_comes_from_the_content)
 	cr_assert_str_eq(req_sniff_type(jpeg, sizeof jpeg), "image/jpeg");
 	cr_assert_str_eq(req_sniff_type(png, sizeof png - 1), "image/png");
 	cr_assert_str_eq(req_sniff_type(pdf, sizeof pdf - 1), "application/pdf");
-	static const char *const refused[] = {"<!DOCTYPE html><html>", "<?xml version=\"1.0\"?><svg",
-					      "\x7f" "ELF\x02\x01\x01", "GIF89a", "MZ\x90\0", "%PDF",
+	static const char *const refused[] = {"<!DOCTYPE html><html>",
+					      "<?xml version=\"1.0\"?><svg",
+					      "\x7f"
+					      "ELF\x02\x01\x01",
+					      "GIF89a",
+					      "MZ\x90\0",
+					      "%PDF",
 					      "\x89PNG\r\n"};
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-		cr_assert_null(req_sniff_type((const unsigned char *)refused[i], strlen(refused[i])),
-			       "%s accepted", refused[i]);
+		cr_assert_null(req_sniff_type((const unsigned char *)refused[i], strlen(refused[i])), "%s accepted",
+			       refused[i]);
 	cr_assert_null(req_sniff_type(jpeg, 2), "a 2-byte head is not a JPEG");
 }
 
@@ -193,8 +206,7 @@ Test(req_create, creates_a_request_with_its_message_mail_and_normalised_phone)
 	struct req_input in = input("1234567", "payouts", DESC);
 	struct req_outcome out;
 	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_CREATED);
-	cr_assert(out.number && !strncmp(out.number, "R-20", 4) && strlen(out.number) == 13, "%s",
-		  out.number);
+	cr_assert(out.number && !strncmp(out.number, "R-20", 4) && strlen(out.number) == 13, "%s", out.number);
 	cr_assert_str_eq(out.status, "new");
 	cr_assert_eq(strlen(out.token), 43);
 	cr_assert_eq(count("SELECT count(*) FROM requests"), 1);
@@ -312,8 +324,8 @@ Test(req_create, nearly_the_same_text_on_another_topic_is_a_duplicate)
 	struct req_input in = input("1234567", "payouts", DESC);
 	struct req_outcome first, dup;
 	cr_assert_eq(req_create(db, &cfg, A, &in, &first), REQ_CREATED);
-	struct req_input again = input("1234567", "bank-details",
-				       "Выплата за октябрь не пришла на карту, хотя в кабинете она проведена!");
+	struct req_input again =
+	    input("1234567", "bank-details", "Выплата за октябрь не пришла на карту, хотя в кабинете она проведена!");
 	cr_assert_eq(req_create(db, &cfg, A, &again, &dup), REQ_DUPLICATE);
 	cr_assert_str_eq(dup.existing_number, first.number);
 }
@@ -329,13 +341,19 @@ Test(req_create, a_resolved_request_is_no_longer_a_duplicate)
 
 Test(req_create, invalid_input_reports_each_field_and_stores_nothing)
 {
-	struct req_input in = {.member_id = "12ab", .name = "", .email = "ivan@", .phone = "12",
-			       .country = "XX", .topic = "nope", .subject = "a",
-			       .description = "коротко", .client_ip = "192.0.2.10"};
+	struct req_input in = {.member_id = "12ab",
+			       .name = "",
+			       .email = "ivan@",
+			       .phone = "12",
+			       .country = "XX",
+			       .topic = "nope",
+			       .subject = "a",
+			       .description = "коротко",
+			       .client_ip = "192.0.2.10"};
 	struct req_outcome out;
 	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_INVALID);
-	static const char *const fields[] = {"member_id", "name",    "email",      "phone",
-					     "country",   "topic",   "subject",    "description"};
+	static const char *const fields[] = {"member_id", "name",  "email",   "phone",
+					     "country",	  "topic", "subject", "description"};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		bool found = false;
 		for (int k = 0; k < out.errors.n; k++)
@@ -466,8 +484,8 @@ Test(req_create, a_member_reply_reopens_and_auto_close_closes_resolved_requests)
 	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_CREATED);
 	int64_t id = count("SELECT id FROM requests");
 	cr_assert_eq(db_exec(db, "UPDATE requests SET status = 'resolved', resolved_at = 1"), DB_OK);
-	cr_assert_eq(req_member_reply(db, &cfg, A, id, "Нет, деньги так и не пришли, проверьте ещё раз.",
-				      NULL, 0, "reply:1", &out),
+	cr_assert_eq(req_member_reply(db, &cfg, A, id, "Нет, деньги так и не пришли, проверьте ещё раз.", NULL, 0,
+				      "reply:1", &out),
 		     REQ_CREATED);
 	cr_assert_str_eq(text("SELECT status FROM requests", NULL), "open");
 	cr_assert_eq(req_member_reply(db, &cfg, A, id, "", NULL, 0, NULL, &out), REQ_INVALID,
@@ -645,10 +663,10 @@ Test(req_create, lost_links_go_to_the_stored_addresses_only)
 	int64_t letters = count("SELECT count(*) FROM outbox");
 	cr_assert_eq(req_send_links(db, &cfg, A, "1234567"), 2, "one letter per address");
 	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 2);
-	const char *b1 = text("SELECT body FROM outbox WHERE to_addr = 'irina@example.org' ORDER BY id DESC LIMIT 1",
-			      NULL);
-	const char *b2 = text("SELECT body FROM outbox WHERE to_addr = 'other@example.org' ORDER BY id DESC LIMIT 1",
-			      NULL);
+	const char *b1 =
+	    text("SELECT body FROM outbox WHERE to_addr = 'irina@example.org' ORDER BY id DESC LIMIT 1", NULL);
+	const char *b2 =
+	    text("SELECT body FROM outbox WHERE to_addr = 'other@example.org' ORDER BY id DESC LIMIT 1", NULL);
 	cr_assert(strstr(b1, o1.token) && !strstr(b1, o2.token), "%s", b1);
 	cr_assert(strstr(b2, o2.token) && !strstr(b2, o1.token), "%s", b2);
 	cr_assert_eq(req_send_links(db, &cfg, A, "7654321"), 0);
@@ -818,7 +836,8 @@ Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .
 		cr_assert_eq(r, REQ_CREATED);
 		created++;
 		struct stat st;
-		cr_assert_eq(stat(stored_path(&f), &st), 0, "iteration %d: a file a committed request refers to was removed", i);
+		cr_assert_eq(stat(stored_path(&f), &st), 0,
+			     "iteration %d: a file a committed request refers to was removed", i);
 		cr_assert_eq(st.st_size, (off_t)(sizeof JPEG_BYTES - 1));
 	}
 	cr_assert_eq(created, 300);

@@ -6,19 +6,40 @@
 #include <string.h>
 
 static const struct search_doc docs[] = {
-    {.slug = "password-reset", .country = "", .section = "account", .title = "Как восстановить пароль",
-     .summary = "Если забыли пароль от личного кабинета", .keywords = "забыл пароль, не могу войти",
+    {.slug = "password-reset",
+     .country = "",
+     .section = "account",
+     .title = "Как восстановить пароль",
+     .summary = "Если забыли пароль от личного кабинета",
+     .keywords = "забыл пароль, не могу войти",
      .text = "Нажмите «Забыли пароль?» на странице входа. Код придёт по SMS."},
-    {.slug = "payout-setup", .country = "", .section = "payouts", .title = "Как настроить выплаты",
-     .summary = "Реквизиты для выплат", .keywords = "деньги",
+    {.slug = "payout-setup",
+     .country = "",
+     .section = "payouts",
+     .title = "Как настроить выплаты",
+     .summary = "Реквизиты для выплат",
+     .keywords = "деньги",
      .text = "Укажите счёт для выплат вознаграждения."},
-    {.slug = "payout-setup", .country = "KZ", .section = "payouts", .title = "Выплаты в Казахстане",
-     .summary = "ИИН и IBAN", .keywords = "деньги", .text = "Укажите IBAN для выплат."},
-    {.slug = "track-order", .country = "", .section = "orders", .title = "Как отследить заказ",
-     .summary = "Где посмотреть трек-номер посылки", .keywords = "где мой заказ",
+    {.slug = "payout-setup",
+     .country = "KZ",
+     .section = "payouts",
+     .title = "Выплаты в Казахстане",
+     .summary = "ИИН и IBAN",
+     .keywords = "деньги",
+     .text = "Укажите IBAN для выплат."},
+    {.slug = "track-order",
+     .country = "",
+     .section = "orders",
+     .title = "Как отследить заказ",
+     .summary = "Где посмотреть трек-номер посылки",
+     .keywords = "где мой заказ",
      .text = "Трек-номер приходит в письме. Возврат товара оформляется отдельно."},
-    {.slug = "return-order", .country = "", .section = "orders", .title = "Возврат товара",
-     .summary = "Как вернуть товар", .keywords = "вернуть деньги",
+    {.slug = "return-order",
+     .country = "",
+     .section = "orders",
+     .title = "Возврат товара",
+     .summary = "Как вернуть товар",
+     .keywords = "вернуть деньги",
      .text = "Оформите возврат в личном кабинете в течение 14 дней."},
 };
 #define N_DOCS ((int)(sizeof docs / sizeof docs[0]))
@@ -91,7 +112,7 @@ Test(search, typos_are_fixed_and_reported, .init = setup, .fini = teardown)
 	cr_assert_str_eq(r.hits[0].slug, "password-reset");
 	cr_assert_not_null(r.corrected);
 	cr_assert_str_eq(r.corrected, "пароль");
-	expect_top("отследть заказ", "track-order"); /* a deletion */
+	expect_top("отследть заказ", "track-order");  /* a deletion */
 	expect_top("вощврат товара", "return-order"); /* a substitution */
 	r = run("пароль", "");
 	cr_assert_null(r.corrected, "a correct query is not rewritten");
@@ -150,8 +171,13 @@ Test(search, section_filter_and_operators_are_text, .init = setup, .fini = teard
 
 Test(search, snippets_mark_matches_and_escape, .init = setup, .fini = teardown)
 {
-	struct search_doc d = {.slug = "x", .country = "", .section = "s", .title = "Пароль",
-			       .summary = "<b>пароль</b> & вход", .keywords = "", .text = "x"};
+	struct search_doc d = {.slug = "x",
+			       .country = "",
+			       .section = "s",
+			       .title = "Пароль",
+			       .summary = "<b>пароль</b> & вход",
+			       .keywords = "",
+			       .text = "x"};
 	struct search_index *one = search_build(&d, 1, NULL);
 	struct search_result r;
 	struct search_query q = {.text = "пароль", .country = "", .limit = 5, .snippets = true};

@@ -24,8 +24,8 @@ Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
 	for (size_t i = 0; i < b.n_texts; i++) {
 		const struct kb_text *t = &b.texts[i];
 		char *plain = md_to_text(t->body, strlen(t->body));
-		docs[i] = (struct search_doc){t->slug, t->country, t->section, t->title, t->summary,
-					      t->keywords, arena_strdup(a, plain)};
+		docs[i] = (struct search_doc){
+		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain)};
 		free(plain);
 	}
 	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);

@@ -1415,9 +1415,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 			unlink(x->req.files[i].path);
 	buf_free(&x->raw);
 	buf_free(&x->resp.body);
+	bool held = x->held; /* x lives in the arena */
 	arena_free(x->req.arena);
 	*req_cls = NULL;
-	if (x->held)
+	if (held)
 		atomic_fetch_sub(&s->held, 1);
 	atomic_fetch_sub(&s->in_flight, 1);
 }

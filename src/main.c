@@ -121,6 +121,7 @@ static bool load_config(struct config *cfg, const struct opts *o)
 	config_defaults(cfg);
 	if (o->config && !config_load(cfg, o->config, err, sizeof err)) {
 		fprintf(stderr, "spravka: %s\n", err);
+		config_free(cfg);
 		return false;
 	}
 	if (o->data) {
@@ -135,6 +136,7 @@ static bool load_config(struct config *cfg, const struct opts *o)
 		cfg->threads = o->threads;
 	if (!config_check(cfg, err, sizeof err)) {
 		fprintf(stderr, "spravka: configuration: %s\n", err);
+		config_free(cfg);
 		return false;
 	}
 	return true;

@@ -50,6 +50,10 @@ struct conn_state {
 	_Atomic uint64_t mark_us, mark_bytes; /* atomic: a keep-alive request may restart them */
 	uint64_t cut_us;
 	_Atomic uint64_t resume_at_us; /* http_delay: resume then (0: not delayed) */
+	/* The peer as text and as a limit key, made on the connection's first request: a peer
+	 * that is not a trusted proxy is the client of every request on the connection. */
+	bool peer_known;
+	char peer_addr[NETADDR_TEXT], peer_key[NETADDR_TEXT];
 };
 
 struct cache;
@@ -628,8 +632,14 @@ static enum MHD_Result join_xff(void *cls, enum MHD_ValueKind kind, const char *
 /* The client: the peer, or behind trusted proxies the address X-Forwarded-For gives (every
  * X-Forwarded-For header, in the order received, as one list: haproxy adds a header of its own,
  * nginx appends to the last one). */
-static void find_client(struct http_server *s, struct http_request *req, struct MHD_Connection *c)
+static void find_client(struct http_server *s, struct http_request *req, struct MHD_Connection *c,
+			struct conn_state *cs)
 {
+	if (cs && cs->peer_known) {
+		req->client_addr = arena_strdup(req->arena, cs->peer_addr);
+		req->client_key = arena_strdup(req->arena, cs->peer_key);
+		return;
+	}
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct netaddr peer, client;
 	if (!ci || !netaddr_from_sockaddr(ci->client_addr, &peer))
@@ -647,8 +657,14 @@ static void find_client(struct http_server *s, struct http_request *req, struct 
 	char text[NETADDR_TEXT];
 	netaddr_format(&client, text);
 	req->client_addr = arena_strdup(req->arena, text);
+	if (cs && !trusted)
+		memcpy(cs->peer_addr, text, sizeof text);
 	netaddr_limit_key(&client, text);
 	req->client_key = arena_strdup(req->arena, text);
+	if (cs && !trusted) {
+		memcpy(cs->peer_key, text, sizeof text);
+		cs->peer_known = true;
+	}
 }
 
 #define MAX_FIELDS 64
@@ -1288,7 +1304,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		buf_init(&x->resp.body, BODY_MAX);
 		atomic_fetch_add(&s->in_flight, 1);
 		*req_cls = x;
-		find_client(s, &x->req, c);
+		find_client(s, &x->req, c, cs);
 		if (atomic_load(&s->draining)) {
 			/* Shutting down: answered at once, which also closes the connection. */
 			x->req.path = "/";

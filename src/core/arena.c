@@ -71,6 +71,14 @@ void arena_free(struct arena *a)
 	free(a);
 }
 
+size_t arena_bytes(const struct arena *a)
+{
+	size_t n = 0;
+	for (const struct chunk *c = a ? a->head : NULL; c; c = c->next)
+		n += c->size;
+	return n;
+}
+
 void *arena_alloc(struct arena *a, size_t n)
 {
 	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);

@@ -18,6 +18,8 @@ struct arena;
 struct arena *arena_new(void);
 /* Releases the arena and everything allocated from it. NULL is allowed. */
 void arena_free(struct arena *a);
+/* The bytes the arena's chunks hold (what it costs, not what was asked for); 0 for NULL. */
+size_t arena_bytes(const struct arena *a);
 /* n bytes aligned for any type, zero-filled. */
 void *arena_alloc(struct arena *a, size_t n);
 /* Copy of the NUL-terminated s (NULL gives NULL). */

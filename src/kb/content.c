@@ -43,16 +43,25 @@ static char *read_file(struct arena *a, const char *path, char *err, size_t errl
 		fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
-	char *data = arena_alloc(a, MAX_FILE_BYTES + 1);
-	size_t n = fread(data, 1, MAX_FILE_BYTES + 1, f);
+	/* As much memory as the file needs (not the limit: 50,000 files of a few KB each must not
+	 * take 50 GB); one byte more to see a file that grew past the limit while it was read. */
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || st.st_size > (off_t)MAX_FILE_BYTES) {
+		fclose(f);
+		fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
+		return NULL;
+	}
+	size_t want = (size_t)st.st_size + 1;
+	char *data = arena_alloc(a, want + 1);
+	size_t n = fread(data, 1, want, f);
 	bool bad = ferror(f);
 	fclose(f);
 	if (bad) {
 		fail(err, errlen, "%s: read error", path);
 		return NULL;
 	}
-	if (n > MAX_FILE_BYTES) {
-		fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
+	if (n == want) {
+		fail(err, errlen, "%s: changed while it was read; try again", path);
 		return NULL;
 	}
 	if (!utf8_valid(data, n)) {
@@ -381,6 +390,16 @@ static bool general_section(struct db *db, const char *slug, char *out, size_t o
 	return found;
 }
 
+/* Orders indexes of batch texts (qsort_r's context: the batch) by slug, then country. */
+static int cmp_texts(const void *x, const void *y, void *batch)
+{
+	const struct kb_batch *kb = batch;
+	const struct kb_text *a = &kb->texts[*(const size_t *)x];
+	const struct kb_text *b = &kb->texts[*(const size_t *)y];
+	int c = strcmp(a->slug, b->slug);
+	return c ? c : strcmp(a->country, b->country);
+}
+
 static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
 {
 	struct db_stmt *st =
@@ -425,34 +444,41 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 	bool ok = existing && del && up;
 	if (!ok)
 		fail(err, errlen, "database: %s", db_errmsg(db));
+	/* The batch's texts in (slug, country) order, so that each slug's texts are one run: linear
+	 * work per slug instead of a scan of the whole batch per text. */
+	size_t *order = xmalloc((b->n_texts ? b->n_texts : 1) * sizeof *order);
+	for (size_t i = 0; i < b->n_texts; i++)
+		order[i] = i;
+	qsort_r(order, b->n_texts, sizeof *order, cmp_texts, (void *)b);
+	for (size_t g = 0; ok && g < b->n_texts;) {
+		const char *slug = b->texts[order[g]].slug;
+		size_t end = g + 1;
+		while (end < b->n_texts && !strcmp(b->texts[order[end]].slug, slug))
+			end++;
+		db_reset(existing);
+		db_bind_text(existing, 1, slug);
+		char stale[64][3];
+		int nstale = 0;
+		while (db_step(existing) == DB_ROW && nstale < 64) {
+			const char *c = db_col_text(existing, 0);
+			bool kept = false;
+			for (size_t j = g; j < end && !kept; j++)
+				kept = !strcmp(b->texts[order[j]].country, c);
+			if (!kept)
+				snprintf(stale[nstale++], 3, "%s", c);
+		}
+		for (int k = 0; k < nstale && ok; k++) {
+			db_reset(del);
+			db_bind_text(del, 1, slug);
+			db_bind_text(del, 2, stale[k]);
+			ok = db_step(del) == DB_DONE;
+			*changed += (long)db_changes(db);
+		}
+		g = end;
+	}
+	free(order);
 	for (size_t i = 0; ok && i < b->n_texts; i++) {
 		const struct kb_text *t = &b->texts[i];
-		bool first = true;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(b->texts[j].slug, t->slug))
-				first = false;
-		if (first) {
-			db_reset(existing);
-			db_bind_text(existing, 1, t->slug);
-			char stale[64][3];
-			int nstale = 0;
-			enum db_rc rc;
-			while ((rc = db_step(existing)) == DB_ROW && nstale < 64) {
-				const char *c = db_col_text(existing, 0);
-				bool kept = false;
-				for (size_t j = i; j < b->n_texts && !kept; j++)
-					kept = !strcmp(b->texts[j].slug, t->slug) && !strcmp(b->texts[j].country, c);
-				if (!kept)
-					snprintf(stale[nstale++], 3, "%s", c);
-			}
-			for (int k = 0; k < nstale && ok; k++) {
-				db_reset(del);
-				db_bind_text(del, 1, t->slug);
-				db_bind_text(del, 2, stale[k]);
-				ok = db_step(del) == DB_DONE;
-				*changed += (long)db_changes(db);
-			}
-		}
 		if (ok && !section_exists(db, t->section)) {
 			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)", b->files[i],
 				  t->section);

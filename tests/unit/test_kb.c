@@ -190,3 +190,28 @@ Test(kb, export_then_import_is_identity)
 	free(out);
 	teardown(&f);
 }
+
+/* Reading a content directory costs what its files hold, not the 1 MiB a file may have at most:
+ * 50,000 small articles took 50 GB when every file got a buffer of the limit's size. */
+Test(kb, reading_costs_memory_in_proportion_to_the_files)
+{
+	struct fixture f;
+	setup(&f);
+	for (int i = 0; i < 300; i++) {
+		char name[64], text[512];
+		snprintf(name, sizeof name, "gen-%d.md", i);
+		snprintf(text, sizeof text,
+			 "---\nslug: gen-%d\ntitle: Статья %d\nsection: faq\nupdated: 2026-09-01\n---\nОтвет %d.\n", i,
+			 i, i);
+		put_file(f.content, name, text);
+	}
+	char err[512];
+	struct kb_batch b;
+	cr_assert(kb_read_dir(f.a, f.content, &b, err, sizeof err), "%s", err);
+	cr_assert_eq(b.n_texts, 303);
+	cr_assert_lt(arena_bytes(f.a), (size_t)303 * 8192, "%zu bytes for 303 small files", arena_bytes(f.a));
+	long changed;
+	cr_assert(kb_import(f.db, &b, &changed, err, sizeof err), "%s", err);
+	cr_assert_eq(changed, 303 + 2, "every text and both sections written once");
+	teardown(&f);
+}

@@ -121,6 +121,8 @@ void search_log_free(struct search_log *l);
 bool search_log_add(struct search_log *l, const char *client, const char *query, int results, int micros);
 /* Queues a click on slug among the results of query. */
 void search_log_click(struct search_log *l, const char *query, const char *slug);
+/* The statement a click runs (exposed so that a test can check its query plan). */
+extern const char search_log_click_sql[];
 /* Writes the queue in one transaction; false on a database error (the entries are lost). */
 bool search_log_flush(struct search_log *l, struct db *db);
 /* Deletes up to max_rows search log rows older than days days, oldest first (the maintenance

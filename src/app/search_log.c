@@ -173,6 +173,11 @@ void search_log_click(struct search_log *l, const char *query, const char *slug)
 	pthread_mutex_unlock(&l->lock);
 }
 
+/* A click marks the latest unclicked search of its query (the partial index
+ * search_log_unclicked finds it without a scan of the log). */
+const char search_log_click_sql[] = "UPDATE search_log SET clicked = ? WHERE id = (SELECT id FROM search_log "
+				    "WHERE query = ? AND clicked IS NULL ORDER BY at DESC LIMIT 1)";
+
 bool search_log_flush(struct search_log *l, struct db *db)
 {
 	pthread_mutex_lock(&l->lock);
@@ -190,10 +195,7 @@ bool search_log_flush(struct search_log *l, struct db *db)
 	struct db_stmt *ins = ok ? db_prepare(db, "INSERT INTO search_log(id, at, query, results, micros) "
 						  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 				 : NULL;
-	struct db_stmt *clk =
-	    ok ? db_prepare(db, "UPDATE search_log SET clicked = ? WHERE id = (SELECT id FROM search_log "
-				"WHERE query = ? AND clicked IS NULL ORDER BY at DESC LIMIT 1)")
-	       : NULL;
+	struct db_stmt *clk = ok ? db_prepare(db, search_log_click_sql) : NULL;
 	ok = ins && clk;
 	for (int i = 0; ok && i < n; i++) {
 		struct db_stmt *st = e[i].clicked ? clk : ins;

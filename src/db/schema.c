@@ -164,6 +164,10 @@ const struct migration schema_migrations[] = {
 	"CREATE INDEX sessions_expires ON sessions(expires);"
 	"CREATE INDEX throttle_window ON throttle(window_start);"
 	"CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);"},
+    /* Issue #8: a click finds the latest unclicked search of its query through an index instead
+     * of a scan of the whole log (250 ms at 1,000,000 rows, under the write lock); a clicked row
+     * leaves the partial index. */
+    {6, "CREATE INDEX search_log_unclicked ON search_log(query, at) WHERE clicked IS NULL;"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

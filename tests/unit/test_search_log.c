@@ -1,0 +1,59 @@
+/* Unit tests of the search log (src/app/search_log.c): clicks, and the plan of the click's
+ * statement. */
+#include "../../src/app/app.h"
+#include "../../src/core/arena.h"
+#include "../../src/db/db.h"
+#include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+Test(search_log, a_click_marks_one_search_of_its_query)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	struct search_log *l = search_log_new(300);
+	search_log_add(l, "127.0.0.1", "забыл пароль", 3, 100);
+	search_log_add(l, "127.0.0.1", "возврат товара", 2, 100);
+	search_log_add(l, "127.0.0.1", "забыл пароль", 3, 100);
+	cr_assert(search_log_flush(l, db));
+	search_log_click(l, "забыл пароль", "password-reset");
+	cr_assert(search_log_flush(l, db));
+	struct arena *a = arena_new();
+	/* One search of the query is marked (both are of the same second: either may be "the
+	 * latest"), the other query's is not. */
+	cr_assert_str_eq(db_text(db, a, "SELECT count(*) FROM search_log WHERE clicked = ?1", "password-reset"), "1");
+	cr_assert_str_eq(db_text(db, a, "SELECT query FROM search_log WHERE clicked IS NOT NULL", NULL),
+			 "забыл пароль");
+	arena_free(a);
+	search_log_free(l);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* At 1,000,000 rows the click scanned the log by time (505 ms for a query not in it, under the
+ * write lock): its plan must search an index on the query, never scan the table. */
+Test(search_log, the_click_finds_its_row_through_an_index)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	struct arena *a = arena_new();
+	struct db_stmt *st = db_prepare(db, arena_printf(a, "EXPLAIN QUERY PLAN %s", search_log_click_sql));
+	cr_assert_not_null(st, "%s", db_errmsg(db));
+	char all[2048] = "";
+	while (db_step(st) == DB_ROW) {
+		strncat(all, db_col_text(st, 3), sizeof all - strlen(all) - 4);
+		strcat(all, " | ");
+	}
+	db_finalize(st);
+	cr_assert(strstr(all, "USING INDEX search_log_unclicked"), "plan: %s", all);
+	cr_assert_null(strstr(all, "SCAN search_log"), "plan: %s", all);
+	arena_free(a);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}

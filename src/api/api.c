@@ -141,7 +141,7 @@ void api_search(struct ctx *c)
 		section = NULL;
 	if (section) {
 		struct kb_section sec;
-		int found = kb_section_get(c->db, a, section, &sec);
+		int found = kb_section_name(c->db, a, section, &sec);
 		if (found < 0)
 			return db_failed(c);
 		if (!found)

@@ -72,6 +72,19 @@ int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_s
 	return n < 0 ? -1 : n > 0;
 }
 
+int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
+{
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT s.slug, s.title, s.position, s.description, -1 FROM sections s WHERE s.slug = ?");
+	if (st)
+		db_bind_text(st, 1, slug);
+	struct kb_section *list;
+	int n = collect(st, a, sizeof *list, (void **)&list, fill_section);
+	if (n > 0)
+		*out = list[0];
+	return n < 0 ? -1 : n > 0;
+}
+
 #define TEXT_COLS                                                                                                      \
 	"a.slug, a.country, a.section, a.title, a.summary, a.updated, a.countries, "                                   \
 	"a.keywords, a.related"

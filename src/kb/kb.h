@@ -44,8 +44,12 @@ struct kb_view {
 
 /* All sections by position, each with its article count. Returns the count or -1. */
 int kb_sections(struct db *db, struct arena *a, struct kb_section **out);
-/* 1 and *out when the section exists, 0 when not, -1 on error. */
+/* 1 and *out when the section exists, 0 when not, -1 on error. Counts the section's articles:
+ * for the section's own page, not for every page that names it. */
 int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out);
+/* The same without the count (n_articles is -1): one indexed row whatever the section's size,
+ * for breadcrumbs and checks that a section exists. */
+int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out);
 /*
  * General texts without bodies, ordered by section position then title; only section's when
  * section is not NULL. Returns the count or -1.

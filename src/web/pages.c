@@ -118,7 +118,7 @@ void page_article(struct ctx *c)
 		return page_not_found(c);
 	const struct kb_text *t = &v.text;
 	struct kb_section sec;
-	if (kb_section_get(c->db, a, t->section, &sec) <= 0)
+	if (kb_section_name(c->db, a, t->section, &sec) <= 0)
 		sec = (struct kb_section){.slug = t->section, .title = t->section};
 	struct buf *b = &c->resp->body;
 	page_begin(c, t->title, NULL);

@@ -215,3 +215,20 @@ Test(kb, reading_costs_memory_in_proportion_to_the_files)
 	cr_assert_eq(changed, 303 + 2, "every text and both sections written once");
 	teardown(&f);
 }
+
+Test(kb, a_section_by_name_without_counting_its_articles)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	struct kb_section sec;
+	cr_assert_eq(kb_section_name(f.db, f.a, "payouts", &sec), 1);
+	cr_assert_str_eq(sec.title, "Выплаты");
+	cr_assert_eq(sec.n_articles, -1, "not counted");
+	cr_assert_eq(kb_section_get(f.db, f.a, "payouts", &sec), 1);
+	cr_assert_eq(sec.n_articles, 1, "counted where the section's page needs it");
+	cr_assert_eq(kb_section_name(f.db, f.a, "nope", &sec), 0);
+	teardown(&f);
+}

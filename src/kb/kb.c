@@ -58,11 +58,9 @@ int kb_sections(struct db *db, struct arena *a, struct kb_section **out)
 	return collect(db_prepare(db, sql), a, sizeof **out, (void **)out, fill_section);
 }
 
-int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
+/* The one section a statement (its slug bound) finds: 1 and *out, 0 none, -1 error. */
+static int one_section(struct db_stmt *st, struct arena *a, const char *slug, struct kb_section *out)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s WHERE s.slug = ?", section_sql);
-	struct db_stmt *st = db_prepare(db, sql);
 	if (st)
 		db_bind_text(st, 1, slug);
 	struct kb_section *list;
@@ -72,17 +70,18 @@ int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_s
 	return n < 0 ? -1 : n > 0;
 }
 
+int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql, "%s WHERE s.slug = ?", section_sql);
+	return one_section(db_prepare(db, sql), a, slug, out);
+}
+
 int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT s.slug, s.title, s.position, s.description, -1 FROM sections s WHERE s.slug = ?");
-	if (st)
-		db_bind_text(st, 1, slug);
-	struct kb_section *list;
-	int n = collect(st, a, sizeof *list, (void **)&list, fill_section);
-	if (n > 0)
-		*out = list[0];
-	return n < 0 ? -1 : n > 0;
+	return one_section(
+	    db_prepare(db, "SELECT s.slug, s.title, s.position, s.description, -1 FROM sections s WHERE s.slug = ?"), a,
+	    slug, out);
 }
 
 #define TEXT_COLS                                                                                                      \

@@ -194,14 +194,29 @@ const char *req_content_disposition(struct arena *a, const char *filename, const
 	return r;
 }
 
+/* n bytes as base64url without padding (32 bytes: 43 characters), in the arena. */
+static const char *base64url(struct arena *a, const unsigned char *bytes, size_t n)
+{
+	size_t len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *out = arena_alloc(a, len);
+	sodium_bin2base64(out, len, bytes, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+/* base64url(HMAC-SHA-256(key, msg)): the tokens the server signs (links, form tokens). */
+static const char *hmac_token(struct arena *a, const unsigned char key[crypto_auth_hmacsha256_KEYBYTES],
+			      const char *msg)
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256(mac, (const unsigned char *)msg, strlen(msg), key);
+	return base64url(a, mac, sizeof mac);
+}
+
 const char *req_new_token(struct arena *a)
 {
 	unsigned char raw[32];
 	randombytes_buf(raw, sizeof raw);
-	char *out = arena_alloc(a, sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
-	sodium_bin2base64(out, sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING), raw,
-			  sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return out;
+	return base64url(a, raw, sizeof raw);
 }
 
 const char *req_token_hash(struct arena *a, const char *token)
@@ -231,16 +246,7 @@ static const char *derive_token(struct arena *a, const struct req_config *cfg, c
 		pthread_once(&process_key_once, process_key_init);
 		key = process_key;
 	}
-	const char *msg = arena_printf(a, "spravka-link-v1:%s", nonce);
-	unsigned char mac[crypto_auth_hmacsha256_BYTES];
-	crypto_auth_hmacsha256_state st;
-	crypto_auth_hmacsha256_init(&st, key, crypto_auth_hmacsha256_KEYBYTES);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
-	crypto_auth_hmacsha256_final(&st, mac);
-	size_t n = sodium_base64_ENCODED_LEN(sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *out = arena_alloc(a, n);
-	sodium_bin2base64(out, n, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return out;
+	return hmac_token(a, key, arena_printf(a, "spravka-link-v1:%s", nonce));
 }
 
 static const char *new_nonce(struct arena *a)
@@ -1540,12 +1546,7 @@ static const char *form_mac(struct arena *a, const unsigned char *key, const cha
 {
 	char msg[256];
 	snprintf(msg, sizeof msg, "%s|%lld", purpose, (long long)issued);
-	unsigned char mac[crypto_auth_hmacsha256_BYTES];
-	crypto_auth_hmacsha256(mac, (const unsigned char *)msg, strlen(msg), key);
-	size_t len = sodium_base64_ENCODED_LEN(sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *out = arena_alloc(a, len);
-	sodium_bin2base64(out, len, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return out;
+	return hmac_token(a, key, msg);
 }
 
 const char *req_form_token(struct db *db, struct arena *a, const char *purpose, int64_t issued)

@@ -49,14 +49,14 @@ static const char *error_of(const struct form *f, const char *field)
 	return NULL;
 }
 
-/* The attributes that tie a control to its hint and error: aria-invalid, aria-describedby. */
-static void control_attrs(struct ctx *c, int k, bool hint, const char *err)
+/* The attributes that tie control `name` to its hint and error: aria-invalid, aria-describedby. */
+static void control_attrs(struct ctx *c, const char *name, bool hint, const char *err)
 {
 	struct buf *b = &c->resp->body;
 	struct arena *a = c->req->arena;
-	const char *described = hint && err ? arena_printf(a, "f-%s-hint f-err-%s", names[k], names[k])
-				: hint	    ? arena_printf(a, "f-%s-hint", names[k])
-				: err	    ? arena_printf(a, "f-err-%s", names[k])
+	const char *described = hint && err ? arena_printf(a, "f-%s-hint f-err-%s", name, name)
+				: hint	    ? arena_printf(a, "f-%s-hint", name)
+				: err	    ? arena_printf(a, "f-err-%s", name)
 					    : NULL;
 	if (err)
 		html_raw(b, " aria-invalid=\"true\"");
@@ -64,11 +64,11 @@ static void control_attrs(struct ctx *c, int k, bool hint, const char *err)
 		html_printf(b, " aria-describedby=\"%s\"", described);
 }
 
-/* The error paragraph under a control, when it has one. */
-static void control_error(struct ctx *c, int k, const char *err)
+/* The error paragraph under control `name`, when it has one. */
+static void control_error(struct ctx *c, const char *name, const char *err)
 {
 	if (err)
-		html_printf(&c->resp->body, "<p class=\"error\" id=\"f-err-%s\">%s</p>\n", names[k], err);
+		html_printf(&c->resp->body, "<p class=\"error\" id=\"f-err-%s\">%s</p>\n", name, err);
 }
 
 /* One labelled input with its hint and error. extra is trusted markup (attributes). */
@@ -87,13 +87,13 @@ static void input(struct ctx *c, const struct form *f, int k, const char *label,
 	html_printf(b, "<input id=\"f-%s\" name=\"%s\" type=\"%s\" value=\"", names[k], names[k], type);
 	html_value(b, f->v[k]);
 	html_raw(b, "\"");
-	control_attrs(c, k, hint != NULL, err);
+	control_attrs(c, names[k], hint != NULL, err);
 	if (extra) {
 		html_raw(b, " ");
 		html_raw(b, extra);
 	}
 	html_raw(b, ">\n");
-	control_error(c, k, err);
+	control_error(c, names[k], err);
 	html_raw(b, "</div>\n");
 }
 
@@ -141,19 +141,19 @@ static void render_form(struct ctx *c, const struct form *f)
 		    "<div class=\"field%s\">\n<label for=\"f-country\">Страна</label>\n"
 		    "<select id=\"f-country\" name=\"country\"",
 		    cerr ? " invalid" : "");
-	control_attrs(c, F_COUNTRY, false, cerr);
+	control_attrs(c, names[F_COUNTRY], false, cerr);
 	html_raw(b, ">\n");
 	for (size_t i = 0; i < cfg->n_countries; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", cfg->countries[i].code,
 			    strcmp(cfg->countries[i].code, country) ? "" : " selected", cfg->countries[i].name);
 	html_raw(b, "</select>\n");
-	control_error(c, F_COUNTRY, cerr);
+	control_error(c, names[F_COUNTRY], cerr);
 	const char *terr = error_of(f, "topic");
 	html_printf(b,
 		    "</div>\n<div class=\"field%s\">\n<label for=\"f-topic\">Тема</label>\n"
 		    "<select id=\"f-topic\" name=\"topic\"",
 		    terr ? " invalid" : "");
-	control_attrs(c, F_TOPIC, false, terr);
+	control_attrs(c, names[F_TOPIC], false, terr);
 	html_raw(b, ">\n<option value=\"\">Выберите тему</option>\n");
 	for (int i = 0; i < c->app->req.n_topics; i++) {
 		const struct req_topic *t = &c->app->req.topics[i];
@@ -166,7 +166,7 @@ static void render_form(struct ctx *c, const struct form *f)
 		html_printf(b, ">%s</option>\n", t->title);
 	}
 	html_raw(b, "</select>\n");
-	control_error(c, F_TOPIC, terr);
+	control_error(c, names[F_TOPIC], terr);
 	html_raw(b, "</div>\n<div class=\"order-field\">\n");
 	input(c, f, F_ORDER, "Номер заказа", "text", "Для вопросов о заказе, возврате и браке.", NULL);
 	html_raw(b, "</div>\n");
@@ -178,11 +178,11 @@ static void render_form(struct ctx *c, const struct form *f)
 		    "какие были сообщения об ошибках. Не меньше %d символов.</p>\n"
 		    "<textarea id=\"f-description\" name=\"description\" rows=\"7\" maxlength=\"10000\"",
 		    derr ? " invalid" : "", REQ_MIN_DESCRIPTION);
-	control_attrs(c, F_DESCRIPTION, true, derr);
+	control_attrs(c, names[F_DESCRIPTION], true, derr);
 	html_raw(b, ">");
 	html_value(b, f->v[F_DESCRIPTION]);
 	html_raw(b, "</textarea>\n");
-	control_error(c, F_DESCRIPTION, derr);
+	control_error(c, names[F_DESCRIPTION], derr);
 	/* The token "Это решило мой вопрос" posts with (search.js copies it into each button's form). */
 	const char *solved = req_form_token(c->db, a, "solved", (int64_t)time(NULL));
 	html_printf(b,
@@ -196,8 +196,7 @@ static void render_form(struct ctx *c, const struct form *f)
 		    "<input id=\"f-attachments\" name=\"attachments\" type=\"file\" multiple "
 		    "accept=\"image/jpeg,image/png,application/pdf\">\n",
 		    aerr ? " invalid" : "", REQ_MAX_FILES);
-	if (aerr)
-		html_printf(b, "<p class=\"error\" id=\"f-err-attachments\">%s</p>\n", aerr);
+	control_error(c, "attachments", aerr);
 	html_raw(b, "</div>\n<div class=\"hp\" aria-hidden=\"true\"><label for=\"f-website\">Не заполняйте это "
 		    "поле</label><input id=\"f-website\" name=\"website\" type=\"text\" tabindex=\"-1\" "
 		    "autocomplete=\"off\"></div>\n<p><button type=\"submit\">Отправить обращение</button></p>\n"
@@ -323,30 +322,25 @@ static void append_form(struct ctx *c, const struct form *f, const char *origina
 		    "(если сохранилась)</label>\n<input id=\"f-append_to\" name=\"append_to\" type=\"text\" "
 		    "autocomplete=\"off\" spellcheck=\"false\"",
 		    link_err ? " invalid" : "");
-	if (link_err)
-		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-append_to\"");
+	control_attrs(c, "append_to", false, link_err);
 	html_raw(b, ">\n");
-	if (link_err)
-		html_printf(b, "<p class=\"error\" id=\"f-err-append_to\">%s</p>\n", link_err);
+	control_error(c, "append_to", link_err);
 	html_printf(b,
 		    "</div>\n<div class=\"field%s\">\n<label for=\"f-description\">Текст, который нужно "
 		    "добавить</label>\n<textarea id=\"f-description\" name=\"description\" rows=\"6\" "
 		    "maxlength=\"10000\"",
 		    text_err ? " invalid" : "");
-	if (text_err)
-		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-description\"");
+	control_attrs(c, names[F_DESCRIPTION], false, text_err);
 	html_raw(b, ">");
 	html_value(b, f->v[F_DESCRIPTION]);
 	html_raw(b, "</textarea>\n");
-	if (text_err)
-		html_printf(b, "<p class=\"error\" id=\"f-err-description\">%s</p>\n", text_err);
+	control_error(c, names[F_DESCRIPTION], text_err);
 	html_printf(b,
 		    "</div>\n<div class=\"field%s\">\n<label for=\"f-attachments\">Файлы (выберите заново, "
 		    "если нужно)</label>\n<input id=\"f-attachments\" name=\"attachments\" type=\"file\" "
 		    "multiple accept=\"image/jpeg,image/png,application/pdf\">\n",
 		    files_err ? " invalid" : "");
-	if (files_err)
-		html_printf(b, "<p class=\"error\" id=\"f-err-attachments\">%s</p>\n", files_err);
+	control_error(c, "attachments", files_err);
 	html_raw(b, "</div>\n<p><button type=\"submit\">Добавить к обращению</button></p>\n</form>\n"
 		    "<p class=\"meta\"><a href=\"/request/lost\">Потеряли ссылку?</a></p>\n");
 }
@@ -785,11 +779,9 @@ static void lost_form(struct ctx *c, const char *member_id, const char *error, i
 		    "<input id=\"f-member_id\" name=\"member_id\" type=\"text\" inputmode=\"numeric\" "
 		    "autocomplete=\"off\" required value=\"%s\"",
 		    error ? " invalid" : "", member_id ? member_id : "");
-	if (error)
-		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-err-member_id\"");
+	control_attrs(c, names[F_MEMBER], false, error);
 	html_raw(b, ">\n");
-	if (error)
-		html_printf(b, "<p class=\"error\" id=\"f-err-member_id\">%s</p>\n", error);
+	control_error(c, names[F_MEMBER], error);
 	html_raw(b, "</div>\n<p><button type=\"submit\">Прислать ссылки</button></p>\n</form>\n");
 	page_end(c);
 }

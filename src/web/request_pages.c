@@ -463,6 +463,15 @@ static void form_later(struct req_create_job *j)
 	http_resume(c->req);
 }
 
+/* Wrong private links (on /r/{token} and as append_to) are counted per client under one key:
+ * at most TOKEN_MISSES_PER_HOUR an hour. */
+#define TOKEN_MISSES_PER_HOUR 30
+
+static const char *token_miss_key(struct ctx *c)
+{
+	return arena_printf(c->req->arena, "token-miss:%s", http_client_ip(c->req));
+}
+
 void page_request_post(struct ctx *c)
 {
 	struct http_request *req = c->req;
@@ -490,8 +499,8 @@ void page_request_post(struct ctx *c)
 	struct req_outcome out;
 	if (append && *str_trim(arena_strdup(a, append))) {
 		/* Straight into a request only with its private link, throttled like /r/{token}. */
-		const char *miss = arena_printf(a, "token-miss:%s", http_client_ip(req));
-		if (req_throttled(c->db, miss, 3600, 30))
+		const char *miss = token_miss_key(c);
+		if (req_throttled(c->db, miss, 3600, TOKEN_MISSES_PER_HOUR))
 			return append_again(c, &f, original, NULL, "Слишком много неверных ссылок. Попробуйте позже.",
 					    429);
 		enum req_result r = req_append(c->db, &c->app->req, a, append, in.description, in.files, in.n_files,
@@ -507,7 +516,7 @@ void page_request_post(struct ctx *c)
 		}
 		bool wrong_link = r == REQ_INVALID && out.errors.n && !strcmp(out.errors.field[0], "append_to");
 		if (wrong_link)
-			req_throttle_hit(c->db, miss, 3600, 30);
+			req_throttle_hit(c->db, miss, 3600, TOKEN_MISSES_PER_HOUR);
 		if (r == REQ_INVALID)
 			return append_again(c, &f, original, &out.errors, NULL, wrong_link ? 404 : 422);
 		return append_again(c, &f, original, NULL,
@@ -594,7 +603,6 @@ void page_request_solved(struct ctx *c)
  * let whoever shares the member's address (a carrier's NAT, an office, an untrusted proxy) lock
  * the member out of their own request.
  */
-#define TOKEN_MISSES_PER_HOUR 30
 
 static bool token_guard(struct ctx *c, struct req_view *v, int found)
 {
@@ -604,7 +612,7 @@ static bool token_guard(struct ctx *c, struct req_view *v, int found)
 		page_error(c, 503, "Сервис временно недоступен. Попробуйте позже.");
 		return false;
 	}
-	const char *key = arena_printf(c->req->arena, "token-miss:%s", http_client_ip(c->req));
+	const char *key = token_miss_key(c);
 	if (req_throttled(c->db, key, 3600, TOKEN_MISSES_PER_HOUR) ||
 	    req_throttle_hit(c->db, key, 3600, TOKEN_MISSES_PER_HOUR)) {
 		page_error(c, 429, "Слишком много неверных ссылок. Попробуйте позже.");

@@ -53,6 +53,14 @@ bool netaddr_parse(const char *s, size_t n, struct netaddr *out)
 	return false;
 }
 
+bool netaddr_is_loopback(const struct netaddr *a)
+{
+	static const unsigned char v6_loopback[16] = {[15] = 1};
+	if (a->family == AF_INET)
+		return a->bytes[0] == 127;
+	return a->family == AF_INET6 && !memcmp(a->bytes, v6_loopback, 16);
+}
+
 bool netaddr_from_sockaddr(const struct sockaddr *sa, struct netaddr *out)
 {
 	memset(out, 0, sizeof *out);

@@ -25,6 +25,8 @@ struct netaddr {
 
 /* Parses a plain IPv4 or IPv6 address; false for anything else (names, ports, zones, spaces). */
 bool netaddr_parse(const char *s, size_t n, struct netaddr *out);
+/* 127.0.0.0/8 or ::1 (an IPv4-mapped address counts as IPv4). */
+bool netaddr_is_loopback(const struct netaddr *a);
 /* From a socket address; false for other families. */
 bool netaddr_from_sockaddr(const struct sockaddr *sa, struct netaddr *out);
 /* The normalised text form into out (NETADDR_TEXT bytes); "?" for none. */

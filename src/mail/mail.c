@@ -6,12 +6,11 @@
 
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../core/netaddr.h"
 #include "../core/text.h"
 #include "../db/db.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -104,13 +103,8 @@ bool mail_relay_loopback(const char *relay)
 	host[n] = '\0';
 	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
 		return true;
-	struct in_addr v4;
-	struct in6_addr v6;
-	if (inet_pton(AF_INET, host, &v4) == 1)
-		return (ntohl(v4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &v6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
-	return false;
+	struct netaddr addr;
+	return netaddr_parse(host, n, &addr) && netaddr_is_loopback(&addr);
 }
 
 enum mail_tls mail_tls_for(const char *relay, bool tls_none)

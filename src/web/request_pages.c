@@ -498,11 +498,8 @@ void page_request_post(struct ctx *c)
 		original = NULL;
 	struct req_outcome out;
 	if (append && *str_trim(arena_strdup(a, append))) {
-		/* Straight into a request only with its private link, throttled like /r/{token}. */
-		const char *miss = token_miss_key(c);
-		if (req_throttled(c->db, miss, 3600, TOKEN_MISSES_PER_HOUR))
-			return append_again(c, &f, original, NULL, "Слишком много неверных ссылок. Попробуйте позже.",
-					    429);
+		/* Straight into a request only with its private link, throttled like /r/{token}: only
+		 * wrong links count, and the right one works even from a throttled client. */
 		enum req_result r = req_append(c->db, &c->app->req, a, append, in.description, in.files, in.n_files,
 					       in.idempotency_key, &out);
 		if (r == REQ_CREATED || r == REQ_REPLAYED) {
@@ -515,8 +512,11 @@ void page_request_post(struct ctx *c)
 			return page_end(c);
 		}
 		bool wrong_link = r == REQ_INVALID && out.errors.n && !strcmp(out.errors.field[0], "append_to");
-		if (wrong_link)
-			req_throttle_hit(c->db, miss, 3600, TOKEN_MISSES_PER_HOUR);
+		const char *miss = wrong_link ? token_miss_key(c) : NULL;
+		if (miss && (req_throttled(c->db, miss, 3600, TOKEN_MISSES_PER_HOUR) ||
+			     req_throttle_hit(c->db, miss, 3600, TOKEN_MISSES_PER_HOUR)))
+			return append_again(c, &f, original, NULL, "Слишком много неверных ссылок. Попробуйте позже.",
+					    429);
 		if (r == REQ_INVALID)
 			return append_again(c, &f, original, &out.errors, NULL, wrong_link ? 404 : 422);
 		return append_again(c, &f, original, NULL,

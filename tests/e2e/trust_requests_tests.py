@@ -290,12 +290,19 @@ def _():
     eq(messages_of(s, r1["number"]), [r1["description"]], "messages")
     eq(count(s, "held_additions"), 0, "nothing held either")
     eq(count(s, "attachments"), 0, "no attachment")
-    # The misses count with those of /r/ (30 an hour per client): then even the right link waits.
+    # The misses count with those of /r/ (30 an hour per client): then a wrong link gets 429 and
+    # writes nothing, while the right link still works, as on /r/.
     for i in range(30 - 7):
         eq(s.req(f"/r/{rand_token()}").status, 404, f"wrong /r/ #{i}")
-    r = post_form(s, "/request", base + [("append_to", PUBLIC + r1["url"]), ("description", text)])
-    eq(r.status, 429, "append_to after 30 misses")
+    r = post_form(s, "/request", base + [("append_to", rand_token()), ("description", text)])
+    eq(r.status, 429, "a wrong append_to after 30 misses")
+    contains(r.text, html.escape(text, quote=False), what="the text kept in the 429 form")
     eq(messages_of(s, r1["number"]), [r1["description"]], "messages after the throttled append")
+    own = "Дополняю: выписка из банка приложена к обращению, проверьте, пожалуйста."
+    r = post_form(s, "/request", base + [("append_to", PUBLIC + r1["url"]), ("description", own),
+                                         ("form_token", rand_token())])
+    eq(r.status, 200, "the right link from the throttled client")
+    eq(messages_of(s, r1["number"]), [r1["description"], own], "messages after the right link")
     finish(s)
 
 

@@ -50,10 +50,53 @@ static json_t *list_json(struct arena *a, const char *list)
 	return arr;
 }
 
+/* Sections per page of /api/v1/sections: far more than a help center has, few enough that the
+ * answer stays small (about 1.5 MB at worst). */
+#define API_SECTIONS_PAGE 1000
+
+/* The URL of page p of a listing at path (page 1 is the bare path). */
+static const char *page_url(struct arena *a, const char *path, int p)
+{
+	return p == 1 ? path : arena_printf(a, "%s?page=%d", path, p);
+}
+
+/* Checks c->page against pages (answers 400 or 404 and returns false when it is not one of
+ * them); sets the Link header to the neighbouring pages. */
+static bool page_in_range(struct ctx *c, const char *path, int pages)
+{
+	if (c->page < 1) {
+		api_error(c, 400, "bad_page",
+			  "Параметр page должен быть целым числом от 1, указанным один раз, например page=2.");
+		return false;
+	}
+	if (c->page > pages) {
+		api_error(c, 404, "not_found",
+			  arena_printf(c->req->arena, "Такой страницы нет: последняя страница — %d.", pages));
+		return false;
+	}
+	struct arena *a = c->req->arena;
+	const char *prev = c->page > 1 ? arena_printf(a, "<%s>; rel=\"prev\"", page_url(a, path, c->page - 1)) : NULL;
+	const char *next =
+	    c->page < pages ? arena_printf(a, "<%s>; rel=\"next\"", page_url(a, path, c->page + 1)) : NULL;
+	c->resp->link = prev && next ? arena_printf(a, "%s, %s", prev, next) : prev ? prev : next;
+	return true;
+}
+
+static int page_count(int total, int size)
+{
+	return total <= 0 ? 1 : (total - 1) / size + 1;
+}
+
 void api_sections(struct ctx *c)
 {
+	int total = kb_section_total(c->db);
+	if (total < 0)
+		return db_failed(c);
+	if (!page_in_range(c, "/api/v1/sections", page_count(total, API_SECTIONS_PAGE)))
+		return;
 	struct kb_section *secs;
-	int n = kb_sections(c->db, c->req->arena, &secs);
+	int n =
+	    kb_section_list(c->db, c->req->arena, (c->page - 1) * API_SECTIONS_PAGE, API_SECTIONS_PAGE, true, &secs);
 	if (n < 0)
 		return db_failed(c);
 	json_t *arr = json_array();
@@ -73,8 +116,13 @@ void api_section(struct ctx *c)
 		return db_failed(c);
 	if (!found)
 		return api_error(c, 404, "not_found", "Такого раздела нет.");
+	int size = c->app->cfg.section_page_size;
+	int pages = page_count(sec.n_articles, size);
+	const char *path = arena_printf(a, "/api/v1/sections/%s", sec.slug);
+	if (!page_in_range(c, path, pages))
+		return;
 	struct kb_text *arts;
-	int n = kb_articles(c->db, a, sec.slug, &arts);
+	int n = kb_section_articles(c->db, a, sec.slug, (c->page - 1) * size, size, &arts);
 	if (n < 0)
 		return db_failed(c);
 	json_t *arr = json_array();
@@ -83,8 +131,10 @@ void api_section(struct ctx *c)
 						     arts[i].title, "summary", arts[i].summary, "updated",
 						     arts[i].updated, "url", arena_printf(a, "/a/%s", arts[i].slug)));
 	send_json(c, 200,
-		  json_pack("{s:s,s:s,s:s,s:i,s:o}", "slug", sec.slug, "title", sec.title, "description",
-			    sec.description, "position", sec.position, "articles", arr));
+		  json_pack("{s:s,s:s,s:s,s:i,s:o,s:i,s:i,s:i,s:s?}", "slug", sec.slug, "title", sec.title,
+			    "description", sec.description, "position", sec.position, "articles", arr, "page", c->page,
+			    "pages", pages, "total", sec.n_articles, "next",
+			    c->page < pages ? page_url(a, path, c->page + 1) : NULL));
 }
 
 void api_article(struct ctx *c)

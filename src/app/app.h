@@ -65,7 +65,20 @@ struct ctx {
 	const char *country;	/* the reader's country code (always a configured one) */
 	const char *arg;	/* the path's {…} part, decoded */
 	struct auth_user *user; /* the signed-in desk user, on routes that require a role */
+	int page;		/* paginated routes: ?page= (1 when absent), 0 when malformed (app_page) */
+	const char *rel_prev;	/* pages: URLs for <link rel="prev"/"next"> in the head, or NULL */
+	const char *rel_next;
 };
+
+/* The largest ?page= taken: a listing of more pages does not exist on one machine. */
+#define APP_MAX_PAGE 1000000
+/*
+ * The ?page= of a paginated listing: 1 when absent; the number when the parameter is given
+ * exactly once as a canonical decimal from 1 to APP_MAX_PAGE ("2", not "02", "+2", "2.0", "1e3");
+ * 0 otherwise (the handler answers 400). The dispatcher sets ctx.page with it and adds the page
+ * to the cache key (page 1 and no parameter share one key; other parameters never make a key).
+ */
+int app_page(const struct http_request *req);
 
 /*
  * Creates a support request for a handler (j: cfg, a, in and finish filled, in the request's

@@ -49,6 +49,7 @@ enum flags {
 	R_NODB = 4,	     /* needs no database connection */
 	R_COUNTRY_PARAM = 8, /* ?country=XX may override the reader's country */
 	R_SEARCH_CLICK = 16, /* ?sq=QUERY records a click on a search result */
+	R_PAGED = 32,	     /* ?page=N (app_page): part of the cache key */
 };
 /* What a route takes as a body. */
 enum body { B_NONE, B_FORM, B_JSON_OR_FORM };
@@ -76,7 +77,8 @@ static void sys_static(struct ctx *c);
 static const struct route routes[] = {
 	/* pattern                   method  handler              role         csrf   body            limit         flags */
 	{"/",                        M_GET,  page_home,           ROLE_ANYONE, false, B_NONE,         0,            R_CACHE},
-	{"/s/{section}",             M_GET,  page_section,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE},
+	{"/s/{section}",             M_GET,  page_section,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_PAGED},
+	{"/sections",                M_GET,  page_sections,       ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_PAGED},
 	{"/a/{slug}",                M_GET,  page_article,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_COUNTRY_PARAM | R_SEARCH_CLICK},
 	{"/search",                  M_GET,  page_search,         ROLE_ANYONE, false, B_NONE,         0,            0},
 	/* The request form carries a one-time form token (a double submit creates one request):
@@ -94,8 +96,8 @@ static const struct route routes[] = {
 	{"/static/{file}",           M_GET,  sys_static,          ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/healthz",                 M_GET,  sys_healthz,         ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/metrics",                 M_GET,  sys_metrics,         ROLE_ANYONE, false, B_NONE,         0,            0},
-	{"/api/v1/sections",         M_GET,  api_sections,        ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE},
-	{"/api/v1/sections/{slug}",  M_GET,  api_section,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE},
+	{"/api/v1/sections",         M_GET,  api_sections,        ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED},
+	{"/api/v1/sections/{slug}",  M_GET,  api_section,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED},
 	{"/api/v1/articles/{slug}",  M_GET,  api_article,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_COUNTRY_PARAM},
 	{"/api/v1/search",           M_GET,  api_search,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_COUNTRY_PARAM},
 	{"/api/v1/topics",           M_GET,  api_topics,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_NODB},
@@ -360,12 +362,16 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 	}
 	if (!(r->flags & R_API))
 		resp->vary = "Cookie";
+	c.page = (r->flags & R_PAGED) ? app_page(req) : 1;
 	time_t changed = (time_t)atomic_load(&app->content_changed);
-	if ((r->flags & R_CACHE) && get) {
+	if ((r->flags & R_CACHE) && get && c.page > 0) {
 		resp->last_modified = changed;
 		char key[512];
 		int n = snprintf(key, sizeof key, "%lld|%s|%s", (long long)atomic_load(&app->content_version),
 				 c.country, req->path);
+		/* The page of a listing: page 1 keeps the key of the bare path. */
+		if (n > 0 && c.page > 1 && (size_t)n < sizeof key)
+			n += snprintf(key + n, sizeof key - (size_t)n, "|p%d", c.page);
 		if (n > 0 && (size_t)n < sizeof key && http_cache_lookup(req, key))
 			return;
 	}
@@ -421,6 +427,31 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 	r->handler(&c);
 	if (c.db)
 		db_pool_put(app->pool, c.db);
+}
+
+int app_page(const struct http_request *req)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < req->n_params; i++) {
+		if (strcmp(req->params[i].name, "page") != 0)
+			continue;
+		if (v)
+			return 0; /* given twice: which one would the cache key be? */
+		v = req->params[i].value;
+	}
+	if (!v)
+		return 1;
+	long n = 0;
+	if (*v < '1' || *v > '9')
+		return 0;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		n = n * 10 + (*p - '0');
+		if (n > APP_MAX_PAGE)
+			return 0;
+	}
+	return (int)n;
 }
 
 static void sys_healthz(struct ctx *c)

@@ -37,6 +37,8 @@ void config_defaults(struct config *c)
 	set_str(&c->default_country, "RU");
 	set_str(&c->content_dir, "content");
 	set_str(&c->static_dir, "static");
+	c->home_articles = 8;
+	c->section_page_size = 50;
 	set_str(&c->support_email, "support@example.com");
 	set_str(&c->support_phone, "+7 800 000-00-00");
 	set_str(&c->support_hours, "пн–пт, 9:00–18:00 (мск)");
@@ -164,6 +166,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		size_t offset;
 		int lo, hi;
 	} ints[] = {
+	    {"site", "home_articles", offsetof(struct config, home_articles), 1, 100},
+	    {"site", "section_page_size", offsetof(struct config, section_page_size), 10, 500},
 	    {"server", "threads", offsetof(struct config, threads), 0, 256},
 	    {"limits", "max_connections", offsetof(struct config, max_connections), 16, 100000},
 	    {"limits", "max_connections_per_ip", offsetof(struct config, max_connections_per_ip), 1, 100000},

@@ -32,6 +32,8 @@ struct config {
 	char *default_country; /* a code from countries */
 	char *content_dir;     /* demo content imported into an empty database */
 	char *static_dir;      /* style sheet and other static files */
+	int home_articles;     /* articles shown under each section on the home page */
+	int section_page_size; /* articles per page of a section (page and API) */
 	/* [support] */
 	char *support_email;
 	char *support_phone;

@@ -1064,6 +1064,8 @@ static void add_headers(struct MHD_Response *r, const struct http_response *resp
 		MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
 	if (resp->disposition)
 		MHD_add_response_header(r, "Content-Disposition", resp->disposition);
+	if (resp->link)
+		MHD_add_response_header(r, "Link", resp->link);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
 	if (!resp->content_type || !strncmp(resp->content_type, "text/html", 9)) {

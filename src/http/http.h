@@ -146,6 +146,7 @@ struct http_response {
 	time_t last_modified;	   /* 0 = no Last-Modified */
 	const char *file_path;	   /* send this file as the body instead (status 200) */
 	const char *disposition;   /* Content-Disposition header, e.g. for downloads */
+	const char *link;	   /* Link header, e.g. "</s/x?page=2>; rel=\"next\"" */
 };
 
 typedef void (*http_dispatch_fn)(void *app, struct http_request *req, struct http_response *resp);

@@ -104,15 +104,44 @@ static void fill_text(struct db_stmt *st, struct arena *a, void *item)
 		t->body = COL(9);
 }
 
-int kb_articles(struct db *db, struct arena *a, const char *section, struct kb_text **out)
+int kb_section_total(struct db *db)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT " TEXT_COLS " FROM articles a JOIN sections s ON s.slug = a.section "
-			   "WHERE a.country = '' AND (? IS NULL OR a.section = ?) "
-			   "ORDER BY s.position, a.title, a.slug");
+	struct db_stmt *st = db_prepare(db, "SELECT count(*) FROM sections");
+	if (!st)
+		return -1;
+	int n = db_step(st) == DB_ROW ? (int)db_col_int(st, 0) : -1;
+	db_finalize(st);
+	return n;
+}
+
+int kb_section_list(struct db *db, struct arena *a, int offset, int limit, bool counted, struct kb_section **out)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug LIMIT ? OFFSET ?",
+		 counted ? section_sql : "SELECT s.slug, s.title, s.position, s.description, -1 FROM sections s ");
+	struct db_stmt *st = db_prepare(db, sql);
+	if (st) {
+		db_bind_int(st, 1, limit);
+		db_bind_int(st, 2, offset);
+	}
+	return collect(st, a, sizeof **out, (void **)out, fill_section);
+}
+
+/* The inner select reads only the index (section, country, title, slug); the join then reads the
+ * rows of one page by primary key. */
+const char kb_section_page_sql[] = "SELECT " TEXT_COLS " FROM articles a JOIN "
+				   "(SELECT slug FROM articles WHERE section = ? AND country = '' "
+				   "ORDER BY title, slug LIMIT ? OFFSET ?) p "
+				   "ON a.slug = p.slug AND a.country = '' ORDER BY a.title, a.slug";
+
+int kb_section_articles(struct db *db, struct arena *a, const char *section, int offset, int limit,
+			struct kb_text **out)
+{
+	struct db_stmt *st = db_prepare(db, kb_section_page_sql);
 	if (st) {
 		db_bind_text(st, 1, section);
-		db_bind_text(st, 2, section);
+		db_bind_int(st, 2, limit);
+		db_bind_int(st, 3, offset);
 	}
 	return collect(st, a, sizeof **out, (void **)out, fill_text);
 }

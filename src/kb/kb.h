@@ -42,7 +42,8 @@ struct kb_view {
 	size_t n_variants;
 };
 
-/* All sections by position, each with its article count. Returns the count or -1. */
+/* All sections by position, each with its article count, for export and tools (not for pages:
+ * see kb_section_list). Returns the count or -1. */
 int kb_sections(struct db *db, struct arena *a, struct kb_section **out);
 /* 1 and *out when the section exists, 0 when not, -1 on error. Counts the section's articles:
  * for the section's own page, not for every page that names it. */
@@ -51,10 +52,30 @@ int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_s
  * for breadcrumbs and checks that a section exists. */
 int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out);
 /*
- * General texts without bodies, ordered by section position then title; only section's when
- * section is not NULL. Returns the count or -1.
+ * Listings for readers: each costs O(log n + what it returns) whatever the size of the knowledge
+ * base (the index of migration 7, articles(section, country, title, slug)).
+ *
+ * The editor's order of a section's articles is title then slug (slugs are unique, so the order
+ * is total and stable across pages). An article counts once whatever its country variants (its
+ * general text is counted; every variant has one, in the same section).
  */
-int kb_articles(struct db *db, struct arena *a, const char *section, struct kb_text **out);
+/* Number of sections, or -1. */
+int kb_section_total(struct db *db);
+/*
+ * Up to limit sections by position then slug, skipping offset of them. With counted, each gets
+ * n_articles (an indexed count of its general texts: O(its articles) index entries, no table
+ * rows); otherwise n_articles is -1. Returns the count or -1.
+ */
+int kb_section_list(struct db *db, struct arena *a, int offset, int limit, bool counted, struct kb_section **out);
+/*
+ * Up to limit general texts (without bodies) of section in the editor's order, skipping offset
+ * of them: the offset is walked on the index alone, then only the rows returned are read.
+ * Returns the count or -1.
+ */
+int kb_section_articles(struct db *db, struct arena *a, const char *section, int offset, int limit,
+			struct kb_text **out);
+/* The statement of kb_section_articles (section, limit, offset bound), for a test of its plan. */
+extern const char kb_section_page_sql[];
 /* Every text (general and variants) with bodies, for indexing. Returns the count or -1. */
 int kb_all_texts(struct db *db, struct arena *a, struct kb_text **out);
 /*

@@ -20,9 +20,13 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 		    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		    "<title>%s — %s</title>\n"
 		    "<link rel=\"stylesheet\" href=\"/static/style.css?v=%s\">\n"
-		    "<script src=\"/static/search.js?v=%s\" defer></script>\n"
-		    "</head>\n<body>\n<header class=\"site\">\n<div class=\"bar\">\n",
+		    "<script src=\"/static/search.js?v=%s\" defer></script>\n",
 		    title, cfg->site_name, css ? css->version : "0", js ? js->version : "0");
+	if (c->rel_prev)
+		html_printf(b, "<link rel=\"prev\" href=\"%s\">\n", c->rel_prev);
+	if (c->rel_next)
+		html_printf(b, "<link rel=\"next\" href=\"%s\">\n", c->rel_next);
+	html_raw(b, "</head>\n<body>\n<header class=\"site\">\n<div class=\"bar\">\n");
 	if (*cfg->logo)
 		html_printf(b, "<a class=\"logo\" href=\"/\"><img src=\"%s\" alt=\"%s\"></a>\n", cfg->logo,
 			    cfg->site_name);

@@ -6,8 +6,8 @@
 
 struct ctx;
 
-/* Opens the document: <head>, the header with the country selector and a search box holding
- * query (may be NULL), and <main>. */
+/* Opens the document: <head> (with <link rel="prev"/"next"> when c->rel_prev/rel_next are set),
+ * the header with the country selector and a search box holding query (may be NULL), and <main>. */
 void page_begin(struct ctx *c, const char *title, const char *query);
 /* A search form; id is the input's id (unique per page). */
 void page_search_form(struct ctx *c, const char *query, const char *id);

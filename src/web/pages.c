@@ -25,14 +25,65 @@ static void db_failed(struct ctx *c)
 		   "минуту.");
 }
 
+/* Sections the home page shows at most; the rest are on /sections («Все разделы (N)»). With
+ * home_articles <= 100 this bounds the page (50 x 100 links, a few MB at worst). */
+#define HOME_MAX_SECTIONS 50
+
+/* The URL of page p of a listing at path (page 1 is the bare path). */
+static const char *page_url(struct arena *a, const char *path, int p)
+{
+	return p == 1 ? path : arena_printf(a, "%s?page=%d", path, p);
+}
+
+static int page_count(int total, int size)
+{
+	return total <= 0 ? 1 : (total - 1) / size + 1;
+}
+
+/* Checks c->page against pages: false when the page has been answered (400 or 404). Sets the
+ * head's rel links. */
+static bool page_in_range(struct ctx *c, const char *path, int pages, const char *what)
+{
+	if (c->page < 1) {
+		page_error(c, 400,
+			   "Неверный номер страницы. Укажите целое число от 1, например ?page=2, или "
+			   "откройте первую страницу.");
+		return false;
+	}
+	if (c->page > pages) {
+		page_error(c, 404,
+			   arena_printf(c->req->arena, "Такой страницы нет. Последняя страница %s — %d.", what, pages));
+		return false;
+	}
+	if (c->page > 1)
+		c->rel_prev = page_url(c->req->arena, path, c->page - 1);
+	if (c->page < pages)
+		c->rel_next = page_url(c->req->arena, path, c->page + 1);
+	return true;
+}
+
+/* The visible pager: «Предыдущая страница · Страница 2 из 37 · Следующая страница». */
+static void pager(struct ctx *c, int pages, const char *label)
+{
+	if (pages <= 1)
+		return;
+	struct buf *b = &c->resp->body;
+	html_printf(b, "<nav class=\"pager\" aria-label=\"%s\">\n", label);
+	if (c->rel_prev)
+		html_printf(b, "<a rel=\"prev\" href=\"%s\">Предыдущая страница</a>\n", c->rel_prev);
+	html_printf(b, "<span aria-current=\"page\">Страница %d из %d</span>\n", c->page, pages);
+	if (c->rel_next)
+		html_printf(b, "<a rel=\"next\" href=\"%s\">Следующая страница</a>\n", c->rel_next);
+	html_raw(b, "</nav>\n");
+}
+
 void page_home(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
 	struct kb_section *secs;
-	struct kb_text *arts;
-	int ns = kb_sections(c->db, a, &secs);
-	int na = kb_articles(c->db, a, NULL, &arts);
-	if (ns < 0 || na < 0)
+	int total = kb_section_total(c->db);
+	int ns = kb_section_list(c->db, a, 0, HOME_MAX_SECTIONS, true, &secs);
+	if (total < 0 || ns < 0)
 		return db_failed(c);
 	struct buf *b = &c->resp->body;
 	page_begin(c, "Справочный центр", NULL);
@@ -42,20 +93,61 @@ void page_home(struct ctx *c)
 	html_raw(b, "</section>\n<section class=\"toc\" aria-labelledby=\"toc-title\">\n"
 		    "<h2 id=\"toc-title\">Разделы</h2>\n<div class=\"sections\">\n");
 	for (int i = 0; i < ns; i++) {
+		struct kb_text *arts;
+		int na = kb_section_articles(c->db, a, secs[i].slug, 0, c->app->cfg.home_articles, &arts);
+		if (na < 0)
+			return db_failed(c);
 		html_printf(b,
 			    "<section class=\"card\">\n<h3><a href=\"/s/%s\">%s</a></h3>\n"
 			    "<p>%s</p>\n<ul>\n",
 			    secs[i].slug, secs[i].title, secs[i].description);
 		for (int k = 0; k < na; k++)
-			if (!strcmp(arts[k].section, secs[i].slug))
-				html_printf(b, "<li><a href=\"/a/%s\">%s</a></li>\n", arts[k].slug, arts[k].title);
-		html_raw(b, "</ul>\n</section>\n");
+			html_printf(b, "<li><a href=\"/a/%s\">%s</a></li>\n", arts[k].slug, arts[k].title);
+		html_raw(b, "</ul>\n");
+		if (secs[i].n_articles > 0)
+			html_printf(b, "<p class=\"more\"><a href=\"/s/%s\">Все статьи раздела (%d)</a></p>\n",
+				    secs[i].slug, secs[i].n_articles);
+		html_raw(b, "</section>\n");
 	}
-	html_raw(b, "</div>\n</section>\n"
+	html_raw(b, "</div>\n");
+	if (total > ns)
+		html_printf(b, "<p class=\"more\"><a href=\"/sections\">Все разделы (%d)</a></p>\n", total);
+	html_raw(b, "</section>\n"
 		    "<section class=\"support\">\n<h2>Не нашли ответ? Напишите в поддержку</h2>\n"
 		    "<p>Если ни одна инструкция не помогла, отправьте обращение — укажите номер "
 		    "партнёра и опишите вопрос.</p>\n"
 		    "<p><a class=\"button\" href=\"/request\">Написать в поддержку</a></p>\n</section>\n");
+	page_end(c);
+}
+
+void page_sections(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	int size = c->app->cfg.section_page_size;
+	int total = kb_section_total(c->db);
+	if (total < 0)
+		return db_failed(c);
+	int pages = page_count(total, size);
+	if (!page_in_range(c, "/sections", pages, "списка разделов"))
+		return;
+	struct kb_section *secs;
+	int ns = kb_section_list(c->db, a, (c->page - 1) * size, size, true, &secs);
+	if (ns < 0)
+		return db_failed(c);
+	struct buf *b = &c->resp->body;
+	page_begin(c, c->page > 1 ? arena_printf(a, "Все разделы — страница %d", c->page) : "Все разделы", NULL);
+	html_printf(b,
+		    "<nav class=\"crumbs\" aria-label=\"Навигация\"><a href=\"/\">Главная</a> › "
+		    "<span aria-current=\"page\">Все разделы</span></nav>\n<h1>Все разделы</h1>\n"
+		    "<p class=\"lead\">Разделов: %d</p>\n<ul class=\"articles\">\n",
+		    total);
+	for (int i = 0; i < ns; i++)
+		html_printf(b, "<li><a href=\"/s/%s\">%s</a>\n<p>%s</p>\n<p class=\"meta\">Статей: %d</p></li>\n",
+			    secs[i].slug, secs[i].title, secs[i].description, secs[i].n_articles);
+	if (ns == 0)
+		html_raw(b, "<li>Разделов пока нет.</li>\n");
+	html_raw(b, "</ul>\n");
+	pager(c, pages, "Страницы списка разделов");
 	page_end(c);
 }
 
@@ -68,17 +160,24 @@ void page_section(struct ctx *c)
 		return db_failed(c);
 	if (!found)
 		return page_not_found(c);
+	int size = c->app->cfg.section_page_size;
+	int pages = page_count(sec.n_articles, size);
+	const char *path = arena_printf(a, "/s/%s", sec.slug);
+	if (!page_in_range(c, path, pages, arena_printf(a, "раздела «%s»", sec.title)))
+		return;
 	struct kb_text *arts;
-	int na = kb_articles(c->db, a, sec.slug, &arts);
+	int na = kb_section_articles(c->db, a, sec.slug, (c->page - 1) * size, size, &arts);
 	if (na < 0)
 		return db_failed(c);
 	struct buf *b = &c->resp->body;
-	page_begin(c, sec.title, NULL);
+	page_begin(c, c->page > 1 ? arena_printf(a, "%s — страница %d", sec.title, c->page) : sec.title, NULL);
 	html_printf(b,
 		    "<nav class=\"crumbs\" aria-label=\"Навигация\"><a href=\"/\">Главная</a> › "
-		    "<span aria-current=\"page\">%s</span></nav>\n<h1>%s</h1>\n<p class=\"lead\">%s</p>\n"
-		    "<ul class=\"articles\">\n",
+		    "<span aria-current=\"page\">%s</span></nav>\n<h1>%s</h1>\n<p class=\"lead\">%s</p>\n",
 		    sec.title, sec.title, sec.description);
+	if (pages > 1)
+		html_printf(b, "<p class=\"meta\">Статей в разделе: %d</p>\n", sec.n_articles);
+	html_raw(b, "<ul class=\"articles\">\n");
 	for (int i = 0; i < na; i++)
 		html_printf(b,
 			    "<li><a href=\"/a/%s\">%s</a>\n<p>%s</p>\n"
@@ -87,6 +186,7 @@ void page_section(struct ctx *c)
 	if (na == 0)
 		html_raw(b, "<li>В этом разделе пока нет статей.</li>\n");
 	html_raw(b, "</ul>\n");
+	pager(c, pages, "Страницы раздела");
 	page_end(c);
 }
 

@@ -12,6 +12,18 @@
 #include <string.h>
 
 #define PAGE_SIZE 10
+/* Sections named in the filter and in the "nothing found" list. */
+#define SEARCH_MAX_SECTIONS 100
+
+/* The title of a result's section: from the listed sections, else one indexed lookup. */
+static const char *hit_section_title(struct ctx *c, const struct kb_section *secs, int ns, const char *slug)
+{
+	const char *t = section_title(secs, ns, slug);
+	struct kb_section sec;
+	if (t == slug && kb_section_name(c->db, c->req->arena, slug, &sec) > 0)
+		t = sec.title;
+	return t;
+}
 
 void page_search(struct ctx *c)
 {
@@ -26,12 +38,16 @@ void page_search(struct ctx *c)
 	int page = page_s ? atoi(page_s) : 1;
 	if (page < 1 || page > 100)
 		page = 1;
+	/* The section filter and the list shown when nothing is found hold the first sections
+	 * (no counts): a bounded page however many sections there are. */
 	struct kb_section *secs;
-	int ns = kb_sections(c->db, a, &secs);
+	int ns = kb_section_list(c->db, a, 0, SEARCH_MAX_SECTIONS, false, &secs);
 	if (ns < 0)
 		ns = 0;
-	if (section && strcmp(section_title(secs, ns, section), section) == 0)
+	struct kb_section chosen;
+	if (section && kb_section_name(c->db, a, section, &chosen) <= 0)
 		section = NULL; /* unknown section: search everywhere */
+	bool chosen_listed = !section || strcmp(section_title(secs, ns, section), section) != 0;
 	page_begin(c, *q ? arena_printf(a, "Поиск: %s", q) : "Поиск", q);
 	html_raw(b, "<h1>Поиск по справке</h1>\n");
 	if (!*q) {
@@ -62,13 +78,18 @@ void page_search(struct ctx *c)
 	for (int i = 0; i < ns; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", secs[i].slug,
 			    section && !strcmp(section, secs[i].slug) ? " selected" : "", secs[i].title);
+	if (!chosen_listed)
+		html_printf(b, "<option value=\"%s\" selected>%s</option>\n", chosen.slug, chosen.title);
 	html_raw(b, "</select>\n<button type=\"submit\">Показать</button>\n</form>\n");
 	if (r.total == 0) {
 		html_printf(b, "<p class=\"lead\">По запросу «%s» ничего не нашлось.</p>\n", q);
 		html_raw(b, "<p>Попробуйте другие слова или загляните в разделы:</p>\n<ul class=\"sections-list\">\n");
 		for (int i = 0; i < ns; i++)
 			html_printf(b, "<li><a href=\"/s/%s\">%s</a></li>\n", secs[i].slug, secs[i].title);
-		html_raw(b, "</ul>\n<p>Не нашли ответ? <a href=\"/request\">Напишите в поддержку</a>.</p>\n");
+		html_raw(b, "</ul>\n");
+		if (ns == SEARCH_MAX_SECTIONS)
+			html_raw(b, "<p><a href=\"/sections\">Все разделы</a></p>\n");
+		html_raw(b, "<p>Не нашли ответ? <a href=\"/request\">Напишите в поддержку</a>.</p>\n");
 		page_end(c);
 		return;
 	}
@@ -81,7 +102,7 @@ void page_search(struct ctx *c)
 		    sq.offset + 1);
 	for (int i = 0; i < r.n; i++) {
 		html_printf(b, "<li><a href=\"/a/%s?sq=%s\">%s</a> <span class=\"meta\">%s</span>\n<p>", r.hits[i].slug,
-			    q_url, r.hits[i].title, section_title(secs, ns, r.hits[i].section));
+			    q_url, r.hits[i].title, hit_section_title(c, secs, ns, r.hits[i].section));
 		html_raw(b, r.hits[i].snippet_html); /* trusted: escaped by search/ */
 		html_raw(b, "</p></li>\n");
 	}

@@ -11,8 +11,11 @@
 
 struct ctx;
 
+/* /: the first sections, each with its first [site] home_articles articles and «Все статьи
+ * раздела (N)». */
 void page_home(struct ctx *c);
-void page_section(struct ctx *c);	    /* /s/{section} */
+void page_section(struct ctx *c);	    /* /s/{section}?page=N: one page of its articles */
+void page_sections(struct ctx *c);	    /* /sections?page=N: every section, a page at a time */
 void page_article(struct ctx *c);	    /* /a/{slug}, ?country=XX shows that country's text */
 void page_search(struct ctx *c);	    /* /search?q=&section=&page= */
 void page_request(struct ctx *c);	    /* GET /request: the request form */

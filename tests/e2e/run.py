@@ -100,11 +100,17 @@ def _():
         check(sec["description"] in p.text, f"section description of {sec['slug']} missing")
         positions.append(p.text.index(sec["title"]))
     eq(positions, sorted(positions), "positions of the section titles (must follow 'order')")
-    # every general article is linked from the table of contents, with its title
+    # each section's first 8 articles in the editor's order (title, then slug) are linked with
+    # their titles, then «Все статьи раздела (N)» (the rule itself: listing_tests.py)
     links = {e["attrs"].get("href"): " ".join(e["text"].split()) for e in p.find("a")}
-    for slug, meta in GENERAL.items():
-        check(f"/a/{slug}" in links, f"no link to /a/{slug}")
-        eq(links[f"/a/{slug}"], meta["title"], f"link text of /a/{slug}")
+    for sec in SECTIONS:
+        arts = sorted((m["title"], slug) for slug, m in GENERAL.items() if m["section"] == sec["slug"])
+        for title, slug in arts[:8]:
+            check(f"/a/{slug}" in links, f"no link to /a/{slug}")
+            eq(links[f"/a/{slug}"], title, f"link text of /a/{slug}")
+        for title, slug in arts[8:]:
+            check(f"/a/{slug}" not in links, f"/a/{slug} is past the first 8 of {sec['slug']}")
+        check(f"Все статьи раздела ({len(arts)})" in p.text, f"no «Все статьи раздела ({len(arts)})»")
     forms = [f for f in p.find("form") if f["attrs"].get("action") == "/search"]
     check(forms, 'no <form action="/search">')
     check(p.find("input", name="q"), 'no search input name="q"')
@@ -1345,6 +1351,7 @@ import trust_requests_tests  # noqa: E402,F401  (issue #7: a request only throug
 import parser_tests  # noqa: E402,F401  (issue #7: hostile bytes: forms, framing, names)
 import crash_test  # noqa: E402,F401  (issue #4: nothing lost under SIGKILL)
 import trust_http_tests  # noqa: E402,F401  (issue #7: client address, lockouts, slow bodies, shutdown, cross-site)
+import listing_tests  # noqa: E402,F401  (issue #8: listing pages that scale)
 
 
 # =============================================================================================

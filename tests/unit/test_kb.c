@@ -232,3 +232,124 @@ Test(kb, a_section_by_name_without_counting_its_articles)
 	cr_assert_eq(kb_section_name(f.db, f.a, "nope", &sec), 0);
 	teardown(&f);
 }
+
+/* A content directory with one section of n articles whose titles repeat (ties go by slug) in an
+ * order unrelated to their slugs, every third with a KZ variant, and an empty section. */
+static void big_section(struct fixture *f, int n)
+{
+	put_file(f->content, "sections",
+		 "# slug | title | order | description\n"
+		 "payouts | Выплаты | 3 | Про выплаты\n"
+		 "faq | Вопросы | 1 | Разное\n"
+		 "zeta | Зета | 1 | первая по порядку\n"
+		 "alpha | Альфа | 2 | вторая\n"
+		 "empty | Пустой | 2 | без статей\n");
+	for (int i = 0; i < n; i++) {
+		char name[64], text[512];
+		snprintf(name, sizeof name, "z-%03d.md", i);
+		snprintf(
+		    text, sizeof text,
+		    "---\nslug: z-%03d\ntitle: Вопрос %02d\nsection: zeta\nsummary: О %d\nupdated: 2026-09-01\n---\n"
+		    "Ответ.\n",
+		    i, (i * 37) % 23, i);
+		put_file(f->content, name, text);
+		if (i % 3 == 0) {
+			snprintf(name, sizeof name, "z-%03d.kz.md", i);
+			snprintf(text, sizeof text,
+				 "---\nslug: z-%03d\ncountry: KZ\ntitle: А вариант\nsection: zeta\nupdated: "
+				 "2026-09-01\n---\nОтвет.\n",
+				 i);
+			put_file(f->content, name, text);
+		}
+	}
+	char err[512];
+	long changed;
+	cr_assert(import(f, err, sizeof err, &changed), "%s", err);
+}
+
+Test(kb, section_list_pages_sections_by_position_with_or_without_counts)
+{
+	struct fixture f;
+	setup(&f);
+	big_section(&f, 40);
+	cr_assert_eq(kb_section_total(f.db), 5, "faq, payouts, zeta, alpha, empty");
+	struct kb_section *s;
+	cr_assert_eq(kb_section_list(f.db, f.a, 0, 100, true, &s), 5);
+	const char *want[] = {"faq", "zeta", "alpha", "empty", "payouts"}; /* position, then slug */
+	for (int i = 0; i < 5; i++)
+		cr_assert_str_eq(s[i].slug, want[i], "section %d", i);
+	cr_assert_eq(s[1].n_articles, 40, "an article with a variant counts once");
+	cr_assert_eq(s[3].n_articles, 0);
+	cr_assert_eq(kb_section_list(f.db, f.a, 2, 2, false, &s), 2);
+	cr_assert_str_eq(s[0].slug, "alpha");
+	cr_assert_str_eq(s[1].slug, "empty");
+	cr_assert_eq(s[0].n_articles, -1, "not counted");
+	cr_assert_eq(kb_section_list(f.db, f.a, 5, 10, true, &s), 0, "past the end");
+	teardown(&f);
+}
+
+static int by_title_slug(const void *x, const void *y)
+{
+	const struct kb_text *a = x, *b = y;
+	int c = strcmp(a->title, b->title);
+	return c ? c : strcmp(a->slug, b->slug);
+}
+
+Test(kb, section_articles_come_in_pages_in_the_editors_order)
+{
+	struct fixture f;
+	setup(&f);
+	big_section(&f, 95);
+	/* Every article once, in title then slug order, over pages of 10 (the last one of 5). */
+	struct kb_text all[95];
+	int got = 0;
+	for (int page = 0; page < 10; page++) {
+		struct kb_text *t;
+		int n = kb_section_articles(f.db, f.a, "zeta", page * 10, 10, &t);
+		cr_assert_eq(n, page < 9 ? 10 : 5, "page %d", page + 1);
+		for (int i = 0; i < n; i++) {
+			cr_assert_str_eq(t[i].country, "", "general texts only");
+			cr_assert_null(t[i].body, "no bodies in lists");
+			all[got++] = t[i];
+		}
+	}
+	cr_assert_eq(got, 95);
+	struct kb_text sorted[95];
+	memcpy(sorted, all, sizeof all);
+	qsort(sorted, 95, sizeof sorted[0], by_title_slug);
+	for (int i = 0; i < 95; i++) {
+		cr_assert_str_eq(all[i].slug, sorted[i].slug, "position %d", i);
+		for (int k = 0; k < i; k++)
+			cr_assert_str_neq(all[i].slug, all[k].slug, "%s twice", all[i].slug);
+	}
+	struct kb_text *t;
+	cr_assert_eq(kb_section_articles(f.db, f.a, "zeta", 95, 10, &t), 0, "past the end");
+	cr_assert_eq(kb_section_articles(f.db, f.a, "empty", 0, 10, &t), 0);
+	cr_assert_eq(kb_section_articles(f.db, f.a, "nope", 0, 10, &t), 0);
+	cr_assert_eq(kb_section_articles(f.db, f.a, "payouts", 0, 10, &t), 1);
+	cr_assert_str_eq(t[0].title, "Как настроить выплаты", "the general title, not the variant's");
+	teardown(&f);
+}
+
+/* The plan of one page: the index of migration 7 for the order and the offset, the primary key
+ * for the rows; no scan of the articles, no sort of the whole section. */
+Test(kb, a_page_of_a_section_reads_the_index_not_the_section)
+{
+	struct fixture f;
+	setup(&f);
+	struct db_stmt *st = db_prepare(f.db, arena_printf(f.a, "EXPLAIN QUERY PLAN %s", kb_section_page_sql));
+	cr_assert_not_null(st, "%s", db_errmsg(f.db));
+	char all[2048] = "";
+	while (db_step(st) == DB_ROW) {
+		strncat(all, db_col_text(st, 3), sizeof all - strlen(all) - 4);
+		strcat(all, " | ");
+	}
+	db_finalize(st);
+	cr_assert(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_order (section=? AND country=?)"),
+		  "plan: %s", all);
+	cr_assert(strstr(all, "SEARCH a USING INDEX sqlite_autoindex_articles_1 (slug=? AND country=?)"), "plan: %s",
+		  all);
+	cr_assert_null(strstr(all, "SCAN a "), "plan: %s", all);
+	cr_assert_null(strstr(all, "SCAN articles"), "plan: %s", all);
+	teardown(&f);
+}

@@ -95,8 +95,7 @@ void api_sections(struct ctx *c)
 	if (!page_in_range(c, "/api/v1/sections", page_count(total, API_SECTIONS_PAGE)))
 		return;
 	struct kb_section *secs;
-	int n =
-	    kb_section_list(c->db, c->req->arena, (c->page - 1) * API_SECTIONS_PAGE, API_SECTIONS_PAGE, true, &secs);
+	int n = kb_section_list(c->db, c->req->arena, (c->page - 1) * API_SECTIONS_PAGE, API_SECTIONS_PAGE, &secs);
 	if (n < 0)
 		return db_failed(c);
 	json_t *arr = json_array();
@@ -122,7 +121,7 @@ void api_section(struct ctx *c)
 	if (!page_in_range(c, path, pages))
 		return;
 	struct kb_text *arts;
-	int n = kb_section_articles(c->db, a, sec.slug, (c->page - 1) * size, size, &arts);
+	int n = kb_section_articles(c->db, a, sec.slug, (c->page - 1) * size, size, sec.n_articles, &arts);
 	if (n < 0)
 		return db_failed(c);
 	json_t *arr = json_array();

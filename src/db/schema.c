@@ -169,10 +169,14 @@ const struct migration schema_migrations[] = {
      * leaves the partial index. */
     {6, "CREATE INDEX search_log_unclicked ON search_log(query, at) WHERE clicked IS NULL;"},
     /* Issue #8, listings: a section's articles in the editor's order (title, slug) straight from
-     * an index, so that a page of a section, its first articles on the home page and its count
-     * read index entries only; it replaces articles_section, its prefix. */
+     * an index, so that a page of a section and its first articles on the home page read index
+     * entries only (it replaces articles_section, its prefix); and each section's number of
+     * articles (general texts) kept by every write of articles, so that no page counts them. */
     {7, "CREATE INDEX articles_section_order ON articles(section, country, title, slug);"
-	"DROP INDEX articles_section;"},
+	"DROP INDEX articles_section;"
+	"ALTER TABLE sections ADD COLUMN article_count INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE sections SET article_count = "
+	"(SELECT count(*) FROM articles a WHERE a.section = sections.slug AND a.country = '');"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

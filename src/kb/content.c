@@ -546,6 +546,17 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 			fail(err, errlen, "database: %s", db_errmsg(db));
 	}
 	if (ok && n > 0) {
+		/* The kept counts of kb_section_list (one pass over the index of migration 7; articles
+		 * may have moved between sections, so every section). */
+		struct db_stmt *st =
+		    db_prepare(db, "UPDATE sections SET article_count = (SELECT count(*) FROM articles a "
+				   "WHERE a.section = sections.slug AND a.country = '')");
+		ok = st && db_step(st) == DB_DONE;
+		db_finalize(st);
+		if (!ok)
+			fail(err, errlen, "database: %s", db_errmsg(db));
+	}
+	if (ok && n > 0) {
 		struct db_stmt *st =
 		    db_prepare(db, "UPDATE meta SET value = CASE key WHEN 'content_version' "
 				   "THEN CAST(CAST(value AS INTEGER) + 1 AS TEXT) ELSE CAST(? AS TEXT) END "

@@ -47,9 +47,8 @@ static void fill_section(struct db_stmt *st, struct arena *a, void *item)
 				 .n_articles = (int)db_col_int(st, 4)};
 }
 
-static const char *const section_sql =
-    "SELECT s.slug, s.title, s.position, s.description, "
-    "(SELECT count(*) FROM articles a WHERE a.section = s.slug AND a.country = '') FROM sections s ";
+static const char *const section_sql = "SELECT s.slug, s.title, s.position, s.description, s.article_count "
+				       "FROM sections s ";
 
 int kb_sections(struct db *db, struct arena *a, struct kb_section **out)
 {
@@ -114,11 +113,10 @@ int kb_section_total(struct db *db)
 	return n;
 }
 
-int kb_section_list(struct db *db, struct arena *a, int offset, int limit, bool counted, struct kb_section **out)
+int kb_section_list(struct db *db, struct arena *a, int offset, int limit, struct kb_section **out)
 {
 	char sql[512];
-	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug LIMIT ? OFFSET ?",
-		 counted ? section_sql : "SELECT s.slug, s.title, s.position, s.description, -1 FROM sections s ");
+	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug LIMIT ? OFFSET ?", section_sql);
 	struct db_stmt *st = db_prepare(db, sql);
 	if (st) {
 		db_bind_int(st, 1, limit);
@@ -128,16 +126,28 @@ int kb_section_list(struct db *db, struct arena *a, int offset, int limit, bool 
 }
 
 /* The inner select reads only the index (section, country, title, slug); the join then reads the
- * rows of one page by primary key. */
+ * rows of one page by primary key. The second form walks from the section's end. */
 const char kb_section_page_sql[] = "SELECT " TEXT_COLS " FROM articles a JOIN "
 				   "(SELECT slug FROM articles WHERE section = ? AND country = '' "
 				   "ORDER BY title, slug LIMIT ? OFFSET ?) p "
 				   "ON a.slug = p.slug AND a.country = '' ORDER BY a.title, a.slug";
+const char kb_section_page_from_end_sql[] = "SELECT " TEXT_COLS " FROM articles a JOIN "
+					    "(SELECT slug FROM articles WHERE section = ? AND country = '' "
+					    "ORDER BY title DESC, slug DESC LIMIT ? OFFSET ?) p "
+					    "ON a.slug = p.slug AND a.country = '' ORDER BY a.title, a.slug";
 
-int kb_section_articles(struct db *db, struct arena *a, const char *section, int offset, int limit,
+int kb_section_articles(struct db *db, struct arena *a, const char *section, int offset, int limit, int total,
 			struct kb_text **out)
 {
-	struct db_stmt *st = db_prepare(db, kb_section_page_sql);
+	bool from_end = total > 0 && offset > total / 2 && offset < total;
+	if (from_end) {
+		/* The same rows counted from the other end: [offset, offset + limit) of total is
+		 * [total - offset - limit, total - offset) backwards. */
+		int end = total - offset;
+		limit = limit < end ? limit : end;
+		offset = end - limit;
+	}
+	struct db_stmt *st = db_prepare(db, from_end ? kb_section_page_from_end_sql : kb_section_page_sql);
 	if (st) {
 		db_bind_text(st, 1, section);
 		db_bind_int(st, 2, limit);

@@ -45,37 +45,37 @@ struct kb_view {
 /* All sections by position, each with its article count, for export and tools (not for pages:
  * see kb_section_list). Returns the count or -1. */
 int kb_sections(struct db *db, struct arena *a, struct kb_section **out);
-/* 1 and *out when the section exists, 0 when not, -1 on error. Counts the section's articles:
- * for the section's own page, not for every page that names it. */
+/* 1 and *out (with n_articles, the kept count) when the section exists, 0 when not, -1 on error. */
 int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out);
-/* The same without the count (n_articles is -1): one indexed row whatever the section's size,
- * for breadcrumbs and checks that a section exists. */
+/* The same with n_articles -1 (for breadcrumbs and checks that a section exists). */
 int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out);
 /*
- * Listings for readers: each costs O(log n + what it returns) whatever the size of the knowledge
- * base (the index of migration 7, articles(section, country, title, slug)).
+ * Listings for readers: each costs O(log n + what it returns) index and row reads whatever the
+ * size of the knowledge base (the index of migration 7, articles(section, country, title, slug)),
+ * plus, for a page deep in a section, a walk over the index entries before it (no table rows).
  *
  * The editor's order of a section's articles is title then slug (slugs are unique, so the order
  * is total and stable across pages). An article counts once whatever its country variants (its
- * general text is counted; every variant has one, in the same section).
+ * general text is counted; every variant has one, in the same section). The counts are kept in
+ * sections.article_count by every write of articles (kb_import today), so n_articles costs
+ * nothing to read.
  */
 /* Number of sections, or -1. */
 int kb_section_total(struct db *db);
-/*
- * Up to limit sections by position then slug, skipping offset of them. With counted, each gets
- * n_articles (an indexed count of its general texts: O(its articles) index entries, no table
- * rows); otherwise n_articles is -1. Returns the count or -1.
- */
-int kb_section_list(struct db *db, struct arena *a, int offset, int limit, bool counted, struct kb_section **out);
+/* Up to limit sections by position then slug, skipping offset of them, each with n_articles.
+ * Returns the count or -1. */
+int kb_section_list(struct db *db, struct arena *a, int offset, int limit, struct kb_section **out);
 /*
  * Up to limit general texts (without bodies) of section in the editor's order, skipping offset
- * of them: the offset is walked on the index alone, then only the rows returned are read.
+ * of them: the offset is walked on the index alone, then only the rows returned are read. total
+ * is the section's n_articles (or -1 when unknown): a page in the second half of the section is
+ * then read from its end, so that the walk is at most half the section's index entries.
  * Returns the count or -1.
  */
-int kb_section_articles(struct db *db, struct arena *a, const char *section, int offset, int limit,
+int kb_section_articles(struct db *db, struct arena *a, const char *section, int offset, int limit, int total,
 			struct kb_text **out);
-/* The statement of kb_section_articles (section, limit, offset bound), for a test of its plan. */
-extern const char kb_section_page_sql[];
+/* The statements of kb_section_articles (section, limit, offset bound), for tests of their plans. */
+extern const char kb_section_page_sql[], kb_section_page_from_end_sql[];
 /* Every text (general and variants) with bodies, for indexing. Returns the count or -1. */
 int kb_all_texts(struct db *db, struct arena *a, struct kb_text **out);
 /*
@@ -116,7 +116,7 @@ bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err
  * the batch, its texts replaced by the batch's. Checks what needs the database (sections and
  * related articles exist, every variant has a general text). Nothing is written when anything
  * fails. *changed (may be NULL) gets the number of rows that changed; the content version grows
- * only when that is not zero.
+ * only when that is not zero, and then every section's article_count is counted again.
  */
 bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen);
 /* Writes every section and text to dir (created if needed) in the canonical content format. */

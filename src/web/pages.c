@@ -82,7 +82,7 @@ void page_home(struct ctx *c)
 	struct arena *a = c->req->arena;
 	struct kb_section *secs;
 	int total = kb_section_total(c->db);
-	int ns = kb_section_list(c->db, a, 0, HOME_MAX_SECTIONS, true, &secs);
+	int ns = kb_section_list(c->db, a, 0, HOME_MAX_SECTIONS, &secs);
 	if (total < 0 || ns < 0)
 		return db_failed(c);
 	struct buf *b = &c->resp->body;
@@ -94,7 +94,8 @@ void page_home(struct ctx *c)
 		    "<h2 id=\"toc-title\">Разделы</h2>\n<div class=\"sections\">\n");
 	for (int i = 0; i < ns; i++) {
 		struct kb_text *arts;
-		int na = kb_section_articles(c->db, a, secs[i].slug, 0, c->app->cfg.home_articles, &arts);
+		int na = kb_section_articles(c->db, a, secs[i].slug, 0, c->app->cfg.home_articles, secs[i].n_articles,
+					     &arts);
 		if (na < 0)
 			return db_failed(c);
 		html_printf(b,
@@ -131,7 +132,7 @@ void page_sections(struct ctx *c)
 	if (!page_in_range(c, "/sections", pages, "списка разделов"))
 		return;
 	struct kb_section *secs;
-	int ns = kb_section_list(c->db, a, (c->page - 1) * size, size, true, &secs);
+	int ns = kb_section_list(c->db, a, (c->page - 1) * size, size, &secs);
 	if (ns < 0)
 		return db_failed(c);
 	struct buf *b = &c->resp->body;
@@ -166,7 +167,7 @@ void page_section(struct ctx *c)
 	if (!page_in_range(c, path, pages, arena_printf(a, "раздела «%s»", sec.title)))
 		return;
 	struct kb_text *arts;
-	int na = kb_section_articles(c->db, a, sec.slug, (c->page - 1) * size, size, &arts);
+	int na = kb_section_articles(c->db, a, sec.slug, (c->page - 1) * size, size, sec.n_articles, &arts);
 	if (na < 0)
 		return db_failed(c);
 	struct buf *b = &c->resp->body;

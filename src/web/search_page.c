@@ -41,7 +41,7 @@ void page_search(struct ctx *c)
 	/* The section filter and the list shown when nothing is found hold the first sections
 	 * (no counts): a bounded page however many sections there are. */
 	struct kb_section *secs;
-	int ns = kb_section_list(c->db, a, 0, SEARCH_MAX_SECTIONS, false, &secs);
+	int ns = kb_section_list(c->db, a, 0, SEARCH_MAX_SECTIONS, &secs);
 	if (ns < 0)
 		ns = 0;
 	struct kb_section chosen;

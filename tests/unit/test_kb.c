@@ -267,24 +267,24 @@ static void big_section(struct fixture *f, int n)
 	cr_assert(import(f, err, sizeof err, &changed), "%s", err);
 }
 
-Test(kb, section_list_pages_sections_by_position_with_or_without_counts)
+Test(kb, section_list_pages_sections_by_position_with_their_counts)
 {
 	struct fixture f;
 	setup(&f);
 	big_section(&f, 40);
 	cr_assert_eq(kb_section_total(f.db), 5, "faq, payouts, zeta, alpha, empty");
 	struct kb_section *s;
-	cr_assert_eq(kb_section_list(f.db, f.a, 0, 100, true, &s), 5);
+	cr_assert_eq(kb_section_list(f.db, f.a, 0, 100, &s), 5);
 	const char *want[] = {"faq", "zeta", "alpha", "empty", "payouts"}; /* position, then slug */
 	for (int i = 0; i < 5; i++)
 		cr_assert_str_eq(s[i].slug, want[i], "section %d", i);
 	cr_assert_eq(s[1].n_articles, 40, "an article with a variant counts once");
 	cr_assert_eq(s[3].n_articles, 0);
-	cr_assert_eq(kb_section_list(f.db, f.a, 2, 2, false, &s), 2);
+	cr_assert_eq(kb_section_list(f.db, f.a, 2, 2, &s), 2);
 	cr_assert_str_eq(s[0].slug, "alpha");
 	cr_assert_str_eq(s[1].slug, "empty");
-	cr_assert_eq(s[0].n_articles, -1, "not counted");
-	cr_assert_eq(kb_section_list(f.db, f.a, 5, 10, true, &s), 0, "past the end");
+	cr_assert_eq(s[0].n_articles, 0);
+	cr_assert_eq(kb_section_list(f.db, f.a, 5, 10, &s), 0, "past the end");
 	teardown(&f);
 }
 
@@ -300,33 +300,44 @@ Test(kb, section_articles_come_in_pages_in_the_editors_order)
 	struct fixture f;
 	setup(&f);
 	big_section(&f, 95);
-	/* Every article once, in title then slug order, over pages of 10 (the last one of 5). */
-	struct kb_text all[95];
-	int got = 0;
-	for (int page = 0; page < 10; page++) {
-		struct kb_text *t;
-		int n = kb_section_articles(f.db, f.a, "zeta", page * 10, 10, &t);
-		cr_assert_eq(n, page < 9 ? 10 : 5, "page %d", page + 1);
-		for (int i = 0; i < n; i++) {
-			cr_assert_str_eq(t[i].country, "", "general texts only");
-			cr_assert_null(t[i].body, "no bodies in lists");
-			all[got++] = t[i];
+	/* Every article once, in title then slug order, over pages of any size, read from the start
+	 * or (for the second half, when the total is given) from the end. */
+	static const int sizes[] = {10, 7, 1, 47, 95, 100};
+	static const int totals[] = {95, -1};
+	struct kb_text sorted[95];
+	for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+		for (size_t k = 0; k < 2; k++) {
+			int size = sizes[z], pages = (95 + size - 1) / size, got = 0;
+			struct kb_text all[95];
+			for (int page = 0; page < pages; page++) {
+				struct kb_text *t;
+				int n = kb_section_articles(f.db, f.a, "zeta", page * size, size, totals[k], &t);
+				int want = page < pages - 1 ? size : 95 - (pages - 1) * size;
+				cr_assert_eq(n, want, "size %d, total %d, page %d", size, totals[k], page + 1);
+				for (int i = 0; i < n; i++) {
+					cr_assert_str_eq(t[i].country, "", "general texts only");
+					cr_assert_null(t[i].body, "no bodies in lists");
+					all[got++] = t[i];
+				}
+			}
+			cr_assert_eq(got, 95);
+			if (z == 0 && k == 0) {
+				memcpy(sorted, all, sizeof all);
+				qsort(sorted, 95, sizeof sorted[0], by_title_slug);
+			}
+			for (int i = 0; i < 95; i++)
+				cr_assert_str_eq(all[i].slug, sorted[i].slug, "size %d, total %d, position %d", size,
+						 totals[k], i);
 		}
 	}
-	cr_assert_eq(got, 95);
-	struct kb_text sorted[95];
-	memcpy(sorted, all, sizeof all);
-	qsort(sorted, 95, sizeof sorted[0], by_title_slug);
-	for (int i = 0; i < 95; i++) {
-		cr_assert_str_eq(all[i].slug, sorted[i].slug, "position %d", i);
-		for (int k = 0; k < i; k++)
-			cr_assert_str_neq(all[i].slug, all[k].slug, "%s twice", all[i].slug);
-	}
+	for (int i = 1; i < 95; i++)
+		cr_assert_str_neq(sorted[i].slug, sorted[i - 1].slug, "%s twice", sorted[i].slug);
 	struct kb_text *t;
-	cr_assert_eq(kb_section_articles(f.db, f.a, "zeta", 95, 10, &t), 0, "past the end");
-	cr_assert_eq(kb_section_articles(f.db, f.a, "empty", 0, 10, &t), 0);
-	cr_assert_eq(kb_section_articles(f.db, f.a, "nope", 0, 10, &t), 0);
-	cr_assert_eq(kb_section_articles(f.db, f.a, "payouts", 0, 10, &t), 1);
+	cr_assert_eq(kb_section_articles(f.db, f.a, "zeta", 95, 10, 95, &t), 0, "past the end");
+	cr_assert_eq(kb_section_articles(f.db, f.a, "zeta", 95, 10, -1, &t), 0, "past the end");
+	cr_assert_eq(kb_section_articles(f.db, f.a, "empty", 0, 10, 0, &t), 0);
+	cr_assert_eq(kb_section_articles(f.db, f.a, "nope", 0, 10, -1, &t), 0);
+	cr_assert_eq(kb_section_articles(f.db, f.a, "payouts", 0, 10, 1, &t), 1);
 	cr_assert_str_eq(t[0].title, "Как настроить выплаты", "the general title, not the variant's");
 	teardown(&f);
 }
@@ -337,19 +348,65 @@ Test(kb, a_page_of_a_section_reads_the_index_not_the_section)
 {
 	struct fixture f;
 	setup(&f);
-	struct db_stmt *st = db_prepare(f.db, arena_printf(f.a, "EXPLAIN QUERY PLAN %s", kb_section_page_sql));
-	cr_assert_not_null(st, "%s", db_errmsg(f.db));
-	char all[2048] = "";
-	while (db_step(st) == DB_ROW) {
-		strncat(all, db_col_text(st, 3), sizeof all - strlen(all) - 4);
-		strcat(all, " | ");
+	const char *sqls[] = {kb_section_page_sql, kb_section_page_from_end_sql};
+	for (int i = 0; i < 2; i++) {
+		struct db_stmt *st = db_prepare(f.db, arena_printf(f.a, "EXPLAIN QUERY PLAN %s", sqls[i]));
+		cr_assert_not_null(st, "%s", db_errmsg(f.db));
+		char all[2048] = "";
+		while (db_step(st) == DB_ROW) {
+			strncat(all, db_col_text(st, 3), sizeof all - strlen(all) - 4);
+			strcat(all, " | ");
+		}
+		db_finalize(st);
+		cr_assert(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_order (section=? AND "
+				      "country=?)"),
+			  "plan: %s", all);
+		cr_assert(strstr(all, "SEARCH a USING INDEX sqlite_autoindex_articles_1 (slug=? AND country=?)"),
+			  "plan: %s", all);
+		cr_assert_null(strstr(all, "SCAN a "), "plan: %s", all);
+		cr_assert_null(strstr(all, "SCAN articles"), "plan: %s", all);
+		/* Only the page is sorted, not the section. */
+		cr_assert_null(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_order (section=? AND "
+					   "country=?) | USE TEMP"),
+			       "plan: %s", all);
 	}
+	teardown(&f);
+}
+
+/* The kept counts follow every import: articles added, moved to another section, variants added
+ * (they do not count), and a database migrated from before the counts were kept. */
+Test(kb, article_counts_are_kept_by_every_import)
+{
+	struct fixture f;
+	setup(&f);
+	big_section(&f, 7);
+	struct kb_section sec;
+	cr_assert_eq(kb_section_get(f.db, f.a, "zeta", &sec), 1);
+	cr_assert_eq(sec.n_articles, 7);
+	cr_assert_eq(kb_section_get(f.db, f.a, "faq", &sec), 1);
+	cr_assert_eq(sec.n_articles, 1);
+	/* z-001 moves to faq; a new article and a new variant arrive in zeta. */
+	put_file(f.content, "z-001.md",
+		 "---\nslug: z-001\ntitle: Перенесена\nsection: faq\nupdated: 2026-09-01\n---\nОтвет.\n");
+	put_file(f.content, "z-100.md",
+		 "---\nslug: z-100\ntitle: Новая\nsection: zeta\nupdated: 2026-09-01\n---\nОтвет.\n");
+	put_file(f.content, "z-002.de.md",
+		 "---\nslug: z-002\ncountry: DE\ntitle: Für DE\nsection: zeta\nupdated: 2026-09-01\n---\nJa.\n");
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	cr_assert_eq(kb_section_get(f.db, f.a, "zeta", &sec), 1);
+	cr_assert_eq(sec.n_articles, 7, "one left, one came; the variant does not count");
+	cr_assert_eq(kb_section_get(f.db, f.a, "faq", &sec), 1);
+	cr_assert_eq(sec.n_articles, 2);
+	struct kb_text *t;
+	cr_assert_eq(kb_section_articles(f.db, f.a, "faq", 0, 10, 2, &t), 2);
+	/* What migration 7 does for a database filled before it: the same counts. */
+	struct db_stmt *st = db_prepare(f.db, "SELECT count(*) FROM sections WHERE article_count <> "
+					      "(SELECT count(*) FROM articles a WHERE a.section = sections.slug "
+					      "AND a.country = '')");
+	cr_assert(st && db_step(st) == DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), 0, "a kept count differs from the articles");
 	db_finalize(st);
-	cr_assert(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_order (section=? AND country=?)"),
-		  "plan: %s", all);
-	cr_assert(strstr(all, "SEARCH a USING INDEX sqlite_autoindex_articles_1 (slug=? AND country=?)"), "plan: %s",
-		  all);
-	cr_assert_null(strstr(all, "SCAN a "), "plan: %s", all);
-	cr_assert_null(strstr(all, "SCAN articles"), "plan: %s", all);
 	teardown(&f);
 }

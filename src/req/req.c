@@ -1115,11 +1115,17 @@ static int load_view(struct db *db, struct arena *a, const char *where, const ch
 		}
 		return r;
 	}
-	st = db_prepare(db, "SELECT m.id, m.author, u.login, m.internal, m.body, m.created FROM messages m "
-			    "LEFT JOIN users u ON u.id = m.user_id WHERE m.request_id = ? ORDER BY m.id");
+	/* The latest `limit` messages (a member sees no internal notes), oldest first. */
+	int limit = member ? REQ_MEMBER_MESSAGES : 1 << 30;
+	st = db_prepare(db, "SELECT id, author, login, internal, body, created FROM (SELECT m.id, m.author, u.login, "
+			    "m.internal, m.body, m.created FROM messages m LEFT JOIN users u ON u.id = m.user_id "
+			    "WHERE m.request_id = ? AND (? = 0 OR m.internal = 0) ORDER BY m.id DESC LIMIT ?) t "
+			    "ORDER BY id");
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, v->id);
+	db_bind_int(st, 2, member);
+	db_bind_int(st, 3, limit);
 	int cap = 8;
 	v->messages = arena_alloc(a, (size_t)cap * sizeof *v->messages);
 	while (db_step(st) == DB_ROW) {
@@ -1139,6 +1145,17 @@ static int load_view(struct db *db, struct arena *a, const char *where, const ch
 								    .created = db_col_int(st, 5)};
 	}
 	db_finalize(st);
+	v->n_messages_total = v->n_messages;
+	if (v->n_messages == limit) {
+		st = db_prepare(db, "SELECT count(*) FROM messages WHERE request_id = ? AND (? = 0 OR internal = 0)");
+		if (!st)
+			return -1;
+		db_bind_int(st, 1, v->id);
+		db_bind_int(st, 2, member);
+		if (db_step(st) == DB_ROW)
+			v->n_messages_total = (int)db_col_int(st, 0);
+		db_finalize(st);
+	}
 	st = db_prepare(db, "SELECT id, message_id, sha256, mime, filename, size FROM attachments "
 			    "WHERE request_id = ? ORDER BY id");
 	if (!st)

@@ -245,14 +245,19 @@ struct req_view {
 	const char *merged_into_number; /* then this request's number */
 	struct req_message *messages;
 	int n_messages;
+	int n_messages_total; /* the request's messages in all (more than n_messages: the latest shown) */
 	struct req_attachment *attachments;
 	int n_attachments;
 };
 
+/* Messages the member's view holds at most, the latest: a thread of any length stays a page far
+ * below the response cap (50 texts of 10,000 characters, escaped, are a few MB at worst). */
+#define REQ_MEMBER_MESSAGES 50
 /*
  * The request a private link opens: the request of the token (or, when it was merged, the one
  * it was merged into, with merged_into_number set). 1 found, 0 not, -1 error. Internal notes
- * are left out when member is true.
+ * are left out when member is true, and then only the latest REQ_MEMBER_MESSAGES messages are
+ * loaded (n_messages_total counts them all).
  */
 int req_by_token(struct db *db, struct arena *a, const char *token, bool member, struct req_view *out);
 /* The same by number, for the desk (internal notes included). */

@@ -676,6 +676,11 @@ void page_status(struct ctx *c)
 			    "<p class=\"notice\">Ваше обращение %s объединено с этим обращением: ответы "
 			    "по обоим вопросам будут здесь.</p>\n",
 			    v.merged_from);
+	if (v.n_messages_total > v.n_messages)
+		html_printf(b,
+			    "<p class=\"notice\">Показаны последние %d сообщений из %d. Более ранние сообщения "
+			    "приходили вам в письмах; если нужна вся переписка, напишите об этом в ответе.</p>\n",
+			    v.n_messages, v.n_messages_total);
 	html_raw(b, "<ol class=\"conversation\">\n");
 	for (int i = 0; i < v.n_messages; i++) {
 		const struct req_message *m = &v.messages[i];

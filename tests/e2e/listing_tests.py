@@ -8,8 +8,10 @@ Imported by run.py; registers its tests with the shared runner. Every test start
 on a generated content directory (imported on start, like the demo content).
 """
 
+import json
 import os
 import re
+import sqlite3
 import time
 from urllib.parse import quote
 
@@ -351,4 +353,38 @@ def _():
     j = s.req("/api/v1/sections/huge").json()
     eq((j["total"], j["pages"], len(j["articles"])), (n, last, 10), "API page 1 of the huge section")
     contains(s.req("/").text, f"Все статьи раздела ({n})", what="/")
+    finish(s)
+
+
+# =============================================================================================
+# A member's thread
+# =============================================================================================
+
+
+@test("listing: a request's private page shows its latest 50 messages: 200 messages of 10,000 characters stay 200")
+def _():
+    s = Server("listing-thread", base_config()).start()
+    body = {"member_id": "5550123", "name": "Иван Петров", "email": "ivan@example.com", "country": "RU",
+            "topic": "payouts", "subject": "Длинная переписка",
+            "description": "Выплата за октябрь не пришла на карту, прошло уже две недели."}
+    r = s.req("/api/v1/requests", "POST", {"Content-Type": "application/json"},
+              json.dumps(body, ensure_ascii=False).encode())
+    eq(r.status, 201, f"creation ({r.body[:200]!r})")
+    url = r.json()["url"]
+    rid = sql(s, "SELECT id FROM requests")[0][0]
+    # 200 replies of 10,000 characters that each escape to 60,000 bytes (about 12 MB in all,
+    # past the 8 MiB response cap), then an internal note the member must not see or count.
+    rows = [(rid, 0, f"ответ-{i:03d} " + '"' * 9990, 1700000000 + i) for i in range(200)]
+    rows.append((rid, 1, "внутренняя-заметка", 1700001000))
+    db = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
+    with db:
+        db.executemany("INSERT INTO messages(request_id, author, internal, body, created) "
+                       "VALUES (?, 'agent', ?, ?, ?)", rows)
+    db.close()
+    r = s.req(url)
+    eq(r.status, 200, "status of the private page")
+    check(len(r.body) < 4 * 1024 * 1024, f"{len(r.body)} bytes")
+    eq(r.text.count('<li class="msg '), 50, "messages shown")
+    contains(r.text, "Показаны последние 50 сообщений из 201", "ответ-199", "ответ-150", what="the private page")
+    check("ответ-149" not in r.text and "внутренняя-заметка" not in r.text, "an older message or the note is shown")
     finish(s)

@@ -1150,12 +1150,10 @@ static enum MHD_Result answer(struct req_ctx *x)
 {
 	struct http_request *req = &x->req;
 	struct http_response *resp = &x->resp;
-	if (req->cached) {
-		enum MHD_Result rc = queue_entry(x, req->cached, true);
-		page_entry_unref(req->cached);
-		req->cached = NULL;
-		return rc;
-	}
+	/* The entry stays referenced until the request completes (on_completed): the identity
+	 * response sends the entry's bytes without copying them. */
+	if (req->cached)
+		return queue_entry(x, req->cached, true);
 	if (resp->file_path && resp->status == 200) {
 		int fd = open(resp->file_path, O_RDONLY | O_CLOEXEC);
 		struct stat st;
@@ -1189,9 +1187,8 @@ static enum MHD_Result answer(struct req_ctx *x)
 		struct page_form *f = identity_form(x, &cost);
 		struct page_entry *e = page_entry_new(x->s->cache, req->cache_key, f, cost);
 		page_cache_put(x->s->cache, e);
-		enum MHD_Result rc = queue_entry(x, e, false);
-		page_entry_unref(e);
-		return rc;
+		req->cached = e; /* our reference, dropped when the request completes */
+		return queue_entry(x, e, false);
 	}
 	char etag[28] = "";
 	bool gz = req->gzip_ok && compressible(resp) && resp->body.len >= 1024;

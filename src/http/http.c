@@ -926,11 +926,12 @@ static bool accepts_gzip(const char *ae)
 #define HEADER_OVERHEAD 96
 #define CACHE_SHARDS 16
 
-/* One form of a cached answer: its response, the 304 that goes with it and its ETag. The
- * identity form keeps its body (its response points at it) so that the gzip form can be made
- * from it later; the gzip form's response owns its bytes. */
+/* One form of a cached answer: its response and its ETag. The identity form keeps its body (its
+ * response points at it) so that the gzip form can be made from it later; the gzip form's
+ * response owns its bytes. A 304 is made when asked for (revalidations are rare; a prebuilt one
+ * would cost a third of a small entry). */
 struct page_form {
-	struct MHD_Response *r, *r304;
+	struct MHD_Response *r;
 	char *body; /* identity only */
 	size_t len;
 	bool compress; /* identity only: worth a gzip form (type and size) */
@@ -941,7 +942,6 @@ static void form_free(void *p)
 {
 	struct page_form *f = p;
 	MHD_destroy_response(f->r);
-	MHD_destroy_response(f->r304);
 	free(f->body);
 	free(f);
 }
@@ -1068,15 +1068,13 @@ static struct page_form *identity_form(struct req_ctx *x, size_t *cost)
 	f->compress = compressible(resp) && f->len >= 256;
 	snprintf(f->etag, sizeof f->etag, "\"%016llx\"", (unsigned long long)hash64(f->body, f->len));
 	f->r = MHD_create_response_from_buffer(f->len, f->body, MHD_RESPMEM_PERSISTENT);
-	size_t hb = add_headers(f->r, resp, f->etag, false);
-	f->r304 = empty_response();
-	hb += add_headers(f->r304, resp, f->etag, false);
-	*cost = sizeof *f + f->len + 1 + 2 * RESPONSE_OVERHEAD + hb;
+	*cost = sizeof *f + f->len + 1 + RESPONSE_OVERHEAD + add_headers(f->r, resp, f->etag, false);
 	return f;
 }
 
 struct copy_headers {
 	struct MHD_Response *to;
+	const char *skip; /* a header not copied */
 	size_t bytes;
 };
 
@@ -1084,7 +1082,7 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 {
 	(void)kind;
 	struct copy_headers *h = cls;
-	if (strcasecmp(name, "ETag") != 0)
+	if (strcasecmp(name, h->skip) != 0)
 		h->bytes += add_header(h->to, name, value);
 	return MHD_YES;
 }
@@ -1103,14 +1101,10 @@ static struct page_form *gzip_form(const struct page_form *id, size_t *cost)
 	g->len = zlen;
 	snprintf(g->etag, sizeof g->etag, "%.17s-gz\"", id->etag);
 	g->r = from_bytes(z, zlen);
-	struct copy_headers h = {.to = g->r};
+	struct copy_headers h = {.to = g->r, .skip = "ETag"};
 	MHD_get_response_headers(id->r, copy_header, &h);
 	h.bytes += add_header(g->r, "ETag", g->etag) + add_header(g->r, "Content-Encoding", "gzip");
-	g->r304 = empty_response();
-	h.to = g->r304;
-	MHD_get_response_headers(id->r304, copy_header, &h);
-	h.bytes += add_header(g->r304, "ETag", g->etag);
-	*cost = sizeof *g + zlen + 2 * RESPONSE_OVERHEAD + h.bytes;
+	*cost = sizeof *g + zlen + RESPONSE_OVERHEAD + h.bytes;
 	return g;
 }
 
@@ -1143,7 +1137,14 @@ static enum MHD_Result queue_entry(struct req_ctx *x, struct page_entry *e, bool
 		nm = not_modified_since(&x->req, &x->resp);
 	x->resp.status = nm ? 304 : 200;
 	x->bytes = nm || x->req.head ? 0 : f->len;
-	return MHD_queue_response(x->req.conn, (unsigned)x->resp.status, nm ? f->r304 : f->r);
+	if (!nm)
+		return MHD_queue_response(x->req.conn, 200, f->r);
+	/* The 304: the form's headers (its ETag among them), no body, no Content-Encoding. */
+	struct copy_headers h = {.to = empty_response(), .skip = "Content-Encoding"};
+	MHD_get_response_headers(f->r, copy_header, &h);
+	enum MHD_Result rc = MHD_queue_response(x->req.conn, 304, h.to);
+	MHD_destroy_response(h.to);
+	return rc;
 }
 
 static enum MHD_Result answer(struct req_ctx *x)

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EVICT_SCAN 32  /* marked entries passed over per eviction step before one goes anyway */
 #define EVICT_BATCH 8  /* entries evicted per hold of a shard's lock */
@@ -59,7 +60,33 @@ struct page_cache {
 	_Atomic size_t bytes, entries; /* changed under the lock of the shard concerned */
 	_Atomic unsigned turn;	       /* the next shard eviction visits */
 	_Atomic uint64_t inserts, evictions, alts;
+	_Atomic uint64_t hold_max_ns, holds_over_1ms; /* write-lock holds: what a lookup may wait */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A shard's write lock, timed: the longest hold is in the stats. */
+static uint64_t write_lock(struct shard *s)
+{
+	pthread_rwlock_wrlock(&s->lock);
+	return now_ns();
+}
+
+static void write_unlock(struct page_cache *c, struct shard *s, uint64_t since)
+{
+	uint64_t held = now_ns() - since;
+	pthread_rwlock_unlock(&s->lock);
+	if (held > 1000000)
+		atomic_fetch_add_explicit(&c->holds_over_1ms, 1, memory_order_relaxed);
+	uint64_t max = atomic_load_explicit(&c->hold_max_ns, memory_order_relaxed);
+	while (held > max && !atomic_compare_exchange_weak(&c->hold_max_ns, &max, held))
+		;
+}
 
 static struct table *table_new(size_t n_buckets)
 {
@@ -236,7 +263,7 @@ static bool evict_step(struct page_cache *c, struct shard *s)
 {
 	struct page_entry *victims = NULL;
 	int scanned = 0, n = 0;
-	pthread_rwlock_wrlock(&s->lock);
+	uint64_t t0 = write_lock(s);
 	struct table *t = s->t;
 	bool had = t->hand != NULL;
 	while (t->hand && n < EVICT_BATCH && over(c)) {
@@ -252,7 +279,7 @@ static bool evict_step(struct page_cache *c, struct shard *s)
 		victims = e;
 		n++;
 	}
-	pthread_rwlock_unlock(&s->lock);
+	write_unlock(c, s, t0);
 	atomic_fetch_add(&c->evictions, (uint64_t)n);
 	while (victims) { /* freed outside the lock (or later, by the last reader) */
 		struct page_entry *e = victims;
@@ -277,12 +304,12 @@ bool page_cache_put(struct page_cache *c, struct page_entry *e)
 	if (!page_cache_fits(c, e->key_len, e->cost - entry_cost(e->key_len, 0)))
 		return false;
 	struct shard *s = shard_of(c, e->hash);
-	pthread_rwlock_wrlock(&s->lock);
+	uint64_t t0 = write_lock(s);
 	struct table *t = s->t;
 	struct page_entry **b = bucket_of(c, t, e->hash);
 	for (struct page_entry *o = *b; o; o = o->chain)
 		if (o->hash == e->hash && o->key_len == e->key_len && !memcmp(o->key, e->key, e->key_len)) {
-			pthread_rwlock_unlock(&s->lock); /* another thread stored it first: keep that one */
+			write_unlock(c, s, t0); /* another thread stored it first: keep that one */
 			return false;
 		}
 	atomic_fetch_add(&e->refs, 1); /* the cache's own */
@@ -303,7 +330,7 @@ bool page_cache_put(struct page_cache *c, struct page_entry *e)
 	t->count++;
 	atomic_fetch_add(&c->bytes, e->cost);
 	atomic_fetch_add(&c->entries, 1);
-	pthread_rwlock_unlock(&s->lock);
+	write_unlock(c, s, t0);
 	atomic_fetch_add_explicit(&c->inserts, 1, memory_order_relaxed);
 	evict_over(c);
 	return true;
@@ -313,7 +340,7 @@ void page_cache_attach_alt(struct page_cache *c, struct page_entry *e, void *alt
 {
 	struct shard *s = shard_of(c, e->hash);
 	bool counted = false;
-	pthread_rwlock_wrlock(&s->lock);
+	uint64_t t0 = write_lock(s);
 	atomic_store_explicit(&e->alt, alt, memory_order_release);
 	atomic_store(&e->alt_state, ALT_DONE);
 	if (alt && e->linked && e->gen == s->gen) {
@@ -322,7 +349,7 @@ void page_cache_attach_alt(struct page_cache *c, struct page_entry *e, void *alt
 		atomic_fetch_add(&c->bytes, alt_bytes);
 		counted = true;
 	}
-	pthread_rwlock_unlock(&s->lock);
+	write_unlock(c, s, t0);
 	if (alt)
 		atomic_fetch_add_explicit(&c->alts, 1, memory_order_relaxed);
 	if (counted)
@@ -334,13 +361,13 @@ void page_cache_clear(struct page_cache *c)
 	for (unsigned i = 0; i < c->n_shards; i++) {
 		struct shard *s = &c->shards[i];
 		struct table *fresh = table_new(c->n_buckets); /* allocated before the lock */
-		pthread_rwlock_wrlock(&s->lock);
+		uint64_t t0 = write_lock(s);
 		struct table *old = s->t;
 		s->t = fresh;
 		s->gen++;
 		atomic_fetch_sub(&c->bytes, old->bytes);
 		atomic_fetch_sub(&c->entries, old->count);
-		pthread_rwlock_unlock(&s->lock);
+		write_unlock(c, s, t0);
 		table_free(old, c->n_buckets); /* outside the lock: readers go on meanwhile */
 	}
 }
@@ -354,6 +381,8 @@ void page_cache_stats(struct page_cache *c, struct page_cache_stats *st)
 	    .inserts = atomic_load(&c->inserts),
 	    .evictions = atomic_load(&c->evictions),
 	    .alts = atomic_load(&c->alts),
+	    .hold_max_ns = atomic_load(&c->hold_max_ns),
+	    .holds_over_1ms = atomic_load(&c->holds_over_1ms),
 	};
 	for (unsigned i = 0; i < c->n_shards; i++) {
 		st->hits += atomic_load_explicit(&c->shards[i].hits, memory_order_relaxed);

@@ -78,6 +78,9 @@ void page_cache_clear(struct page_cache *c);
 struct page_cache_stats {
 	size_t budget, bytes, entries;
 	uint64_t hits, misses, inserts, evictions, alts;
+	/* The longest a shard's write lock was held (what a lookup can wait at most, unless the
+	 * holder is descheduled), and how many holds took over 1 ms. */
+	uint64_t hold_max_ns, holds_over_1ms;
 };
 void page_cache_stats(struct page_cache *c, struct page_cache_stats *st);
 

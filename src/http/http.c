@@ -1657,24 +1657,31 @@ void http_metrics(struct http_server *s, struct buf *b)
 	metrics_write(s->metrics, b, (long)atomic_load(&s->in_flight));
 	struct page_cache_stats st;
 	page_cache_stats(s->cache, &st);
-	buf_printf(b,
-		   "# HELP spravka_page_cache_bytes Bytes held by the page cache (entries, keys, bodies, gzip forms, "
-		   "headers).\n"
-		   "# TYPE spravka_page_cache_bytes gauge\nspravka_page_cache_bytes %zu\n"
-		   "# HELP spravka_page_cache_budget_bytes The page cache's budget ([limits] cache_mb).\n"
-		   "# TYPE spravka_page_cache_budget_bytes gauge\nspravka_page_cache_budget_bytes %zu\n"
-		   "# HELP spravka_page_cache_entries Answers held by the page cache.\n"
-		   "# TYPE spravka_page_cache_entries gauge\nspravka_page_cache_entries %zu\n"
-		   "# HELP spravka_page_cache_hits_total Lookups answered from the page cache.\n"
-		   "# TYPE spravka_page_cache_hits_total counter\nspravka_page_cache_hits_total %llu\n"
-		   "# HELP spravka_page_cache_misses_total Lookups that rendered the answer.\n"
-		   "# TYPE spravka_page_cache_misses_total counter\nspravka_page_cache_misses_total %llu\n"
-		   "# HELP spravka_page_cache_inserts_total Answers stored in the page cache.\n"
-		   "# TYPE spravka_page_cache_inserts_total counter\nspravka_page_cache_inserts_total %llu\n"
-		   "# HELP spravka_page_cache_evictions_total Answers evicted to keep within the budget.\n"
-		   "# TYPE spravka_page_cache_evictions_total counter\nspravka_page_cache_evictions_total %llu\n"
-		   "# HELP spravka_page_cache_gzip_total Gzip forms made for cached answers (lazily, once each).\n"
-		   "# TYPE spravka_page_cache_gzip_total counter\nspravka_page_cache_gzip_total %llu\n",
-		   st.bytes, st.budget, st.entries, (unsigned long long)st.hits, (unsigned long long)st.misses,
-		   (unsigned long long)st.inserts, (unsigned long long)st.evictions, (unsigned long long)st.alts);
+	buf_printf(
+	    b,
+	    "# HELP spravka_page_cache_bytes Bytes held by the page cache (entries, keys, bodies, gzip forms, "
+	    "headers).\n"
+	    "# TYPE spravka_page_cache_bytes gauge\nspravka_page_cache_bytes %zu\n"
+	    "# HELP spravka_page_cache_budget_bytes The page cache's budget ([limits] cache_mb).\n"
+	    "# TYPE spravka_page_cache_budget_bytes gauge\nspravka_page_cache_budget_bytes %zu\n"
+	    "# HELP spravka_page_cache_entries Answers held by the page cache.\n"
+	    "# TYPE spravka_page_cache_entries gauge\nspravka_page_cache_entries %zu\n"
+	    "# HELP spravka_page_cache_hits_total Lookups answered from the page cache.\n"
+	    "# TYPE spravka_page_cache_hits_total counter\nspravka_page_cache_hits_total %llu\n"
+	    "# HELP spravka_page_cache_misses_total Lookups that rendered the answer.\n"
+	    "# TYPE spravka_page_cache_misses_total counter\nspravka_page_cache_misses_total %llu\n"
+	    "# HELP spravka_page_cache_inserts_total Answers stored in the page cache.\n"
+	    "# TYPE spravka_page_cache_inserts_total counter\nspravka_page_cache_inserts_total %llu\n"
+	    "# HELP spravka_page_cache_evictions_total Answers evicted to keep within the budget.\n"
+	    "# TYPE spravka_page_cache_evictions_total counter\nspravka_page_cache_evictions_total %llu\n"
+	    "# HELP spravka_page_cache_gzip_total Gzip forms made for cached answers (lazily, once each).\n"
+	    "# TYPE spravka_page_cache_gzip_total counter\nspravka_page_cache_gzip_total %llu\n"
+	    "# HELP spravka_page_cache_lock_hold_max_seconds The longest hold of a cache shard's write lock.\n"
+	    "# TYPE spravka_page_cache_lock_hold_max_seconds gauge\nspravka_page_cache_lock_hold_max_seconds %.6f\n"
+	    "# HELP spravka_page_cache_lock_holds_over_1ms_total Holds of a cache shard's write lock over 1 ms.\n"
+	    "# TYPE spravka_page_cache_lock_holds_over_1ms_total counter\n"
+	    "spravka_page_cache_lock_holds_over_1ms_total %llu\n",
+	    st.bytes, st.budget, st.entries, (unsigned long long)st.hits, (unsigned long long)st.misses,
+	    (unsigned long long)st.inserts, (unsigned long long)st.evictions, (unsigned long long)st.alts,
+	    (double)st.hold_max_ns / 1e9, (unsigned long long)st.holds_over_1ms);
 }

@@ -1108,17 +1108,41 @@ static struct page_form *gzip_form(const struct page_form *id, size_t *cost)
 	return g;
 }
 
+/* A 304 with the identity form's headers and the given ETag (no body, no Content-Encoding). */
+static enum MHD_Result queue_304(struct req_ctx *x, const struct page_form *id, const char *etag)
+{
+	x->resp.status = 304;
+	x->bytes = 0;
+	struct copy_headers h = {.to = empty_response(), .skip = "ETag"};
+	MHD_get_response_headers(id->r, copy_header, &h);
+	add_header(h.to, "ETag", etag);
+	enum MHD_Result rc = MHD_queue_response(x->req.conn, 304, h.to);
+	MHD_destroy_response(h.to);
+	return rc;
+}
+
 /*
- * Sends a cached answer. The gzip form is made lazily: the first time the entry is served again
- * (a hit, may_compress) to a client that accepts gzip, by that thread, outside every lock, and
- * attached once (page_entry_claim_alt); meanwhile others get the identity form. If-None-Match
- * may name either form's ETag (a client may hold the identity form from before the gzip form
- * existed): the 304 carries the ETag it matched.
+ * Sends a cached answer. If-None-Match may name either form's ETag (a client may hold the
+ * identity form from before the gzip form existed; the gzip form's tag counts only when gzip is
+ * accepted): the 304 carries the tag it matched, and needs no gzip form. Otherwise the gzip form
+ * is made lazily: the first time the entry is served again (a hit, may_compress) to a client
+ * that accepts gzip, by that thread, outside every lock, and attached once
+ * (page_entry_claim_alt); meanwhile others get the identity form.
  */
 static enum MHD_Result queue_entry(struct req_ctx *x, struct page_entry *e, bool may_compress)
 {
 	struct page_form *id = page_entry_payload(e), *gz = NULL;
-	if (x->req.gzip_ok && id->compress) {
+	bool gzip = x->req.gzip_ok && id->compress;
+	const char *inm = http_header(&x->req, "If-None-Match");
+	if (inm) {
+		char gz_etag[sizeof id->etag];
+		snprintf(gz_etag, sizeof gz_etag, "%.17s-gz\"", id->etag); /* as gzip_form makes it */
+		if (gzip && etag_matches(inm, gz_etag))
+			return queue_304(x, id, gz_etag);
+		if (etag_matches(inm, id->etag))
+			return queue_304(x, id, id->etag);
+	}
+	if (gzip) {
 		gz = page_entry_alt(e);
 		if (!gz && may_compress && page_entry_claim_alt(e)) {
 			size_t cost = 0;
@@ -1126,25 +1150,12 @@ static enum MHD_Result queue_entry(struct req_ctx *x, struct page_entry *e, bool
 			page_cache_attach_alt(x->s->cache, e, gz, cost);
 		}
 	}
-	const char *inm = http_header(&x->req, "If-None-Match");
-	struct page_form *f = gz ? gz : id;
-	bool nm = true;
-	if (gz && etag_matches(inm, gz->etag))
-		f = gz;
-	else if (etag_matches(inm, id->etag))
-		f = id;
-	else
-		nm = not_modified_since(&x->req, &x->resp);
-	x->resp.status = nm ? 304 : 200;
-	x->bytes = nm || x->req.head ? 0 : f->len;
-	if (!nm)
-		return MHD_queue_response(x->req.conn, 200, f->r);
-	/* The 304: the form's headers (its ETag among them), no body, no Content-Encoding. */
-	struct copy_headers h = {.to = empty_response(), .skip = "Content-Encoding"};
-	MHD_get_response_headers(f->r, copy_header, &h);
-	enum MHD_Result rc = MHD_queue_response(x->req.conn, 304, h.to);
-	MHD_destroy_response(h.to);
-	return rc;
+	const struct page_form *f = gz ? gz : id;
+	if (not_modified_since(&x->req, &x->resp))
+		return queue_304(x, id, f->etag);
+	x->resp.status = 200;
+	x->bytes = x->req.head ? 0 : f->len;
+	return MHD_queue_response(x->req.conn, 200, f->r);
 }
 
 static enum MHD_Result answer(struct req_ctx *x)

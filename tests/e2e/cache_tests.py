@@ -118,6 +118,13 @@ def _():
                 eq(r.status, 304, f"If-None-Match {tag} (gzip accepted: {ae})")
                 eq(r.body, b"", "body of the 304")
                 eq(r.header("etag"), tag, "ETag of the 304")
+        # a revalidation of the gzip form needs no gzip form: none is made for a 304
+        other = s.req("/a/taxes")
+        made = metrics(s)["gzip_total"]
+        ztag = other.header("etag")[:-1] + '-gz"'
+        r = s.req("/a/taxes", gzip=True, headers={"If-None-Match": ztag})
+        eq((r.status, r.header("etag")), (304, ztag), "gzip revalidation of a page with no gzip form yet")
+        eq(metrics(s)["gzip_total"], made, "gzip forms made for a 304")
         # HEAD: the headers of GET, no body, for both forms
         for extra in (b"", b"Accept-Encoding: gzip\r\n"):
             g = s.raw(get_request(path, extra))

@@ -358,6 +358,7 @@ static int cmd_serve(struct opts *o)
 	    .max_url_bytes = app.cfg.max_url_bytes,
 	    .max_header_bytes = app.cfg.max_header_bytes,
 	    .connection_memory = app.cfg.connection_memory,
+	    .cache_mb = app.cfg.cache_mb,
 	    .cache_entries = app.cfg.cache_entries,
 	    .trusted_proxies = app.cfg.trusted_proxies,
 	    .min_body_rate = app.cfg.min_body_rate,
@@ -367,6 +368,11 @@ static int cmd_serve(struct opts *o)
 	    .n_routes = n_routes,
 	    .prepare = app_prepare,
 	};
+	if (app.cfg.cache_entries >= 0)
+		fprintf(stderr,
+			"spravka: [limits] cache_entries is deprecated (the page cache is bounded by cache_mb); "
+			"%d is applied as a cap on its entries%s\n",
+			app.cfg.cache_entries, app.cfg.cache_entries ? "" : ", so the page cache is off");
 	app.http = http_start(&ho, app_dispatch, &app, err, sizeof err);
 	if (!app.http) {
 		fprintf(stderr, "spravka: %s\n", err);

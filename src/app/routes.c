@@ -50,6 +50,7 @@ enum flags {
 	R_COUNTRY_PARAM = 8, /* ?country=XX may override the reader's country */
 	R_SEARCH_CLICK = 16, /* ?sq=QUERY records a click on a search result */
 	R_PAGED = 32,	     /* ?page=N (app_page): part of the cache key */
+	R_ANY_COUNTRY = 64,  /* with R_CACHE: the answer is the same for every country (cached once) */
 };
 /* What a route takes as a body. */
 enum body { B_NONE, B_FORM, B_JSON_OR_FORM };
@@ -96,8 +97,8 @@ static const struct route routes[] = {
 	{"/static/{file}",           M_GET,  sys_static,          ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/healthz",                 M_GET,  sys_healthz,         ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/metrics",                 M_GET,  sys_metrics,         ROLE_ANYONE, false, B_NONE,         0,            0},
-	{"/api/v1/sections",         M_GET,  api_sections,        ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED},
-	{"/api/v1/sections/{slug}",  M_GET,  api_section,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED},
+	{"/api/v1/sections",         M_GET,  api_sections,        ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED | R_ANY_COUNTRY},
+	{"/api/v1/sections/{slug}",  M_GET,  api_section,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED | R_ANY_COUNTRY},
 	{"/api/v1/articles/{slug}",  M_GET,  api_article,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_COUNTRY_PARAM},
 	{"/api/v1/search",           M_GET,  api_search,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_COUNTRY_PARAM},
 	{"/api/v1/topics",           M_GET,  api_topics,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_NODB},
@@ -366,9 +367,11 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 	time_t changed = (time_t)atomic_load(&app->content_changed);
 	if ((r->flags & R_CACHE) && get && c.page > 0) {
 		resp->last_modified = changed;
+		/* Key: content version, country ("*" when the answer does not depend on it), path. */
+		const char *kc = (r->flags & R_ANY_COUNTRY) ? "*" : c.country;
 		char key[512];
-		int n = snprintf(key, sizeof key, "%lld|%s|%s", (long long)atomic_load(&app->content_version),
-				 c.country, req->path);
+		int n = snprintf(key, sizeof key, "%lld|%s|%s", (long long)atomic_load(&app->content_version), kc,
+				 req->path);
 		/* The page of a listing: page 1 keeps the key of the bare path. */
 		if (n > 0 && c.page > 1 && (size_t)n < sizeof key)
 			n += snprintf(key + n, sizeof key - (size_t)n, "|p%d", c.page);

@@ -60,7 +60,8 @@ void config_defaults(struct config *c)
 	c->max_url_bytes = 8192;
 	c->max_header_bytes = 16384;
 	c->connection_memory = 65536;
-	c->cache_entries = 4096;
+	c->cache_mb = 256;
+	c->cache_entries = -1; /* deprecated: not set */
 	c->file_sweep_hours = 24;
 	c->search_log_days = 180;
 	c->min_body_rate = 1024;
@@ -176,6 +177,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"limits", "max_url_bytes", offsetof(struct config, max_url_bytes), 256, 65536},
 	    {"limits", "max_header_bytes", offsetof(struct config, max_header_bytes), 1024, 1 << 20},
 	    {"limits", "connection_memory", offsetof(struct config, connection_memory), 8192, 1 << 24},
+	    {"limits", "cache_mb", offsetof(struct config, cache_mb), 0, 65536},
 	    {"limits", "cache_entries", offsetof(struct config, cache_entries), 0, 1 << 20},
 	    {"limits", "file_sweep_hours", offsetof(struct config, file_sweep_hours), 1, 8760},
 	    {"limits", "search_log_days", offsetof(struct config, search_log_days), 1, 36500},

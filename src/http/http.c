@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sodium.h>
+#include "cache.h"
 #include "gzip.h"
 #include "metrics.h"
 
@@ -56,8 +57,6 @@ struct conn_state {
 	char peer_addr[NETADDR_TEXT], peer_key[NETADDR_TEXT];
 };
 
-struct cache;
-
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_options o;
@@ -75,7 +74,8 @@ struct http_server {
 	_Atomic long suspended; /* suspended and not yet asked to resume */
 	_Atomic long held;	/* suspended at some point and not yet completed (answer sent) */
 	struct netaddr_list *proxies;
-	struct cache *cache;
+	struct page_cache *cache;
+	bool cache_on; /* cache_mb > 0 and cache_entries != 0 */
 	struct metrics *metrics;
 };
 
@@ -918,83 +918,40 @@ static bool accepts_gzip(const char *ae)
 	return false;
 }
 
-/* ---- the page cache ---- */
+/* ---- the page cache (cache.c holds the entries; here: what an entry is) ---- */
 
-struct cache_entry {
-	struct cache_entry *next;
-	char *key;
-	_Atomic int refs;
-	struct MHD_Response *plain, *gz, *plain_304, *gz_304;
-	char etag[24], etag_gz[28];
-	size_t len, gzlen;
+/* What libmicrohttpd keeps per response (struct MHD_Response, its mutex) and per header (its
+ * struct and two copies of the strings), rounded up: counted in the cache's budget. */
+#define RESPONSE_OVERHEAD 512
+#define HEADER_OVERHEAD 96
+#define CACHE_SHARDS 16
+
+/* One form of a cached answer: its response and its ETag. The identity form keeps its body (its
+ * response points at it) so that the gzip form can be made from it later; the gzip form's
+ * response owns its bytes. A 304 is made when asked for (revalidations are rare; a prebuilt one
+ * would cost a third of a small entry). */
+struct page_form {
+	struct MHD_Response *r;
+	char *body; /* identity only */
+	size_t len;
+	bool compress; /* identity only: worth a gzip form (type and size) */
+	char etag[28];
 };
 
-struct cache {
-	pthread_rwlock_t lock;
-	struct cache_entry **buckets;
-	size_t n_buckets, count, max;
-};
-
-static void entry_unref(struct cache_entry *e)
+static void form_free(void *p)
 {
-	if (atomic_fetch_sub(&e->refs, 1) != 1)
-		return;
-	MHD_destroy_response(e->plain);
-	MHD_destroy_response(e->plain_304);
-	if (e->gz) {
-		MHD_destroy_response(e->gz);
-		MHD_destroy_response(e->gz_304);
-	}
-	free(e->key);
-	free(e);
-}
-
-static struct cache *cache_new(int max)
-{
-	struct cache *c = xcalloc(1, sizeof *c);
-	pthread_rwlock_init(&c->lock, NULL);
-	c->max = (size_t)max;
-	c->n_buckets = 64;
-	while (c->n_buckets < c->max * 2)
-		c->n_buckets *= 2;
-	c->buckets = xcalloc(c->n_buckets, sizeof *c->buckets);
-	return c;
-}
-
-/* Detaches all entries; the caller holds the write lock. */
-static void cache_drop_all(struct cache *c)
-{
-	for (size_t i = 0; i < c->n_buckets; i++) {
-		for (struct cache_entry *e = c->buckets[i], *next; e; e = next) {
-			next = e->next;
-			entry_unref(e);
-		}
-		c->buckets[i] = NULL;
-	}
-	c->count = 0;
-}
-
-static void cache_free(struct cache *c)
-{
-	cache_drop_all(c);
-	free(c->buckets);
-	pthread_rwlock_destroy(&c->lock);
-	free(c);
+	struct page_form *f = p;
+	MHD_destroy_response(f->r);
+	free(f->body);
+	free(f);
 }
 
 bool http_cache_lookup(struct http_request *req, const char *key)
 {
-	struct cache *c = req->server->cache;
-	if (!c->max)
+	struct http_server *s = req->server;
+	if (!s->cache_on)
 		return false;
-	size_t b = hash64(key, strlen(key)) & (c->n_buckets - 1);
-	pthread_rwlock_rdlock(&c->lock);
-	struct cache_entry *e = c->buckets[b];
-	while (e && strcmp(e->key, key) != 0)
-		e = e->next;
-	if (e)
-		atomic_fetch_add(&e->refs, 1);
-	pthread_rwlock_unlock(&c->lock);
+	struct page_entry *e = page_cache_get(s->cache, key);
 	if (e)
 		req->cached = e;
 	else
@@ -1002,33 +959,9 @@ bool http_cache_lookup(struct http_request *req, const char *key)
 	return e != NULL;
 }
 
-static void cache_insert(struct cache *c, struct cache_entry *e)
-{
-	size_t b = hash64(e->key, strlen(e->key)) & (c->n_buckets - 1);
-	pthread_rwlock_wrlock(&c->lock);
-	if (c->count >= c->max)
-		cache_drop_all(c); /* simple and rare: the content set is small */
-	struct cache_entry **pp = &c->buckets[b];
-	while (*pp && strcmp((*pp)->key, e->key) != 0)
-		pp = &(*pp)->next;
-	if (*pp) { /* another thread rendered it first: replace */
-		struct cache_entry *old = *pp;
-		e->next = old->next;
-		*pp = e;
-		entry_unref(old);
-	} else {
-		e->next = c->buckets[b];
-		c->buckets[b] = e;
-		c->count++;
-	}
-	pthread_rwlock_unlock(&c->lock);
-}
-
 void http_cache_clear(struct http_server *s)
 {
-	pthread_rwlock_wrlock(&s->cache->lock);
-	cache_drop_all(s->cache);
-	pthread_rwlock_unlock(&s->cache->lock);
+	page_cache_clear(s->cache);
 }
 
 /* ---- building responses ---- */
@@ -1037,41 +970,50 @@ static const char csp[] = "default-src 'none'; style-src 'self'; img-src 'self' 
 			  "script-src 'self'; connect-src 'self'; form-action 'self'; "
 			  "base-uri 'none'; frame-ancestors 'none'";
 
-static void add_headers(struct MHD_Response *r, const struct http_response *resp, const char *etag, bool gz)
+/* Adds a header; what it costs in memory (see HEADER_OVERHEAD). */
+static size_t add_header(struct MHD_Response *r, const char *name, const char *value)
 {
-	MHD_add_response_header(r, "Content-Type",
-				resp->content_type ? resp->content_type : "text/html; charset=utf-8");
-	MHD_add_response_header(r, "Cache-Control", resp->cache_control ? resp->cache_control : "no-cache");
+	MHD_add_response_header(r, name, value);
+	return strlen(name) + strlen(value) + HEADER_OVERHEAD;
+}
+
+/* Returns the bytes the headers cost (for the page cache's budget). */
+static size_t add_headers(struct MHD_Response *r, const struct http_response *resp, const char *etag, bool gz)
+{
+	size_t n = 0;
+	n += add_header(r, "Content-Type", resp->content_type ? resp->content_type : "text/html; charset=utf-8");
+	n += add_header(r, "Cache-Control", resp->cache_control ? resp->cache_control : "no-cache");
 	char vary[128];
 	snprintf(vary, sizeof vary, "Accept-Encoding%s%s", resp->vary ? ", " : "", resp->vary ? resp->vary : "");
-	MHD_add_response_header(r, "Vary", vary);
+	n += add_header(r, "Vary", vary);
 	if (etag)
-		MHD_add_response_header(r, "ETag", etag);
+		n += add_header(r, "ETag", etag);
 	if (gz)
-		MHD_add_response_header(r, "Content-Encoding", "gzip");
+		n += add_header(r, "Content-Encoding", "gzip");
 	if (resp->last_modified) {
 		char date[64];
 		struct tm tm;
 		gmtime_r(&resp->last_modified, &tm);
 		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		MHD_add_response_header(r, "Last-Modified", date);
+		n += add_header(r, "Last-Modified", date);
 	}
 	if (resp->location)
-		MHD_add_response_header(r, "Location", resp->location);
+		n += add_header(r, "Location", resp->location);
 	if (resp->allow)
-		MHD_add_response_header(r, "Allow", resp->allow);
+		n += add_header(r, "Allow", resp->allow);
 	if (resp->set_cookie)
-		MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
+		n += add_header(r, "Set-Cookie", resp->set_cookie);
 	if (resp->disposition)
-		MHD_add_response_header(r, "Content-Disposition", resp->disposition);
+		n += add_header(r, "Content-Disposition", resp->disposition);
 	if (resp->link)
-		MHD_add_response_header(r, "Link", resp->link);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
+		n += add_header(r, "Link", resp->link);
+	n += add_header(r, "X-Content-Type-Options", "nosniff");
+	n += add_header(r, "Referrer-Policy", "same-origin");
 	if (!resp->content_type || !strncmp(resp->content_type, "text/html", 9)) {
-		MHD_add_response_header(r, "Content-Security-Policy", csp);
-		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+		n += add_header(r, "Content-Security-Policy", csp);
+		n += add_header(r, "X-Frame-Options", "DENY");
 	}
+	return n;
 }
 
 static bool compressible(const struct http_response *resp)
@@ -1115,57 +1057,117 @@ static bool not_modified_since(const struct http_request *req, const struct http
 	return timegm(&tm) >= resp->last_modified;
 }
 
-static struct cache_entry *make_entry(struct req_ctx *x)
+/* The identity form of the answer in x (its body is taken); *cost: its bytes. */
+static struct page_form *identity_form(struct req_ctx *x, size_t *cost)
 {
 	struct http_response *resp = &x->resp;
-	struct cache_entry *e = xcalloc(1, sizeof *e);
-	atomic_store(&e->refs, 1);
-	e->key = xstrdup(x->req.cache_key);
-	uint64_t h = hash64(buf_str(&resp->body), resp->body.len);
-	snprintf(e->etag, sizeof e->etag, "\"%016llx\"", (unsigned long long)h);
-	snprintf(e->etag_gz, sizeof e->etag_gz, "\"%016llx-gz\"", (unsigned long long)h);
-	if (compressible(resp) && resp->body.len >= 256) {
-		size_t gzlen;
-		char *gz = gzip_compress(buf_str(&resp->body), resp->body.len, &gzlen);
-		if (gz && gzlen < resp->body.len) {
-			e->gz = from_bytes(gz, gzlen);
-			e->gzlen = gzlen;
-			add_headers(e->gz, resp, e->etag_gz, true);
-			e->gz_304 = empty_response();
-			add_headers(e->gz_304, resp, e->etag_gz, false);
-		} else {
-			free(gz);
-		}
-	}
-	e->len = resp->body.len;
-	e->plain = from_bytes(buf_steal(&resp->body, NULL), e->len);
-	add_headers(e->plain, resp, e->etag, false);
-	e->plain_304 = empty_response();
-	add_headers(e->plain_304, resp, e->etag, false);
-	return e;
+	struct page_form *f = xcalloc(1, sizeof *f);
+	f->len = resp->body.len;
+	f->body = buf_steal(&resp->body, NULL);
+	char *fit = realloc(f->body, f->len + 1); /* the buffer grew by doubling: give back the rest */
+	if (fit)
+		f->body = fit;
+	f->compress = compressible(resp) && f->len >= 256;
+	snprintf(f->etag, sizeof f->etag, "\"%016llx\"", (unsigned long long)hash64(f->body, f->len));
+	f->r = MHD_create_response_from_buffer(f->len, f->body, MHD_RESPMEM_PERSISTENT);
+	*cost = sizeof *f + f->len + 1 + RESPONSE_OVERHEAD + add_headers(f->r, resp, f->etag, false);
+	return f;
 }
 
-static enum MHD_Result queue_entry(struct req_ctx *x, struct cache_entry *e)
+struct copy_headers {
+	struct MHD_Response *to;
+	const char *skip; /* a header not copied */
+	size_t bytes;
+};
+
+static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *name, const char *value)
 {
-	bool gz = x->req.gzip_ok && e->gz;
-	const char *etag = gz ? e->etag_gz : e->etag;
-	bool nm = etag_matches(http_header(&x->req, "If-None-Match"), etag) || not_modified_since(&x->req, &x->resp);
-	x->resp.status = nm ? 304 : 200;
-	x->bytes = nm || x->req.head ? 0 : gz ? e->gzlen : e->len;
-	struct MHD_Response *r = nm ? (gz ? e->gz_304 : e->plain_304) : (gz ? e->gz : e->plain);
-	return MHD_queue_response(x->req.conn, (unsigned)x->resp.status, r);
+	(void)kind;
+	struct copy_headers *h = cls;
+	if (strcasecmp(name, h->skip) != 0)
+		h->bytes += add_header(h->to, name, value);
+	return MHD_YES;
+}
+
+/* The gzip form of an identity form (same headers, its own ETag: the identity's with "-gz"),
+ * or NULL when compressing does not make it smaller. */
+static struct page_form *gzip_form(const struct page_form *id, size_t *cost)
+{
+	size_t zlen;
+	char *z = gzip_compress(id->body, id->len, &zlen);
+	if (!z || zlen >= id->len) {
+		free(z);
+		return NULL;
+	}
+	struct page_form *g = xcalloc(1, sizeof *g);
+	g->len = zlen;
+	snprintf(g->etag, sizeof g->etag, "%.17s-gz\"", id->etag);
+	g->r = from_bytes(z, zlen);
+	struct copy_headers h = {.to = g->r, .skip = "ETag"};
+	MHD_get_response_headers(id->r, copy_header, &h);
+	h.bytes += add_header(g->r, "ETag", g->etag) + add_header(g->r, "Content-Encoding", "gzip");
+	*cost = sizeof *g + zlen + RESPONSE_OVERHEAD + h.bytes;
+	return g;
+}
+
+/* A 304 with the identity form's headers and the given ETag (no body, no Content-Encoding). */
+static enum MHD_Result queue_304(struct req_ctx *x, const struct page_form *id, const char *etag)
+{
+	x->resp.status = 304;
+	x->bytes = 0;
+	struct copy_headers h = {.to = empty_response(), .skip = "ETag"};
+	MHD_get_response_headers(id->r, copy_header, &h);
+	add_header(h.to, "ETag", etag);
+	enum MHD_Result rc = MHD_queue_response(x->req.conn, 304, h.to);
+	MHD_destroy_response(h.to);
+	return rc;
+}
+
+/*
+ * Sends a cached answer. If-None-Match may name either form's ETag (a client may hold the
+ * identity form from before the gzip form existed; the gzip form's tag counts only when gzip is
+ * accepted): the 304 carries the tag it matched, and needs no gzip form. Otherwise the gzip form
+ * is made lazily: the first time the entry is served again (a hit, may_compress) to a client
+ * that accepts gzip, by that thread, outside every lock, and attached once
+ * (page_entry_claim_alt); meanwhile others get the identity form.
+ */
+static enum MHD_Result queue_entry(struct req_ctx *x, struct page_entry *e, bool may_compress)
+{
+	struct page_form *id = page_entry_payload(e), *gz = NULL;
+	bool gzip = x->req.gzip_ok && id->compress;
+	const char *inm = http_header(&x->req, "If-None-Match");
+	if (inm) {
+		char gz_etag[sizeof id->etag];
+		snprintf(gz_etag, sizeof gz_etag, "%.17s-gz\"", id->etag); /* as gzip_form makes it */
+		if (gzip && etag_matches(inm, gz_etag))
+			return queue_304(x, id, gz_etag);
+		if (etag_matches(inm, id->etag))
+			return queue_304(x, id, id->etag);
+	}
+	if (gzip) {
+		gz = page_entry_alt(e);
+		if (!gz && may_compress && page_entry_claim_alt(e)) {
+			size_t cost = 0;
+			gz = gzip_form(id, &cost);
+			page_cache_attach_alt(x->s->cache, e, gz, cost);
+		}
+	}
+	const struct page_form *f = gz ? gz : id;
+	if (not_modified_since(&x->req, &x->resp))
+		return queue_304(x, id, f->etag);
+	x->resp.status = 200;
+	x->bytes = x->req.head ? 0 : f->len;
+	return MHD_queue_response(x->req.conn, 200, f->r);
 }
 
 static enum MHD_Result answer(struct req_ctx *x)
 {
 	struct http_request *req = &x->req;
 	struct http_response *resp = &x->resp;
-	if (req->cached) {
-		enum MHD_Result rc = queue_entry(x, req->cached);
-		entry_unref(req->cached);
-		req->cached = NULL;
-		return rc;
-	}
+	/* The entry stays referenced until the request completes (on_completed): the identity
+	 * response sends the entry's bytes without copying them. */
+	if (req->cached)
+		return queue_entry(x, req->cached, true);
 	if (resp->file_path && resp->status == 200) {
 		int fd = open(resp->file_path, O_RDONLY | O_CLOEXEC);
 		struct stat st;
@@ -1191,13 +1193,16 @@ static enum MHD_Result answer(struct req_ctx *x)
 		buf_adds(&resp->body, "Внутренняя ошибка сервера. Попробуйте позже.\n");
 	}
 	bool get = !strcmp(req->method, "GET") || req->head;
-	if (resp->status == 200 && get && req->cache_key && !resp->set_cookie) {
-		struct cache_entry *e = make_entry(x);
-		atomic_fetch_add(&e->refs, 1);
-		cache_insert(x->s->cache, e);
-		enum MHD_Result rc = queue_entry(x, e);
-		entry_unref(e);
-		return rc;
+	/* A miss: stored identity-only (headers, an estimate, counted generously); gzip comes on
+	 * a later hit. An answer too large for the cache is sent like an uncached one. */
+	if (resp->status == 200 && get && req->cache_key && !resp->set_cookie &&
+	    page_cache_fits(x->s->cache, strlen(req->cache_key), resp->body.len + 4096)) {
+		size_t cost;
+		struct page_form *f = identity_form(x, &cost);
+		struct page_entry *e = page_entry_new(x->s->cache, req->cache_key, f, cost);
+		page_cache_put(x->s->cache, e);
+		req->cached = e; /* our reference, dropped when the request completes */
+		return queue_entry(x, e, false);
 	}
 	char etag[28] = "";
 	bool gz = req->gzip_ok && compressible(resp) && resp->body.len >= 1024;
@@ -1421,7 +1426,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	metrics_observe(s->metrics, x->req.route, status, us);
 	if (x->req.cached)
-		entry_unref(x->req.cached);
+		page_entry_unref(x->req.cached);
 	if (x->pp)
 		MHD_destroy_post_processor(x->pp);
 	if (x->fd >= 0 && x->cur_file >= 0)
@@ -1558,7 +1563,9 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 	s->app = app;
 	s->conns.next = s->conns.prev = &s->conns;
 	pthread_mutex_init(&s->conns_lock, NULL);
-	s->cache = cache_new(o->cache_entries);
+	s->cache_on = o->cache_mb > 0 && o->cache_entries != 0;
+	s->cache = page_cache_new(s->cache_on ? (size_t)o->cache_mb << 20 : 0,
+				  o->cache_entries > 0 ? (size_t)o->cache_entries : 0, CACHE_SHARDS, form_free);
 	s->metrics = metrics_new(o->route_names, o->route_methods, o->n_routes);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
@@ -1580,7 +1587,7 @@ struct http_server *http_start(const struct http_options *o, http_dispatch_fn di
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s (address in use or not allowed?)", o->listen);
-		cache_free(s->cache);
+		page_cache_free(s->cache);
 		metrics_free(s->metrics);
 		netaddr_list_free(s->proxies);
 		free(s);
@@ -1649,7 +1656,7 @@ bool http_stop(struct http_server *s)
 	MHD_stop_daemon(s->d);
 	atomic_store(&s->stopping, true);
 	pthread_join(s->reaper, NULL);
-	cache_free(s->cache);
+	page_cache_free(s->cache);
 	metrics_free(s->metrics);
 	netaddr_list_free(s->proxies);
 	pthread_mutex_destroy(&s->conns_lock);
@@ -1661,4 +1668,33 @@ bool http_stop(struct http_server *s)
 void http_metrics(struct http_server *s, struct buf *b)
 {
 	metrics_write(s->metrics, b, (long)atomic_load(&s->in_flight));
+	struct page_cache_stats st;
+	page_cache_stats(s->cache, &st);
+	buf_printf(
+	    b,
+	    "# HELP spravka_page_cache_bytes Bytes held by the page cache (entries, keys, bodies, gzip forms, "
+	    "headers).\n"
+	    "# TYPE spravka_page_cache_bytes gauge\nspravka_page_cache_bytes %zu\n"
+	    "# HELP spravka_page_cache_budget_bytes The page cache's budget ([limits] cache_mb).\n"
+	    "# TYPE spravka_page_cache_budget_bytes gauge\nspravka_page_cache_budget_bytes %zu\n"
+	    "# HELP spravka_page_cache_entries Answers held by the page cache.\n"
+	    "# TYPE spravka_page_cache_entries gauge\nspravka_page_cache_entries %zu\n"
+	    "# HELP spravka_page_cache_hits_total Lookups answered from the page cache.\n"
+	    "# TYPE spravka_page_cache_hits_total counter\nspravka_page_cache_hits_total %llu\n"
+	    "# HELP spravka_page_cache_misses_total Lookups that rendered the answer.\n"
+	    "# TYPE spravka_page_cache_misses_total counter\nspravka_page_cache_misses_total %llu\n"
+	    "# HELP spravka_page_cache_inserts_total Answers stored in the page cache.\n"
+	    "# TYPE spravka_page_cache_inserts_total counter\nspravka_page_cache_inserts_total %llu\n"
+	    "# HELP spravka_page_cache_evictions_total Answers evicted to keep within the budget.\n"
+	    "# TYPE spravka_page_cache_evictions_total counter\nspravka_page_cache_evictions_total %llu\n"
+	    "# HELP spravka_page_cache_gzip_total Gzip forms made for cached answers (lazily, once each).\n"
+	    "# TYPE spravka_page_cache_gzip_total counter\nspravka_page_cache_gzip_total %llu\n"
+	    "# HELP spravka_page_cache_lock_hold_max_seconds The longest hold of a cache shard's write lock.\n"
+	    "# TYPE spravka_page_cache_lock_hold_max_seconds gauge\nspravka_page_cache_lock_hold_max_seconds %.6f\n"
+	    "# HELP spravka_page_cache_lock_holds_over_1ms_total Holds of a cache shard's write lock over 1 ms.\n"
+	    "# TYPE spravka_page_cache_lock_holds_over_1ms_total counter\n"
+	    "spravka_page_cache_lock_holds_over_1ms_total %llu\n",
+	    st.bytes, st.budget, st.entries, (unsigned long long)st.hits, (unsigned long long)st.misses,
+	    (unsigned long long)st.inserts, (unsigned long long)st.evictions, (unsigned long long)st.alts,
+	    (double)st.hold_max_ns / 1e9, (unsigned long long)st.holds_over_1ms);
 }

@@ -8,10 +8,10 @@
  * behind a trusted proxy the address X-Forwarded-For gives: netaddr_client); the checks every request passes before any
  * handler runs (request-target length -> 414, header block size -> 431, valid percent-encoding, UTF-8 and no NUL in the
  * path and the query -> 400, the framing of the head -> 400/501, see below); the page cache of finished responses (with
- * their gzip form, ETag and 304s); access logging (one line per request: method, route, status, bytes, microseconds,
- * client address — never the query, headers or bodies; buffered apart from stderr, which stays line buffered for
- * everything else); the request metrics; the shutdown (http_drain, http_wait, http_close, http_stop: no connection is
- * left suspended when the daemon stops).
+ * their lazily made gzip form, ETags and 304s; entries kept by cache.c within [limits] cache_mb); access logging (one
+ * line per request: method, route, status, bytes, microseconds, client address — never the query, headers or bodies;
+ * buffered apart from stderr, which stays line buffered for everything else); the request metrics; the shutdown
+ * (http_drain, http_wait, http_close, http_stop: no connection is left suspended when the daemon stops).
  *
  * What it does not do: routing, rendering, knowing about articles. The application gives one
  * dispatch function; it runs in the worker threads, any number at once.
@@ -62,7 +62,7 @@
 
 struct arena;
 struct http_server;
-struct cache_entry;
+struct page_entry;
 
 struct http_param {
 	/* Never NULL, no NUL. Query parameters: percent-decoded, valid UTF-8; the name may be
@@ -130,8 +130,8 @@ struct http_request {
 	int route; /* index into the route names given to http_start, -1 = none */
 	/* Filled by the server: */
 	uint64_t start_us;
-	struct cache_entry *cached; /* set by http_cache_lookup on a hit */
-	const char *cache_key;	    /* set by http_cache_lookup on a miss: store the answer */
+	struct page_entry *cached; /* set by http_cache_lookup on a hit */
+	const char *cache_key;	   /* set by http_cache_lookup on a miss: store the answer */
 };
 
 struct http_response {
@@ -159,7 +159,8 @@ struct http_options {
 	int max_connections, max_connections_per_ip;
 	int connection_timeout, header_timeout; /* seconds */
 	int max_url_bytes, max_header_bytes, connection_memory;
-	int cache_entries;		  /* 0 disables the page cache */
+	int cache_mb;			  /* the page cache's budget in MiB; 0 disables it */
+	int cache_entries;		  /* also a cap on its entries; -1: none; 0 disables it */
 	const char *trusted_proxies;	  /* netaddr_list_parse syntax; "" or NULL: none */
 	int min_body_rate, body_grace;	  /* bytes/s (0: no minimum), seconds */
 	const char *const *route_names;	  /* for logs and metrics; index = http_request.route */
@@ -226,13 +227,15 @@ const char *http_field(const struct http_request *req, const char *name, int *co
 const char *http_client_ip(const struct http_request *req);
 
 /*
- * The page cache. A dispatcher that knows its answer depends only on key (path, country...)
- * calls http_cache_lookup first: on a hit it returns true and must return at once (the server
- * answers from the cache, including 304s); on a miss the server stores the 200 answer that the
- * dispatcher then produces under that key.
+ * The page cache (cache.c: a byte budget, CLOCK eviction, sharded locks). A dispatcher that
+ * knows its answer depends only on key (path, country...) calls http_cache_lookup first: on a hit
+ * it returns true and must return at once (the server answers from the cache, including 304s);
+ * on a miss the server stores the 200 answer that the dispatcher then produces under that key
+ * (identity only; its gzip form is made on a later hit from a client that accepts gzip).
  */
 bool http_cache_lookup(struct http_request *req, const char *key);
-/* Drops every cached answer (content changed). Safe at any time from any thread. */
+/* Drops every cached answer (content changed): O(1) under the cache's locks, the memory freed
+ * afterwards on the calling thread. Safe at any time from any thread. */
 void http_cache_clear(struct http_server *s);
 
 /* Writes Prometheus text for the request metrics to b. */

@@ -1352,6 +1352,7 @@ import parser_tests  # noqa: E402,F401  (issue #7: hostile bytes: forms, framing
 import crash_test  # noqa: E402,F401  (issue #4: nothing lost under SIGKILL)
 import trust_http_tests  # noqa: E402,F401  (issue #7: client address, lockouts, slow bodies, shutdown, cross-site)
 import listing_tests  # noqa: E402,F401  (issue #8: listing pages that scale)
+import cache_tests  # noqa: E402,F401  (issue #8: the page cache's byte budget, lazy gzip)
 
 
 # =============================================================================================

@@ -150,7 +150,7 @@ int fuzz_server(void)
 	    .max_url_bytes = 8192,
 	    .max_header_bytes = 16384,
 	    .connection_memory = 65536,
-	    .cache_entries = 0,
+	    .cache_mb = 0,
 	    .route_names = route_names,
 	    .route_methods = route_methods,
 	    .n_routes = 3,

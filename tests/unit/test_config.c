@@ -146,3 +146,23 @@ Test(config, trust_keys_defaults_and_checks)
 	unlink(p);
 	config_free(&c);
 }
+
+Test(config, cache_mb_and_the_deprecated_cache_entries)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	cr_assert_eq(c.cache_mb, 256);
+	cr_assert_eq(c.cache_entries, -1, "not set unless the file sets it");
+	/* an old file with cache_entries still loads; the key is kept as given */
+	char *p = write_ini("[limits]\ncache_entries = 4096\ncache_mb = 0\n");
+	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
+	unlink(p);
+	cr_assert_eq(c.cache_entries, 4096);
+	cr_assert_eq(c.cache_mb, 0);
+	p = write_ini("[limits]\ncache_mb = 65537\n");
+	cr_assert(!config_load(&c, p, err, sizeof err));
+	unlink(p);
+	cr_assert(strstr(err, "cache_mb"), "%s", err);
+	config_free(&c);
+}

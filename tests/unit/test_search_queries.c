@@ -25,7 +25,7 @@ Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
 		const struct kb_text *t = &b.texts[i];
 		char *plain = md_to_text(t->body, strlen(t->body));
 		docs[i] = (struct search_doc){
-		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain)};
+		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain), false};
 		free(plain);
 	}
 	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);
@@ -101,7 +101,7 @@ Test(search_queries, snippets_equal_the_reanalyzing_code, .timeout = 60)
 		const struct kb_text *t = &b.texts[i];
 		char *plain = md_to_text(t->body, strlen(t->body));
 		docs[i] = (struct search_doc){
-		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain)};
+		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain), false};
 		free(plain);
 	}
 	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);

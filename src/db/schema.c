@@ -168,6 +168,16 @@ const struct migration schema_migrations[] = {
      * of a scan of the whole log (250 ms at 1,000,000 rows, under the write lock); a clicked row
      * leaves the partial index. */
     {6, "CREATE INDEX search_log_unclicked ON search_log(query, at) WHERE clicked IS NULL;"},
+    /* Issue #8, search at 50,000 articles: which texts each content version changed, written in
+     * the same transaction as the change, so that a server (any node) updates its search index
+     * from the changed texts only. slug '' = everything (synonyms, or too many texts at once).
+     * meta.content_log_from: the log holds every change of the versions above it. */
+    {10, "CREATE TABLE content_changes ("
+	 "  version BIGINT NOT NULL,"
+	 "  slug TEXT NOT NULL,"
+	 "  country TEXT NOT NULL,"
+	 "  PRIMARY KEY (version, slug, country));"
+	 "INSERT INTO meta(key, value) SELECT 'content_log_from', value FROM meta WHERE key = 'content_version';"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

@@ -68,6 +68,15 @@ struct doc {
 	float boost;
 };
 
+/* What ranking reads per posting, packed (28 bytes a text): each field's weight over its length
+ * normalisation, computed once per build, and what visibility needs. */
+struct hot {
+	float fw[F_COUNT];
+	float boost;
+	uint32_t section_id;
+	int16_t country;
+};
+
 struct posting {
 	uint32_t doc;
 	uint8_t tf[F_COUNT]; /* saturates at 255 (BM25's tf curve is flat long before) */
@@ -92,6 +101,7 @@ struct strmap {
 
 struct search_index {
 	struct doc *docs;
+	struct hot *hot;
 	int n_docs;
 	uint8_t *moved; /* per doc: its strings and tokens now belong to a newer index (update) */
 	char *pool;
@@ -700,6 +710,17 @@ static void finish(struct search_index *ix)
 		ix->docs[d].slug_id = intern(&slugs, ix->docs[d].slug);
 		ix->docs[d].section_id = intern(&sections, ix->docs[d].section);
 	}
+	ix->hot = xmalloc((n ? n : 1) * sizeof *ix->hot);
+	for (uint32_t d = 0; d < n; d++) {
+		const struct doc *doc = &ix->docs[d];
+		struct hot *h = &ix->hot[d];
+		for (int f = 0; f < F_COUNT; f++)
+			h->fw[f] =
+			    field_weight[f] / (1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f]);
+		h->country = doc->country;
+		h->section_id = doc->section_id;
+		h->boost = doc->boost;
+	}
 	ix->n_slugs = slugs.n;
 	ix->slug_variants = xcalloc(slugs.n ? slugs.n : 1, sizeof *ix->slug_variants);
 	for (uint32_t d = 0; d < n; d++)
@@ -722,7 +743,7 @@ static void finish(struct search_index *ix)
 	build_synonyms(ix, ix->synonyms);
 	if (ix->n_syn_pairs)
 		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
-	ix->bytes += sizeof *ix + (size_t)n * sizeof(struct doc) + text + ix->pool_cap +
+	ix->bytes += sizeof *ix + (size_t)n * (sizeof(struct doc) + sizeof(struct hot)) + text + ix->pool_cap +
 		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
 		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 + (size_t)total * sizeof(struct posting) +
 		     (size_t)ix->n_sorted * 4 + (size_t)ix->n_slugs * 8 + (size_t)ix->n_sections * 8 +
@@ -848,6 +869,7 @@ void search_free(struct search_index *ix)
 	}
 	free(ix->moved);
 	free(ix->docs);
+	free(ix->hot);
 	free(ix->pool);
 	free(ix->terms);
 	free(ix->words);
@@ -876,7 +898,7 @@ void search_set_boost(struct search_index *ix, const char *slug, double boost)
 {
 	for (int d = 0; d < ix->n_docs; d++)
 		if (!strcmp(ix->docs[d].slug, slug))
-			ix->docs[d].boost = (float)boost;
+			ix->docs[d].boost = ix->hot[d].boost = (float)boost;
 }
 
 /* ---- query side ---- */
@@ -1384,12 +1406,12 @@ struct cand {
 
 static bool visible(const struct search_index *ix, uint32_t d, int ci, uint32_t sid)
 {
-	const struct doc *doc = &ix->docs[d];
-	if (sid != UINT32_MAX && doc->section_id != sid)
+	const struct hot *h = &ix->hot[d];
+	if (sid != UINT32_MAX && h->section_id != sid)
 		return false;
-	if (doc->country < 0)
-		return ci < 0 || !((ix->slug_variants[doc->slug_id] >> ci) & 1);
-	return doc->country == ci;
+	if (h->country < 0)
+		return ci < 0 || !((ix->slug_variants[ix->docs[d].slug_id] >> ci) & 1);
+	return h->country == ci;
 }
 
 /* Smallest forward gap (1..3) from a position in a to one in b, or 0. */
@@ -1513,9 +1535,13 @@ static void sort_cands(const struct search_index *ix, struct cand *c, int n)
  * Per-thread scratch of one float and two masks per document, zero between queries (a query
  * clears what it touched): no allocation and no clearing of the whole array per query.
  */
+struct acc {
+	float acc, best;
+	uint32_t mask, tmask; /* query words in the text; in its title or keywords */
+};
+
 struct scratch {
-	float *acc, *best;
-	uint32_t *mask, *tmask;
+	struct acc *v;
 	size_t cap;
 };
 
@@ -1525,9 +1551,8 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void scratch_free(void *p)
 {
 	struct scratch *s = p;
-	if (!s)
-		return;
-	free(s->acc), free(s->best), free(s->mask), free(s->tmask);
+	if (s)
+		free(s->v);
 	free(s);
 }
 
@@ -1545,13 +1570,9 @@ static struct scratch *scratch_get(size_t n)
 		pthread_setspecific(scratch_key, s);
 	}
 	if (s->cap < n) {
-		free(s->acc), free(s->best), free(s->mask), free(s->tmask);
-		size_t cap = n + n / 4 + 64;
-		s->acc = xcalloc(cap, sizeof *s->acc);
-		s->best = xcalloc(cap, sizeof *s->best);
-		s->mask = xcalloc(cap, sizeof *s->mask);
-		s->tmask = xcalloc(cap, sizeof *s->tmask);
-		s->cap = cap;
+		free(s->v);
+		s->cap = n + n / 4 + 64;
+		s->v = xcalloc(s->cap, sizeof *s->v);
 	}
 	return s;
 }
@@ -1704,15 +1725,11 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 		if (sid == UINT32_MAX)
 			return 0;
 	}
-	struct scratch *sc = scratch_get((size_t)ix->n_docs);
-	float *acc = sc->acc, *best = sc->best;
-	uint32_t *mask = sc->mask, *tmask = sc->tmask; /* query words in the text; in title/keywords */
+	struct acc *v = scratch_get((size_t)ix->n_docs)->v;
 	uint32_t *touched = NULL;
 	size_t nt = 0, cap_t = 0;
 	float N = (float)ix->n_docs;
-	float norm[F_COUNT];
-	for (int f = 0; f < F_COUNT; f++)
-		norm[f] = field_b[f] / ix->avglen[f];
+	bool all_visible = sid == UINT32_MAX && ci < 0 && ix->n_countries == 0;
 	/* A word counts once per document: its best alternative (exact, typo fix, synonym...). */
 	uint32_t *word_docs = NULL;
 	size_t nwd = 0, cap_wd = 0;
@@ -1735,15 +1752,14 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 			for (uint32_t p = t->post_start; p < t->post_start + t->post_count; p++) {
 				const struct posting *ps = &ix->postings[p];
 				uint32_t d = ps->doc;
-				if (!visible(ix, d, ci, sid))
+				if (!all_visible && !visible(ix, d, ci, sid))
 					continue;
-				const struct doc *doc = &ix->docs[d];
+				const float *fw = ix->hot[d].fw;
 				float tf = 0;
 				for (int f = 0; f < F_COUNT; f++)
-					if (ps->tf[f])
-						tf += field_weight[f] * ps->tf[f] /
-						      (1.0f - field_b[f] + norm[f] * (float)doc->len[f]);
-				if (!mask[d]) {
+					tf += (float)ps->tf[f] * fw[f];
+				struct acc *x = &v[d];
+				if (!x->mask) {
 					if (nt == cap_t) {
 						cap_t = cap_t ? cap_t * 2 : 1024;
 						uint32_t *bigger = arena_alloc(a, cap_t * sizeof *bigger);
@@ -1753,8 +1769,8 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 					}
 					touched[nt++] = d;
 				}
-				float v = w * tf * (K1 + 1.0f) / (tf + K1);
-				if (!(mask[d] >> i & 1)) {
+				float val = w * tf * (K1 + 1.0f) / (tf + K1);
+				if (!(x->mask >> i & 1)) {
 					if (nwd == cap_wd) {
 						cap_wd = cap_wd ? cap_wd * 2 : 1024;
 						uint32_t *bigger = arena_alloc(a, cap_wd * sizeof *bigger);
@@ -1764,16 +1780,16 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 					}
 					word_docs[nwd++] = d;
 				}
-				if (v > best[d])
-					best[d] = v;
-				mask[d] |= 1u << i;
+				if (val > x->best)
+					x->best = val;
+				x->mask |= 1u << i;
 				if ((ps->tf[F_TITLE] || ps->tf[F_KEYWORDS]) && qw[i].alt[k].w >= W_TYPO2)
-					tmask[d] |= 1u << i;
+					x->tmask |= 1u << i;
 			}
 		}
 		for (size_t j = 0; j < nwd; j++) {
-			acc[word_docs[j]] += best[word_docs[j]];
-			best[word_docs[j]] = 0;
+			v[word_docs[j]].acc += v[word_docs[j]].best;
+			v[word_docs[j]].best = 0;
 		}
 	}
 	int want = q->offset + q->limit;
@@ -1782,15 +1798,15 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 	int nh = 0;
 	for (size_t i = 0; i < nt; i++) {
 		uint32_t d = touched[i];
-		float matched = (float)__builtin_popcount(mask[d]) / (float)nq;
-		float cover = (float)__builtin_popcount(tmask[d]) / (float)nq;
+		struct acc *x = &v[d];
+		float matched = (float)__builtin_popcount(x->mask) / (float)nq;
+		float cover = (float)__builtin_popcount(x->tmask) / (float)nq;
 		/* Coordination: documents with more of the query's words first; and an article whose
 		 * title or keywords hold the query's words is what the person is looking for. */
-		float score = acc[d] * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover) *
-			      ix->docs[d].boost;
-		heap_push(ix, heap, &nh, cap, (struct cand){d, mask[d], score});
-		acc[d] = 0; /* the scratch is zero again for the next query */
-		mask[d] = tmask[d] = 0;
+		float score = x->acc * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover) *
+			      ix->hot[d].boost;
+		heap_push(ix, heap, &nh, cap, (struct cand){d, x->mask, score});
+		*x = (struct acc){0}; /* the scratch is zero again for the next query */
 	}
 	out->total = (int)nt;
 	sort_cands(ix, heap, nh);

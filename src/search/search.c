@@ -90,6 +90,24 @@ struct term {
 struct word {
 	uint32_t str, term, df;
 	uint8_t stop, chars, has_digit;
+	uint8_t in_base; /* in the index's base lexicon (else in its extra one when live) */
+};
+
+/*
+ * Word ids in byte order (prefixes, word families) and the deletion dictionary (typos) over a
+ * set of words. An index has a base lexicon, made by a build and shared (reference counted) by
+ * the indexes updated from it, and its own small extra lexicon of the live words the base lacks.
+ * Queries read both and skip dead words (document frequency 0).
+ */
+struct lexicon {
+	uint32_t *sorted;
+	uint32_t n_sorted;
+	uint32_t del_mask;
+	uint32_t *del_start; /* del_mask + 2 offsets into del_word/del_hash */
+	uint32_t *del_hash;  /* the upper half of the deletion's hash (the lower picks the bucket) */
+	uint32_t *del_word;
+	size_t bytes;
+	int refs;
 };
 
 /* Open addressing: ids + 1 (0 = empty), keyed by a string in the pool. */
@@ -114,13 +132,8 @@ struct search_index {
 	struct strmap word_map;
 	struct posting *postings;
 	uint32_t n_postings;
-	uint32_t *sorted; /* live word ids by string */
-	uint32_t n_sorted;
-	/* deletion dictionary */
-	uint32_t del_mask;
-	uint32_t *del_start; /* del_mask + 2 offsets into del_word/del_hash */
-	uint32_t *del_hash;  /* the upper half of the deletion's hash (the lower picks the bucket) */
-	uint32_t *del_word;
+	struct lexicon *base, *extra;
+	uint32_t n_live; /* words some text has */
 	/* countries of variants, per-slug bit sets of them, sections */
 	char countries[64][3];
 	int n_countries;
@@ -474,49 +487,73 @@ static bool typo_candidate(const struct word *w)
 	return w->df && !w->has_digit && !w->stop && w->chars >= DEL_MIN_CHARS - 1 && w->chars <= DEL_MAX_CHARS;
 }
 
-static void build_deletes(struct search_index *ix)
+/* A lexicon over the live words with in_base == base. */
+static struct lexicon *build_lexicon(struct search_index *ix, bool base)
 {
+	struct lexicon *lx = xcalloc(1, sizeof *lx);
+	lx->refs = 1;
+	lx->sorted = xmalloc((ix->n_words ? ix->n_words : 1) * sizeof *lx->sorted);
 	size_t total = 0;
-	for (uint32_t w = 0; w < ix->n_words; w++)
-		if (typo_candidate(&ix->words[w]))
-			total += (size_t)ix->words[w].chars + 1;
-	uint32_t buckets = 1024;
+	for (uint32_t w = 0; w < ix->n_words; w++) {
+		const struct word *wd = &ix->words[w];
+		if (!wd->df || (bool)wd->in_base != base)
+			continue;
+		lx->sorted[lx->n_sorted++] = w;
+		if (typo_candidate(wd))
+			total += (size_t)wd->chars + 1;
+	}
+	qsort_r(lx->sorted, lx->n_sorted, sizeof *lx->sorted, cmp_words, ix);
+	uint32_t buckets = base ? 1024 : 16;
 	while (buckets < total)
 		buckets *= 2;
-	ix->del_mask = buckets - 1;
-	ix->del_start = xcalloc((size_t)buckets + 2, sizeof *ix->del_start);
-	ix->del_hash = xmalloc((total ? total : 1) * sizeof *ix->del_hash);
-	ix->del_word = xmalloc((total ? total : 1) * sizeof *ix->del_word);
+	lx->del_mask = buckets - 1;
+	lx->del_start = xcalloc((size_t)buckets + 2, sizeof *lx->del_start);
+	lx->del_hash = xmalloc((total ? total : 1) * sizeof *lx->del_hash);
+	lx->del_word = xmalloc((total ? total : 1) * sizeof *lx->del_word);
 	uint64_t *hs = xmalloc((total ? total : 1) * sizeof *hs);
 	uint32_t *ws = xmalloc((total ? total : 1) * sizeof *ws);
 	size_t k = 0;
 	int32_t cp[AN_MAX_WORD];
-	for (uint32_t w = 0; w < ix->n_words; w++) {
+	for (uint32_t i = 0; i < lx->n_sorted; i++) {
+		uint32_t w = lx->sorted[i];
 		if (!typo_candidate(&ix->words[w]))
 			continue;
 		int n = to_cps(ix->pool + ix->words[w].str, cp);
 		hs[k] = hash_cps(cp, n, -1, -1);
 		ws[k++] = w;
-		for (int i = 0; i < n; i++) {
-			if (i > 0 && cp[i] == cp[i - 1])
+		for (int j = 0; j < n; j++) {
+			if (j > 0 && cp[j] == cp[j - 1])
 				continue; /* same deletion as the previous one */
-			hs[k] = hash_cps(cp, n, i, -1);
+			hs[k] = hash_cps(cp, n, j, -1);
 			ws[k++] = w;
 		}
 	}
 	/* Counting sort by bucket. */
 	for (size_t i = 0; i < k; i++)
-		ix->del_start[(hs[i] & ix->del_mask) + 2]++;
+		lx->del_start[(hs[i] & lx->del_mask) + 2]++;
 	for (uint32_t b = 2; b < buckets + 2; b++)
-		ix->del_start[b] += ix->del_start[b - 1];
+		lx->del_start[b] += lx->del_start[b - 1];
 	for (size_t i = 0; i < k; i++) {
-		uint32_t at = ix->del_start[(hs[i] & ix->del_mask) + 1]++;
-		ix->del_hash[at] = (uint32_t)(hs[i] >> 32);
-		ix->del_word[at] = ws[i];
+		uint32_t at = lx->del_start[(hs[i] & lx->del_mask) + 1]++;
+		lx->del_hash[at] = (uint32_t)(hs[i] >> 32);
+		lx->del_word[at] = ws[i];
 	}
 	free(hs);
 	free(ws);
-	ix->bytes += ((size_t)buckets + 2) * sizeof(uint32_t) + total * 2 * sizeof(uint32_t);
+	lx->bytes = sizeof *lx + ((size_t)buckets + 2) * sizeof(uint32_t) + total * 2 * sizeof(uint32_t) +
+		    (size_t)ix->n_words * sizeof(uint32_t);
+	return lx;
+}
+
+static void lexicon_unref(struct lexicon *lx)
+{
+	if (!lx || --lx->refs > 0)
+		return;
+	free(lx->sorted);
+	free(lx->del_start);
+	free(lx->del_hash);
+	free(lx->del_word);
+	free(lx);
 }
 
 static void build_synonyms(struct search_index *ix, const char *text)
@@ -613,12 +650,8 @@ static uint32_t intern(struct interner *t, char *s)
 	return t->n - 1;
 }
 
-/*
- * Everything that follows from the documents and their tokens: document frequencies, live words
- * and terms, postings, field length averages, slugs and sections, sorted words, the deletion
- * dictionary, synonyms. Two passes over the tokens; no per-occurrence array, no sort of them.
- */
-static void finish(struct search_index *ix)
+/* Document frequencies and posting counts from every text's tokens (a build). */
+static void count_all(struct search_index *ix)
 {
 	uint32_t n = (uint32_t)ix->n_docs, nw = ix->n_words, nt = ix->n_terms;
 	uint32_t *wmark = xmalloc((nw ? nw : 1) * sizeof *wmark);
@@ -628,18 +661,12 @@ static void finish(struct search_index *ix)
 	for (uint32_t w = 0; w < nw; w++)
 		ix->words[w].df = 0;
 	for (uint32_t t = 0; t < nt; t++)
-		ix->terms[t].post_count = ix->terms[t].live = 0;
-	double total_len[F_COUNT] = {0};
-	size_t text = 0;
+		ix->terms[t].post_count = 0;
 	for (uint32_t d = 0; d < n; d++) {
 		const struct doc *doc = &ix->docs[d];
 		size_t bytes = 0;
-		for (int f = 0; f < F_COUNT; f++) {
-			total_len[f] += doc->len[f];
+		for (int f = 0; f < F_COUNT; f++)
 			bytes += doc->tok_len[f];
-		}
-		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) + strlen(doc->summary) +
-			strlen(doc->text) + 5 + bytes;
 		/* One reader over all fields: only the words count here. */
 		struct tok_reader r = {.p = doc->tok, .end = doc->tok + bytes};
 		struct tok t;
@@ -655,27 +682,30 @@ static void finish(struct search_index *ix)
 			}
 		}
 	}
+	free(wmark);
+	free(tmark);
+}
+
+/* Lays out the postings slices from the terms' counts; returns the total. */
+static uint32_t layout_postings(struct search_index *ix)
+{
 	uint32_t total = 0;
-	for (uint32_t t = 0; t < nt; t++) {
+	for (uint32_t t = 0; t < ix->n_terms; t++) {
 		ix->terms[t].post_start = total;
 		total += ix->terms[t].post_count;
 	}
 	ix->n_postings = total;
-	for (uint32_t w = 0; w < nw; w++)
-		if (ix->words[w].df)
-			ix->terms[ix->words[w].term].live = 1;
-	/* Postings in document order: documents are walked in order, so each term's slice fills
-	 * sorted. */
 	ix->postings = xmalloc((total ? total : 1) * sizeof *ix->postings);
-	uint32_t *cursor = wmark; /* reused: n_terms entries needed */
-	if (nt > nw) {
-		free(wmark);
-		cursor = xmalloc(nt * sizeof *cursor);
-	}
-	for (uint32_t t = 0; t < nt; t++)
-		cursor[t] = ix->terms[t].post_start;
-	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
-	for (uint32_t d = 0; d < n; d++) {
+	return total;
+}
+
+/*
+ * Appends the postings of texts [from, to) at cursor[term] (advanced), in document order.
+ * tmark: n_terms entries, none equal to a document in the range.
+ */
+static void fill_postings(struct search_index *ix, uint32_t from, uint32_t to, uint32_t *cursor, uint32_t *tmark)
+{
+	for (uint32_t d = from; d < to; d++) {
 		const struct doc *doc = &ix->docs[d];
 		for (int f = 0; f < F_COUNT; f++) {
 			struct tok_reader r = tok_field(doc, f);
@@ -694,14 +724,115 @@ static void finish(struct search_index *ix)
 			}
 		}
 	}
+}
+
+/* Postings of every text from their tokens (a build): documents in order, so each term's
+ * slice fills sorted. */
+static void postings_all(struct search_index *ix)
+{
+	uint32_t nt = ix->n_terms;
+	layout_postings(ix);
+	uint32_t *cursor = xmalloc((nt ? nt : 1) * sizeof *cursor);
+	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	for (uint32_t t = 0; t < nt; t++)
+		cursor[t] = ix->terms[t].post_start;
+	fill_postings(ix, 0, (uint32_t)ix->n_docs, cursor, tmark);
 	free(cursor);
 	free(tmark);
+}
+
+/* Adds sign to the document frequency of each word of doc and to the posting count of each of
+ * its terms. wmark/tmark: per word/term, a tag distinct from tag before the call. */
+static void count_doc(struct search_index *ix, const struct doc *doc, int sign, uint32_t tag, uint32_t *wmark,
+		      uint32_t *tmark)
+{
+	size_t bytes = 0;
+	for (int f = 0; f < F_COUNT; f++)
+		bytes += doc->tok_len[f];
+	struct tok_reader r = {.p = doc->tok, .end = doc->tok + bytes};
+	struct tok t;
+	while (tok_next(&r, &t)) {
+		struct word *wd = &ix->words[t.word];
+		if (wmark[t.word] != tag) {
+			wmark[t.word] = tag;
+			wd->df += (uint32_t)sign;
+		}
+		if (!wd->stop && tmark[wd->term] != tag) {
+			tmark[wd->term] = tag;
+			ix->terms[wd->term].post_count += (uint32_t)sign;
+		}
+	}
+}
+
+/*
+ * An update's counts and postings: old's, less the texts that left (remap[d] == UINT32_MAX; the
+ * others moved to remap[d], in order), plus the new texts ix->docs[first_new..]. Linear in the
+ * postings, and only the changed texts' tokens are read.
+ */
+static void postings_update(struct search_index *ix, const struct search_index *old, const uint32_t *remap,
+			    uint32_t first_new)
+{
+	uint32_t nw = ix->n_words, nt = ix->n_terms;
+	uint32_t *wmark = xmalloc((nw ? nw : 1) * sizeof *wmark);
+	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
+	memset(wmark, 0xff, (nw ? nw : 1) * sizeof *wmark);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	uint32_t tag = 0;
+	for (int d = 0; d < old->n_docs; d++)
+		if (remap[d] == UINT32_MAX)
+			count_doc(ix, &old->docs[d], -1, tag++, wmark, tmark);
+	for (uint32_t d = first_new; d < (uint32_t)ix->n_docs; d++)
+		count_doc(ix, &ix->docs[d], 1, tag++, wmark, tmark);
+	free(wmark);
+	/* Old slices of the terms old had, then the new texts' postings of the term. */
+	uint32_t *old_start = xmalloc((nt ? nt : 1) * sizeof *old_start);
+	uint32_t *old_count = xmalloc((nt ? nt : 1) * sizeof *old_count);
+	for (uint32_t t = 0; t < nt; t++) {
+		old_start[t] = t < old->n_terms ? old->terms[t].post_start : 0;
+		old_count[t] = t < old->n_terms ? old->terms[t].post_count : 0;
+	}
+	layout_postings(ix);
+	uint32_t *cursor = xmalloc((nt ? nt : 1) * sizeof *cursor);
+	for (uint32_t t = 0; t < nt; t++) {
+		uint32_t at = ix->terms[t].post_start;
+		for (uint32_t p = old_start[t]; p < old_start[t] + old_count[t]; p++) {
+			uint32_t d = remap[old->postings[p].doc];
+			if (d == UINT32_MAX)
+				continue;
+			ix->postings[at] = old->postings[p];
+			ix->postings[at++].doc = d;
+		}
+		cursor[t] = at;
+	}
+	free(old_start);
+	free(old_count);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	fill_postings(ix, first_new, (uint32_t)ix->n_docs, cursor, tmark);
+	free(cursor);
+	free(tmark);
+}
+
+/* Field averages, the packed ranking array, slugs and sections. Returns the texts' bytes. */
+static size_t finish_docs(struct search_index *ix)
+{
+	uint32_t n = (uint32_t)ix->n_docs;
+	double total_len[F_COUNT] = {0};
+	size_t text = 0;
+	for (uint32_t d = 0; d < n; d++) {
+		const struct doc *doc = &ix->docs[d];
+		for (int f = 0; f < F_COUNT; f++) {
+			total_len[f] += doc->len[f];
+			text += doc->tok_len[f];
+		}
+		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) + strlen(doc->summary) +
+			strlen(doc->text) + 5;
+	}
 	for (int f = 0; f < F_COUNT; f++) {
 		ix->avglen[f] = n > 0 ? (float)(total_len[f] / n) : 1.0f;
 		if (ix->avglen[f] < 1.0f)
 			ix->avglen[f] = 1.0f;
 	}
-
 	/* Slugs (a slug's texts: the general one and its variants) and sections. */
 	struct interner slugs, sections;
 	interner_init(&slugs, n);
@@ -731,23 +862,44 @@ static void finish(struct search_index *ix)
 	free(slugs.slot);
 	free(slugs.keys);
 	free(sections.slot);
+	return text;
+}
 
-	ix->n_sorted = 0;
-	ix->sorted = xmalloc((nw ? nw : 1) * sizeof *ix->sorted);
-	for (uint32_t w = 0; w < nw; w++)
-		if (ix->words[w].df)
-			ix->sorted[ix->n_sorted++] = w;
-	qsort_r(ix->sorted, ix->n_sorted, sizeof *ix->sorted, cmp_words, ix);
-	ix->bytes = 0;
-	build_deletes(ix);
+/*
+ * Live terms, the lexicons (a new base when base is NULL or the extra one outgrew an eighth of
+ * it; else base shared and a new extra), synonyms, the byte count.
+ */
+static void finish_words(struct search_index *ix, struct lexicon *base, size_t text)
+{
+	ix->n_live = 0;
+	for (uint32_t t = 0; t < ix->n_terms; t++)
+		ix->terms[t].live = 0;
+	uint32_t outside = 0;
+	for (uint32_t w = 0; w < ix->n_words; w++) {
+		struct word *wd = &ix->words[w];
+		if (!wd->df)
+			continue;
+		ix->n_live++;
+		ix->terms[wd->term].live = 1;
+		outside += !wd->in_base;
+	}
+	if (base && outside <= base->n_sorted / 8 + 256) {
+		base->refs++;
+		ix->base = base;
+	} else {
+		for (uint32_t w = 0; w < ix->n_words; w++)
+			ix->words[w].in_base = ix->words[w].df > 0;
+		ix->base = build_lexicon(ix, true);
+	}
+	ix->extra = build_lexicon(ix, false);
 	build_synonyms(ix, ix->synonyms);
 	if (ix->n_syn_pairs)
 		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
-	ix->bytes += sizeof *ix + (size_t)n * (sizeof(struct doc) + sizeof(struct hot)) + text + ix->pool_cap +
+	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(struct hot)) + text + ix->pool_cap +
 		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
-		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 + (size_t)total * sizeof(struct posting) +
-		     (size_t)ix->n_sorted * 4 + (size_t)ix->n_slugs * 8 + (size_t)ix->n_sections * 8 +
-		     (ix->synonyms ? strlen(ix->synonyms) : 0);
+		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
+		     (size_t)ix->n_postings * sizeof(struct posting) + ix->base->bytes + ix->extra->bytes +
+		     (size_t)ix->n_slugs * 8 + (size_t)ix->n_sections * 8 + (ix->synonyms ? strlen(ix->synonyms) : 0);
 }
 
 static struct search_index *index_new(void)
@@ -770,7 +922,9 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
 		analyze_doc(ix, &ix->docs[ix->n_docs++], &docs[d], &c);
 	}
 	free(c.b.p);
-	finish(ix);
+	count_all(ix);
+	postings_all(ix);
+	finish_words(ix, NULL, finish_docs(ix));
 	return ix;
 }
 
@@ -815,8 +969,10 @@ struct search_index *search_update(struct search_index *old, const struct search
 	}
 	/* The unchanged texts move over (strings and tokens are not copied). */
 	old->moved = xcalloc((size_t)(old->n_docs > 0 ? old->n_docs : 1), 1);
+	uint32_t *remap = xmalloc((size_t)(old->n_docs > 0 ? old->n_docs : 1) * sizeof *remap);
 	ix->docs = xcalloc((size_t)old->n_docs + (size_t)(n > 0 ? n : 0) + 1, sizeof *ix->docs);
 	for (int d = 0; d < old->n_docs; d++) {
+		remap[d] = UINT32_MAX;
 		const struct doc *doc = &old->docs[d];
 		char *k = text_key(doc->slug, doc->country >= 0 ? old->countries[doc->country] : "");
 		uint32_t i = (uint32_t)hash64(k, strlen(k)) & (keys.cap - 1);
@@ -828,9 +984,11 @@ struct search_index *search_update(struct search_index *old, const struct search
 		free(k);
 		if (changed)
 			continue;
+		remap[d] = (uint32_t)ix->n_docs;
 		ix->docs[ix->n_docs++] = *doc;
 		old->moved[d] = 1;
 	}
+	uint32_t first_new = (uint32_t)ix->n_docs;
 	struct analyze_ctx c = {.ix = ix};
 	for (uint32_t k = 0; k < keys.n; k++) {
 		const struct search_doc *s = &changes[last[k]];
@@ -842,13 +1000,15 @@ struct search_index *search_update(struct search_index *old, const struct search
 	free(keys.slot);
 	free(keys.keys);
 	free(last);
-	finish(ix);
+	postings_update(ix, old, remap, first_new);
+	free(remap);
+	finish_words(ix, old->base, finish_docs(ix));
 	return ix;
 }
 
 double search_dead_share(const struct search_index *ix)
 {
-	return ix->n_words ? (double)(ix->n_words - ix->n_sorted) / ix->n_words : 0.0;
+	return ix->n_words ? (double)(ix->n_words - ix->n_live) / ix->n_words : 0.0;
 }
 
 int search_size(const struct search_index *ix)
@@ -876,10 +1036,8 @@ void search_free(struct search_index *ix)
 	map_free(&ix->term_map);
 	map_free(&ix->word_map);
 	free(ix->postings);
-	free(ix->sorted);
-	free(ix->del_start);
-	free(ix->del_hash);
-	free(ix->del_word);
+	lexicon_unref(ix->base);
+	lexicon_unref(ix->extra);
 	free(ix->slug_variants);
 	free(ix->sections);
 	free(ix->synonyms);
@@ -1016,14 +1174,26 @@ static bool fix_better(const struct search_index *ix, struct fix a, struct fix b
 	return strcmp(ix->pool + ix->words[a.word].str, ix->pool + ix->words[b.word].str) < 0;
 }
 
+static void consider_in(const struct search_index *ix, const struct lexicon *lx, uint64_t h, const int32_t *cp, int n,
+			int max, struct fix *best, int *nbest);
+
 static void consider(const struct search_index *ix, uint64_t h, const int32_t *cp, int n, int max, struct fix *best,
 		     int *nbest)
 {
-	uint32_t b = (uint32_t)h & ix->del_mask;
-	for (uint32_t i = ix->del_start[b]; i < ix->del_start[b + 1]; i++) {
-		if (ix->del_hash[i] != (uint32_t)(h >> 32))
+	for (int l = 0; l < 2; l++)
+		consider_in(ix, l ? ix->extra : ix->base, h, cp, n, max, best, nbest);
+}
+
+static void consider_in(const struct search_index *ix, const struct lexicon *lx, uint64_t h, const int32_t *cp, int n,
+			int max, struct fix *best, int *nbest)
+{
+	uint32_t b = (uint32_t)h & lx->del_mask;
+	for (uint32_t i = lx->del_start[b]; i < lx->del_start[b + 1]; i++) {
+		if (lx->del_hash[i] != (uint32_t)(h >> 32))
 			continue;
-		uint32_t w = ix->del_word[i];
+		uint32_t w = lx->del_word[i];
+		if (!ix->words[w].df)
+			continue; /* dead since the lexicon was made */
 		bool seen = false;
 		for (int k = 0; k < *nbest; k++)
 			seen |= best[k].word == w;
@@ -1242,23 +1412,49 @@ static void add_synonyms(const struct search_index *ix, struct qword *q, const c
 }
 
 /* Terms of the (up to max) most frequent words starting with prefix, at weight w. */
-static void add_words_with_prefix(const struct search_index *ix, struct qword *q, const char *prefix, int max, float w)
+/* First position in lx->sorted whose word is not below prefix. */
+static uint32_t lower_bound(const struct search_index *ix, const struct lexicon *lx, const char *prefix)
 {
-	size_t n = strlen(prefix);
-	uint32_t lo = 0, hi = ix->n_sorted;
+	uint32_t lo = 0, hi = lx->n_sorted;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
-		if (strcmp(ix->pool + ix->words[ix->sorted[mid]].str, prefix) < 0)
+		if (strcmp(ix->pool + ix->words[lx->sorted[mid]].str, prefix) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The max most frequent live words starting with prefix, among the first 400 in byte order
+ * (both lexicons walked together, so the order is the same as in one). */
+static void add_words_with_prefix(const struct search_index *ix, struct qword *q, const char *prefix, int max, float w)
+{
+	size_t n = strlen(prefix);
+	const struct lexicon *lx[2] = {ix->base, ix->extra};
+	uint32_t at_[2] = {lower_bound(ix, lx[0], prefix), lower_bound(ix, lx[1], prefix)};
 	uint32_t best[8];
 	int nb = 0;
 	if (max > 8)
 		max = 8;
-	for (uint32_t i = lo; i < ix->n_sorted && i < lo + 400; i++) {
-		const struct word *wd = &ix->words[ix->sorted[i]];
+	for (int seen = 0; seen < 400;) {
+		uint32_t cand[2] = {UINT32_MAX, UINT32_MAX};
+		for (int l = 0; l < 2; l++) {
+			while (at_[l] < lx[l]->n_sorted && !ix->words[lx[l]->sorted[at_[l]]].df)
+				at_[l]++; /* dead since the lexicon was made */
+			if (at_[l] < lx[l]->n_sorted)
+				cand[l] = lx[l]->sorted[at_[l]];
+		}
+		int l = cand[0] == UINT32_MAX								    ? 1
+			: cand[1] == UINT32_MAX								    ? 0
+			: strcmp(ix->pool + ix->words[cand[0]].str, ix->pool + ix->words[cand[1]].str) <= 0 ? 0
+													    : 1;
+		if (cand[l] == UINT32_MAX)
+			break;
+		at_[l]++;
+		seen++;
+		uint32_t id = cand[l];
+		const struct word *wd = &ix->words[id];
 		if (strncmp(ix->pool + wd->str, prefix, n) != 0)
 			break;
 		if (wd->stop)
@@ -1272,7 +1468,7 @@ static void add_words_with_prefix(const struct search_index *ix, struct qword *q
 			nb++;
 		for (int k = nb - 1; k > at; k--)
 			best[k] = best[k - 1];
-		best[at] = ix->sorted[i];
+		best[at] = id;
 	}
 	for (int k = 0; k < nb; k++)
 		add_alt(q, ix->words[best[k]].term, w);

@@ -74,9 +74,9 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
  * A new index equal to search_build() over old's texts with changes applied: each change
  * replaces the text with its (slug, country), adds it when there is none, or removes it
  * (.removed); the last change of a key wins. Only the changed texts are analyzed; the unchanged
- * ones move over without a copy of their strings or tokens, so old may still be searched, but
- * must be freed after the new index (and at most one update may be made from it). Synonyms and
- * boosts stay as they were (a changed text's boost is 1).
+ * ones move over without a copy of their strings or tokens: old may still be searched while the
+ * new index lives, the two may be freed in either order, and at most one update may be made
+ * from old. Synonyms and boosts stay as they were (a changed text's boost is 1).
  */
 struct search_index *search_update(struct search_index *old, const struct search_doc *changes, int n);
 /* Share of the index's words that no text has any more (updates keep them, invisible): the

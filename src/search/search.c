@@ -5,7 +5,8 @@
  * Layout of the index (all arrays, no per-term allocations):
  *   words      distinct normalized surface words: their stem's term, document frequency, length
  *   terms      distinct stems: a slice of the postings array
- *   postings   per term, sorted by document: the term's frequency in each field (8 bytes)
+ *   postings   per term, sorted by document: the term's frequency in each field, and their sum
+ *              weighted by the text's field weights and lengths (BM25F's tf, ready to use)
  *   docs       per text: slug, title, section, summary and body (for hits and snippets), field
  *              lengths, and its tokens (below)
  *   deletes    the deletion dictionary for typos: hash of (word with one character removed) ->
@@ -79,6 +80,7 @@ struct hot {
 
 struct posting {
 	uint32_t doc;
+	float wtf;	     /* sum over the fields of tf times the text's field weight (hot.fw) */
 	uint8_t tf[F_COUNT]; /* saturates at 255 (BM25's tf curve is flat long before) */
 };
 
@@ -865,6 +867,19 @@ static size_t finish_docs(struct search_index *ix)
 	return text;
 }
 
+/* Each posting's weighted term frequency, from its text's field weights (after finish_docs). */
+static void weigh_postings(struct search_index *ix)
+{
+	for (uint32_t p = 0; p < ix->n_postings; p++) {
+		struct posting *ps = &ix->postings[p];
+		const float *fw = ix->hot[ps->doc].fw;
+		float tf = 0;
+		for (int f = 0; f < F_COUNT; f++)
+			tf += (float)ps->tf[f] * fw[f];
+		ps->wtf = tf;
+	}
+}
+
 /*
  * Live terms, the lexicons (a new base when base is NULL or the extra one outgrew an eighth of
  * it; else base shared and a new extra), synonyms, the byte count.
@@ -924,7 +939,9 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
 	free(c.b.p);
 	count_all(ix);
 	postings_all(ix);
-	finish_words(ix, NULL, finish_docs(ix));
+	size_t text = finish_docs(ix);
+	weigh_postings(ix);
+	finish_words(ix, NULL, text);
 	return ix;
 }
 
@@ -1002,7 +1019,9 @@ struct search_index *search_update(struct search_index *old, const struct search
 	free(last);
 	postings_update(ix, old, remap, first_new);
 	free(remap);
-	finish_words(ix, old->base, finish_docs(ix));
+	size_t text = finish_docs(ix);
+	weigh_postings(ix);
+	finish_words(ix, old->base, text);
 	return ix;
 }
 
@@ -1785,27 +1804,51 @@ struct snip {
 	size_t n;
 };
 
+/* What marks a hit in a snippet: the query words' alternatives (sorted terms) and the last
+ * query word as a prefix (3+ characters), made once per query. */
+struct marks {
+	uint32_t *terms;
+	int n;
+	const char *prefix; /* or NULL */
+	size_t prefix_len;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static struct marks make_marks(struct arena *a, const struct qword *qw, int nq)
+{
+	struct marks m = {.terms = arena_alloc(a, (size_t)(nq * MAX_ALTS + 1) * sizeof *m.terms)};
+	for (int i = 0; i < nq; i++) {
+		for (int k = 0; k < qw[i].nalt; k++)
+			m.terms[m.n++] = qw[i].alt[k].term;
+		if (qw[i].last && an_chars(qw[i].text) >= 3) {
+			m.prefix = qw[i].text;
+			m.prefix_len = strlen(qw[i].text);
+		}
+	}
+	qsort(m.terms, (size_t)m.n, sizeof *m.terms, cmp_u32);
+	return m;
+}
+
 /* A token is a hit when its term is an alternative of a query word, or (the last query word, 3+
  * characters) when it starts with that word. Stop words never are. */
-static bool is_hit(const struct search_index *ix, const struct qword *qw, int nq, uint32_t word)
+static bool is_hit(const struct search_index *ix, const struct marks *m, uint32_t word)
 {
 	const struct word *wd = &ix->words[word];
 	if (wd->stop)
 		return false;
-	for (int i = 0; i < nq; i++) {
-		for (int k = 0; k < qw[i].nalt; k++)
-			if (qw[i].alt[k].term == wd->term)
-				return true;
-		if (qw[i].last && an_chars(qw[i].text) >= 3 &&
-		    !strncmp(ix->pool + wd->str, qw[i].text, strlen(qw[i].text)))
-			return true;
-	}
-	return false;
+	if (bsearch(&wd->term, m->terms, (size_t)m->n, sizeof *m->terms, cmp_u32))
+		return true;
+	return m->prefix && !strncmp(ix->pool + wd->str, m->prefix, m->prefix_len);
 }
 
 /* The plain tokens of field f of doc with their hits. */
 static struct snip snip_tokens(const struct search_index *ix, struct arena *a, const struct doc *doc, int f,
-			       const struct qword *qw, int nq)
+			       const struct marks *m)
 {
 	struct snip s = {0};
 	size_t cap = doc->len[f] ? doc->len[f] : 1;
@@ -1814,7 +1857,7 @@ static struct snip snip_tokens(const struct search_index *ix, struct arena *a, c
 	struct tok t;
 	while (tok_next(&r, &t))
 		if (!t.joined && s.n < cap)
-			s.t[s.n++] = (struct snip_tok){t.start, t.end, is_hit(ix, qw, nq, t.word)};
+			s.t[s.n++] = (struct snip_tok){t.start, t.end, is_hit(ix, m, t.word)};
 	return s;
 }
 
@@ -1838,10 +1881,10 @@ static void put_marked(struct buf *b, const char *text, const struct snip *s, si
 /* A window of field f (summary or body) around the most query words, or NULL when it has none
  * of them (and whole is false). */
 static const char *snippet_of(const struct search_index *ix, struct arena *a, const struct doc *doc, int f,
-			      const struct qword *qw, int nq, bool whole)
+			      const struct marks *m, bool whole)
 {
 	const char *text = f == F_SUMMARY ? doc->summary : doc->text;
-	struct snip s = snip_tokens(ix, a, doc, f, qw, nq);
+	struct snip s = snip_tokens(ix, a, doc, f, m);
 	if (s.n == 0)
 		return NULL;
 	size_t best = 0, best_hits = 0, hits = 0;
@@ -1883,13 +1926,13 @@ static const char *snippet_of(const struct search_index *ix, struct arena *a, co
 }
 
 static const char *make_snippet(const struct search_index *ix, struct arena *a, const struct doc *d,
-				const struct qword *qw, int nq)
+				const struct marks *m)
 {
-	const char *s = snippet_of(ix, a, d, F_SUMMARY, qw, nq, false);
+	const char *s = snippet_of(ix, a, d, F_SUMMARY, m, false);
 	if (!s)
-		s = snippet_of(ix, a, d, F_BODY, qw, nq, false);
+		s = snippet_of(ix, a, d, F_BODY, m, false);
 	if (!s)
-		s = snippet_of(ix, a, d, *d->summary ? F_SUMMARY : F_BODY, qw, nq, true);
+		s = snippet_of(ix, a, d, *d->summary ? F_SUMMARY : F_BODY, m, true);
 	return s ? s : "";
 }
 
@@ -1950,10 +1993,7 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 				uint32_t d = ps->doc;
 				if (!all_visible && !visible(ix, d, ci, sid))
 					continue;
-				const float *fw = ix->hot[d].fw;
-				float tf = 0;
-				for (int f = 0; f < F_COUNT; f++)
-					tf += (float)ps->tf[f] * fw[f];
+				float tf = ps->wtf;
 				struct acc *x = &v[d];
 				if (!x->mask) {
 					if (nt == cap_t) {
@@ -2019,6 +2059,7 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 	int count = nh - start < q->limit ? nh - start : q->limit;
 	out->hits = arena_alloc(a, (size_t)(count > 0 ? count : 1) * sizeof *out->hits);
 	out->n = count;
+	struct marks m = q->snippets ? make_marks(a, qw, nq) : (struct marks){0};
 	for (int i = 0; i < count; i++) {
 		const struct doc *doc = &ix->docs[heap[start + i].doc];
 		out->hits[i] = (struct search_hit){
@@ -2026,7 +2067,7 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 		    .title = doc->title,
 		    .section = doc->section,
 		    .score = round(heap[start + i].score * 1000.0) / 1000.0,
-		    .snippet_html = q->snippets ? make_snippet(ix, a, doc, qw, nq) : NULL,
+		    .snippet_html = q->snippets ? make_snippet(ix, a, doc, &m) : NULL,
 		};
 	}
 	return 0;

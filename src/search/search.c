@@ -69,10 +69,10 @@ struct doc {
 	float boost;
 };
 
-/* What ranking reads per posting, packed (28 bytes a text): each field's weight over its length
- * normalisation, computed once per build, and what visibility needs. */
+/* Per text, packed (28 bytes): each field's length normalisation (for the postings' weighted tf),
+ * and what scoring and visibility read. */
 struct hot {
-	float fw[F_COUNT];
+	float den[F_COUNT]; /* BM25F's length normalisation of each field */
 	float boost;
 	uint32_t section_id;
 	int16_t country;
@@ -80,7 +80,7 @@ struct hot {
 
 struct posting {
 	uint32_t doc;
-	float wtf;	     /* sum over the fields of tf times the text's field weight (hot.fw) */
+	float wtf;	     /* BM25F's tf: the sum over the fields of weight * tf / normalisation */
 	uint8_t tf[F_COUNT]; /* saturates at 255 (BM25's tf curve is flat long before) */
 };
 
@@ -848,8 +848,7 @@ static size_t finish_docs(struct search_index *ix)
 		const struct doc *doc = &ix->docs[d];
 		struct hot *h = &ix->hot[d];
 		for (int f = 0; f < F_COUNT; f++)
-			h->fw[f] =
-			    field_weight[f] / (1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f]);
+			h->den[f] = 1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f];
 		h->country = doc->country;
 		h->section_id = doc->section_id;
 		h->boost = doc->boost;
@@ -867,15 +866,16 @@ static size_t finish_docs(struct search_index *ix)
 	return text;
 }
 
-/* Each posting's weighted term frequency, from its text's field weights (after finish_docs). */
+/* Each posting's weighted term frequency, from its text's field lengths (after finish_docs). */
 static void weigh_postings(struct search_index *ix)
 {
 	for (uint32_t p = 0; p < ix->n_postings; p++) {
 		struct posting *ps = &ix->postings[p];
-		const float *fw = ix->hot[ps->doc].fw;
+		const float *den = ix->hot[ps->doc].den;
 		float tf = 0;
 		for (int f = 0; f < F_COUNT; f++)
-			tf += (float)ps->tf[f] * fw[f];
+			if (ps->tf[f])
+				tf += field_weight[f] * ps->tf[f] / den[f];
 		ps->wtf = tf;
 	}
 }

@@ -235,21 +235,26 @@ static void upkeep(struct app *app, struct db *db, char cursor[65])
 	prune("throttle rows", prune_throttle, db, 0);
 }
 
-/* Once a second: notice content changed by `spravka import` (or, later, editors); upkeep every
- * UPKEEP_EVERY seconds. */
+/* Five times a second: notice content changed by `spravka import` (or, later, editors), one
+ * indexed row when nothing changed; once a second the rest; upkeep every UPKEEP_EVERY seconds. */
 static void *maintenance_main(void *arg)
 {
 	struct app *app = arg;
 	char cursor[65] = "";
 	int prune_due = 0;
 	for (long tick = 0; !atomic_load(&maintenance_stop); tick++) {
-		for (int i = 0; i < 10 && !atomic_load(&maintenance_stop); i++)
+		for (int i = 0; i < 10 && !atomic_load(&maintenance_stop); i++) {
 			usleep(100 * 1000);
+			if (i % 2 == 0 || atomic_load(&maintenance_stop))
+				continue;
+			struct db *db = db_pool_get(app->pool);
+			if (!app_refresh(app, db))
+				fprintf(stderr, "spravka: cannot read the content version: %s\n", db_errmsg(db));
+			db_pool_put(app->pool, db);
+		}
 		if (atomic_load(&maintenance_stop))
 			break;
 		struct db *db = db_pool_get(app->pool);
-		if (!app_refresh(app, db))
-			fprintf(stderr, "spravka: cannot read the content version: %s\n", db_errmsg(db));
 		if (!search_log_flush(app->search_log, db))
 			fprintf(stderr, "spravka: cannot write the search log: %s\n", db_errmsg(db));
 		if (req_auto_close(db, &app->req) < 0)

@@ -94,40 +94,107 @@ void app_search_logged(struct app *app, struct arena *a, const struct search_que
 		search_log_add(app->search_log, client, q->text, out->total, (int)(http_now_us() - t0));
 }
 
-bool app_refresh(struct app *app, struct db *db)
+/* The plain text of a text's Markdown body, in a. */
+static const char *plain_body(struct arena *a, const char *body)
 {
-	int64_t changed = 0;
-	int64_t v = kb_content_version(db, &changed);
-	if (v < 0)
-		return false;
-	if (v == atomic_load(&app->content_version) && app->index)
-		return true;
+	char *plain = md_to_text(body, strlen(body));
+	const char *r = arena_strdup(a, plain);
+	free(plain);
+	return r;
+}
+
+/* Every text, indexed afresh. NULL on a database error. */
+static struct search_index *build_all(struct db *db)
+{
 	struct arena *a = arena_new();
 	struct kb_text *texts;
 	int n = kb_all_texts(db, a, &texts);
 	if (n < 0) {
 		arena_free(a);
-		return false;
+		return NULL;
 	}
 	struct search_doc *docs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *docs);
-	for (int i = 0; i < n; i++) {
-		char *plain = md_to_text(texts[i].body, strlen(texts[i].body));
+	for (int i = 0; i < n; i++)
 		docs[i] = (struct search_doc){.slug = texts[i].slug,
 					      .country = texts[i].country,
 					      .section = texts[i].section,
 					      .title = texts[i].title,
 					      .summary = texts[i].summary,
 					      .keywords = texts[i].keywords,
-					      .text = arena_strdup(a, plain)};
-		free(plain);
-	}
+					      .text = plain_body(a, texts[i].body)};
 	struct search_index *ix = search_build(docs, n, kb_synonyms(db, a));
 	arena_free(a);
-	pthread_rwlock_wrlock(&app->index_lock);
-	struct search_index *old = app->index;
-	app->index = ix;
-	pthread_rwlock_unlock(&app->index_lock);
-	search_free(old);
+	return ix;
+}
+
+/* Dead words above this share make the next change a build from every text. */
+#define DEAD_SHARE_MAX 0.25
+
+/*
+ * old updated with the texts changed after version since: 1 with *out (old itself when no text
+ * changed), 0 when the log cannot tell (build from every text), -1 on a database error.
+ */
+static int update_changed(struct db *db, struct search_index *old, int64_t since, struct search_index **out)
+{
+	if (search_dead_share(old) > DEAD_SHARE_MAX)
+		return 0;
+	struct arena *a = arena_new();
+	struct kb_change *ch;
+	int n = kb_changes_since(db, a, since, &ch);
+	if (n < 0) {
+		arena_free(a);
+		return n == KB_CHANGES_ALL ? 0 : -1;
+	}
+	*out = old;
+	if (n > 0) {
+		struct search_doc *docs = arena_alloc(a, (size_t)n * sizeof *docs);
+		for (int i = 0; i < n; i++) {
+			const struct kb_text *t = &ch[i].text;
+			docs[i] = (struct search_doc){.slug = t->slug, .country = t->country, .removed = ch[i].removed};
+			if (!ch[i].removed) {
+				docs[i].section = t->section;
+				docs[i].title = t->title;
+				docs[i].summary = t->summary;
+				docs[i].keywords = t->keywords;
+				docs[i].text = plain_body(a, t->body);
+			}
+		}
+		*out = search_update(old, docs, n);
+	}
+	arena_free(a);
+	return 1;
+}
+
+bool app_refresh(struct app *app, struct db *db)
+{
+	int64_t changed = 0;
+	int64_t v = kb_content_version(db, &changed);
+	if (v < 0)
+		return false;
+	int64_t have = atomic_load(&app->content_version);
+	if (v == have && app->index)
+		return true;
+	/* Only this thread (or main, before it starts) writes app->index: reading it unlocked
+	 * here is safe, and searches go on on the old index while the new one is made. */
+	struct search_index *ix = NULL;
+	int rc = app->index ? update_changed(db, app->index, have, &ix) : 0;
+	if (rc < 0)
+		return false;
+	if (rc == 0) {
+		ix = build_all(db);
+		if (!ix)
+			return false;
+		atomic_fetch_add(&app->search_rebuilds, 1);
+	} else if (ix != app->index) {
+		atomic_fetch_add(&app->search_updates, 1);
+	}
+	if (ix != app->index) {
+		pthread_rwlock_wrlock(&app->index_lock);
+		struct search_index *old = app->index;
+		app->index = ix;
+		pthread_rwlock_unlock(&app->index_lock);
+		search_free(old);
+	}
 	atomic_store(&app->content_changed, changed ? changed : (int64_t)time(NULL));
 	atomic_store(&app->content_version, v);
 	if (app->http)

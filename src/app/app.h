@@ -47,6 +47,8 @@ struct app {
 	struct search_index *index; /* under index_lock */
 	_Atomic int64_t content_version;
 	_Atomic int64_t content_changed; /* unix time of the last content change */
+	_Atomic int64_t search_updates;	 /* index updates from the changed texts (app_refresh) */
+	_Atomic int64_t search_rebuilds; /* index builds from every text */
 	struct static_file *statics;
 	size_t n_statics;
 	struct search_log *search_log;
@@ -143,9 +145,13 @@ bool search_log_flush(struct search_log *l, struct db *db);
 int search_log_prune(struct db *db, int days, int max_rows);
 
 /*
- * Rechecks the content version in the database and, when it changed, rebuilds the search index
- * and empties the page cache. Called at start and by the maintenance thread once a second.
- * Returns false on a database error.
+ * Rechecks the content version in the database and, when it changed, brings the search index up
+ * to date and empties the page cache. The index is updated from the texts the change log
+ * (kb_changes_since) names since the version it was made from; it is built from every text at
+ * start, when the log cannot tell (too old, synonyms, a change of more than KB_CHANGES_MAX
+ * texts), or when a quarter of its words are dead (search_dead_share). Called at start and by
+ * the maintenance thread five times a second (one indexed row when nothing changed). Returns
+ * false on a database error.
  */
 bool app_refresh(struct app *app, struct db *db);
 

@@ -477,6 +477,25 @@ static void sys_metrics(struct ctx *c)
 		   "# HELP spravka_content_version Content version served.\n"
 		   "# TYPE spravka_content_version gauge\nspravka_content_version %lld\n",
 		   (long long)kb_article_count(c->db), (long long)atomic_load(&c->app->content_version));
+	size_t bytes = 0;
+	int texts = 0;
+	pthread_rwlock_rdlock(&c->app->index_lock);
+	if (c->app->index) {
+		bytes = search_memory(c->app->index);
+		texts = search_size(c->app->index);
+	}
+	pthread_rwlock_unlock(&c->app->index_lock);
+	buf_printf(&c->resp->body,
+		   "# HELP spravka_search_index_bytes Bytes the search index holds (counted).\n"
+		   "# TYPE spravka_search_index_bytes gauge\nspravka_search_index_bytes %zu\n"
+		   "# HELP spravka_search_texts Texts in the search index (general texts and variants).\n"
+		   "# TYPE spravka_search_texts gauge\nspravka_search_texts %d\n"
+		   "# HELP spravka_search_updates_total Index updates from the changed texts only.\n"
+		   "# TYPE spravka_search_updates_total counter\nspravka_search_updates_total %lld\n"
+		   "# HELP spravka_search_rebuilds_total Index builds from every text.\n"
+		   "# TYPE spravka_search_rebuilds_total counter\nspravka_search_rebuilds_total %lld\n",
+		   bytes, texts, (long long)atomic_load(&c->app->search_updates),
+		   (long long)atomic_load(&c->app->search_rebuilds));
 }
 
 static void sys_static(struct ctx *c)

@@ -177,6 +177,16 @@ const struct migration schema_migrations[] = {
 	"ALTER TABLE sections ADD COLUMN article_count INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE sections SET article_count = "
 	"(SELECT count(*) FROM articles a WHERE a.section = sections.slug AND a.country = '');"},
+    /* Issue #8, search at 50,000 articles: which texts each content version changed, written in
+     * the same transaction as the change, so that a server (any node) updates its search index
+     * from the changed texts only. slug '' = everything (synonyms, or too many texts at once).
+     * meta.content_log_from: the log holds every change of the versions above it. */
+    {10, "CREATE TABLE content_changes ("
+	 "  version BIGINT NOT NULL,"
+	 "  slug TEXT NOT NULL,"
+	 "  country TEXT NOT NULL,"
+	 "  PRIMARY KEY (version, slug, country));"
+	 "INSERT INTO meta(key, value) SELECT 'content_log_from', value FROM meta WHERE key = 'content_version';"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

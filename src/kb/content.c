@@ -400,7 +400,26 @@ static int cmp_texts(const void *x, const void *y, void *batch)
 	return c ? c : strcmp(a->country, b->country);
 }
 
-static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
+/* The texts an import wrote or removed, for the change log (up to KB_CHANGES_MAX + 1). */
+struct changed_keys {
+	struct {
+		const char *slug; /* the batch's string */
+		char country[3];
+	} k[KB_CHANGES_MAX + 1];
+	int n;
+};
+
+static void key_changed(struct changed_keys *ck, const char *slug, const char *country)
+{
+	if (ck->n > KB_CHANGES_MAX)
+		return;
+	ck->k[ck->n].slug = slug;
+	snprintf(ck->k[ck->n].country, sizeof ck->k[ck->n].country, "%s", country);
+	ck->n++;
+}
+
+static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, struct changed_keys *ck, char *err,
+			size_t errlen)
 {
 	struct db_stmt *st =
 	    db_prepare(db, "INSERT INTO sections(slug, title, position, description) VALUES (?, ?, ?, ?) "
@@ -472,6 +491,8 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			db_bind_text(del, 1, slug);
 			db_bind_text(del, 2, stale[k]);
 			ok = db_step(del) == DB_DONE;
+			if (ok && db_changes(db) > 0)
+				key_changed(ck, slug, stale[k]);
 			*changed += (long)db_changes(db);
 		}
 		g = end;
@@ -493,6 +514,8 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			ok = false;
 		if (!ok)
 			fail(err, errlen, "%s: database: %s", b->files[i], db_errmsg(db));
+		else if (db_changes(db) > 0)
+			key_changed(ck, t->slug, t->country);
 		*changed += (long)db_changes(db);
 	}
 	db_finalize(existing);
@@ -528,19 +551,56 @@ static bool check_references(struct db *db, const struct kb_batch *b, char *err,
 	return true;
 }
 
+/*
+ * The change log rows of version v (see kb.h): each changed text, or one row for everything;
+ * then the rows of versions older than the last KB_CHANGES_KEPT go, and content_log_from says so.
+ */
+static bool log_changes(struct db *db, int64_t v, const struct changed_keys *ck, bool everything)
+{
+	struct db_stmt *st = db_prepare(db, "INSERT INTO content_changes(version, slug, country) VALUES (?, ?, ?) "
+					    "ON CONFLICT DO NOTHING");
+	bool ok = st != NULL;
+	everything |= ck->n > KB_CHANGES_MAX;
+	for (int i = 0; ok && i < (everything ? 1 : ck->n); i++) {
+		db_reset(st);
+		db_bind_int(st, 1, v);
+		db_bind_text(st, 2, everything ? "" : ck->k[i].slug);
+		db_bind_text(st, 3, everything ? "" : ck->k[i].country);
+		ok = db_step(st) == DB_DONE;
+	}
+	db_finalize(st);
+	int64_t keep_from = v - KB_CHANGES_KEPT;
+	if (ok && keep_from > 0) {
+		st = db_prepare(db, "DELETE FROM content_changes WHERE version <= ?");
+		ok = st && db_bind_int(st, 1, keep_from) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+		st = ok ? db_prepare(db, "UPDATE meta SET value = CAST(? AS TEXT) WHERE key = 'content_log_from' "
+					 "AND CAST(value AS INTEGER) < ?")
+			: NULL;
+		ok = st && db_bind_int(st, 1, keep_from) == DB_OK && db_bind_int(st, 2, keep_from) == DB_OK &&
+		     db_step(st) == DB_DONE;
+		db_finalize(st);
+	}
+	return ok;
+}
+
 bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
 {
 	long n = 0;
 	if (db_begin_write(db) != DB_OK)
 		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
-	bool ok = import_rows(db, b, &n, err, errlen) && check_references(db, b, err, errlen);
+	struct changed_keys *ck = xcalloc(1, sizeof *ck);
+	bool synonyms_changed = false;
+	bool ok = import_rows(db, b, &n, ck, err, errlen) && check_references(db, b, err, errlen);
 	if (ok && b->synonyms) {
 		struct db_stmt *st =
 		    db_prepare(db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
 				   "SET value = excluded.value WHERE meta.value IS NOT excluded.value");
 		ok = st && db_bind_text(st, 1, b->synonyms) == DB_OK && db_step(st) == DB_DONE;
-		if (ok)
+		if (ok) {
+			synonyms_changed = db_changes(db) > 0;
 			n += (long)db_changes(db);
+		}
 		db_finalize(st);
 		if (!ok)
 			fail(err, errlen, "database: %s", db_errmsg(db));
@@ -563,9 +623,12 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 				   "WHERE key IN ('content_version', 'content_changed')");
 		ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
+		int64_t v = ok ? kb_content_version(db, NULL) : -1;
+		ok = v >= 0 && log_changes(db, v, ck, synonyms_changed);
 		if (!ok)
 			fail(err, errlen, "database: %s", db_errmsg(db));
 	}
+	free(ck);
 	if (ok && db_commit(db) != DB_OK)
 		ok = fail(err, errlen, "commit failed: %s", db_errmsg(db));
 	if (!ok)

@@ -255,3 +255,44 @@ const char *kb_synonyms(struct db *db, struct arena *a)
 	db_finalize(st);
 	return v;
 }
+
+static void fill_change(struct db_stmt *st, struct arena *a, void *item)
+{
+	struct kb_change *c = item;
+	c->removed = db_col_null(st, 2);
+	c->text = (struct kb_text){.slug = COL(0),
+				   .country = COL(1),
+				   .section = COL(2),
+				   .title = COL(3),
+				   .summary = COL(4),
+				   .updated = COL(5),
+				   .countries = COL(6),
+				   .keywords = COL(7),
+				   .related = COL(8),
+				   .body = COL(9)};
+}
+
+int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_change **out)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT value FROM meta WHERE key = 'content_log_from'");
+	if (!st)
+		return -1;
+	int64_t from = db_step(st) == DB_ROW ? strtoll(db_col_text(st, 0), NULL, 10) : INT64_MAX;
+	db_finalize(st);
+	if (since < from)
+		return KB_CHANGES_ALL;
+	/* The texts as they are now; a text removed since has no row (a.section is NULL). At most
+	 * one more than the log may hold for one version, then it is cheaper to read everything. */
+	st = db_prepare(db, "SELECT c.slug, c.country, a.section, a.title, a.summary, a.updated, a.countries, "
+			    "a.keywords, a.related, a.body FROM (SELECT DISTINCT slug, country FROM content_changes "
+			    "WHERE version > ?) c LEFT JOIN articles a ON a.slug = c.slug AND a.country = c.country "
+			    "ORDER BY c.slug, c.country LIMIT ?");
+	if (st) {
+		db_bind_int(st, 1, since);
+		db_bind_int(st, 2, KB_CHANGES_MAX * 4 + 1);
+	}
+	int n = collect(st, a, sizeof **out, (void **)out, fill_change);
+	if (n > KB_CHANGES_MAX * 4 || (n > 0 && !*(*out)[0].text.slug))
+		return KB_CHANGES_ALL; /* '' sorts first: the "everything" row */
+	return n;
+}

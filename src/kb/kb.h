@@ -2,7 +2,7 @@
  * kb — the knowledge base: sections and articles, their per-country texts, and the content
  * directory format (docs/content.md) that imports and exports them.
  *
- * Owns the `sections`, `articles` and `meta.content_version` rows. Reads allocate from the
+ * Owns the `sections`, `articles`, `content_changes` and `meta.content_version` rows. Reads allocate from the
  * caller's arena and return -1 on a database error. Never renders HTML (that is web/) and never
  * decides search ranking (that is search/).
  *
@@ -90,6 +90,25 @@ const char *kb_title(struct db *db, struct arena *a, const char *slug);
 int64_t kb_content_version(struct db *db, int64_t *changed_at);
 /* The synonym list (text of content/synonyms.txt as last imported), or "" (arena). */
 const char *kb_synonyms(struct db *db, struct arena *a);
+/*
+ * The change log: every import writes, in its own transaction, the (slug, country) of each text
+ * it wrote or removed under the new content version, or one "everything" row when the synonyms
+ * changed or more than KB_CHANGES_MAX texts did; the rows of the last KB_CHANGES_KEPT versions
+ * are kept.
+ */
+#define KB_CHANGES_MAX 1000
+#define KB_CHANGES_KEPT 100
+#define KB_CHANGES_ALL (-2)
+struct kb_change {
+	struct kb_text text; /* the current text, with its body; only slug and country when removed */
+	bool removed;
+};
+/*
+ * The texts changed after version since, each once, by slug then country. Returns their count,
+ * KB_CHANGES_ALL when the log cannot tell (it starts after since, or records a change of
+ * everything: read everything again), or -1 on error.
+ */
+int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_change **out);
 /* Number of distinct article slugs, or -1. */
 int64_t kb_article_count(struct db *db);
 

@@ -1,15 +1,27 @@
 /*
- * The search engine: index build, query rewriting, BM25F ranking, snippets. See search.h.
+ * The search engine: index build and update, query rewriting, BM25F ranking, snippets. See
+ * search.h.
  *
- * Layout of the index (all arrays, no per-term allocations, so that building 20,000 documents
- * takes well under a second and the index is compact):
+ * Layout of the index (all arrays, no per-term allocations):
  *   words      distinct normalized surface words: their stem's term, document frequency, length
  *   terms      distinct stems: a slice of the postings array
- *   postings   per term, sorted by document: term frequency per field and a slice of positions
- *   positions  word positions; fields are kept apart by FIELD_GAP so no phrase spans two fields
+ *   postings   per term, sorted by document: the term's frequency in each field, and their sum
+ *              weighted by the text's field weights and lengths (BM25F's tf, ready to use)
+ *   docs       per text: slug, title, section, summary and body (for hits and snippets), field
+ *              lengths, and its tokens (below)
  *   deletes    the deletion dictionary for typos: hash of (word with one character removed) ->
  *              words, bucketed by hash; a query word's deletions meet the dictionary's
- *   sorted     word ids in byte order, for prefix matching of the last query word
+ *   sorted     live word ids in byte order, for prefix matching and word families
+ *
+ * Tokens of a document, kept at index time: per field, a byte string of varints, one entry per
+ * token in text order: (word id << 1 | joined), then for a plain token the gap from the previous
+ * token's end to its start and its length in bytes (offsets into the stored text), for the joined
+ * form of a compound how many positions back its first part stands. Snippets mark hits from it
+ * and proximity reads positions from it (no analysis per query); an update re-indexes from it.
+ *
+ * Words and terms are only ever added (an update copies them and appends): a word no live text
+ * has (document frequency 0) and a term with no live word are invisible to queries, so an
+ * updated index answers exactly as one built afresh from the same texts.
  */
 #include "search.h"
 
@@ -20,6 +32,7 @@
 #include "rewrite.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,25 +61,55 @@ static const float field_b[F_COUNT] = {0.4f, 0.4f, 0.5f, 0.35f};
 
 struct doc {
 	char *slug, *title, *section, *summary, *text;
+	uint8_t *tok;		   /* the fields' tokens, one after the other (see the top) */
+	uint32_t tok_len[F_COUNT]; /* bytes of each field's tokens */
+	uint32_t len[F_COUNT];	   /* words of each field */
 	uint32_t slug_id, section_id;
 	int16_t country; /* -1 general, else index into countries */
-	uint32_t len[F_COUNT];
 	float boost;
 };
 
+/* Per text, packed (28 bytes): each field's length normalisation (for the postings' weighted tf),
+ * and what scoring and visibility read. */
+struct hot {
+	float den[F_COUNT]; /* BM25F's length normalisation of each field */
+	float boost;
+	uint32_t section_id;
+	int16_t country;
+};
+
 struct posting {
-	uint32_t doc, pos_start;
-	uint16_t tf[F_COUNT];
-	uint16_t npos;
+	uint32_t doc;
+	float wtf;	     /* BM25F's tf: the sum over the fields of weight * tf / normalisation */
+	uint8_t tf[F_COUNT]; /* saturates at 255 (BM25's tf curve is flat long before) */
 };
 
 struct term {
 	uint32_t str, post_start, post_count;
+	uint32_t live; /* a word some text has stems to it */
 };
 
 struct word {
-	uint32_t str, term, df, last_doc;
+	uint32_t str, term, df;
 	uint8_t stop, chars, has_digit;
+	uint8_t in_base; /* in the index's base lexicon (else in its extra one when live) */
+};
+
+/*
+ * Word ids in byte order (prefixes, word families) and the deletion dictionary (typos) over a
+ * set of words. An index has a base lexicon, made by a build and shared (reference counted) by
+ * the indexes updated from it, and its own small extra lexicon of the live words the base lacks.
+ * Queries read both and skip dead words (document frequency 0).
+ */
+struct lexicon {
+	uint32_t *sorted;
+	uint32_t n_sorted;
+	uint32_t del_mask;
+	uint32_t *del_start; /* del_mask + 2 offsets into del_word/del_hash */
+	uint32_t *del_hash;  /* the upper half of the deletion's hash (the lower picks the bucket) */
+	uint32_t *del_word;
+	size_t bytes;
+	int refs;
 };
 
 /* Open addressing: ids + 1 (0 = empty), keyed by a string in the pool. */
@@ -78,7 +121,9 @@ struct strmap {
 
 struct search_index {
 	struct doc *docs;
+	struct hot *hot;
 	int n_docs;
+	uint8_t *moved; /* per doc: its strings and tokens now belong to a newer index (update) */
 	char *pool;
 	size_t pool_len, pool_cap;
 	struct term *terms;
@@ -89,14 +134,8 @@ struct search_index {
 	struct strmap word_map;
 	struct posting *postings;
 	uint32_t n_postings;
-	uint32_t *positions;
-	size_t n_positions;
-	uint32_t *sorted; /* word ids by string */
-	/* deletion dictionary */
-	uint32_t del_mask;
-	uint32_t *del_start; /* del_mask + 2 offsets into del_word/del_hash */
-	uint64_t *del_hash;
-	uint32_t *del_word;
+	struct lexicon *base, *extra;
+	uint32_t n_live; /* words some text has */
 	/* countries of variants, per-slug bit sets of them, sections */
 	char countries[64][3];
 	int n_countries;
@@ -104,6 +143,7 @@ struct search_index {
 	uint32_t n_slugs;
 	char **sections;
 	uint32_t n_sections;
+	char *synonyms; /* the text, kept for updates */
 	/* synonyms: (stem hash, group) pairs sorted by hash; a group is a slice of group_terms,
 	 * the terms of its members that the index has (a query word need not be one of them) */
 	struct syn_pair {
@@ -146,6 +186,21 @@ static void map_free(struct strmap *m)
 	free(m->hashes);
 }
 
+static void *memdup(const void *p, size_t n)
+{
+	void *q = xmalloc(n ? n : 1);
+	if (n)
+		memcpy(q, p, n);
+	return q;
+}
+
+static void map_copy(struct strmap *to, const struct strmap *from)
+{
+	*to = *from;
+	to->ids = memdup(from->ids, (size_t)from->cap * sizeof *from->ids);
+	to->hashes = memdup(from->hashes, (size_t)from->cap * sizeof *from->hashes);
+}
+
 /* Slot of s in m: where its id is, or the empty slot where it belongs. */
 static uint32_t map_slot(const struct strmap *m, const char *pool, const uint32_t *str_of, size_t stride, const char *s,
 			 size_t n, uint64_t h)
@@ -164,34 +219,40 @@ static uint32_t map_slot(const struct strmap *m, const char *pool, const uint32_
 	}
 }
 
+/* A live term's id + 1, or 0. */
 static uint32_t term_find(const struct search_index *ix, const char *s)
 {
+	if (!ix->n_terms)
+		return 0;
 	size_t n = strlen(s);
 	uint64_t h = hash64(s, n);
 	uint32_t slot = map_slot(&ix->term_map, ix->pool, &ix->terms[0].str, sizeof(struct term), s, n, h);
-	return ix->term_map.ids[slot]; /* id + 1, or 0 */
+	uint32_t id = ix->term_map.ids[slot];
+	return id && ix->terms[id - 1].live ? id : 0;
 }
 
+/* A live word's id + 1 (some text has it), or 0. */
 static uint32_t word_find(const struct search_index *ix, const char *s)
 {
+	if (!ix->n_words)
+		return 0;
 	size_t n = strlen(s);
 	uint64_t h = hash64(s, n);
 	uint32_t slot = map_slot(&ix->word_map, ix->pool, &ix->words[0].str, sizeof(struct word), s, n, h);
-	return ix->word_map.ids[slot];
+	uint32_t id = ix->word_map.ids[slot];
+	return id && ix->words[id - 1].df ? id : 0;
 }
 
-static void map_grow(struct strmap *m, const char *pool, const uint32_t *str_of, size_t stride)
+static void map_grow(struct strmap *m)
 {
 	struct strmap old = *m;
 	map_init(m, old.cap * 2);
 	for (uint32_t i = 0; i < old.cap; i++) {
 		if (!old.ids[i])
 			continue;
-		const char *k = pool + *(const uint32_t *)((const char *)str_of + (size_t)(old.ids[i] - 1) * stride);
 		uint32_t j = (uint32_t)old.hashes[i] & (m->cap - 1);
 		while (m->ids[j])
 			j = (j + 1) & (m->cap - 1);
-		(void)k;
 		m->ids[j] = old.ids[i];
 		m->hashes[j] = old.hashes[i];
 		m->count++;
@@ -216,7 +277,7 @@ static uint32_t term_add(struct search_index *ix, const char *s)
 	ix->term_map.ids[slot] = id + 1;
 	ix->term_map.hashes[slot] = h;
 	if (++ix->term_map.count * 2 > ix->term_map.cap)
-		map_grow(&ix->term_map, ix->pool, &ix->terms[0].str, sizeof(struct term));
+		map_grow(&ix->term_map);
 	return id;
 }
 
@@ -238,7 +299,7 @@ static uint32_t word_add(struct search_index *ix, const char *s, size_t n)
 	an_stem(w, stem);
 	uint32_t id = ix->n_words++;
 	struct word *wd = &ix->words[id];
-	*wd = (struct word){.str = pool_add(ix, s, n), .last_doc = UINT32_MAX};
+	*wd = (struct word){.str = pool_add(ix, s, n)};
 	wd->stop = an_is_stop(w);
 	size_t chars = an_chars(w);
 	wd->chars = (uint8_t)(chars > 255 ? 255 : chars);
@@ -247,47 +308,100 @@ static uint32_t word_add(struct search_index *ix, const char *s, size_t n)
 	ix->word_map.ids[slot] = id + 1;
 	ix->word_map.hashes[slot] = h;
 	if (++ix->word_map.count * 2 > ix->word_map.cap)
-		map_grow(&ix->word_map, ix->pool, &ix->words[0].str, sizeof(struct word));
+		map_grow(&ix->word_map);
 	/* After the map is updated (term_add may move the pool). */
 	ix->words[id].term = term_add(ix, stem);
 	return id;
 }
 
-/* ---- building ---- */
+/* ---- per-document tokens ---- */
 
-struct occ {
-	uint32_t term, doc, pos;
-	uint8_t field;
+struct tokbuf {
+	uint8_t *p;
+	size_t len, cap;
 };
 
-struct build_ctx {
+static void put_varint(struct tokbuf *b, uint32_t v)
+{
+	if (b->len + 5 > b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 4096;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	while (v >= 0x80) {
+		b->p[b->len++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b->p[b->len++] = (uint8_t)v;
+}
+
+static uint32_t get_varint(const uint8_t **p)
+{
+	uint32_t v = 0;
+	for (int shift = 0;; shift += 7) {
+		uint8_t c = *(*p)++;
+		v |= (uint32_t)(c & 0x7f) << shift;
+		if (!(c & 0x80) || shift >= 28)
+			return v;
+	}
+}
+
+struct tok {
+	uint32_t word, pos, start, end;
+	bool joined;
+};
+
+struct tok_reader {
+	const uint8_t *p, *end;
+	uint32_t pos, prev_end;
+};
+
+static struct tok_reader tok_field(const struct doc *d, int f)
+{
+	const uint8_t *p = d->tok;
+	for (int i = 0; i < f; i++)
+		p += d->tok_len[i];
+	return (struct tok_reader){.p = p, .end = p + d->tok_len[f]};
+}
+
+static bool tok_next(struct tok_reader *r, struct tok *t)
+{
+	if (r->p >= r->end)
+		return false;
+	uint32_t v = get_varint(&r->p);
+	t->word = v >> 1;
+	t->joined = v & 1;
+	if (t->joined) {
+		t->pos = r->pos - get_varint(&r->p);
+		t->start = t->end = 0;
+	} else {
+		t->start = r->prev_end + get_varint(&r->p);
+		t->end = t->start + get_varint(&r->p);
+		r->prev_end = t->end;
+		t->pos = r->pos++;
+	}
+	return true;
+}
+
+struct analyze_ctx {
 	struct search_index *ix;
-	struct occ *occ;
-	size_t n_occ, cap_occ;
-	uint32_t doc, field, base;
-	uint32_t len;
+	struct tokbuf b;
+	uint32_t npos, prev_end, len;
 };
 
 static void on_doc_token(const struct an_token *t, void *arg)
 {
-	struct build_ctx *b = arg;
-	struct search_index *ix = b->ix;
-	uint32_t w = word_add(ix, t->word, t->len);
-	struct word *wd = &ix->words[w];
-	if (wd->last_doc != b->doc) {
-		wd->last_doc = b->doc;
-		wd->df++;
-	}
-	if (!t->joined)
-		b->len++;
-	if (wd->stop)
+	struct analyze_ctx *c = arg;
+	uint32_t w = word_add(c->ix, t->word, t->len);
+	put_varint(&c->b, w << 1 | (t->joined ? 1u : 0u));
+	if (t->joined) {
+		put_varint(&c->b, c->npos - t->pos);
 		return;
-	if (b->n_occ == b->cap_occ) {
-		b->cap_occ = b->cap_occ ? b->cap_occ * 2 : 1 << 16;
-		b->occ = xrealloc(b->occ, b->cap_occ * sizeof *b->occ);
 	}
-	b->occ[b->n_occ++] =
-	    (struct occ){.term = wd->term, .doc = b->doc, .pos = b->base + t->pos, .field = (uint8_t)b->field};
+	put_varint(&c->b, t->start - c->prev_end);
+	put_varint(&c->b, t->end - t->start);
+	c->prev_end = t->end;
+	c->npos++;
+	c->len++;
 }
 
 static uint32_t intern_country(struct search_index *ix, const char *c)
@@ -300,6 +414,40 @@ static uint32_t intern_country(struct search_index *ix, const char *c)
 	snprintf(ix->countries[ix->n_countries], 3, "%s", c);
 	return (uint32_t)ix->n_countries++;
 }
+
+static char *dup_or_empty(const char *s)
+{
+	return xstrdup(s ? s : "");
+}
+
+/* Fills doc from s: copies of its strings, its country, its tokens (adding new words). */
+static void analyze_doc(struct search_index *ix, struct doc *doc, const struct search_doc *s, struct analyze_ctx *c)
+{
+	*doc = (struct doc){.slug = dup_or_empty(s->slug),
+			    .title = dup_or_empty(s->title),
+			    .section = dup_or_empty(s->section),
+			    .summary = dup_or_empty(s->summary),
+			    .text = dup_or_empty(s->text),
+			    .country = -1,
+			    .boost = 1.0f};
+	if (s->country && *s->country) {
+		uint32_t cc = intern_country(ix, s->country);
+		if (cc != UINT32_MAX)
+			doc->country = (int16_t)cc;
+	}
+	const char *fields[F_COUNT] = {doc->title, s->keywords ? s->keywords : "", doc->summary, doc->text};
+	c->b.len = 0;
+	for (int f = 0; f < F_COUNT; f++) {
+		size_t before = c->b.len;
+		c->npos = c->prev_end = c->len = 0;
+		an_tokens(fields[f], strlen(fields[f]), on_doc_token, c);
+		doc->len[f] = c->len;
+		doc->tok_len[f] = (uint32_t)(c->b.len - before);
+	}
+	doc->tok = memdup(c->b.p, c->b.len);
+}
+
+/* ---- from the documents' tokens to the rest of the index ---- */
 
 static int cmp_words(const void *a, const void *b, void *ixv)
 {
@@ -338,52 +486,76 @@ static uint64_t hash_cps(const int32_t *cp, int n, int skip1, int skip2)
 
 static bool typo_candidate(const struct word *w)
 {
-	return !w->has_digit && !w->stop && w->chars >= DEL_MIN_CHARS - 1 && w->chars <= DEL_MAX_CHARS;
+	return w->df && !w->has_digit && !w->stop && w->chars >= DEL_MIN_CHARS - 1 && w->chars <= DEL_MAX_CHARS;
 }
 
-static void build_deletes(struct search_index *ix)
+/* A lexicon over the live words with in_base == base. */
+static struct lexicon *build_lexicon(struct search_index *ix, bool base)
 {
+	struct lexicon *lx = xcalloc(1, sizeof *lx);
+	lx->refs = 1;
+	lx->sorted = xmalloc((ix->n_words ? ix->n_words : 1) * sizeof *lx->sorted);
 	size_t total = 0;
-	for (uint32_t w = 0; w < ix->n_words; w++)
-		if (typo_candidate(&ix->words[w]))
-			total += (size_t)ix->words[w].chars + 1;
-	uint32_t buckets = 1024;
+	for (uint32_t w = 0; w < ix->n_words; w++) {
+		const struct word *wd = &ix->words[w];
+		if (!wd->df || (bool)wd->in_base != base)
+			continue;
+		lx->sorted[lx->n_sorted++] = w;
+		if (typo_candidate(wd))
+			total += (size_t)wd->chars + 1;
+	}
+	qsort_r(lx->sorted, lx->n_sorted, sizeof *lx->sorted, cmp_words, ix);
+	uint32_t buckets = base ? 1024 : 16;
 	while (buckets < total)
 		buckets *= 2;
-	ix->del_mask = buckets - 1;
-	ix->del_start = xcalloc((size_t)buckets + 2, sizeof *ix->del_start);
-	ix->del_hash = xmalloc((total ? total : 1) * sizeof *ix->del_hash);
-	ix->del_word = xmalloc((total ? total : 1) * sizeof *ix->del_word);
+	lx->del_mask = buckets - 1;
+	lx->del_start = xcalloc((size_t)buckets + 2, sizeof *lx->del_start);
+	lx->del_hash = xmalloc((total ? total : 1) * sizeof *lx->del_hash);
+	lx->del_word = xmalloc((total ? total : 1) * sizeof *lx->del_word);
 	uint64_t *hs = xmalloc((total ? total : 1) * sizeof *hs);
 	uint32_t *ws = xmalloc((total ? total : 1) * sizeof *ws);
 	size_t k = 0;
 	int32_t cp[AN_MAX_WORD];
-	for (uint32_t w = 0; w < ix->n_words; w++) {
+	for (uint32_t i = 0; i < lx->n_sorted; i++) {
+		uint32_t w = lx->sorted[i];
 		if (!typo_candidate(&ix->words[w]))
 			continue;
 		int n = to_cps(ix->pool + ix->words[w].str, cp);
 		hs[k] = hash_cps(cp, n, -1, -1);
 		ws[k++] = w;
-		for (int i = 0; i < n; i++) {
-			if (i > 0 && cp[i] == cp[i - 1])
+		for (int j = 0; j < n; j++) {
+			if (j > 0 && cp[j] == cp[j - 1])
 				continue; /* same deletion as the previous one */
-			hs[k] = hash_cps(cp, n, i, -1);
+			hs[k] = hash_cps(cp, n, j, -1);
 			ws[k++] = w;
 		}
 	}
 	/* Counting sort by bucket. */
 	for (size_t i = 0; i < k; i++)
-		ix->del_start[(hs[i] & ix->del_mask) + 2]++;
+		lx->del_start[(hs[i] & lx->del_mask) + 2]++;
 	for (uint32_t b = 2; b < buckets + 2; b++)
-		ix->del_start[b] += ix->del_start[b - 1];
+		lx->del_start[b] += lx->del_start[b - 1];
 	for (size_t i = 0; i < k; i++) {
-		uint32_t at = ix->del_start[(hs[i] & ix->del_mask) + 1]++;
-		ix->del_hash[at] = hs[i];
-		ix->del_word[at] = ws[i];
+		uint32_t at = lx->del_start[(hs[i] & lx->del_mask) + 1]++;
+		lx->del_hash[at] = (uint32_t)(hs[i] >> 32);
+		lx->del_word[at] = ws[i];
 	}
 	free(hs);
 	free(ws);
-	ix->bytes += ((size_t)buckets + 2) * sizeof(uint32_t) + total * (sizeof(uint64_t) + sizeof(uint32_t));
+	lx->bytes = sizeof *lx + ((size_t)buckets + 2) * sizeof(uint32_t) + total * 2 * sizeof(uint32_t) +
+		    (size_t)ix->n_words * sizeof(uint32_t);
+	return lx;
+}
+
+static void lexicon_unref(struct lexicon *lx)
+{
+	if (!lx || --lx->refs > 0)
+		return;
+	free(lx->sorted);
+	free(lx->del_start);
+	free(lx->del_hash);
+	free(lx->del_word);
+	free(lx);
 }
 
 static void build_synonyms(struct search_index *ix, const char *text)
@@ -444,136 +616,423 @@ static void build_synonyms(struct search_index *ix, const char *text)
 	arena_free(a);
 	ix->bytes += ix->n_syn_pairs * sizeof *ix->syn_pairs + n_terms * 4 + ix->n_groups * 4;
 }
-
 static int cmp_pairs(const void *a, const void *b)
 {
 	const struct syn_pair *x = a, *y = b;
 	return x->hash < y->hash ? -1 : x->hash > y->hash ? 1 : (x->group > y->group) - (x->group < y->group);
 }
 
-static char *dup_or_empty(const char *s)
+/* Ids for strings in first-seen order: a temporary open-addressing table. */
+struct interner {
+	uint32_t *slot; /* id + 1, 0 = empty */
+	char **keys;
+	uint32_t cap, n;
+};
+
+static void interner_init(struct interner *t, size_t max)
 {
-	return xstrdup(s ? s : "");
+	t->cap = 16;
+	while (t->cap < 2 * max + 16)
+		t->cap *= 2;
+	t->slot = xcalloc(t->cap, sizeof *t->slot);
+	t->keys = xmalloc((max ? max : 1) * sizeof *t->keys);
+	t->n = 0;
+}
+
+static uint32_t intern(struct interner *t, char *s)
+{
+	uint32_t i = (uint32_t)hash64(s, strlen(s)) & (t->cap - 1);
+	while (t->slot[i]) {
+		if (!strcmp(t->keys[t->slot[i] - 1], s))
+			return t->slot[i] - 1;
+		i = (i + 1) & (t->cap - 1);
+	}
+	t->keys[t->n] = s;
+	t->slot[i] = ++t->n;
+	return t->n - 1;
+}
+
+/* Document frequencies and posting counts from every text's tokens (a build). */
+static void count_all(struct search_index *ix)
+{
+	uint32_t n = (uint32_t)ix->n_docs, nw = ix->n_words, nt = ix->n_terms;
+	uint32_t *wmark = xmalloc((nw ? nw : 1) * sizeof *wmark);
+	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
+	memset(wmark, 0xff, (nw ? nw : 1) * sizeof *wmark);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	for (uint32_t w = 0; w < nw; w++)
+		ix->words[w].df = 0;
+	for (uint32_t t = 0; t < nt; t++)
+		ix->terms[t].post_count = 0;
+	for (uint32_t d = 0; d < n; d++) {
+		const struct doc *doc = &ix->docs[d];
+		size_t bytes = 0;
+		for (int f = 0; f < F_COUNT; f++)
+			bytes += doc->tok_len[f];
+		/* One reader over all fields: only the words count here. */
+		struct tok_reader r = {.p = doc->tok, .end = doc->tok + bytes};
+		struct tok t;
+		while (tok_next(&r, &t)) {
+			struct word *wd = &ix->words[t.word];
+			if (wmark[t.word] != d) {
+				wmark[t.word] = d;
+				wd->df++;
+			}
+			if (!wd->stop && tmark[wd->term] != d) {
+				tmark[wd->term] = d;
+				ix->terms[wd->term].post_count++;
+			}
+		}
+	}
+	free(wmark);
+	free(tmark);
+}
+
+/* Lays out the postings slices from the terms' counts; returns the total. */
+static uint32_t layout_postings(struct search_index *ix)
+{
+	uint32_t total = 0;
+	for (uint32_t t = 0; t < ix->n_terms; t++) {
+		ix->terms[t].post_start = total;
+		total += ix->terms[t].post_count;
+	}
+	ix->n_postings = total;
+	ix->postings = xmalloc((total ? total : 1) * sizeof *ix->postings);
+	return total;
+}
+
+/*
+ * Appends the postings of texts [from, to) at cursor[term] (advanced), in document order.
+ * tmark: n_terms entries, none equal to a document in the range.
+ */
+static void fill_postings(struct search_index *ix, uint32_t from, uint32_t to, uint32_t *cursor, uint32_t *tmark)
+{
+	for (uint32_t d = from; d < to; d++) {
+		const struct doc *doc = &ix->docs[d];
+		for (int f = 0; f < F_COUNT; f++) {
+			struct tok_reader r = tok_field(doc, f);
+			struct tok t;
+			while (tok_next(&r, &t)) {
+				const struct word *wd = &ix->words[t.word];
+				if (wd->stop)
+					continue;
+				if (tmark[wd->term] != d) {
+					tmark[wd->term] = d;
+					ix->postings[cursor[wd->term]++] = (struct posting){.doc = d};
+				}
+				struct posting *p = &ix->postings[cursor[wd->term] - 1];
+				if (p->tf[f] < UINT8_MAX)
+					p->tf[f]++;
+			}
+		}
+	}
+}
+
+/* Postings of every text from their tokens (a build): documents in order, so each term's
+ * slice fills sorted. */
+static void postings_all(struct search_index *ix)
+{
+	uint32_t nt = ix->n_terms;
+	layout_postings(ix);
+	uint32_t *cursor = xmalloc((nt ? nt : 1) * sizeof *cursor);
+	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	for (uint32_t t = 0; t < nt; t++)
+		cursor[t] = ix->terms[t].post_start;
+	fill_postings(ix, 0, (uint32_t)ix->n_docs, cursor, tmark);
+	free(cursor);
+	free(tmark);
+}
+
+/* Adds sign to the document frequency of each word of doc and to the posting count of each of
+ * its terms. wmark/tmark: per word/term, a tag distinct from tag before the call. */
+static void count_doc(struct search_index *ix, const struct doc *doc, int sign, uint32_t tag, uint32_t *wmark,
+		      uint32_t *tmark)
+{
+	size_t bytes = 0;
+	for (int f = 0; f < F_COUNT; f++)
+		bytes += doc->tok_len[f];
+	struct tok_reader r = {.p = doc->tok, .end = doc->tok + bytes};
+	struct tok t;
+	while (tok_next(&r, &t)) {
+		struct word *wd = &ix->words[t.word];
+		if (wmark[t.word] != tag) {
+			wmark[t.word] = tag;
+			wd->df += (uint32_t)sign;
+		}
+		if (!wd->stop && tmark[wd->term] != tag) {
+			tmark[wd->term] = tag;
+			ix->terms[wd->term].post_count += (uint32_t)sign;
+		}
+	}
+}
+
+/*
+ * An update's counts and postings: old's, less the texts that left (remap[d] == UINT32_MAX; the
+ * others moved to remap[d], in order), plus the new texts ix->docs[first_new..]. Linear in the
+ * postings, and only the changed texts' tokens are read.
+ */
+static void postings_update(struct search_index *ix, const struct search_index *old, const uint32_t *remap,
+			    uint32_t first_new)
+{
+	uint32_t nw = ix->n_words, nt = ix->n_terms;
+	uint32_t *wmark = xmalloc((nw ? nw : 1) * sizeof *wmark);
+	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
+	memset(wmark, 0xff, (nw ? nw : 1) * sizeof *wmark);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	uint32_t tag = 0;
+	for (int d = 0; d < old->n_docs; d++)
+		if (remap[d] == UINT32_MAX)
+			count_doc(ix, &old->docs[d], -1, tag++, wmark, tmark);
+	for (uint32_t d = first_new; d < (uint32_t)ix->n_docs; d++)
+		count_doc(ix, &ix->docs[d], 1, tag++, wmark, tmark);
+	free(wmark);
+	/* Old slices of the terms old had, then the new texts' postings of the term. */
+	uint32_t *old_start = xmalloc((nt ? nt : 1) * sizeof *old_start);
+	uint32_t *old_count = xmalloc((nt ? nt : 1) * sizeof *old_count);
+	for (uint32_t t = 0; t < nt; t++) {
+		old_start[t] = t < old->n_terms ? old->terms[t].post_start : 0;
+		old_count[t] = t < old->n_terms ? old->terms[t].post_count : 0;
+	}
+	layout_postings(ix);
+	uint32_t *cursor = xmalloc((nt ? nt : 1) * sizeof *cursor);
+	for (uint32_t t = 0; t < nt; t++) {
+		uint32_t at = ix->terms[t].post_start;
+		for (uint32_t p = old_start[t]; p < old_start[t] + old_count[t]; p++) {
+			uint32_t d = remap[old->postings[p].doc];
+			if (d == UINT32_MAX)
+				continue;
+			ix->postings[at] = old->postings[p];
+			ix->postings[at++].doc = d;
+		}
+		cursor[t] = at;
+	}
+	free(old_start);
+	free(old_count);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	fill_postings(ix, first_new, (uint32_t)ix->n_docs, cursor, tmark);
+	free(cursor);
+	free(tmark);
+}
+
+/* Field averages, the packed ranking array, slugs and sections. Returns the texts' bytes. */
+static size_t finish_docs(struct search_index *ix)
+{
+	uint32_t n = (uint32_t)ix->n_docs;
+	double total_len[F_COUNT] = {0};
+	size_t text = 0;
+	for (uint32_t d = 0; d < n; d++) {
+		const struct doc *doc = &ix->docs[d];
+		for (int f = 0; f < F_COUNT; f++) {
+			total_len[f] += doc->len[f];
+			text += doc->tok_len[f];
+		}
+		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) + strlen(doc->summary) +
+			strlen(doc->text) + 5;
+	}
+	for (int f = 0; f < F_COUNT; f++) {
+		ix->avglen[f] = n > 0 ? (float)(total_len[f] / n) : 1.0f;
+		if (ix->avglen[f] < 1.0f)
+			ix->avglen[f] = 1.0f;
+	}
+	/* Slugs (a slug's texts: the general one and its variants) and sections. */
+	struct interner slugs, sections;
+	interner_init(&slugs, n);
+	interner_init(&sections, n);
+	for (uint32_t d = 0; d < n; d++) {
+		ix->docs[d].slug_id = intern(&slugs, ix->docs[d].slug);
+		ix->docs[d].section_id = intern(&sections, ix->docs[d].section);
+	}
+	ix->hot = xmalloc((n ? n : 1) * sizeof *ix->hot);
+	for (uint32_t d = 0; d < n; d++) {
+		const struct doc *doc = &ix->docs[d];
+		struct hot *h = &ix->hot[d];
+		for (int f = 0; f < F_COUNT; f++)
+			h->den[f] = 1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f];
+		h->country = doc->country;
+		h->section_id = doc->section_id;
+		h->boost = doc->boost;
+	}
+	ix->n_slugs = slugs.n;
+	ix->slug_variants = xcalloc(slugs.n ? slugs.n : 1, sizeof *ix->slug_variants);
+	for (uint32_t d = 0; d < n; d++)
+		if (ix->docs[d].country >= 0)
+			ix->slug_variants[ix->docs[d].slug_id] |= 1ull << ix->docs[d].country;
+	ix->sections = sections.keys;
+	ix->n_sections = sections.n;
+	free(slugs.slot);
+	free(slugs.keys);
+	free(sections.slot);
+	return text;
+}
+
+/* Each posting's weighted term frequency, from its text's field lengths (after finish_docs). */
+static void weigh_postings(struct search_index *ix)
+{
+	for (uint32_t p = 0; p < ix->n_postings; p++) {
+		struct posting *ps = &ix->postings[p];
+		const float *den = ix->hot[ps->doc].den;
+		float tf = 0;
+		for (int f = 0; f < F_COUNT; f++)
+			if (ps->tf[f])
+				tf += field_weight[f] * ps->tf[f] / den[f];
+		ps->wtf = tf;
+	}
+}
+
+/*
+ * Live terms, the lexicons (a new base when base is NULL or the extra one outgrew an eighth of
+ * it; else base shared and a new extra), synonyms, the byte count.
+ */
+static void finish_words(struct search_index *ix, struct lexicon *base, size_t text)
+{
+	ix->n_live = 0;
+	for (uint32_t t = 0; t < ix->n_terms; t++)
+		ix->terms[t].live = 0;
+	uint32_t outside = 0;
+	for (uint32_t w = 0; w < ix->n_words; w++) {
+		struct word *wd = &ix->words[w];
+		if (!wd->df)
+			continue;
+		ix->n_live++;
+		ix->terms[wd->term].live = 1;
+		outside += !wd->in_base;
+	}
+	if (base && outside <= base->n_sorted / 8 + 256) {
+		base->refs++;
+		ix->base = base;
+	} else {
+		for (uint32_t w = 0; w < ix->n_words; w++)
+			ix->words[w].in_base = ix->words[w].df > 0;
+		ix->base = build_lexicon(ix, true);
+	}
+	ix->extra = build_lexicon(ix, false);
+	build_synonyms(ix, ix->synonyms);
+	if (ix->n_syn_pairs)
+		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
+	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(struct hot)) + text + ix->pool_cap +
+		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
+		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
+		     (size_t)ix->n_postings * sizeof(struct posting) + ix->base->bytes + ix->extra->bytes +
+		     (size_t)ix->n_slugs * 8 + (size_t)ix->n_sections * 8 + (ix->synonyms ? strlen(ix->synonyms) : 0);
+}
+
+static struct search_index *index_new(void)
+{
+	struct search_index *ix = xcalloc(1, sizeof *ix);
+	return ix;
 }
 
 struct search_index *search_build(const struct search_doc *docs, int n, const char *synonyms)
 {
-	struct search_index *ix = xcalloc(1, sizeof *ix);
+	struct search_index *ix = index_new();
 	map_init(&ix->term_map, 1 << 14);
 	map_init(&ix->word_map, 1 << 14);
+	ix->synonyms = synonyms ? xstrdup(synonyms) : NULL;
 	ix->docs = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->docs);
-	ix->n_docs = n;
-	char **slugs = xcalloc((size_t)(n > 0 ? n : 1), sizeof *slugs);
-	ix->sections = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->sections);
-	ix->slug_variants = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->slug_variants);
-	struct build_ctx b = {.ix = ix};
-	double total_len[F_COUNT] = {0};
+	struct analyze_ctx c = {.ix = ix};
 	for (int d = 0; d < n; d++) {
-		const struct search_doc *s = &docs[d];
-		struct doc *doc = &ix->docs[d];
-		doc->slug = dup_or_empty(s->slug);
-		doc->title = dup_or_empty(s->title);
-		doc->section = dup_or_empty(s->section);
-		doc->summary = dup_or_empty(s->summary);
-		doc->text = dup_or_empty(s->text);
-		doc->boost = 1.0f;
-		/* Slugs arrive grouped (general text and variants together) in the app; look back
-		 * a little, else scan. Benchmarks have unique ids, so this stays linear there. */
-		uint32_t sid = ix->n_slugs;
-		if (sid > 0 && !strcmp(slugs[sid - 1], doc->slug))
-			sid--;
-		else
-			slugs[ix->n_slugs++] = doc->slug;
-		doc->slug_id = sid;
-		uint32_t sec = 0;
-		while (sec < ix->n_sections && strcmp(ix->sections[sec], doc->section))
-			sec++;
-		if (sec == ix->n_sections)
-			ix->sections[ix->n_sections++] = doc->section;
-		doc->section_id = sec;
-		doc->country = -1;
-		if (s->country && *s->country) {
-			uint32_t c = intern_country(ix, s->country);
-			if (c != UINT32_MAX) {
-				doc->country = (int16_t)c;
-				ix->slug_variants[sid] |= 1ull << c;
-			}
-		}
-		const char *fields[F_COUNT] = {doc->title, s->keywords ? s->keywords : "", doc->summary, doc->text};
-		b.doc = (uint32_t)d;
-		for (int f = 0; f < F_COUNT; f++) {
-			b.field = (uint32_t)f;
-			b.base = (uint32_t)f * FIELD_GAP;
-			b.len = 0;
-			an_tokens(fields[f], strlen(fields[f]), on_doc_token, &b);
-			doc->len[f] = b.len;
-			total_len[f] += b.len;
-		}
+		if (docs[d].removed)
+			continue;
+		analyze_doc(ix, &ix->docs[ix->n_docs++], &docs[d], &c);
 	}
-	free(slugs);
-	for (int f = 0; f < F_COUNT; f++)
-		ix->avglen[f] = n > 0 ? (float)(total_len[f] / n) : 1.0f;
-	for (int f = 0; f < F_COUNT; f++)
-		if (ix->avglen[f] < 1.0f)
-			ix->avglen[f] = 1.0f;
-
-	/* Postings: a stable counting sort of the occurrences by term keeps document order. */
-	uint32_t *count = xcalloc((size_t)ix->n_terms + 1, sizeof *count);
-	for (size_t i = 0; i < b.n_occ; i++)
-		count[b.occ[i].term + 1]++;
-	for (uint32_t t = 1; t <= ix->n_terms; t++)
-		count[t] += count[t - 1];
-	struct occ *sorted = xmalloc((b.n_occ ? b.n_occ : 1) * sizeof *sorted);
-	for (size_t i = 0; i < b.n_occ; i++)
-		sorted[count[b.occ[i].term]++] = b.occ[i];
-	free(b.occ);
-	free(count);
-	ix->positions = xmalloc((b.n_occ ? b.n_occ : 1) * sizeof *ix->positions);
-	ix->n_positions = b.n_occ;
-	size_t cap_post = 1024;
-	ix->postings = xmalloc(cap_post * sizeof *ix->postings);
-	for (size_t i = 0; i < b.n_occ;) {
-		uint32_t t = sorted[i].term;
-		ix->terms[t].post_start = ix->n_postings;
-		while (i < b.n_occ && sorted[i].term == t) {
-			if (ix->n_postings == cap_post)
-				ix->postings = xrealloc(ix->postings, (cap_post *= 2) * sizeof *ix->postings);
-			struct posting *p = &ix->postings[ix->n_postings++];
-			*p = (struct posting){.doc = sorted[i].doc, .pos_start = (uint32_t)i};
-			uint32_t d = sorted[i].doc;
-			while (i < b.n_occ && sorted[i].term == t && sorted[i].doc == d) {
-				if (p->tf[sorted[i].field] < UINT16_MAX)
-					p->tf[sorted[i].field]++;
-				ix->positions[i] = sorted[i].pos;
-				if (p->npos < UINT16_MAX)
-					p->npos++;
-				i++;
-			}
-		}
-		ix->terms[t].post_count = ix->n_postings - ix->terms[t].post_start;
-	}
-	free(sorted);
-
-	ix->sorted = xmalloc((ix->n_words ? ix->n_words : 1) * sizeof *ix->sorted);
-	for (uint32_t w = 0; w < ix->n_words; w++)
-		ix->sorted[w] = w;
-	qsort_r(ix->sorted, ix->n_words, sizeof *ix->sorted, cmp_words, ix);
-	build_deletes(ix);
-	build_synonyms(ix, synonyms);
-	if (ix->n_syn_pairs)
-		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
-
-	size_t text = 0;
-	for (int d = 0; d < n; d++) {
-		const struct doc *doc = &ix->docs[d];
-		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) + strlen(doc->summary) +
-			strlen(doc->text) + 5;
-	}
-	ix->bytes += sizeof *ix + (size_t)n * (sizeof(struct doc) + 8 + 8) + text + ix->pool_cap +
-		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
-		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 + (size_t)cap_post * sizeof(struct posting) +
-		     ix->n_positions * 4 + (size_t)ix->n_words * 4;
+	free(c.b.p);
+	count_all(ix);
+	postings_all(ix);
+	size_t text = finish_docs(ix);
+	weigh_postings(ix);
+	finish_words(ix, NULL, text);
 	return ix;
+}
+
+/* "slug\x1fcountry": the key of a text. */
+static char *text_key(const char *slug, const char *country)
+{
+	size_t a = strlen(slug), b = strlen(country);
+	char *k = xmalloc(a + b + 2);
+	memcpy(k, slug, a);
+	k[a] = '\x1f';
+	memcpy(k + a + 1, country, b + 1);
+	return k;
+}
+
+struct search_index *search_update(struct search_index *old, const struct search_doc *changes, int n)
+{
+	struct search_index *ix = index_new();
+	/* The dictionaries, copied: new words are appended to the copy. */
+	ix->pool_len = ix->pool_cap = old->pool_len;
+	ix->pool = memdup(old->pool, old->pool_len);
+	ix->n_terms = ix->cap_terms = old->n_terms;
+	ix->terms = memdup(old->terms, (size_t)old->n_terms * sizeof *old->terms);
+	ix->n_words = ix->cap_words = old->n_words;
+	ix->words = memdup(old->words, (size_t)old->n_words * sizeof *old->words);
+	map_copy(&ix->term_map, &old->term_map);
+	map_copy(&ix->word_map, &old->word_map);
+	memcpy(ix->countries, old->countries, sizeof ix->countries);
+	ix->n_countries = old->n_countries;
+	ix->synonyms = old->synonyms ? xstrdup(old->synonyms) : NULL;
+
+	/* The changed keys; the last change of a key wins. */
+	struct interner keys;
+	interner_init(&keys, (size_t)(n > 0 ? n : 0));
+	int32_t *last = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *last);
+	for (int i = 0; i < n; i++) {
+		char *key =
+		    text_key(changes[i].slug ? changes[i].slug : "", changes[i].country ? changes[i].country : "");
+		uint32_t k = intern(&keys, key);
+		if (keys.keys[k] != key) /* seen before: the first copy is kept */
+			free(key);
+		last[k] = i;
+	}
+	/* The unchanged texts move over (strings and tokens are not copied). */
+	old->moved = xcalloc((size_t)(old->n_docs > 0 ? old->n_docs : 1), 1);
+	uint32_t *remap = xmalloc((size_t)(old->n_docs > 0 ? old->n_docs : 1) * sizeof *remap);
+	ix->docs = xcalloc((size_t)old->n_docs + (size_t)(n > 0 ? n : 0) + 1, sizeof *ix->docs);
+	for (int d = 0; d < old->n_docs; d++) {
+		remap[d] = UINT32_MAX;
+		const struct doc *doc = &old->docs[d];
+		char *k = text_key(doc->slug, doc->country >= 0 ? old->countries[doc->country] : "");
+		uint32_t i = (uint32_t)hash64(k, strlen(k)) & (keys.cap - 1);
+		bool changed = false;
+		while (keys.slot[i] && !changed) {
+			changed = !strcmp(keys.keys[keys.slot[i] - 1], k);
+			i = (i + 1) & (keys.cap - 1);
+		}
+		free(k);
+		if (changed)
+			continue;
+		remap[d] = (uint32_t)ix->n_docs;
+		ix->docs[ix->n_docs++] = *doc;
+		old->moved[d] = 1;
+	}
+	uint32_t first_new = (uint32_t)ix->n_docs;
+	struct analyze_ctx c = {.ix = ix};
+	for (uint32_t k = 0; k < keys.n; k++) {
+		const struct search_doc *s = &changes[last[k]];
+		if (!s->removed)
+			analyze_doc(ix, &ix->docs[ix->n_docs++], s, &c);
+		free(keys.keys[k]);
+	}
+	free(c.b.p);
+	free(keys.slot);
+	free(keys.keys);
+	free(last);
+	postings_update(ix, old, remap, first_new);
+	free(remap);
+	size_t text = finish_docs(ix);
+	weigh_postings(ix);
+	finish_words(ix, old->base, text);
+	return ix;
+}
+
+double search_dead_share(const struct search_index *ix)
+{
+	return ix->n_words ? (double)(ix->n_words - ix->n_live) / ix->n_words : 0.0;
+}
+
+int search_size(const struct search_index *ix)
+{
+	return ix->n_docs;
 }
 
 void search_free(struct search_index *ix)
@@ -581,23 +1040,26 @@ void search_free(struct search_index *ix)
 	if (!ix)
 		return;
 	for (int d = 0; d < ix->n_docs; d++) {
+		if (ix->moved && ix->moved[d])
+			continue;
 		struct doc *doc = &ix->docs[d];
 		free(doc->slug), free(doc->title), free(doc->section), free(doc->summary), free(doc->text);
+		free(doc->tok);
 	}
+	free(ix->moved);
 	free(ix->docs);
+	free(ix->hot);
 	free(ix->pool);
 	free(ix->terms);
 	free(ix->words);
 	map_free(&ix->term_map);
 	map_free(&ix->word_map);
 	free(ix->postings);
-	free(ix->positions);
-	free(ix->sorted);
-	free(ix->del_start);
-	free(ix->del_hash);
-	free(ix->del_word);
+	lexicon_unref(ix->base);
+	lexicon_unref(ix->extra);
 	free(ix->slug_variants);
 	free(ix->sections);
+	free(ix->synonyms);
 	free(ix->syn_pairs);
 	free(ix->group_start);
 	free(ix->group_terms);
@@ -613,7 +1075,7 @@ void search_set_boost(struct search_index *ix, const char *slug, double boost)
 {
 	for (int d = 0; d < ix->n_docs; d++)
 		if (!strcmp(ix->docs[d].slug, slug))
-			ix->docs[d].boost = (float)boost;
+			ix->docs[d].boost = ix->hot[d].boost = (float)boost;
 }
 
 /* ---- query side ---- */
@@ -722,14 +1184,35 @@ struct fix {
 	int dist;
 };
 
+static bool fix_better(const struct search_index *ix, struct fix a, struct fix b)
+{
+	if (a.dist != b.dist)
+		return a.dist < b.dist;
+	if (ix->words[a.word].df != ix->words[b.word].df)
+		return ix->words[a.word].df > ix->words[b.word].df;
+	return strcmp(ix->pool + ix->words[a.word].str, ix->pool + ix->words[b.word].str) < 0;
+}
+
+static void consider_in(const struct search_index *ix, const struct lexicon *lx, uint64_t h, const int32_t *cp, int n,
+			int max, struct fix *best, int *nbest);
+
 static void consider(const struct search_index *ix, uint64_t h, const int32_t *cp, int n, int max, struct fix *best,
 		     int *nbest)
 {
-	uint32_t b = (uint32_t)h & ix->del_mask;
-	for (uint32_t i = ix->del_start[b]; i < ix->del_start[b + 1]; i++) {
-		if (ix->del_hash[i] != h)
+	for (int l = 0; l < 2; l++)
+		consider_in(ix, l ? ix->extra : ix->base, h, cp, n, max, best, nbest);
+}
+
+static void consider_in(const struct search_index *ix, const struct lexicon *lx, uint64_t h, const int32_t *cp, int n,
+			int max, struct fix *best, int *nbest)
+{
+	uint32_t b = (uint32_t)h & lx->del_mask;
+	for (uint32_t i = lx->del_start[b]; i < lx->del_start[b + 1]; i++) {
+		if (lx->del_hash[i] != (uint32_t)(h >> 32))
 			continue;
-		uint32_t w = ix->del_word[i];
+		uint32_t w = lx->del_word[i];
+		if (!ix->words[w].df)
+			continue; /* dead since the lexicon was made */
 		bool seen = false;
 		for (int k = 0; k < *nbest; k++)
 			seen |= best[k].word == w;
@@ -740,11 +1223,11 @@ static void consider(const struct search_index *ix, uint64_t h, const int32_t *c
 		int d = osa(cp, n, wc, wn, max);
 		if (d > max || d == 0)
 			continue;
-		/* Keep the 4 best by distance, then document frequency. */
+		/* Keep the 4 best by distance, then document frequency, then byte order (not the
+		 * word's id, which depends on the order texts were indexed in). */
 		struct fix f = {w, d};
 		int at = *nbest;
-		while (at > 0 && (best[at - 1].dist > d ||
-				  (best[at - 1].dist == d && ix->words[best[at - 1].word].df < ix->words[w].df)))
+		while (at > 0 && fix_better(ix, f, best[at - 1]))
 			at--;
 		if (at >= 4)
 			continue;
@@ -948,23 +1431,49 @@ static void add_synonyms(const struct search_index *ix, struct qword *q, const c
 }
 
 /* Terms of the (up to max) most frequent words starting with prefix, at weight w. */
-static void add_words_with_prefix(const struct search_index *ix, struct qword *q, const char *prefix, int max, float w)
+/* First position in lx->sorted whose word is not below prefix. */
+static uint32_t lower_bound(const struct search_index *ix, const struct lexicon *lx, const char *prefix)
 {
-	size_t n = strlen(prefix);
-	uint32_t lo = 0, hi = ix->n_words;
+	uint32_t lo = 0, hi = lx->n_sorted;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
-		if (strcmp(ix->pool + ix->words[ix->sorted[mid]].str, prefix) < 0)
+		if (strcmp(ix->pool + ix->words[lx->sorted[mid]].str, prefix) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The max most frequent live words starting with prefix, among the first 400 in byte order
+ * (both lexicons walked together, so the order is the same as in one). */
+static void add_words_with_prefix(const struct search_index *ix, struct qword *q, const char *prefix, int max, float w)
+{
+	size_t n = strlen(prefix);
+	const struct lexicon *lx[2] = {ix->base, ix->extra};
+	uint32_t at_[2] = {lower_bound(ix, lx[0], prefix), lower_bound(ix, lx[1], prefix)};
 	uint32_t best[8];
 	int nb = 0;
 	if (max > 8)
 		max = 8;
-	for (uint32_t i = lo; i < ix->n_words && i < lo + 400; i++) {
-		const struct word *wd = &ix->words[ix->sorted[i]];
+	for (int seen = 0; seen < 400;) {
+		uint32_t cand[2] = {UINT32_MAX, UINT32_MAX};
+		for (int l = 0; l < 2; l++) {
+			while (at_[l] < lx[l]->n_sorted && !ix->words[lx[l]->sorted[at_[l]]].df)
+				at_[l]++; /* dead since the lexicon was made */
+			if (at_[l] < lx[l]->n_sorted)
+				cand[l] = lx[l]->sorted[at_[l]];
+		}
+		int l = cand[0] == UINT32_MAX								    ? 1
+			: cand[1] == UINT32_MAX								    ? 0
+			: strcmp(ix->pool + ix->words[cand[0]].str, ix->pool + ix->words[cand[1]].str) <= 0 ? 0
+													    : 1;
+		if (cand[l] == UINT32_MAX)
+			break;
+		at_[l]++;
+		seen++;
+		uint32_t id = cand[l];
+		const struct word *wd = &ix->words[id];
 		if (strncmp(ix->pool + wd->str, prefix, n) != 0)
 			break;
 		if (wd->stop)
@@ -978,7 +1487,7 @@ static void add_words_with_prefix(const struct search_index *ix, struct qword *q
 			nb++;
 		for (int k = nb - 1; k > at; k--)
 			best[k] = best[k - 1];
-		best[at] = ix->sorted[i];
+		best[at] = id;
 	}
 	for (int k = 0; k < nb; k++)
 		add_alt(q, ix->words[best[k]].term, w);
@@ -1098,44 +1607,33 @@ static int build_qwords(const struct search_index *ix, struct arena *a, const ch
 #define RERANK 40
 #define SNIPPET_WORDS 26
 
+/* ---- ranking ---- */
+
+#define PROX_WEIGHT 0.3f
+#define TITLE_COVER 1.5f
+#define RERANK 40
+#define SNIPPET_WORDS 26
+
 struct cand {
-	uint32_t doc;
+	uint32_t doc, mask;
 	float score;
 };
 
 static bool visible(const struct search_index *ix, uint32_t d, int ci, uint32_t sid)
 {
-	const struct doc *doc = &ix->docs[d];
-	if (sid != UINT32_MAX && doc->section_id != sid)
+	const struct hot *h = &ix->hot[d];
+	if (sid != UINT32_MAX && h->section_id != sid)
 		return false;
-	if (doc->country < 0)
-		return ci < 0 || !((ix->slug_variants[doc->slug_id] >> ci) & 1);
-	return doc->country == ci;
+	if (h->country < 0)
+		return ci < 0 || !((ix->slug_variants[ix->docs[d].slug_id] >> ci) & 1);
+	return h->country == ci;
 }
 
-static const struct posting *posting_of(const struct search_index *ix, uint32_t term, uint32_t doc)
+/* Smallest forward gap (1..3) from a position in a to one in b, or 0. */
+static uint32_t gap(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb)
 {
-	const struct term *t = &ix->terms[term];
-	uint32_t lo = t->post_start, hi = t->post_start + t->post_count;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (ix->postings[mid].doc < doc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < t->post_start + t->post_count && ix->postings[lo].doc == doc ? &ix->postings[lo] : NULL;
-}
-
-/* Smallest forward gap (1..3) from a position of a to one of b in doc, or 0. */
-static uint32_t gap(const struct search_index *ix, uint32_t doc, uint32_t ta, uint32_t tb)
-{
-	const struct posting *pa = posting_of(ix, ta, doc), *pb = posting_of(ix, tb, doc);
-	if (!pa || !pb)
-		return 0;
-	const uint32_t *a = ix->positions + pa->pos_start, *b = ix->positions + pb->pos_start;
 	uint32_t best = 0;
-	for (uint32_t i = 0, j = 0; i < pa->npos && j < pb->npos;) {
+	for (uint32_t i = 0, j = 0; i < na && j < nb;) {
 		if (b[j] <= a[i]) {
 			j++;
 			continue;
@@ -1148,18 +1646,74 @@ static uint32_t gap(const struct search_index *ix, uint32_t doc, uint32_t ta, ui
 	return best;
 }
 
-/* Min-heap of the best candidates by score. */
-static void heap_push(struct cand *h, int *n, int cap, struct cand c)
+struct poslist {
+	uint32_t *v, n, cap;
+};
+
+/*
+ * The proximity bonus of doc for the query: consecutive query words (their first alternative)
+ * standing 1-3 positions apart in order. Positions come from the document's tokens, in the order
+ * they were indexed.
+ */
+static float proximity(const struct search_index *ix, struct arena *a, uint32_t d, uint32_t mask,
+		       const struct qword *qw, int nq)
+{
+	struct poslist *pl = arena_alloc(a, (size_t)nq * sizeof *pl);
+	const struct doc *doc = &ix->docs[d];
+	for (int f = 0; f < F_COUNT; f++) {
+		struct tok_reader r = tok_field(doc, f);
+		struct tok t;
+		while (tok_next(&r, &t)) {
+			const struct word *wd = &ix->words[t.word];
+			if (wd->stop)
+				continue;
+			for (int i = 0; i < nq; i++) {
+				if (!qw[i].nalt || qw[i].alt[0].term != wd->term || !(mask >> i & 1))
+					continue;
+				struct poslist *p = &pl[i];
+				if (p->n == p->cap) {
+					uint32_t cap = p->cap ? p->cap * 2 : 16;
+					uint32_t *bigger = arena_alloc(a, cap * sizeof *bigger);
+					if (p->n)
+						memcpy(bigger, p->v, p->n * sizeof *bigger);
+					p->v = bigger;
+					p->cap = cap;
+				}
+				p->v[p->n++] = (uint32_t)f * FIELD_GAP + t.pos;
+			}
+		}
+	}
+	float bonus = 0;
+	for (int i = 0; i + 1 < nq; i++) {
+		if (!(mask >> i & 1) || !(mask >> (i + 1) & 1) || !qw[i].nalt || !qw[i + 1].nalt)
+			continue;
+		uint32_t g = gap(pl[i].v, pl[i].n, pl[i + 1].v, pl[i + 1].n);
+		bonus += g == 1 ? 1.0f : g == 2 ? 0.6f : g == 3 ? 0.4f : 0.0f;
+	}
+	return bonus;
+}
+
+/* a ranks before b: by score, then by slug (a result never holds one slug twice), so the order
+ * does not depend on the order texts were indexed in. */
+static bool better(const struct search_index *ix, const struct cand *a, const struct cand *b)
+{
+	if (a->score != b->score)
+		return a->score > b->score;
+	return strcmp(ix->docs[a->doc].slug, ix->docs[b->doc].slug) < 0;
+}
+
+/* Min-heap of the best candidates (the worst at the root). */
+static void heap_push(const struct search_index *ix, struct cand *h, int *n, int cap, struct cand c)
 {
 	if (*n == cap) {
-		if (c.score <= h[0].score)
+		if (!better(ix, &c, &h[0]))
 			return;
 		h[0] = c;
 		for (int i = 0;;) { /* sift down */
 			int l = 2 * i + 1, r = l + 1, m = i;
-			if (l < *n && h[l].score < h[m].score)
+			if (l < *n && better(ix, &h[m], &h[l]))
 				m = l;
-			if (r < *n && h[r].score < h[m].score)
+			if (r < *n && better(ix, &h[m], &h[r]))
 				m = r;
 			if (m == i)
 				break;
@@ -1172,7 +1726,7 @@ static void heap_push(struct cand *h, int *n, int cap, struct cand c)
 	}
 	int i = (*n)++;
 	h[i] = c;
-	while (i > 0 && h[(i - 1) / 2].score > h[i].score) {
+	while (i > 0 && better(ix, &h[(i - 1) / 2], &h[i])) {
 		struct cand t = h[i];
 		h[i] = h[(i - 1) / 2];
 		h[(i - 1) / 2] = t;
@@ -1180,12 +1734,62 @@ static void heap_push(struct cand *h, int *n, int cap, struct cand c)
 	}
 }
 
-static int by_score_desc(const void *x, const void *y)
+static int cmp_cands(const void *x, const void *y, void *ixv)
 {
+	const struct search_index *ix = ixv;
 	const struct cand *a = x, *b = y;
-	if (a->score != b->score)
-		return a->score < b->score ? 1 : -1;
-	return a->doc < b->doc ? -1 : a->doc > b->doc;
+	return better(ix, a, b) ? -1 : better(ix, b, a) ? 1 : 0;
+}
+
+static void sort_cands(const struct search_index *ix, struct cand *c, int n)
+{
+	qsort_r(c, (size_t)n, sizeof *c, cmp_cands, (void *)ix);
+}
+
+/*
+ * Per-thread scratch of one float and two masks per document, zero between queries (a query
+ * clears what it touched): no allocation and no clearing of the whole array per query.
+ */
+struct acc {
+	float acc, best;
+	uint32_t mask, tmask; /* query words in the text; in its title or keywords */
+};
+
+struct scratch {
+	struct acc *v;
+	size_t cap;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+	struct scratch *s = p;
+	if (s)
+		free(s->v);
+	free(s);
+}
+
+static void scratch_key_make(void)
+{
+	pthread_key_create(&scratch_key, scratch_free);
+}
+
+static struct scratch *scratch_get(size_t n)
+{
+	pthread_once(&scratch_once, scratch_key_make);
+	struct scratch *s = pthread_getspecific(scratch_key);
+	if (!s) {
+		s = xcalloc(1, sizeof *s);
+		pthread_setspecific(scratch_key, s);
+	}
+	if (s->cap < n) {
+		free(s->v);
+		s->cap = n + n / 4 + 64;
+		s->v = xcalloc(s->cap, sizeof *s->v);
+	}
+	return s;
 }
 
 /* ---- snippets ---- */
@@ -1195,56 +1799,71 @@ struct snip_tok {
 	bool hit;
 };
 
-struct snip_ctx {
-	const struct search_index *ix;
-	const struct qword *qw;
-	int nq;
+struct snip {
 	struct snip_tok *t;
-	size_t n, cap;
-	struct arena *a;
+	size_t n;
 };
 
-static bool is_hit(const struct search_index *ix, const struct qword *qw, int nq, const char *w)
+/* What marks a hit in a snippet: the query words' alternatives (sorted terms) and the last
+ * query word as a prefix (3+ characters), made once per query. */
+struct marks {
+	uint32_t *terms;
+	int n;
+	const char *prefix; /* or NULL */
+	size_t prefix_len;
+};
+
+static int cmp_u32(const void *a, const void *b)
 {
-	uint32_t id = word_find(ix, w);
-	uint32_t term = UINT32_MAX;
-	if (id)
-		term = ix->words[id - 1].term;
-	else {
-		char stem[AN_MAX_WORD + 1];
-		an_stem(w, stem);
-		uint32_t t = term_find(ix, stem);
-		if (t)
-			term = t - 1;
-	}
-	for (int i = 0; i < nq; i++) {
-		for (int k = 0; k < qw[i].nalt; k++)
-			if (qw[i].alt[k].term == term)
-				return true;
-		if (qw[i].last && an_chars(qw[i].text) >= 3 && !strncmp(w, qw[i].text, strlen(qw[i].text)))
-			return true;
-	}
-	return false;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
 }
 
-static void on_snip_token(const struct an_token *t, void *arg)
+static struct marks make_marks(struct arena *a, const struct qword *qw, int nq)
 {
-	struct snip_ctx *s = arg;
-	if (t->joined)
-		return;
-	if (s->n == s->cap) {
-		struct snip_tok *bigger = arena_alloc(s->a, 2 * s->cap * sizeof *bigger);
-		memcpy(bigger, s->t, s->cap * sizeof *bigger);
-		s->t = bigger;
-		s->cap *= 2;
+	struct marks m = {.terms = arena_alloc(a, (size_t)(nq * MAX_ALTS + 1) * sizeof *m.terms)};
+	for (int i = 0; i < nq; i++) {
+		for (int k = 0; k < qw[i].nalt; k++)
+			m.terms[m.n++] = qw[i].alt[k].term;
+		if (qw[i].last && an_chars(qw[i].text) >= 3) {
+			m.prefix = qw[i].text;
+			m.prefix_len = strlen(qw[i].text);
+		}
 	}
-	s->t[s->n++] =
-	    (struct snip_tok){t->start, t->end, !an_is_stop(t->word) && is_hit(s->ix, s->qw, s->nq, t->word)};
+	qsort(m.terms, (size_t)m.n, sizeof *m.terms, cmp_u32);
+	return m;
+}
+
+/* A token is a hit when its term is an alternative of a query word, or (the last query word, 3+
+ * characters) when it starts with that word. Stop words never are. */
+static bool is_hit(const struct search_index *ix, const struct marks *m, uint32_t word)
+{
+	const struct word *wd = &ix->words[word];
+	if (wd->stop)
+		return false;
+	if (bsearch(&wd->term, m->terms, (size_t)m->n, sizeof *m->terms, cmp_u32))
+		return true;
+	return m->prefix && !strncmp(ix->pool + wd->str, m->prefix, m->prefix_len);
+}
+
+/* The plain tokens of field f of doc with their hits. */
+static struct snip snip_tokens(const struct search_index *ix, struct arena *a, const struct doc *doc, int f,
+			       const struct marks *m)
+{
+	struct snip s = {0};
+	size_t cap = doc->len[f] ? doc->len[f] : 1;
+	s.t = arena_alloc(a, cap * sizeof *s.t);
+	struct tok_reader r = tok_field(doc, f);
+	struct tok t;
+	while (tok_next(&r, &t))
+		if (!t.joined && s.n < cap)
+			s.t[s.n++] = (struct snip_tok){t.start, t.end, is_hit(ix, m, t.word)};
+	return s;
 }
 
 /* Escaped text[from..to) with <mark> around the hit tokens inside it. */
-static void put_marked(struct buf *b, const char *text, const struct snip_ctx *s, size_t first, size_t last,
-		       uint32_t from, uint32_t to)
+static void put_marked(struct buf *b, const char *text, const struct snip *s, size_t first, size_t last, uint32_t from,
+		       uint32_t to)
 {
 	uint32_t at = from;
 	for (size_t i = first; i <= last && i < s->n; i++) {
@@ -1259,13 +1878,13 @@ static void put_marked(struct buf *b, const char *text, const struct snip_ctx *s
 	html_escape(b, text + at, to - at);
 }
 
-/* A window of text around the most query words, or NULL when text has none of them. */
-static const char *snippet_of(const struct search_index *ix, struct arena *a, const char *text, const struct qword *qw,
-			      int nq, bool whole)
+/* A window of field f (summary or body) around the most query words, or NULL when it has none
+ * of them (and whole is false). */
+static const char *snippet_of(const struct search_index *ix, struct arena *a, const struct doc *doc, int f,
+			      const struct marks *m, bool whole)
 {
-	struct snip_ctx s = {.ix = ix, .qw = qw, .nq = nq, .cap = 64, .a = a};
-	s.t = arena_alloc(a, s.cap * sizeof *s.t);
-	an_tokens(text, strlen(text), on_snip_token, &s);
+	const char *text = f == F_SUMMARY ? doc->summary : doc->text;
+	struct snip s = snip_tokens(ix, a, doc, f, m);
 	if (s.n == 0)
 		return NULL;
 	size_t best = 0, best_hits = 0, hits = 0;
@@ -1307,13 +1926,13 @@ static const char *snippet_of(const struct search_index *ix, struct arena *a, co
 }
 
 static const char *make_snippet(const struct search_index *ix, struct arena *a, const struct doc *d,
-				const struct qword *qw, int nq)
+				const struct marks *m)
 {
-	const char *s = snippet_of(ix, a, d->summary, qw, nq, false);
+	const char *s = snippet_of(ix, a, d, F_SUMMARY, m, false);
 	if (!s)
-		s = snippet_of(ix, a, d->text, qw, nq, false);
+		s = snippet_of(ix, a, d, F_BODY, m, false);
 	if (!s)
-		s = snippet_of(ix, a, *d->summary ? d->summary : d->text, qw, nq, true);
+		s = snippet_of(ix, a, d, *d->summary ? F_SUMMARY : F_BODY, m, true);
 	return s ? s : "";
 }
 
@@ -1345,17 +1964,12 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 		if (sid == UINT32_MAX)
 			return 0;
 	}
-	float *acc = arena_alloc(a, (size_t)ix->n_docs * sizeof *acc);
-	uint32_t *mask = arena_alloc(a, (size_t)ix->n_docs * sizeof *mask);
-	uint32_t *tmask = arena_alloc(a, (size_t)ix->n_docs * sizeof *tmask); /* words in title/keywords */
+	struct acc *v = scratch_get((size_t)ix->n_docs)->v;
 	uint32_t *touched = NULL;
 	size_t nt = 0, cap_t = 0;
 	float N = (float)ix->n_docs;
-	float norm[F_COUNT];
-	for (int f = 0; f < F_COUNT; f++)
-		norm[f] = field_b[f] / ix->avglen[f];
+	bool all_visible = sid == UINT32_MAX && ci < 0 && ix->n_countries == 0;
 	/* A word counts once per document: its best alternative (exact, typo fix, synonym...). */
-	float *best = arena_alloc(a, (size_t)ix->n_docs * sizeof *best);
 	uint32_t *word_docs = NULL;
 	size_t nwd = 0, cap_wd = 0;
 	for (int i = 0; i < nq; i++) {
@@ -1377,15 +1991,11 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 			for (uint32_t p = t->post_start; p < t->post_start + t->post_count; p++) {
 				const struct posting *ps = &ix->postings[p];
 				uint32_t d = ps->doc;
-				if (!visible(ix, d, ci, sid))
+				if (!all_visible && !visible(ix, d, ci, sid))
 					continue;
-				const struct doc *doc = &ix->docs[d];
-				float tf = 0;
-				for (int f = 0; f < F_COUNT; f++)
-					if (ps->tf[f])
-						tf += field_weight[f] * ps->tf[f] /
-						      (1.0f - field_b[f] + norm[f] * (float)doc->len[f]);
-				if (!mask[d]) {
+				float tf = ps->wtf;
+				struct acc *x = &v[d];
+				if (!x->mask) {
 					if (nt == cap_t) {
 						cap_t = cap_t ? cap_t * 2 : 1024;
 						uint32_t *bigger = arena_alloc(a, cap_t * sizeof *bigger);
@@ -1395,8 +2005,8 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 					}
 					touched[nt++] = d;
 				}
-				float v = w * tf * (K1 + 1.0f) / (tf + K1);
-				if (!(mask[d] >> i & 1)) {
+				float val = w * tf * (K1 + 1.0f) / (tf + K1);
+				if (!(x->mask >> i & 1)) {
 					if (nwd == cap_wd) {
 						cap_wd = cap_wd ? cap_wd * 2 : 1024;
 						uint32_t *bigger = arena_alloc(a, cap_wd * sizeof *bigger);
@@ -1406,16 +2016,16 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 					}
 					word_docs[nwd++] = d;
 				}
-				if (v > best[d])
-					best[d] = v;
-				mask[d] |= 1u << i;
+				if (val > x->best)
+					x->best = val;
+				x->mask |= 1u << i;
 				if ((ps->tf[F_TITLE] || ps->tf[F_KEYWORDS]) && qw[i].alt[k].w >= W_TYPO2)
-					tmask[d] |= 1u << i;
+					x->tmask |= 1u << i;
 			}
 		}
 		for (size_t j = 0; j < nwd; j++) {
-			acc[word_docs[j]] += best[word_docs[j]];
-			best[word_docs[j]] = 0;
+			v[word_docs[j]].acc += v[word_docs[j]].best;
+			v[word_docs[j]].best = 0;
 		}
 	}
 	int want = q->offset + q->limit;
@@ -1424,36 +2034,32 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 	int nh = 0;
 	for (size_t i = 0; i < nt; i++) {
 		uint32_t d = touched[i];
-		float matched = (float)__builtin_popcount(mask[d]) / (float)nq;
-		float cover = (float)__builtin_popcount(tmask[d]) / (float)nq;
+		struct acc *x = &v[d];
+		float matched = (float)__builtin_popcount(x->mask) / (float)nq;
+		float cover = (float)__builtin_popcount(x->tmask) / (float)nq;
 		/* Coordination: documents with more of the query's words first; and an article whose
 		 * title or keywords hold the query's words is what the person is looking for. */
-		float score = acc[d] * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover) *
-			      ix->docs[d].boost;
-		heap_push(heap, &nh, cap, (struct cand){d, score});
+		float score = x->acc * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover) *
+			      ix->hot[d].boost;
+		heap_push(ix, heap, &nh, cap, (struct cand){d, x->mask, score});
+		*x = (struct acc){0}; /* the scratch is zero again for the next query */
 	}
 	out->total = (int)nt;
-	qsort(heap, (size_t)nh, sizeof *heap, by_score_desc);
+	sort_cands(ix, heap, nh);
 	/* Proximity: the best candidates gain when query words stand together, in order. */
 	if (nq > 1) {
 		int top = nh < RERANK ? nh : RERANK;
 		for (int c = 0; c < top; c++) {
-			uint32_t d = heap[c].doc;
-			float bonus = 0;
-			for (int i = 0; i + 1 < nq; i++) {
-				if (!(mask[d] >> i & 1) || !(mask[d] >> (i + 1) & 1) || !qw[i].nalt || !qw[i + 1].nalt)
-					continue;
-				uint32_t g = gap(ix, d, qw[i].alt[0].term, qw[i + 1].alt[0].term);
-				bonus += g == 1 ? 1.0f : g == 2 ? 0.6f : g == 3 ? 0.4f : 0.0f;
-			}
+			float bonus = proximity(ix, a, heap[c].doc, heap[c].mask, qw, nq);
 			heap[c].score *= 1.0f + PROX_WEIGHT * bonus / (float)(nq - 1);
 		}
-		qsort(heap, (size_t)top, sizeof *heap, by_score_desc);
+		sort_cands(ix, heap, top);
 	}
 	int start = q->offset < nh ? q->offset : nh;
 	int count = nh - start < q->limit ? nh - start : q->limit;
 	out->hits = arena_alloc(a, (size_t)(count > 0 ? count : 1) * sizeof *out->hits);
 	out->n = count;
+	struct marks m = q->snippets ? make_marks(a, qw, nq) : (struct marks){0};
 	for (int i = 0; i < count; i++) {
 		const struct doc *doc = &ix->docs[heap[start + i].doc];
 		out->hits[i] = (struct search_hit){
@@ -1461,7 +2067,7 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 		    .title = doc->title,
 		    .section = doc->section,
 		    .score = round(heap[start + i].score * 1000.0) / 1000.0,
-		    .snippet_html = q->snippets ? make_snippet(ix, a, doc, qw, nq) : NULL,
+		    .snippet_html = q->snippets ? make_snippet(ix, a, doc, &m) : NULL,
 		};
 	}
 	return 0;

@@ -2,11 +2,13 @@
  * search — finding the article a person means, however they typed it.
  *
  * An in-memory inverted index over every text of the knowledge base (title, keywords, summary,
- * body), built from the database at start and rebuilt when content changes (the app swaps in the
- * new index; searches never wait for a build). Documents are analyzed by analyze.c: Unicode case
- * folding (utf8proc), ё = е, compounds split and joined, Snowball stems (Russian, English), stop
- * words. Ranking is BM25F over the four fields with a proximity bonus for query words that stand
- * together, and a per-article boost (the hook for "this helped" feedback).
+ * body), built from the database at start and brought up to date when content changes: either
+ * built again, or updated from the texts that changed (search_update: the unchanged texts are
+ * not analyzed again); the app swaps in the new index, searches never wait for either. The
+ * index keeps each text's tokens (word, offsets), so snippets need no analysis per query. Documents are analyzed by
+ * analyze.c: Unicode case folding (utf8proc), ё = е, compounds split and joined, Snowball stems (Russian, English),
+ * stop words. Ranking is BM25F over the four fields with a proximity bonus for query words that stand together, and a
+ * per-article boost (the hook for "this helped" feedback).
  *
  * A query goes through, in order: clean-up (control characters, 256 characters); per word, the
  * wrong keyboard layout (Latin keys for Russian and the reverse) and Latin transliteration, kept
@@ -18,7 +20,8 @@
  * Per-country texts: a search for country C sees C's variant of an article where one exists and
  * the general text otherwise, never a text hidden for C, and each article at most once.
  *
- * An index is read-only once built: any number of threads may search it at once. The module
+ * An index is read-only once built: any number of threads may search it at once (each thread
+ * keeps a scratch of 16 bytes per text, reused by its queries). The module
  * never touches the database and builds snippet HTML itself, escaped, with <mark> around matches.
  */
 #ifndef SPRAVKA_SEARCH_H
@@ -37,6 +40,7 @@ struct search_doc {
 	const char *section;
 	const char *title, *summary, *keywords;
 	const char *text; /* the body as plain text */
+	bool removed;	  /* search_update: the text of (slug, country) is gone (other fields unused) */
 };
 
 struct search_query {
@@ -66,8 +70,22 @@ struct search_result {
  * comma-separated words that mean the same; '#' starts a comment) or NULL. Never NULL.
  */
 struct search_index *search_build(const struct search_doc *docs, int n, const char *synonyms);
+/*
+ * A new index equal to search_build() over old's texts with changes applied: each change
+ * replaces the text with its (slug, country), adds it when there is none, or removes it
+ * (.removed); the last change of a key wins. Only the changed texts are analyzed; the unchanged
+ * ones move over without a copy of their strings or tokens: old may still be searched while the
+ * new index lives, the two may be freed in either order, and at most one update may be made
+ * from old. Synonyms and boosts stay as they were (a changed text's boost is 1).
+ */
+struct search_index *search_update(struct search_index *old, const struct search_doc *changes, int n);
+/* Share of the index's words that no text has any more (updates keep them, invisible): the
+ * caller builds afresh when it grows. */
+double search_dead_share(const struct search_index *ix);
+/* Number of texts. */
+int search_size(const struct search_index *ix);
 void search_free(struct search_index *ix);
-/* Bytes the index holds. */
+/* Bytes the index holds (counted: arrays, strings and tokens; not malloc's own overhead). */
 size_t search_memory(const struct search_index *ix);
 /* Multiplies the scores of slug's texts by boost (1.0 = neutral), e.g. from "this helped". */
 void search_set_boost(struct search_index *ix, const char *slug, double boost);

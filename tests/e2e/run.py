@@ -1344,6 +1344,7 @@ def _():
 
 
 import search_tests  # noqa: E402,F401  (issue #3: search, search log, browser)
+import search_scale_tests  # noqa: E402,F401  (issue #8: search follows content changes at scale)
 import requests_tests  # noqa: E402,F401  (issue #4: the member's side)
 import desk_tests  # noqa: E402,F401  (issue #4: the desk, accounts, mail)
 import trust_desk_tests  # noqa: E402,F401  (issue #7: merging, files, member text, hygiene)

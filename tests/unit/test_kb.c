@@ -410,3 +410,42 @@ Test(kb, article_counts_are_kept_by_every_import)
 	db_finalize(st);
 	teardown(&f);
 }
+
+/* The change log names the texts each import wrote or removed, once each, with their rows now. */
+Test(kb, change_log_names_the_changed_texts)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	int64_t v1 = kb_content_version(f.db, NULL);
+	struct kb_change *ch;
+	cr_assert_eq(kb_changes_since(f.db, f.a, v1, &ch), 0, "nothing after the last version");
+	cr_assert_eq(kb_changes_since(f.db, f.a, v1 - 1, &ch), 3, "the first import: three texts");
+	/* One text changed, one removed: two rows; the unchanged one is not named. */
+	put_file(f.content, "faq-one.md",
+		 "---\nslug: faq-one\ntitle: Вопрос\nsection: faq\nupdated: 2026-09-02\n---\nДругой ответ.\n");
+	char path[4200];
+	snprintf(path, sizeof path, "%s/payout-setup.kz.md", f.content);
+	remove(path);
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	int n = kb_changes_since(f.db, f.a, v1, &ch);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(ch[0].text.slug, "faq-one");
+	cr_assert(!ch[0].removed);
+	cr_assert_str_eq(ch[0].text.body, "Другой ответ.\n");
+	cr_assert_str_eq(ch[1].text.slug, "payout-setup");
+	cr_assert_str_eq(ch[1].text.country, "KZ");
+	cr_assert(ch[1].removed);
+	/* A synonyms change, or a version before the log, cannot be told text by text. */
+	int64_t v2 = kb_content_version(f.db, NULL);
+	put_file(f.content, "synonyms.txt", "деньги, выплата\n");
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	cr_assert_eq(kb_changes_since(f.db, f.a, v2, &ch), KB_CHANGES_ALL);
+	struct db_stmt *st = db_prepare(f.db, "UPDATE meta SET value = '3' WHERE key = 'content_log_from'");
+	cr_assert(st && db_step(st) == DB_DONE);
+	db_finalize(st);
+	cr_assert_eq(kb_changes_since(f.db, f.a, 2, &ch), KB_CHANGES_ALL, "before the log starts");
+	teardown(&f);
+}

@@ -195,3 +195,254 @@ Test(search, boost_hook_changes_order, .init = setup, .fini = teardown)
 	r = run("вернуть деньги", "");
 	cr_assert_str_eq(r.hits[0].slug, other);
 }
+
+/* ---- updates from the changed texts (search_update) ---- */
+
+static const char *const vocab[] = {
+    "пароль",
+    "пароля",
+    "восстановить",
+    "вход",
+    "кабинет",
+    "личный",
+    "выплаты",
+    "выплату",
+    "реквизиты",
+    "счёт",
+    "заказ",
+    "заказа",
+    "посылка",
+    "трек-номер",
+    "возврат",
+    "товара",
+    "вернуть",
+    "деньги",
+    "регистрация",
+    "регистрационные",
+    "спонсор",
+    "структура",
+    "налоги",
+    "доставка",
+    "адрес",
+    "телефон",
+    "почта",
+    "код",
+    "sms",
+    "iban",
+    "карта",
+    "банк",
+    "документы",
+    "паспорт",
+    "проверка",
+    "не",
+    "и",
+    "в",
+    "на",
+    "как",
+    "где",
+    "мой",
+    "<b>жирный</b>",
+    "a&b",
+    "ёлка",
+    "elka",
+    "order",
+};
+#define N_VOCAB ((int)(sizeof vocab / sizeof vocab[0]))
+
+static unsigned rnd_state;
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* A random text of lo..hi words from vocab, sometimes with a word no other text has. */
+static char *random_text(struct arena *ar, int lo, int hi, int tag)
+{
+	int n = lo + (int)rnd((unsigned)(hi - lo + 1));
+	char *s = arena_strdup(ar, "");
+	for (int i = 0; i < n; i++)
+		s = arena_printf(ar, "%s%s%s", s, i ? (rnd(5) ? " " : ". ") : "", vocab[rnd(N_VOCAB)]);
+	if (rnd(4) == 0)
+		s = arena_printf(ar, "%s новослово%dх", s, tag);
+	return s;
+}
+
+struct model {
+	struct search_doc d[64];
+	int n;
+};
+
+static struct search_doc random_doc(struct arena *ar, int slug, const char *country, int tag)
+{
+	static const char *const sections[] = {"account", "orders", "payouts"};
+	return (struct search_doc){.slug = arena_printf(ar, "art-%d", slug),
+				   .country = country,
+				   .section = sections[slug % 3],
+				   .title = random_text(ar, 1, 4, tag),
+				   .summary = rnd(3) ? random_text(ar, 0, 8, tag) : "",
+				   .keywords = rnd(2) ? random_text(ar, 0, 3, tag) : "",
+				   .text = random_text(ar, 0, 40, tag)};
+}
+
+static int model_find(const struct model *m, const char *slug, const char *country)
+{
+	for (int i = 0; i < m->n; i++)
+		if (!strcmp(m->d[i].slug, slug) && !strcmp(m->d[i].country, country))
+			return i;
+	return -1;
+}
+
+/* Both indexes give the same answer to q, hit by hit (slug, score, snippet) and correction. */
+static void expect_same(struct search_index *upd, struct search_index *full, struct arena *ar,
+			const struct search_query *q, int round)
+{
+	struct search_result r1, r2;
+	int rc1 = search_run(upd, ar, q, &r1), rc2 = search_run(full, ar, q, &r2);
+	cr_assert_eq(rc1, rc2);
+	if (rc1 != 0)
+		return;
+	cr_assert_eq(r1.total, r2.total, "round %d \"%s\" (%s): total %d vs %d", round, q->text, q->country, r1.total,
+		     r2.total);
+	cr_assert_eq(r1.n, r2.n);
+	cr_assert_eq(!r1.corrected, !r2.corrected, "round %d \"%s\": corrected differs", round, q->text);
+	if (r1.corrected)
+		cr_assert_str_eq(r1.corrected, r2.corrected);
+	for (int i = 0; i < r1.n; i++) {
+		cr_assert_str_eq(r1.hits[i].slug, r2.hits[i].slug, "round %d \"%s\" (%s) hit %d", round, q->text,
+				 q->country, i);
+		cr_assert_float_eq(r1.hits[i].score, r2.hits[i].score, 1e-9, "round %d \"%s\" hit %d", round, q->text,
+				   i);
+		cr_assert_str_eq(r1.hits[i].snippet_html, r2.hits[i].snippet_html);
+	}
+}
+
+/*
+ * Property: after any sequence of random edits (new texts, new variants, changed texts, removed
+ * texts, new and vanishing words), the updated index answers every query exactly as an index
+ * built afresh from the same texts: the same hits, scores, snippets and corrections.
+ */
+Test(search, update_equals_full_build_over_random_edits, .timeout = 120)
+{
+	struct arena *ar = arena_new();
+	const char *syn = "пароль, доступ\nзаказ, посылка\n";
+	for (unsigned seed = 1; seed <= 12; seed++) {
+		rnd_state = seed;
+		struct model m = {.n = 0};
+		for (int i = 0; i < 20; i++)
+			m.d[m.n++] = random_doc(ar, i, "", 0);
+		struct search_index *cur = search_build(m.d, m.n, syn);
+		for (int round = 1; round <= 8; round++) {
+			struct search_doc ch[8];
+			int nch = 1 + (int)rnd(4);
+			for (int c = 0; c < nch; c++) {
+				unsigned kind = rnd(4);
+				if (kind == 0 && m.n < 60) { /* a new text, sometimes a variant */
+					int slug = (int)rnd(30);
+					const char *country = rnd(3) == 0 ? (rnd(2) ? "KZ" : "BY") : "";
+					ch[c] = random_doc(ar, slug, country, round * 10 + c);
+				} else if (kind == 1 && m.n > 1) { /* removed */
+					ch[c] = m.d[rnd((unsigned)m.n)];
+					ch[c].removed = true;
+				} else if (m.n > 0) { /* changed */
+					struct search_doc old = m.d[rnd((unsigned)m.n)];
+					ch[c] = random_doc(ar, 0, old.country, round * 10 + c);
+					ch[c].slug = old.slug;
+				} else {
+					ch[c] = random_doc(ar, 1, "", round);
+				}
+				int at = model_find(&m, ch[c].slug, ch[c].country);
+				if (ch[c].removed) {
+					if (at >= 0)
+						m.d[at] = m.d[--m.n];
+				} else if (at >= 0) {
+					m.d[at] = ch[c];
+				} else {
+					m.d[m.n++] = ch[c];
+				}
+			}
+			struct search_index *next = search_update(cur, ch, nch);
+			search_free(cur);
+			cur = next;
+			struct search_index *full = search_build(m.d, m.n, syn);
+			cr_assert_eq(search_size(cur), search_size(full));
+			static const char *const queries[] = {"пароль",
+							      "восстановить пароль",
+							      "gfhjkm",
+							      "выплаты реквизиты",
+							      "заказ трек-номер",
+							      "трекномер",
+							      "паспрот",
+							      "регистрационный",
+							      "рег",
+							      "возврат товара деньги",
+							      "новослово1х",
+							      "новослово23х",
+							      "новослово",
+							      "<b>",
+							      "ёлка",
+							      "elka",
+							      "банк карта счёт",
+							      "доступ",
+							      "посылку",
+							      "кабинет личный вход"};
+			static const char *const countries[] = {"", "KZ", "RU"};
+			for (size_t qi = 0; qi < sizeof queries / sizeof queries[0]; qi++)
+				for (int c = 0; c < 3; c++) {
+					struct search_query q = {.text = queries[qi],
+								 .country = countries[c],
+								 .section = c == 2 && qi % 2 ? "orders" : NULL,
+								 .limit = 10,
+								 .snippets = true};
+					expect_same(cur, full, ar, &q, round);
+				}
+			search_free(full);
+		}
+		search_free(cur);
+	}
+	arena_free(ar);
+}
+
+/* A text added, changed and removed by updates is found, found by its new words only, then not
+ * found; the texts an update left alone keep their snippets. */
+Test(search, update_adds_changes_and_removes, .init = setup, .fini = teardown)
+{
+	struct search_doc add = {.slug = "new-one",
+				 .country = "",
+				 .section = "orders",
+				 .title = "Подарочный сертификат",
+				 .summary = "Как активировать сертификат",
+				 .text = "Введите код сертификата в корзине."};
+	struct search_index *ix2 = search_update(ix, &add, 1);
+	struct search_result r;
+	struct search_query q = {.text = "сертификат", .limit = 10, .snippets = true};
+	cr_assert_eq(search_run(ix2, a, &q, &r), 0);
+	cr_assert_eq(r.n, 1);
+	cr_assert_str_eq(r.hits[0].slug, "new-one");
+	cr_assert_str_eq(r.hits[0].snippet_html, "Как активировать <mark>сертификат</mark>");
+	struct search_doc change = add;
+	change.title = "Подарочная карта";
+	change.summary = "Как активировать карту";
+	change.text = "Введите номер карты.";
+	struct search_index *ix3 = search_update(ix2, &change, 1);
+	search_free(ix);
+	cr_assert_eq(search_run(ix3, a, &q, &r), 0);
+	cr_assert_eq(r.n, 0, "the old words of a changed text are gone");
+	q.text = "подарочная карта";
+	cr_assert_eq(search_run(ix3, a, &q, &r), 0);
+	cr_assert_geq(r.n, 1);
+	cr_assert_str_eq(r.hits[0].slug, "new-one");
+	struct search_doc gone = {.slug = "new-one", .country = "", .removed = true};
+	struct search_index *ix4 = search_update(ix3, &gone, 1);
+	search_free(ix2);
+	cr_assert_eq(search_run(ix4, a, &q, &r), 0);
+	for (int i = 0; i < r.n; i++)
+		cr_assert_str_neq(r.hits[i].slug, "new-one");
+	q.text = "забыли пароль";
+	cr_assert_eq(search_run(ix4, a, &q, &r), 0);
+	cr_assert_geq(r.n, 1);
+	cr_assert_str_eq(r.hits[0].slug, "password-reset");
+	cr_assert_not_null(strstr(r.hits[0].snippet_html, "<mark>пароль</mark>"));
+	search_free(ix3);
+	ix = ix4; /* freed by teardown */
+}

@@ -25,7 +25,7 @@ Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
 		const struct kb_text *t = &b.texts[i];
 		char *plain = md_to_text(t->body, strlen(t->body));
 		docs[i] = (struct search_doc){
-		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain)};
+		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain), false};
 		free(plain);
 	}
 	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);
@@ -80,6 +80,74 @@ Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
 	fflush(stdout);
 	cr_assert_geq(total, 80, "queries.tsv must hold at least 80 queries");
 	cr_assert_geq(hits * 10, total * 9, "top-3 hit rate %d/%d is below 90%%", hits, total);
+	search_free(ix);
+	arena_free(a);
+}
+
+/*
+ * Snippets are built from the per-document token data kept at index time. Their output must be
+ * what the former code (which analyzed each result's text again per query) produced:
+ * tests/search/snippets.tsv was written by that code (SPRAVKA_WRITE_SNIPPETS=1 rewrites it) for
+ * the top 3 results of every query of queries.tsv, for a reader in RU and in KZ.
+ */
+Test(search_queries, snippets_equal_the_reanalyzing_code, .timeout = 60)
+{
+	struct arena *a = arena_new();
+	struct kb_batch b;
+	char err[512];
+	cr_assert(kb_read_dir(a, "content", &b, err, sizeof err), "%s", err);
+	struct search_doc *docs = arena_alloc(a, b.n_texts * sizeof *docs);
+	for (size_t i = 0; i < b.n_texts; i++) {
+		const struct kb_text *t = &b.texts[i];
+		char *plain = md_to_text(t->body, strlen(t->body));
+		docs[i] = (struct search_doc){
+		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain), false};
+		free(plain);
+	}
+	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);
+	bool write = getenv("SPRAVKA_WRITE_SNIPPETS") != NULL;
+	FILE *f = fopen("tests/search/queries.tsv", "r");
+	FILE *golden = fopen("tests/search/snippets.tsv", write ? "w" : "r");
+	cr_assert(f && golden);
+	char line[2048], want[8192];
+	int compared = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!*line || *line == '#')
+			continue;
+		strtok(line, "\t");
+		char *query = strtok(NULL, "\t");
+		static const char *const countries[] = {"RU", "KZ"};
+		for (int c = 0; c < 2; c++) {
+			struct search_query q = {.text = search_clean_query(a, query),
+						 .country = countries[c],
+						 .limit = 3,
+						 .snippets = true};
+			struct search_result r;
+			if (search_run(ix, a, &q, &r) != 0)
+				continue;
+			for (int i = 0; i < r.n; i++) {
+				char *snip = arena_strdup(a, r.hits[i].snippet_html);
+				for (char *p = snip; *p; p++)
+					if (*p == '\n' || *p == '\t')
+						*p = ' '; /* one line per snippet */
+				char *got =
+				    arena_printf(a, "%s\t%s\t%s\t%s", query, countries[c], r.hits[i].slug, snip);
+				if (write) {
+					fprintf(golden, "%s\n", got);
+					continue;
+				}
+				cr_assert_not_null(fgets(want, sizeof want, golden), "snippets.tsv ends early");
+				want[strcspn(want, "\n")] = '\0';
+				cr_assert_str_eq(got, want);
+				compared++;
+			}
+		}
+	}
+	fclose(f);
+	fclose(golden);
+	if (!write)
+		cr_assert_geq(compared, 300, "only %d snippets compared", compared);
 	search_free(ix);
 	arena_free(a);
 }

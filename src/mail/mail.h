@@ -101,4 +101,8 @@ void mail_wake(struct mail_worker *w);
  */
 void mail_stop(struct mail_worker *w);
 
+/* SQL texts, for the plans test and `spravka explain`; mail_outbox_page_sql is the desk's
+ * outbox page (id < ?, limit). */
+extern const char mail_due_sql[], mail_claim_sql[], mail_sent_sql[], mail_failed_sql[], mail_outbox_page_sql[];
+
 #endif

@@ -1340,6 +1340,7 @@ def _():
 import search_tests  # noqa: E402,F401  (issue #3: search, search log, browser)
 import requests_tests  # noqa: E402,F401  (issue #4: the member's side)
 import desk_tests  # noqa: E402,F401  (issue #4: the desk, accounts, mail)
+import desk_scale_tests  # noqa: E402,F401  (issue #8: the desk at a million requests)
 import trust_desk_tests  # noqa: E402,F401  (issue #7: merging, files, member text, hygiene)
 import trust_requests_tests  # noqa: E402,F401  (issue #7: a request only through its private link)
 import parser_tests  # noqa: E402,F401  (issue #7: hostile bytes: forms, framing, names)

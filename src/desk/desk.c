@@ -11,6 +11,7 @@
 #include "../req/req.h"
 #include "../web/web.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,14 +221,29 @@ static const char *const queue_drive[DESK_DRIVERS] = {"",
 						      " AND r.assignee IS NULL",
 						      " AND r.member_id = ?"};
 
-const char *desk_queue_sql(struct arena *a, enum desk_driver driver, bool desc, bool open)
+/* Built once: the texts are the keys of each connection's statement cache (db_sqlite.c), so
+ * they must keep their addresses. */
+static char queue_sql[DESK_DRIVERS][2][2][1024];
+static pthread_once_t queue_sql_once = PTHREAD_ONCE_INIT;
+
+static void queue_sql_build(void)
 {
-	return arena_printf(a, "%s%sr.status = ?%s%s%s ORDER BY r.updated%s, r.id%s LIMIT ?", queue_select,
-			    open ? "r.status IN ('new', 'open', 'waiting') AND " : "", queue_drive[driver],
-			    queue_filters,
-			    desc ? "AND r.updated <= ? AND (r.updated < ? OR r.id < ?)"
-				 : "AND r.updated >= ? AND (r.updated > ? OR r.id > ?)",
-			    desc ? " DESC" : "", desc ? " DESC" : "");
+	for (int d = 0; d < DESK_DRIVERS; d++)
+		for (int desc = 0; desc < 2; desc++)
+			for (int open = 0; open < 2; open++)
+				snprintf(queue_sql[d][desc][open], sizeof queue_sql[d][desc][open],
+					 "%s%sr.status = ?%s%s%s ORDER BY r.updated%s, r.id%s LIMIT ?", queue_select,
+					 open ? "r.status IN ('new', 'open', 'waiting') AND " : "", queue_drive[d],
+					 queue_filters,
+					 desc ? "AND r.updated <= ? AND (r.updated < ? OR r.id < ?)"
+					      : "AND r.updated >= ? AND (r.updated > ? OR r.id > ?)",
+					 desc ? " DESC" : "", desc ? " DESC" : "");
+}
+
+const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open)
+{
+	pthread_once(&queue_sql_once, queue_sql_build);
+	return queue_sql[driver][desc][open];
 }
 
 #define QUEUE_PAGE 100
@@ -255,7 +271,7 @@ static bool queue_run(struct ctx *c, enum desk_driver driver, const char *status
 		      struct queue_row *rows, int *n)
 {
 	struct arena *a = c->req->arena;
-	struct db_stmt *st = db_prepare(c->db, desk_queue_sql(a, driver, q->desc, is_open(status)));
+	struct db_stmt *st = db_prepare(c->db, desk_queue_sql(driver, q->desc, is_open(status)));
 	if (!st)
 		return false;
 	int i = 1;

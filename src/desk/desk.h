@@ -31,11 +31,11 @@ void desk_outbox(struct ctx *c);     /* GET /desk/outbox */
 /*
  * The queue's statement: one status's list (status = ?) in `updated` order, ascending or
  * descending (desc), with the filter that drives the index (see desk.c); open adds the term that
- * lets the partial index requests_open serve an open status. For the plans test and
- * `spravka explain`.
+ * lets the partial index requests_open serve an open status. The text is built once and keeps
+ * its address (the statement cache's key). For the plans test and `spravka explain`.
  */
 enum desk_driver { DESK_ANY, DESK_TOPIC, DESK_COUNTRY, DESK_MINE, DESK_UNASSIGNED, DESK_MEMBER, DESK_DRIVERS };
-const char *desk_queue_sql(struct arena *a, enum desk_driver driver, bool desc, bool open);
+const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open);
 extern const char desk_canned_titles_sql[], desk_canned_list_sql[], desk_canned_body_sql[], desk_audit_sql[];
 extern const char desk_file_sql[];
 

@@ -84,7 +84,7 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 			p[k++] = (struct desk_plan){arena_printf(a, "desk queue: %s status, %s, %s",
 								 open ? "an open" : "a resolved or closed", drivers[d],
 								 desc ? "newest first" : "oldest first"),
-						    desk_queue_sql(a, (enum desk_driver)d, desc, open), NULL,
+						    desk_queue_sql((enum desk_driver)d, desc, open), NULL,
 						    indexes[d] ? indexes[d]
 						    : open     ? "requests_open"
 							       : "requests_status"};

@@ -1,5 +1,8 @@
 /*
- * desk — the agents' pages: login, the queue with filters and counts, a request with its
+ * desk — the agents' pages: login, the queue with filters (status, topic, country, assignee, age;
+ * a request number opens the request, a member ID lists that member's requests) and the counts
+ * per status, a page at a time by keyset (?after=UPDATED.ID, rel="next"; the outbox by
+ * ?before=ID), so that a page costs the same at any depth and any number of requests; a request with its
  * conversation, attachments and audit log, and the actions (public reply, internal note, canned
  * replies, assign, status, merge — only one member's requests, shown for confirmation first and
  * done by a second POST), plus the outbox when mail stays there. A refused action answers 422

@@ -2,15 +2,15 @@
  * req — support requests: taking one right the first time, refusing duplicates kindly, and the
  * member's private link.
  *
- * Owns the `requests`, `messages`, `attachments`, `idempotency`, `counters`, `throttle` and
- * `deflections` rows and the content-addressed attachment files under DATA/files (removed only
- * by the sweep, req_sweep_files, never on the request path). Checks every
- * field (Russian messages per field, what was typed is the caller's to keep), detects the file
- * type from the content (JPEG, PNG, PDF only), refuses a duplicate (an open request of the same
- * member on the same topic, or with nearly the same text), replays the answer of a repeated
- * Idempotency-Key or form token, enforces the creation rate limits, and writes a request, its
- * first message, its attachments and its notification in one durable transaction (files fsynced
- * before the commit). Never renders HTML or JSON; never trusts a file name.
+ * Owns the `requests`, `messages`, `attachments`, `idempotency`, `counters`, `throttle`,
+ * `deflections`, `held_additions`, `held_files` (the hashes of held files, for the sweep) and
+ * `request_counts` (the desk's counts per status, kept with every status change) rows and the content-addressed
+ * attachment files under DATA/files (removed only by the sweep, req_sweep_files, never on the request path). Checks
+ * every field (Russian messages per field, what was typed is the caller's to keep), detects the file type from the
+ * content (JPEG, PNG, PDF only), refuses a duplicate (an open request of the same member on the same topic, or with
+ * nearly the same text), replays the answer of a repeated Idempotency-Key or form token, enforces the creation rate
+ * limits, and writes a request, its first message, its attachments and its notification in one durable transaction
+ * (files fsynced before the commit). Never renders HTML or JSON; never trusts a file name.
  *
  * Private links: a request is read or written only through its link /r/<token> (or by an agent
  * in the desk); a member ID, a number, an e-mail or a phone is never enough. The token is 256

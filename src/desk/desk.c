@@ -339,7 +339,7 @@ static bool parse_after(const char *s, int64_t *updated, int64_t *id)
 	return true;
 }
 
-/* The query string of this list with another keyset (escaped by html_printf's caller). */
+/* This list's address with another keyset (after NULL: its first page); html_printf escapes it. */
 static const char *queue_link(struct ctx *c, const char *after)
 {
 	static const char *const keys[] = {"status", "topic", "country", "assignee", "age", "q"};
@@ -364,9 +364,12 @@ static const char *queue_link(struct ctx *c, const char *after)
 		}
 		buf_adds(&b, "&");
 	}
-	buf_adds(&b, "after=");
-	buf_adds(&b, after);
-	const char *r = b.err ? "/desk" : arena_strdup(c->req->arena, buf_str(&b));
+	if (after) {
+		buf_adds(&b, "after=");
+		buf_adds(&b, after);
+	}
+	/* Without a keyset, the last '&' (or the '?' of a list without filters) goes. */
+	const char *r = b.err ? "/desk" : arena_strndup(c->req->arena, buf_str(&b), after ? b.len : b.len - 1);
 	buf_free(&b);
 	return r;
 }
@@ -499,7 +502,7 @@ void desk_queue(struct ctx *c)
 	if (more || paged) {
 		html_raw(b, "<nav class=\"pager\">");
 		if (paged)
-			html_raw(b, "<a href=\"/desk\">В начало очереди</a> ");
+			html_printf(b, "<a href=\"%s\">К первой странице</a> ", queue_link(c, NULL));
 		if (more)
 			html_printf(b, "<a rel=\"next\" href=\"%s\">Следующая страница</a>",
 				    queue_link(c, arena_printf(a, "%lld.%lld", (long long)rows[n - 1].updated,

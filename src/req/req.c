@@ -614,7 +614,7 @@ struct dup {
 	const char *number, *status, *email, *phone;
 };
 
-/* The member's open requests (requests_member: member_id, status), newest first. */
+/* The member's open requests (requests_member_status), newest first. */
 const char req_duplicate_sql[] =
     "SELECT r.number, r.status, r.created, r.topic, (SELECT body FROM messages m WHERE m.request_id = r.id AND "
     "m.author = 'member' ORDER BY m.id LIMIT 1), r.id, r.email, r.phone FROM requests r WHERE r.member_id = ? AND "
@@ -1484,7 +1484,7 @@ enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request
 
 /* ---- lost links ---- */
 
-/* One member's requests that are not closed (requests_member); the sort is over those. */
+/* One member's requests that are not closed (requests_member_status); the sort is over those. */
 const char req_send_links_sql[] =
     "SELECT id, number, subject, email FROM requests WHERE member_id = ? AND status IN ('new', 'open', 'waiting', "
     "'resolved') AND merged_into IS NULL AND email <> '' ORDER BY lower(email), id DESC LIMIT 20";

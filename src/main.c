@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/workers.h"
 #include "db/db.h"
+#include "desk/desk.h"
 #include "http/http.h"
 #include "kb/kb.h"
 #include "mail/mail.h"
@@ -41,6 +42,10 @@ static const char usage[] = "Usage: spravka COMMAND [OPTIONS]\n"
 			    "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
 			    "  user add --role agent|editor|admin --login NAME\n"
 			    "                        create a desk account; the password is read from standard input\n"
+			    "  explain               print the EXPLAIN QUERY PLAN of every desk and maintenance query\n"
+			    "                        (Markdown); exit status 1 when one reads a growing table whole\n"
+			    "  repair                check the desk's counts per status against the requests and\n"
+			    "                        rewrite them when they differ\n"
 			    "  --version             print the version\n"
 			    "  --help                print this help\n"
 			    "\n"
@@ -520,6 +525,63 @@ static int cmd_user(int argc, char **argv)
 	return rc;
 }
 
+/* spravka explain|repair [--data DIR] [--config FILE] */
+static int cmd_db_tool(int argc, char **argv, bool explain)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct opts o = {.threads = -1};
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch == 'd')
+			o.data = optarg;
+		else if (ch == 'c')
+			o.config = optarg;
+		else {
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	struct config cfg;
+	if (!load_config(&cfg, &o))
+		return 2;
+	struct db *db;
+	char err[512];
+	int rc = 0;
+	if (db_open(cfg.data_dir, &db, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
+	if (explain) {
+		int bad = desk_explain(db, stdout);
+		rc = bad != 0;
+		if (bad > 0)
+			fprintf(stderr, "spravka: %d plan(s) read a growing table whole or sort it\n", bad);
+	} else {
+		int64_t kept[REQ_N_STATUSES], real[REQ_N_STATUSES];
+		int differ = req_counts_repair(db, true, kept, real);
+		if (differ < 0) {
+			fprintf(stderr, "spravka: repair: %s\n", db_errmsg(db));
+			rc = 1;
+		}
+		for (int i = 0; differ >= 0 && i < REQ_N_STATUSES; i++)
+			printf("%-9s kept %lld, counted %lld%s\n", req_statuses[i], (long long)kept[i],
+			       (long long)real[i], kept[i] != real[i] ? " (rewritten)" : "");
+	}
+	db_close(db);
+	config_free(&cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	/* Line buffered: a fatal message (libmicrohttpd's panic before abort(), say) is never lost
@@ -547,6 +609,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "user"))
 		return cmd_user(argc - 1, argv + 1);
+	if (!strcmp(cmd, "explain") || !strcmp(cmd, "repair"))
+		return cmd_db_tool(argc - 1, argv + 1, !strcmp(cmd, "explain"));
 	bool serve = !strcmp(cmd, "serve");
 	bool import = !strcmp(cmd, "import"), export = !strcmp(cmd, "export");
 	if (!serve && !import && !export) {

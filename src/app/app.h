@@ -138,6 +138,8 @@ bool search_log_add(struct search_log *l, const char *client, const char *query,
 void search_log_click(struct search_log *l, const char *query, const char *slug);
 /* The statement a click runs (exposed so that a test can check its query plan). */
 extern const char search_log_click_sql[];
+/* The prune's statement (for the plans test and `spravka explain`). */
+extern const char search_log_prune_sql[];
 /* Writes the queue in one transaction; false on a database error (the entries are lost). */
 bool search_log_flush(struct search_log *l, struct db *db);
 /* Deletes up to max_rows search log rows older than days days, oldest first (the maintenance

@@ -226,10 +226,13 @@ bool search_log_flush(struct search_log *l, struct db *db)
 	return ok;
 }
 
+/* The oldest first, through search_log_at. */
+const char search_log_prune_sql[] =
+    "DELETE FROM search_log WHERE id IN (SELECT id FROM search_log WHERE at < ? ORDER BY at LIMIT ?)";
+
 int search_log_prune(struct db *db, int days, int max_rows)
 {
-	struct db_stmt *st = db_prepare(db, "DELETE FROM search_log WHERE id IN (SELECT id FROM search_log "
-					    "WHERE at < ? ORDER BY at LIMIT ?)");
+	struct db_stmt *st = db_prepare(db, search_log_prune_sql);
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, (int64_t)time(NULL) - (int64_t)days * 86400);

@@ -115,6 +115,15 @@ int auth_login_delay_ms(int failures)
 	return shift >= 4 ? DELAY_MAX_MS : 250 << shift; /* 250, 500, 1000, 2000, then 3000 ms */
 }
 
+const char auth_login_sql[] = "SELECT id, password_hash FROM users WHERE login = ? AND disabled = 0";
+const char auth_session_sql[] = "SELECT u.id, u.login, u.role, s.csrf FROM sessions s JOIN users u ON u.id = "
+				"s.user_id WHERE s.token_hash = ? AND s.expires > ? AND u.disabled = 0";
+const char auth_prune_sessions_sql[] =
+    "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires <= ? LIMIT ?)";
+/* users is the table of desk accounts: a few dozen rows, read whole. */
+const char auth_agents_sql[] = "SELECT id, login FROM users WHERE disabled = 0 AND role IN ('agent', 'admin') "
+			       "ORDER BY login";
+
 enum auth_result auth_login(struct db *db, struct arena *a, const char *login, const char *password, const char *client,
 			    const char **token, const char **csrf, int *delay_ms)
 {
@@ -136,8 +145,7 @@ enum auth_result auth_login(struct db *db, struct arena *a, const char *login, c
 	int64_t id = 0;
 	char hash[crypto_pwhash_STRBYTES] = "";
 	if (named) {
-		struct db_stmt *st =
-		    db_prepare(db, "SELECT id, password_hash FROM users WHERE login = ? AND disabled = 0");
+		struct db_stmt *st = db_prepare(db, auth_login_sql);
 		if (!st)
 			return AUTH_ERROR;
 		db_bind_text(st, 1, login);
@@ -174,9 +182,7 @@ int auth_session(struct db *db, struct arena *a, const char *token, struct auth_
 {
 	if (!token || strlen(token) != 43)
 		return 0;
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT u.id, u.login, u.role, s.csrf FROM sessions s JOIN users u ON "
-			   "u.id = s.user_id WHERE s.token_hash = ? AND s.expires > ? AND u.disabled = 0");
+	struct db_stmt *st = db_prepare(db, auth_session_sql);
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, req_token_hash(a, token));
@@ -205,8 +211,7 @@ bool auth_logout(struct db *db, const char *token)
 
 int auth_prune_sessions(struct db *db, int max_rows)
 {
-	struct db_stmt *st = db_prepare(db, "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM "
-					    "sessions WHERE expires <= ? LIMIT ?)");
+	struct db_stmt *st = db_prepare(db, auth_prune_sessions_sql);
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, (int64_t)time(NULL));
@@ -226,8 +231,7 @@ bool auth_csrf_ok(const struct auth_user *u, const char *submitted)
 
 int auth_agents(struct db *db, struct arena *a, int64_t **ids, const char ***logins)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT id, login FROM users WHERE disabled = 0 AND role IN "
-					    "('agent', 'admin') ORDER BY login");
+	struct db_stmt *st = db_prepare(db, auth_agents_sql);
 	if (!st)
 		return -1;
 	int n = 0, cap = 256;

@@ -65,4 +65,7 @@ bool auth_csrf_ok(const struct auth_user *u, const char *submitted);
 /* Logins of the agents and admins (for assignment), arena; returns their count or -1. */
 int auth_agents(struct db *db, struct arena *a, int64_t **ids, const char ***logins);
 
+/* SQL texts, for the plans test and `spravka explain`. */
+extern const char auth_login_sql[], auth_session_sql[], auth_prune_sessions_sql[], auth_agents_sql[];
+
 #endif

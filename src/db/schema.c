@@ -177,11 +177,43 @@ const struct migration schema_migrations[] = {
 	"ALTER TABLE sections ADD COLUMN article_count INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE sections SET article_count = "
 	"(SELECT count(*) FROM articles a WHERE a.section = sections.slug AND a.country = '');"},
+    /* Issue #8, the desk at 1,000,000 requests. Every list of the desk is read per status in
+     * `updated` order and stops after a page: the open statuses through the partial index
+     * requests_open (only the open requests, a few thousand however many are closed), the others
+     * through requests_status; a filter drives (status, filter, updated). Counts per status are
+     * kept in request_counts (changed in the transaction of every status change, rebuilt here and
+     * by `spravka repair`), so no page counts the closed requests. Auto-closing reads the resolved
+     * requests by resolved_at. A member's requests by (member_id, status, updated), which
+     * replaces requests_member. The file sweep finds held files by hash (held_files) instead of a
+     * LIKE over every held addition's JSON. */
+    {8, "CREATE INDEX requests_open ON requests(status, updated) WHERE status IN ('new', 'open', 'waiting');"
+	"CREATE INDEX requests_resolved ON requests(status, resolved_at) WHERE status = 'resolved';"
+	"CREATE INDEX requests_status_topic ON requests(status, topic, updated);"
+	"CREATE INDEX requests_status_country ON requests(status, country, updated);"
+	"CREATE INDEX requests_status_assignee ON requests(status, assignee, updated);"
+	"CREATE INDEX requests_member_status ON requests(member_id, status, updated);"
+	"DROP INDEX requests_member;"
+	/* Requests not merged away, per status. */
+	"CREATE TABLE request_counts (status TEXT PRIMARY KEY, n BIGINT NOT NULL);"
+	"INSERT INTO request_counts(status, n) VALUES ('new', 0), ('open', 0), ('waiting', 0), "
+	"  ('resolved', 0), ('closed', 0);"
+	"UPDATE request_counts SET n = (SELECT count(*) FROM requests r WHERE r.status = request_counts.status "
+	"  AND r.merged_into IS NULL);"
+	"CREATE TABLE held_files ("
+	"  held_id INTEGER NOT NULL REFERENCES held_additions(id) ON DELETE CASCADE,"
+	"  sha256 TEXT NOT NULL);"
+	"CREATE INDEX held_files_sha256 ON held_files(sha256);"
+	"CREATE INDEX held_files_held ON held_files(held_id);"
+	/* The files of the additions already held (SQLite's JSON functions; a PostgreSQL driver
+	 * starts from an empty database). */
+	"INSERT INTO held_files(held_id, sha256) SELECT h.id, json_extract(f.value, '$.sha256') "
+	"  FROM held_additions h, json_each(h.files) f WHERE json_valid(h.files) "
+	"  AND json_extract(f.value, '$.sha256') IS NOT NULL;"},
     /* Issue #8, search at 50,000 articles: which texts each content version changed, written in
      * the same transaction as the change, so that a server (any node) updates its search index
      * from the changed texts only. slug '' = everything (synonyms, or too many texts at once).
      * meta.content_log_from: the log holds every change of the versions above it. */
-    {10, "CREATE TABLE content_changes ("
+    {9, "CREATE TABLE content_changes ("
 	 "  version BIGINT NOT NULL,"
 	 "  slug TEXT NOT NULL,"
 	 "  country TEXT NOT NULL,"

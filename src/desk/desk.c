@@ -7,9 +7,11 @@
 #include "../core/buf.h"
 #include "../core/text.h"
 #include "../db/db.h"
+#include "../mail/mail.h"
 #include "../req/req.h"
 #include "../web/web.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,17 @@ static void redirect(struct ctx *c, const char *to)
 	c->resp->cache_control = "no-store";
 	buf_adds(&c->resp->body, "См. другую страницу.\n");
 }
+
+/* The desk's own statements (the queue's are built by desk_queue_sql). canned_replies is the
+ * agents' handful of templates, read whole; the audit of one request by audit_request. */
+const char desk_canned_titles_sql[] = "SELECT id, title FROM canned_replies ORDER BY title";
+const char desk_canned_list_sql[] = "SELECT title, body FROM canned_replies ORDER BY title";
+const char desk_canned_body_sql[] = "SELECT body FROM canned_replies WHERE id = ?";
+/* The assignee of an "assign" row is stored as an account id: shown by login. */
+const char desk_audit_sql[] = "SELECT a.at, u.login, a.action, a.detail, t.login FROM audit a LEFT JOIN users u ON "
+			      "u.id = a.user_id LEFT JOIN users t ON a.action = 'assign' AND t.id = CAST(a.detail AS "
+			      "INTEGER) WHERE a.request_id = ? ORDER BY a.id";
+const char desk_file_sql[] = "SELECT sha256, mime, filename FROM attachments WHERE id = ?";
 
 /* ---- login ---- */
 
@@ -170,7 +183,7 @@ void desk_logout(struct ctx *c)
 
 /* ---- queue ---- */
 
-static const char *const statuses[] = {"new", "open", "waiting", "resolved", "closed"};
+#define statuses req_statuses
 
 /* A topic's title (its slug when it is no longer configured) and a country's name. */
 static const char *topic_name(struct ctx *c, const char *slug)
@@ -185,6 +198,182 @@ static const char *country_name(struct ctx *c, const char *code)
 	return k ? k->name : code;
 }
 
+/*
+ * The queue's SQL. A list is one keyset query per status it holds (status = ?), each read in
+ * index order and stopped after a page, merged here by (updated, id): an open status without a
+ * filter through the partial index requests_open, another through requests_status, and with a
+ * filter through the index of the narrowest one given (requests_member_status,
+ * requests_status_assignee, _country, _topic); the other filters are checked on the rows the
+ * index gives. Parameters, in order: status, [the driving value], topic, topic, country,
+ * country, assignee, assignee, assignee, user id, created before, keyset updated, updated, id,
+ * limit.
+ */
+static const char queue_select[] =
+    "SELECT r.id, r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
+    "FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE ";
+static const char queue_filters[] =
+    " AND r.merged_into IS NULL AND (? IS NULL OR r.topic = ?) AND (? IS NULL OR r.country = ?) "
+    "AND (? IS NULL OR (? = 'none' AND r.assignee IS NULL) OR (? = 'me' AND r.assignee = ?)) AND r.created <= ? ";
+static const char *const queue_drive[DESK_DRIVERS] = {"",
+						      " AND r.topic = ?",
+						      " AND r.country = ?",
+						      " AND r.assignee = ?",
+						      " AND r.assignee IS NULL",
+						      " AND r.member_id = ?"};
+
+/* Built once: the texts are the keys of each connection's statement cache (db_sqlite.c), so
+ * they must keep their addresses. */
+static char queue_sql[DESK_DRIVERS][2][2][1024];
+static pthread_once_t queue_sql_once = PTHREAD_ONCE_INIT;
+
+static void queue_sql_build(void)
+{
+	for (int d = 0; d < DESK_DRIVERS; d++)
+		for (int desc = 0; desc < 2; desc++)
+			for (int open = 0; open < 2; open++)
+				snprintf(queue_sql[d][desc][open], sizeof queue_sql[d][desc][open],
+					 "%s%sr.status = ?%s%s%s ORDER BY r.updated%s, r.id%s LIMIT ?", queue_select,
+					 open ? "r.status IN ('new', 'open', 'waiting') AND " : "", queue_drive[d],
+					 queue_filters,
+					 desc ? "AND r.updated <= ? AND (r.updated < ? OR r.id < ?)"
+					      : "AND r.updated >= ? AND (r.updated > ? OR r.id > ?)",
+					 desc ? " DESC" : "", desc ? " DESC" : "");
+}
+
+const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open)
+{
+	pthread_once(&queue_sql_once, queue_sql_build);
+	return queue_sql[driver][desc][open];
+}
+
+#define QUEUE_PAGE 100
+
+struct queue_row {
+	int64_t id, created, updated;
+	const char *number, *subject, *member_id, *topic, *country, *status, *assignee;
+};
+
+struct queue_query {
+	const char *topic, *country, *assignee, *member;
+	int64_t user_id, created_before;
+	int64_t after_updated, after_id; /* the keyset: rows after this one in the list's order */
+	bool desc;
+};
+
+static bool is_open(const char *status)
+{
+	return !strcmp(status, "new") || !strcmp(status, "open") || !strcmp(status, "waiting");
+}
+
+/* Runs the statement of one status of the list, appending up to QUEUE_PAGE + 1 rows. False on a
+ * database error. */
+static bool queue_run(struct ctx *c, enum desk_driver driver, const char *status, const struct queue_query *q,
+		      struct queue_row *rows, int *n)
+{
+	struct arena *a = c->req->arena;
+	struct db_stmt *st = db_prepare(c->db, desk_queue_sql(driver, q->desc, is_open(status)));
+	if (!st)
+		return false;
+	int i = 1;
+	db_bind_text(st, i++, status);
+	if (driver == DESK_TOPIC)
+		db_bind_text(st, i++, q->topic);
+	else if (driver == DESK_COUNTRY)
+		db_bind_text(st, i++, q->country);
+	else if (driver == DESK_MINE)
+		db_bind_int(st, i++, q->user_id);
+	else if (driver == DESK_MEMBER)
+		db_bind_text(st, i++, q->member);
+	db_bind_text(st, i++, q->topic), db_bind_text(st, i++, q->topic);
+	db_bind_text(st, i++, q->country), db_bind_text(st, i++, q->country);
+	db_bind_text(st, i++, q->assignee), db_bind_text(st, i++, q->assignee), db_bind_text(st, i++, q->assignee);
+	db_bind_int(st, i++, q->user_id);
+	db_bind_int(st, i++, q->created_before);
+	db_bind_int(st, i++, q->after_updated), db_bind_int(st, i++, q->after_updated);
+	db_bind_int(st, i++, q->after_id);
+	db_bind_int(st, i++, QUEUE_PAGE + 1);
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		rows[(*n)++] =
+		    (struct queue_row){.id = db_col_int(st, 0),
+				       .number = arena_strdup(a, db_col_text(st, 1)),
+				       .subject = arena_strdup(a, db_col_text(st, 2)),
+				       .member_id = arena_strdup(a, db_col_text(st, 3)),
+				       .topic = arena_strdup(a, db_col_text(st, 4)),
+				       .country = arena_strdup(a, db_col_text(st, 5)),
+				       .status = arena_strdup(a, db_col_text(st, 6)),
+				       .assignee = db_col_null(st, 7) ? NULL : arena_strdup(a, db_col_text(st, 7)),
+				       .created = db_col_int(st, 8),
+				       .updated = db_col_int(st, 9)};
+	db_finalize(st);
+	return rc == DB_DONE;
+}
+
+static int by_updated_asc(const void *x, const void *y)
+{
+	const struct queue_row *p = x, *q = y;
+	if (p->updated != q->updated)
+		return p->updated < q->updated ? -1 : 1;
+	return p->id < q->id ? -1 : p->id > q->id;
+}
+
+static int by_updated_desc(const void *x, const void *y)
+{
+	return by_updated_asc(y, x);
+}
+
+/* The keyset of the next page: "UPDATED.ID" after the row shown last. */
+static bool parse_after(const char *s, int64_t *updated, int64_t *id)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	long long u = strtoll(s, &end, 10);
+	if (end == s || *end != '.')
+		return false;
+	const char *p = end + 1;
+	long long i = strtoll(p, &end, 10);
+	if (end == p || *end || u < 0 || i < 0)
+		return false;
+	*updated = u, *id = i;
+	return true;
+}
+
+/* This list's address with another keyset (after NULL: its first page); html_printf escapes it. */
+static const char *queue_link(struct ctx *c, const char *after)
+{
+	static const char *const keys[] = {"status", "topic", "country", "assignee", "age", "q"};
+	struct buf b;
+	buf_init(&b, 4096);
+	buf_adds(&b, "/desk?");
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const char *v = http_param(c->req, keys[i]);
+		if (!v || !*v)
+			continue;
+		buf_adds(&b, keys[i]);
+		buf_adds(&b, "=");
+		for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+			char hex[4];
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			    *p == '-' || *p == '_' || *p == '.') {
+				hex[0] = (char)*p, hex[1] = '\0';
+			} else {
+				snprintf(hex, sizeof hex, "%%%02X", *p);
+			}
+			buf_adds(&b, hex);
+		}
+		buf_adds(&b, "&");
+	}
+	if (after) {
+		buf_adds(&b, "after=");
+		buf_adds(&b, after);
+	}
+	/* Without a keyset, the last '&' (or the '?' of a list without filters) goes. */
+	const char *r = b.err ? "/desk" : arena_strndup(c->req->arena, buf_str(&b), after ? b.len : b.len - 1);
+	buf_free(&b);
+	return r;
+}
+
 void desk_queue(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -194,31 +383,42 @@ void desk_queue(struct ctx *c)
 	const char *country = http_param(c->req, "country");
 	const char *assignee = http_param(c->req, "assignee");
 	const char *age = http_param(c->req, "age");
+	const char *search = http_param(c->req, "q");
+	search = search ? str_trim(arena_strdup(a, search)) : "";
 	int age_days = age ? atoi(age) : 0;
 	if (age_days < 0 || age_days > 3650)
 		age_days = 0;
+	/* A request number opens the request; anything else is a member ID. */
+	if (!strncmp(search, "R-", 2) && strlen(search) < 64) {
+		struct req_view v;
+		if (req_by_number(c->db, a, search, &v) > 0)
+			return redirect(c, arena_printf(a, "/desk/r/%s", v.number));
+	}
 	desk_begin(c, "Очередь");
 	html_raw(b, "<h1>Очередь обращений</h1>\n<ul class=\"counts\">\n");
-	struct db_stmt *st =
-	    db_prepare(c->db, "SELECT status, count(*) FROM requests WHERE merged_into IS NULL GROUP BY status");
-	int64_t counts[5] = {0};
-	while (st && db_step(st) == DB_ROW)
-		for (int i = 0; i < 5; i++)
-			if (!strcmp(db_col_text(st, 0), statuses[i]))
-				counts[i] = db_col_int(st, 1);
-	db_finalize(st);
-	for (int i = 0; i < 5; i++)
+	int64_t counts[REQ_N_STATUSES];
+	if (!req_counts(c->db, counts)) {
+		html_raw(b, "</ul>\n<p>Очередь недоступна.</p>\n");
+		return desk_end(c);
+	}
+	for (int i = 0; i < REQ_N_STATUSES; i++)
 		html_printf(b, "<li><a href=\"/desk?status=%s\">%s: <strong>%lld</strong></a></li>\n", statuses[i],
 			    req_status_ru(statuses[i]), (long long)counts[i]);
-	html_raw(b, "</ul>\n<form class=\"filter\" action=\"/desk\" method=\"get\">\n"
+	html_printf(b,
+		    "</ul>\n<form class=\"filter\" action=\"/desk\" method=\"get\">\n"
+		    "<label for=\"q-search\">Номер или ID партнёра</label><input id=\"q-search\" name=\"q\" "
+		    "type=\"search\" value=\"%s\">\n"
 		    "<label for=\"q-status\">Статус</label><select id=\"q-status\" name=\"status\">"
-		    "<option value=\"\">Открытые</option>\n");
-	for (int i = 0; i < 5; i++)
+		    "<option value=\"\">Открытые</option>\n",
+		    search);
+	for (int i = 0; i < REQ_N_STATUSES; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", statuses[i],
 			    status && !strcmp(status, statuses[i]) ? " selected" : "", req_status_ru(statuses[i]));
-	html_raw(b, "<option value=\"all\">Все</option></select>\n"
+	html_printf(b,
+		    "<option value=\"all\"%s>Все</option></select>\n"
 		    "<label for=\"q-topic\">Тема</label><select id=\"q-topic\" name=\"topic\"><option "
-		    "value=\"\">Все</option>\n");
+		    "value=\"\">Все</option>\n",
+		    status && !strcmp(status, "all") ? " selected" : "");
 	for (int i = 0; i < c->app->req.n_topics; i++)
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", c->app->req.topics[i].slug,
 			    topic && !strcmp(topic, c->app->req.topics[i].slug) ? " selected" : "",
@@ -239,46 +439,76 @@ void desk_queue(struct ctx *c)
 	    "<button type=\"submit\">Показать</button>\n</form>\n",
 	    assignee && !strcmp(assignee, "me") ? " selected" : "",
 	    assignee && !strcmp(assignee, "none") ? " selected" : "", age_days);
-	/* One statement with optional filters: each is "? IS NULL OR column = ?". */
-	st = db_prepare(
-	    c->db,
-	    "SELECT r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
-	    "FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE r.merged_into IS NULL "
-	    "AND (CASE WHEN ? IS NULL THEN r.status IN ('new', 'open', 'waiting') WHEN ? = 'all' THEN 1 "
-	    "ELSE r.status = ? END) AND (? IS NULL OR r.topic = ?) AND (? IS NULL OR r.country = ?) "
-	    "AND (? IS NULL OR (? = 'none' AND r.assignee IS NULL) OR (? = 'me' AND r.assignee = ?)) "
-	    "AND r.created <= ? ORDER BY r.updated ASC LIMIT 200");
-	if (!st) {
+
+	/* Which statuses the list holds, and in which order: the open ones oldest first (who has
+	 * waited longest), the resolved, closed and all newest first. */
+	const char *set[REQ_N_STATUSES];
+	int n_set = 0;
+	bool open_queue = !status || !*status;
+	if (open_queue)
+		set[n_set++] = "new", set[n_set++] = "open", set[n_set++] = "waiting";
+	else if (!strcmp(status, "all"))
+		for (int i = 0; i < REQ_N_STATUSES; i++)
+			set[n_set++] = statuses[i];
+	else
+		for (int i = 0; i < REQ_N_STATUSES; i++)
+			if (!strcmp(status, statuses[i]))
+				set[n_set++] = statuses[i];
+	struct queue_query q = {
+	    .topic = topic && *topic ? topic : NULL,
+	    .country = country && *country ? country : NULL,
+	    .assignee = assignee && (!strcmp(assignee, "me") || !strcmp(assignee, "none")) ? assignee : NULL,
+	    .member = *search ? search : NULL,
+	    .user_id = c->user->id,
+	    .created_before = (int64_t)time(NULL) - (int64_t)age_days * 86400,
+	    .desc = !open_queue && !is_open(status)};
+	q.after_updated = q.desc ? INT64_MAX : INT64_MIN;
+	q.after_id = q.desc ? INT64_MAX : -1;
+	bool paged = parse_after(http_param(c->req, "after"), &q.after_updated, &q.after_id);
+	/* The filter that drives the index: the narrowest one given. */
+	enum desk_driver driver = q.member				    ? DESK_MEMBER
+				  : q.assignee && !strcmp(q.assignee, "me") ? DESK_MINE
+				  : q.assignee				    ? DESK_UNASSIGNED
+				  : q.country				    ? DESK_COUNTRY
+				  : q.topic				    ? DESK_TOPIC
+									    : DESK_ANY;
+	struct queue_row *rows = arena_alloc(a, (size_t)REQ_N_STATUSES * (QUEUE_PAGE + 1) * sizeof *rows);
+	int n = 0;
+	bool ok = true;
+	for (int i = 0; ok && i < n_set; i++)
+		ok = queue_run(c, driver, set[i], &q, rows, &n);
+	if (!ok) {
 		html_raw(b, "<p>Очередь недоступна.</p>\n");
 		return desk_end(c);
 	}
-	const char *sv = status && *status ? status : NULL;
-	const char *tv = topic && *topic ? topic : NULL;
-	const char *cv = country && *country ? country : NULL;
-	const char *av = assignee && *assignee ? assignee : NULL;
-	db_bind_text(st, 1, sv), db_bind_text(st, 2, sv), db_bind_text(st, 3, sv);
-	db_bind_text(st, 4, tv), db_bind_text(st, 5, tv);
-	db_bind_text(st, 6, cv), db_bind_text(st, 7, cv);
-	db_bind_text(st, 8, av), db_bind_text(st, 9, av), db_bind_text(st, 10, av);
-	db_bind_int(st, 11, c->user->id);
-	db_bind_int(st, 12, (int64_t)time(NULL) - (int64_t)age_days * 86400);
+	qsort(rows, (size_t)n, sizeof *rows, q.desc ? by_updated_desc : by_updated_asc);
+	bool more = n > QUEUE_PAGE;
+	if (more)
+		n = QUEUE_PAGE;
 	html_raw(b, "<table class=\"queue\">\n<thead><tr><th>Номер</th><th>Тема</th><th>ID партнёра</th><th>Раздел</th>"
 		    "<th>Страна</th><th>Статус</th><th>Исполнитель</th><th>Обновлено</th></tr></thead>\n<tbody>\n");
-	int n = 0;
-	while (db_step(st) == DB_ROW) {
-		n++;
+	for (int i = 0; i < n; i++) {
+		const struct queue_row *r = &rows[i];
 		html_printf(b,
 			    "<tr><td><a href=\"/desk/r/%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
 			    "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
-			    db_col_text(st, 0), db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2),
-			    topic_name(c, db_col_text(st, 3)), country_name(c, db_col_text(st, 4)),
-			    req_status_ru(db_col_text(st, 5)), db_col_null(st, 6) ? "—" : db_col_text(st, 6),
-			    when(a, db_col_int(st, 8)));
+			    r->number, r->number, r->subject, r->member_id, topic_name(c, r->topic),
+			    country_name(c, r->country), req_status_ru(r->status), r->assignee ? r->assignee : "—",
+			    when(a, r->updated));
 	}
-	db_finalize(st);
 	html_raw(b, "</tbody>\n</table>\n");
 	if (!n)
-		html_raw(b, "<p>Обращений нет.</p>\n");
+		html_raw(b, paged ? "<p>Больше обращений нет.</p>\n" : "<p>Обращений нет.</p>\n");
+	if (more || paged) {
+		html_raw(b, "<nav class=\"pager\">");
+		if (paged)
+			html_printf(b, "<a href=\"%s\">К первой странице</a> ", queue_link(c, NULL));
+		if (more)
+			html_printf(b, "<a rel=\"next\" href=\"%s\">Следующая страница</a>",
+				    queue_link(c, arena_printf(a, "%lld.%lld", (long long)rows[n - 1].updated,
+							       (long long)rows[n - 1].id)));
+		html_raw(b, "</nav>\n");
+	}
 	desk_end(c);
 }
 
@@ -351,7 +581,7 @@ void desk_request(struct ctx *c)
 	html_raw(
 	    b, "<input type=\"hidden\" name=\"action\" value=\"reply\">\n<div class=\"field\"><label for=\"f-canned\">"
 	       "Шаблон</label><select id=\"f-canned\" name=\"canned\"><option value=\"\">Без шаблона</option>\n");
-	struct db_stmt *st = db_prepare(c->db, "SELECT id, title FROM canned_replies ORDER BY title");
+	struct db_stmt *st = db_prepare(c->db, desk_canned_titles_sql);
 	while (st && db_step(st) == DB_ROW)
 		html_printf(b, "<option value=\"%lld\">%s</option>\n", (long long)db_col_int(st, 0),
 			    db_col_text(st, 1));
@@ -400,10 +630,7 @@ void desk_request(struct ctx *c)
 	    "обращением того же партнёра</label><input id=\"f-merge\" name=\"target\" type=\"text\" "
 	    "placeholder=\"R-2026-000123\">\n"
 	    "<button type=\"submit\">Объединить</button>\n</form>\n<h2>Журнал изменений</h2>\n<ul class=\"audit\">\n");
-	/* The assignee of an "assign" row is stored as an account id: shown by login. */
-	st = db_prepare(c->db, "SELECT a.at, u.login, a.action, a.detail, t.login FROM audit a LEFT JOIN users u ON "
-			       "u.id = a.user_id LEFT JOIN users t ON a.action = 'assign' AND t.id = CAST(a.detail AS "
-			       "INTEGER) WHERE a.request_id = ? ORDER BY a.id");
+	st = db_prepare(c->db, desk_audit_sql);
 	if (st)
 		db_bind_int(st, 1, v.id);
 	while (st && db_step(st) == DB_ROW) {
@@ -422,7 +649,7 @@ void desk_request(struct ctx *c)
 
 static const char *canned_body(struct ctx *c, const char *id)
 {
-	struct db_stmt *st = db_prepare(c->db, "SELECT body FROM canned_replies WHERE id = ?");
+	struct db_stmt *st = db_prepare(c->db, desk_canned_body_sql);
 	if (!st)
 		return NULL;
 	db_bind_int(st, 1, strtoll(id, NULL, 10));
@@ -536,7 +763,7 @@ void desk_action(struct ctx *c)
 void desk_file(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
-	struct db_stmt *st = db_prepare(c->db, "SELECT sha256, mime, filename FROM attachments WHERE id = ?");
+	struct db_stmt *st = db_prepare(c->db, desk_file_sql);
 	if (!st)
 		return page_error(c, 503, "База данных недоступна.");
 	char *end;
@@ -562,7 +789,7 @@ void desk_canned(struct ctx *c)
 	struct buf *b = &c->resp->body;
 	desk_begin(c, "Шаблоны ответов");
 	html_raw(b, "<h1>Шаблоны ответов</h1>\n<ul class=\"canned\">\n");
-	struct db_stmt *st = db_prepare(c->db, "SELECT title, body FROM canned_replies ORDER BY title");
+	struct db_stmt *st = db_prepare(c->db, desk_canned_list_sql);
 	while (st && db_step(st) == DB_ROW)
 		html_printf(b, "<li><strong>%s</strong><div class=\"text\">%s</div></li>\n", db_col_text(st, 0),
 			    db_col_text(st, 1));
@@ -602,24 +829,47 @@ static const char *outbox_status_ru(const char *status)
 					   : status;
 }
 
+#define OUTBOX_PAGE 100
+
 void desk_outbox(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
 	struct buf *b = &c->resp->body;
+	/* A page at a time, newest first: ?before=ID continues after the last letter shown. */
+	const char *before_s = http_param(c->req, "before");
+	char *end = NULL;
+	long long before = before_s && *before_s ? strtoll(before_s, &end, 10) : 0;
+	bool paged = end && !*end && before > 0;
 	desk_begin(c, "Исходящая почта");
 	html_raw(
 	    b,
 	    "<h1>Исходящая почта</h1>\n<table class=\"queue\">\n<thead><tr><th>Создано</th><th>Кому</th><th>Тема</th>"
 	    "<th>Статус</th><th>Попыток</th><th>Ошибка</th></tr></thead>\n<tbody>\n");
-	struct db_stmt *st =
-	    db_prepare(c->db, "SELECT created, to_addr, subject, status, attempts, last_error FROM outbox "
-			      "ORDER BY id DESC LIMIT 200");
+	struct db_stmt *st = db_prepare(c->db, mail_outbox_page_sql);
+	if (st) {
+		db_bind_int(st, 1, paged ? before : INT64_MAX);
+		db_bind_int(st, 2, OUTBOX_PAGE + 1);
+	}
+	int n = 0;
+	int64_t last = 0;
+	bool more = false;
 	while (st && db_step(st) == DB_ROW) {
+		if (n == OUTBOX_PAGE) {
+			more = true;
+			break;
+		}
+		n++;
+		last = db_col_int(st, 0);
 		html_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%lld</td><td>%s</td></tr>\n",
-			    when(a, db_col_int(st, 0)), db_col_text(st, 1), db_col_text(st, 2),
-			    outbox_status_ru(db_col_text(st, 3)), (long long)db_col_int(st, 4), db_col_text(st, 5));
+			    when(a, db_col_int(st, 1)), db_col_text(st, 2), db_col_text(st, 3),
+			    outbox_status_ru(db_col_text(st, 4)), (long long)db_col_int(st, 5), db_col_text(st, 6));
 	}
 	db_finalize(st);
 	html_raw(b, "</tbody>\n</table>\n");
+	if (more)
+		html_printf(b,
+			    "<nav class=\"pager\"><a rel=\"next\" href=\"/desk/outbox?before=%lld\">Следующая "
+			    "страница</a></nav>\n",
+			    (long long)last);
 	desk_end(c);
 }

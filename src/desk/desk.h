@@ -1,5 +1,8 @@
 /*
- * desk — the agents' pages: login, the queue with filters and counts, a request with its
+ * desk — the agents' pages: login, the queue with filters (status, topic, country, assignee, age;
+ * a request number opens the request, a member ID lists that member's requests) and the counts
+ * per status, a page at a time by keyset (?after=UPDATED.ID, rel="next"; the outbox by
+ * ?before=ID), so that a page costs the same at any depth and any number of requests; a request with its
  * conversation, attachments and audit log, and the actions (public reply, internal note, canned
  * replies, assign, status, merge — only one member's requests, shown for confirmation first and
  * done by a second POST), plus the outbox when mail stays there. A refused action answers 422
@@ -12,7 +15,10 @@
 #ifndef SPRAVKA_DESK_H
 #define SPRAVKA_DESK_H
 
+#include <stdbool.h>
+
 struct ctx;
+struct arena;
 
 void desk_login_form(struct ctx *c); /* GET /desk/login */
 void desk_login(struct ctx *c);	     /* POST /desk/login */
@@ -24,5 +30,37 @@ void desk_file(struct ctx *c);	     /* GET /desk/f/{id}: an attachment */
 void desk_canned(struct ctx *c);     /* GET /desk/canned */
 void desk_canned_add(struct ctx *c); /* POST /desk/canned */
 void desk_outbox(struct ctx *c);     /* GET /desk/outbox */
+
+/*
+ * The queue's statement: one status's list (status = ?) in `updated` order, ascending or
+ * descending (desc), with the filter that drives the index (see desk.c); open adds the term that
+ * lets the partial index requests_open serve an open status. The text is built once and keeps
+ * its address (the statement cache's key). For the plans test and `spravka explain`.
+ */
+enum desk_driver { DESK_ANY, DESK_TOPIC, DESK_COUNTRY, DESK_MINE, DESK_UNASSIGNED, DESK_MEMBER, DESK_DRIVERS };
+const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open);
+extern const char desk_canned_titles_sql[], desk_canned_list_sql[], desk_canned_body_sql[], desk_audit_sql[];
+extern const char desk_file_sql[];
+
+/*
+ * Every query of the desk's pages and of the maintenance work whose plan matters as the
+ * requests grow (desk/plans.c): its name, SQL, and, when its plan may scan a table or sort
+ * with a temporary B-tree, why that is bounded. desk_plans fills *out (arena) and returns the
+ * count. desk_explain writes the EXPLAIN QUERY PLAN of each as Markdown (`spravka explain`);
+ * desk_plan_problem tells what is wrong with a plan ("" when nothing).
+ */
+struct desk_plan {
+	const char *name, *sql;
+	const char *bounded; /* NULL: no SCAN of a table and no temporary B-tree allowed */
+	const char *index;   /* the index the plan must use, or NULL */
+};
+int desk_plans(struct arena *a, struct desk_plan **out);
+struct db;
+/* The plan's lines joined by " | ", or NULL with the database's error. */
+const char *desk_plan_text(struct db *db, struct arena *a, const char *sql);
+const char *desk_plan_problem(const struct desk_plan *p, const char *plan);
+#include <stdio.h>
+/* Writes the plans as Markdown to out; returns how many have a problem (-1 on error). */
+int desk_explain(struct db *db, FILE *out);
 
 #endif

@@ -336,12 +336,23 @@ static int64_t backoff(int attempts)
 	return s < BACKOFF_MAX ? s : BACKOFF_MAX;
 }
 
+/* The due letters in the order of outbox_pending (status, next_attempt): a letter waits for
+ * its time, then goes before the later ones; letters made together keep their order (id). */
+const char mail_due_sql[] = "SELECT id, created, attempts, to_addr, subject, body FROM outbox WHERE status = "
+			    "'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?";
+const char mail_claim_sql[] = "UPDATE outbox SET next_attempt = ? WHERE id = ? AND status = 'pending' AND "
+			      "next_attempt <= ?";
+const char mail_sent_sql[] = "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' WHERE id = ?";
+const char mail_failed_sql[] = "UPDATE outbox SET last_error = ?, attempts = attempts + 1, next_attempt = ?, "
+			       "status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'pending' END WHERE id = ?";
+/* The desk's outbox page: newest first, a page at a time by id (keyset). */
+const char mail_outbox_page_sql[] = "SELECT id, created, to_addr, subject, status, attempts, last_error FROM "
+				    "outbox WHERE id < ? ORDER BY id DESC LIMIT ?";
+
 /* Up to max due letters, copied out so that no read transaction stays open during SMTP. */
 static int load_due(struct db *db, int max, struct letter **out)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT id, created, attempts, to_addr, subject, body "
-					    "FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
-					    "ORDER BY id LIMIT ?");
+	struct db_stmt *st = db_prepare(db, mail_due_sql);
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, (int64_t)time(NULL));
@@ -407,10 +418,7 @@ static int deliver(struct db *db, const struct mail_config *cfg, int max, atomic
 		/* Claim it, so that another thread or node skips it while it is in flight. */
 		int64_t now = (int64_t)time(NULL), changed = 0;
 		int64_t claim[] = {now + CLAIM_SECONDS, l->id, now};
-		if (!update(db,
-			    "UPDATE outbox SET next_attempt = ? "
-			    "WHERE id = ? AND status = 'pending' AND next_attempt <= ?",
-			    claim, 3, NULL, &changed)) {
+		if (!update(db, mail_claim_sql, claim, 3, NULL, &changed)) {
 			sent = -1;
 			break;
 		}
@@ -421,10 +429,7 @@ static int deliver(struct db *db, const struct mail_config *cfg, int max, atomic
 		now = (int64_t)time(NULL);
 		if (ok) {
 			int64_t v[] = {now, l->id};
-			if (!update(db,
-				    "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' "
-				    "WHERE id = ?",
-				    v, 2, NULL, NULL))
+			if (!update(db, mail_sent_sql, v, 2, NULL, NULL))
 				sent = -1;
 			else
 				sent++;
@@ -433,12 +438,7 @@ static int deliver(struct db *db, const struct mail_config *cfg, int max, atomic
 			int64_t v[] = {now + backoff(attempts), cfg->max_attempts, l->id};
 			fprintf(stderr, "spravka: mail: letter %lld not delivered (attempt %d of %d): %s\n",
 				(long long)l->id, attempts, cfg->max_attempts, err);
-			if (!update(db,
-				    "UPDATE outbox SET last_error = ?, attempts = attempts + 1, "
-				    "next_attempt = ?, "
-				    "status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'pending' END "
-				    "WHERE id = ?",
-				    v, 3, err, NULL))
+			if (!update(db, mail_failed_sql, v, 3, err, NULL))
 				sent = -1;
 		}
 	}

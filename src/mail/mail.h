@@ -76,7 +76,8 @@ bool mail_address_valid(const char *s);
 bool mail_enqueue(struct db *db, int64_t request_id, const char *to, const char *subject, const char *body);
 
 /*
- * Sends up to max pending letters whose next_attempt <= now, oldest first, each in its own SMTP
+ * Sends up to max pending letters whose next_attempt <= now, oldest first (by next_attempt, then
+ * id: the order of the index outbox_pending), each in its own SMTP
  * session to cfg->relay (connect timeout 5 s, whole session 15 s). Call it outside a transaction:
  * every claim and outcome is committed as it happens. On success the letter gets status 'sent' and
  * sent_at; on failure attempts + 1, last_error (curl's message) and next_attempt = now +
@@ -100,5 +101,9 @@ void mail_wake(struct mail_worker *w);
  * timeout), no further letter is started. Frees w; NULL is allowed.
  */
 void mail_stop(struct mail_worker *w);
+
+/* SQL texts, for the plans test and `spravka explain`; mail_outbox_page_sql is the desk's
+ * outbox page (id < ?, limit). */
+extern const char mail_due_sql[], mail_claim_sql[], mail_sent_sql[], mail_failed_sql[], mail_outbox_page_sql[];
 
 #endif

@@ -23,6 +23,108 @@ const char *req_status_ru(const char *s)
 	return s;
 }
 
+const char *const req_statuses[REQ_N_STATUSES] = {"new", "open", "waiting", "resolved", "closed"};
+
+/* ---- kept counts per status ---- */
+
+const char req_counts_sql[] = "SELECT status, n FROM request_counts";
+const char req_counts_add_sql[] = "UPDATE request_counts SET n = n + ? WHERE status = ?";
+/* A request's counted state: its status, or nothing once merged away. */
+const char req_counted_state_sql[] = "SELECT status, merged_into FROM requests WHERE id = ?";
+const char req_counts_real_sql[] = "SELECT count(*) FROM requests WHERE status = ? AND merged_into IS NULL";
+const char req_counts_set_sql[] = "INSERT INTO request_counts(status, n) VALUES (?, ?) ON CONFLICT (status) DO "
+				  "UPDATE SET n = excluded.n";
+
+static int status_index(const char *s)
+{
+	for (int i = 0; s && i < REQ_N_STATUSES; i++)
+		if (!strcmp(req_statuses[i], s))
+			return i;
+	return -1;
+}
+
+bool req_counts(struct db *db, int64_t n[REQ_N_STATUSES])
+{
+	memset(n, 0, REQ_N_STATUSES * sizeof *n);
+	struct db_stmt *st = db_prepare(db, req_counts_sql);
+	if (!st)
+		return false;
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		int i = status_index(db_col_text(st, 0));
+		if (i >= 0)
+			n[i] = db_col_int(st, 1);
+	}
+	db_finalize(st);
+	return rc == DB_DONE;
+}
+
+bool req_counts_add(struct db *db, const char *status, int64_t delta)
+{
+	struct db_stmt *st = db_prepare(db, req_counts_add_sql);
+	bool ok =
+	    st && db_bind_int(st, 1, delta) == DB_OK && db_bind_text(st, 2, status) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
+/* The index in req_statuses of request id's counted status; -1 when it is merged away or
+ * missing; -2 on error. */
+static int counted_state(struct db *db, int64_t id)
+{
+	struct db_stmt *st = db_prepare(db, req_counted_state_sql);
+	if (!st)
+		return -2;
+	db_bind_int(st, 1, id);
+	enum db_rc rc = db_step(st);
+	int r = rc == DB_ROW ? (db_col_null(st, 1) ? status_index(db_col_text(st, 0)) : -1) : rc == DB_DONE ? -1 : -2;
+	db_finalize(st);
+	return r;
+}
+
+bool req_update_counted(struct db *db, int64_t id, struct db_stmt *st)
+{
+	int before = counted_state(db, id);
+	if (before < -1 || db_step(st) != DB_DONE)
+		return false;
+	int after = counted_state(db, id);
+	if (after < -1)
+		return false;
+	if (before == after)
+		return true;
+	return (before < 0 || req_counts_add(db, req_statuses[before], -1)) &&
+	       (after < 0 || req_counts_add(db, req_statuses[after], +1));
+}
+
+int req_counts_repair(struct db *db, bool fix, int64_t kept[REQ_N_STATUSES], int64_t real[REQ_N_STATUSES])
+{
+	if (db_begin_write(db) != DB_OK)
+		return -1;
+	bool ok = req_counts(db, kept);
+	int differ = 0;
+	struct db_stmt *st = ok ? db_prepare(db, req_counts_real_sql) : NULL;
+	for (int i = 0; st && ok && i < REQ_N_STATUSES; i++) {
+		db_reset(st);
+		ok = db_bind_text(st, 1, req_statuses[i]) == DB_OK && db_step(st) == DB_ROW;
+		real[i] = ok ? db_col_int(st, 0) : 0;
+		differ += ok && real[i] != kept[i];
+	}
+	ok = ok && st;
+	db_finalize(st);
+	st = ok && fix && differ ? db_prepare(db, req_counts_set_sql) : NULL;
+	for (int i = 0; st && ok && i < REQ_N_STATUSES; i++) {
+		db_reset(st);
+		ok = db_bind_text(st, 1, req_statuses[i]) == DB_OK && db_bind_int(st, 2, real[i]) == DB_OK &&
+		     db_step(st) == DB_DONE;
+	}
+	ok = ok && (!fix || !differ || st);
+	db_finalize(st);
+	if (ok && db_commit(db) == DB_OK)
+		return differ;
+	db_rollback(db);
+	return -1;
+}
+
 static bool status_valid(const char *s)
 {
 	return s && (!strcmp(s, "new") || !strcmp(s, "open") || !strcmp(s, "waiting") || !strcmp(s, "resolved") ||
@@ -126,7 +228,7 @@ static bool update_status(struct db *db, int64_t id, const char *status)
 	int64_t now = (int64_t)time(NULL);
 	bool ok = st && db_bind_text(st, 1, status) == DB_OK && db_bind_int(st, 2, now) == DB_OK &&
 		  db_bind_text(st, 3, status) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
-		  db_bind_int(st, 5, id) == DB_OK && db_step(st) == DB_DONE;
+		  db_bind_int(st, 5, id) == DB_OK && req_update_counted(db, id, st);
 	db_finalize(st);
 	return ok;
 }
@@ -170,7 +272,7 @@ bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assi
 			db_bind_null(st, 1);
 		db_bind_int(st, 2, (int64_t)time(NULL));
 		db_bind_int(st, 3, request_id);
-		ok = db_step(st) == DB_DONE;
+		ok = req_update_counted(db, request_id, st);
 	}
 	db_finalize(st);
 	char detail[32];
@@ -196,6 +298,10 @@ bool req_set_status(struct db *db, const struct req_config *cfg, struct arena *a
 	return finish(db, change_status(db, cfg, a, request_id, user_id, status));
 }
 
+/* The oldest resolved first, through the partial index requests_resolved. */
+const char req_auto_close_sql[] = "SELECT id FROM requests WHERE status = 'resolved' AND merged_into IS NULL "
+				  "AND resolved_at < ? ORDER BY resolved_at LIMIT 100";
+
 int req_auto_close(struct db *db, const struct req_config *cfg)
 {
 	/* At most 100 a call (the maintenance thread calls once a second), each closed the way an
@@ -205,8 +311,7 @@ int req_auto_close(struct db *db, const struct req_config *cfg)
 	/* Selected inside the write lock, so that a member's reply cannot reopen one in between. */
 	if (db_begin_write(db) != DB_OK)
 		return -1;
-	struct db_stmt *st = db_prepare(db, "SELECT id FROM requests WHERE status = 'resolved' AND resolved_at IS NOT "
-					    "NULL AND resolved_at < ? AND merged_into IS NULL ORDER BY id LIMIT 100");
+	struct db_stmt *st = db_prepare(db, req_auto_close_sql);
 	if (!st) {
 		db_rollback(db);
 		return -1;
@@ -285,6 +390,17 @@ bool req_merge_check(struct db *db, struct arena *a, int64_t request_id, const c
 	return true;
 }
 
+/* The request leaves the lists and the counts: merged into target (closed). */
+static bool merge_away(struct db *db, int64_t id, int64_t target)
+{
+	struct db_stmt *st = db_prepare(db, "UPDATE requests SET merged_into = ?, status = 'closed', updated = ? "
+					    "WHERE id = ?");
+	bool ok = st && db_bind_int(st, 1, target) == DB_OK && db_bind_int(st, 2, (int64_t)time(NULL)) == DB_OK &&
+		  db_bind_int(st, 3, id) == DB_OK && req_update_counted(db, id, st);
+	db_finalize(st);
+	return ok;
+}
+
 bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_id, const char *target_number,
 	       char *err, size_t errlen)
 {
@@ -299,13 +415,13 @@ bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_
 		return false;
 	}
 	int64_t target = to.id;
-	bool ok =
-	    exec_int2(db, "UPDATE messages SET request_id = ? WHERE request_id = ?", target, request_id) &&
-	    exec_int2(db, "UPDATE attachments SET request_id = ? WHERE request_id = ?", target, request_id) &&
-	    exec_int2(db, "UPDATE requests SET merged_into = ?, status = 'closed' WHERE id = ?", target, request_id) &&
-	    add_message(db, target, "system", user_id, false,
-			arena_printf(a, "Обращение %s объединено с этим обращением.", from.number)) > 0 &&
-	    audit(db, user_id, request_id, "merge", to.number) && audit(db, user_id, target, "merged-in", from.number);
+	bool ok = exec_int2(db, "UPDATE messages SET request_id = ? WHERE request_id = ?", target, request_id) &&
+		  exec_int2(db, "UPDATE attachments SET request_id = ? WHERE request_id = ?", target, request_id) &&
+		  merge_away(db, request_id, target) &&
+		  add_message(db, target, "system", user_id, false,
+			      arena_printf(a, "Обращение %s объединено с этим обращением.", from.number)) > 0 &&
+		  audit(db, user_id, request_id, "merge", to.number) &&
+		  audit(db, user_id, target, "merged-in", from.number);
 	if (!ok)
 		snprintf(err, errlen, "Не удалось объединить обращения.");
 	return finish(db, ok);

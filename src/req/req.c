@@ -384,9 +384,16 @@ static int64_t window_of(int window_s)
 	return now - now % window_s;
 }
 
+/* The per-IP and per-member limits: one row per key (its primary key). */
+const char req_throttle_sql[] = "SELECT hits FROM throttle WHERE key = ? AND window_start = ?";
+const char req_throttle_hit_sql[] =
+    "INSERT INTO throttle(key, window_start, hits) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET hits = CASE "
+    "WHEN throttle.window_start = excluded.window_start THEN throttle.hits + 1 ELSE 1 END, window_start = "
+    "excluded.window_start RETURNING hits";
+
 bool req_throttled(struct db *db, const char *key, int window_s, int limit)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT hits FROM throttle WHERE key = ? AND window_start = ?");
+	struct db_stmt *st = db_prepare(db, req_throttle_sql);
 	if (!st)
 		return false;
 	db_bind_text(st, 1, key);
@@ -398,7 +405,7 @@ bool req_throttled(struct db *db, const char *key, int window_s, int limit)
 
 int req_throttle_count(struct db *db, const char *key, int window_s)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT hits FROM throttle WHERE key = ? AND window_start = ?");
+	struct db_stmt *st = db_prepare(db, req_throttle_sql);
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, key);
@@ -411,10 +418,7 @@ int req_throttle_count(struct db *db, const char *key, int window_s)
 
 bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "INSERT INTO throttle(key, window_start, hits) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE "
-			   "SET hits = CASE WHEN throttle.window_start = excluded.window_start THEN throttle.hits + 1 "
-			   "ELSE 1 END, window_start = excluded.window_start RETURNING hits");
+	struct db_stmt *st = db_prepare(db, req_throttle_hit_sql);
 	if (!st)
 		return false;
 	db_bind_text(st, 1, key);
@@ -610,15 +614,17 @@ struct dup {
 	const char *number, *status, *email, *phone;
 };
 
+/* The member's open requests (requests_member_status), newest first. */
+const char req_duplicate_sql[] =
+    "SELECT r.number, r.status, r.created, r.topic, (SELECT body FROM messages m WHERE m.request_id = r.id AND "
+    "m.author = 'member' ORDER BY m.id LIMIT 1), r.id, r.email, r.phone FROM requests r WHERE r.member_id = ? AND "
+    "r.status IN ('new', 'open', 'waiting') AND r.merged_into IS NULL ORDER BY r.created DESC LIMIT 50";
+
 /* 1 and the existing request when this member has an open request on the same matter. */
 static int find_duplicate(struct db *db, struct arena *a, const char *member_id, const char *topic,
 			  const char *description, struct dup *d)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT r.number, r.status, r.created, r.topic, (SELECT body FROM messages m WHERE "
-			   "m.request_id = r.id AND m.author = 'member' ORDER BY m.id LIMIT 1), r.id, r.email, r.phone "
-			   "FROM requests r WHERE r.member_id = ? AND r.status NOT IN ('resolved', 'closed') AND "
-			   "r.merged_into IS NULL ORDER BY r.created DESC LIMIT 50");
+	struct db_stmt *st = db_prepare(db, req_duplicate_sql);
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, member_id);
@@ -690,13 +696,14 @@ static bool answer_duplicate(struct db *db, const struct req_config *cfg, struct
 
 /* ---- creation ---- */
 
+const char req_replay_sql[] = "SELECT status, response, route, digest FROM idempotency WHERE key = ? AND created > ?";
+
 /* 1: the key answered the same route and input before (out: stored_status, stored_json); 2: it
  * was used with another input or route; 0: unknown or older than 24 hours; -1: error. */
 static int replay(struct db *db, struct arena *a, const char *key, const char *route, const char *digest,
 		  struct req_outcome *out)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT status, response, route, digest FROM idempotency WHERE key = ? "
-					    "AND created > ?");
+	struct db_stmt *st = db_prepare(db, req_replay_sql);
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, key);
@@ -736,11 +743,14 @@ static bool remember(struct db *db, const char *key, const char *route, const ch
 	return ok;
 }
 
+const char req_prune_idempotency_sql[] =
+    "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created <= ? LIMIT ?)";
+const char req_prune_held_sql[] =
+    "DELETE FROM held_additions WHERE id IN (SELECT id FROM held_additions WHERE expires <= ? LIMIT ?)";
+
 int req_prune(struct db *db, int batch)
 {
-	static const char *const sql[] = {
-	    "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created <= ? LIMIT ?)",
-	    "DELETE FROM held_additions WHERE id IN (SELECT id FROM held_additions WHERE expires <= ? LIMIT ?)"};
+	const char *const sql[] = {req_prune_idempotency_sql, req_prune_held_sql};
 	int64_t now = (int64_t)time(NULL);
 	const int64_t cutoff[] = {now - 24 * 3600, now};
 	int n = 0;
@@ -972,7 +982,7 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 	db_bind_int(st, 13, (int64_t)now);
 	int64_t id = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
 	db_finalize(st);
-	if (id < 0)
+	if (id < 0 || !req_counts_add(db, "new", 1))
 		return REQ_FAILED;
 	int64_t msg = insert_message(db, id, "member", 0, false, j->desc);
 	if (msg < 0 || !insert_attachments(db, a, id, msg, in->files, j->mimes, in->n_files))
@@ -1076,15 +1086,26 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 
 #define COL(i) arena_strdup(a, db_col_text(st, (i)))
 
-static int load_view(struct db *db, struct arena *a, const char *where, const char *key, bool member,
-		     struct req_view *v)
+#define VIEW_SELECT                                                                                                    \
+	"SELECT r.id, r.number, r.member_id, r.name, r.email, r.phone, r.country, r.topic, r.order_number, "           \
+	"r.subject, r.status, u.login, r.created, r.updated, r.merged_into FROM requests r LEFT JOIN users u ON "      \
+	"u.id = r.assignee WHERE "
+const char req_view_by_number_sql[] = VIEW_SELECT "r.number = ?";
+const char req_view_by_id_sql[] = VIEW_SELECT "r.id = CAST(? AS INTEGER)";
+/* The token's hash is looked up (an index), never the token compared. */
+const char req_view_by_token_sql[] = VIEW_SELECT "(r.token_hash = ?1 OR r.link_hash = ?1)";
+/* The latest `limit` messages (a member sees no internal notes), newest first: load_view turns
+ * them back into their order. */
+const char req_view_messages_sql[] =
+    "SELECT m.id, m.author, u.login, m.internal, m.body, m.created FROM messages m LEFT JOIN users u "
+    "ON u.id = m.user_id WHERE m.request_id = ? AND (? = 0 OR m.internal = 0) ORDER BY m.id DESC LIMIT ?";
+const char req_view_message_count_sql[] =
+    "SELECT count(*) FROM messages WHERE request_id = ? AND (? = 0 OR internal = 0)";
+const char req_view_attachments_sql[] = "SELECT id, message_id, sha256, mime, filename, size FROM attachments "
+					"WHERE request_id = ? ORDER BY id";
+
+static int load_view(struct db *db, struct arena *a, const char *sql, const char *key, bool member, struct req_view *v)
 {
-	char sql[1024];
-	snprintf(sql, sizeof sql,
-		 "SELECT r.id, r.number, r.member_id, r.name, r.email, r.phone, r.country, r.topic, "
-		 "r.order_number, r.subject, r.status, u.login, r.created, r.updated, r.merged_into "
-		 "FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE %s",
-		 where);
 	struct db_stmt *st = db_prepare(db, sql);
 	if (!st)
 		return -1;
@@ -1108,19 +1129,15 @@ static int load_view(struct db *db, struct arena *a, const char *where, const ch
 		const char *from = v->number;
 		char id[32];
 		snprintf(id, sizeof id, "%lld", (long long)merged);
-		int r = load_view(db, a, "r.id = CAST(? AS INTEGER)", id, member, v);
+		int r = load_view(db, a, req_view_by_id_sql, id, member, v);
 		if (r > 0) {
 			v->merged_from = from;
 			v->merged_into_number = v->number;
 		}
 		return r;
 	}
-	/* The latest `limit` messages (a member sees no internal notes), oldest first. */
 	int limit = member ? REQ_MEMBER_MESSAGES : 1 << 30;
-	st = db_prepare(db, "SELECT id, author, login, internal, body, created FROM (SELECT m.id, m.author, u.login, "
-			    "m.internal, m.body, m.created FROM messages m LEFT JOIN users u ON u.id = m.user_id "
-			    "WHERE m.request_id = ? AND (? = 0 OR m.internal = 0) ORDER BY m.id DESC LIMIT ?) t "
-			    "ORDER BY id");
+	st = db_prepare(db, req_view_messages_sql);
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, v->id);
@@ -1145,9 +1162,14 @@ static int load_view(struct db *db, struct arena *a, const char *where, const ch
 								    .created = db_col_int(st, 5)};
 	}
 	db_finalize(st);
+	for (int i = 0, j = v->n_messages - 1; i < j; i++, j--) { /* oldest first */
+		struct req_message m = v->messages[i];
+		v->messages[i] = v->messages[j];
+		v->messages[j] = m;
+	}
 	v->n_messages_total = v->n_messages;
 	if (v->n_messages == limit) {
-		st = db_prepare(db, "SELECT count(*) FROM messages WHERE request_id = ? AND (? = 0 OR internal = 0)");
+		st = db_prepare(db, req_view_message_count_sql);
 		if (!st)
 			return -1;
 		db_bind_int(st, 1, v->id);
@@ -1156,8 +1178,7 @@ static int load_view(struct db *db, struct arena *a, const char *where, const ch
 			v->n_messages_total = (int)db_col_int(st, 0);
 		db_finalize(st);
 	}
-	st = db_prepare(db, "SELECT id, message_id, sha256, mime, filename, size FROM attachments "
-			    "WHERE request_id = ? ORDER BY id");
+	st = db_prepare(db, req_view_attachments_sql);
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, v->id);
@@ -1185,13 +1206,12 @@ int req_by_token(struct db *db, struct arena *a, const char *token, bool member,
 {
 	if (strlen(token) != 43)
 		return 0;
-	/* The token's hash is looked up (an index), never the token compared. */
-	return load_view(db, a, "(r.token_hash = ?1 OR r.link_hash = ?1)", req_token_hash(a, token), member, out);
+	return load_view(db, a, req_view_by_token_sql, req_token_hash(a, token), member, out);
 }
 
 int req_by_number(struct db *db, struct arena *a, const char *number, struct req_view *out)
 {
-	return load_view(db, a, "r.number = ?", number, false, out);
+	return load_view(db, a, req_view_by_number_sql, number, false, out);
 }
 
 /* Reopens a request after a member's message (new stays new), inside the caller's transaction. */
@@ -1200,7 +1220,7 @@ static bool reopen(struct db *db, int64_t request_id)
 	struct db_stmt *st = db_prepare(db, "UPDATE requests SET status = CASE WHEN status = 'new' THEN 'new' ELSE "
 					    "'open' END, updated = ?, resolved_at = NULL WHERE id = ?");
 	bool ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_bind_int(st, 2, request_id) == DB_OK &&
-		  db_step(st) == DB_DONE;
+		  req_update_counted(db, request_id, st);
 	db_finalize(st);
 	return ok;
 }
@@ -1339,11 +1359,22 @@ enum req_result req_hold(struct db *db, const struct req_config *cfg, struct are
 		  db_bind_int(st, 3, REQ_MAX_HELD - 1) == DB_OK && db_step(st) == DB_DONE;
 	db_finalize(st);
 	st = ok ? db_prepare(db, "INSERT INTO held_additions(request_id, body, files, created, expires) VALUES "
-				 "(?, ?, ?, ?, ?)")
+				 "(?, ?, ?, ?, ?) RETURNING id")
 		: NULL;
 	ok = st && db_bind_int(st, 1, d.id) == DB_OK && db_bind_text(st, 2, body) == DB_OK &&
 	     db_bind_text(st, 3, files_text) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
-	     db_bind_int(st, 5, now + REQ_HELD_SECONDS) == DB_OK && db_step(st) == DB_DONE;
+	     db_bind_int(st, 5, now + REQ_HELD_SECONDS) == DB_OK && db_step(st) == DB_ROW;
+	int64_t held_id = ok ? db_col_int(st, 0) : 0;
+	db_finalize(st);
+	/* The sweep finds a held file by its hash (held_files); the rows go with the addition
+	 * (ON DELETE CASCADE). */
+	st = ok && in->n_files ? db_prepare(db, "INSERT INTO held_files(held_id, sha256) VALUES (?, ?)") : NULL;
+	ok = ok && (!in->n_files || st);
+	for (int i = 0; ok && st && i < in->n_files; i++) {
+		db_reset(st);
+		ok = db_bind_int(st, 1, held_id) == DB_OK &&
+		     db_bind_text(st, 2, hex_of(a, in->files[i].sha256)) == DB_OK && db_step(st) == DB_DONE;
+	}
 	db_finalize(st);
 	if (!*d.email) {
 		out->contact_masked = req_mask_phone(a, d.phone);
@@ -1387,11 +1418,13 @@ enum req_result req_hold(struct db *db, const struct req_config *cfg, struct are
 	return REQ_FAILED;
 }
 
+const char req_held_list_sql[] = "SELECT id, body, files, created, expires FROM held_additions WHERE request_id = ? "
+				 "AND expires > ? ORDER BY id LIMIT ?";
+
 int req_held_list(struct db *db, struct arena *a, int64_t request_id, struct req_held **out)
 {
 	*out = NULL;
-	struct db_stmt *st = db_prepare(db, "SELECT id, body, files, created, expires FROM held_additions WHERE "
-					    "request_id = ? AND expires > ? ORDER BY id LIMIT ?");
+	struct db_stmt *st = db_prepare(db, req_held_list_sql);
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, request_id);
@@ -1475,13 +1508,16 @@ enum req_result req_held_resolve(struct db *db, struct arena *a, int64_t request
 
 /* ---- lost links ---- */
 
+/* One member's requests that are not closed (requests_member_status); the sort is over those. */
+const char req_send_links_sql[] =
+    "SELECT id, number, subject, email FROM requests WHERE member_id = ? AND status IN ('new', 'open', 'waiting', "
+    "'resolved') AND merged_into IS NULL AND email <> '' ORDER BY lower(email), id DESC LIMIT 20";
+
 int req_send_links(struct db *db, const struct req_config *cfg, struct arena *a, const char *member_id)
 {
 	if (db_begin_write(db) != DB_OK)
 		return -1;
-	struct db_stmt *st = db_prepare(db, "SELECT id, number, subject, email FROM requests WHERE member_id = ? AND "
-					    "status <> 'closed' AND merged_into IS NULL AND email <> '' "
-					    "ORDER BY lower(email), id DESC LIMIT 20");
+	struct db_stmt *st = db_prepare(db, req_send_links_sql);
 	if (!st) {
 		db_rollback(db);
 		return -1;
@@ -1604,14 +1640,15 @@ bool req_deflect(struct db *db, const char *slug, const char *topic)
 
 /* ---- upkeep: the file sweep, expired throttle rows ---- */
 
+/* Both through an index on the hash (attachments_sha256, held_files_sha256). */
+const char req_file_referenced_sql[] = "SELECT 1 FROM attachments WHERE sha256 = ? UNION ALL "
+				       "SELECT 1 FROM held_files WHERE sha256 = ? LIMIT 1";
+
 /* True (or on a database error) when a row refers to the stored file hex. Every table that
  * refers to DATA/files must be asked here. */
 static bool file_referenced(struct db *db, const char *hex)
 {
-	/* held_additions.files is a short JSON array of {sha256, ...}; the table is small (a few
-	 * rows per request, expiring in days), so a scan for the hash is cheap enough. */
-	struct db_stmt *st = db_prepare(db, "SELECT 1 FROM attachments WHERE sha256 = ? UNION ALL "
-					    "SELECT 1 FROM held_additions WHERE files LIKE '%' || ? || '%' LIMIT 1");
+	struct db_stmt *st = db_prepare(db, req_file_referenced_sql);
 	if (!st)
 		return true;
 	db_bind_text(st, 1, hex);
@@ -1726,10 +1763,12 @@ int req_sweep_files(struct db *db, const char *data_dir, int64_t older_than, int
 	return removed;
 }
 
+const char req_prune_throttle_sql[] =
+    "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle WHERE window_start < ? LIMIT ?)";
+
 int req_prune_throttle(struct db *db, int max_rows)
 {
-	struct db_stmt *st = db_prepare(db, "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle "
-					    "WHERE window_start < ? LIMIT ?)");
+	struct db_stmt *st = db_prepare(db, req_prune_throttle_sql);
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, (int64_t)time(NULL) - REQ_THROTTLE_MAX_WINDOW);

@@ -2,15 +2,15 @@
  * req — support requests: taking one right the first time, refusing duplicates kindly, and the
  * member's private link.
  *
- * Owns the `requests`, `messages`, `attachments`, `idempotency`, `counters`, `throttle` and
- * `deflections` rows and the content-addressed attachment files under DATA/files (removed only
- * by the sweep, req_sweep_files, never on the request path). Checks every
- * field (Russian messages per field, what was typed is the caller's to keep), detects the file
- * type from the content (JPEG, PNG, PDF only), refuses a duplicate (an open request of the same
- * member on the same topic, or with nearly the same text), replays the answer of a repeated
- * Idempotency-Key or form token, enforces the creation rate limits, and writes a request, its
- * first message, its attachments and its notification in one durable transaction (files fsynced
- * before the commit). Never renders HTML or JSON; never trusts a file name.
+ * Owns the `requests`, `messages`, `attachments`, `idempotency`, `counters`, `throttle`,
+ * `deflections`, `held_additions`, `held_files` (the hashes of held files, for the sweep) and
+ * `request_counts` (the desk's counts per status, kept with every status change) rows and the content-addressed
+ * attachment files under DATA/files (removed only by the sweep, req_sweep_files, never on the request path). Checks
+ * every field (Russian messages per field, what was typed is the caller's to keep), detects the file type from the
+ * content (JPEG, PNG, PDF only), refuses a duplicate (an open request of the same member on the same topic, or with
+ * nearly the same text), replays the answer of a repeated Idempotency-Key or form token, enforces the creation rate
+ * limits, and writes a request, its first message, its attachments and its notification in one durable transaction
+ * (files fsynced before the commit). Never renders HTML or JSON; never trusts a file name.
  *
  * Private links: a request is read or written only through its link /r/<token> (or by an agent
  * in the desk); a member ID, a number, an e-mail or a phone is never enough. The token is 256
@@ -413,5 +413,42 @@ bool req_merge(struct db *db, struct arena *a, int64_t request_id, int64_t user_
 int req_auto_close(struct db *db, const struct req_config *cfg);
 /* Russian name of a status. */
 const char *req_status_ru(const char *status);
+
+/* ---- counts per status (request_counts: requests not merged away) ---- */
+
+#define REQ_N_STATUSES 5
+/* new, open, waiting, resolved, closed: the first three are the open queue. */
+extern const char *const req_statuses[REQ_N_STATUSES];
+/*
+ * The kept count of each status of req_statuses (one read of a five-row table; never a count of
+ * the requests). False on a database error.
+ */
+bool req_counts(struct db *db, int64_t n[REQ_N_STATUSES]);
+/*
+ * Steps st, an UPDATE of request id bound by the caller, and moves the request between the kept
+ * counts when its status or its merged state changed (read before and after by id). Every
+ * change of requests.status or merged_into goes through here (or req_counts_add for a new row),
+ * inside the caller's write transaction, so that the counts commit or roll back with it.
+ */
+bool req_update_counted(struct db *db, int64_t id, struct db_stmt *st);
+/* Adds delta to the kept count of status (a creation: "new", +1). */
+bool req_counts_add(struct db *db, const char *status, int64_t delta);
+/*
+ * The repair: counts every status from the requests (a read of the whole status index: for
+ * `spravka repair` and tests, never for a page) into real, compares with the kept counts (kept)
+ * and, when fix is true and they differ, writes the real ones, in one write transaction.
+ * Returns how many statuses differed, -1 on a database error.
+ */
+int req_counts_repair(struct db *db, bool fix, int64_t kept[REQ_N_STATUSES], int64_t real[REQ_N_STATUSES]);
+
+/*
+ * SQL texts of the queries whose plans matter at a million requests, as the module runs them:
+ * for the plans test (tests/unit/test_plans.c) and `spravka explain` (desk/plans.c).
+ */
+extern const char req_counts_sql[], req_counts_add_sql[], req_counted_state_sql[], req_counts_real_sql[];
+extern const char req_auto_close_sql[], req_view_by_number_sql[], req_view_by_id_sql[], req_view_by_token_sql[];
+extern const char req_view_messages_sql[], req_view_message_count_sql[], req_view_attachments_sql[], req_duplicate_sql[], req_throttle_sql[];
+extern const char req_throttle_hit_sql[], req_prune_idempotency_sql[], req_prune_held_sql[], req_replay_sql[];
+extern const char req_prune_throttle_sql[], req_send_links_sql[], req_held_list_sql[], req_file_referenced_sql[];
 
 #endif

@@ -783,6 +783,34 @@ Test(req_create, the_sweep_removes_only_old_unreferenced_files_and_old_uploads)
 	cr_assert_eq(stat(kept, &st), 0);
 }
 
+/* Issue #8: the sweep finds a held file by its hash (held_files, an index) instead of a LIKE over
+ * every held addition; the rows go with the addition (ON DELETE CASCADE). */
+Test(req_create, the_sweep_keeps_a_file_only_a_held_addition_refers_to)
+{
+	struct req_input in = input("1234567", "payouts", DESC);
+	struct req_outcome first, out;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &first), REQ_CREATED);
+	struct http_file f = upload("scan.jpg", JPEG_BYTES, sizeof JPEG_BYTES - 1);
+	struct req_input add = input("1234567", "payouts", "Вот скриншот из личного кабинета с ошибкой.");
+	add.files = &f;
+	add.n_files = 1;
+	cr_assert_eq(req_hold(db, &cfg, A, &add, DESC, &out), REQ_CREATED);
+	const char *held = stored_path(&f);
+	cr_assert_eq(count("SELECT count(*) FROM held_files"), 1);
+	cr_assert_eq(count("SELECT count(*) FROM attachments WHERE sha256 = (SELECT sha256 FROM held_files)"), 0);
+	age(held, 7200);
+	char cursor[65] = "";
+	cr_assert_eq(req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor), 0);
+	struct stat st;
+	cr_assert_eq(stat(held, &st), 0, "a held file was removed");
+	/* The addition expires and is pruned: its file goes at the next sweep. */
+	cr_assert_eq(db_exec(db, "UPDATE held_additions SET expires = 1"), DB_OK);
+	cr_assert_geq(req_prune(db, 100), 1);
+	cr_assert_eq(count("SELECT count(*) FROM held_files"), 0, "the held files went with the addition");
+	cr_assert_eq(req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor), 1);
+	cr_assert_neq(stat(held, &st), 0, "an unreferenced old file was kept");
+}
+
 /* The race of issue #7: a creation reuses stored content that no row refers to any more (its
  * request failed, or was never committed) while the sweep looks at that very file. */
 struct sweeper {

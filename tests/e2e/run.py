@@ -225,8 +225,14 @@ def _():
 @test("page /metrics: Prometheus text with requests and articles")
 def _():
     get("/")
-    r = get("/metrics")
-    eq(r.status, 200, "status")
+    # A request is counted when libmicrohttpd reports it complete, just after its last byte is
+    # sent: a scrape that follows at once (on another thread) may come first, so poll briefly.
+    for _ in range(20):
+        r = get("/metrics")
+        eq(r.status, 200, "status")
+        if 'spravka_http_requests_total{route="/",method="GET",status="200"}' in r.text:
+            break
+        time.sleep(0.05)
     check((r.header("content-type") or "").startswith("text/plain"), "not text/plain")
     t = r.text
     contains(t, "# TYPE spravka_http_requests_total counter", 'spravka_http_requests_total{route="/",method="GET",status="200"}',

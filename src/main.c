@@ -256,6 +256,9 @@ static void *maintenance_main(void *arg)
 			fprintf(stderr, "spravka: cannot auto-close requests: %s\n", db_errmsg(db));
 		if (tick % UPKEEP_EVERY == 2)
 			upkeep(app, db, cursor);
+		/* The log into the database file, off every request's path (db.h). */
+		if (db_checkpoint(db) == DB_ERR)
+			fprintf(stderr, "spravka: cannot checkpoint the database: %s\n", db_errmsg(db));
 		/* Expired idempotency keys and held additions: at start, then once a minute, in
 		 * bounded batches (a backlog goes 1000 rows a second). */
 		if (prune_due-- <= 0) {

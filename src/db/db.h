@@ -70,6 +70,15 @@ enum db_rc db_begin_write(struct db *db);
 enum db_rc db_commit(struct db *db);
 enum db_rc db_rollback(struct db *db);
 
+/*
+ * Copies what the log holds into the database file, without waiting for readers or writers
+ * (SQLite: a PASSIVE WAL checkpoint; what readers still use is copied next time). Durability
+ * does not depend on it: a commit is durable in the log. The server calls it once a second from
+ * its maintenance thread, so that no request's commit pays for a checkpoint and each page
+ * changed many times in that second is written to the database file once.
+ */
+enum db_rc db_checkpoint(struct db *db);
+
 /* Schema version this program writes, and the one in the open database. */
 int db_schema_latest(void);
 int db_schema_version(struct db *db);

@@ -273,3 +273,70 @@ Test(db_group, abandon_fails_what_waits_for_the_lock_at_once)
 	cr_assert_eq(db_col_int(st, 0), 0);
 	db_finalize(st);
 }
+
+/* Issue #8: a new request (link_hash NULL) does not write the link_hash index, and the private
+ * link's lookup still finds both kinds of link through an index. */
+Test(db, link_hash_index_is_partial_and_used)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	struct db_stmt *st = db_prepare(db, "SELECT sql FROM sqlite_schema WHERE name = 'requests_link_hash'");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert(strstr(db_col_text(st, 0), "WHERE link_hash IS NOT NULL"), "%s", db_col_text(st, 0));
+	db_finalize(st);
+	st = db_prepare(db,
+			"EXPLAIN QUERY PLAN SELECT r.id FROM requests r WHERE (r.token_hash = ?1 OR r.link_hash = ?1)");
+	cr_assert_not_null(st, "%s", db_errmsg(db));
+	char all[1024] = "";
+	while (db_step(st) == DB_ROW) {
+		strncat(all, db_col_text(st, 3), sizeof all - strlen(all) - 4);
+		strcat(all, " | ");
+	}
+	db_finalize(st);
+	cr_assert(strstr(all, "USING INDEX requests_link_hash"), "plan: %s", all);
+	cr_assert_null(strstr(all, "SCAN"), "plan: %s", all);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+static long file_size(const char *dir, const char *name)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* Commits stay in the log (no automatic checkpoint below its threshold) until db_checkpoint
+ * copies them into the database file; a reader sees them either way. */
+Test(db, checkpoint_copies_the_log)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db, *reader;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_open(dir, &reader, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_checkpoint(db), DB_OK);
+	long before = file_size(dir, "spravka.db");
+	cr_assert_eq(db_exec(db, "CREATE TABLE big(x TEXT)"), DB_OK);
+	for (int i = 0; i < 300; i++) /* ~1.2 MB: 300 pages, under the automatic threshold */
+		cr_assert_eq(db_exec(db, "INSERT INTO big VALUES (printf('%4000d', 1))"), DB_OK);
+	cr_assert_eq(file_size(dir, "spravka.db"), before, "written to the database file before a checkpoint");
+	cr_assert_gt(file_size(dir, "spravka.db-wal"), 300 * 4096);
+	struct db_stmt *st = db_prepare(reader, "SELECT count(*) FROM big");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), 300);
+	db_finalize(st);
+	cr_assert_eq(db_checkpoint(db), DB_OK);
+	cr_assert_gt(file_size(dir, "spravka.db"), before + 300 * 4000, "the checkpoint did not copy the log");
+	db_close(reader);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}

@@ -431,6 +431,7 @@ static int cmd_serve(struct opts *o)
 		fprintf(stderr, "spravka: grace period over, answering the requests still waiting 503\n");
 		db_group_abandon(app.writer);
 		atomic_store(&app.back_abandoned, true);
+		db_pool_interrupt(app.back_pool); /* a desk query running now fails instead of holding on */
 		db_give_up_waiting();
 		http_wait(app.http, 10000, true);
 	}

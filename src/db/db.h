@@ -91,6 +91,12 @@ enum db_rc db_pool_open(const char *dir, int size, struct db_pool **out, char *e
 struct db *db_pool_get(struct db_pool *p);
 void db_pool_put(struct db_pool *p, struct db *db);
 void db_pool_close(struct db_pool *p);
+/*
+ * Stops the statements running now on the pool's connections (from any thread): they fail
+ * with DB_ERR, and a transaction they were in is rolled back. For the end of a shutdown's grace
+ * period, so that a long query does not hold the shutdown. Statements started afterwards run.
+ */
+void db_pool_interrupt(struct db_pool *p);
 
 /*
  * Group commit. Every durable write costs a flush of the log to disk (SQLite: an fdatasync of

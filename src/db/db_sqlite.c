@@ -409,6 +409,14 @@ void db_pool_put(struct db_pool *p, struct db *db)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void db_pool_interrupt(struct db_pool *p)
+{
+	/* sqlite3_interrupt may be called from another thread while the connection is in use; the
+	 * connections live until db_pool_close. */
+	for (int i = 0; p && i < p->size; i++)
+		sqlite3_interrupt(p->all[i]->h);
+}
+
 void db_pool_close(struct db_pool *p)
 {
 	if (!p)

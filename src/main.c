@@ -266,6 +266,9 @@ static void *maintenance_main(void *arg)
 			fprintf(stderr, "spravka: cannot auto-close requests: %s\n", db_errmsg(db));
 		if (tick % UPKEEP_EVERY == 2)
 			upkeep(app, db, cursor);
+		/* The log into the database file, off every request's path (db.h). */
+		if (db_checkpoint(db) == DB_ERR)
+			fprintf(stderr, "spravka: cannot checkpoint the database: %s\n", db_errmsg(db));
 		/* Expired idempotency keys and held additions: at start, then once a minute, in
 		 * bounded batches (a backlog goes 1000 rows a second). */
 		if (prune_due-- <= 0) {
@@ -350,6 +353,16 @@ static int cmd_serve(struct opts *o)
 		fprintf(stderr, "spravka: cannot start the file threads\n");
 		return 1;
 	}
+	/* The back office (the desk, /metrics): threads and connections of its own, at a lower CPU
+	 * priority, so that no desk query holds what members' pages need. */
+	if (db_pool_open(app.cfg.data_dir, app.cfg.desk_threads, &app.back_pool, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
+	if (!(app.back_office = workers_start_nice(app.cfg.desk_threads, BACK_OFFICE_NICE))) {
+		fprintf(stderr, "spravka: cannot start the back-office threads\n");
+		return 1;
+	}
 
 	int n_routes;
 	const char *const *names = app_route_names(&n_routes);
@@ -389,8 +402,9 @@ static int cmd_serve(struct opts *o)
 		fflush(stderr);
 		return 1;
 	}
-	fprintf(stderr, "spravka %s: listening on http://%.*s:%d/ with %d threads\n", SPRAVKA_VERSION,
-		(int)(strrchr(app.cfg.listen, ':') - app.cfg.listen), app.cfg.listen, http_port(app.http), threads);
+	fprintf(stderr, "spravka %s: listening on http://%.*s:%d/ with %d threads (%d for the desk)\n", SPRAVKA_VERSION,
+		(int)(strrchr(app.cfg.listen, ':') - app.cfg.listen), app.cfg.listen, http_port(app.http), threads,
+		app.cfg.desk_threads);
 	fflush(stderr);
 	pthread_t maint;
 	pthread_create(&maint, NULL, maintenance_main, &app);
@@ -432,10 +446,13 @@ static int cmd_serve(struct opts *o)
 		 * any more. */
 		fprintf(stderr, "spravka: grace period over, answering the requests still waiting 503\n");
 		db_group_abandon(app.writer);
+		atomic_store(&app.back_abandoned, true);
+		db_pool_interrupt(app.back_pool); /* a desk query running now fails instead of holding on */
 		db_give_up_waiting();
 		http_wait(app.http, 10000, true);
 	}
-	http_close(app.http); /* no handler hands work to the threads stopped next */
+	http_close(app.http);	       /* no handler hands work to the threads stopped next */
+	workers_stop(app.back_office); /* every back-office request queued is answered */
 	workers_stop(app.file_sync);
 	db_group_stop(app.writer); /* every creation answered */
 	if (!http_stop(app.http)) {
@@ -451,6 +468,7 @@ static int cmd_serve(struct opts *o)
 	db_pool_put(app.pool, db);
 	search_log_free(app.search_log);
 	db_pool_close(app.pool);
+	db_pool_close(app.back_pool);
 	search_free(app.index);
 	pthread_rwlock_destroy(&app.index_lock);
 	app_free_static(&app);

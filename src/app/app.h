@@ -10,6 +10,11 @@
  *
  * A handler gets a struct ctx: the request (with its arena), the response to fill, a database
  * connection from the pool, and the reader's country.
+ *
+ * Back-office routes (the desk, /metrics) run on back_office — desk_threads threads at nice
+ * BACK_OFFICE_NICE — with connections of back_pool, never of pool: the portal's threads and
+ * connections are never held by desk work, however slow its queries. Their handlers must not
+ * suspend the request themselves (no app_create_request).
  */
 #ifndef SPRAVKA_APP_H
 #define SPRAVKA_APP_H
@@ -28,6 +33,11 @@ struct db_pool;
 struct search_index;
 struct search_log;
 struct auth_user;
+struct workers;
+
+/* The CPU priority of the back-office threads (a nice value; docs/benchmarks.md, "Portal
+ * isolation"). */
+#define BACK_OFFICE_NICE 10
 
 struct static_file {
 	const char *name; /* URL name under /static/ */
@@ -43,6 +53,9 @@ struct app {
 	struct db_group *writer;   /* group commit of request creations */
 	struct workers *file_sync; /* fsyncs of uploaded files, off the HTTP threads */
 	struct http_server *http;
+	struct workers *back_office; /* back-office routes; NULL: they run like the others */
+	struct db_pool *back_pool;   /* the back office's connections */
+	atomic_bool back_abandoned;  /* shutdown's grace is over: queued back-office work answers 503 */
 	pthread_rwlock_t index_lock;
 	struct search_index *index; /* under index_lock */
 	_Atomic int64_t content_version;

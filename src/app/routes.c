@@ -8,6 +8,13 @@
  * 413, missing role -> login redirect or 403 (roles arrive with the desk), and a cacheable route
  * is answered from the page cache without touching the database.
  *
+ * Two classes of routes: the portal (members' pages, the API) runs on the HTTP thread that
+ * received the request, with the portal's connections; the back office (R_BACK: the desk and
+ * /metrics) is handed to the back-office threads after the checks that need no database
+ * (route, method, origin, body), and there the session, role and CSRF checks and the handler run
+ * with the back office's own connections, at a lower CPU priority. The connection is suspended
+ * meanwhile, so a slow desk query never holds an HTTP thread (docs/architecture.md, "Threads").
+ *
  * Cross-site writes: a form (every POST outside /api/) that a browser sends from another site is
  * refused with 403 — the Origin header, or the Referer when there is no Origin, must name the
  * site itself (public_url when configured, else the request's Host); "Origin: null" (sandboxed
@@ -23,6 +30,7 @@
 #include "../desk/desk.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../core/workers.h"
 #include "../core/text.h"
 #include "../db/db.h"
 #include "../kb/kb.h"
@@ -51,6 +59,7 @@ enum flags {
 	R_SEARCH_CLICK = 16, /* ?sq=QUERY records a click on a search result */
 	R_PAGED = 32,	     /* ?page=N (app_page): part of the cache key */
 	R_ANY_COUNTRY = 64,  /* with R_CACHE: the answer is the same for every country (cached once) */
+	R_BACK = 128,	     /* back office: run on the back-office threads (see app.h) */
 };
 /* What a route takes as a body. */
 enum body { B_NONE, B_FORM, B_JSON_OR_FORM };
@@ -96,7 +105,7 @@ static const struct route routes[] = {
 	{"/country",                 M_GET,  page_country,        ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/static/{file}",           M_GET,  sys_static,          ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/healthz",                 M_GET,  sys_healthz,         ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
-	{"/metrics",                 M_GET,  sys_metrics,         ROLE_ANYONE, false, B_NONE,         0,            0},
+	{"/metrics",                 M_GET,  sys_metrics,         ROLE_ANYONE, false, B_NONE,         0,            R_BACK},
 	{"/api/v1/sections",         M_GET,  api_sections,        ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED | R_ANY_COUNTRY},
 	{"/api/v1/sections/{slug}",  M_GET,  api_section,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED | R_ANY_COUNTRY},
 	{"/api/v1/articles/{slug}",  M_GET,  api_article,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_COUNTRY_PARAM},
@@ -104,16 +113,16 @@ static const struct route routes[] = {
 	{"/api/v1/topics",           M_GET,  api_topics,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_NODB},
 	{"/api/v1/requests",         M_POST, api_request_create,  ROLE_ANYONE, false, B_JSON_OR_FORM, REQUEST_BODY, R_API},
 	/* The desk. Login checks its own double-submit token (there is no session yet). */
-	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            0},
-	{"/desk/login",              M_POST, desk_login,          ROLE_ANYONE, false, B_FORM,         16 * KB,      0},
-	{"/desk/logout",             M_POST, desk_logout,         ROLE_SIGNED_IN, true, B_FORM,       16 * KB,      0},
-	{"/desk",                    M_GET,  desk_queue,          ROLE_AGENT,  false, B_NONE,         0,            0},
-	{"/desk/r/{number}",         M_GET,  desk_request,        ROLE_AGENT,  false, B_NONE,         0,            0},
-	{"/desk/r/{number}",         M_POST, desk_action,         ROLE_AGENT,  true,  B_FORM,         256 * KB,     0},
-	{"/desk/f/{id}",             M_GET,  desk_file,           ROLE_AGENT,  false, B_NONE,         0,            0},
-	{"/desk/canned",             M_GET,  desk_canned,         ROLE_AGENT,  false, B_NONE,         0,            0},
-	{"/desk/canned",             M_POST, desk_canned_add,     ROLE_AGENT,  true,  B_FORM,         64 * KB,      0},
-	{"/desk/outbox",             M_GET,  desk_outbox,         ROLE_AGENT,  false, B_NONE,         0,            0},
+	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            R_BACK},
+	{"/desk/login",              M_POST, desk_login,          ROLE_ANYONE, false, B_FORM,         16 * KB,      R_BACK},
+	{"/desk/logout",             M_POST, desk_logout,         ROLE_SIGNED_IN, true, B_FORM,       16 * KB,      R_BACK},
+	{"/desk",                    M_GET,  desk_queue,          ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
+	{"/desk/r/{number}",         M_GET,  desk_request,        ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
+	{"/desk/r/{number}",         M_POST, desk_action,         ROLE_AGENT,  true,  B_FORM,         256 * KB,     R_BACK},
+	{"/desk/f/{id}",             M_GET,  desk_file,           ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
+	{"/desk/canned",             M_GET,  desk_canned,         ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
+	{"/desk/canned",             M_POST, desk_canned_add,     ROLE_AGENT,  true,  B_FORM,         64 * KB,      R_BACK},
+	{"/desk/outbox",             M_GET,  desk_outbox,         ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))
@@ -295,6 +304,87 @@ void app_prepare(void *appv, struct http_request *req, struct http_body_rules *r
 	}
 }
 
+/*
+ * The part of a request that needs the database: the session, the role and the CSRF token, then
+ * the handler, with a connection of pool (the portal's or the back office's).
+ */
+static void run_route(struct ctx *c, const struct route *r, struct db_pool *pool)
+{
+	struct http_request *req = c->req;
+	struct http_response *resp = c->resp;
+	bool get = !strcmp(req->method, "GET") || req->head;
+	if (!(r->flags & R_NODB))
+		c->db = db_pool_get(pool);
+	struct auth_user user;
+	if (r->role != ROLE_ANYONE) {
+		/* Anonymous: to the login page; signed in without the role: 403; a state change
+		 * without the session's CSRF token: 403. */
+		int s = auth_session(c->db, req->arena, http_cookie(req, AUTH_SESSION_COOKIE), &user);
+		if (s <= 0) {
+			if (s < 0) {
+				page_error(c, 503, "База данных недоступна.");
+			} else {
+				/* Back to the page asked for, its query included (GET only: a form
+				 * sent without a session is not replayed). */
+				struct buf target, next;
+				buf_init(&target, 8192);
+				buf_init(&next, 32768); /* 3 times the target at most */
+				buf_adds(&target, req->path);
+				for (size_t i = 0; get && i < req->n_params; i++) {
+					buf_addc(&target, i ? '&' : '?');
+					url_encode(&target, req->params[i].name);
+					buf_addc(&target, '=');
+					url_encode(&target, req->params[i].value);
+				}
+				url_encode(&next, buf_failed(&target) ? req->path : buf_str(&target));
+				buf_free(&target);
+				resp->status = 303;
+				resp->location = arena_printf(req->arena, "/desk/login?next=%s", buf_str(&next));
+				resp->content_type = "text/plain; charset=utf-8";
+				resp->cache_control = "no-store";
+				buf_adds(&resp->body, "Войдите, чтобы продолжить.\n");
+				buf_free(&next);
+			}
+			db_pool_put(pool, c->db);
+			return;
+		}
+		c->user = &user;
+		if (!(user.roles & (unsigned)r->role)) {
+			page_error(c, 403, "У вашей учётной записи нет доступа к этой странице.");
+			db_pool_put(pool, c->db);
+			return;
+		}
+		if (r->csrf && !auth_csrf_ok(&user, http_field(req, "csrf", NULL))) {
+			page_error(c, 403,
+				   "Форма устарела или отправлена с другого сайта. Обновите страницу и "
+				   "попробуйте ещё раз.");
+			db_pool_put(pool, c->db);
+			return;
+		}
+	}
+	r->handler(c);
+	if (c->db)
+		db_pool_put(pool, c->db);
+}
+
+/* A back-office request: its route's checks and handler, on a back-office thread. */
+struct back_job {
+	struct work item; /* first: the workers' queue */
+	struct ctx c;
+	const struct route *r;
+};
+
+static void back_office_run(struct work *w)
+{
+	struct back_job *j = (struct back_job *)w;
+	struct ctx *c = &j->c;
+	if (atomic_load(&c->app->back_abandoned))
+		page_error(c, 503, "Сервис перезапускается. Повторите запрос через минуту.");
+	else
+		run_route(c, j->r, c->app->back_pool);
+	http_resume(c->req); /* last: the request, and j in its arena, may be gone after it */
+}
+
 void app_dispatch(void *appv, struct http_request *req, struct http_response *resp)
 {
 	struct app *app = appv;
@@ -378,58 +468,16 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 		if (n > 0 && (size_t)n < sizeof key && http_cache_lookup(req, key))
 			return;
 	}
-	if (!(r->flags & R_NODB))
-		c.db = db_pool_get(app->pool);
-	struct auth_user user;
-	if (r->role != ROLE_ANYONE) {
-		/* Anonymous: to the login page; signed in without the role: 403; a state change
-		 * without the session's CSRF token: 403. */
-		int s = auth_session(c.db, req->arena, http_cookie(req, AUTH_SESSION_COOKIE), &user);
-		if (s <= 0) {
-			if (s < 0) {
-				page_error(&c, 503, "База данных недоступна.");
-			} else {
-				/* Back to the page asked for, its query included (GET only: a form
-				 * sent without a session is not replayed). */
-				struct buf target, next;
-				buf_init(&target, 8192);
-				buf_init(&next, 32768); /* 3 times the target at most */
-				buf_adds(&target, req->path);
-				for (size_t i = 0; get && i < req->n_params; i++) {
-					buf_addc(&target, i ? '&' : '?');
-					url_encode(&target, req->params[i].name);
-					buf_addc(&target, '=');
-					url_encode(&target, req->params[i].value);
-				}
-				url_encode(&next, buf_failed(&target) ? req->path : buf_str(&target));
-				buf_free(&target);
-				resp->status = 303;
-				resp->location = arena_printf(req->arena, "/desk/login?next=%s", buf_str(&next));
-				resp->content_type = "text/plain; charset=utf-8";
-				resp->cache_control = "no-store";
-				buf_adds(&resp->body, "Войдите, чтобы продолжить.\n");
-				buf_free(&next);
-			}
-			db_pool_put(app->pool, c.db);
-			return;
-		}
-		c.user = &user;
-		if (!(user.roles & (unsigned)r->role)) {
-			page_error(&c, 403, "У вашей учётной записи нет доступа к этой странице.");
-			db_pool_put(app->pool, c.db);
-			return;
-		}
-		if (r->csrf && !auth_csrf_ok(&user, http_field(req, "csrf", NULL))) {
-			page_error(&c, 403,
-				   "Форма устарела или отправлена с другого сайта. Обновите страницу и "
-				   "попробуйте ещё раз.");
-			db_pool_put(app->pool, c.db);
-			return;
-		}
+	if ((r->flags & R_BACK) && app->back_office) {
+		/* The rest (role, CSRF, handler) runs on a back-office thread: this thread goes
+		 * back to the portal's connections at once. */
+		struct back_job *j = arena_alloc(req->arena, sizeof *j);
+		*j = (struct back_job){.item.run = back_office_run, .c = c, .r = r};
+		http_suspend(req);
+		workers_submit(app->back_office, &j->item); /* last: the job owns req now */
+		return;
 	}
-	r->handler(&c);
-	if (c.db)
-		db_pool_put(app->pool, c.db);
+	run_route(&c, r, app->pool);
 }
 
 int app_page(const struct http_request *req)

@@ -53,6 +53,7 @@ void config_defaults(struct config *c)
 	set_str(&c->listen, "127.0.0.1:8080");
 	set_str(&c->data_dir, "./data");
 	c->threads = 0;
+	c->desk_threads = 2;
 	c->max_connections = 1024;
 	c->max_connections_per_ip = 128;
 	c->connection_timeout = 30;
@@ -170,6 +171,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"site", "home_articles", offsetof(struct config, home_articles), 1, 100},
 	    {"site", "section_page_size", offsetof(struct config, section_page_size), 10, 500},
 	    {"server", "threads", offsetof(struct config, threads), 0, 256},
+	    {"server", "desk_threads", offsetof(struct config, desk_threads), 1, 64},
 	    {"limits", "max_connections", offsetof(struct config, max_connections), 16, 100000},
 	    {"limits", "max_connections_per_ip", offsetof(struct config, max_connections_per_ip), 1, 100000},
 	    {"limits", "connection_timeout", offsetof(struct config, connection_timeout), 1, 3600},

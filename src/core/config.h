@@ -43,9 +43,10 @@ struct config {
 	struct country *countries;
 	size_t n_countries;
 	/* [server] */
-	char *listen;	/* HOST:PORT */
-	char *data_dir; /* holds spravka.db */
-	int threads;	/* HTTP worker threads; 0 = one per core */
+	char *listen;	  /* HOST:PORT */
+	char *data_dir;	  /* holds spravka.db */
+	int threads;	  /* HTTP worker threads; 0 = one per core */
+	int desk_threads; /* back-office threads (desk, /metrics) at a lower CPU priority */
 	/* [limits] */
 	int max_connections;	    /* in all */
 	int max_connections_per_ip; /* >= 1 (default 128) */

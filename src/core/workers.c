@@ -3,6 +3,9 @@
 #include "arena.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 void work_queue_init(struct work_queue *q)
 {
@@ -57,13 +60,23 @@ void work_queue_destroy(struct work_queue *q)
 struct workers {
 	struct work_queue q;
 	int n;
+	int nice;
 	pthread_t threads[];
 };
+
+int workers_thread_nice(void)
+{
+	return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+}
 
 static void *worker_main(void *arg)
 {
 	struct workers *p = arg;
 	struct work *w;
+	/* On Linux a nice value belongs to the thread (PRIO_PROCESS with a thread id). Lowering it
+	 * needs no privilege; when it fails anyway the work still runs, at the default. */
+	if (p->nice > 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->nice);
 	while (work_queue_take(&p->q, &w, 1))
 		w->run(w);
 	return NULL;
@@ -71,7 +84,13 @@ static void *worker_main(void *arg)
 
 struct workers *workers_start(int n)
 {
+	return workers_start_nice(n, 0);
+}
+
+struct workers *workers_start_nice(int n, int nice)
+{
 	struct workers *p = xcalloc(1, sizeof *p + (size_t)n * sizeof(pthread_t));
+	p->nice = nice < 0 ? 0 : nice > 19 ? 19 : nice;
 	work_queue_init(&p->q);
 	for (; p->n < n; p->n++)
 		if (pthread_create(&p->threads[p->n], NULL, worker_main, p) != 0) {

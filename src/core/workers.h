@@ -37,6 +37,14 @@ void work_queue_destroy(struct work_queue *q);
 struct workers;
 /* Starts n threads (n >= 1); NULL when a thread cannot be started. */
 struct workers *workers_start(int n);
+/*
+ * The same, for background work: each thread lowers its own CPU priority to nice (1..19, Linux
+ * setpriority on the thread's id), so that the threads at the default priority (the HTTP
+ * workers) get the CPU first when both want it. nice 0 keeps the default.
+ */
+struct workers *workers_start_nice(int n, int nice);
+/* The nice value the calling thread runs at (for tests). */
+int workers_thread_nice(void);
 void workers_submit(struct workers *p, struct work *w);
 /* Runs what is still queued, then joins the threads. NULL is fine. */
 void workers_stop(struct workers *p);

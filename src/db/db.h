@@ -70,6 +70,15 @@ enum db_rc db_begin_write(struct db *db);
 enum db_rc db_commit(struct db *db);
 enum db_rc db_rollback(struct db *db);
 
+/*
+ * Copies what the log holds into the database file, without waiting for readers or writers
+ * (SQLite: a PASSIVE WAL checkpoint; what readers still use is copied next time). Durability
+ * does not depend on it: a commit is durable in the log. The server calls it once a second from
+ * its maintenance thread, so that no request's commit pays for a checkpoint and each page
+ * changed many times in that second is written to the database file once.
+ */
+enum db_rc db_checkpoint(struct db *db);
+
 /* Schema version this program writes, and the one in the open database. */
 int db_schema_latest(void);
 int db_schema_version(struct db *db);
@@ -82,6 +91,12 @@ enum db_rc db_pool_open(const char *dir, int size, struct db_pool **out, char *e
 struct db *db_pool_get(struct db_pool *p);
 void db_pool_put(struct db_pool *p, struct db *db);
 void db_pool_close(struct db_pool *p);
+/*
+ * Stops the statements running now on the pool's connections (from any thread): they fail
+ * with DB_ERR, and a transaction they were in is rolled back. For the end of a shutdown's grace
+ * period, so that a long query does not hold the shutdown. Statements started afterwards run.
+ */
+void db_pool_interrupt(struct db_pool *p);
 
 /*
  * Group commit. Every durable write costs a flush of the log to disk (SQLite: an fdatasync of

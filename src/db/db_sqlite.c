@@ -29,6 +29,9 @@ struct db {
 };
 
 #define BUSY_LIMIT_US 5000000 /* a writer waits at most 5 s for the lock */
+/* The log's size (pages) past which a commit checkpoints by itself: 40 MB, reached only when
+ * db_checkpoint is not called often enough (SQLite's default is 1000). */
+#define DB_AUTOCHECKPOINT_PAGES "10000"
 
 /*
  * SQLite's own busy timeout sleeps 1, 2, 5, 10 ... 100 ms between tries: while one thread
@@ -317,9 +320,12 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 	}
 	sqlite3_busy_handler(db->h, on_busy, NULL);
 	/* synchronous=FULL: a commit is on disk when it returns (WAL fsynced), which is what
-	 * "a request is acknowledged only when durable" needs. */
+	 * "a request is acknowledged only when durable" needs. Checkpoints: db_checkpoint, called
+	 * once a second by the server's maintenance thread; the automatic one (run by whichever
+	 * connection commits past the threshold, inside its commit) only as a bound on the log
+	 * (docs/benchmarks.md, "Writes per creation"). */
 	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-			"PRAGMA foreign_keys=ON") != DB_OK) {
+			"PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" DB_AUTOCHECKPOINT_PAGES) != DB_OK) {
 		snprintf(err, errlen, "%s is not a usable database: %s", path, db_errmsg(db));
 		db_close(db);
 		return DB_ERR;
@@ -335,6 +341,12 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 enum db_rc db_open(const char *dir, struct db **out, char *err, size_t errlen)
 {
 	return open_one(dir, true, out, err, errlen);
+}
+
+enum db_rc db_checkpoint(struct db *db)
+{
+	int log = 0, copied = 0;
+	return map_rc(sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied));
 }
 
 void db_close(struct db *db)
@@ -395,6 +407,14 @@ void db_pool_put(struct db_pool *p, struct db *db)
 	p->free_list[p->nfree++] = db;
 	pthread_cond_signal(&p->freed);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void db_pool_interrupt(struct db_pool *p)
+{
+	/* sqlite3_interrupt may be called from another thread while the connection is in use; the
+	 * connections live until db_pool_close. */
+	for (int i = 0; p && i < p->size; i++)
+		sqlite3_interrupt(p->all[i]->h);
 }
 
 void db_pool_close(struct db_pool *p)

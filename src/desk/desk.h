@@ -9,8 +9,10 @@
  * with the reason inside the desk and a link back to the request.
  *
  * Every desk route is in the route table with its role and CSRF flag; the dispatcher has already
- * checked both when a handler here runs (ctx->user is set). Changes go through req/ (one
- * transaction each, with the audit row and the member's mail).
+ * checked both when a handler here runs (ctx->user is set). The handlers run on the back-office
+ * threads with the back office's connections (app.h), never on an HTTP thread, so they may be
+ * slow without holding up members' pages; they must not suspend the request themselves. Changes
+ * go through req/ (one transaction each, with the audit row and the member's mail).
  */
 #ifndef SPRAVKA_DESK_H
 #define SPRAVKA_DESK_H

@@ -263,6 +263,12 @@ void http_suspend(struct http_request *req)
 void http_resume(struct http_request *req)
 {
 	struct req_ctx *x = (struct req_ctx *)req;
+	if (x->delay_ms && x->cs && !atomic_load(&x->s->draining)) {
+		/* The handler that ran on another thread asked for http_delay: the reaper resumes
+		 * the connection when the delay is over (or at once when draining). */
+		atomic_store(&x->cs->resume_at_us, http_now_us() + (uint64_t)x->delay_ms * 1000u);
+		return;
+	}
 	/* Counted before: once a resumption is asked, stopping the daemon is safe
 	 * (MHD_stop_daemon processes pending resumptions before it checks for suspended ones). */
 	atomic_fetch_sub(&x->s->suspended, 1);

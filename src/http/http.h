@@ -199,7 +199,9 @@ bool http_stop(struct http_server *s);
  * Deferred answers. A handler that hands its work to another thread calls http_suspend() before
  * handing it over and then returns at once, touching neither req nor the response again; the
  * other thread fills the response (it may use req->arena) and calls http_resume(), after which
- * the server sends it. The connection waits meanwhile without holding a worker thread.
+ * the server sends it. The connection waits meanwhile without holding a worker thread. When the
+ * work done on the other thread called http_delay, http_resume sends the answer only when that
+ * delay is over (the reaper resumes it).
  */
 void http_suspend(struct http_request *req);
 void http_resume(struct http_request *req);

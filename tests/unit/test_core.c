@@ -2,8 +2,11 @@
 #include "../../src/core/arena.h"
 #include "../../src/core/buf.h"
 #include "../../src/core/text.h"
+#include "../../src/core/workers.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 Test(buf, grows_and_terminates)
@@ -201,4 +204,49 @@ Test(arena, big_and_small_allocations)
 	cr_assert_str_eq(after, "world");
 	cr_assert_str_eq(arena_printf(a, "%d-%s", 5, "z"), "5-z");
 	arena_free(a);
+}
+
+/* Issue #8: background threads run at a lower CPU priority than the thread that starts them. */
+struct nice_probe {
+	struct work w;
+	int nice;
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	bool ran;
+};
+
+static void probe_run(struct work *w)
+{
+	struct nice_probe *p = (struct nice_probe *)w;
+	pthread_mutex_lock(&p->lock);
+	p->nice = workers_thread_nice();
+	p->ran = true;
+	pthread_cond_signal(&p->done);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int nice_of_worker(int nice)
+{
+	struct nice_probe p = {.w.run = probe_run};
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.done, NULL);
+	struct workers *ws = workers_start_nice(1, nice);
+	cr_assert_not_null(ws);
+	workers_submit(ws, &p.w);
+	pthread_mutex_lock(&p.lock);
+	while (!p.ran)
+		pthread_cond_wait(&p.done, &p.lock);
+	pthread_mutex_unlock(&p.lock);
+	workers_stop(ws);
+	return p.nice;
+}
+
+Test(workers, nice_lowers_the_threads_priority)
+{
+	int base = workers_thread_nice();
+	if (base >= 10)
+		cr_skip_test("the tests already run at nice %d", base);
+	cr_assert_eq(nice_of_worker(10), 10);
+	cr_assert_eq(nice_of_worker(0), base, "workers_start keeps the default");
+	cr_assert_eq(workers_thread_nice(), base, "the caller's own priority is unchanged");
 }

@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,4 +273,120 @@ Test(db_group, abandon_fails_what_waits_for_the_lock_at_once)
 	cr_assert_eq(db_step(st), DB_ROW);
 	cr_assert_eq(db_col_int(st, 0), 0);
 	db_finalize(st);
+}
+
+/* Issue #8: a new request (link_hash NULL) does not write the link_hash index, and the private
+ * link's lookup still finds both kinds of link through an index. */
+Test(db, link_hash_index_is_partial_and_used)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	struct db_stmt *st = db_prepare(db, "SELECT sql FROM sqlite_schema WHERE name = 'requests_link_hash'");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert(strstr(db_col_text(st, 0), "WHERE link_hash IS NOT NULL"), "%s", db_col_text(st, 0));
+	db_finalize(st);
+	st = db_prepare(db,
+			"EXPLAIN QUERY PLAN SELECT r.id FROM requests r WHERE (r.token_hash = ?1 OR r.link_hash = ?1)");
+	cr_assert_not_null(st, "%s", db_errmsg(db));
+	char all[1024] = "";
+	while (db_step(st) == DB_ROW) {
+		strncat(all, db_col_text(st, 3), sizeof all - strlen(all) - 4);
+		strcat(all, " | ");
+	}
+	db_finalize(st);
+	cr_assert(strstr(all, "USING INDEX requests_link_hash"), "plan: %s", all);
+	cr_assert_null(strstr(all, "SCAN"), "plan: %s", all);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+static long file_size(const char *dir, const char *name)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* Commits stay in the log (no automatic checkpoint below its threshold) until db_checkpoint
+ * copies them into the database file; a reader sees them either way. */
+Test(db, checkpoint_copies_the_log)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db, *reader;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_open(dir, &reader, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_checkpoint(db), DB_OK);
+	long before = file_size(dir, "spravka.db");
+	cr_assert_eq(db_exec(db, "CREATE TABLE big(x TEXT)"), DB_OK);
+	for (int i = 0; i < 300; i++) /* ~1.2 MB: 300 pages, under the automatic threshold */
+		cr_assert_eq(db_exec(db, "INSERT INTO big VALUES (printf('%4000d', 1))"), DB_OK);
+	cr_assert_eq(file_size(dir, "spravka.db"), before, "written to the database file before a checkpoint");
+	cr_assert_gt(file_size(dir, "spravka.db-wal"), 300 * 4096);
+	struct db_stmt *st = db_prepare(reader, "SELECT count(*) FROM big");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), 300);
+	db_finalize(st);
+	cr_assert_eq(db_checkpoint(db), DB_OK);
+	cr_assert_gt(file_size(dir, "spravka.db"), before + 300 * 4000, "the checkpoint did not copy the log");
+	db_close(reader);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+struct long_query {
+	struct db_pool *pool;
+	enum db_rc rc;
+	atomic_bool done;
+};
+
+static void *run_long_query(void *arg)
+{
+	struct long_query *q = arg;
+	struct db *db = db_pool_get(q->pool);
+	struct db_stmt *st = db_prepare(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+					    "WHERE x < 2000000000) SELECT count(*) FROM c");
+	q->rc = st ? db_step(st) : DB_ERR;
+	db_finalize(st);
+	db_pool_put(q->pool, db);
+	atomic_store(&q->done, true);
+	return NULL;
+}
+
+/* Issue #8: the end of a shutdown's grace stops a long desk query instead of waiting for it. */
+Test(db, pool_interrupt_stops_a_running_query)
+{
+	char *dir = tmp_dir(), err[512];
+	struct long_query q = {.rc = DB_OK};
+	cr_assert_eq(db_pool_open(dir, 2, &q.pool, err, sizeof err), DB_OK, "%s", err);
+	pthread_t t;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_create(&t, NULL, run_long_query, &q);
+	/* Again every 100 ms: an interrupt before the statement starts does not count. */
+	for (int i = 0; i < 100 && !atomic_load(&q.done); i++) {
+		usleep(100 * 1000);
+		db_pool_interrupt(q.pool);
+	}
+	pthread_join(t, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(q.rc, DB_ERR, "the query was not stopped");
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 10, "the query ran to its end");
+	/* The connections still work afterwards. */
+	struct db *db = db_pool_get(q.pool);
+	struct db_stmt *st = db_prepare(db, "SELECT 1");
+	cr_assert_eq(db_step(st), DB_ROW);
+	db_finalize(st);
+	db_pool_put(q.pool, db);
+	db_pool_close(q.pool);
+	rm_tree(dir);
+	free(dir);
 }

@@ -214,11 +214,11 @@ const struct migration schema_migrations[] = {
      * from the changed texts only. slug '' = everything (synonyms, or too many texts at once).
      * meta.content_log_from: the log holds every change of the versions above it. */
     {9, "CREATE TABLE content_changes ("
-	 "  version BIGINT NOT NULL,"
-	 "  slug TEXT NOT NULL,"
-	 "  country TEXT NOT NULL,"
-	 "  PRIMARY KEY (version, slug, country));"
-	 "INSERT INTO meta(key, value) SELECT 'content_log_from', value FROM meta WHERE key = 'content_version';"},
+	"  version BIGINT NOT NULL,"
+	"  slug TEXT NOT NULL,"
+	"  country TEXT NOT NULL,"
+	"  PRIMARY KEY (version, slug, country));"
+	"INSERT INTO meta(key, value) SELECT 'content_log_from', value FROM meta WHERE key = 'content_version';"},
     /* Issue #8, writes per creation: link_hash is set only on requests made before migration 4
      * (or after a key change), so the unique index on it holds mostly NULLs, and every creation
      * wrote one more page of it (4 KB of log per commit). Partial: a new request does not touch

@@ -447,7 +447,8 @@ int req_counts_repair(struct db *db, bool fix, int64_t kept[REQ_N_STATUSES], int
  */
 extern const char req_counts_sql[], req_counts_add_sql[], req_counted_state_sql[], req_counts_real_sql[];
 extern const char req_auto_close_sql[], req_view_by_number_sql[], req_view_by_id_sql[], req_view_by_token_sql[];
-extern const char req_view_messages_sql[], req_view_message_count_sql[], req_view_attachments_sql[], req_duplicate_sql[], req_throttle_sql[];
+extern const char req_view_messages_sql[], req_view_message_count_sql[], req_view_attachments_sql[],
+    req_duplicate_sql[], req_throttle_sql[];
 extern const char req_throttle_hit_sql[], req_prune_idempotency_sql[], req_prune_held_sql[], req_replay_sql[];
 extern const char req_prune_throttle_sql[], req_send_links_sql[], req_held_list_sql[], req_file_referenced_sql[];
 

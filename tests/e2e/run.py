@@ -1345,6 +1345,7 @@ import trust_requests_tests  # noqa: E402,F401  (issue #7: a request only throug
 import parser_tests  # noqa: E402,F401  (issue #7: hostile bytes: forms, framing, names)
 import crash_test  # noqa: E402,F401  (issue #4: nothing lost under SIGKILL)
 import trust_http_tests  # noqa: E402,F401  (issue #7: client address, lockouts, slow bodies, shutdown, cross-site)
+import bench_tools_tests  # noqa: E402,F401  (issue #8: the generators of make bench-load)
 
 
 # =============================================================================================

@@ -5,6 +5,7 @@
 #   make bench-http  HTTP throughput against nginx (reported, not a test)
 #   make bench-search search quality and speed against FTS5, PostgreSQL, Xapian, Sphinx
 #   make bench-requests durable support-request creations per second (8 clients)
+#   make bench-load  50,000 articles and 1,000,000 requests: import, reads, search, desk, mixed load
 #   make test-crash  the SIGKILL crash test of request creation, 200 cycles
 #   make fuzz        libFuzzer harnesses (clang), each run FUZZ_SECONDS on its corpus (docs/fuzzing.md)
 #   make lint        clang-format check (.clang-format); make format applies it
@@ -38,7 +39,7 @@ FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz.o
 FUZZ_REPLAY := $(FUZZ:%=$(BIN)/fuzz-replay-%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint format fuzz bench-http bench-search bench-requests
+.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint format fuzz bench-http bench-search bench-requests bench-load
 
 all: deps $(BIN)/spravka
 
@@ -108,6 +109,9 @@ bench-search: all
 
 bench-requests: all
 	scripts/bench-requests
+
+bench-load: all
+	scripts/bench-load
 
 test-crash: test-deps
 	@$(MAKE) --no-print-directory $(BIN)/spravka

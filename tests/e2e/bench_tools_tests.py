@@ -1,0 +1,116 @@
+"""End-to-end checks of the generators behind `make bench-load` (issue #8): what they make must be
+what the program accepts, or the benchmark measures something else.
+
+- scripts/bench-content N DIR SEED: a content directory that `spravka import` takes whole, with the
+  announced shape (skewed sections, variants, related links that exist), served by the server.
+- scripts/bench-requests-db N DATA: a data directory the server starts on, whose desk shows the
+  requests to the agent accounts it made, and whose private links open the requests.
+
+Imported by run.py. Both generators read ../shared/bench/search/ruhelp-passages; without it the
+tests fail (it is part of the checkout's neighbourhood, like the search benchmark).
+"""
+
+import base64
+import hmac
+import os
+import re
+import sqlite3
+import subprocess
+from urllib.parse import urlencode
+
+from harness import BIN, ROOT, Server, base_config, check, contains, eq, new_dir, short, spravka, test
+
+SCRIPTS = os.path.join(ROOT, "scripts")
+NUMBER = re.compile(r"/desk/r/(R-\d{4}-\d{6})")
+
+
+def run_script(*args, env=None):
+    p = subprocess.run([os.path.join(SCRIPTS, args[0]), *map(str, args[1:])], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, SPRAVKA_BIN=BIN, **(env or {})))
+    eq(p.returncode, 0, f"{args[0]} exit code ({short(p.stderr)})")
+
+
+def front(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    head = text.split("---\n")[1]
+    return dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in head.splitlines())
+
+
+@test("bench tools: scripts/bench-content makes a skewed content set with variants that spravka imports")
+def _():
+    d = new_dir("bench-content")
+    out = os.path.join(d, "content")
+    run_script("bench-content", 60, out, 3)
+    general = sorted(f for f in os.listdir(out) if f.endswith(".md") and f.count(".") == 1)
+    variants = sorted(f for f in os.listdir(out) if f.endswith(".md") and f.count(".") == 2)
+    eq(len(general), 60, "general texts")
+    check(variants, "some articles have country variants")
+    per_section = {}
+    for f in general:
+        m = front(os.path.join(out, f))
+        eq(m["slug"] + ".md", f, "slug = file name")
+        per_section[m["section"]] = per_section.get(m["section"], 0) + 1
+    check(max(per_section.values()) >= 60 * 0.2, f"one section holds a large share: {per_section}")
+    check(len(per_section) >= 6, f"articles spread over the sections: {per_section}")
+    v = front(os.path.join(out, variants[0]))
+    check(re.fullmatch("[A-Z]{2}", v.get("country", "")), f"a variant names its country: {v}")
+    data = os.path.join(d, "data")
+    rc, _, err = spravka("import", "--data", data, out)
+    eq(rc, 0, f"spravka import of the generated set ({short(err)})")
+    contains(err, f"{60 + len(variants)} texts", what="import summary")
+    s = Server("bench-content", config=base_config(), data=data).start()
+    slug = general[-1][:-3]
+    r = s.req(f"/a/{slug}")
+    eq(r.status, 200, f"/a/{slug}")
+    word = max(re.findall("[А-Яа-яЁё]+", front(os.path.join(out, general[-1]))["title"]) or [""], key=len)
+    contains(r.text, word, what="article page")
+    vslug, cc = variants[0].split(".")[:2]
+    r = s.req(f"/api/v1/articles/{vslug}?" + urlencode({"country": cc.upper()}))
+    eq(r.status, 200, "the variant's article through the API")
+    eq(r.json().get("country"), cc.upper(), "the variant is served for its country")
+
+
+@test("bench tools: scripts/bench-requests-db gives a database the server starts on, with the requests on the desk")
+def _():
+    d = new_dir("bench-requests-db")
+    data = os.path.join(d, "data")
+    run_script("bench-requests-db", 200, data, 5, env={"AGENTS": "2"})
+    db = sqlite3.connect(os.path.join(data, "spravka.db"))
+    eq(db.execute("SELECT count(*) FROM requests").fetchone()[0], 200, "requests")
+    eq(db.execute("SELECT count(*) FROM requests r WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE "
+                  "m.request_id = r.id AND m.author = 'member')").fetchone()[0], 0, "requests without the member's text")
+    open_n = db.execute("SELECT count(*) FROM requests WHERE status IN ('new', 'open', 'waiting') "
+                        "AND merged_into IS NULL").fetchone()[0]
+    check(open_n >= 3, f"some requests are open ({open_n})")
+    closed = db.execute("SELECT count(*) FROM requests WHERE status IN ('closed', 'resolved')").fetchone()[0]
+    check(closed >= 180, f"most requests are closed or resolved ({closed})")
+    number, nonce, body = db.execute(
+        "SELECT r.number, r.link_nonce, m.body FROM requests r JOIN messages m ON m.request_id = r.id "
+        "AND m.author = 'member' ORDER BY r.id DESC LIMIT 1").fetchone()
+    counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+    db.close()
+    eq(counters.get("requests-" + number[2:6]), int(number[7:]), "the year's counter is the last number")
+    s = Server("bench-requests-db", config=base_config(), data=data).start()
+    r = s.req("/desk/login")
+    tok = re.search(r"spravka_login_csrf=([^;]+)", r.header("set-cookie")).group(1)
+    r = s.req("/desk/login", "POST", {"Content-Type": "application/x-www-form-urlencoded"},
+              urlencode({"csrf": tok, "login": "bench-agent-2", "password": "bench-agent-password",
+                         "next": "/desk"}).encode(), cookie=f"spravka_login_csrf={tok}")
+    eq(r.status, 303, f"login of bench-agent-2 ({short(r.body)})")
+    session = re.search(r"spravka_session=[^;]+", r.header("set-cookie")).group(0)
+    r = s.req("/desk", cookie=session)
+    eq(r.status, 200, "/desk")
+    eq(len(set(NUMBER.findall(r.text))), open_n, "the open requests on the queue")
+    r = s.req("/desk?status=all", cookie=session)
+    check(len(set(NUMBER.findall(r.text))) >= 150, "every status on the queue (status=all)")
+    r = s.req(f"/desk/r/{number}", cookie=session)
+    eq(r.status, 200, f"/desk/r/{number}")
+    contains(r.text, body.split(".")[0][:40], what="the request's page")
+    # The private link, derived from the stored nonce with DATA/link.key as the server does.
+    with open(os.path.join(data, "link.key"), "rb") as f:
+        key = f.read()
+    token = base64.urlsafe_b64encode(hmac.digest(key, b"spravka-link-v1:" + nonce.encode(), "sha256")).rstrip(b"=")
+    r = s.req("/r/" + token.decode())
+    eq(r.status, 200, "the request's private link")
+    contains(r.text, number, what="the member's page")

@@ -15,6 +15,7 @@
 #include "kb/kb.h"
 #include "mail/mail.h"
 #include "req/req.h"
+#include "search/result_cache.h"
 #include "search/search.h"
 
 #include <getopt.h>
@@ -163,6 +164,24 @@ static bool import_dir(struct db *db, const char *dir, bool quiet)
 	return ok;
 }
 
+/* Loads the configuration and opens (migrating) the database, for the one-shot commands. On
+ * failure it says why on stderr and frees what it took; *code is the exit status then. */
+static bool open_for_command(struct config *cfg, const struct opts *o, struct db **db, int *code)
+{
+	if (!load_config(cfg, o)) {
+		*code = 2;
+		return false;
+	}
+	char err[1024];
+	if (db_open(cfg->data_dir, db, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		config_free(cfg);
+		*code = 1;
+		return false;
+	}
+	return true;
+}
+
 static int cmd_import_export(struct opts *o, bool import)
 {
 	struct config cfg;
@@ -170,16 +189,11 @@ static int cmd_import_export(struct opts *o, bool import)
 		fprintf(stderr, "spravka: %s needs a directory\n", import ? "import" : "export");
 		return 2;
 	}
-	if (!load_config(&cfg, o))
-		return 2;
 	struct db *db;
 	char err[1024];
 	int rc = 0;
-	if (db_open(cfg.data_dir, &db, err, sizeof err) != DB_OK) {
-		fprintf(stderr, "spravka: %s\n", err);
-		config_free(&cfg);
-		return 1;
-	}
+	if (!open_for_command(&cfg, o, &db, &rc))
+		return rc;
 	if (import) {
 		rc = import_dir(db, o->arg, false) ? 0 : 1;
 	} else if (!kb_export(db, o->arg, err, sizeof err)) {
@@ -327,6 +341,7 @@ static int cmd_serve(struct opts *o)
 	}
 	pthread_rwlock_init(&app.index_lock, NULL);
 	app.search_log = search_log_new(app.cfg.search_log_per_ip_hour);
+	app.search_cache = search_cache_new((size_t)app.cfg.search_cache_mb << 20);
 	db = db_pool_get(app.pool);
 	bool ok = app_refresh(&app, db);
 	db_pool_put(app.pool, db);
@@ -470,6 +485,7 @@ static int cmd_serve(struct opts *o)
 	db_pool_close(app.pool);
 	db_pool_close(app.back_pool);
 	search_free(app.index);
+	search_cache_free(app.search_cache);
 	pthread_rwlock_destroy(&app.index_lock);
 	app_free_static(&app);
 	app_free_requests(&app);
@@ -521,23 +537,20 @@ static int cmd_user(int argc, char **argv)
 	while (n > 0 && (password[n - 1] == '\n' || password[n - 1] == '\r'))
 		password[--n] = '\0';
 	struct config cfg;
-	if (!load_config(&cfg, &o))
-		return 2;
 	struct db *db;
-	char err[512];
 	int rc = 0;
-	if (db_open(cfg.data_dir, &db, err, sizeof err) != DB_OK) {
-		fprintf(stderr, "spravka: %s\n", err);
+	if (!open_for_command(&cfg, &o, &db, &rc)) {
+		sodium_memzero(password, sizeof password);
+		return rc;
+	}
+	char err[512];
+	if (!auth_user_add(db, login, role, password, err, sizeof err)) {
+		fprintf(stderr, "spravka: user add: %s\n", err);
 		rc = 1;
 	} else {
-		if (!auth_user_add(db, login, role, password, err, sizeof err)) {
-			fprintf(stderr, "spravka: user add: %s\n", err);
-			rc = 1;
-		} else {
-			fprintf(stderr, "spravka: user %s (%s) created\n", login, role);
-		}
-		db_close(db);
+		fprintf(stderr, "spravka: user %s (%s) created\n", login, role);
 	}
+	db_close(db);
 	sodium_memzero(password, sizeof password);
 	config_free(&cfg);
 	return rc;
@@ -569,16 +582,10 @@ static int cmd_db_tool(int argc, char **argv, bool explain)
 		return 2;
 	}
 	struct config cfg;
-	if (!load_config(&cfg, &o))
-		return 2;
 	struct db *db;
-	char err[512];
 	int rc = 0;
-	if (db_open(cfg.data_dir, &db, err, sizeof err) != DB_OK) {
-		fprintf(stderr, "spravka: %s\n", err);
-		config_free(&cfg);
-		return 1;
-	}
+	if (!open_for_command(&cfg, &o, &db, &rc))
+		return rc;
 	if (explain) {
 		int bad = desk_explain(db, stdout);
 		rc = bad != 0;

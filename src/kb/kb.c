@@ -260,16 +260,7 @@ static void fill_change(struct db_stmt *st, struct arena *a, void *item)
 {
 	struct kb_change *c = item;
 	c->removed = db_col_null(st, 2);
-	c->text = (struct kb_text){.slug = COL(0),
-				   .country = COL(1),
-				   .section = COL(2),
-				   .title = COL(3),
-				   .summary = COL(4),
-				   .updated = COL(5),
-				   .countries = COL(6),
-				   .keywords = COL(7),
-				   .related = COL(8),
-				   .body = COL(9)};
+	fill_text(st, a, &c->text);
 }
 
 int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_change **out)

@@ -652,6 +652,29 @@ static uint32_t intern(struct interner *t, char *s)
 	return t->n - 1;
 }
 
+/* Adds sign to the document frequency of each word of doc and to the posting count of each of
+ * its terms. wmark/tmark: per word/term, a tag distinct from tag before the call. */
+static void count_doc(struct search_index *ix, const struct doc *doc, int sign, uint32_t tag, uint32_t *wmark,
+		      uint32_t *tmark)
+{
+	size_t bytes = 0;
+	for (int f = 0; f < F_COUNT; f++)
+		bytes += doc->tok_len[f];
+	struct tok_reader r = {.p = doc->tok, .end = doc->tok + bytes};
+	struct tok t;
+	while (tok_next(&r, &t)) {
+		struct word *wd = &ix->words[t.word];
+		if (wmark[t.word] != tag) {
+			wmark[t.word] = tag;
+			wd->df += (uint32_t)sign;
+		}
+		if (!wd->stop && tmark[wd->term] != tag) {
+			tmark[wd->term] = tag;
+			ix->terms[wd->term].post_count += (uint32_t)sign;
+		}
+	}
+}
+
 /* Document frequencies and posting counts from every text's tokens (a build). */
 static void count_all(struct search_index *ix)
 {
@@ -664,26 +687,8 @@ static void count_all(struct search_index *ix)
 		ix->words[w].df = 0;
 	for (uint32_t t = 0; t < nt; t++)
 		ix->terms[t].post_count = 0;
-	for (uint32_t d = 0; d < n; d++) {
-		const struct doc *doc = &ix->docs[d];
-		size_t bytes = 0;
-		for (int f = 0; f < F_COUNT; f++)
-			bytes += doc->tok_len[f];
-		/* One reader over all fields: only the words count here. */
-		struct tok_reader r = {.p = doc->tok, .end = doc->tok + bytes};
-		struct tok t;
-		while (tok_next(&r, &t)) {
-			struct word *wd = &ix->words[t.word];
-			if (wmark[t.word] != d) {
-				wmark[t.word] = d;
-				wd->df++;
-			}
-			if (!wd->stop && tmark[wd->term] != d) {
-				tmark[wd->term] = d;
-				ix->terms[wd->term].post_count++;
-			}
-		}
-	}
+	for (uint32_t d = 0; d < n; d++)
+		count_doc(ix, &ix->docs[d], 1, d, wmark, tmark);
 	free(wmark);
 	free(tmark);
 }
@@ -742,29 +747,6 @@ static void postings_all(struct search_index *ix)
 	fill_postings(ix, 0, (uint32_t)ix->n_docs, cursor, tmark);
 	free(cursor);
 	free(tmark);
-}
-
-/* Adds sign to the document frequency of each word of doc and to the posting count of each of
- * its terms. wmark/tmark: per word/term, a tag distinct from tag before the call. */
-static void count_doc(struct search_index *ix, const struct doc *doc, int sign, uint32_t tag, uint32_t *wmark,
-		      uint32_t *tmark)
-{
-	size_t bytes = 0;
-	for (int f = 0; f < F_COUNT; f++)
-		bytes += doc->tok_len[f];
-	struct tok_reader r = {.p = doc->tok, .end = doc->tok + bytes};
-	struct tok t;
-	while (tok_next(&r, &t)) {
-		struct word *wd = &ix->words[t.word];
-		if (wmark[t.word] != tag) {
-			wmark[t.word] = tag;
-			wd->df += (uint32_t)sign;
-		}
-		if (!wd->stop && tmark[wd->term] != tag) {
-			tmark[wd->term] = tag;
-			ix->terms[wd->term].post_count += (uint32_t)sign;
-		}
-	}
 }
 
 /*

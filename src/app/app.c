@@ -6,11 +6,13 @@
 #include "../db/db.h"
 #include "../kb/kb.h"
 #include "../md/md.h"
+#include "../search/result_cache.h"
 #include "../search/search.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -79,7 +81,14 @@ const struct static_file *app_static(const struct app *app, const char *name)
 void app_search(struct app *app, struct arena *a, const struct search_query *q, struct search_result *out)
 {
 	pthread_rwlock_rdlock(&app->index_lock);
-	int rc = app->index ? search_run(app->index, a, q, out) : -1;
+	int rc = -1;
+	if (search_cache_get(app->search_cache, app->index_gen, q, a, out)) {
+		rc = 0;
+	} else if (app->index) {
+		rc = search_run(app->index, a, q, out);
+		if (rc >= 0)
+			search_cache_put(app->search_cache, app->index_gen, q, out);
+	}
 	pthread_rwlock_unlock(&app->index_lock);
 	if (rc < 0)
 		*out = (struct search_result){0};
@@ -192,8 +201,15 @@ bool app_refresh(struct app *app, struct db *db)
 		pthread_rwlock_wrlock(&app->index_lock);
 		struct search_index *old = app->index;
 		app->index = ix;
+		app->index_gen++; /* answers kept under the old index never match again */
 		pthread_rwlock_unlock(&app->index_lock);
+		search_cache_clear(app->search_cache); /* and their memory goes now */
 		search_free(old);
+		/* A build from every text frees hundreds of MB of analysis at 50,000 articles (and the
+		 * old index): give them back to the system rather than keep them in malloc's free
+		 * lists. Not after an update (small, frequent), since trimming locks malloc's arenas. */
+		if (rc == 0)
+			malloc_trim(0);
 	}
 	atomic_store(&app->content_changed, changed ? changed : (int64_t)time(NULL));
 	atomic_store(&app->content_version, v);

@@ -57,7 +57,9 @@ struct app {
 	struct db_pool *back_pool;   /* the back office's connections */
 	atomic_bool back_abandoned;  /* shutdown's grace is over: queued back-office work answers 503 */
 	pthread_rwlock_t index_lock;
-	struct search_index *index; /* under index_lock */
+	struct search_index *index;	   /* under index_lock */
+	uint64_t index_gen;		   /* under index_lock: grows with every new index */
+	struct search_cache *search_cache; /* recent answers (search/result_cache.h), or NULL */
 	_Atomic int64_t content_version;
 	_Atomic int64_t content_changed; /* unix time of the last content change */
 	_Atomic int64_t search_updates;	 /* index updates from the changed texts (app_refresh) */

@@ -34,6 +34,7 @@
 #include "../core/text.h"
 #include "../db/db.h"
 #include "../kb/kb.h"
+#include "../search/result_cache.h"
 #include "../search/search.h"
 #include "../web/web.h"
 
@@ -544,6 +545,18 @@ static void sys_metrics(struct ctx *c)
 		   "# TYPE spravka_search_rebuilds_total counter\nspravka_search_rebuilds_total %lld\n",
 		   bytes, texts, (long long)atomic_load(&c->app->search_updates),
 		   (long long)atomic_load(&c->app->search_rebuilds));
+	struct search_cache_stats sc;
+	search_cache_stats(c->app->search_cache, &sc);
+	buf_printf(&c->resp->body,
+		   "# HELP spravka_search_cache_bytes Bytes of the search answers kept ([limits] search_cache_mb).\n"
+		   "# TYPE spravka_search_cache_bytes gauge\nspravka_search_cache_bytes %zu\n"
+		   "# HELP spravka_search_cache_entries Search answers kept.\n"
+		   "# TYPE spravka_search_cache_entries gauge\nspravka_search_cache_entries %zu\n"
+		   "# HELP spravka_search_cache_hits_total Searches answered from the kept answers.\n"
+		   "# TYPE spravka_search_cache_hits_total counter\nspravka_search_cache_hits_total %llu\n"
+		   "# HELP spravka_search_cache_misses_total Searches the index answered.\n"
+		   "# TYPE spravka_search_cache_misses_total counter\nspravka_search_cache_misses_total %llu\n",
+		   sc.bytes, sc.entries, (unsigned long long)sc.hits, (unsigned long long)sc.misses);
 }
 
 static void sys_static(struct ctx *c)

@@ -63,6 +63,7 @@ void config_defaults(struct config *c)
 	c->connection_memory = 65536;
 	c->cache_mb = 256;
 	c->cache_entries = -1; /* deprecated: not set */
+	c->search_cache_mb = 32;
 	c->file_sweep_hours = 24;
 	c->search_log_days = 180;
 	c->min_body_rate = 1024;
@@ -180,6 +181,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"limits", "max_header_bytes", offsetof(struct config, max_header_bytes), 1024, 1 << 20},
 	    {"limits", "connection_memory", offsetof(struct config, connection_memory), 8192, 1 << 24},
 	    {"limits", "cache_mb", offsetof(struct config, cache_mb), 0, 65536},
+	    {"limits", "search_cache_mb", offsetof(struct config, search_cache_mb), 0, 4096},
 	    {"limits", "cache_entries", offsetof(struct config, cache_entries), 0, 1 << 20},
 	    {"limits", "file_sweep_hours", offsetof(struct config, file_sweep_hours), 1, 8760},
 	    {"limits", "search_log_days", offsetof(struct config, search_log_days), 1, 36500},

@@ -56,6 +56,7 @@ struct config {
 	int max_header_bytes;	    /* larger header blocks get 431 */
 	int connection_memory;	    /* libmicrohttpd's memory limit per connection, bytes */
 	int cache_mb;		    /* the page cache's budget in MiB; 0: no page cache */
+	int search_cache_mb;	    /* recent search answers kept, MiB; 0: none */
 	int cache_entries;	    /* deprecated: -1 unset; else also a cap on the entries (0: no cache) */
 	int file_sweep_hours;	    /* unreferenced stored files and old uploads are removed after this */
 	int search_log_days;	    /* search log rows are kept this many days */

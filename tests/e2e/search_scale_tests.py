@@ -161,3 +161,41 @@ def _():
            "the log says: everything")
     finally:
         finish(s)
+
+
+@test("search at scale: a repeated search is answered from the kept answers, still logged each time; "
+      "search_cache_mb = 0 keeps none")
+def _():
+    s = Server("scale-answers", base_config()).start()
+    try:
+        q = "как вернуть бракованный товар"
+        first = api(s, q, country="KZ")
+        hits = metric(s, "spravka_search_cache_hits_total")
+        again = api(s, q, country="KZ")
+        eq(again, first, "the kept answer is the answer")
+        eq(metric(s, "spravka_search_cache_hits_total"), hits + 1, "the second search was a kept answer")
+        check(metric(s, "spravka_search_cache_entries") >= 1, "answers kept")
+        # Another country, section or page is another query.
+        eq(api(s, q, country="RU")["results"] != [], True, "RU answers")
+        eq(metric(s, "spravka_search_cache_hits_total"), hits + 1, "RU was not KZ's kept answer")
+        r1 = s.req("/search?" + urlencode({"q": q}))
+        r2 = s.req("/search?" + urlencode({"q": q}))
+        eq((r1.status, r2.status), (200, 200), "the results page")
+        eq(r2.text, r1.text, "the results page from a kept answer is the same page")
+        # Each search is in the search log, kept answer or not (the log is written once a second).
+        deadline = time.monotonic() + 5
+        n = 0
+        while time.monotonic() < deadline and n < 5:
+            n = sql(s, "SELECT count(*) FROM search_log WHERE query LIKE '%бракованный%'")[0][0]
+            time.sleep(0.2)
+        eq(n, 5, "searches logged")
+    finally:
+        finish(s)
+    s = Server("scale-no-answers", base_config(limits={"search_cache_mb": "0"})).start()
+    try:
+        api(s, "забыл пароль")
+        api(s, "забыл пароль")
+        eq(metric(s, "spravka_search_cache_hits_total"), 0, "no kept answers")
+        eq(metric(s, "spravka_search_cache_bytes"), 0, "no memory")
+    finally:
+        finish(s)

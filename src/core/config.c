@@ -60,7 +60,7 @@ void config_defaults(struct config *c)
 	c->header_timeout = 10;
 	c->max_url_bytes = 8192;
 	c->max_header_bytes = 16384;
-	c->connection_memory = 65536;
+	c->connection_memory = 40960;
 	c->cache_mb = 256;
 	c->cache_entries = -1; /* deprecated: not set */
 	c->search_cache_mb = 32;

@@ -74,10 +74,12 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h;
 }
 
-static struct entry **slot_of(struct search_cache *c, uint64_t h, struct shard **sh)
+/* The shard of hash h, and the index of its slot there. The slot itself is read under the
+ * shard's lock: search_cache_clear swaps a shard's table. */
+static struct shard *shard_of(struct search_cache *c, uint64_t h, size_t *slot)
 {
-	*sh = &c->shards[h % SHARDS];
-	return &(*sh)->slots[(h / SHARDS) & (c->slots_per_shard - 1)];
+	*slot = (h / SHARDS) & (c->slots_per_shard - 1);
+	return &c->shards[h % SHARDS];
 }
 
 bool search_cache_get(struct search_cache *c, uint64_t gen, const struct search_query *q, struct arena *a,
@@ -90,10 +92,10 @@ bool search_cache_get(struct search_cache *c, uint64_t gen, const struct search_
 	bool hit = false;
 	if (make_key(&k, gen, q)) {
 		uint64_t h = fnv1a(buf_str(&k), k.len);
-		struct shard *sh;
-		struct entry **slot = slot_of(c, h, &sh);
+		size_t si;
+		struct shard *sh = shard_of(c, h, &si);
 		pthread_mutex_lock(&sh->lock);
-		const struct entry *e = *slot;
+		const struct entry *e = sh->slots[si];
 		if (e && e->hash == h && e->key_len == k.len && !memcmp(e->key, buf_str(&k), k.len)) {
 			hit = true;
 			out->total = e->total;
@@ -176,10 +178,11 @@ void search_cache_put(struct search_cache *c, uint64_t gen, const struct search_
 						 .score = s->score};
 	}
 	buf_free(&k);
-	struct shard *sh;
-	struct entry **slot = slot_of(c, e->hash, &sh);
+	size_t i;
+	struct shard *sh = shard_of(c, e->hash, &i);
 	struct entry *old = NULL;
 	pthread_mutex_lock(&sh->lock);
+	struct entry **slot = &sh->slots[i];
 	size_t freed = *slot ? (*slot)->bytes : 0;
 	/* Reserve first: the sum never passes the budget, even with puts on other shards. */
 	size_t before = atomic_fetch_add(&c->bytes, bytes);

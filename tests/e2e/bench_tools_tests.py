@@ -11,9 +11,12 @@ tests fail (it is part of the checkout's neighbourhood, like the search benchmar
 """
 
 import base64
+import gzip
 import hmac
 import html
+import json
 import os
+import random
 import re
 import sqlite3
 import subprocess
@@ -25,9 +28,33 @@ SCRIPTS = os.path.join(ROOT, "scripts")
 NUMBER = re.compile(r"/desk/r/(R-\d{4}-\d{6})")
 
 
+_corpus = []
+
+
+def corpus():
+    """A small corpus in ruhelp-passages' format (JSON lines: id "page#n", title, text), so the
+    tests need nothing outside the repository (CI runs on a bare clone)."""
+    if not _corpus:
+        rng = random.Random(8)
+        words = ("заказ оплата доставка возврат карта пароль кабинет партнёр выплата спонсор центр "
+                 "реквизиты банк счёт товар брак посылка трек номер заявка документ паспорт договор "
+                 "регистрация баланс бонус скидка склад курьер адрес телефон почта").split()
+        path = os.path.join(new_dir("bench-corpus"), "corpus.jsonl.gz")
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            for page in range(150):
+                title = f"Раздел {page} — как {rng.choice(words)} и {rng.choice(words)}"
+                for n in range(4):
+                    text = " ".join(". ".join(" ".join(rng.choice(words) for _ in range(9)).capitalize()
+                                              for _ in range(4)).split()) + "."
+                    f.write(json.dumps({"id": f"fixture:page{page}#{n}", "title": title, "text": text},
+                                       ensure_ascii=False) + "\n")
+        _corpus.append(path)
+    return _corpus[0]
+
+
 def run_script(*args, env=None):
     p = subprocess.run([os.path.join(SCRIPTS, args[0]), *map(str, args[1:])], capture_output=True, text=True,
-                       timeout=60, env=dict(os.environ, SPRAVKA_BIN=BIN, **(env or {})))
+                       timeout=60, env=dict(os.environ, SPRAVKA_BIN=BIN, CORPUS=corpus(), **(env or {})))
     eq(p.returncode, 0, f"{args[0]} exit code ({short(p.stderr)})")
 
 

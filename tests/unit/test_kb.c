@@ -1,6 +1,7 @@
 /* Unit tests of src/kb: the content format, import rules and the choice of country variant. */
 #include "../../src/core/arena.h"
 #include "../../src/db/db.h"
+#include "../../src/desk/desk.h"
 #include "../../src/kb/kb.h"
 #include "helpers.h"
 
@@ -350,14 +351,8 @@ Test(kb, a_page_of_a_section_reads_the_index_not_the_section)
 	setup(&f);
 	const char *sqls[] = {kb_section_page_sql, kb_section_page_from_end_sql};
 	for (int i = 0; i < 2; i++) {
-		struct db_stmt *st = db_prepare(f.db, arena_printf(f.a, "EXPLAIN QUERY PLAN %s", sqls[i]));
-		cr_assert_not_null(st, "%s", db_errmsg(f.db));
-		char all[2048] = "";
-		while (db_step(st) == DB_ROW) {
-			strncat(all, db_col_text(st, 3), sizeof all - strlen(all) - 4);
-			strcat(all, " | ");
-		}
-		db_finalize(st);
+		const char *all = desk_plan_text(f.db, f.a, sqls[i]);
+		cr_assert_not_null(all, "%s", db_errmsg(f.db));
 		cr_assert(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_order (section=? AND "
 				      "country=?)"),
 			  "plan: %s", all);

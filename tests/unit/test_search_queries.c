@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
+/* The index of the demo content (content/), built as the server builds it; its texts live in a. */
+static struct search_index *demo_index(struct arena *a)
 {
-	struct arena *a = arena_new();
 	struct kb_batch b;
 	char err[512];
 	cr_assert(kb_read_dir(a, "content", &b, err, sizeof err), "%s", err);
@@ -28,7 +28,13 @@ Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
 		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain), false};
 		free(plain);
 	}
-	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);
+	return search_build(docs, (int)b.n_texts, b.synonyms);
+}
+
+Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
+{
+	struct arena *a = arena_new();
+	struct search_index *ix = demo_index(a);
 	FILE *f = fopen("tests/search/queries.tsv", "r");
 	cr_assert_not_null(f);
 	char line[2048];
@@ -93,18 +99,7 @@ Test(search_queries, demo_content_top3_at_least_90_percent, .timeout = 60)
 Test(search_queries, snippets_equal_the_reanalyzing_code, .timeout = 60)
 {
 	struct arena *a = arena_new();
-	struct kb_batch b;
-	char err[512];
-	cr_assert(kb_read_dir(a, "content", &b, err, sizeof err), "%s", err);
-	struct search_doc *docs = arena_alloc(a, b.n_texts * sizeof *docs);
-	for (size_t i = 0; i < b.n_texts; i++) {
-		const struct kb_text *t = &b.texts[i];
-		char *plain = md_to_text(t->body, strlen(t->body));
-		docs[i] = (struct search_doc){
-		    t->slug, t->country, t->section, t->title, t->summary, t->keywords, arena_strdup(a, plain), false};
-		free(plain);
-	}
-	struct search_index *ix = search_build(docs, (int)b.n_texts, b.synonyms);
+	struct search_index *ix = demo_index(a);
 	bool write = getenv("SPRAVKA_WRITE_SNIPPETS") != NULL;
 	FILE *f = fopen("tests/search/queries.tsv", "r");
 	FILE *golden = fopen("tests/search/snippets.tsv", write ? "w" : "r");

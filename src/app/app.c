@@ -112,6 +112,18 @@ static const char *plain_body(struct arena *a, const char *body)
 	return r;
 }
 
+/* What the index takes of a text (its body as plain text, in a). */
+static struct search_doc doc_of(struct arena *a, const struct kb_text *t)
+{
+	return (struct search_doc){.slug = t->slug,
+				   .country = t->country,
+				   .section = t->section,
+				   .title = t->title,
+				   .summary = t->summary,
+				   .keywords = t->keywords,
+				   .text = plain_body(a, t->body)};
+}
+
 /* Every text, indexed afresh. NULL on a database error. */
 static struct search_index *build_all(struct db *db)
 {
@@ -124,13 +136,7 @@ static struct search_index *build_all(struct db *db)
 	}
 	struct search_doc *docs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *docs);
 	for (int i = 0; i < n; i++)
-		docs[i] = (struct search_doc){.slug = texts[i].slug,
-					      .country = texts[i].country,
-					      .section = texts[i].section,
-					      .title = texts[i].title,
-					      .summary = texts[i].summary,
-					      .keywords = texts[i].keywords,
-					      .text = plain_body(a, texts[i].body)};
+		docs[i] = doc_of(a, &texts[i]);
 	struct search_index *ix = search_build(docs, n, kb_synonyms(db, a));
 	arena_free(a);
 	return ix;
@@ -159,14 +165,9 @@ static int update_changed(struct db *db, struct search_index *old, int64_t since
 		struct search_doc *docs = arena_alloc(a, (size_t)n * sizeof *docs);
 		for (int i = 0; i < n; i++) {
 			const struct kb_text *t = &ch[i].text;
-			docs[i] = (struct search_doc){.slug = t->slug, .country = t->country, .removed = ch[i].removed};
-			if (!ch[i].removed) {
-				docs[i].section = t->section;
-				docs[i].title = t->title;
-				docs[i].summary = t->summary;
-				docs[i].keywords = t->keywords;
-				docs[i].text = plain_body(a, t->body);
-			}
+			docs[i] = ch[i].removed
+				      ? (struct search_doc){.slug = t->slug, .country = t->country, .removed = true}
+				      : doc_of(a, t);
 		}
 		*out = search_update(old, docs, n);
 	}

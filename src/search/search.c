@@ -69,13 +69,10 @@ struct doc {
 	float boost;
 };
 
-/* Per text, packed (28 bytes): each field's length normalisation (for the postings' weighted tf),
- * and what scoring and visibility read. */
-struct hot {
-	float den[F_COUNT]; /* BM25F's length normalisation of each field */
-	float boost;
-	uint32_t section_id;
-	int16_t country;
+/* BM25F's length normalisation of each field of a text (for the postings' weighted tf; only
+ * while an index is made). */
+struct den {
+	float f[F_COUNT];
 };
 
 struct posting {
@@ -121,8 +118,18 @@ struct strmap {
 
 struct search_index {
 	struct doc *docs;
-	struct hot *hot;
 	int n_docs;
+	/* What a query's loop over the postings reads besides them, packed so that it stays in the
+	 * cache: who sees a text, as bit sets of the texts (vis_words uint64 each): [0] a reader
+	 * without a country's variants (the general texts), [1 + c] a reader in country c (c's
+	 * variants and the general texts of the articles without one); the texts' score multipliers
+	 * (boosted: some is not 1). */
+	uint64_t *vis;
+	size_t vis_words;
+	float *boost;
+	bool boosted;
+	/* Per word: its term, or UINT32_MAX for a stop word (the proximity scan's lookup). */
+	uint32_t *word_term;
 	uint8_t *moved; /* per doc: its strings and tokens now belong to a newer index (update) */
 	char *pool;
 	size_t pool_len, pool_cap;
@@ -797,8 +804,9 @@ static void postings_update(struct search_index *ix, const struct search_index *
 	free(tmark);
 }
 
-/* Field averages, the packed ranking array, slugs and sections. Returns the texts' bytes. */
-static size_t finish_docs(struct search_index *ix)
+/* Field averages, slugs and sections, who sees each text, the boosts; *den (the caller frees
+ * it) the fields' normalisations. Returns the texts' bytes. */
+static size_t finish_docs(struct search_index *ix, struct den **den_out)
 {
 	uint32_t n = (uint32_t)ix->n_docs;
 	double total_len[F_COUNT] = {0};
@@ -825,21 +833,36 @@ static size_t finish_docs(struct search_index *ix)
 		ix->docs[d].slug_id = intern(&slugs, ix->docs[d].slug);
 		ix->docs[d].section_id = intern(&sections, ix->docs[d].section);
 	}
-	ix->hot = xmalloc((n ? n : 1) * sizeof *ix->hot);
+	struct den *den = xmalloc((n ? n : 1) * sizeof *den);
+	ix->boost = xmalloc((n ? n : 1) * sizeof *ix->boost);
+	ix->boosted = false;
 	for (uint32_t d = 0; d < n; d++) {
 		const struct doc *doc = &ix->docs[d];
-		struct hot *h = &ix->hot[d];
 		for (int f = 0; f < F_COUNT; f++)
-			h->den[f] = 1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f];
-		h->country = doc->country;
-		h->section_id = doc->section_id;
-		h->boost = doc->boost;
+			den[d].f[f] = 1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f];
+		ix->boost[d] = doc->boost;
+		ix->boosted |= doc->boost != 1.0f;
 	}
+	*den_out = den;
 	ix->n_slugs = slugs.n;
 	ix->slug_variants = xcalloc(slugs.n ? slugs.n : 1, sizeof *ix->slug_variants);
 	for (uint32_t d = 0; d < n; d++)
 		if (ix->docs[d].country >= 0)
 			ix->slug_variants[ix->docs[d].slug_id] |= 1ull << ix->docs[d].country;
+	ix->vis_words = (n + 63) / 64;
+	ix->vis = xcalloc((size_t)(ix->n_countries + 1) * (ix->vis_words ? ix->vis_words : 1), sizeof *ix->vis);
+	for (uint32_t d = 0; d < n; d++) {
+		const struct doc *doc = &ix->docs[d];
+		uint64_t bit = 1ull << (d & 63);
+		if (doc->country >= 0) {
+			ix->vis[(size_t)(1 + doc->country) * ix->vis_words + d / 64] |= bit;
+			continue;
+		}
+		ix->vis[d / 64] |= bit;
+		for (int c = 0; c < ix->n_countries; c++)
+			if (!((ix->slug_variants[doc->slug_id] >> c) & 1))
+				ix->vis[(size_t)(1 + c) * ix->vis_words + d / 64] |= bit;
+	}
 	ix->sections = sections.keys;
 	ix->n_sections = sections.n;
 	free(slugs.slot);
@@ -848,18 +871,20 @@ static size_t finish_docs(struct search_index *ix)
 	return text;
 }
 
-/* Each posting's weighted term frequency, from its text's field lengths (after finish_docs). */
-static void weigh_postings(struct search_index *ix)
+/* Each posting's weighted term frequency, from its text's field normalisations (finish_docs),
+ * which it frees. */
+static void weigh_postings(struct search_index *ix, struct den *den)
 {
 	for (uint32_t p = 0; p < ix->n_postings; p++) {
 		struct posting *ps = &ix->postings[p];
-		const float *den = ix->hot[ps->doc].den;
+		const float *dn = den[ps->doc].f;
 		float tf = 0;
 		for (int f = 0; f < F_COUNT; f++)
 			if (ps->tf[f])
-				tf += field_weight[f] * ps->tf[f] / den[f];
+				tf += field_weight[f] * ps->tf[f] / dn[f];
 		ps->wtf = tf;
 	}
+	free(den);
 }
 
 /*
@@ -871,6 +896,9 @@ static void finish_words(struct search_index *ix, struct lexicon *base, size_t t
 	ix->n_live = 0;
 	for (uint32_t t = 0; t < ix->n_terms; t++)
 		ix->terms[t].live = 0;
+	ix->word_term = xmalloc((ix->n_words ? ix->n_words : 1) * sizeof *ix->word_term);
+	for (uint32_t w = 0; w < ix->n_words; w++)
+		ix->word_term[w] = ix->words[w].stop ? UINT32_MAX : ix->words[w].term;
 	uint32_t outside = 0;
 	for (uint32_t w = 0; w < ix->n_words; w++) {
 		struct word *wd = &ix->words[w];
@@ -892,7 +920,8 @@ static void finish_words(struct search_index *ix, struct lexicon *base, size_t t
 	build_synonyms(ix, ix->synonyms);
 	if (ix->n_syn_pairs)
 		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
-	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(struct hot)) + text + ix->pool_cap +
+	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(float)) + text + ix->pool_cap +
+		     (size_t)(ix->n_countries + 1) * ix->vis_words * 8 + (size_t)ix->n_words * 4 +
 		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
 		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
 		     (size_t)ix->n_postings * sizeof(struct posting) + ix->base->bytes + ix->extra->bytes +
@@ -921,8 +950,9 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
 	free(c.b.p);
 	count_all(ix);
 	postings_all(ix);
-	size_t text = finish_docs(ix);
-	weigh_postings(ix);
+	struct den *den;
+	size_t text = finish_docs(ix, &den);
+	weigh_postings(ix, den);
 	finish_words(ix, NULL, text);
 	return ix;
 }
@@ -1001,8 +1031,9 @@ struct search_index *search_update(struct search_index *old, const struct search
 	free(last);
 	postings_update(ix, old, remap, first_new);
 	free(remap);
-	size_t text = finish_docs(ix);
-	weigh_postings(ix);
+	struct den *den;
+	size_t text = finish_docs(ix, &den);
+	weigh_postings(ix, den);
 	finish_words(ix, old->base, text);
 	return ix;
 }
@@ -1030,7 +1061,9 @@ void search_free(struct search_index *ix)
 	}
 	free(ix->moved);
 	free(ix->docs);
-	free(ix->hot);
+	free(ix->vis);
+	free(ix->boost);
+	free(ix->word_term);
 	free(ix->pool);
 	free(ix->terms);
 	free(ix->words);
@@ -1056,8 +1089,10 @@ size_t search_memory(const struct search_index *ix)
 void search_set_boost(struct search_index *ix, const char *slug, double boost)
 {
 	for (int d = 0; d < ix->n_docs; d++)
-		if (!strcmp(ix->docs[d].slug, slug))
-			ix->docs[d].boost = ix->hot[d].boost = (float)boost;
+		if (!strcmp(ix->docs[d].slug, slug)) {
+			ix->docs[d].boost = ix->boost[d] = (float)boost;
+			ix->boosted |= boost != 1.0;
+		}
 }
 
 /* ---- query side ---- */
@@ -1589,26 +1624,15 @@ static int build_qwords(const struct search_index *ix, struct arena *a, const ch
 #define RERANK 40
 #define SNIPPET_WORDS 26
 
-/* ---- ranking ---- */
-
-#define PROX_WEIGHT 0.3f
-#define TITLE_COVER 1.5f
-#define RERANK 40
-#define SNIPPET_WORDS 26
-
 struct cand {
 	uint32_t doc, mask;
 	float score;
 };
 
-static bool visible(const struct search_index *ix, uint32_t d, int ci, uint32_t sid)
+/* The texts a reader in country ci (-1: none; -2: one without variants) sees. */
+static const uint64_t *visible_set(const struct search_index *ix, int ci)
 {
-	const struct hot *h = &ix->hot[d];
-	if (sid != UINT32_MAX && h->section_id != sid)
-		return false;
-	if (h->country < 0)
-		return ci < 0 || !((ix->slug_variants[ix->docs[d].slug_id] >> ci) & 1);
-	return h->country == ci;
+	return ix->vis + (size_t)(ci < 0 ? 0 : 1 + ci) * ix->vis_words;
 }
 
 /* Smallest forward gap (1..3) from a position in a to one in b, or 0. */
@@ -1646,11 +1670,11 @@ static float proximity(const struct search_index *ix, struct arena *a, uint32_t 
 		struct tok_reader r = tok_field(doc, f);
 		struct tok t;
 		while (tok_next(&r, &t)) {
-			const struct word *wd = &ix->words[t.word];
-			if (wd->stop)
+			uint32_t term = ix->word_term[t.word];
+			if (term == UINT32_MAX)
 				continue;
 			for (int i = 0; i < nq; i++) {
-				if (!qw[i].nalt || qw[i].alt[0].term != wd->term || !(mask >> i & 1))
+				if (!qw[i].nalt || qw[i].alt[0].term != term || !(mask >> i & 1))
 					continue;
 				struct poslist *p = &pl[i];
 				if (p->n == p->cap) {
@@ -1729,50 +1753,24 @@ static void sort_cands(const struct search_index *ix, struct cand *c, int n)
 }
 
 /*
- * Per-thread scratch of one float and two masks per document, zero between queries (a query
- * clears what it touched): no allocation and no clearing of the whole array per query.
+ * Scoring runs over the texts in blocks of BLOCK ids: every posting list is read in doc order,
+ * block after block, so the accumulators of a block (struct acc, 16 bytes each: 32 KB) stay in
+ * the processor's first-level cache whatever the size of the index, instead of one random access
+ * into an array as large as the index per posting.
  */
+#define BLOCK 2048
+
 struct acc {
 	float acc, best;
 	uint32_t mask, tmask; /* query words in the text; in its title or keywords */
 };
 
-struct scratch {
-	struct acc *v;
-	size_t cap;
+/* One alternative's posting list, read block after block. */
+struct plist {
+	const struct posting *p, *end;
+	float w;       /* the alternative's weight times its idf */
+	bool title_ok; /* a hit in its title or keywords counts as covering the query word */
 };
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *p)
-{
-	struct scratch *s = p;
-	if (s)
-		free(s->v);
-	free(s);
-}
-
-static void scratch_key_make(void)
-{
-	pthread_key_create(&scratch_key, scratch_free);
-}
-
-static struct scratch *scratch_get(size_t n)
-{
-	pthread_once(&scratch_once, scratch_key_make);
-	struct scratch *s = pthread_getspecific(scratch_key);
-	if (!s) {
-		s = xcalloc(1, sizeof *s);
-		pthread_setspecific(scratch_key, s);
-	}
-	if (s->cap < n) {
-		free(s->v);
-		s->cap = n + n / 4 + 64;
-		s->v = xcalloc(s->cap, sizeof *s->v);
-	}
-	return s;
-}
 
 /* ---- snippets ---- */
 
@@ -1820,12 +1818,12 @@ static struct marks make_marks(struct arena *a, const struct qword *qw, int nq)
  * characters) when it starts with that word. Stop words never are. */
 static bool is_hit(const struct search_index *ix, const struct marks *m, uint32_t word)
 {
-	const struct word *wd = &ix->words[word];
-	if (wd->stop)
+	uint32_t term = ix->word_term[word];
+	if (term == UINT32_MAX)
 		return false;
-	if (bsearch(&wd->term, m->terms, (size_t)m->n, sizeof *m->terms, cmp_u32))
+	if (bsearch(&term, m->terms, (size_t)m->n, sizeof *m->terms, cmp_u32))
 		return true;
-	return m->prefix && !strncmp(ix->pool + wd->str, m->prefix, m->prefix_len);
+	return m->prefix && !strncmp(ix->pool + ix->words[word].str, m->prefix, m->prefix_len);
 }
 
 /* The plain tokens of field f of doc with their hits. */
@@ -1946,16 +1944,14 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 		if (sid == UINT32_MAX)
 			return 0;
 	}
-	struct acc *v = scratch_get((size_t)ix->n_docs)->v;
-	uint32_t *touched = NULL;
-	size_t nt = 0, cap_t = 0;
+	const uint64_t *vis = visible_set(ix, ci);
 	float N = (float)ix->n_docs;
-	bool all_visible = sid == UINT32_MAX && ci < 0 && ix->n_countries == 0;
-	/* A word counts once per document: its best alternative (exact, typo fix, synonym...). */
-	uint32_t *word_docs = NULL;
-	size_t nwd = 0, cap_wd = 0;
+	/* The alternatives' lists, word after word (first[i]..first[i + 1]). */
+	struct plist *pl = arena_alloc(a, (size_t)(nq * MAX_ALTS + 1) * sizeof *pl);
+	int *first = arena_alloc(a, (size_t)(nq + 1) * sizeof *first);
+	int npl = 0;
 	for (int i = 0; i < nq; i++) {
-		nwd = 0;
+		first[i] = npl;
 		/* An alternative (synonym, completion) is never worth more than the word typed: a
 		 * rare synonym must not outrank the common word the person actually used. */
 		float cap_idf = INFINITY;
@@ -1969,68 +1965,86 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 			float idf = logf(1.0f + (N - df + 0.5f) / (df + 0.5f));
 			if (idf > cap_idf)
 				idf = cap_idf;
-			float w = qw[i].alt[k].w * idf;
-			for (uint32_t p = t->post_start; p < t->post_start + t->post_count; p++) {
-				const struct posting *ps = &ix->postings[p];
-				uint32_t d = ps->doc;
-				if (!all_visible && !visible(ix, d, ci, sid))
-					continue;
-				float tf = ps->wtf;
-				struct acc *x = &v[d];
-				if (!x->mask) {
-					if (nt == cap_t) {
-						cap_t = cap_t ? cap_t * 2 : 1024;
-						uint32_t *bigger = arena_alloc(a, cap_t * sizeof *bigger);
-						if (nt)
-							memcpy(bigger, touched, nt * sizeof *bigger);
-						touched = bigger;
-					}
-					touched[nt++] = d;
-				}
-				float val = w * tf * (K1 + 1.0f) / (tf + K1);
-				if (!(x->mask >> i & 1)) {
-					if (nwd == cap_wd) {
-						cap_wd = cap_wd ? cap_wd * 2 : 1024;
-						uint32_t *bigger = arena_alloc(a, cap_wd * sizeof *bigger);
-						if (nwd)
-							memcpy(bigger, word_docs, nwd * sizeof *bigger);
-						word_docs = bigger;
-					}
-					word_docs[nwd++] = d;
-				}
-				if (val > x->best)
-					x->best = val;
-				x->mask |= 1u << i;
-				if ((ps->tf[F_TITLE] || ps->tf[F_KEYWORDS]) && qw[i].alt[k].w >= W_TYPO2)
-					x->tmask |= 1u << i;
-			}
-		}
-		for (size_t j = 0; j < nwd; j++) {
-			v[word_docs[j]].acc += v[word_docs[j]].best;
-			v[word_docs[j]].best = 0;
+			pl[npl++] = (struct plist){.p = ix->postings + t->post_start,
+						   .end = ix->postings + t->post_start + t->post_count,
+						   .w = qw[i].alt[k].w * idf,
+						   .title_ok = qw[i].alt[k].w >= W_TYPO2};
 		}
 	}
+	first[nq] = npl;
 	int want = q->offset + q->limit;
 	int cap = want > RERANK ? want : RERANK;
 	struct cand *heap = arena_alloc(a, (size_t)cap * sizeof *heap);
 	int nh = 0;
-	for (size_t i = 0; i < nt; i++) {
-		uint32_t d = touched[i];
-		struct acc *x = &v[d];
-		float matched = (float)__builtin_popcount(x->mask) / (float)nq;
-		float cover = (float)__builtin_popcount(x->tmask) / (float)nq;
-		/* Coordination: documents with more of the query's words first; and an article whose
-		 * title or keywords hold the query's words is what the person is looking for. */
-		float score = x->acc * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover) *
-			      ix->hot[d].boost;
-		heap_push(ix, heap, &nh, cap, (struct cand){d, x->mask, score});
-		*x = (struct acc){0}; /* the scratch is zero again for the next query */
+	struct acc *v = arena_alloc(a, BLOCK * sizeof *v);
+	memset(v, 0, BLOCK * sizeof *v);
+	uint16_t *touched = arena_alloc(a, BLOCK * sizeof *touched);
+	uint16_t *word_docs = arena_alloc(a, BLOCK * sizeof *word_docs);
+	size_t total = 0;
+	for (uint32_t base = 0; base < (uint32_t)ix->n_docs; base += BLOCK) {
+		uint32_t end = base + BLOCK;
+		int nt = 0;
+		for (int i = 0; i < nq; i++) {
+			/* A word counts once per text: its best alternative (exact, typo fix, synonym...). */
+			int nwd = 0;
+			for (int l = first[i]; l < first[i + 1]; l++) {
+				const struct posting *ps = pl[l].p;
+				for (; ps < pl[l].end && ps->doc < end; ps++) {
+					uint32_t d = ps->doc;
+					if (!((vis[d / 64] >> (d & 63)) & 1) ||
+					    (sid != UINT32_MAX && ix->docs[d].section_id != sid))
+						continue;
+					struct acc *x = &v[d - base];
+					if (!x->mask)
+						touched[nt++] = (uint16_t)(d - base);
+					if (!(x->mask >> i & 1))
+						word_docs[nwd++] = (uint16_t)(d - base);
+					float tf = ps->wtf;
+					float val = pl[l].w * tf * (K1 + 1.0f) / (tf + K1);
+					if (val > x->best)
+						x->best = val;
+					x->mask |= 1u << i;
+					if (pl[l].title_ok && (ps->tf[F_TITLE] || ps->tf[F_KEYWORDS]))
+						x->tmask |= 1u << i;
+				}
+				pl[l].p = ps;
+			}
+			for (int j = 0; j < nwd; j++) {
+				v[word_docs[j]].acc += v[word_docs[j]].best;
+				v[word_docs[j]].best = 0;
+			}
+		}
+		for (int j = 0; j < nt; j++) {
+			struct acc *x = &v[touched[j]];
+			uint32_t d = base + touched[j];
+			float matched = (float)__builtin_popcount(x->mask) / (float)nq;
+			float cover = (float)__builtin_popcount(x->tmask) / (float)nq;
+			/* Coordination: documents with more of the query's words first; and an article
+			 * whose title or keywords hold the query's words is what the person is looking for. */
+			float score =
+			    x->acc * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover);
+			if (ix->boosted)
+				score *= ix->boost[d];
+			heap_push(ix, heap, &nh, cap, (struct cand){d, x->mask, score});
+			*x = (struct acc){0}; /* zero again for the next block */
+		}
+		total += (size_t)nt;
 	}
-	out->total = (int)nt;
+	out->total = (int)total;
 	sort_cands(ix, heap, nh);
 	/* Proximity: the best candidates gain when query words stand together, in order. */
 	if (nq > 1) {
 		int top = nh < RERANK ? nh : RERANK;
+		/* The bonus multiplies a score by at most 1 + PROX_WEIGHT: a candidate that would stay
+		 * below the last one shown even with it keeps its place without the scan. */
+		if (want < top) {
+			float bar = heap[want - 1].score / (1.0f + PROX_WEIGHT) * 0.9999f;
+			for (int c = want; c < top; c++)
+				if (heap[c].score < bar) {
+					top = c;
+					break;
+				}
+		}
 		for (int c = 0; c < top; c++) {
 			float bonus = proximity(ix, a, heap[c].doc, heap[c].mask, qw, nq);
 			heap[c].score *= 1.0f + PROX_WEIGHT * bonus / (float)(nq - 1);

@@ -20,8 +20,9 @@
  * Per-country texts: a search for country C sees C's variant of an article where one exists and
  * the general text otherwise, never a text hidden for C, and each article at most once.
  *
- * An index is read-only once built: any number of threads may search it at once (each thread
- * keeps a scratch of 16 bytes per text, reused by its queries). The module
+ * An index is read-only once built: any number of threads may search it at once (a query scores
+ * the texts in blocks of 2,048 with 32 KB of accumulators from its arena, whatever the index's
+ * size). The module
  * never touches the database and builds snippet HTML itself, escaped, with <mark> around matches.
  */
 #ifndef SPRAVKA_SEARCH_H

@@ -73,10 +73,10 @@ static void redirect(struct ctx *c, const char *to)
 const char desk_canned_titles_sql[] = "SELECT id, title FROM canned_replies ORDER BY title";
 const char desk_canned_list_sql[] = "SELECT title, body FROM canned_replies ORDER BY title";
 const char desk_canned_body_sql[] = "SELECT body FROM canned_replies WHERE id = ?";
-/* The assignee of an "assign" row is stored as an account id: shown by login. */
+/* The assignee of an "assign" row (audit.assignee, migration 11) is shown by login. */
 const char desk_audit_sql[] = "SELECT a.at, u.login, a.action, a.detail, t.login FROM audit a LEFT JOIN users u ON "
-			      "u.id = a.user_id LEFT JOIN users t ON a.action = 'assign' AND t.id = CAST(a.detail AS "
-			      "INTEGER) WHERE a.request_id = ? ORDER BY a.id";
+			      "u.id = a.user_id LEFT JOIN users t ON t.id = a.assignee WHERE a.request_id = ? "
+			      "ORDER BY a.id";
 const char desk_file_sql[] = "SELECT sha256, mime, filename FROM attachments WHERE id = ?";
 
 /* ---- login ---- */
@@ -205,15 +205,16 @@ static const char *country_name(struct ctx *c, const char *code)
  * filter through the index of the narrowest one given (requests_member_status,
  * requests_status_assignee, _country, _topic); the other filters are checked on the rows the
  * index gives. Parameters, in order: status, [the driving value], topic, topic, country,
- * country, assignee, assignee, assignee, user id, created before, keyset updated, updated, id,
- * limit.
+ * country ('' for any), assignee, assignee, assignee (0 any, 1 nobody, 2 the user), user id,
+ * created before, keyset updated, updated, id, limit. Every parameter has a type both engines
+ * infer from the SQL (compared with '' or 0, never alone in `? IS NULL`).
  */
 static const char queue_select[] =
     "SELECT r.id, r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
     "FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE ";
 static const char queue_filters[] =
-    " AND r.merged_into IS NULL AND (? IS NULL OR r.topic = ?) AND (? IS NULL OR r.country = ?) "
-    "AND (? IS NULL OR (? = 'none' AND r.assignee IS NULL) OR (? = 'me' AND r.assignee = ?)) AND r.created <= ? ";
+    " AND r.merged_into IS NULL AND (? = '' OR r.topic = ?) AND (? = '' OR r.country = ?) "
+    "AND (? = 0 OR (? = 1 AND r.assignee IS NULL) OR (? = 2 AND r.assignee = ?)) AND r.created <= ? ";
 static const char *const queue_drive[DESK_DRIVERS] = {"",
 						      " AND r.topic = ?",
 						      " AND r.country = ?",
@@ -284,9 +285,11 @@ static bool queue_run(struct ctx *c, enum desk_driver driver, const char *status
 		db_bind_int(st, i++, q->user_id);
 	else if (driver == DESK_MEMBER)
 		db_bind_text(st, i++, q->member);
-	db_bind_text(st, i++, q->topic), db_bind_text(st, i++, q->topic);
-	db_bind_text(st, i++, q->country), db_bind_text(st, i++, q->country);
-	db_bind_text(st, i++, q->assignee), db_bind_text(st, i++, q->assignee), db_bind_text(st, i++, q->assignee);
+	const char *topic = q->topic ? q->topic : "", *country = q->country ? q->country : "";
+	int64_t assignee = !q->assignee ? 0 : !strcmp(q->assignee, "none") ? 1 : 2;
+	db_bind_text(st, i++, topic), db_bind_text(st, i++, topic);
+	db_bind_text(st, i++, country), db_bind_text(st, i++, country);
+	db_bind_int(st, i++, assignee), db_bind_int(st, i++, assignee), db_bind_int(st, i++, assignee);
 	db_bind_int(st, i++, q->user_id);
 	db_bind_int(st, i++, q->created_before);
 	db_bind_int(st, i++, q->after_updated), db_bind_int(st, i++, q->after_updated);

@@ -220,17 +220,14 @@ const char *kb_title(struct db *db, struct arena *a, const char *slug)
 
 int64_t kb_content_version(struct db *db, int64_t *changed_at)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT key, value FROM meta WHERE key IN "
-					    "('content_version', 'content_changed')");
+	struct db_stmt *st = db_prepare(db, "SELECT version, changed FROM content_state");
 	if (!st)
 		return -1;
 	int64_t version = -1;
-	while (db_step(st) == DB_ROW) {
-		int64_t v = strtoll(db_col_text(st, 1), NULL, 10);
-		if (!strcmp(db_col_text(st, 0), "content_version"))
-			version = v;
-		else if (changed_at)
-			*changed_at = v;
+	if (db_step(st) == DB_ROW) {
+		version = db_col_int(st, 0);
+		if (changed_at)
+			*changed_at = db_col_int(st, 1);
 	}
 	db_finalize(st);
 	return version;
@@ -265,10 +262,10 @@ static void fill_change(struct db_stmt *st, struct arena *a, void *item)
 
 int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_change **out)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT value FROM meta WHERE key = 'content_log_from'");
+	struct db_stmt *st = db_prepare(db, "SELECT log_from FROM content_state");
 	if (!st)
 		return -1;
-	int64_t from = db_step(st) == DB_ROW ? strtoll(db_col_text(st, 0), NULL, 10) : INT64_MAX;
+	int64_t from = db_step(st) == DB_ROW ? db_col_int(st, 0) : INT64_MAX;
 	db_finalize(st);
 	if (since < from)
 		return KB_CHANGES_ALL;

@@ -11,7 +11,6 @@
 #include "../req/req.h"
 #include "../web/web.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,41 +208,37 @@ static const char *country_name(struct ctx *c, const char *code)
  * created before, keyset updated, updated, id, limit. Every parameter has a type both engines
  * infer from the SQL (compared with '' or 0, never alone in `? IS NULL`).
  */
-static const char queue_select[] =
-    "SELECT r.id, r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
-    "FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE ";
-static const char queue_filters[] =
-    " AND r.merged_into IS NULL AND (? = '' OR r.topic = ?) AND (? = '' OR r.country = ?) "
-    "AND (? = 0 OR (? = 1 AND r.assignee IS NULL) OR (? = 2 AND r.assignee = ?)) AND r.created <= ? ";
-static const char *const queue_drive[DESK_DRIVERS] = {"",
-						      " AND r.topic = ?",
-						      " AND r.country = ?",
-						      " AND r.assignee = ?",
-						      " AND r.assignee IS NULL",
-						      " AND r.member_id = ?"};
+#define QUEUE_SELECT                                                                                                   \
+	"SELECT r.id, r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "  \
+	"FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE "
+#define QUEUE_FILTERS                                                                                                  \
+	" AND r.merged_into IS NULL AND (? = '' OR r.topic = ?) AND (? = '' OR r.country = ?) "                        \
+	"AND (? = 0 OR (? = 1 AND r.assignee IS NULL) OR (? = 2 AND r.assignee = ?)) AND r.created <= ? "
+#define QUEUE_ASC "AND r.updated >= ? AND (r.updated > ? OR r.id > ?) ORDER BY r.updated, r.id LIMIT ?"
+#define QUEUE_DESC "AND r.updated <= ? AND (r.updated < ? OR r.id < ?) ORDER BY r.updated DESC, r.id DESC LIMIT ?"
+#define QUEUE_OPEN "r.status IN ('new', 'open', 'waiting') AND "
+#define QUEUE(open, drive, order) QUEUE_SELECT open "r.status = ?" drive QUEUE_FILTERS order
+/* [desc][open] of one driving filter. */
+#define QUEUE_DRIVER(drive)                                                                                            \
+	{                                                                                                              \
+		{QUEUE("", drive, QUEUE_ASC), QUEUE(QUEUE_OPEN, drive, QUEUE_ASC)},                                    \
+		{                                                                                                      \
+			QUEUE("", drive, QUEUE_DESC), QUEUE(QUEUE_OPEN, drive, QUEUE_DESC)                             \
+		}                                                                                                      \
+	}
 
-/* Built once: the texts are the keys of each connection's statement cache (db_sqlite.c), so
- * they must keep their addresses. */
-static char queue_sql[DESK_DRIVERS][2][2][1024];
-static pthread_once_t queue_sql_once = PTHREAD_ONCE_INIT;
-
-static void queue_sql_build(void)
-{
-	for (int d = 0; d < DESK_DRIVERS; d++)
-		for (int desc = 0; desc < 2; desc++)
-			for (int open = 0; open < 2; open++)
-				snprintf(queue_sql[d][desc][open], sizeof queue_sql[d][desc][open],
-					 "%s%sr.status = ?%s%s%s ORDER BY r.updated%s, r.id%s LIMIT ?", queue_select,
-					 open ? "r.status IN ('new', 'open', 'waiting') AND " : "", queue_drive[d],
-					 queue_filters,
-					 desc ? "AND r.updated <= ? AND (r.updated < ? OR r.id < ?)"
-					      : "AND r.updated >= ? AND (r.updated > ? OR r.id > ?)",
-					 desc ? " DESC" : "", desc ? " DESC" : "");
-}
+/* Every statement of the queue, each a literal of its own (db.h: SQL is never built at run time). */
+static const char *const queue_sql[DESK_DRIVERS][2][2] = {
+    [DESK_ANY] = QUEUE_DRIVER(""),
+    [DESK_TOPIC] = QUEUE_DRIVER(" AND r.topic = ?"),
+    [DESK_COUNTRY] = QUEUE_DRIVER(" AND r.country = ?"),
+    [DESK_MINE] = QUEUE_DRIVER(" AND r.assignee = ?"),
+    [DESK_UNASSIGNED] = QUEUE_DRIVER(" AND r.assignee IS NULL"),
+    [DESK_MEMBER] = QUEUE_DRIVER(" AND r.member_id = ?"),
+};
 
 const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open)
 {
-	pthread_once(&queue_sql_once, queue_sql_build);
 	return queue_sql[driver][desc][open];
 }
 

@@ -36,8 +36,8 @@ void desk_outbox(struct ctx *c);     /* GET /desk/outbox */
 /*
  * The queue's statement: one status's list (status = ?) in `updated` order, ascending or
  * descending (desc), with the filter that drives the index (see desk.c); open adds the term that
- * lets the partial index requests_open serve an open status. The text is built once and keeps
- * its address (the statement cache's key). For the plans test and `spravka explain`.
+ * lets the partial index requests_open serve an open status. Each is a string literal (db.h).
+ * For the plans test and `spravka explain`.
  */
 enum desk_driver { DESK_ANY, DESK_TOPIC, DESK_COUNTRY, DESK_MINE, DESK_UNASSIGNED, DESK_MEMBER, DESK_DRIVERS };
 const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open);

@@ -98,14 +98,7 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 
 const char *desk_plan_text(struct db *db, struct arena *a, const char *sql)
 {
-	struct db_stmt *st = db_prepare(db, arena_printf(a, "EXPLAIN QUERY PLAN %s", sql));
-	if (!st)
-		return NULL;
-	const char *all = "";
-	while (db_step(st) == DB_ROW)
-		all = *all ? arena_printf(a, "%s | %s", all, db_col_text(st, 3)) : arena_strdup(a, db_col_text(st, 3));
-	db_finalize(st);
-	return all;
+	return db_query_plan(db, a, sql);
 }
 
 /* The table of a "SCAN x" at p (the word after SCAN), into buf. */

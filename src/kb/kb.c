@@ -47,14 +47,12 @@ static void fill_section(struct db_stmt *st, struct arena *a, void *item)
 				 .n_articles = (int)db_col_int(st, 4)};
 }
 
-static const char *const section_sql = "SELECT s.slug, s.title, s.position, s.description, s.article_count "
-				       "FROM sections s ";
+#define SECTION_SELECT "SELECT s.slug, s.title, s.position, s.description, s.article_count FROM sections s "
 
 int kb_sections(struct db *db, struct arena *a, struct kb_section **out)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug", section_sql);
-	return collect(db_prepare(db, sql), a, sizeof **out, (void **)out, fill_section);
+	return collect(db_prepare(db, SECTION_SELECT "ORDER BY s.position, s.slug"), a, sizeof **out, (void **)out,
+		       fill_section);
 }
 
 /* The one section a statement (its slug bound) finds: 1 and *out, 0 none, -1 error. */
@@ -71,9 +69,7 @@ static int one_section(struct db_stmt *st, struct arena *a, const char *slug, st
 
 int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s WHERE s.slug = ?", section_sql);
-	return one_section(db_prepare(db, sql), a, slug, out);
+	return one_section(db_prepare(db, SECTION_SELECT "WHERE s.slug = ?"), a, slug, out);
 }
 
 int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
@@ -115,9 +111,7 @@ int kb_section_total(struct db *db)
 
 int kb_section_list(struct db *db, struct arena *a, int offset, int limit, struct kb_section **out)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug LIMIT ? OFFSET ?", section_sql);
-	struct db_stmt *st = db_prepare(db, sql);
+	struct db_stmt *st = db_prepare(db, SECTION_SELECT "ORDER BY s.position, s.slug LIMIT ? OFFSET ?");
 	if (st) {
 		db_bind_int(st, 1, limit);
 		db_bind_int(st, 2, offset);

@@ -8,6 +8,7 @@
 #include "../md/md.h"
 #include "../search/result_cache.h"
 #include "../search/search.h"
+#include "../searchlog/search_log.h"
 
 #include <dirent.h>
 #include <errno.h>

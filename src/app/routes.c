@@ -36,6 +36,7 @@
 #include "../kb/kb.h"
 #include "../search/result_cache.h"
 #include "../search/search.h"
+#include "../searchlog/search_log.h"
 #include "../web/web.h"
 
 #include <stdio.h>

@@ -11,7 +11,6 @@
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"
-#include "../db/db.h"
 #include "../req/req.h"
 #include "layout.h"
 

@@ -1,7 +1,7 @@
 /* The agents' desk. See desk.h. */
 #include "desk.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../auth/auth.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
@@ -20,7 +20,7 @@
 static void desk_begin(struct ctx *c, const char *title)
 {
 	struct buf *b = &c->resp->body;
-	const struct static_file *css = app_static(c->app, "style.css");
+	const struct static_file *css = ctx_static(c->app, "style.css");
 	c->resp->status = c->resp->status ? c->resp->status : 200;
 	c->resp->content_type = "text/html; charset=utf-8";
 	c->resp->cache_control = "no-store";

@@ -1,7 +1,6 @@
 /* The plans of the desk's and the maintenance's queries. See desk.h (struct desk_plan). */
 #include "desk.h"
 
-#include "../app/app.h"
 #include "../auth/auth.h"
 #include "../core/arena.h"
 #include "../db/db.h"

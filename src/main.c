@@ -17,6 +17,7 @@
 #include "req/req.h"
 #include "search/result_cache.h"
 #include "search/search.h"
+#include "searchlog/search_log.h"
 
 #include <getopt.h>
 #include <sodium.h>

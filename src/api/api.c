@@ -1,6 +1,6 @@
 #include "api.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"
@@ -200,7 +200,7 @@ void api_search(struct ctx *c)
 	    .text = q, .country = c->country, .section = section, .limit = limit, .snippets = true};
 	struct search_result r;
 	const char *instant = http_param(c->req, "instant");
-	app_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"), http_client_ip(c->req));
+	ctx_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"), http_client_ip(c->req));
 	json_t *results = json_array();
 	for (int i = 0; i < r.n; i++)
 		json_array_append_new(

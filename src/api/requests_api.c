@@ -1,7 +1,7 @@
 /* The support-request routes of the JSON API: topics and request creation. */
 #include "api.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../core/arena.h"
 #include "../core/text.h"
 #include "../req/req.h"
@@ -204,6 +204,6 @@ void api_request_create(struct ctx *c)
 	in->route = "POST /api/v1/requests";
 	if (!read_input(c, in))
 		return;
-	if (!app_create_request(c, j))
+	if (!ctx_create_request(c, j))
 		answer_created(c, j->result, &j->out);
 }

@@ -36,6 +36,7 @@
 #include "../kb/kb.h"
 #include "../search/result_cache.h"
 #include "../search/search.h"
+#include "../searchlog/search_log.h"
 #include "../web/web.h"
 
 #include <stdio.h>
@@ -561,7 +562,7 @@ static void sys_metrics(struct ctx *c)
 
 static void sys_static(struct ctx *c)
 {
-	const struct static_file *f = app_static(c->app, c->arg);
+	const struct static_file *f = ctx_static(c->app, c->arg);
 	if (!f)
 		return page_not_found(c);
 	char key[128];

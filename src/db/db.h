@@ -6,9 +6,20 @@
  * PostgreSQL comes later behind the same functions, so feature code never includes sqlite3.h.
  *
  * SQL rules, so that both drivers accept the same text: parameters are written `?` and bound by
- * position from 1 (the PostgreSQL driver rewrites them to $n); SQL text is a string literal of the
- * program, never built from user input; use only portable SQL (no AUTOINCREMENT, no REPLACE INTO;
- * `INSERT ... ON CONFLICT (...) DO UPDATE` is fine in both).
+ * position from 1 (the PostgreSQL driver rewrites them to $n; no numbered ?1, a value needed twice
+ * is bound twice); use only portable SQL: no AUTOINCREMENT, REPLACE INTO, INSERT OR IGNORE,
+ * `a IS b` / `a IS NOT b` between values, ifnull, GROUP_CONCAT, date functions (compute the time
+ * in C and bind it), LIMIT -1, double-quoted strings or rowid; `INSERT ... ON CONFLICT (...) DO
+ * UPDATE`, RETURNING and partial indexes are fine in both. Every parameter must have a type
+ * PostgreSQL can infer from the SQL around it (not `? IS NULL` alone, not a CASE of parameters
+ * assigned to a typed column: decide in C and bind), and a value is bound with the type of its
+ * column (db_bind_int for INTEGER/BIGINT, never a number as text). The SQLite-only migrations in
+ * schema.c may use SQLite's functions; feature code may not.
+ *
+ * The SQL passed to db_prepare and db_exec is a string literal of the program (or a const array
+ * initialised with one), never text built at run time, not even from constants: the statement
+ * cache of a connection is keyed by the text's address (checked by content), so text built in a
+ * buffer would take a cache slot per build, and no SQL can ever carry user input.
  *
  * Errors: functions return enum db_rc; DB_ERR carries a message in db_errmsg(). A statement
  * belongs to its connection and to one thread at a time.
@@ -59,6 +70,14 @@ int db_column_count(struct db_stmt *st);
 const char *db_col_text(struct db_stmt *st, int i);
 int64_t db_col_int(struct db_stmt *st, int i);
 bool db_col_null(struct db_stmt *st, int i);
+
+/*
+ * The engine's plan for sql (SQLite: EXPLAIN QUERY PLAN; its lines joined by " | "), in a's
+ * memory, for `spravka explain` and the plans test; NULL with db_errmsg when sql does not
+ * prepare. The statement is not cached and never run.
+ */
+struct arena;
+const char *db_query_plan(struct db *db, struct arena *a, const char *sql);
 
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t db_changes(struct db *db);

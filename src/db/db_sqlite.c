@@ -181,6 +181,21 @@ bool db_col_null(struct db_stmt *st, int i)
 	return sqlite3_column_type(st->st, i) == SQLITE_NULL;
 }
 
+const char *db_query_plan(struct db *db, struct arena *a, const char *sql)
+{
+	/* Prepared here, past the cache: the text is built, and used once. */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->h, arena_printf(a, "EXPLAIN QUERY PLAN %s", sql), -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	const char *all = "";
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(st, 3);
+		all = *all ? arena_printf(a, "%s | %s", all, line ? line : "") : arena_strdup(a, line ? line : "");
+	}
+	sqlite3_finalize(st);
+	return all;
+}
+
 int64_t db_changes(struct db *db)
 {
 	return sqlite3_changes64(db->h);

@@ -226,6 +226,24 @@ const struct migration schema_migrations[] = {
      * NULL). */
     {10, "DROP INDEX requests_link_hash;"
 	 "CREATE UNIQUE INDEX requests_link_hash ON requests(link_hash) WHERE link_hash IS NOT NULL;"},
+    /* Issue #9, SQL both engines accept. The content version, the time of the last change and the
+     * start of the change log were numbers kept as text in meta (read back with CAST): they are
+     * typed columns of one row now. An audit row of an assignment kept the account in its free
+     * text detail, joined to users through a CAST of that text: the account has its own column
+     * (the detail keeps the text for the log). The CASTs below run once, here, in SQLite. */
+    {11, "CREATE TABLE content_state ("
+	 "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	 "  version BIGINT NOT NULL,"
+	 "  changed BIGINT NOT NULL,"
+	 "  log_from BIGINT NOT NULL);"
+	 "INSERT INTO content_state(id, version, changed, log_from) VALUES (1, "
+	 "  COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'content_version'), 0),"
+	 "  COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'content_changed'), 0),"
+	 "  COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'content_log_from'), 0));"
+	 "DELETE FROM meta WHERE key IN ('content_version', 'content_changed', 'content_log_from');"
+	 "ALTER TABLE audit ADD COLUMN assignee INTEGER;"
+	 "UPDATE audit SET assignee = CAST(detail AS INTEGER) WHERE action = 'assign' AND detail <> '0' "
+	 "  AND detail <> '' AND detail NOT GLOB '*[^0-9]*';"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

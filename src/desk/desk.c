@@ -1,17 +1,15 @@
 /* The agents' desk. See desk.h. */
 #include "desk.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../auth/auth.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"
-#include "../db/db.h"
 #include "../mail/mail.h"
 #include "../req/req.h"
 #include "../web/web.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +20,7 @@
 static void desk_begin(struct ctx *c, const char *title)
 {
 	struct buf *b = &c->resp->body;
-	const struct static_file *css = app_static(c->app, "style.css");
+	const struct static_file *css = ctx_static(c->app, "style.css");
 	c->resp->status = c->resp->status ? c->resp->status : 200;
 	c->resp->content_type = "text/html; charset=utf-8";
 	c->resp->cache_control = "no-store";
@@ -67,17 +65,6 @@ static void redirect(struct ctx *c, const char *to)
 	c->resp->cache_control = "no-store";
 	buf_adds(&c->resp->body, "См. другую страницу.\n");
 }
-
-/* The desk's own statements (the queue's are built by desk_queue_sql). canned_replies is the
- * agents' handful of templates, read whole; the audit of one request by audit_request. */
-const char desk_canned_titles_sql[] = "SELECT id, title FROM canned_replies ORDER BY title";
-const char desk_canned_list_sql[] = "SELECT title, body FROM canned_replies ORDER BY title";
-const char desk_canned_body_sql[] = "SELECT body FROM canned_replies WHERE id = ?";
-/* The assignee of an "assign" row is stored as an account id: shown by login. */
-const char desk_audit_sql[] = "SELECT a.at, u.login, a.action, a.detail, t.login FROM audit a LEFT JOIN users u ON "
-			      "u.id = a.user_id LEFT JOIN users t ON a.action = 'assign' AND t.id = CAST(a.detail AS "
-			      "INTEGER) WHERE a.request_id = ? ORDER BY a.id";
-const char desk_file_sql[] = "SELECT sha256, mime, filename FROM attachments WHERE id = ?";
 
 /* ---- login ---- */
 
@@ -198,130 +185,6 @@ static const char *country_name(struct ctx *c, const char *code)
 	return k ? k->name : code;
 }
 
-/*
- * The queue's SQL. A list is one keyset query per status it holds (status = ?), each read in
- * index order and stopped after a page, merged here by (updated, id): an open status without a
- * filter through the partial index requests_open, another through requests_status, and with a
- * filter through the index of the narrowest one given (requests_member_status,
- * requests_status_assignee, _country, _topic); the other filters are checked on the rows the
- * index gives. Parameters, in order: status, [the driving value], topic, topic, country,
- * country, assignee, assignee, assignee, user id, created before, keyset updated, updated, id,
- * limit.
- */
-static const char queue_select[] =
-    "SELECT r.id, r.number, r.subject, r.member_id, r.topic, r.country, r.status, u.login, r.created, r.updated "
-    "FROM requests r LEFT JOIN users u ON u.id = r.assignee WHERE ";
-static const char queue_filters[] =
-    " AND r.merged_into IS NULL AND (? IS NULL OR r.topic = ?) AND (? IS NULL OR r.country = ?) "
-    "AND (? IS NULL OR (? = 'none' AND r.assignee IS NULL) OR (? = 'me' AND r.assignee = ?)) AND r.created <= ? ";
-static const char *const queue_drive[DESK_DRIVERS] = {"",
-						      " AND r.topic = ?",
-						      " AND r.country = ?",
-						      " AND r.assignee = ?",
-						      " AND r.assignee IS NULL",
-						      " AND r.member_id = ?"};
-
-/* Built once: the texts are the keys of each connection's statement cache (db_sqlite.c), so
- * they must keep their addresses. */
-static char queue_sql[DESK_DRIVERS][2][2][1024];
-static pthread_once_t queue_sql_once = PTHREAD_ONCE_INIT;
-
-static void queue_sql_build(void)
-{
-	for (int d = 0; d < DESK_DRIVERS; d++)
-		for (int desc = 0; desc < 2; desc++)
-			for (int open = 0; open < 2; open++)
-				snprintf(queue_sql[d][desc][open], sizeof queue_sql[d][desc][open],
-					 "%s%sr.status = ?%s%s%s ORDER BY r.updated%s, r.id%s LIMIT ?", queue_select,
-					 open ? "r.status IN ('new', 'open', 'waiting') AND " : "", queue_drive[d],
-					 queue_filters,
-					 desc ? "AND r.updated <= ? AND (r.updated < ? OR r.id < ?)"
-					      : "AND r.updated >= ? AND (r.updated > ? OR r.id > ?)",
-					 desc ? " DESC" : "", desc ? " DESC" : "");
-}
-
-const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open)
-{
-	pthread_once(&queue_sql_once, queue_sql_build);
-	return queue_sql[driver][desc][open];
-}
-
-#define QUEUE_PAGE 100
-
-struct queue_row {
-	int64_t id, created, updated;
-	const char *number, *subject, *member_id, *topic, *country, *status, *assignee;
-};
-
-struct queue_query {
-	const char *topic, *country, *assignee, *member;
-	int64_t user_id, created_before;
-	int64_t after_updated, after_id; /* the keyset: rows after this one in the list's order */
-	bool desc;
-};
-
-static bool is_open(const char *status)
-{
-	return !strcmp(status, "new") || !strcmp(status, "open") || !strcmp(status, "waiting");
-}
-
-/* Runs the statement of one status of the list, appending up to QUEUE_PAGE + 1 rows. False on a
- * database error. */
-static bool queue_run(struct ctx *c, enum desk_driver driver, const char *status, const struct queue_query *q,
-		      struct queue_row *rows, int *n)
-{
-	struct arena *a = c->req->arena;
-	struct db_stmt *st = db_prepare(c->db, desk_queue_sql(driver, q->desc, is_open(status)));
-	if (!st)
-		return false;
-	int i = 1;
-	db_bind_text(st, i++, status);
-	if (driver == DESK_TOPIC)
-		db_bind_text(st, i++, q->topic);
-	else if (driver == DESK_COUNTRY)
-		db_bind_text(st, i++, q->country);
-	else if (driver == DESK_MINE)
-		db_bind_int(st, i++, q->user_id);
-	else if (driver == DESK_MEMBER)
-		db_bind_text(st, i++, q->member);
-	db_bind_text(st, i++, q->topic), db_bind_text(st, i++, q->topic);
-	db_bind_text(st, i++, q->country), db_bind_text(st, i++, q->country);
-	db_bind_text(st, i++, q->assignee), db_bind_text(st, i++, q->assignee), db_bind_text(st, i++, q->assignee);
-	db_bind_int(st, i++, q->user_id);
-	db_bind_int(st, i++, q->created_before);
-	db_bind_int(st, i++, q->after_updated), db_bind_int(st, i++, q->after_updated);
-	db_bind_int(st, i++, q->after_id);
-	db_bind_int(st, i++, QUEUE_PAGE + 1);
-	enum db_rc rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		rows[(*n)++] =
-		    (struct queue_row){.id = db_col_int(st, 0),
-				       .number = arena_strdup(a, db_col_text(st, 1)),
-				       .subject = arena_strdup(a, db_col_text(st, 2)),
-				       .member_id = arena_strdup(a, db_col_text(st, 3)),
-				       .topic = arena_strdup(a, db_col_text(st, 4)),
-				       .country = arena_strdup(a, db_col_text(st, 5)),
-				       .status = arena_strdup(a, db_col_text(st, 6)),
-				       .assignee = db_col_null(st, 7) ? NULL : arena_strdup(a, db_col_text(st, 7)),
-				       .created = db_col_int(st, 8),
-				       .updated = db_col_int(st, 9)};
-	db_finalize(st);
-	return rc == DB_DONE;
-}
-
-static int by_updated_asc(const void *x, const void *y)
-{
-	const struct queue_row *p = x, *q = y;
-	if (p->updated != q->updated)
-		return p->updated < q->updated ? -1 : 1;
-	return p->id < q->id ? -1 : p->id > q->id;
-}
-
-static int by_updated_desc(const void *x, const void *y)
-{
-	return by_updated_asc(y, x);
-}
-
 /* The keyset of the next page: "UPDATED.ID" after the row shown last. */
 static bool parse_after(const char *s, int64_t *updated, int64_t *id)
 {
@@ -440,55 +303,26 @@ void desk_queue(struct ctx *c)
 	    assignee && !strcmp(assignee, "me") ? " selected" : "",
 	    assignee && !strcmp(assignee, "none") ? " selected" : "", age_days);
 
-	/* Which statuses the list holds, and in which order: the open ones oldest first (who has
-	 * waited longest), the resolved, closed and all newest first. */
-	const char *set[REQ_N_STATUSES];
-	int n_set = 0;
-	bool open_queue = !status || !*status;
-	if (open_queue)
-		set[n_set++] = "new", set[n_set++] = "open", set[n_set++] = "waiting";
-	else if (!strcmp(status, "all"))
-		for (int i = 0; i < REQ_N_STATUSES; i++)
-			set[n_set++] = statuses[i];
-	else
-		for (int i = 0; i < REQ_N_STATUSES; i++)
-			if (!strcmp(status, statuses[i]))
-				set[n_set++] = statuses[i];
-	struct queue_query q = {
+	struct req_queue_filter f = {
+	    .status = status,
 	    .topic = topic && *topic ? topic : NULL,
 	    .country = country && *country ? country : NULL,
 	    .assignee = assignee && (!strcmp(assignee, "me") || !strcmp(assignee, "none")) ? assignee : NULL,
 	    .member = *search ? search : NULL,
 	    .user_id = c->user->id,
-	    .created_before = (int64_t)time(NULL) - (int64_t)age_days * 86400,
-	    .desc = !open_queue && !is_open(status)};
-	q.after_updated = q.desc ? INT64_MAX : INT64_MIN;
-	q.after_id = q.desc ? INT64_MAX : -1;
-	bool paged = parse_after(http_param(c->req, "after"), &q.after_updated, &q.after_id);
-	/* The filter that drives the index: the narrowest one given. */
-	enum desk_driver driver = q.member				    ? DESK_MEMBER
-				  : q.assignee && !strcmp(q.assignee, "me") ? DESK_MINE
-				  : q.assignee				    ? DESK_UNASSIGNED
-				  : q.country				    ? DESK_COUNTRY
-				  : q.topic				    ? DESK_TOPIC
-									    : DESK_ANY;
-	struct queue_row *rows = arena_alloc(a, (size_t)REQ_N_STATUSES * (QUEUE_PAGE + 1) * sizeof *rows);
-	int n = 0;
-	bool ok = true;
-	for (int i = 0; ok && i < n_set; i++)
-		ok = queue_run(c, driver, set[i], &q, rows, &n);
-	if (!ok) {
+	    .created_before = (int64_t)time(NULL) - (int64_t)age_days * 86400};
+	f.paged = parse_after(http_param(c->req, "after"), &f.after_updated, &f.after_id);
+	bool paged = f.paged, more;
+	struct req_queue_row *rows;
+	int n = req_queue(c->db, a, &f, &rows, &more);
+	if (n < 0) {
 		html_raw(b, "<p>Очередь недоступна.</p>\n");
 		return desk_end(c);
 	}
-	qsort(rows, (size_t)n, sizeof *rows, q.desc ? by_updated_desc : by_updated_asc);
-	bool more = n > QUEUE_PAGE;
-	if (more)
-		n = QUEUE_PAGE;
 	html_raw(b, "<table class=\"queue\">\n<thead><tr><th>Номер</th><th>Тема</th><th>ID партнёра</th><th>Раздел</th>"
 		    "<th>Страна</th><th>Статус</th><th>Исполнитель</th><th>Обновлено</th></tr></thead>\n<tbody>\n");
 	for (int i = 0; i < n; i++) {
-		const struct queue_row *r = &rows[i];
+		const struct req_queue_row *r = &rows[i];
 		html_printf(b,
 			    "<tr><td><a href=\"/desk/r/%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
 			    "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
@@ -581,11 +415,10 @@ void desk_request(struct ctx *c)
 	html_raw(
 	    b, "<input type=\"hidden\" name=\"action\" value=\"reply\">\n<div class=\"field\"><label for=\"f-canned\">"
 	       "Шаблон</label><select id=\"f-canned\" name=\"canned\"><option value=\"\">Без шаблона</option>\n");
-	struct db_stmt *st = db_prepare(c->db, desk_canned_titles_sql);
-	while (st && db_step(st) == DB_ROW)
-		html_printf(b, "<option value=\"%lld\">%s</option>\n", (long long)db_col_int(st, 0),
-			    db_col_text(st, 1));
-	db_finalize(st);
+	struct req_canned *canned;
+	int n_canned = req_canned_list(c->db, a, false, &canned);
+	for (int i = 0; i < n_canned; i++)
+		html_printf(b, "<option value=\"%lld\">%s</option>\n", (long long)canned[i].id, canned[i].title);
 	html_raw(b, "</select></div>\n<div class=\"field\"><label for=\"f-reply\">Ответ участнику</label>"
 		    "<textarea id=\"f-reply\" name=\"text\" rows=\"6\"></textarea></div>\n"
 		    "<div class=\"field\"><label for=\"f-reply-status\">Статус после ответа</label>"
@@ -630,32 +463,19 @@ void desk_request(struct ctx *c)
 	    "обращением того же партнёра</label><input id=\"f-merge\" name=\"target\" type=\"text\" "
 	    "placeholder=\"R-2026-000123\">\n"
 	    "<button type=\"submit\">Объединить</button>\n</form>\n<h2>Журнал изменений</h2>\n<ul class=\"audit\">\n");
-	st = db_prepare(c->db, desk_audit_sql);
-	if (st)
-		db_bind_int(st, 1, v.id);
-	while (st && db_step(st) == DB_ROW) {
-		const char *action = db_col_text(st, 2), *detail = db_col_text(st, 3);
+	struct req_audit_entry *log;
+	int n_log = req_audit_list(c->db, a, v.id, &log);
+	for (int i = 0; i < n_log; i++) {
+		const char *action = log[i].action, *detail = log[i].detail;
 		if (!strcmp(action, "reply") || !strcmp(action, "status"))
 			detail = req_status_ru(detail);
 		else if (!strcmp(action, "assign"))
-			detail = db_col_null(st, 4) ? "никому" : db_col_text(st, 4);
-		html_printf(b, "<li>%s · %s · %s %s</li>\n", when(a, db_col_int(st, 0)),
-			    db_col_null(st, 1) ? "автоматически" : db_col_text(st, 1), audit_action_ru(action), detail);
+			detail = log[i].assignee ? log[i].assignee : "никому";
+		html_printf(b, "<li>%s · %s · %s %s</li>\n", when(a, log[i].at),
+			    log[i].user ? log[i].user : "автоматически", audit_action_ru(action), detail);
 	}
-	db_finalize(st);
 	html_raw(b, "</ul>\n");
 	desk_end(c);
-}
-
-static const char *canned_body(struct ctx *c, const char *id)
-{
-	struct db_stmt *st = db_prepare(c->db, desk_canned_body_sql);
-	if (!st)
-		return NULL;
-	db_bind_int(st, 1, strtoll(id, NULL, 10));
-	const char *body = db_step(st) == DB_ROW ? arena_strdup(c->req->arena, db_col_text(st, 0)) : NULL;
-	db_finalize(st);
-	return body;
 }
 
 /* The account to assign to: 0 for nobody, or the id of an agent or admin; -1 for anything else
@@ -735,7 +555,7 @@ void desk_action(struct ctx *c)
 	char err[256] = "Не удалось выполнить действие: проверьте поля.";
 	if (action && !strcmp(action, "reply")) {
 		const char *canned = http_field(c->req, "canned", NULL);
-		const char *body = canned && *canned ? canned_body(c, canned) : NULL;
+		const char *body = canned && *canned ? req_canned_body(c->db, a, strtoll(canned, NULL, 10)) : NULL;
 		if (body)
 			text = text && *text ? arena_printf(a, "%s\n\n%s", text, body) : body;
 		ok = req_agent_reply(c->db, &c->app->req, a, v.id, c->user->id, text,
@@ -763,23 +583,19 @@ void desk_action(struct ctx *c)
 void desk_file(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
-	struct db_stmt *st = db_prepare(c->db, desk_file_sql);
-	if (!st)
-		return page_error(c, 503, "База данных недоступна.");
 	char *end;
 	long long id = strtoll(c->arg, &end, 10);
-	db_bind_int(st, 1, *end ? -1 : id);
-	if (db_step(st) != DB_ROW) {
-		db_finalize(st);
+	struct req_attachment f;
+	int found = req_attachment(c->db, a, *end ? -1 : id, &f);
+	if (found < 0)
+		return page_error(c, 503, "База данных недоступна.");
+	if (!found)
 		return page_not_found(c);
-	}
-	const char *sha = arena_strdup(a, db_col_text(st, 0));
-	c->resp->content_type = arena_strdup(a, db_col_text(st, 1));
+	c->resp->content_type = f.mime;
 	/* The stored name is untrusted: its extension follows the detected type, and only a
 	 * sanitised fallback and its percent-encoded form reach the header. */
-	c->resp->disposition = req_content_disposition(a, db_col_text(st, 2), c->resp->content_type);
-	db_finalize(st);
-	c->resp->file_path = arena_printf(a, "%s/files/%s", c->app->cfg.data_dir, sha);
+	c->resp->disposition = req_content_disposition(a, f.filename, c->resp->content_type);
+	c->resp->file_path = arena_printf(a, "%s/files/%s", c->app->cfg.data_dir, f.sha256);
 	c->resp->cache_control = "private, no-store";
 	c->resp->status = 200;
 }
@@ -789,11 +605,11 @@ void desk_canned(struct ctx *c)
 	struct buf *b = &c->resp->body;
 	desk_begin(c, "Шаблоны ответов");
 	html_raw(b, "<h1>Шаблоны ответов</h1>\n<ul class=\"canned\">\n");
-	struct db_stmt *st = db_prepare(c->db, desk_canned_list_sql);
-	while (st && db_step(st) == DB_ROW)
-		html_printf(b, "<li><strong>%s</strong><div class=\"text\">%s</div></li>\n", db_col_text(st, 0),
-			    db_col_text(st, 1));
-	db_finalize(st);
+	struct req_canned *canned;
+	int n = req_canned_list(c->db, c->req->arena, true, &canned);
+	for (int i = 0; i < n; i++)
+		html_printf(b, "<li><strong>%s</strong><div class=\"text\">%s</div></li>\n", canned[i].title,
+			    canned[i].body);
 	html_raw(b, "</ul>\n<h2>Новый шаблон</h2>\n<form class=\"request\" action=\"/desk/canned\" method=\"post\">\n");
 	hidden_csrf(c);
 	html_raw(b, "<div class=\"field\"><label for=\"f-title\">Название</label><input id=\"f-title\" name=\"title\" "
@@ -811,11 +627,7 @@ void desk_canned_add(struct ctx *c)
 	if (!title || !body || !*title || !*body || !utf8_valid(title, strlen(title)) ||
 	    !utf8_valid(body, strlen(body)))
 		return page_error(c, 422, "Укажите название и текст шаблона.");
-	struct db_stmt *st = db_prepare(c->db, "INSERT INTO canned_replies(title, body, created) VALUES (?, ?, ?)");
-	bool ok = st && db_bind_text(st, 1, title) == DB_OK && db_bind_text(st, 2, body) == DB_OK &&
-		  db_bind_int(st, 3, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
-	db_finalize(st);
-	if (!ok)
+	if (!req_canned_add(c->db, title, body))
 		return page_error(c, 503, "Не удалось сохранить шаблон.");
 	redirect(c, "/desk/canned");
 }
@@ -845,26 +657,18 @@ void desk_outbox(struct ctx *c)
 	    b,
 	    "<h1>Исходящая почта</h1>\n<table class=\"queue\">\n<thead><tr><th>Создано</th><th>Кому</th><th>Тема</th>"
 	    "<th>Статус</th><th>Попыток</th><th>Ошибка</th></tr></thead>\n<tbody>\n");
-	struct db_stmt *st = db_prepare(c->db, mail_outbox_page_sql);
-	if (st) {
-		db_bind_int(st, 1, paged ? before : INT64_MAX);
-		db_bind_int(st, 2, OUTBOX_PAGE + 1);
-	}
-	int n = 0;
+	struct mail_outbox_row *rows;
+	int n = mail_outbox_page(c->db, a, paged ? before : INT64_MAX, OUTBOX_PAGE + 1, &rows);
+	bool more = n > OUTBOX_PAGE;
+	if (more)
+		n = OUTBOX_PAGE;
 	int64_t last = 0;
-	bool more = false;
-	while (st && db_step(st) == DB_ROW) {
-		if (n == OUTBOX_PAGE) {
-			more = true;
-			break;
-		}
-		n++;
-		last = db_col_int(st, 0);
+	for (int i = 0; i < n; i++) {
+		last = rows[i].id;
 		html_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%lld</td><td>%s</td></tr>\n",
-			    when(a, db_col_int(st, 1)), db_col_text(st, 2), db_col_text(st, 3),
-			    outbox_status_ru(db_col_text(st, 4)), (long long)db_col_int(st, 5), db_col_text(st, 6));
+			    when(a, rows[i].created), rows[i].to, rows[i].subject, outbox_status_ru(rows[i].status),
+			    (long long)rows[i].attempts, rows[i].last_error);
 	}
-	db_finalize(st);
 	html_raw(b, "</tbody>\n</table>\n");
 	if (more)
 		html_printf(b,

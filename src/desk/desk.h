@@ -11,8 +11,10 @@
  * Every desk route is in the route table with its role and CSRF flag; the dispatcher has already
  * checked both when a handler here runs (ctx->user is set). The handlers run on the back-office
  * threads with the back office's connections (app.h), never on an HTTP thread, so they may be
- * slow without holding up members' pages; they must not suspend the request themselves. Changes
- * go through req/ (one transaction each, with the audit row and the member's mail).
+ * slow without holding up members' pages; they must not suspend the request themselves. The desk
+ * runs no SQL: it reads through req/ (the queue, a request, its audit log, canned replies, an
+ * attachment), mail/ (the outbox page) and auth/ (agents), and changes go through req/ (one
+ * transaction each, with the audit row and the member's mail).
  */
 #ifndef SPRAVKA_DESK_H
 #define SPRAVKA_DESK_H
@@ -32,17 +34,6 @@ void desk_file(struct ctx *c);	     /* GET /desk/f/{id}: an attachment */
 void desk_canned(struct ctx *c);     /* GET /desk/canned */
 void desk_canned_add(struct ctx *c); /* POST /desk/canned */
 void desk_outbox(struct ctx *c);     /* GET /desk/outbox */
-
-/*
- * The queue's statement: one status's list (status = ?) in `updated` order, ascending or
- * descending (desc), with the filter that drives the index (see desk.c); open adds the term that
- * lets the partial index requests_open serve an open status. The text is built once and keeps
- * its address (the statement cache's key). For the plans test and `spravka explain`.
- */
-enum desk_driver { DESK_ANY, DESK_TOPIC, DESK_COUNTRY, DESK_MINE, DESK_UNASSIGNED, DESK_MEMBER, DESK_DRIVERS };
-const char *desk_queue_sql(enum desk_driver driver, bool desc, bool open);
-extern const char desk_canned_titles_sql[], desk_canned_list_sql[], desk_canned_body_sql[], desk_audit_sql[];
-extern const char desk_file_sql[];
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

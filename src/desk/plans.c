@@ -1,12 +1,12 @@
 /* The plans of the desk's and the maintenance's queries. See desk.h (struct desk_plan). */
 #include "desk.h"
 
-#include "../app/app.h"
 #include "../auth/auth.h"
 #include "../core/arena.h"
 #include "../db/db.h"
 #include "../mail/mail.h"
 #include "../req/req.h"
+#include "../searchlog/search_log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,13 +29,13 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	    {"desk: messages of a request", req_view_messages_sql, NULL, NULL},
 	    {"member page: how many messages a request has", req_view_message_count_sql, NULL, NULL},
 	    {"desk: files of a request", req_view_attachments_sql, NULL, NULL},
-	    {"desk: audit of a request", desk_audit_sql, NULL, NULL},
-	    {"desk: canned reply titles", desk_canned_titles_sql, "canned_replies holds the agents' templates", NULL},
-	    {"desk: canned replies page", desk_canned_list_sql, "canned_replies holds the agents' templates", NULL},
-	    {"desk: canned reply body", desk_canned_body_sql, NULL, NULL},
+	    {"desk: audit of a request", req_audit_sql, NULL, NULL},
+	    {"desk: canned reply titles", req_canned_titles_sql, "canned_replies holds the agents' templates", NULL},
+	    {"desk: canned replies page", req_canned_list_sql, "canned_replies holds the agents' templates", NULL},
+	    {"desk: canned reply body", req_canned_body_sql, NULL, NULL},
 	    {"desk: agents", auth_agents_sql, "users holds the desk's accounts", NULL},
 	    {"desk: outbox page", mail_outbox_page_sql, NULL, NULL},
-	    {"desk: file", desk_file_sql, NULL, NULL},
+	    {"desk: file", req_attachment_sql, NULL, NULL},
 	    {"desk: login", auth_login_sql, NULL, NULL},
 	    {"status change: counted state", req_counted_state_sql, NULL, NULL},
 	    {"status change: count", req_counts_add_sql, NULL, NULL},
@@ -66,26 +66,26 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	     "sorts one member's requests that are not closed (requests_member_status), a handful", NULL},
 	    {"repair: real count of a status (spravka repair only)", req_counts_real_sql, NULL, NULL},
 	};
-	static const char *const drivers[DESK_DRIVERS] = {"no filter",	      "topic",	  "country", "assignee me",
-							  "without assignee", "member ID"};
+	static const char *const drivers[REQ_QUEUE_DRIVERS] = {"no filter",	   "topic",    "country", "assignee me",
+							       "without assignee", "member ID"};
 	int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
-	int n = n_fixed + 4 * DESK_DRIVERS;
+	int n = n_fixed + 4 * REQ_QUEUE_DRIVERS;
 	struct desk_plan *p = arena_alloc(a, (size_t)n * sizeof *p);
 	int k = 0;
 	/* The index each filter must drive (an open status without a filter: the partial one). */
-	static const char *const indexes[DESK_DRIVERS] = {NULL,
-							  "requests_status_topic",
-							  "requests_status_country",
-							  "requests_status_assignee",
-							  "requests_status_assignee",
-							  "requests_member_status"};
-	for (int d = 0; d < DESK_DRIVERS; d++)
+	static const char *const indexes[REQ_QUEUE_DRIVERS] = {NULL,
+							       "requests_status_topic",
+							       "requests_status_country",
+							       "requests_status_assignee",
+							       "requests_status_assignee",
+							       "requests_member_status"};
+	for (int d = 0; d < REQ_QUEUE_DRIVERS; d++)
 		for (int v = 0; v < 4; v++) {
 			bool open = v < 2, desc = v % 2;
 			p[k++] = (struct desk_plan){arena_printf(a, "desk queue: %s status, %s, %s",
 								 open ? "an open" : "a resolved or closed", drivers[d],
 								 desc ? "newest first" : "oldest first"),
-						    desk_queue_sql((enum desk_driver)d, desc, open), NULL,
+						    req_queue_sql((enum req_queue_driver)d, desc, open), NULL,
 						    indexes[d] ? indexes[d]
 						    : open     ? "requests_open"
 							       : "requests_status"};
@@ -98,14 +98,7 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 
 const char *desk_plan_text(struct db *db, struct arena *a, const char *sql)
 {
-	struct db_stmt *st = db_prepare(db, arena_printf(a, "EXPLAIN QUERY PLAN %s", sql));
-	if (!st)
-		return NULL;
-	const char *all = "";
-	while (db_step(st) == DB_ROW)
-		all = *all ? arena_printf(a, "%s | %s", all, db_col_text(st, 3)) : arena_strdup(a, db_col_text(st, 3));
-	db_finalize(st);
-	return all;
+	return db_query_plan(db, a, sql);
 }
 
 /* The table of a "SCAN x" at p (the word after SCAN), into buf. */

@@ -421,12 +421,13 @@ static void key_changed(struct changed_keys *ck, const char *slug, const char *c
 static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, struct changed_keys *ck, char *err,
 			size_t errlen)
 {
+	/* The columns compared are NOT NULL, so <> says "differs" (no IS DISTINCT FROM needed). */
 	struct db_stmt *st =
 	    db_prepare(db, "INSERT INTO sections(slug, title, position, description) VALUES (?, ?, ?, ?) "
 			   "ON CONFLICT (slug) DO UPDATE SET title = excluded.title, position = excluded.position, "
-			   "description = excluded.description WHERE sections.title IS NOT excluded.title "
-			   "OR sections.position IS NOT excluded.position "
-			   "OR sections.description IS NOT excluded.description");
+			   "description = excluded.description WHERE sections.title <> excluded.title "
+			   "OR sections.position <> excluded.position "
+			   "OR sections.description <> excluded.description");
 	if (!st)
 		return fail(err, errlen, "database: %s", db_errmsg(db));
 	for (size_t i = 0; i < b->n_sections; i++) {
@@ -455,11 +456,11 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			   "title = excluded.title, summary = excluded.summary, updated = excluded.updated, "
 			   "countries = excluded.countries, keywords = excluded.keywords, "
 			   "related = excluded.related, body = excluded.body "
-			   "WHERE articles.section IS NOT excluded.section OR articles.title IS NOT excluded.title "
-			   "OR articles.summary IS NOT excluded.summary OR articles.updated IS NOT excluded.updated "
-			   "OR articles.countries IS NOT excluded.countries "
-			   "OR articles.keywords IS NOT excluded.keywords OR articles.related IS NOT excluded.related "
-			   "OR articles.body IS NOT excluded.body");
+			   "WHERE articles.section <> excluded.section OR articles.title <> excluded.title "
+			   "OR articles.summary <> excluded.summary OR articles.updated <> excluded.updated "
+			   "OR articles.countries <> excluded.countries "
+			   "OR articles.keywords <> excluded.keywords OR articles.related <> excluded.related "
+			   "OR articles.body <> excluded.body");
 	bool ok = existing && del && up;
 	if (!ok)
 		fail(err, errlen, "database: %s", db_errmsg(db));
@@ -574,9 +575,7 @@ static bool log_changes(struct db *db, int64_t v, const struct changed_keys *ck,
 		st = db_prepare(db, "DELETE FROM content_changes WHERE version <= ?");
 		ok = st && db_bind_int(st, 1, keep_from) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
-		st = ok ? db_prepare(db, "UPDATE meta SET value = CAST(? AS TEXT) WHERE key = 'content_log_from' "
-					 "AND CAST(value AS INTEGER) < ?")
-			: NULL;
+		st = ok ? db_prepare(db, "UPDATE content_state SET log_from = ? WHERE log_from < ?") : NULL;
 		ok = st && db_bind_int(st, 1, keep_from) == DB_OK && db_bind_int(st, 2, keep_from) == DB_OK &&
 		     db_step(st) == DB_DONE;
 		db_finalize(st);
@@ -595,7 +594,7 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 	if (ok && b->synonyms) {
 		struct db_stmt *st =
 		    db_prepare(db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
-				   "SET value = excluded.value WHERE meta.value IS NOT excluded.value");
+				   "SET value = excluded.value WHERE meta.value <> excluded.value");
 		ok = st && db_bind_text(st, 1, b->synonyms) == DB_OK && db_step(st) == DB_DONE;
 		if (ok) {
 			synonyms_changed = db_changes(db) > 0;
@@ -618,12 +617,10 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 	}
 	if (ok && n > 0) {
 		struct db_stmt *st =
-		    db_prepare(db, "UPDATE meta SET value = CASE key WHEN 'content_version' "
-				   "THEN CAST(CAST(value AS INTEGER) + 1 AS TEXT) ELSE CAST(? AS TEXT) END "
-				   "WHERE key IN ('content_version', 'content_changed')");
-		ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
+		    db_prepare(db, "UPDATE content_state SET version = version + 1, changed = ? RETURNING version");
+		ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_ROW;
+		int64_t v = ok ? db_col_int(st, 0) : -1;
 		db_finalize(st);
-		int64_t v = ok ? kb_content_version(db, NULL) : -1;
 		ok = v >= 0 && log_changes(db, v, ck, synonyms_changed);
 		if (!ok)
 			fail(err, errlen, "database: %s", db_errmsg(db));

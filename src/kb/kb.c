@@ -47,14 +47,12 @@ static void fill_section(struct db_stmt *st, struct arena *a, void *item)
 				 .n_articles = (int)db_col_int(st, 4)};
 }
 
-static const char *const section_sql = "SELECT s.slug, s.title, s.position, s.description, s.article_count "
-				       "FROM sections s ";
+#define SECTION_SELECT "SELECT s.slug, s.title, s.position, s.description, s.article_count FROM sections s "
 
 int kb_sections(struct db *db, struct arena *a, struct kb_section **out)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug", section_sql);
-	return collect(db_prepare(db, sql), a, sizeof **out, (void **)out, fill_section);
+	return collect(db_prepare(db, SECTION_SELECT "ORDER BY s.position, s.slug"), a, sizeof **out, (void **)out,
+		       fill_section);
 }
 
 /* The one section a statement (its slug bound) finds: 1 and *out, 0 none, -1 error. */
@@ -71,9 +69,7 @@ static int one_section(struct db_stmt *st, struct arena *a, const char *slug, st
 
 int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s WHERE s.slug = ?", section_sql);
-	return one_section(db_prepare(db, sql), a, slug, out);
+	return one_section(db_prepare(db, SECTION_SELECT "WHERE s.slug = ?"), a, slug, out);
 }
 
 int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out)
@@ -115,9 +111,7 @@ int kb_section_total(struct db *db)
 
 int kb_section_list(struct db *db, struct arena *a, int offset, int limit, struct kb_section **out)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s ORDER BY s.position, s.slug LIMIT ? OFFSET ?", section_sql);
-	struct db_stmt *st = db_prepare(db, sql);
+	struct db_stmt *st = db_prepare(db, SECTION_SELECT "ORDER BY s.position, s.slug LIMIT ? OFFSET ?");
 	if (st) {
 		db_bind_int(st, 1, limit);
 		db_bind_int(st, 2, offset);
@@ -220,17 +214,14 @@ const char *kb_title(struct db *db, struct arena *a, const char *slug)
 
 int64_t kb_content_version(struct db *db, int64_t *changed_at)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT key, value FROM meta WHERE key IN "
-					    "('content_version', 'content_changed')");
+	struct db_stmt *st = db_prepare(db, "SELECT version, changed FROM content_state");
 	if (!st)
 		return -1;
 	int64_t version = -1;
-	while (db_step(st) == DB_ROW) {
-		int64_t v = strtoll(db_col_text(st, 1), NULL, 10);
-		if (!strcmp(db_col_text(st, 0), "content_version"))
-			version = v;
-		else if (changed_at)
-			*changed_at = v;
+	if (db_step(st) == DB_ROW) {
+		version = db_col_int(st, 0);
+		if (changed_at)
+			*changed_at = db_col_int(st, 1);
 	}
 	db_finalize(st);
 	return version;
@@ -265,10 +256,10 @@ static void fill_change(struct db_stmt *st, struct arena *a, void *item)
 
 int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_change **out)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT value FROM meta WHERE key = 'content_log_from'");
+	struct db_stmt *st = db_prepare(db, "SELECT log_from FROM content_state");
 	if (!st)
 		return -1;
-	int64_t from = db_step(st) == DB_ROW ? strtoll(db_col_text(st, 0), NULL, 10) : INT64_MAX;
+	int64_t from = db_step(st) == DB_ROW ? db_col_int(st, 0) : INT64_MAX;
 	db_finalize(st);
 	if (since < from)
 		return KB_CHANGES_ALL;

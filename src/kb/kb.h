@@ -2,7 +2,8 @@
  * kb — the knowledge base: sections and articles, their per-country texts, and the content
  * directory format (docs/content.md) that imports and exports them.
  *
- * Owns the `sections`, `articles`, `content_changes` and `meta.content_version` rows. Reads allocate from the
+ * Owns the `sections`, `articles`, `content_changes` and `content_state` (the content version, the time of
+ * its last change, the start of the change log) tables and the `meta` row `synonyms`. Reads allocate from the
  * caller's arena and return -1 on a database error. Never renders HTML (that is web/) and never
  * decides search ranking (that is search/).
  *

@@ -349,6 +349,29 @@ const char mail_failed_sql[] = "UPDATE outbox SET last_error = ?, attempts = att
 const char mail_outbox_page_sql[] = "SELECT id, created, to_addr, subject, status, attempts, last_error FROM "
 				    "outbox WHERE id < ? ORDER BY id DESC LIMIT ?";
 
+int mail_outbox_page(struct db *db, struct arena *a, int64_t before, int limit, struct mail_outbox_row **out)
+{
+	struct db_stmt *st = db_prepare(db, mail_outbox_page_sql);
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, before);
+	db_bind_int(st, 2, limit);
+	struct mail_outbox_row *rows = arena_alloc(a, (size_t)(limit > 0 ? limit : 1) * sizeof *rows);
+	int n = 0;
+	enum db_rc rc = DB_DONE;
+	while (n < limit && (rc = db_step(st)) == DB_ROW)
+		rows[n++] = (struct mail_outbox_row){.id = db_col_int(st, 0),
+						     .created = db_col_int(st, 1),
+						     .to = arena_strdup(a, db_col_text(st, 2)),
+						     .subject = arena_strdup(a, db_col_text(st, 3)),
+						     .status = arena_strdup(a, db_col_text(st, 4)),
+						     .attempts = db_col_int(st, 5),
+						     .last_error = arena_strdup(a, db_col_text(st, 6))};
+	db_finalize(st);
+	*out = rows;
+	return rc == DB_ROW || rc == DB_DONE ? n : -1;
+}
+
 /* Up to max due letters, copied out so that no read transaction stays open during SMTP. */
 static int load_due(struct db *db, int max, struct letter **out)
 {

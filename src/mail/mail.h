@@ -102,6 +102,19 @@ void mail_wake(struct mail_worker *w);
  */
 void mail_stop(struct mail_worker *w);
 
+/* One letter as the desk's outbox page shows it. */
+struct mail_outbox_row {
+	int64_t id, created, attempts;
+	const char *to, *subject, *status, *last_error;
+};
+struct arena;
+/*
+ * The desk's outbox page: up to limit letters with an id below before, newest first (a keyset:
+ * the next page is below the last id shown). Fills *out (in a); returns the count, -1 on a
+ * database error.
+ */
+int mail_outbox_page(struct db *db, struct arena *a, int64_t before, int limit, struct mail_outbox_row **out);
+
 /* SQL texts, for the plans test and `spravka explain`; mail_outbox_page_sql is the desk's
  * outbox page (id < ?, limit). */
 extern const char mail_due_sql[], mail_claim_sql[], mail_sent_sql[], mail_failed_sql[], mail_outbox_page_sql[];

@@ -131,17 +131,26 @@ static bool status_valid(const char *s)
 		     !strcmp(s, "closed"));
 }
 
-static bool audit(struct db *db, int64_t user_id, int64_t request_id, const char *action, const char *detail)
+/* An audit row; assignee: the account an "assign" row names (0: none), kept in a column of its
+ * own so that the log joins it to users without reading the free text of detail. */
+static bool audit_row(struct db *db, int64_t user_id, int64_t request_id, const char *action, const char *detail,
+		      int64_t assignee)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "INSERT INTO audit(at, user_id, request_id, action, detail) VALUES (?, ?, ?, ?, ?)");
+	struct db_stmt *st = db_prepare(db, "INSERT INTO audit(at, user_id, request_id, action, detail, assignee) "
+					    "VALUES (?, ?, ?, ?, ?, ?)");
 	/* user 0: the server itself (auto-closing) */
 	bool ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK &&
 		  (user_id ? db_bind_int(st, 2, user_id) : db_bind_null(st, 2)) == DB_OK &&
 		  db_bind_int(st, 3, request_id) == DB_OK && db_bind_text(st, 4, action) == DB_OK &&
-		  db_bind_text(st, 5, detail ? detail : "") == DB_OK && db_step(st) == DB_DONE;
+		  db_bind_text(st, 5, detail ? detail : "") == DB_OK &&
+		  (assignee ? db_bind_int(st, 6, assignee) : db_bind_null(st, 6)) == DB_OK && db_step(st) == DB_DONE;
 	db_finalize(st);
 	return ok;
+}
+
+static bool audit(struct db *db, int64_t user_id, int64_t request_id, const char *action, const char *detail)
+{
+	return audit_row(db, user_id, request_id, action, detail, 0);
 }
 
 static bool exec_int2(struct db *db, const char *sql, int64_t x, int64_t y)
@@ -223,12 +232,14 @@ static int64_t add_message(struct db *db, int64_t request_id, const char *author
 
 static bool update_status(struct db *db, int64_t id, const char *status)
 {
-	struct db_stmt *st = db_prepare(db, "UPDATE requests SET status = ?, updated = ?, resolved_at = CASE WHEN ? = "
-					    "'resolved' THEN ? ELSE NULL END WHERE id = ?");
+	/* resolved_at is decided here and bound as a number or NULL (a CASE over an untyped
+	 * parameter would be text to PostgreSQL, not a BIGINT). */
+	struct db_stmt *st =
+	    db_prepare(db, "UPDATE requests SET status = ?, updated = ?, resolved_at = ? WHERE id = ?");
 	int64_t now = (int64_t)time(NULL);
 	bool ok = st && db_bind_text(st, 1, status) == DB_OK && db_bind_int(st, 2, now) == DB_OK &&
-		  db_bind_text(st, 3, status) == DB_OK && db_bind_int(st, 4, now) == DB_OK &&
-		  db_bind_int(st, 5, id) == DB_OK && req_update_counted(db, id, st);
+		  (!strcmp(status, "resolved") ? db_bind_int(st, 3, now) : db_bind_null(st, 3)) == DB_OK &&
+		  db_bind_int(st, 4, id) == DB_OK && req_update_counted(db, id, st);
 	db_finalize(st);
 	return ok;
 }
@@ -277,7 +288,7 @@ bool req_assign(struct db *db, int64_t request_id, int64_t user_id, int64_t assi
 	db_finalize(st);
 	char detail[32];
 	snprintf(detail, sizeof detail, "%lld", (long long)assignee);
-	ok = ok && audit(db, user_id, request_id, "assign", detail);
+	ok = ok && audit_row(db, user_id, request_id, "assign", detail, assignee);
 	return finish(db, ok);
 }
 

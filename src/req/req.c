@@ -1091,9 +1091,10 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 	"r.subject, r.status, u.login, r.created, r.updated, r.merged_into FROM requests r LEFT JOIN users u ON "      \
 	"u.id = r.assignee WHERE "
 const char req_view_by_number_sql[] = VIEW_SELECT "r.number = ?";
-const char req_view_by_id_sql[] = VIEW_SELECT "r.id = CAST(? AS INTEGER)";
-/* The token's hash is looked up (an index), never the token compared. */
-const char req_view_by_token_sql[] = VIEW_SELECT "(r.token_hash = ?1 OR r.link_hash = ?1)";
+const char req_view_by_id_sql[] = VIEW_SELECT "r.id = ?";
+/* The token's hash is looked up (an index), never the token compared; bound twice (numbered
+ * parameters such as ?1 are SQLite's). */
+const char req_view_by_token_sql[] = VIEW_SELECT "(r.token_hash = ? OR r.link_hash = ?)";
 /* The latest `limit` messages (a member sees no internal notes), newest first: load_view turns
  * them back into their order. */
 const char req_view_messages_sql[] =
@@ -1104,12 +1105,23 @@ const char req_view_message_count_sql[] =
 const char req_view_attachments_sql[] = "SELECT id, message_id, sha256, mime, filename, size FROM attachments "
 					"WHERE request_id = ? ORDER BY id";
 
-static int load_view(struct db *db, struct arena *a, const char *sql, const char *key, bool member, struct req_view *v)
+/* The request a statement finds: by_token (its hash bound twice), by_number (text) or by_id. */
+enum view_key { BY_TOKEN, BY_NUMBER, BY_ID };
+
+static int load_view(struct db *db, struct arena *a, enum view_key by, const char *key, int64_t id, bool member,
+		     struct req_view *v)
 {
-	struct db_stmt *st = db_prepare(db, sql);
+	struct db_stmt *st = db_prepare(db, by == BY_TOKEN    ? req_view_by_token_sql
+					    : by == BY_NUMBER ? req_view_by_number_sql
+							      : req_view_by_id_sql);
 	if (!st)
 		return -1;
-	db_bind_text(st, 1, key);
+	if (by == BY_ID)
+		db_bind_int(st, 1, id);
+	else
+		db_bind_text(st, 1, key);
+	if (by == BY_TOKEN)
+		db_bind_text(st, 2, key);
 	enum db_rc rc = db_step(st);
 	if (rc != DB_ROW) {
 		db_finalize(st);
@@ -1127,9 +1139,7 @@ static int load_view(struct db *db, struct arena *a, const char *sql, const char
 	if (merged) {
 		/* The member's link shows the request it was merged into. */
 		const char *from = v->number;
-		char id[32];
-		snprintf(id, sizeof id, "%lld", (long long)merged);
-		int r = load_view(db, a, req_view_by_id_sql, id, member, v);
+		int r = load_view(db, a, BY_ID, NULL, merged, member, v);
 		if (r > 0) {
 			v->merged_from = from;
 			v->merged_into_number = v->number;
@@ -1206,12 +1216,12 @@ int req_by_token(struct db *db, struct arena *a, const char *token, bool member,
 {
 	if (strlen(token) != 43)
 		return 0;
-	return load_view(db, a, req_view_by_token_sql, req_token_hash(a, token), member, out);
+	return load_view(db, a, BY_TOKEN, req_token_hash(a, token), 0, member, out);
 }
 
 int req_by_number(struct db *db, struct arena *a, const char *number, struct req_view *out)
 {
-	return load_view(db, a, req_view_by_number_sql, number, false, out);
+	return load_view(db, a, BY_NUMBER, number, 0, false, out);
 }
 
 /* Reopens a request after a member's message (new stays new), inside the caller's transaction. */

@@ -3,8 +3,9 @@
  * member's private link.
  *
  * Owns the `requests`, `messages`, `attachments`, `idempotency`, `counters`, `throttle`,
- * `deflections`, `held_additions`, `held_files` (the hashes of held files, for the sweep) and
- * `request_counts` (the desk's counts per status, kept with every status change) rows and the content-addressed
+ * `deflections`, `held_additions`, `held_files` (the hashes of held files, for the sweep),
+ * `request_counts` (the desk's counts per status, kept with every status change), `audit` (what
+ * agents and the server did to a request) and `canned_replies` (the agents' templates) rows and the content-addressed
  * attachment files under DATA/files (removed only by the sweep, req_sweep_files, never on the request path). Checks
  * every field (Russian messages per field, what was typed is the caller's to keep), detects the file type from the
  * content (JPEG, PNG, PDF only), refuses a duplicate (an open request of the same member on the same topic, or with
@@ -414,6 +415,82 @@ int req_auto_close(struct db *db, const struct req_config *cfg);
 /* Russian name of a status. */
 const char *req_status_ru(const char *status);
 
+/* ---- the desk's reads (desk_reads.c); the desk runs no SQL of its own ---- */
+
+/*
+ * The queue. A list is one keyset query per status it holds, each reading an index in
+ * (updated, id) order and stopping after a page, merged by (updated, id): so a page costs the
+ * same at any depth and any number of requests (docs/architecture.md, "The desk at a million
+ * requests"). The narrowest filter given drives the index (req_queue_sql); the others are
+ * checked on the rows it yields.
+ */
+#define REQ_QUEUE_PAGE 100
+struct req_queue_filter {
+	const char *status;	     /* NULL or "": new, open and waiting; "all"; or one status (another: none) */
+	const char *topic, *country; /* NULL: any */
+	const char *assignee;	     /* NULL: anyone; "me": user_id; "none": nobody */
+	const char *member;	     /* a member ID, or NULL */
+	int64_t user_id;	     /* the agent asking ("me") */
+	int64_t created_before;	     /* only requests created at or before this unix time */
+	bool paged;		     /* continue after (after_updated, after_id) in the list's order */
+	int64_t after_updated, after_id;
+};
+struct req_queue_row {
+	int64_t id, created, updated;
+	const char *number, *subject, *member_id, *topic, *country, *status;
+	const char *assignee; /* login, or NULL */
+};
+/*
+ * One page of the list f asks for: the open statuses oldest first (who has waited longest), the
+ * others and "all" newest first. Fills *rows (in a) with at most REQ_QUEUE_PAGE rows and *more
+ * when a next page exists (continue after the last row's updated and id); returns the number
+ * of rows, -1 on a database error.
+ */
+int req_queue(struct db *db, struct arena *a, const struct req_queue_filter *f, struct req_queue_row **rows,
+	      bool *more);
+/*
+ * The queue's statements: one status's list (status = ?) in `updated` order, ascending or
+ * descending (desc), with the filter that drives the index; open adds the term that lets the
+ * partial index requests_open serve an open status. For the plans test and `spravka explain`.
+ */
+enum req_queue_driver {
+	REQ_QUEUE_ANY,
+	REQ_QUEUE_TOPIC,
+	REQ_QUEUE_COUNTRY,
+	REQ_QUEUE_MINE,
+	REQ_QUEUE_UNASSIGNED,
+	REQ_QUEUE_MEMBER,
+	REQ_QUEUE_DRIVERS
+};
+const char *req_queue_sql(enum req_queue_driver driver, bool desc, bool open);
+
+/* One row of a request's audit log, oldest first. */
+struct req_audit_entry {
+	int64_t at;
+	const char *user;     /* the agent's login; NULL: the server itself (auto-closing) */
+	const char *action;   /* reply, note, assign, status, merge, merged-in */
+	const char *detail;   /* the status, the other request's number... as written */
+	const char *assignee; /* an "assign" row: the login assigned, NULL for nobody */
+};
+/* The audit log of request_id into *out (in a); the count, -1 on a database error. */
+int req_audit_list(struct db *db, struct arena *a, int64_t request_id, struct req_audit_entry **out);
+
+/* A canned reply (the agents' templates). */
+struct req_canned {
+	int64_t id;
+	const char *title, *body; /* body "" unless asked for */
+};
+/* Every canned reply by title, with their bodies when bodies; the count, -1 on error. */
+int req_canned_list(struct db *db, struct arena *a, bool bodies, struct req_canned **out);
+/* The body of canned reply id (in a), NULL when there is none or on error. */
+const char *req_canned_body(struct db *db, struct arena *a, int64_t id);
+/* Adds a canned reply (title and body: UTF-8, checked by the caller); false on error. */
+bool req_canned_add(struct db *db, const char *title, const char *body);
+
+/* Attachment id: 1 with its sha256 (hex), mime and stored (untrusted) filename in *out (in a);
+ * 0 when there is none; -1 on a database error. */
+int req_attachment(struct db *db, struct arena *a, int64_t id, struct req_attachment *out);
+
 /* ---- counts per status (request_counts: requests not merged away) ---- */
 
 #define REQ_N_STATUSES 5
@@ -451,5 +528,7 @@ extern const char req_view_messages_sql[], req_view_message_count_sql[], req_vie
     req_duplicate_sql[], req_throttle_sql[];
 extern const char req_throttle_hit_sql[], req_prune_idempotency_sql[], req_prune_held_sql[], req_replay_sql[];
 extern const char req_prune_throttle_sql[], req_send_links_sql[], req_held_list_sql[], req_file_referenced_sql[];
+extern const char req_audit_sql[], req_canned_titles_sql[], req_canned_list_sql[], req_canned_body_sql[],
+    req_attachment_sql[];
 
 #endif

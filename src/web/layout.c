@@ -1,7 +1,7 @@
 /* The layout every page shares: head, header (search, country selector), footer. */
 #include "layout.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../core/buf.h"
 
 #include <string.h>
@@ -10,8 +10,8 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 {
 	struct buf *b = &c->resp->body;
 	const struct config *cfg = &c->app->cfg;
-	const struct static_file *css = app_static(c->app, "style.css");
-	const struct static_file *js = app_static(c->app, "search.js");
+	const struct static_file *css = ctx_static(c->app, "style.css");
+	const struct static_file *js = ctx_static(c->app, "search.js");
 	c->resp->content_type = "text/html; charset=utf-8";
 	if (!c->resp->status)
 		c->resp->status = 200;

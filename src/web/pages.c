@@ -1,7 +1,7 @@
 /* The knowledge-base pages: home, section, article, support contacts, country, errors. */
 #include "web.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"

@@ -7,11 +7,10 @@
  */
 #include "web.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"
-#include "../db/db.h"
 #include "../req/req.h"
 #include "layout.h"
 
@@ -243,7 +242,7 @@ static void created_page(struct ctx *c, const char *number, const char *path)
 	link_to_copy(c, "private-link", url);
 	html_printf(b, "<p class=\"link\"><a href=\"%s\">Открыть обращение %s</a></p>\n</div>\n", path, number);
 	/* Only this page has a link to copy: the script is loaded here, not by every page. */
-	const struct static_file *js = app_static(c->app, "copy.js");
+	const struct static_file *js = ctx_static(c->app, "copy.js");
 	html_printf(b, "<script src=\"/static/copy.js?v=%s\" defer></script>\n", js ? js->version : "0");
 	page_end(c);
 }
@@ -564,7 +563,7 @@ void page_request_post(struct ctx *c)
 	}
 	struct form_job *fj = arena_alloc(a, sizeof *fj);
 	*fj = (struct form_job){.j = {.cfg = &c->app->req, .a = a, .in = in, .finish = form_later}, .f = f};
-	if (!app_create_request(c, &fj->j))
+	if (!ctx_create_request(c, &fj->j))
 		form_outcome(c, &fj->f, fj->j.result, &fj->j.out);
 }
 

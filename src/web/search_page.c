@@ -1,7 +1,7 @@
 /* /search: the results page (works without JavaScript). */
 #include "web.h"
 
-#include "../app/app.h"
+#include "../ctx/ctx.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../kb/kb.h"
@@ -65,7 +65,7 @@ void page_search(struct ctx *c)
 				  .offset = (page - 1) * PAGE_SIZE,
 				  .snippets = true};
 	struct search_result r;
-	app_search_logged(c->app, a, &sq, &r, false, http_client_ip(c->req));
+	ctx_search_logged(c->app, a, &sq, &r, false, http_client_ip(c->req));
 	if (r.corrected)
 		html_printf(b, "<p class=\"corrected\">Показаны результаты по запросу «%s»</p>\n", r.corrected);
 	html_raw(b, "<form class=\"filter\" action=\"/search\" method=\"get\">\n");

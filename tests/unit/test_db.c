@@ -1,11 +1,14 @@
 /* Unit tests of src/db: migrations, refusal of newer schemas, binding, transactions. */
 #include "../../src/core/arena.h"
 #include "../../src/db/db.h"
+#include "../../src/db/schema.h"
 #include "../../src/desk/desk.h"
+#include "../../src/req/req.h"
 #include "helpers.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +41,55 @@ Test(db, refuses_a_newer_schema)
 	cr_assert_neq(db_open(dir, &db, err, sizeof err), DB_OK);
 	cr_assert(strstr(err, "999"), "%s", err);
 	cr_assert(strstr(err, "newer"), "%s", err);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* Migration 11 (issue #9): a database of version 10 keeps its content version, change time and
+ * change-log start as numbers, and the assignments of its audit log as accounts. */
+Test(db, migration_11_types_the_content_counters_and_audit_assignees)
+{
+	char *dir = tmp_dir(), err[512], path[4200];
+	snprintf(path, sizeof path, "%s/spravka.db", dir);
+	sqlite3 *h;
+	cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h, "CREATE TABLE schema_version (version INTEGER NOT NULL)", NULL, NULL, NULL),
+		     SQLITE_OK);
+	for (int i = 0; i < schema_migration_count && schema_migrations[i].version <= 10; i++) {
+		cr_assert_eq(sqlite3_exec(h, schema_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK, "%d: %s",
+			     schema_migrations[i].version, sqlite3_errmsg(h));
+		char ins[64];
+		snprintf(ins, sizeof ins, "INSERT INTO schema_version VALUES (%d)", schema_migrations[i].version);
+		cr_assert_eq(sqlite3_exec(h, ins, NULL, NULL, NULL), SQLITE_OK);
+	}
+	cr_assert_eq(
+	    sqlite3_exec(h,
+			 "UPDATE meta SET value = '7' WHERE key = 'content_version';"
+			 "UPDATE meta SET value = '1700000000' WHERE key = 'content_changed';"
+			 "UPDATE meta SET value = '5' WHERE key = 'content_log_from';"
+			 "INSERT INTO meta(key, value) VALUES ('synonyms', 'a, b');"
+			 "INSERT INTO users(id, login, role, password_hash, created) VALUES (3, 'anna', 'agent', "
+			 "'x', 0);"
+			 "INSERT INTO audit(at, user_id, request_id, action, detail) VALUES (1, 3, NULL, "
+			 "'assign', '3'), (2, 3, NULL, 'assign', '0'), (3, 3, NULL, 'status', 'open')",
+			 NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(h));
+	sqlite3_close(h);
+	struct db *db;
+	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_schema_version(db), db_schema_latest());
+	struct arena *a = arena_new();
+	cr_assert_str_eq(db_text(db, a, "SELECT version || ' ' || changed || ' ' || log_from FROM content_state", NULL),
+			 "7 1700000000 5");
+	cr_assert_str_eq(db_text(db, a, "SELECT count(*) FROM meta WHERE key LIKE 'content%'", NULL), "0");
+	cr_assert_str_eq(db_text(db, a, "SELECT value FROM meta WHERE key = 'synonyms'", NULL), "a, b");
+	cr_assert_str_eq(db_text(db, a,
+				 "SELECT group_concat(coalesce(assignee, '-'), ' ') FROM (SELECT assignee "
+				 "FROM audit ORDER BY id)",
+				 NULL),
+			 "3 - -");
+	arena_free(a);
+	db_close(db);
 	rm_tree(dir);
 	free(dir);
 }
@@ -289,8 +341,7 @@ Test(db, link_hash_index_is_partial_and_used)
 	cr_assert(strstr(db_col_text(st, 0), "WHERE link_hash IS NOT NULL"), "%s", db_col_text(st, 0));
 	db_finalize(st);
 	struct arena *a = arena_new();
-	const char *all =
-	    desk_plan_text(db, a, "SELECT r.id FROM requests r WHERE (r.token_hash = ?1 OR r.link_hash = ?1)");
+	const char *all = desk_plan_text(db, a, req_view_by_token_sql);
 	cr_assert_not_null(all, "%s", db_errmsg(db));
 	cr_assert(strstr(all, "USING INDEX requests_link_hash"), "plan: %s", all);
 	cr_assert_null(strstr(all, "SCAN"), "plan: %s", all);

@@ -438,7 +438,7 @@ Test(kb, change_log_names_the_changed_texts)
 	put_file(f.content, "synonyms.txt", "деньги, выплата\n");
 	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
 	cr_assert_eq(kb_changes_since(f.db, f.a, v2, &ch), KB_CHANGES_ALL);
-	struct db_stmt *st = db_prepare(f.db, "UPDATE meta SET value = '3' WHERE key = 'content_log_from'");
+	struct db_stmt *st = db_prepare(f.db, "UPDATE content_state SET log_from = 3");
 	cr_assert(st && db_step(st) == DB_DONE);
 	db_finalize(st);
 	cr_assert_eq(kb_changes_since(f.db, f.a, 2, &ch), KB_CHANGES_ALL, "before the log starts");

@@ -1,8 +1,8 @@
 /*
  * Unit tests of src/core/netaddr.c (trusted proxies, the client behind them, limit keys) and of
- * the search log's per-client cap (src/app/search_log.c), which counts under those keys.
+ * the search log's per-client cap (src/searchlog/search_log.c), which counts under those keys.
  */
-#include "../../src/app/app.h"
+#include "../../src/searchlog/search_log.h"
 #include "../../src/core/netaddr.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
-/* Unit tests of the search log (src/app/search_log.c): clicks, and the plan of the click's
+/* Unit tests of the search log (src/searchlog/search_log.c): clicks, and the plan of the click's
  * statement. */
-#include "../../src/app/app.h"
+#include "../../src/searchlog/search_log.h"
 #include "../../src/core/arena.h"
 #include "../../src/db/db.h"
 #include "../../src/desk/desk.h"

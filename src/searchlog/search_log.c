@@ -14,12 +14,13 @@
  * within a few probes (more distinct clients this hour than the table holds) is not logged for
  * the rest of the hour: the log is a statistic, and the searches themselves are never refused.
  */
-#include "app.h"
+#include "search_log.h"
 
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../db/db.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>

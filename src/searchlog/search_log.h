@@ -1,0 +1,40 @@
+/*
+ * search_log — what people search for, to find the questions the knowledge base does not answer
+ * yet. Owns the `search_log` table (migrations 2 and 6) and nothing else: no other module reads
+ * or writes it, and it knows nothing of pages, the index or the route table (the app calls it).
+ *
+ * Searches and clicks are queued in memory (bounded) and written once a second by the
+ * maintenance thread, so that a search never waits for a disk write. No IP addresses and no
+ * sessions are stored; long digit runs and e-mail addresses in queries are masked.
+ */
+#ifndef SPRAVKA_SEARCH_LOG_H
+#define SPRAVKA_SEARCH_LOG_H
+
+#include <stdbool.h>
+
+struct db;
+struct search_log;
+
+/*
+ * The search log: a bounded in-memory queue, written once a second. Each client
+ * (http_client_ip) gets at most per_client_hour entries per clock hour; the counts are kept in
+ * memory only, under a keyed hash of the client (no address is kept, nor ever written).
+ */
+struct search_log *search_log_new(int per_client_hour);
+void search_log_free(struct search_log *l);
+/* Queues a search of client; false when it was not queued (the client's hour is full, or the
+ * queue is). */
+bool search_log_add(struct search_log *l, const char *client, const char *query, int results, int micros);
+/* Queues a click on slug among the results of query. */
+void search_log_click(struct search_log *l, const char *query, const char *slug);
+/* The statement a click runs (exposed so that a test can check its query plan). */
+extern const char search_log_click_sql[];
+/* The prune's statement (for the plans test and `spravka explain`). */
+extern const char search_log_prune_sql[];
+/* Writes the queue in one transaction; false on a database error (the entries are lost). */
+bool search_log_flush(struct search_log *l, struct db *db);
+/* Deletes up to max_rows search log rows older than days days, oldest first (the maintenance
+ * thread calls it in batches); returns how many, -1 on error. */
+int search_log_prune(struct db *db, int days, int max_rows);
+
+#endif

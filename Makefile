@@ -10,7 +10,7 @@
 #   make fuzz        libFuzzer harnesses (clang), each run FUZZ_SECONDS on its corpus (docs/fuzzing.md)
 #   make lint        clang-format check (.clang-format); make format applies it
 
-PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libutf8proc inih libsodium libcurl libcrypto
+PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libzstd libutf8proc inih libsodium libcurl libcrypto
 TEST_PKGS := criterion
 CC        ?= gcc
 OPT       ?= -O2 -g

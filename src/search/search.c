@@ -5,19 +5,23 @@
  * Layout of the index (all arrays, no per-term allocations):
  *   words      distinct normalized surface words: their stem's term, document frequency, length
  *   terms      distinct stems: a slice of the postings array
- *   postings   per term, sorted by document: the term's frequency in each field, and their sum
- *              weighted by the text's field weights and lengths (BM25F's tf, ready to use)
- *   docs       per text: slug, title, section, summary and body (for hits and snippets), field
- *              lengths, and its tokens (below)
+ *   postings   per term, sorted by document: the term's frequency in each field (8 bytes)
+ *   weights    per text: each field's weight over its BM25F length normalisation, so that a
+ *              posting's BM25F tf is four products (kept apart from the postings: an update
+ *              re-weighs the texts, never the postings)
+ *   docs       per text: slug, title, section (for hits), field lengths, its words (below), and
+ *              its snippet data compressed (textstore.h): summary, body, their tokens' offsets
  *   deletes    the deletion dictionary for typos: hash of (word with one character removed) ->
  *              words, bucketed by hash; a query word's deletions meet the dictionary's
  *   sorted     live word ids in byte order, for prefix matching and word families
  *
  * Tokens of a document, kept at index time: per field, a byte string of varints, one entry per
- * token in text order: (word id << 1 | joined), then for a plain token the gap from the previous
- * token's end to its start and its length in bytes (offsets into the stored text), for the joined
- * form of a compound how many positions back its first part stands. Snippets mark hits from it
- * and proximity reads positions from it (no analysis per query); an update re-indexes from it.
+ * token in text order: (word id << 1 | joined), for the joined form of a compound then how many
+ * positions back its first part stands. Proximity reads positions from it and an update
+ * re-indexes from it. For the summary and the body, the offsets of the plain tokens (the gap from
+ * the previous token's end to its start, its length in bytes: two varints) are in the compressed
+ * snippet data, beside the texts they point into: a snippet decompresses its text and marks hits
+ * from words and offsets (no analysis per query).
  *
  * Words and terms are only ever added (an update copies them and appends): a word no live text
  * has (document frequency 0) and a term with no live word are invisible to queries, so an
@@ -30,6 +34,7 @@
 #include "../core/text.h"
 #include "analyze.h"
 #include "rewrite.h"
+#include "textstore.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -60,25 +65,27 @@ static const float field_b[F_COUNT] = {0.4f, 0.4f, 0.5f, 0.35f};
 #define FAMILY_MIN_CHARS 5
 
 struct doc {
-	char *slug, *title, *section, *summary, *text;
-	uint8_t *tok;		   /* the fields' tokens, one after the other (see the top) */
-	uint32_t tok_len[F_COUNT]; /* bytes of each field's tokens */
-	uint32_t len[F_COUNT];	   /* words of each field */
+	char *slug, *title, *section;
+	uint8_t *tok;		   /* the fields' words, one after the other (see the top) */
+	uint8_t *cold;		   /* the snippet data, compressed (struct cold) */
+	uint32_t tok_len[F_COUNT]; /* bytes of each field's words */
+	uint32_t cold_len;
+	uint32_t len[F_COUNT]; /* words of each field */
 	uint32_t slug_id, section_id;
 	int16_t country; /* -1 general, else index into countries */
 	float boost;
 };
 
-/* BM25F's length normalisation of each field of a text (for the postings' weighted tf; only
- * while an index is made). */
-struct den {
+/* Per text: each field's weight over its BM25F length normalisation. */
+struct weights {
 	float f[F_COUNT];
 };
 
+/* wtf: BM25F's tf, the sum over the fields of tf (saturating at 255) times the text's weight of
+ * the field; negative when the term is in the text's title or keywords. */
 struct posting {
 	uint32_t doc;
-	float wtf;	     /* BM25F's tf: the sum over the fields of weight * tf / normalisation */
-	uint8_t tf[F_COUNT]; /* saturates at 255 (BM25's tf curve is flat long before) */
+	float wtf;
 };
 
 struct term {
@@ -126,8 +133,10 @@ struct search_index {
 	 * (boosted: some is not 1). */
 	uint64_t *vis;
 	size_t vis_words;
+	struct weights *weights;
 	float *boost;
 	bool boosted;
+	struct textstore *store; /* the docs' snippet data's dictionary (shared by updates) */
 	/* Per word: its term, or UINT32_MAX for a stop word (the proximity scan's lookup). */
 	uint32_t *word_term;
 	uint8_t *moved; /* per doc: its strings and tokens now belong to a newer index (update) */
@@ -353,13 +362,13 @@ static uint32_t get_varint(const uint8_t **p)
 }
 
 struct tok {
-	uint32_t word, pos, start, end;
+	uint32_t word, pos;
 	bool joined;
 };
 
 struct tok_reader {
 	const uint8_t *p, *end;
-	uint32_t pos, prev_end;
+	uint32_t pos;
 };
 
 static struct tok_reader tok_field(const struct doc *d, int f)
@@ -377,21 +386,62 @@ static bool tok_next(struct tok_reader *r, struct tok *t)
 	uint32_t v = get_varint(&r->p);
 	t->word = v >> 1;
 	t->joined = v & 1;
-	if (t->joined) {
+	if (t->joined)
 		t->pos = r->pos - get_varint(&r->p);
-		t->start = t->end = 0;
-	} else {
-		t->start = r->prev_end + get_varint(&r->p);
-		t->end = t->start + get_varint(&r->p);
-		r->prev_end = t->end;
+	else
 		t->pos = r->pos++;
+	return true;
+}
+
+/*
+ * A text's snippet data, as packed (then compressed) at index time: four varints (the bytes of
+ * the summary, of the body, of the summary's offsets, of the body's offsets), then those four
+ * byte strings. Offsets: per plain token of the field, in order, the gap from the previous
+ * token's end to its start and its length in bytes.
+ */
+struct cold {
+	const char *text[2]; /* summary, body (NUL-terminated) */
+	size_t text_len[2];
+	const uint8_t *offs[2];
+	size_t offs_len[2];
+};
+
+/* The snippet data of doc, decompressed into a; false when it does not decompress. */
+static bool cold_of(const struct search_index *ix, struct arena *a, const struct doc *doc, struct cold *c)
+{
+	size_t len;
+	const uint8_t *p = textstore_unpack(ix->store, a, doc->cold, doc->cold_len, &len);
+	if (!p)
+		return false;
+	const uint8_t *end = p + len;
+	size_t sizes[4];
+	for (int i = 0; i < 4; i++) {
+		if (p >= end)
+			return false;
+		sizes[i] = get_varint(&p);
+	}
+	if (sizes[0] + sizes[1] + sizes[2] + sizes[3] + 2 > (size_t)(end - p))
+		return false;
+	/* Each text is followed by a NUL in the packed data. */
+	for (int i = 0; i < 2; i++) {
+		c->text[i] = (const char *)p;
+		c->text_len[i] = sizes[i];
+		p += sizes[i] + 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		c->offs[i] = p;
+		c->offs_len[i] = sizes[2 + i];
+		p += sizes[2 + i];
 	}
 	return true;
 }
 
 struct analyze_ctx {
 	struct search_index *ix;
-	struct tokbuf b;
+	struct tokbuf b;     /* the fields' words */
+	struct tokbuf o[2];  /* the summary's and the body's offsets */
+	struct tokbuf cold;  /* the packed snippet data */
+	struct tokbuf *offs; /* the field's offsets, or NULL (title, keywords) */
 	uint32_t npos, prev_end, len;
 };
 
@@ -404,11 +454,25 @@ static void on_doc_token(const struct an_token *t, void *arg)
 		put_varint(&c->b, c->npos - t->pos);
 		return;
 	}
-	put_varint(&c->b, t->start - c->prev_end);
-	put_varint(&c->b, t->end - t->start);
+	if (c->offs) {
+		put_varint(c->offs, t->start - c->prev_end);
+		put_varint(c->offs, t->end - t->start);
+	}
 	c->prev_end = t->end;
 	c->npos++;
 	c->len++;
+}
+
+static void put_bytes(struct tokbuf *b, const void *p, size_t n)
+{
+	if (!n)
+		return;
+	if (b->len + n > b->cap) {
+		b->cap = b->len + n + b->cap;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
 }
 
 static uint32_t intern_country(struct search_index *ix, const char *c)
@@ -427,14 +491,13 @@ static char *dup_or_empty(const char *s)
 	return xstrdup(s ? s : "");
 }
 
-/* Fills doc from s: copies of its strings, its country, its tokens (adding new words). */
+/* Fills doc from s: copies of its strings, its country, its words (adding new words to the
+ * index), its snippet data packed by the index's store. */
 static void analyze_doc(struct search_index *ix, struct doc *doc, const struct search_doc *s, struct analyze_ctx *c)
 {
 	*doc = (struct doc){.slug = dup_or_empty(s->slug),
 			    .title = dup_or_empty(s->title),
 			    .section = dup_or_empty(s->section),
-			    .summary = dup_or_empty(s->summary),
-			    .text = dup_or_empty(s->text),
 			    .country = -1,
 			    .boost = 1.0f};
 	if (s->country && *s->country) {
@@ -442,16 +505,36 @@ static void analyze_doc(struct search_index *ix, struct doc *doc, const struct s
 		if (cc != UINT32_MAX)
 			doc->country = (int16_t)cc;
 	}
-	const char *fields[F_COUNT] = {doc->title, s->keywords ? s->keywords : "", doc->summary, doc->text};
-	c->b.len = 0;
+	const char *fields[F_COUNT] = {doc->title, s->keywords ? s->keywords : "", s->summary ? s->summary : "",
+				       s->text ? s->text : ""};
+	c->b.len = c->o[0].len = c->o[1].len = c->cold.len = 0;
 	for (int f = 0; f < F_COUNT; f++) {
 		size_t before = c->b.len;
 		c->npos = c->prev_end = c->len = 0;
+		c->offs = f == F_SUMMARY ? &c->o[0] : f == F_BODY ? &c->o[1] : NULL;
 		an_tokens(fields[f], strlen(fields[f]), on_doc_token, c);
 		doc->len[f] = c->len;
 		doc->tok_len[f] = (uint32_t)(c->b.len - before);
 	}
 	doc->tok = memdup(c->b.p, c->b.len);
+	size_t text_len[2] = {strlen(fields[F_SUMMARY]), strlen(fields[F_BODY])};
+	put_varint(&c->cold, (uint32_t)text_len[0]);
+	put_varint(&c->cold, (uint32_t)text_len[1]);
+	put_varint(&c->cold, (uint32_t)c->o[0].len);
+	put_varint(&c->cold, (uint32_t)c->o[1].len);
+	put_bytes(&c->cold, fields[F_SUMMARY], text_len[0] + 1);
+	put_bytes(&c->cold, fields[F_BODY], text_len[1] + 1);
+	put_bytes(&c->cold, c->o[0].p, c->o[0].len);
+	put_bytes(&c->cold, c->o[1].p, c->o[1].len);
+	doc->cold = textstore_pack(ix->store, c->cold.p, c->cold.len, &doc->cold_len);
+}
+
+static void analyze_ctx_free(struct analyze_ctx *c)
+{
+	free(c->b.p);
+	free(c->o[0].p);
+	free(c->o[1].p);
+	free(c->cold.p);
 }
 
 /* ---- from the documents' tokens to the rest of the index ---- */
@@ -700,6 +783,26 @@ static void count_all(struct search_index *ix)
 	free(tmark);
 }
 
+/* An update's document frequencies and posting counts: old's (copied with the words and
+ * terms), less those of old's texts that did not move over, plus those of the new texts
+ * ix->docs[first_new..]. Only the changed texts' words are read. */
+static void count_update(struct search_index *ix, const struct search_index *old, uint32_t first_new)
+{
+	uint32_t nw = ix->n_words, nt = ix->n_terms;
+	uint32_t *wmark = xmalloc((nw ? nw : 1) * sizeof *wmark);
+	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
+	memset(wmark, 0xff, (nw ? nw : 1) * sizeof *wmark);
+	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
+	uint32_t tag = 0;
+	for (int d = 0; d < old->n_docs; d++)
+		if (!old->moved[d])
+			count_doc(ix, &old->docs[d], -1, tag++, wmark, tmark);
+	for (uint32_t d = first_new; d < (uint32_t)ix->n_docs; d++)
+		count_doc(ix, &ix->docs[d], 1, tag++, wmark, tmark);
+	free(wmark);
+	free(tmark);
+}
+
 /* Lays out the postings slices from the terms' counts; returns the total. */
 static uint32_t layout_postings(struct search_index *ix)
 {
@@ -713,14 +816,24 @@ static uint32_t layout_postings(struct search_index *ix)
 	return total;
 }
 
+/* A term's frequency in each field of the text being read (fill_postings). */
+struct local_tf {
+	uint32_t term;
+	uint8_t tf[F_COUNT]; /* saturates at 255 (BM25's tf curve is flat long before) */
+};
+
 /*
- * Appends the postings of texts [from, to) at cursor[term] (advanced), in document order.
- * tmark: n_terms entries, none equal to a document in the range.
+ * Appends the postings of every text at cursor[term] (advanced), in document order, weighted by
+ * the texts' weights (finish_docs). tmark, tslot: n_terms entries each, tmark none equal to a
+ * document.
  */
-static void fill_postings(struct search_index *ix, uint32_t from, uint32_t to, uint32_t *cursor, uint32_t *tmark)
+static void fill_postings(struct search_index *ix, uint32_t *cursor, uint32_t *tmark, uint32_t *tslot)
 {
-	for (uint32_t d = from; d < to; d++) {
+	struct local_tf *loc = NULL;
+	uint32_t cap = 0;
+	for (uint32_t d = 0; d < (uint32_t)ix->n_docs; d++) {
 		const struct doc *doc = &ix->docs[d];
+		uint32_t n = 0;
 		for (int f = 0; f < F_COUNT; f++) {
 			struct tok_reader r = tok_field(doc, f);
 			struct tok t;
@@ -730,14 +843,29 @@ static void fill_postings(struct search_index *ix, uint32_t from, uint32_t to, u
 					continue;
 				if (tmark[wd->term] != d) {
 					tmark[wd->term] = d;
-					ix->postings[cursor[wd->term]++] = (struct posting){.doc = d};
+					if (n == cap) {
+						cap = cap ? cap * 2 : 1024;
+						loc = xrealloc(loc, cap * sizeof *loc);
+					}
+					tslot[wd->term] = n;
+					loc[n++] = (struct local_tf){.term = wd->term};
 				}
-				struct posting *p = &ix->postings[cursor[wd->term] - 1];
-				if (p->tf[f] < UINT8_MAX)
-					p->tf[f]++;
+				struct local_tf *l = &loc[tslot[wd->term]];
+				if (l->tf[f] < UINT8_MAX)
+					l->tf[f]++;
 			}
 		}
+		const float *wt = ix->weights[d].f;
+		for (uint32_t i = 0; i < n; i++) {
+			float wtf = 0;
+			for (int f = 0; f < F_COUNT; f++)
+				wtf += loc[i].tf[f] * wt[f];
+			if (loc[i].tf[F_TITLE] || loc[i].tf[F_KEYWORDS])
+				wtf = -wtf;
+			ix->postings[cursor[loc[i].term]++] = (struct posting){d, wtf};
+		}
 	}
+	free(loc);
 }
 
 /* Postings of every text from their tokens (a build): documents in order, so each term's
@@ -748,65 +876,19 @@ static void postings_all(struct search_index *ix)
 	layout_postings(ix);
 	uint32_t *cursor = xmalloc((nt ? nt : 1) * sizeof *cursor);
 	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
+	uint32_t *tslot = xmalloc((nt ? nt : 1) * sizeof *tslot);
 	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
 	for (uint32_t t = 0; t < nt; t++)
 		cursor[t] = ix->terms[t].post_start;
-	fill_postings(ix, 0, (uint32_t)ix->n_docs, cursor, tmark);
+	fill_postings(ix, cursor, tmark, tslot);
 	free(cursor);
 	free(tmark);
+	free(tslot);
 }
 
-/*
- * An update's counts and postings: old's, less the texts that left (remap[d] == UINT32_MAX; the
- * others moved to remap[d], in order), plus the new texts ix->docs[first_new..]. Linear in the
- * postings, and only the changed texts' tokens are read.
- */
-static void postings_update(struct search_index *ix, const struct search_index *old, const uint32_t *remap,
-			    uint32_t first_new)
-{
-	uint32_t nw = ix->n_words, nt = ix->n_terms;
-	uint32_t *wmark = xmalloc((nw ? nw : 1) * sizeof *wmark);
-	uint32_t *tmark = xmalloc((nt ? nt : 1) * sizeof *tmark);
-	memset(wmark, 0xff, (nw ? nw : 1) * sizeof *wmark);
-	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
-	uint32_t tag = 0;
-	for (int d = 0; d < old->n_docs; d++)
-		if (remap[d] == UINT32_MAX)
-			count_doc(ix, &old->docs[d], -1, tag++, wmark, tmark);
-	for (uint32_t d = first_new; d < (uint32_t)ix->n_docs; d++)
-		count_doc(ix, &ix->docs[d], 1, tag++, wmark, tmark);
-	free(wmark);
-	/* Old slices of the terms old had, then the new texts' postings of the term. */
-	uint32_t *old_start = xmalloc((nt ? nt : 1) * sizeof *old_start);
-	uint32_t *old_count = xmalloc((nt ? nt : 1) * sizeof *old_count);
-	for (uint32_t t = 0; t < nt; t++) {
-		old_start[t] = t < old->n_terms ? old->terms[t].post_start : 0;
-		old_count[t] = t < old->n_terms ? old->terms[t].post_count : 0;
-	}
-	layout_postings(ix);
-	uint32_t *cursor = xmalloc((nt ? nt : 1) * sizeof *cursor);
-	for (uint32_t t = 0; t < nt; t++) {
-		uint32_t at = ix->terms[t].post_start;
-		for (uint32_t p = old_start[t]; p < old_start[t] + old_count[t]; p++) {
-			uint32_t d = remap[old->postings[p].doc];
-			if (d == UINT32_MAX)
-				continue;
-			ix->postings[at] = old->postings[p];
-			ix->postings[at++].doc = d;
-		}
-		cursor[t] = at;
-	}
-	free(old_start);
-	free(old_count);
-	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
-	fill_postings(ix, first_new, (uint32_t)ix->n_docs, cursor, tmark);
-	free(cursor);
-	free(tmark);
-}
-
-/* Field averages, slugs and sections, who sees each text, the boosts; *den (the caller frees
- * it) the fields' normalisations. Returns the texts' bytes. */
-static size_t finish_docs(struct search_index *ix, struct den **den_out)
+/* Field averages and the texts' weights, slugs and sections, who sees each text, the boosts.
+ * Returns the texts' bytes. */
+static size_t finish_docs(struct search_index *ix)
 {
 	uint32_t n = (uint32_t)ix->n_docs;
 	double total_len[F_COUNT] = {0};
@@ -817,8 +899,7 @@ static size_t finish_docs(struct search_index *ix, struct den **den_out)
 			total_len[f] += doc->len[f];
 			text += doc->tok_len[f];
 		}
-		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) + strlen(doc->summary) +
-			strlen(doc->text) + 5;
+		text += strlen(doc->slug) + strlen(doc->title) + strlen(doc->section) + 3 + doc->cold_len;
 	}
 	for (int f = 0; f < F_COUNT; f++) {
 		ix->avglen[f] = n > 0 ? (float)(total_len[f] / n) : 1.0f;
@@ -833,17 +914,17 @@ static size_t finish_docs(struct search_index *ix, struct den **den_out)
 		ix->docs[d].slug_id = intern(&slugs, ix->docs[d].slug);
 		ix->docs[d].section_id = intern(&sections, ix->docs[d].section);
 	}
-	struct den *den = xmalloc((n ? n : 1) * sizeof *den);
+	ix->weights = xmalloc((n ? n : 1) * sizeof *ix->weights);
 	ix->boost = xmalloc((n ? n : 1) * sizeof *ix->boost);
 	ix->boosted = false;
 	for (uint32_t d = 0; d < n; d++) {
 		const struct doc *doc = &ix->docs[d];
 		for (int f = 0; f < F_COUNT; f++)
-			den[d].f[f] = 1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f];
+			ix->weights[d].f[f] =
+			    field_weight[f] / (1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f]);
 		ix->boost[d] = doc->boost;
 		ix->boosted |= doc->boost != 1.0f;
 	}
-	*den_out = den;
 	ix->n_slugs = slugs.n;
 	ix->slug_variants = xcalloc(slugs.n ? slugs.n : 1, sizeof *ix->slug_variants);
 	for (uint32_t d = 0; d < n; d++)
@@ -869,22 +950,6 @@ static size_t finish_docs(struct search_index *ix, struct den **den_out)
 	free(slugs.keys);
 	free(sections.slot);
 	return text;
-}
-
-/* Each posting's weighted term frequency, from its text's field normalisations (finish_docs),
- * which it frees. */
-static void weigh_postings(struct search_index *ix, struct den *den)
-{
-	for (uint32_t p = 0; p < ix->n_postings; p++) {
-		struct posting *ps = &ix->postings[p];
-		const float *dn = den[ps->doc].f;
-		float tf = 0;
-		for (int f = 0; f < F_COUNT; f++)
-			if (ps->tf[f])
-				tf += field_weight[f] * ps->tf[f] / dn[f];
-		ps->wtf = tf;
-	}
-	free(den);
 }
 
 /*
@@ -920,12 +985,42 @@ static void finish_words(struct search_index *ix, struct lexicon *base, size_t t
 	build_synonyms(ix, ix->synonyms);
 	if (ix->n_syn_pairs)
 		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
-	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(float)) + text + ix->pool_cap +
+	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(float) + sizeof(struct weights)) +
+		     text + textstore_bytes(ix->store) + ix->pool_cap +
 		     (size_t)(ix->n_countries + 1) * ix->vis_words * 8 + (size_t)ix->n_words * 4 +
 		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
 		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
 		     (size_t)ix->n_postings * sizeof(struct posting) + ix->base->bytes + ix->extra->bytes +
 		     (size_t)ix->n_slugs * 8 + (size_t)ix->n_sections * 8 + (ix->synonyms ? strlen(ix->synonyms) : 0);
+}
+
+/* A store whose dictionary is trained on up to STORE_SAMPLES of the texts' summaries and
+ * bodies, spread over them. */
+#define STORE_SAMPLES 2000
+#define STORE_SAMPLE_MAX 4096 /* bytes of one text */
+
+static struct textstore *new_store(const struct search_doc *docs, int n)
+{
+	int step = n / STORE_SAMPLES + 1;
+	const char **samples = xmalloc((size_t)(n / step + 1) * 2 * sizeof *samples);
+	size_t *lens = xmalloc((size_t)(n / step + 1) * 2 * sizeof *lens);
+	size_t k = 0;
+	for (int d = 0; d < n; d += step) {
+		if (docs[d].removed)
+			continue;
+		const char *parts[2] = {docs[d].summary, docs[d].text};
+		for (int i = 0; i < 2; i++) {
+			size_t len = parts[i] ? strlen(parts[i]) : 0;
+			if (!len)
+				continue;
+			samples[k] = parts[i];
+			lens[k++] = len < STORE_SAMPLE_MAX ? len : STORE_SAMPLE_MAX;
+		}
+	}
+	struct textstore *ts = textstore_new(samples, lens, k);
+	free(samples);
+	free(lens);
+	return ts;
 }
 
 static struct search_index *index_new(void)
@@ -941,18 +1036,18 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
 	map_init(&ix->word_map, 1 << 14);
 	ix->synonyms = synonyms ? xstrdup(synonyms) : NULL;
 	ix->docs = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ix->docs);
+	ix->store = new_store(docs, n);
 	struct analyze_ctx c = {.ix = ix};
 	for (int d = 0; d < n; d++) {
 		if (docs[d].removed)
 			continue;
 		analyze_doc(ix, &ix->docs[ix->n_docs++], &docs[d], &c);
 	}
-	free(c.b.p);
+	analyze_ctx_free(&c);
+	textstore_packed(ix->store);
 	count_all(ix);
+	size_t text = finish_docs(ix);
 	postings_all(ix);
-	struct den *den;
-	size_t text = finish_docs(ix, &den);
-	weigh_postings(ix, den);
 	finish_words(ix, NULL, text);
 	return ix;
 }
@@ -998,10 +1093,8 @@ struct search_index *search_update(struct search_index *old, const struct search
 	}
 	/* The unchanged texts move over (strings and tokens are not copied). */
 	old->moved = xcalloc((size_t)(old->n_docs > 0 ? old->n_docs : 1), 1);
-	uint32_t *remap = xmalloc((size_t)(old->n_docs > 0 ? old->n_docs : 1) * sizeof *remap);
 	ix->docs = xcalloc((size_t)old->n_docs + (size_t)(n > 0 ? n : 0) + 1, sizeof *ix->docs);
 	for (int d = 0; d < old->n_docs; d++) {
-		remap[d] = UINT32_MAX;
 		const struct doc *doc = &old->docs[d];
 		char *k = text_key(doc->slug, doc->country >= 0 ? old->countries[doc->country] : "");
 		uint32_t i = (uint32_t)hash64(k, strlen(k)) & (keys.cap - 1);
@@ -1013,11 +1106,11 @@ struct search_index *search_update(struct search_index *old, const struct search
 		free(k);
 		if (changed)
 			continue;
-		remap[d] = (uint32_t)ix->n_docs;
 		ix->docs[ix->n_docs++] = *doc;
 		old->moved[d] = 1;
 	}
 	uint32_t first_new = (uint32_t)ix->n_docs;
+	ix->store = textstore_ref(old->store);
 	struct analyze_ctx c = {.ix = ix};
 	for (uint32_t k = 0; k < keys.n; k++) {
 		const struct search_doc *s = &changes[last[k]];
@@ -1025,15 +1118,16 @@ struct search_index *search_update(struct search_index *old, const struct search
 			analyze_doc(ix, &ix->docs[ix->n_docs++], s, &c);
 		free(keys.keys[k]);
 	}
-	free(c.b.p);
+	analyze_ctx_free(&c);
+	textstore_packed(ix->store);
 	free(keys.slot);
 	free(keys.keys);
 	free(last);
-	postings_update(ix, old, remap, first_new);
-	free(remap);
-	struct den *den;
-	size_t text = finish_docs(ix, &den);
-	weigh_postings(ix, den);
+	count_update(ix, old, first_new);
+	/* The postings afresh from every text's words (no text is analyzed again): the field
+	 * averages changed, and with them every posting's weight. */
+	size_t text = finish_docs(ix);
+	postings_all(ix);
 	finish_words(ix, old->base, text);
 	return ix;
 }
@@ -1056,13 +1150,16 @@ void search_free(struct search_index *ix)
 		if (ix->moved && ix->moved[d])
 			continue;
 		struct doc *doc = &ix->docs[d];
-		free(doc->slug), free(doc->title), free(doc->section), free(doc->summary), free(doc->text);
+		free(doc->slug), free(doc->title), free(doc->section);
 		free(doc->tok);
+		free(doc->cold);
 	}
 	free(ix->moved);
 	free(ix->docs);
 	free(ix->vis);
+	free(ix->weights);
 	free(ix->boost);
+	textstore_unref(ix->store);
 	free(ix->word_term);
 	free(ix->pool);
 	free(ix->terms);
@@ -1754,11 +1851,11 @@ static void sort_cands(const struct search_index *ix, struct cand *c, int n)
 
 /*
  * Scoring runs over the texts in blocks of BLOCK ids: every posting list is read in doc order,
- * block after block, so the accumulators of a block (struct acc, 16 bytes each: 32 KB) stay in
+ * block after block, so the accumulators of a block (struct acc, 16 bytes each: 16 KB) stay in
  * the processor's first-level cache whatever the size of the index, instead of one random access
  * into an array as large as the index per posting.
  */
-#define BLOCK 2048
+#define BLOCK 1024
 
 struct acc {
 	float acc, best;
@@ -1827,17 +1924,29 @@ static bool is_hit(const struct search_index *ix, const struct marks *m, uint32_
 }
 
 /* The plain tokens of field f of doc with their hits. */
-static struct snip snip_tokens(const struct search_index *ix, struct arena *a, const struct doc *doc, int f,
-			       const struct marks *m)
+static struct snip snip_tokens(const struct search_index *ix, struct arena *a, const struct doc *doc,
+			       const struct cold *c, int f, const struct marks *m)
 {
 	struct snip s = {0};
+	int k = f == F_SUMMARY ? 0 : 1;
 	size_t cap = doc->len[f] ? doc->len[f] : 1;
 	s.t = arena_alloc(a, cap * sizeof *s.t);
 	struct tok_reader r = tok_field(doc, f);
+	const uint8_t *o = c->offs[k], *o_end = c->offs[k] + c->offs_len[k];
+	uint32_t prev_end = 0;
 	struct tok t;
-	while (tok_next(&r, &t))
-		if (!t.joined && s.n < cap)
-			s.t[s.n++] = (struct snip_tok){t.start, t.end, is_hit(ix, m, t.word)};
+	while (tok_next(&r, &t)) {
+		if (t.joined)
+			continue;
+		if (s.n == cap || o >= o_end)
+			break;
+		uint32_t start = prev_end + get_varint(&o);
+		uint32_t end = start + get_varint(&o);
+		if (end > c->text_len[k] || end < start) /* never for data the index packed */
+			break;
+		prev_end = end;
+		s.t[s.n++] = (struct snip_tok){start, end, is_hit(ix, m, t.word)};
+	}
 	return s;
 }
 
@@ -1860,11 +1969,12 @@ static void put_marked(struct buf *b, const char *text, const struct snip *s, si
 
 /* A window of field f (summary or body) around the most query words, or NULL when it has none
  * of them (and whole is false). */
-static const char *snippet_of(const struct search_index *ix, struct arena *a, const struct doc *doc, int f,
-			      const struct marks *m, bool whole)
+static const char *snippet_of(const struct search_index *ix, struct arena *a, const struct doc *doc,
+			      const struct cold *c, int f, const struct marks *m, bool whole)
 {
-	const char *text = f == F_SUMMARY ? doc->summary : doc->text;
-	struct snip s = snip_tokens(ix, a, doc, f, m);
+	int k = f == F_SUMMARY ? 0 : 1;
+	const char *text = c->text[k];
+	struct snip s = snip_tokens(ix, a, doc, c, f, m);
 	if (s.n == 0)
 		return NULL;
 	size_t best = 0, best_hits = 0, hits = 0;
@@ -1894,7 +2004,7 @@ static const char *snippet_of(const struct search_index *ix, struct arena *a, co
 	struct buf b;
 	buf_init(&b, 16384);
 	uint32_t from = first == 0 ? 0 : s.t[first].start;
-	uint32_t to = last == s.n - 1 ? (uint32_t)strlen(text) : s.t[last].end;
+	uint32_t to = last == s.n - 1 ? (uint32_t)c->text_len[k] : s.t[last].end;
 	if (first > 0)
 		html_raw(&b, "… ");
 	put_marked(&b, text, &s, first, last, from, to);
@@ -1908,11 +2018,14 @@ static const char *snippet_of(const struct search_index *ix, struct arena *a, co
 static const char *make_snippet(const struct search_index *ix, struct arena *a, const struct doc *d,
 				const struct marks *m)
 {
-	const char *s = snippet_of(ix, a, d, F_SUMMARY, m, false);
+	struct cold c;
+	if (!cold_of(ix, a, d, &c))
+		return "";
+	const char *s = snippet_of(ix, a, d, &c, F_SUMMARY, m, false);
 	if (!s)
-		s = snippet_of(ix, a, d, F_BODY, m, false);
+		s = snippet_of(ix, a, d, &c, F_BODY, m, false);
 	if (!s)
-		s = snippet_of(ix, a, d, *d->summary ? F_SUMMARY : F_BODY, m, true);
+		s = snippet_of(ix, a, d, &c, c.text_len[0] ? F_SUMMARY : F_BODY, m, true);
 	return s ? s : "";
 }
 
@@ -1999,12 +2112,12 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 						touched[nt++] = (uint16_t)(d - base);
 					if (!(x->mask >> i & 1))
 						word_docs[nwd++] = (uint16_t)(d - base);
-					float tf = ps->wtf;
+					float tf = fabsf(ps->wtf);
 					float val = pl[l].w * tf * (K1 + 1.0f) / (tf + K1);
 					if (val > x->best)
 						x->best = val;
 					x->mask |= 1u << i;
-					if (pl[l].title_ok && (ps->tf[F_TITLE] || ps->tf[F_KEYWORDS]))
+					if (pl[l].title_ok && ps->wtf < 0)
 						x->tmask |= 1u << i;
 				}
 				pl[l].p = ps;

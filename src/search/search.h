@@ -5,10 +5,11 @@
  * body), built from the database at start and brought up to date when content changes: either
  * built again, or updated from the texts that changed (search_update: the unchanged texts are
  * not analyzed again); the app swaps in the new index, searches never wait for either. The
- * index keeps each text's tokens (word, offsets), so snippets need no analysis per query. Documents are analyzed by
- * analyze.c: Unicode case folding (utf8proc), ё = е, compounds split and joined, Snowball stems (Russian, English),
- * stop words. Ranking is BM25F over the four fields with a proximity bonus for query words that stand together, and a
- * per-article boost (the hook for "this helped" feedback).
+ * index keeps each text's words and, compressed (textstore.h), its snippet data, so snippets
+ * need no analysis per query. Documents are analyzed by analyze.c: Unicode case folding
+ * (utf8proc), ё = е, compounds split and joined, Snowball stems (Russian, English), stop words.
+ * Ranking is BM25F over the four fields with a proximity bonus for query words that stand
+ * together, and a per-article boost (the hook for "this helped" feedback).
  *
  * A query goes through, in order: clean-up (control characters, 256 characters); per word, the
  * wrong keyboard layout (Latin keys for Russian and the reverse) and Latin transliteration, kept
@@ -21,9 +22,9 @@
  * the general text otherwise, never a text hidden for C, and each article at most once.
  *
  * An index is read-only once built: any number of threads may search it at once (a query scores
- * the texts in blocks of 2,048 with 32 KB of accumulators from its arena, whatever the index's
- * size). The module
- * never touches the database and builds snippet HTML itself, escaped, with <mark> around matches.
+ * the texts in blocks of 1,024 with 16 KB of accumulators from its arena, whatever the index's
+ * size). The module never touches the database and builds snippet HTML itself, escaped, with
+ * <mark> around matches.
  */
 #ifndef SPRAVKA_SEARCH_H
 #define SPRAVKA_SEARCH_H

@@ -54,7 +54,7 @@ static const float field_b[F_COUNT] = {0.4f, 0.4f, 0.5f, 0.35f};
 #define COORD 0.5f
 #define K1 1.5f
 #define FIELD_GAP 100000u
-#define MAX_QWORDS 24
+#define MAX_QWORDS 24 /* at most 24: struct acc keeps a count in its masks' top byte */
 #define MAX_ALTS 12
 #define W_TYPO1 0.75f
 #define W_TYPO2 0.55f
@@ -1859,7 +1859,9 @@ static void sort_cands(const struct search_index *ix, struct cand *c, int n)
 
 struct acc {
 	float acc, best;
-	uint32_t mask, tmask; /* query words in the text; in its title or keywords */
+	/* Query words (bits 0..MAX_QWORDS - 1) in the text; in its title or keywords. The top byte
+	 * of each counts its bits, kept as each word is added up (cheaper than counting them). */
+	uint32_t mask, tmask;
 };
 
 /* One alternative's posting list, read block after block. */
@@ -2091,8 +2093,8 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 	int nh = 0;
 	struct acc *v = arena_alloc(a, BLOCK * sizeof *v);
 	memset(v, 0, BLOCK * sizeof *v);
-	uint16_t *touched = arena_alloc(a, BLOCK * sizeof *touched);
-	uint16_t *word_docs = arena_alloc(a, BLOCK * sizeof *word_docs);
+	uint16_t *touched = arena_alloc(a, (BLOCK + 1) * sizeof *touched); /* + 1: branch-free appends */
+	uint16_t *word_docs = arena_alloc(a, (BLOCK + 1) * sizeof *word_docs);
 	size_t total = 0;
 	for (uint32_t base = 0; base < (uint32_t)ix->n_docs; base += BLOCK) {
 		uint32_t end = base + BLOCK;
@@ -2107,38 +2109,42 @@ int search_run(const struct search_index *ix, struct arena *a, const struct sear
 					if (!((vis[d / 64] >> (d & 63)) & 1) ||
 					    (sid != UINT32_MAX && ix->docs[d].section_id != sid))
 						continue;
+					/* Branch-free: whether a text is new to the block or to the word
+					 * is a coin toss per posting. */
 					struct acc *x = &v[d - base];
-					if (!x->mask)
-						touched[nt++] = (uint16_t)(d - base);
-					if (!(x->mask >> i & 1))
-						word_docs[nwd++] = (uint16_t)(d - base);
+					uint32_t bit = 1u << i;
+					touched[nt] = (uint16_t)(d - base);
+					nt += !x->mask;
+					word_docs[nwd] = (uint16_t)(d - base);
+					nwd += !(x->mask & bit);
 					float tf = fabsf(ps->wtf);
 					float val = pl[l].w * tf * (K1 + 1.0f) / (tf + K1);
-					if (val > x->best)
-						x->best = val;
-					x->mask |= 1u << i;
-					if (pl[l].title_ok && ps->wtf < 0)
-						x->tmask |= 1u << i;
+					x->best = fmaxf(x->best, val);
+					x->mask |= bit;
+					x->tmask |= (pl[l].title_ok && ps->wtf < 0) ? bit : 0;
 				}
 				pl[l].p = ps;
 			}
 			for (int j = 0; j < nwd; j++) {
-				v[word_docs[j]].acc += v[word_docs[j]].best;
-				v[word_docs[j]].best = 0;
+				struct acc *x = &v[word_docs[j]];
+				x->acc += x->best;
+				x->best = 0;
+				x->mask += 1u << 24;
+				x->tmask += ((x->tmask >> i) & 1u) << 24;
 			}
 		}
 		for (int j = 0; j < nt; j++) {
 			struct acc *x = &v[touched[j]];
 			uint32_t d = base + touched[j];
-			float matched = (float)__builtin_popcount(x->mask) / (float)nq;
-			float cover = (float)__builtin_popcount(x->tmask) / (float)nq;
+			float matched = (float)(x->mask >> 24) / (float)nq;
+			float cover = (float)(x->tmask >> 24) / (float)nq;
 			/* Coordination: documents with more of the query's words first; and an article
 			 * whose title or keywords hold the query's words is what the person is looking for. */
 			float score =
 			    x->acc * (COORD + (1.0f - COORD) * matched) * (1.0f + TITLE_COVER * cover * cover);
 			if (ix->boosted)
 				score *= ix->boost[d];
-			heap_push(ix, heap, &nh, cap, (struct cand){d, x->mask, score});
+			heap_push(ix, heap, &nh, cap, (struct cand){d, x->mask & 0xffffffu, score});
 			*x = (struct acc){0}; /* zero again for the next block */
 		}
 		total += (size_t)nt;

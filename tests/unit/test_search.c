@@ -446,3 +446,37 @@ Test(search, update_adds_changes_and_removes, .init = setup, .fini = teardown)
 	search_free(ix3);
 	ix = ix4; /* freed by teardown */
 }
+
+/* Texts are scored in blocks of 1,024: a word in every text fills whole blocks (and the texts of
+ * a section or a country's variants thin them). */
+Test(search, a_word_in_every_text_fills_whole_blocks)
+{
+	enum { N = 3000 };
+	struct arena *ar = arena_new();
+	struct search_doc *d = arena_alloc(ar, N * sizeof *d);
+	for (int i = 0; i < N; i++)
+		d[i] = (struct search_doc){.slug = arena_printf(ar, "a-%04d", i / 2),
+					   .country = i % 2 ? "KZ" : "",
+					   .section = i % 3 ? "orders" : "account",
+					   .title = arena_printf(ar, "Статья %d", i),
+					   .summary = "",
+					   .keywords = "",
+					   .text = i % 7 ? "Как оформить заказ" : "Заказ и доставка заказа"};
+	struct search_index *big = search_build(d, N, NULL);
+	struct search_query q = {.text = "заказ", .country = "", .limit = 100, .snippets = true};
+	struct search_result r;
+	cr_assert_eq(search_run(big, ar, &q, &r), 0);
+	cr_assert_eq(r.total, N / 2, "every general text, once: %d", r.total);
+	cr_assert_eq(r.n, 100);
+	for (int i = 1; i < r.n; i++)
+		cr_assert_geq(r.hits[i - 1].score, r.hits[i].score);
+	cr_assert_str_eq(r.hits[0].snippet_html, "<mark>Заказ</mark> и доставка <mark>заказа</mark>");
+	q.country = "KZ"; /* the variants replace the general texts */
+	cr_assert_eq(search_run(big, ar, &q, &r), 0);
+	cr_assert_eq(r.total, N / 2);
+	q.section = "account";
+	cr_assert_eq(search_run(big, ar, &q, &r), 0);
+	cr_assert_eq(r.total, N / 2 / 3 + (N / 2 % 3 != 0), "%d", r.total);
+	search_free(big);
+	arena_free(ar);
+}

@@ -338,8 +338,12 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 	 * "a request is acknowledged only when durable" needs. Checkpoints: db_checkpoint, called
 	 * once a second by the server's maintenance thread; the automatic one (run by whichever
 	 * connection commits past the threshold, inside its commit) only as a bound on the log
-	 * (docs/benchmarks.md, "Writes per creation"). */
-	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+	 * (docs/benchmarks.md, "Writes per creation"). temp_store=MEMORY: the statement journal of
+	 * each savepoint (the group commit runs every job under one) and the small sorts stay in
+	 * memory: in temporary files they were 60% of the bytes the writer passed to write calls
+	 * per request creation (163 -> 64 KB), for data no crash recovery reads (an
+	 * uncommitted transaction is simply absent from the WAL). */
+	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; "
 			"PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" DB_AUTOCHECKPOINT_PAGES) != DB_OK) {
 		snprintf(err, errlen, "%s is not a usable database: %s", path, db_errmsg(db));
 		db_close(db);

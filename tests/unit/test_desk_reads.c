@@ -21,7 +21,7 @@ static void setup(void)
 	A = arena_new();
 	dir = tmp_dir();
 	char err[256];
-	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
 	cr_assert_eq(db_exec(db, "INSERT INTO users(id, login, role, password_hash, created) VALUES "
 				 "(1, 'anna', 'agent', 'x', 0), (2, 'boris', 'agent', 'x', 0)"),
 		     DB_OK, "%s", db_errmsg(db));

@@ -148,7 +148,7 @@ static void db_setup(void)
 	A = arena_new();
 	dir = tmp_dir();
 	char err[256];
-	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
 	cfg = (struct req_config){.data_dir = dir,
 				  .member_id_min = 5,
 				  .member_id_max = 12,
@@ -493,12 +493,10 @@ Test(req_create, a_member_reply_reopens_and_auto_close_closes_resolved_requests)
 	/* Resolved 8 days ago with auto_close_days = 7: closed; resolved 6 days ago: kept. */
 	struct req_input second = input("7654321", "order", "Заказ 5512 пришёл без одной коробки шампуня.");
 	cr_assert_eq(req_create(db, &cfg, A, &second, &out), REQ_CREATED);
-	cr_assert_eq(db_exec(db, "UPDATE requests SET status = 'resolved', resolved_at = "
-				 "CAST(strftime('%s', 'now') AS INTEGER) - 8 * 86400 WHERE member_id = '1234567'"),
-		     DB_OK);
-	cr_assert_eq(db_exec(db, "UPDATE requests SET status = 'resolved', resolved_at = "
-				 "CAST(strftime('%s', 'now') AS INTEGER) - 6 * 86400 WHERE member_id = '7654321'"),
-		     DB_OK);
+	db_exec_int(db, "UPDATE requests SET status = 'resolved', resolved_at = ? WHERE member_id = '1234567'",
+		    (long long)time(NULL) - 8 * 86400);
+	db_exec_int(db, "UPDATE requests SET status = 'resolved', resolved_at = ? WHERE member_id = '7654321'",
+		    (long long)time(NULL) - 6 * 86400);
 	int64_t letters = count("SELECT count(*) FROM outbox");
 	cr_assert_eq(req_auto_close(db, &cfg), 1);
 	cr_assert_eq(req_auto_close(db, &cfg), 0, "closed once");
@@ -824,7 +822,7 @@ static void *sweep_loop(void *arg)
 	struct sweeper *s = arg;
 	struct db *own;
 	char err[256];
-	if (db_open(s->dir, &own, err, sizeof err) != DB_OK)
+	if (db_open(test_db(s->dir), &own, err, sizeof err) != DB_OK)
 		return NULL;
 	char cursor[65] = "";
 	do {

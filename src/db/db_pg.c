@@ -13,8 +13,9 @@
  * serialization_failure, deadlock_detected and lock_not_available (lock_timeout, 5 s) are
  * DB_BUSY; the rest DB_ERR with the server's message.
  *
- * SPRAVKA_PG_SQL_LOG=FILE (for the tests): every SQL text prepared or executed is appended to
- * FILE, one line each, so that a test can tell which statements of the program ran here.
+ * SPRAVKA_PG_SQL_LOG=FILE (for the tests): the SQL text of every statement that ran successfully
+ * is appended to FILE, one line each (a prepared statement once per connection), so that
+ * tests/sql_coverage.py can tell which statements of the program ran on PostgreSQL.
  */
 #include "db_int.h"
 
@@ -57,6 +58,7 @@ struct pg_stmt {
 	PGresult *res;
 	int row, nrows;
 	bool ran;
+	bool logged; /* SPRAVKA_PG_SQL_LOG has its text */
 };
 
 #define PG(db) ((struct pg_db *)(db))
@@ -212,7 +214,6 @@ static struct db_stmt *pg_prepare(struct db *base, const char *sql)
 		free(s);
 		return NULL;
 	}
-	log_sql(db, sql);
 	s->nparams = n;
 	s->sql = xstrdup(sql);
 	s->vals = xcalloc((size_t)(n ? n : 1), sizeof *s->vals);
@@ -301,6 +302,10 @@ static enum db_rc pg_step(struct db_stmt *sb)
 			PQclear(st->res);
 			st->res = NULL;
 			return rc;
+		}
+		if (!st->logged) {
+			st->logged = true;
+			log_sql(db, st->sql);
 		}
 		st->nrows = PQresultStatus(st->res) == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
 		st->row = -1;

@@ -213,3 +213,19 @@ Test(auth, agents_for_assignment_are_agents_and_admins)
 	cr_assert_str_eq(logins[0], "anna");
 	cr_assert_str_eq(logins[1], "zoe");
 }
+
+/* Expired sessions go, in bounded batches; a live one stays. */
+Test(auth, expired_sessions_are_pruned)
+{
+	add("anna", "agent", "long enough password");
+	const char *token, *csrf;
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(auth_login(db, A, "anna", "long enough password", "192.0.2.1", &token, &csrf, &delay),
+			     AUTH_OK);
+	db_exec_int(db, "UPDATE sessions SET expires = ? WHERE token_hash <> (SELECT max(token_hash) FROM sessions)",
+		    (long long)time(NULL) - 1);
+	cr_assert_eq(auth_prune_sessions(db, 1), 1);
+	cr_assert_eq(auth_prune_sessions(db, 10), 1);
+	cr_assert_eq(auth_prune_sessions(db, 10), 0);
+	cr_assert_str_eq(text("SELECT count(*) FROM sessions WHERE token_hash <> ?", ""), "1");
+}

@@ -454,3 +454,58 @@ Test(db, pool_interrupt_stops_a_running_query)
 	rm_tree(dir);
 	free(dir);
 }
+
+/* Several processes starting at once on an empty database (nodes of one PostgreSQL, or two
+ * commands on one data directory): the migrations are applied once, under the lock, and every
+ * opener succeeds. */
+struct opener {
+	const char *target;
+	pthread_barrier_t *start;
+	enum db_rc rc;
+	char err[512];
+};
+
+static void *open_at_once(void *arg)
+{
+	struct opener *o = arg;
+	struct db *db = NULL;
+	pthread_barrier_wait(o->start);
+	o->rc = db_open(o->target, &db, o->err, sizeof o->err);
+	db_close(db);
+	return NULL;
+}
+
+Test(db, openers_at_once_migrate_an_empty_database_once)
+{
+	enum { N = 4 };
+	char *dir = tmp_dir();
+	const char *target = test_db(dir);
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, N);
+	struct opener o[N];
+	pthread_t t[N];
+	for (int i = 0; i < N; i++) {
+		o[i] = (struct opener){.target = target, .start = &start};
+		cr_assert_eq(pthread_create(&t[i], NULL, open_at_once, &o[i]), 0);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(o[i].rc, DB_OK, "opener %d: %s", i, o[i].err);
+	struct db *db;
+	char err[512];
+	cr_assert_eq(db_open(target, &db, err, sizeof err), DB_OK, "%s", err);
+	struct arena *a = arena_new();
+	char want[32];
+	snprintf(want, sizeof want, "%d %d %d", schema_migration_count, schema_migration_count, db_schema_latest());
+	cr_assert_str_eq(db_text(db, a,
+				 "SELECT count(*) || ' ' || count(DISTINCT version) || ' ' || max(version) FROM "
+				 "schema_version WHERE '' = ?",
+				 ""),
+			 want, "each migration applied once");
+	arena_free(a);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}

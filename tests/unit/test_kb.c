@@ -446,3 +446,24 @@ Test(kb, change_log_names_the_changed_texts)
 	cr_assert_eq(kb_changes_since(f.db, f.a, 2, &ch), KB_CHANGES_ALL, "before the log starts");
 	teardown(&f);
 }
+
+/* A title by slug, the number of general texts; and the change log keeps the last
+ * KB_CHANGES_KEPT versions (older rows go with the import that passes them). */
+Test(kb, titles_counts_and_the_change_log_window)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	cr_assert_str_eq(kb_title(f.db, f.a, "payout-setup"), "Как настроить выплаты");
+	cr_assert_null(kb_title(f.db, f.a, "no-such-article"));
+	cr_assert_eq(kb_article_count(f.db), 2);
+	db_exec_int(f.db, "UPDATE content_state SET version = ?", KB_CHANGES_KEPT + 50);
+	put_file(f.content, "faq-one.md",
+		 "---\nslug: faq-one\ntitle: Вопрос?\nsection: faq\nupdated: 2026-09-02\n---\nОтвет.\n");
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	cr_assert_str_eq(db_text(f.db, f.a, "SELECT count(*) FROM content_changes WHERE version <= ?", "50"), "0");
+	cr_assert_str_eq(db_text(f.db, f.a, "SELECT log_from FROM content_state WHERE id = 1 AND '' = ?", ""), "51");
+	teardown(&f);
+}

@@ -54,3 +54,26 @@ Test(search_log, the_click_finds_its_row_through_an_index)
 	rm_tree(dir);
 	free(dir);
 }
+
+/* Searches older than the kept days go, the oldest first, at most max_rows a call. */
+Test(search_log, old_searches_are_pruned)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
+	struct search_log *l = search_log_new(300);
+	for (int i = 0; i < 3; i++)
+		search_log_add(l, "127.0.0.1", "забыл пароль", 3, 100);
+	cr_assert(search_log_flush(l, db));
+	struct arena *a = arena_new();
+	cr_assert_eq(search_log_prune(db, 30, 10), 0, "all are recent");
+	cr_assert_eq(db_exec(db, "UPDATE search_log SET at = at - 40 * 86400"), DB_OK);
+	cr_assert_eq(search_log_prune(db, 30, 2), 2);
+	cr_assert_eq(search_log_prune(db, 30, 2), 1);
+	cr_assert_str_eq(db_text(db, a, "SELECT count(*) FROM search_log WHERE query <> ?", ""), "0");
+	arena_free(a);
+	search_log_free(l);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}

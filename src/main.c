@@ -623,7 +623,7 @@ static int cmd_db_tool(int argc, char **argv, bool explain)
 	int rc = 0;
 	if (!open_for_command(&cfg, &o, &db, &rc))
 		return rc;
-	if (explain && db_engine(db) != DB_SQLITE) {
+	if (explain && db_target_engine(config_db_target(&cfg)) != DB_SQLITE) {
 		/* The checks read SQLite's plans (SCAN, TEMP B-TREE); PostgreSQL's need their own. */
 		fprintf(stderr, "spravka: explain reads SQLite's query plans; on PostgreSQL use EXPLAIN in psql\n");
 		rc = 2;

@@ -20,7 +20,7 @@ enum db_engine db_target_engine(const char *target)
 												    : DB_SQLITE;
 }
 
-enum db_engine db_engine(struct db *db)
+static enum db_engine db_engine(struct db *db)
 {
 	return db->drv->engine;
 }

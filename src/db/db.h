@@ -47,8 +47,6 @@ enum db_engine {
 
 /* The engine a target string names (see above). */
 enum db_engine db_target_engine(const char *target);
-/* The engine of an open connection. */
-enum db_engine db_engine(struct db *db);
 /* target as it may be shown (a log line, a printed command): a URL's password replaced by ***. */
 void db_target_display(const char *target, char *out, size_t outlen);
 

@@ -142,7 +142,7 @@ static const char *pg_errmsg(struct db *db)
  */
 static char *number_params(const char *sql, int *n)
 {
-	size_t len = strlen(sql), cap = len * 4 + 1;
+	size_t len = strlen(sql), cap = len * 8 + 16; /* each ? becomes at most $99999 */
 	char *out = xmalloc(cap), *o = out;
 	char quote = 0;
 	*n = 0;

@@ -22,7 +22,7 @@ static void setup(void)
 	dir = tmp_dir();
 	char err[512];
 	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
-	cr_assert_eq(db_engine(db), DB_POSTGRES);
+	cr_assert_eq(db_target_engine(test_db(dir)), DB_POSTGRES);
 }
 
 static void teardown(void)

@@ -10,7 +10,7 @@
 #   make fuzz        libFuzzer harnesses (clang), each run FUZZ_SECONDS on its corpus (docs/fuzzing.md)
 #   make lint        clang-format check (.clang-format); make format applies it
 
-PKGS      := libmicrohttpd sqlite3 libcmark-gfm jansson zlib libzstd libutf8proc inih libsodium libcurl libcrypto
+PKGS      := libmicrohttpd sqlite3 libpq libcmark-gfm jansson zlib libzstd libutf8proc inih libsodium libcurl libcrypto
 TEST_PKGS := criterion
 CC        ?= gcc
 OPT       ?= -O2 -g
@@ -47,7 +47,7 @@ deps:
 	@pkg-config --exists $(PKGS) && [ -f /usr/include/libstemmer.h ] && [ -f /usr/include/cmark-gfm-core-extensions.h ] || scripts/install-deps build
 
 test-deps: deps
-	@pkg-config --exists $(TEST_PKGS) && command -v chromium >/dev/null || scripts/install-deps test
+	@pkg-config --exists $(TEST_PKGS) && command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || scripts/install-deps test
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -19,6 +19,7 @@
 #include "search/search.h"
 #include "searchlog/search_log.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <pthread.h>
@@ -35,44 +36,53 @@
 #define SPRAVKA_VERSION "0.1.0"
 #endif
 
-static const char usage[] = "Usage: spravka COMMAND [OPTIONS]\n"
-			    "\n"
-			    "Commands:\n"
-			    "  serve                 run the help center's web server\n"
-			    "  import DIR            import a content directory (see docs/content.md)\n"
-			    "  export DIR            write all content to DIR in the same format\n"
-			    "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
-			    "  user add --role agent|editor|admin --login NAME\n"
-			    "                        create a desk account; the password is read from standard input\n"
-			    "  explain               print the EXPLAIN QUERY PLAN of every desk and maintenance query\n"
-			    "                        (Markdown); exit status 1 when one reads a growing table whole\n"
-			    "  repair                check the desk's counts per status against the requests and\n"
-			    "                        rewrite them when they differ\n"
-			    "  --version             print the version\n"
-			    "  --help                print this help\n"
-			    "\n"
-			    "Options (every command):\n"
-			    "  --data DIR            data directory holding spravka.db (default ./data)\n"
-			    "  --config FILE         configuration file (INI; see docs/configuration.md)\n"
-			    "Options (serve):\n"
-			    "  --listen HOST:PORT    address to listen on (default 127.0.0.1:8080)\n"
-			    "  --threads N           HTTP worker threads (default: one per core)\n"
-			    "\n"
-			    "With an empty data directory, serve creates the database and imports the demo content\n"
-			    "from the configured content_dir (default ./content). SIGTERM or SIGINT stop the server\n"
-			    "after in-flight requests finish.\n";
+static const char usage[] =
+    "Usage: spravka COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  serve                 run the help center's web server\n"
+    "  import DIR            import a content directory (see docs/content.md)\n"
+    "  export DIR            write all content to DIR in the same format\n"
+    "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
+    "  user add --role agent|editor|admin --login NAME\n"
+    "                        create a desk account; the password is read from standard input\n"
+    "  explain               print the EXPLAIN QUERY PLAN of every desk and maintenance query\n"
+    "                        (Markdown); exit status 1 when one reads a growing table whole\n"
+    "  repair                check the desk's counts per status against the requests and\n"
+    "                        rewrite them when they differ\n"
+    "  backup FILE           SQLite: copy the database into the new FILE while it is in use;\n"
+    "                        PostgreSQL: print the pg_dump command that backs it up\n"
+    "  --version             print the version\n"
+    "  --help                print this help\n"
+    "\n"
+    "Options (every command):\n"
+    "  --data DIR            data directory holding spravka.db (default ./data)\n"
+    "  --db URL              the database on PostgreSQL (postgres://USER@HOST:PORT/DB) instead\n"
+    "                        of SQLite in the data directory\n"
+    "  --config FILE         configuration file (INI; see docs/configuration.md)\n"
+    "Options (serve):\n"
+    "  --listen HOST:PORT    address to listen on (default 127.0.0.1:8080)\n"
+    "  --threads N           HTTP worker threads (default: one per core)\n"
+    "\n"
+    "With an empty database, serve creates its tables and imports the demo content from the\n"
+    "configured content_dir (default ./content), once however many servers start together.\n"
+    "SIGTERM or SIGINT stop the server after in-flight requests finish.\n";
 
 struct opts {
-	const char *data, *config, *listen, *arg;
+	const char *data, *db, *config, *listen, *arg;
 	int threads;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 {
 	static const struct option longopts[] = {
-	    {"data", required_argument, NULL, 'd'},   {"config", required_argument, NULL, 'c'},
-	    {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, 'd'},
+	    {"db", required_argument, NULL, 'b'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
 	o->threads = -1;
@@ -82,6 +92,9 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 		switch (ch) {
 		case 'd':
 			o->data = optarg;
+			break;
+		case 'b':
+			o->db = optarg;
 			break;
 		case 'c':
 			o->config = optarg;
@@ -135,6 +148,10 @@ static bool load_config(struct config *cfg, const struct opts *o)
 		free(cfg->data_dir);
 		cfg->data_dir = xstrdup(o->data);
 	}
+	if (o->db) {
+		free(cfg->db);
+		cfg->db = xstrdup(o->db);
+	}
 	if (o->listen) {
 		free(cfg->listen);
 		cfg->listen = xstrdup(o->listen);
@@ -174,7 +191,7 @@ static bool open_for_command(struct config *cfg, const struct opts *o, struct db
 		return false;
 	}
 	char err[1024];
-	if (db_open(cfg->data_dir, db, err, sizeof err) != DB_OK) {
+	if (db_open(config_db_target(cfg), db, err, sizeof err) != DB_OK) {
 		fprintf(stderr, "spravka: %s\n", err);
 		config_free(cfg);
 		*code = 1;
@@ -309,9 +326,23 @@ static int cmd_serve(struct opts *o)
 		threads = 1;
 
 	/* First start: create the database and import the demo content. */
+	const char *target = config_db_target(&app.cfg);
+	/* The data directory holds the files and link.key on either engine; SQLite's driver makes
+	 * it with its database, for PostgreSQL it is made here (0700, its parent must exist). */
+	if (db_target_engine(target) == DB_POSTGRES && mkdir(app.cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "spravka: cannot create data directory %s: %s\n", app.cfg.data_dir, strerror(errno));
+		return 1;
+	}
 	struct db *db;
-	if (db_open(app.cfg.data_dir, &db, err, sizeof err) != DB_OK) {
+	if (db_open(target, &db, err, sizeof err) != DB_OK) {
 		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
+	/* Under the start lock, so that of several nodes starting at once on an empty PostgreSQL
+	 * database one imports and the others find the content. */
+	if (db_lock_start(db) != DB_OK) {
+		fprintf(stderr, "spravka: cannot take the start lock: %s\n", db_errmsg(db));
+		db_close(db);
 		return 1;
 	}
 	struct kb_section *secs;
@@ -330,13 +361,14 @@ static int cmd_serve(struct opts *o)
 			fprintf(stderr, "spravka: empty database and no content directory %s\n", app.cfg.content_dir);
 		}
 	}
+	db_unlock_start(db);
 	db_close(db);
 
 	if (!app_load_static(&app, err, sizeof err)) {
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}
-	if (db_pool_open(app.cfg.data_dir, threads + 2, &app.pool, err, sizeof err) != DB_OK) {
+	if (db_pool_open(target, threads + 2, &app.pool, err, sizeof err) != DB_OK) {
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}
@@ -359,7 +391,7 @@ static int cmd_serve(struct opts *o)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (db_group_start(app.cfg.data_dir, &app.writer, err, sizeof err) != DB_OK) {
+	if (db_group_start(target, &app.writer, err, sizeof err) != DB_OK) {
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}
@@ -371,7 +403,7 @@ static int cmd_serve(struct opts *o)
 	}
 	/* The back office (the desk, /metrics): threads and connections of its own, at a lower CPU
 	 * priority, so that no desk query holds what members' pages need. */
-	if (db_pool_open(app.cfg.data_dir, app.cfg.desk_threads, &app.back_pool, err, sizeof err) != DB_OK) {
+	if (db_pool_open(target, app.cfg.desk_threads, &app.back_pool, err, sizeof err) != DB_OK) {
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}
@@ -499,11 +531,9 @@ static int cmd_serve(struct opts *o)
 static int cmd_user(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"role", required_argument, NULL, 'r'},
-	    {"login", required_argument, NULL, 'l'},
-	    {NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, 'd'},   {"db", required_argument, NULL, 'b'},
+	    {"config", required_argument, NULL, 'c'}, {"role", required_argument, NULL, 'r'},
+	    {"login", required_argument, NULL, 'l'},  {NULL, 0, NULL, 0},
 	};
 	struct opts o = {.threads = -1};
 	const char *role = NULL, *login = NULL;
@@ -513,6 +543,9 @@ static int cmd_user(int argc, char **argv)
 		switch (ch) {
 		case 'd':
 			o.data = optarg;
+			break;
+		case 'b':
+			o.db = optarg;
 			break;
 		case 'c':
 			o.config = optarg;
@@ -557,11 +590,12 @@ static int cmd_user(int argc, char **argv)
 	return rc;
 }
 
-/* spravka explain|repair [--data DIR] [--config FILE] */
+/* spravka explain|repair [--data DIR] [--db URL] [--config FILE] */
 static int cmd_db_tool(int argc, char **argv, bool explain)
 {
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
+	    {"db", required_argument, NULL, 'b'},
 	    {"config", required_argument, NULL, 'c'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -571,6 +605,8 @@ static int cmd_db_tool(int argc, char **argv, bool explain)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch == 'd')
 			o.data = optarg;
+		else if (ch == 'b')
+			o.db = optarg;
 		else if (ch == 'c')
 			o.config = optarg;
 		else {
@@ -587,7 +623,11 @@ static int cmd_db_tool(int argc, char **argv, bool explain)
 	int rc = 0;
 	if (!open_for_command(&cfg, &o, &db, &rc))
 		return rc;
-	if (explain) {
+	if (explain && db_target_engine(config_db_target(&cfg)) != DB_SQLITE) {
+		/* The checks read SQLite's plans (SCAN, TEMP B-TREE); PostgreSQL's need their own. */
+		fprintf(stderr, "spravka: explain reads SQLite's query plans; on PostgreSQL use EXPLAIN in psql\n");
+		rc = 2;
+	} else if (explain) {
 		int bad = desk_explain(db, stdout);
 		rc = bad != 0;
 		if (bad > 0)
@@ -602,6 +642,66 @@ static int cmd_db_tool(int argc, char **argv, bool explain)
 		for (int i = 0; differ >= 0 && i < REQ_N_STATUSES; i++)
 			printf("%-9s kept %lld, counted %lld%s\n", req_statuses[i], (long long)kept[i],
 			       (long long)real[i], kept[i] != real[i] ? " (rewritten)" : "");
+	}
+	db_close(db);
+	config_free(&cfg);
+	return rc;
+}
+
+/* Writes s to f in single quotes for a POSIX shell. */
+static void shell_quote(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	fputc('\'', f);
+}
+
+/*
+ * spravka backup FILE: SQLite's online backup of the open database into the new FILE (a
+ * consistent copy while the server runs); on PostgreSQL the pg_dump command that does the same,
+ * on stdout (its password elided: pg_dump takes it from ~/.pgpass or PGPASSWORD).
+ */
+static int cmd_backup(struct opts *o)
+{
+	if (!o->arg) {
+		fprintf(stderr, "spravka: backup needs a file to write\n");
+		return 2;
+	}
+	struct config cfg;
+	if (!load_config(&cfg, o))
+		return 2;
+	const char *target = config_db_target(&cfg);
+	if (db_target_engine(target) == DB_POSTGRES) {
+		char shown[1024];
+		db_target_display(target, shown, sizeof shown);
+		fputs("pg_dump --format=custom --file=", stdout);
+		shell_quote(stdout, o->arg);
+		fputc(' ', stdout);
+		shell_quote(stdout, shown);
+		fputc('\n', stdout);
+		fprintf(stderr,
+			"spravka: the database is on PostgreSQL: back it up with the pg_dump command above "
+			"(the password from ~/.pgpass or PGPASSWORD; restore with pg_restore), and the data "
+			"directory %s with it (attachments, link.key)\n",
+			cfg.data_dir);
+		config_free(&cfg);
+		return 0;
+	}
+	char err[1024];
+	struct db *db;
+	int rc = 0;
+	if (db_open(target, &db, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: %s\n", err);
+		rc = 1;
+	} else if (db_backup(db, o->arg, err, sizeof err) != DB_OK) {
+		fprintf(stderr, "spravka: backup: %s\n", err);
+		rc = 1;
+	} else {
+		fprintf(stderr, "spravka: %s/spravka.db copied to %s\n", cfg.data_dir, o->arg);
 	}
 	db_close(db);
 	config_free(&cfg);
@@ -638,8 +738,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "explain") || !strcmp(cmd, "repair"))
 		return cmd_db_tool(argc - 1, argv + 1, !strcmp(cmd, "explain"));
 	bool serve = !strcmp(cmd, "serve");
-	bool import = !strcmp(cmd, "import"), export = !strcmp(cmd, "export");
-	if (!serve && !import && !export) {
+	bool import = !strcmp(cmd, "import"), export = !strcmp(cmd, "export"), backup = !strcmp(cmd, "backup");
+	if (!serve && !import && !export && !backup) {
 		fprintf(stderr, "spravka: unknown command \"%s\"\n\n%s", cmd, usage);
 		return 2;
 	}
@@ -654,5 +754,7 @@ int main(int argc, char **argv)
 		}
 		return cmd_serve(&o);
 	}
+	if (backup)
+		return cmd_backup(&o);
 	return cmd_import_export(&o, import);
 }

@@ -52,6 +52,7 @@ void config_defaults(struct config *c)
 		add_country(c, defaults[i][0], defaults[i][1]);
 	set_str(&c->listen, "127.0.0.1:8080");
 	set_str(&c->data_dir, "./data");
+	set_str(&c->db, "");
 	c->threads = 0;
 	c->desk_threads = 2;
 	c->max_connections = 1024;
@@ -158,6 +159,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"support", "telegram", offsetof(struct config, support_telegram)},
 	    {"server", "listen", offsetof(struct config, listen)},
 	    {"server", "data", offsetof(struct config, data_dir)},
+	    {"server", "db", offsetof(struct config, db)},
 	    {"server", "public_url", offsetof(struct config, public_url)},
 	    {"server", "trusted_proxies", offsetof(struct config, trusted_proxies)},
 	    {"mail", "relay", offsetof(struct config, mail_relay)},
@@ -266,6 +268,10 @@ bool config_check(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "default_country \"%s\" is not in [countries]", c->default_country);
 		return false;
 	}
+	if (c->db[0] && strncmp(c->db, "postgres://", 11) && strncmp(c->db, "postgresql://", 13)) {
+		snprintf(err, errlen, "db must be empty (SQLite in the data directory) or a postgres:// URL");
+		return false;
+	}
 	if (!strchr(c->listen, ':')) {
 		snprintf(err, errlen, "listen must be HOST:PORT, got \"%s\"", c->listen);
 		return false;
@@ -319,12 +325,30 @@ const struct country *config_country(const struct config *c, const char *code)
 	return NULL;
 }
 
+const char *config_db_target(const struct config *c)
+{
+	return c->db && c->db[0] ? c->db : c->data_dir;
+}
+
 void config_free(struct config *c)
 {
-	char **strs[] = {&c->site_name,	       &c->logo,	  &c->default_country, &c->content_dir,
-			 &c->static_dir,       &c->support_email, &c->support_phone,   &c->support_hours,
-			 &c->support_telegram, &c->listen,	  &c->data_dir,	       &c->mail_relay,
-			 &c->mail_from,	       &c->public_url,	  &c->mail_tls,	       &c->trusted_proxies};
+	char **strs[] = {&c->site_name,
+			 &c->logo,
+			 &c->default_country,
+			 &c->content_dir,
+			 &c->static_dir,
+			 &c->support_email,
+			 &c->support_phone,
+			 &c->support_hours,
+			 &c->support_telegram,
+			 &c->listen,
+			 &c->data_dir,
+			 &c->mail_relay,
+			 &c->mail_from,
+			 &c->public_url,
+			 &c->mail_tls,
+			 &c->trusted_proxies,
+			 &c->db};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

@@ -44,7 +44,8 @@ struct config {
 	size_t n_countries;
 	/* [server] */
 	char *listen;	  /* HOST:PORT */
-	char *data_dir;	  /* holds spravka.db */
+	char *data_dir;	  /* holds spravka.db (SQLite), the attachments and link.key */
+	char *db;	  /* "" (SQLite in data_dir) or a postgres:// URL */
 	int threads;	  /* HTTP worker threads; 0 = one per core */
 	int desk_threads; /* back-office threads (desk, /metrics) at a lower CPU priority */
 	/* [limits] */
@@ -96,5 +97,8 @@ bool config_check(const struct config *c, char *err, size_t errlen);
 /* The country with this code, or NULL. */
 const struct country *config_country(const struct config *c, const char *code);
 void config_free(struct config *c);
+
+/* The database target (db.h's db_open): db when set, else data_dir. */
+const char *config_db_target(const struct config *c);
 
 #endif

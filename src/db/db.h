@@ -2,8 +2,11 @@
  * db — the one door to the database.
  *
  * A small driver interface: open, prepare, bind, step, read columns, transactions, and a pool of
- * connections for the server's threads. SQLite is the implementation now (db_sqlite.c);
- * PostgreSQL comes later behind the same functions, so feature code never includes sqlite3.h.
+ * connections for the server's threads. Two drivers implement it: SQLite (db_sqlite.c, the
+ * default: one file in the data directory) and PostgreSQL (db_pg.c, libpq), so feature code never
+ * includes sqlite3.h or libpq-fe.h. The engine is chosen by the target string given to db_open,
+ * db_pool_open and db_group_start: a `postgres://` or `postgresql://` URL (libpq's connection
+ * URI) is PostgreSQL, anything else is the SQLite data directory.
  *
  * SQL rules, so that both drivers accept the same text: parameters are written `?` and bound by
  * position from 1 (the PostgreSQL driver rewrites them to $n; no numbered ?1, a value needed twice
@@ -37,6 +40,16 @@ struct db;
 struct db_stmt;
 struct db_pool;
 
+enum db_engine {
+	DB_SQLITE,
+	DB_POSTGRES,
+};
+
+/* The engine a target string names (see above). */
+enum db_engine db_target_engine(const char *target);
+/* target as it may be shown (a log line, a printed command): a URL's password replaced by ***. */
+void db_target_display(const char *target, char *out, size_t outlen);
+
 enum db_rc {
 	DB_OK = 0,
 	DB_ROW,	       /* db_step: a row is ready */
@@ -47,11 +60,13 @@ enum db_rc {
 };
 
 /*
- * Opens (creating if needed) the database in directory dir, applies pending migrations and
- * returns the connection in *out. Fails with a message in err when the directory cannot be
- * used, the file is not a database, or its schema is newer than this program knows.
+ * Opens the database named by target: SQLite in the directory target (created with the database
+ * file if needed), or the PostgreSQL database of a postgres:// URL (which must exist). Applies
+ * pending migrations (under a lock: several processes may start at once) and returns the
+ * connection in *out. Fails with a message in err when the directory or server cannot be used,
+ * the file is not a database, or its schema is newer than this program knows.
  */
-enum db_rc db_open(const char *dir, struct db **out, char *err, size_t errlen);
+enum db_rc db_open(const char *target, struct db **out, char *err, size_t errlen);
 void db_close(struct db *db);
 const char *db_errmsg(struct db *db);
 
@@ -72,7 +87,8 @@ int64_t db_col_int(struct db_stmt *st, int i);
 bool db_col_null(struct db_stmt *st, int i);
 
 /*
- * The engine's plan for sql (SQLite: EXPLAIN QUERY PLAN; its lines joined by " | "), in a's
+ * The engine's plan for sql (SQLite: EXPLAIN QUERY PLAN, PostgreSQL: EXPLAIN; its lines joined
+ * by " | "), in a's
  * memory, for `spravka explain` and the plans test; NULL with db_errmsg when sql does not
  * prepare. The statement is not cached and never run.
  */
@@ -83,7 +99,17 @@ const char *db_query_plan(struct db *db, struct arena *a, const char *sql);
 int64_t db_changes(struct db *db);
 /* Runs SQL without parameters or rows (may hold several statements). */
 enum db_rc db_exec(struct db *db, const char *sql);
-/* Transactions. db_begin_write takes the write lock at once (SQLite: BEGIN IMMEDIATE). */
+/*
+ * Transactions. db_begin_write starts a transaction that will write. SQLite: BEGIN IMMEDIATE, the
+ * database's one write lock taken at once, so that a reader turning writer never fails midway.
+ * PostgreSQL: a plain BEGIN (READ COMMITTED): writers lock only the rows they change, and a
+ * conflict waits for the other transaction instead of failing; a wait for a lock is bounded by
+ * lock_timeout (5 s, then DB_BUSY), as SQLite's busy handler bounds its wait.
+ * Savepoints (db_exec "SAVEPOINT x" / "ROLLBACK TO SAVEPOINT x" / "RELEASE SAVEPOINT x") are
+ * portable. On PostgreSQL a failed statement spoils the rest of its transaction (every later
+ * statement fails until a rollback, to a savepoint or whole), and a COMMIT of such a
+ * transaction reports DB_ERR.
+ */
 enum db_rc db_begin(struct db *db);
 enum db_rc db_begin_write(struct db *db);
 enum db_rc db_commit(struct db *db);
@@ -98,6 +124,22 @@ enum db_rc db_rollback(struct db *db);
  */
 enum db_rc db_checkpoint(struct db *db);
 
+/*
+ * Copies the open database into the new file path while it stays in use (SQLite's online backup
+ * API; the copy is consistent, as of one moment). PostgreSQL: DB_ERR (its backups are pg_dump's
+ * job; `spravka backup` prints the command).
+ */
+enum db_rc db_backup(struct db *db, const char *path, char *err, size_t errlen);
+
+/*
+ * A lock across processes for work done once at start by whichever process comes first (the
+ * demo import into an empty database): db_lock_start waits until no other process holds it.
+ * PostgreSQL: a session-level pg_advisory_lock, released by db_unlock_start or by closing the
+ * connection. SQLite: nothing to do (one server per data directory), always DB_OK.
+ */
+enum db_rc db_lock_start(struct db *db);
+enum db_rc db_unlock_start(struct db *db);
+
 /* Schema version this program writes, and the one in the open database. */
 int db_schema_latest(void);
 int db_schema_version(struct db *db);
@@ -106,7 +148,7 @@ int db_schema_version(struct db *db);
  * A fixed set of connections shared by threads. db_pool_get blocks until one is free; give it
  * back with db_pool_put. The pool owns the connections.
  */
-enum db_rc db_pool_open(const char *dir, int size, struct db_pool **out, char *err, size_t errlen);
+enum db_rc db_pool_open(const char *target, int size, struct db_pool **out, char *err, size_t errlen);
 struct db *db_pool_get(struct db_pool *p);
 void db_pool_put(struct db_pool *p, struct db *db);
 void db_pool_close(struct db_pool *p);
@@ -140,8 +182,8 @@ struct db_job {
 	const char *sync_dir;
 };
 struct db_group;
-/* Opens the writer's connection to the database in dir and starts its thread. */
-enum db_rc db_group_start(const char *dir, struct db_group **out, char *err, size_t errlen);
+/* Opens the writer's connection to the database target (db_open) and starts its thread. */
+enum db_rc db_group_start(const char *target, struct db_group **out, char *err, size_t errlen);
 /* Queues a job; its done() is called exactly once, on the writer thread. */
 void db_group_submit(struct db_group *g, struct db_job *job);
 /* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */
@@ -155,7 +197,8 @@ void db_group_abandon(struct db_group *g);
 /*
  * From now on every wait for the write lock, on every connection of the process, fails at once
  * (DB_BUSY) instead of waiting up to 5 s: the last step of a shutdown whose grace period ended
- * while someone else held the database.
+ * while someone else held the database. (PostgreSQL: write transactions begun from now on wait
+ * at most a millisecond for a row lock.)
  */
 void db_give_up_waiting(void);
 

@@ -61,6 +61,10 @@ static void run_batch(struct db_group *g, struct work **items, int n)
 		if (fd >= 0)
 			close(fd);
 	}
+	/* Abandoned while it ran (PostgreSQL: its waits for row locks were cancelled, db.h): not
+	 * committed, as a batch that waited for SQLite's write lock is not. */
+	if (atomic_load(&g->abandoned))
+		began = false;
 	bool committed = began && db_commit(db) == DB_OK;
 	if (!committed) {
 		db_rollback(db);
@@ -79,10 +83,10 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-enum db_rc db_group_start(const char *dir, struct db_group **out, char *err, size_t errlen)
+enum db_rc db_group_start(const char *target, struct db_group **out, char *err, size_t errlen)
 {
 	struct db_group *g = xcalloc(1, sizeof *g);
-	enum db_rc rc = db_open(dir, &g->db, err, errlen);
+	enum db_rc rc = db_open(target, &g->db, err, errlen);
 	if (rc != DB_OK) {
 		free(g);
 		return rc;

@@ -2,10 +2,9 @@
  * The SQLite driver of db.h: WAL journal, foreign keys on, a busy handler so that writers queue
  * instead of failing, and one connection per thread at a time (SQLITE_OPEN_NOMUTEX).
  */
-#include "db.h"
+#include "db_int.h"
 
 #include "../core/arena.h"
-#include "schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +19,17 @@
 
 #define STMT_CACHE 48
 
-struct db {
+struct sq_db {
+	struct db base; /* first */
 	sqlite3 *h;
 	/* Prepared statements kept for reuse, keyed by their SQL text's address (the program's
 	 * string literals) and checked by content: preparing is a good part of a small write's
 	 * cost (the parser showed up at 3% of the request writer's time). */
-	struct db_stmt *cache[STMT_CACHE];
+	struct sq_stmt *cache[STMT_CACHE];
 };
+
+#define SQ(db) ((struct sq_db *)(db))
+#define SQST(st) ((struct sq_stmt *)(st))
 
 #define BUSY_LIMIT_US 5000000 /* a writer waits at most 5 s for the lock */
 /* The log's size (pages) past which a commit checkpoints by itself: 40 MB, reached only when
@@ -39,17 +42,10 @@ struct db {
  * the p99 of request creation under 8 clients 800 ms. Short, growing waits (50 us to 1 ms) keep
  * writers queued closely behind each other.
  */
-static atomic_bool give_up;
-
-void db_give_up_waiting(void)
-{
-	atomic_store(&give_up, true);
-}
-
 static int on_busy(void *unused, int tries)
 {
 	(void)unused;
-	if (atomic_load(&give_up))
+	if (db_giving_up())
 		return 0;
 	static const int step_us[] = {50, 100, 200, 400, 700, 1000};
 	int n = (int)(sizeof step_us / sizeof step_us[0]);
@@ -62,8 +58,8 @@ static int on_busy(void *unused, int tries)
 	return 1;
 }
 
-struct db_stmt {
-	struct db *db;
+struct sq_stmt {
+	struct db_stmt base; /* first */
 	sqlite3_stmt *st;
 	const char *key; /* the SQL pointer it was prepared from, when cached */
 	bool in_use;
@@ -88,40 +84,41 @@ static enum db_rc map_rc(int rc)
 	}
 }
 
-const char *db_errmsg(struct db *db)
+static const char *sq_errmsg(struct db *base)
 {
-	return db && db->h ? sqlite3_errmsg(db->h) : "no database";
+	struct sq_db *db = SQ(base);
+	return db->h ? sqlite3_errmsg(db->h) : "no database";
 }
 
-struct db_stmt *db_prepare(struct db *db, const char *sql)
+static struct db_stmt *sq_prepare(struct db *base, const char *sql)
 {
+	struct sq_db *db = SQ(base);
 	int free_slot = -1;
 	for (int i = 0; i < STMT_CACHE; i++) {
-		struct db_stmt *c = db->cache[i];
+		struct sq_stmt *c = db->cache[i];
 		if (!c) {
 			if (free_slot < 0)
 				free_slot = i;
 		} else if (!c->in_use && c->key == sql && !strcmp(sqlite3_sql(c->st), sql)) {
 			c->in_use = true;
-			return c;
+			return &c->base;
 		}
 	}
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v3(db->h, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK)
 		return NULL;
-	struct db_stmt *s = xmalloc(sizeof *s);
-	*s = (struct db_stmt){.db = db, .st = st, .in_use = true};
+	struct sq_stmt *s = xmalloc(sizeof *s);
+	*s = (struct sq_stmt){.base = {.db = base}, .st = st, .in_use = true};
 	if (free_slot >= 0) {
 		s->key = sql;
 		db->cache[free_slot] = s;
 	}
-	return s;
+	return &s->base;
 }
 
-void db_finalize(struct db_stmt *st)
+static void sq_finalize(struct db_stmt *sb)
 {
-	if (!st)
-		return;
+	struct sq_stmt *st = SQST(sb);
 	if (st->key) { /* cached: ready for the next db_prepare of the same SQL */
 		sqlite3_reset(st->st);
 		sqlite3_clear_bindings(st->st);
@@ -132,57 +129,56 @@ void db_finalize(struct db_stmt *st)
 	free(st);
 }
 
-void db_reset(struct db_stmt *st)
+static void sq_reset(struct db_stmt *st)
 {
-	sqlite3_reset(st->st);
-	sqlite3_clear_bindings(st->st);
+	sqlite3_reset(SQST(st)->st);
+	sqlite3_clear_bindings(SQST(st)->st);
 }
 
-enum db_rc db_bind_text(struct db_stmt *st, int idx, const char *s)
+static enum db_rc sq_bind_text(struct db_stmt *st, int idx, const char *s)
 {
-	if (!s)
-		return db_bind_null(st, idx);
-	return map_rc(sqlite3_bind_text(st->st, idx, s, -1, SQLITE_TRANSIENT));
+	return map_rc(sqlite3_bind_text(SQST(st)->st, idx, s, -1, SQLITE_TRANSIENT));
 }
 
-enum db_rc db_bind_int(struct db_stmt *st, int idx, int64_t v)
+static enum db_rc sq_bind_int(struct db_stmt *st, int idx, int64_t v)
 {
-	return map_rc(sqlite3_bind_int64(st->st, idx, v));
+	return map_rc(sqlite3_bind_int64(SQST(st)->st, idx, v));
 }
 
-enum db_rc db_bind_null(struct db_stmt *st, int idx)
+static enum db_rc sq_bind_null(struct db_stmt *st, int idx)
 {
-	return map_rc(sqlite3_bind_null(st->st, idx));
+	return map_rc(sqlite3_bind_null(SQST(st)->st, idx));
 }
 
-enum db_rc db_step(struct db_stmt *st)
+static enum db_rc sq_step(struct db_stmt *st)
 {
-	return map_rc(sqlite3_step(st->st));
+	return map_rc(sqlite3_step(SQST(st)->st));
 }
 
-int db_column_count(struct db_stmt *st)
+static int sq_column_count(struct db_stmt *st)
 {
-	return sqlite3_column_count(st->st);
+	return sqlite3_column_count(SQST(st)->st);
 }
 
-const char *db_col_text(struct db_stmt *st, int i)
+static const char *sq_col_text(struct db_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st->st, i);
+	const unsigned char *t = sqlite3_column_text(SQST(st)->st, i);
 	return t ? (const char *)t : "";
 }
 
-int64_t db_col_int(struct db_stmt *st, int i)
+static int64_t sq_col_int(struct db_stmt *st, int i)
 {
-	return sqlite3_column_int64(st->st, i);
+	return sqlite3_column_int64(SQST(st)->st, i);
 }
 
-bool db_col_null(struct db_stmt *st, int i)
+static bool sq_col_null(struct db_stmt *st, int i)
 {
-	return sqlite3_column_type(st->st, i) == SQLITE_NULL;
+	return sqlite3_column_type(SQST(st)->st, i) == SQLITE_NULL;
 }
 
-const char *db_query_plan(struct db *db, struct arena *a, const char *sql)
+static const char *sq_query_plan(struct db *base, struct arena *a, const char *sql)
 {
+	struct sq_db *db = SQ(base);
 	/* Prepared here, past the cache: the text is built, and used once. */
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db->h, arena_printf(a, "EXPLAIN QUERY PLAN %s", sql), -1, &st, NULL) != SQLITE_OK)
@@ -196,88 +192,49 @@ const char *db_query_plan(struct db *db, struct arena *a, const char *sql)
 	return all;
 }
 
-int64_t db_changes(struct db *db)
+static int64_t sq_changes(struct db *db)
 {
-	return sqlite3_changes64(db->h);
+	return sqlite3_changes64(SQ(db)->h);
 }
 
-enum db_rc db_exec(struct db *db, const char *sql)
+static enum db_rc sq_exec(struct db *db, const char *sql)
 {
-	return map_rc(sqlite3_exec(db->h, sql, NULL, NULL, NULL));
+	return map_rc(sqlite3_exec(SQ(db)->h, sql, NULL, NULL, NULL));
 }
 
-enum db_rc db_begin(struct db *db)
+static enum db_rc sq_begin(struct db *db)
 {
-	return db_exec(db, "BEGIN");
+	return sq_exec(db, "BEGIN");
 }
 
-enum db_rc db_begin_write(struct db *db)
+static enum db_rc sq_begin_write(struct db *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE");
+	return sq_exec(db, "BEGIN IMMEDIATE");
 }
 
-enum db_rc db_commit(struct db *db)
+static enum db_rc sq_commit(struct db *db)
 {
-	return db_exec(db, "COMMIT");
+	return sq_exec(db, "COMMIT");
 }
 
-enum db_rc db_rollback(struct db *db)
+static enum db_rc sq_rollback(struct db *db)
 {
-	return db_exec(db, "ROLLBACK");
+	return sq_exec(db, "ROLLBACK");
 }
 
-int db_schema_latest(void)
+/* The migration lock: SQLite's one write lock, taken at once. */
+static bool sq_locked(struct db *db, bool (*fn)(struct db *db, void *arg), void *arg, char *err, size_t errlen)
 {
-	return schema_migrations[schema_migration_count - 1].version;
-}
-
-int db_schema_version(struct db *db)
-{
-	struct db_stmt *st = db_prepare(db, "SELECT max(version) FROM schema_version");
-	if (!st)
-		return 0;
-	int v = db_step(st) == DB_ROW ? (int)db_col_int(st, 0) : 0;
-	db_finalize(st);
-	return v;
-}
-
-static bool migrate(struct db *db, char *err, size_t errlen)
-{
-	if (db_begin_write(db) != DB_OK) {
-		snprintf(err, errlen, "cannot lock the database: %s", db_errmsg(db));
+	if (sq_begin_write(db) != DB_OK) {
+		snprintf(err, errlen, "cannot lock the database: %s", sq_errmsg(db));
 		return false;
 	}
-	if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)") != DB_OK) {
-		snprintf(err, errlen, "not a spravka database: %s", db_errmsg(db));
-		db_rollback(db);
+	if (!fn(db, arg)) {
+		sq_rollback(db);
 		return false;
 	}
-	int have = db_schema_version(db), latest = db_schema_latest();
-	if (have > latest) {
-		snprintf(err, errlen,
-			 "the database has schema version %d, newer than this spravka knows (%d): "
-			 "run a newer spravka or restore a backup",
-			 have, latest);
-		db_rollback(db);
-		return false;
-	}
-	for (int i = 0; i < schema_migration_count; i++) {
-		const struct migration *m = &schema_migrations[i];
-		if (m->version <= have)
-			continue;
-		struct db_stmt *st = NULL;
-		if (db_exec(db, m->sql) != DB_OK ||
-		    !(st = db_prepare(db, "INSERT INTO schema_version(version) VALUES (?)")) ||
-		    db_bind_int(st, 1, m->version) != DB_OK || db_step(st) != DB_DONE) {
-			snprintf(err, errlen, "migration %d failed: %s", m->version, db_errmsg(db));
-			db_finalize(st);
-			db_rollback(db);
-			return false;
-		}
-		db_finalize(st);
-	}
-	if (db_commit(db) != DB_OK) {
-		snprintf(err, errlen, "cannot commit migrations: %s", db_errmsg(db));
+	if (sq_commit(db) != DB_OK) {
+		snprintf(err, errlen, "cannot commit migrations: %s", sq_errmsg(db));
 		return false;
 	}
 	return true;
@@ -297,7 +254,9 @@ static void tighten(const char *path, mode_t mode)
 			path, (unsigned)(st.st_mode & 0777), strerror(errno));
 }
 
-static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out, char *err, size_t errlen)
+static void sq_close(struct db *db);
+
+static enum db_rc sq_open(const char *dir, struct db **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -326,11 +285,12 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 		snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
 		tighten(file, 0600);
 	}
-	struct db *db = xcalloc(1, sizeof *db);
+	struct sq_db *db = xcalloc(1, sizeof *db);
+	db->base.drv = &db_sqlite_driver;
 	int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, db->h ? sqlite3_errmsg(db->h) : "?");
-		db_close(db);
+		sq_close(&db->base);
 		return DB_ERR;
 	}
 	sqlite3_busy_handler(db->h, on_busy, NULL);
@@ -343,35 +303,30 @@ static enum db_rc open_one(const char *dir, bool run_migrations, struct db **out
 	 * memory: in temporary files they were 60% of the bytes the writer passed to write calls
 	 * per request creation (163 -> 64 KB), for data no crash recovery reads (an
 	 * uncommitted transaction is simply absent from the WAL). */
-	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; "
-			"PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" DB_AUTOCHECKPOINT_PAGES) != DB_OK) {
-		snprintf(err, errlen, "%s is not a usable database: %s", path, db_errmsg(db));
-		db_close(db);
+	if (sq_exec(&db->base, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; "
+			       "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" DB_AUTOCHECKPOINT_PAGES) != DB_OK) {
+		snprintf(err, errlen, "%s is not a usable database: %s", path, sq_errmsg(&db->base));
+		sq_close(&db->base);
 		return DB_ERR;
 	}
-	if (run_migrations && !migrate(db, err, errlen)) {
-		db_close(db);
-		return DB_ERR;
-	}
-	*out = db;
+	*out = &db->base;
 	return DB_OK;
 }
 
-enum db_rc db_open(const char *dir, struct db **out, char *err, size_t errlen)
-{
-	return open_one(dir, true, out, err, errlen);
-}
-
-enum db_rc db_checkpoint(struct db *db)
+static enum db_rc sq_checkpoint(struct db *db)
 {
 	int log = 0, copied = 0;
-	return map_rc(sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied));
+	return map_rc(sqlite3_wal_checkpoint_v2(SQ(db)->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied));
 }
 
-void db_close(struct db *db)
+static void sq_interrupt(struct db *db)
 {
-	if (!db)
-		return;
+	sqlite3_interrupt(SQ(db)->h);
+}
+
+static void sq_close(struct db *base)
+{
+	struct sq_db *db = SQ(base);
 	for (int i = 0; i < STMT_CACHE; i++) {
 		if (db->cache[i]) {
 			sqlite3_finalize(db->cache[i]->st);
@@ -382,69 +337,72 @@ void db_close(struct db *db)
 	free(db);
 }
 
-struct db_pool {
-	pthread_mutex_t lock;
-	pthread_cond_t freed;
-	int size, nfree;
-	struct db **all, **free_list;
-};
-
-enum db_rc db_pool_open(const char *dir, int size, struct db_pool **out, char *err, size_t errlen)
+enum db_rc db_backup(struct db *base, const char *path, char *err, size_t errlen)
 {
-	struct db_pool *p = xcalloc(1, sizeof *p);
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->freed, NULL);
-	p->all = xcalloc((size_t)size, sizeof(struct db *));
-	p->free_list = xcalloc((size_t)size, sizeof(struct db *));
-	for (int i = 0; i < size; i++) {
-		if (open_one(dir, i == 0, &p->all[i], err, errlen) != DB_OK) {
-			p->size = i;
-			db_pool_close(p);
-			*out = NULL;
-			return DB_ERR;
-		}
-		p->free_list[p->nfree++] = p->all[i];
-		p->size = i + 1;
+	if (base->drv != &db_sqlite_driver) {
+		snprintf(err, errlen, "the online backup is SQLite's; back PostgreSQL up with pg_dump");
+		return DB_ERR;
 	}
-	*out = p;
+	sqlite3 *to;
+	/* The copy is private to its owner, as the database is (0600); an existing file is not
+	 * overwritten. */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		return DB_ERR;
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path, to ? sqlite3_errmsg(to) : "?");
+		sqlite3_close(to);
+		unlink(path);
+		return DB_ERR;
+	}
+	sqlite3_backup *b = sqlite3_backup_init(to, "main", SQ(base)->h, "main");
+	int rc = SQLITE_ERROR;
+	if (b) {
+		/* All pages in one step: the copy is of one moment, and writers wait for it (the busy
+		 * handler) rather than restart it. */
+		rc = sqlite3_backup_step(b, -1);
+		sqlite3_backup_finish(b);
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "backup failed: %s", sqlite3_errmsg(to));
+		sqlite3_close(to);
+		unlink(path);
+		return DB_ERR;
+	}
+	if (sqlite3_close(to) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot close %s", path);
+		return DB_ERR;
+	}
 	return DB_OK;
 }
 
-struct db *db_pool_get(struct db_pool *p)
-{
-	pthread_mutex_lock(&p->lock);
-	while (p->nfree == 0)
-		pthread_cond_wait(&p->freed, &p->lock);
-	struct db *db = p->free_list[--p->nfree];
-	pthread_mutex_unlock(&p->lock);
-	return db;
-}
-
-void db_pool_put(struct db_pool *p, struct db *db)
-{
-	pthread_mutex_lock(&p->lock);
-	p->free_list[p->nfree++] = db;
-	pthread_cond_signal(&p->freed);
-	pthread_mutex_unlock(&p->lock);
-}
-
-void db_pool_interrupt(struct db_pool *p)
-{
-	/* sqlite3_interrupt may be called from another thread while the connection is in use; the
-	 * connections live until db_pool_close. */
-	for (int i = 0; p && i < p->size; i++)
-		sqlite3_interrupt(p->all[i]->h);
-}
-
-void db_pool_close(struct db_pool *p)
-{
-	if (!p)
-		return;
-	for (int i = 0; i < p->size; i++)
-		db_close(p->all[i]);
-	free(p->all);
-	free(p->free_list);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->freed);
-	free(p);
-}
+const struct db_driver db_sqlite_driver = {
+    .engine = DB_SQLITE,
+    .open = sq_open,
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+    .prepare = sq_prepare,
+    .finalize = sq_finalize,
+    .reset = sq_reset,
+    .bind_text = sq_bind_text,
+    .bind_int = sq_bind_int,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .column_count = sq_column_count,
+    .col_text = sq_col_text,
+    .col_int = sq_col_int,
+    .col_null = sq_col_null,
+    .query_plan = sq_query_plan,
+    .changes = sq_changes,
+    .exec = sq_exec,
+    .begin = sq_begin,
+    .begin_write = sq_begin_write,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .checkpoint = sq_checkpoint,
+    .interrupt = sq_interrupt,
+    .locked = sq_locked,
+};

@@ -1363,6 +1363,7 @@ import trust_http_tests  # noqa: E402,F401  (issue #7: client address, lockouts,
 import listing_tests  # noqa: E402,F401  (issue #8: listing pages that scale)
 import cache_tests  # noqa: E402,F401  (issue #8: the page cache's byte budget, lazy gzip)
 import isolation_tests  # noqa: E402,F401  (issue #8: the portal never waits for the desk)
+import engine_tests  # noqa: E402,F401  (issue #9: --db, backup, first start on PostgreSQL)
 import bench_tools_tests  # noqa: E402,F401  (issue #8: the generators of make bench-load)
 
 

@@ -5,6 +5,8 @@
 
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,4 +50,66 @@ const char *db_text(struct db *db, struct arena *a, const char *sql, const char 
 	const char *v = db_step(st) == DB_ROW ? arena_strdup(a, db_col_text(st, 0)) : NULL;
 	db_finalize(st);
 	return v;
+}
+
+void db_exec_int(struct db *db, const char *sql, long long arg)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	cr_assert(st, "%s: %s", sql, db_errmsg(db));
+	db_bind_int(st, 1, arg);
+	cr_assert_eq(db_step(st), DB_DONE, "%s: %s", sql, db_errmsg(db));
+	db_finalize(st);
+}
+
+bool test_on_pg(void)
+{
+	const char *e = getenv("SPRAVKA_TEST_ENGINE"), *url = getenv("SPRAVKA_TEST_PG");
+	return e && !strcmp(e, "postgres") && url && *url;
+}
+
+static pthread_mutex_t dbs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *dir, *url;
+} dbs[16];
+static int n_dbs;
+
+/* A new database on the test cluster (CREATE DATABASE from template0: empty), its URL. */
+static char *new_pg_database(void)
+{
+	const char *base = getenv("SPRAVKA_TEST_PG");
+	PGconn *c = PQconnectdb(base);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s: %s", base, PQerrorMessage(c));
+	static unsigned counter;
+	char name[64], sql[128];
+	snprintf(name, sizeof name, "t_%ld_%u_%u", (long)getpid(), ++counter, (unsigned)rand());
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE template0", name);
+	PGresult *r = PQexec(c, sql);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+	const char *slash = strrchr(base, '/');
+	cr_assert_not_null(slash);
+	size_t n = (size_t)(slash - base) + 1 + strlen(name) + 1;
+	char *url = malloc(n);
+	snprintf(url, n, "%.*s/%s", (int)(slash - base), base, name);
+	return url;
+}
+
+const char *test_db(const char *dir)
+{
+	if (!test_on_pg())
+		return dir;
+	pthread_mutex_lock(&dbs_lock);
+	const char *url = NULL;
+	for (int i = 0; i < n_dbs && !url; i++)
+		if (!strcmp(dbs[i].dir, dir))
+			url = dbs[i].url;
+	if (!url) {
+		cr_assert_lt(n_dbs, 16);
+		dbs[n_dbs].dir = strdup(dir);
+		url = dbs[n_dbs].url = new_pg_database();
+		n_dbs++;
+	}
+	pthread_mutex_unlock(&dbs_lock);
+	return url;
 }

@@ -166,3 +166,22 @@ Test(config, cache_mb_and_the_deprecated_cache_entries)
 	cr_assert(strstr(err, "cache_mb"), "%s", err);
 	config_free(&c);
 }
+
+/* [server] db: empty (SQLite in the data directory) or a PostgreSQL URL, nothing else. */
+Test(config, db_is_sqlite_by_default_or_a_postgres_url)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	cr_assert_str_eq(config_db_target(&c), "./data");
+	char *p = write_ini("[server]\ndata = /srv/help\ndb = postgres://help@db.internal/help\n");
+	cr_assert(config_load(&c, p, err, sizeof err), "%s", err);
+	unlink(p);
+	cr_assert(config_check(&c, err, sizeof err), "%s", err);
+	cr_assert_str_eq(config_db_target(&c), "postgres://help@db.internal/help");
+	free(c.db);
+	c.db = strdup("/srv/help/spravka.db");
+	cr_assert(!config_check(&c, err, sizeof err));
+	cr_assert(strstr(err, "postgres://"), "%s", err);
+	config_free(&c);
+}

@@ -98,7 +98,7 @@ static void setup(void)
 	db_dir = tmp_dir();
 	sink_dir = tmp_dir();
 	sink_pid = 0;
-	cr_assert_eq(db_open(db_dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_open(test_db(db_dir), &db, err, sizeof err), DB_OK, "%s", err);
 }
 
 static void teardown(void)
@@ -489,7 +489,7 @@ Test(mail, worker_delivers_when_woken_and_stops)
 	char err[512];
 	start_sink(0);
 	struct db_pool *pool;
-	cr_assert_eq(db_pool_open(db_dir, 2, &pool, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_pool_open(test_db(db_dir), 2, &pool, err, sizeof err), DB_OK, "%s", err);
 	struct mail_config cfg = {.relay = relay, .from = "support@example.com", .max_attempts = 8};
 	struct mail_worker *w = mail_start(pool, &cfg);
 	cr_assert_not_null(w);

@@ -148,7 +148,7 @@ static void db_setup(void)
 	A = arena_new();
 	dir = tmp_dir();
 	char err[256];
-	cr_assert_eq(db_open(dir, &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
 	cfg = (struct req_config){.data_dir = dir,
 				  .member_id_min = 5,
 				  .member_id_max = 12,
@@ -493,12 +493,10 @@ Test(req_create, a_member_reply_reopens_and_auto_close_closes_resolved_requests)
 	/* Resolved 8 days ago with auto_close_days = 7: closed; resolved 6 days ago: kept. */
 	struct req_input second = input("7654321", "order", "Заказ 5512 пришёл без одной коробки шампуня.");
 	cr_assert_eq(req_create(db, &cfg, A, &second, &out), REQ_CREATED);
-	cr_assert_eq(db_exec(db, "UPDATE requests SET status = 'resolved', resolved_at = "
-				 "CAST(strftime('%s', 'now') AS INTEGER) - 8 * 86400 WHERE member_id = '1234567'"),
-		     DB_OK);
-	cr_assert_eq(db_exec(db, "UPDATE requests SET status = 'resolved', resolved_at = "
-				 "CAST(strftime('%s', 'now') AS INTEGER) - 6 * 86400 WHERE member_id = '7654321'"),
-		     DB_OK);
+	db_exec_int(db, "UPDATE requests SET status = 'resolved', resolved_at = ? WHERE member_id = '1234567'",
+		    (long long)time(NULL) - 8 * 86400);
+	db_exec_int(db, "UPDATE requests SET status = 'resolved', resolved_at = ? WHERE member_id = '7654321'",
+		    (long long)time(NULL) - 6 * 86400);
 	int64_t letters = count("SELECT count(*) FROM outbox");
 	cr_assert_eq(req_auto_close(db, &cfg), 1);
 	cr_assert_eq(req_auto_close(db, &cfg), 0, "closed once");
@@ -824,7 +822,7 @@ static void *sweep_loop(void *arg)
 	struct sweeper *s = arg;
 	struct db *own;
 	char err[256];
-	if (db_open(s->dir, &own, err, sizeof err) != DB_OK)
+	if (db_open(test_db(s->dir), &own, err, sizeof err) != DB_OK)
 		return NULL;
 	char cursor[65] = "";
 	do {
@@ -909,4 +907,45 @@ Test(req_create, the_sweep_keeps_a_file_that_only_a_held_addition_refers_to)
 	req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor);
 	struct stat st;
 	cr_assert_eq(stat(path, &st), 0, "the sweep removed a file a held addition still needs");
+}
+
+/* The desk's view by number, a member's view of a long thread (the latest REQ_MEMBER_MESSAGES
+ * shown, all counted), and the link of a request merged into another (the target by id). */
+Test(req_create, views_by_number_long_threads_and_merged_links)
+{
+	struct req_outcome first, second;
+	struct req_input in = input("1234567", "payouts", "Выплата не пришла третий день подряд.");
+	cr_assert_eq(req_create(db, &cfg, A, &in, &first), REQ_CREATED);
+	struct req_input other = input("7654321", "order", "Заказ 5512 пришёл без одной коробки шампуня.");
+	cr_assert_eq(req_create(db, &cfg, A, &other, &second), REQ_CREATED);
+	struct req_view v;
+	cr_assert_eq(req_by_number(db, A, first.number, &v), 1);
+	cr_assert_str_eq(v.number, first.number);
+	cr_assert_eq(req_by_number(db, A, "R-0000-000000", &v), 0);
+	int64_t id = count("SELECT max(id) FROM requests");
+	for (int i = 0; i < REQ_MEMBER_MESSAGES + 5; i++)
+		db_exec_int(
+		    db, "INSERT INTO messages(request_id, author, body, created) VALUES (?, 'member', 'ещё', 1)", id);
+	cr_assert_eq(req_by_token(db, A, second.token, true, &v), 1);
+	cr_assert_eq(v.n_messages, REQ_MEMBER_MESSAGES);
+	cr_assert_eq(v.n_messages_total, REQ_MEMBER_MESSAGES + 6);
+	db_exec_int(db, "UPDATE requests SET merged_into = ? WHERE id = (SELECT min(id) FROM requests)", id);
+	cr_assert_eq(req_by_token(db, A, first.token, true, &v), 1);
+	cr_assert_str_eq(v.merged_into_number, second.number);
+}
+
+/* "Это решило мой вопрос" is counted; expired throttle rows are pruned in bounded batches. */
+Test(req_create, deflections_and_the_throttle_prune)
+{
+	cr_assert(req_deflect(db, "payout-setup", "payouts"));
+	cr_assert(req_deflect(db, "payout-setup", NULL));
+	cr_assert_eq(count("SELECT count(*) FROM deflections WHERE slug = 'payout-setup'"), 2);
+	cr_assert_eq(db_exec(db, "INSERT INTO throttle(key, window_start, hits) VALUES ('a', 1, 1), ('b', 2, 1), "
+				 "('c', 3, 1)"),
+		     DB_OK);
+	db_exec_int(db, "INSERT INTO throttle(key, window_start, hits) VALUES ('now', ?, 1)", (long long)time(NULL));
+	cr_assert_eq(req_prune_throttle(db, 2), 2);
+	cr_assert_eq(req_prune_throttle(db, 2), 1);
+	cr_assert_eq(req_prune_throttle(db, 2), 0);
+	cr_assert_eq(count("SELECT count(*) FROM throttle"), 1);
 }

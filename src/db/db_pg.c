@@ -1,0 +1,570 @@
+/*
+ * The PostgreSQL driver of db.h (libpq). One connection per struct db, used by one thread at a
+ * time, as with SQLite.
+ *
+ * Statements are prepared once per connection (PQprepare, named s1, s2 ...) and kept in a cache
+ * keyed as the SQLite driver keys its own: the SQL text's address, checked by content. The `?`
+ * of the portable SQL become $1..$n at prepare (outside quoted strings, identifiers and
+ * comments). Values travel as text; PostgreSQL infers each parameter's type from the SQL around
+ * it (db.h's rules make sure it can). A step runs the statement at its first call and keeps the
+ * whole result: rows are read from it, so several statements of a connection may be open at once.
+ *
+ * Errors: SQLSTATE class 23 (unique, foreign key, check, not null) is DB_CONSTRAINT;
+ * serialization_failure, deadlock_detected and lock_not_available (lock_timeout, 5 s) are
+ * DB_BUSY; the rest DB_ERR with the server's message.
+ *
+ * SPRAVKA_PG_SQL_LOG=FILE (for the tests): the SQL text of every statement that ran successfully
+ * is appended to FILE, one line each (a prepared statement once per connection), so that
+ * tests/sql_coverage.py can tell which statements of the program ran on PostgreSQL.
+ */
+#include "db_int.h"
+
+#include "../core/arena.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STMT_CACHE 128
+
+struct pg_stmt;
+
+struct pg_db {
+	struct db base; /* first */
+	PGconn *c;
+	PGcancel *cancel; /* for db_pool_interrupt, from any thread */
+	char err[1024];
+	int64_t changes;
+	unsigned next_name;
+	int log_fd;	     /* SPRAVKA_PG_SQL_LOG, or -1 */
+	atomic_bool writing; /* in a transaction begun by db_begin_write */
+	struct pg_db *next;  /* in the list of open connections (db_give_up_waiting) */
+	struct pg_stmt *cache[STMT_CACHE];
+};
+
+struct pg_stmt {
+	struct db_stmt base; /* first */
+	const char *key;     /* the SQL pointer it was prepared from, when cached */
+	char *sql;	     /* a copy of its text, to check a cache hit by content */
+	bool in_use;
+	char name[16];
+	int nparams;
+	char **vals; /* nparams values, NULL for NULL */
+	PGresult *res;
+	int row, nrows;
+	bool ran;
+	bool logged; /* SPRAVKA_PG_SQL_LOG has its text */
+};
+
+#define PG(db) ((struct pg_db *)(db))
+#define PGST(st) ((struct pg_stmt *)(st))
+
+/* The advisory lock of the migrations: any number, the same in every process ("spravka"). */
+#define MIGRATION_LOCK "7572768211585642"
+
+/* Every open connection, so that db_give_up_waiting can stop the waits already begun. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pg_db *open_list;
+
+void db_pg_give_up_waiting(void)
+{
+	pthread_mutex_lock(&open_lock);
+	for (struct pg_db *db = open_list; db; db = db->next) {
+		char buf[256];
+		if (atomic_load(&db->writing) && db->cancel)
+			PQcancel(db->cancel, buf, sizeof buf);
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void set_err(struct pg_db *db, const char *msg)
+{
+	snprintf(db->err, sizeof db->err, "%s", msg && *msg ? msg : "unknown PostgreSQL error");
+	size_t n = strlen(db->err);
+	while (n && (db->err[n - 1] == '\n' || db->err[n - 1] == ' '))
+		db->err[--n] = 0;
+}
+
+/* After db_give_up_waiting, no statement of a write transaction waits for a lock, also in one
+ * begun before it: set before each statement, as a rollback to a savepoint undoes a SET. */
+static void no_more_waiting(struct pg_db *db)
+{
+	if (atomic_load(&db->writing) && db_giving_up())
+		PQclear(PQexec(db->c, "SET LOCAL lock_timeout = '1ms'"));
+}
+
+static void log_sql(struct pg_db *db, const char *sql)
+{
+	if (db->log_fd < 0)
+		return;
+	size_t n = strlen(sql);
+	char *line = xmalloc(n + 2);
+	for (size_t i = 0; i < n; i++)
+		line[i] = sql[i] == '\n' ? ' ' : sql[i];
+	line[n] = '\n';
+	ssize_t w = write(db->log_fd, line, n + 1); /* O_APPEND: one write per line */
+	(void)w;
+	free(line);
+}
+
+/* The result's outcome as db_rc; its message kept for db_errmsg. Does not clear res. */
+static enum db_rc result_rc(struct pg_db *db, PGresult *res)
+{
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		const char *cmd = PQcmdStatus(res);
+		if (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6))
+			db->changes = strtoll(PQcmdTuples(res), NULL, 10);
+		return DB_OK;
+	}
+	set_err(db, res ? PQresultErrorMessage(res) : PQerrorMessage(db->c));
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state && !strncmp(state, "23", 2))
+		return DB_CONSTRAINT;
+	if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")))
+		return DB_BUSY;
+	return DB_ERR;
+}
+
+static const char *pg_errmsg(struct db *db)
+{
+	return PG(db)->err;
+}
+
+/*
+ * sql with its `?` numbered $1..$n, outside '...' strings, "..." identifiers and -- comments;
+ * *n gets the count. The caller frees the result.
+ */
+static char *number_params(const char *sql, int *n)
+{
+	size_t len = strlen(sql), cap = len * 8 + 16; /* each ? becomes at most $99999 */
+	char *out = xmalloc(cap), *o = out;
+	char quote = 0;
+	*n = 0;
+	for (const char *p = sql; *p; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+			*o++ = *p;
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+			*o++ = *p;
+		} else if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				*o++ = *p++;
+			if (!*p)
+				break;
+			*o++ = *p;
+		} else if (*p == '?') {
+			o += sprintf(o, "$%d", ++*n);
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+static void clear_result(struct pg_stmt *st)
+{
+	if (st->res)
+		PQclear(st->res);
+	st->res = NULL;
+	st->ran = false;
+	st->row = st->nrows = 0;
+}
+
+static void clear_binds(struct pg_stmt *st)
+{
+	for (int i = 0; i < st->nparams; i++) {
+		free(st->vals[i]);
+		st->vals[i] = NULL;
+	}
+}
+
+static struct db_stmt *pg_prepare(struct db *base, const char *sql)
+{
+	struct pg_db *db = PG(base);
+	int free_slot = -1;
+	for (int i = 0; i < STMT_CACHE; i++) {
+		struct pg_stmt *c = db->cache[i];
+		if (!c) {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (!c->in_use && c->key == sql && !strcmp(c->sql, sql)) {
+			c->in_use = true;
+			return &c->base;
+		}
+	}
+	int n;
+	char *text = number_params(sql, &n);
+	struct pg_stmt *s = xcalloc(1, sizeof *s);
+	s->base.db = base;
+	snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
+	PGresult *res = PQprepare(db->c, s->name, text, n, NULL);
+	free(text);
+	enum db_rc rc = result_rc(db, res);
+	PQclear(res);
+	if (rc != DB_OK) {
+		free(s);
+		return NULL;
+	}
+	s->nparams = n;
+	s->sql = xstrdup(sql);
+	s->vals = xcalloc((size_t)(n ? n : 1), sizeof *s->vals);
+	s->in_use = true;
+	if (free_slot >= 0) {
+		s->key = sql;
+		db->cache[free_slot] = s;
+	}
+	return &s->base;
+}
+
+static void free_stmt(struct pg_stmt *st)
+{
+	clear_result(st);
+	clear_binds(st);
+	free(st->vals);
+	free(st->sql);
+	free(st);
+}
+
+static void pg_finalize(struct db_stmt *sb)
+{
+	struct pg_stmt *st = PGST(sb);
+	struct pg_db *db = PG(sb->db);
+	if (st->key) { /* cached: ready for the next db_prepare of the same SQL */
+		clear_result(st);
+		clear_binds(st);
+		st->in_use = false;
+		return;
+	}
+	/* In a failed transaction DEALLOCATE fails too: the statement then lives on the server
+	 * until the connection closes (its name is never used again). */
+	char sql[32];
+	snprintf(sql, sizeof sql, "DEALLOCATE %s", st->name);
+	PQclear(PQexec(db->c, sql));
+	free_stmt(st);
+}
+
+static void pg_reset(struct db_stmt *sb)
+{
+	clear_result(PGST(sb));
+	clear_binds(PGST(sb));
+}
+
+static enum db_rc set_val(struct db_stmt *sb, int idx, char *v)
+{
+	struct pg_stmt *st = PGST(sb);
+	if (idx < 1 || idx > st->nparams) {
+		free(v);
+		snprintf(PG(sb->db)->err, sizeof PG(sb->db)->err, "bind index %d out of range (1..%d)", idx,
+			 st->nparams);
+		return DB_ERR;
+	}
+	free(st->vals[idx - 1]);
+	st->vals[idx - 1] = v;
+	return DB_OK;
+}
+
+static enum db_rc pg_bind_text(struct db_stmt *st, int idx, const char *s)
+{
+	return set_val(st, idx, xstrdup(s));
+}
+
+static enum db_rc pg_bind_int(struct db_stmt *st, int idx, int64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof buf, "%lld", (long long)v);
+	return set_val(st, idx, xstrdup(buf));
+}
+
+static enum db_rc pg_bind_null(struct db_stmt *st, int idx)
+{
+	return set_val(st, idx, NULL);
+}
+
+static enum db_rc pg_step(struct db_stmt *sb)
+{
+	struct pg_stmt *st = PGST(sb);
+	struct pg_db *db = PG(sb->db);
+	if (!st->ran) {
+		st->ran = true;
+		no_more_waiting(db);
+		st->res = PQexecPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, NULL, NULL, 0);
+		enum db_rc rc = result_rc(db, st->res);
+		if (rc != DB_OK) {
+			PQclear(st->res);
+			st->res = NULL;
+			return rc;
+		}
+		if (!st->logged) {
+			st->logged = true;
+			log_sql(db, st->sql);
+		}
+		st->nrows = PQresultStatus(st->res) == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
+		st->row = -1;
+	}
+	if (!st->res)
+		return DB_DONE;
+	if (st->row + 1 < st->nrows) {
+		st->row++;
+		return DB_ROW;
+	}
+	st->row = st->nrows;
+	return DB_DONE;
+}
+
+static int pg_column_count(struct db_stmt *sb)
+{
+	struct pg_stmt *st = PGST(sb);
+	if (st->res)
+		return PQnfields(st->res);
+	PGresult *d = PQdescribePrepared(PG(sb->db)->c, st->name);
+	int n = d && PQresultStatus(d) == PGRES_COMMAND_OK ? PQnfields(d) : 0;
+	PQclear(d);
+	return n;
+}
+
+static bool has_cell(struct pg_stmt *st, int i)
+{
+	return st->res && st->row >= 0 && st->row < st->nrows && i >= 0 && i < PQnfields(st->res);
+}
+
+static const char *pg_col_text(struct db_stmt *sb, int i)
+{
+	struct pg_stmt *st = PGST(sb);
+	return has_cell(st, i) ? PQgetvalue(st->res, st->row, i) : "";
+}
+
+static int64_t pg_col_int(struct db_stmt *sb, int i)
+{
+	struct pg_stmt *st = PGST(sb);
+	if (!has_cell(st, i) || PQgetisnull(st->res, st->row, i))
+		return 0;
+	const char *v = PQgetvalue(st->res, st->row, i);
+	/* A boolean expression reads as 1 or 0, as in SQLite. */
+	if (!strcmp(v, "t"))
+		return 1;
+	if (!strcmp(v, "f"))
+		return 0;
+	return strtoll(v, NULL, 10);
+}
+
+static bool pg_col_null(struct db_stmt *sb, int i)
+{
+	struct pg_stmt *st = PGST(sb);
+	return !has_cell(st, i) || PQgetisnull(st->res, st->row, i);
+}
+
+static const char *pg_query_plan(struct db *base, struct arena *a, const char *sql)
+{
+	/* Prepared past the cache (the text is built, and used once); every parameter NULL. */
+	struct pg_db *db = PG(base);
+	int n;
+	char *text = number_params(arena_printf(a, "EXPLAIN %s", sql), &n);
+	PGresult *res = PQprepare(db->c, "", text, n, NULL);
+	free(text);
+	enum db_rc rc = result_rc(db, res);
+	PQclear(res);
+	if (rc != DB_OK)
+		return NULL;
+	const char **vals = arena_alloc(a, sizeof *vals * (size_t)(n ? n : 1));
+	for (int i = 0; i < n; i++)
+		vals[i] = NULL;
+	res = PQexecPrepared(db->c, "", n, vals, NULL, NULL, 0);
+	if (result_rc(db, res) != DB_OK) {
+		PQclear(res);
+		return NULL;
+	}
+	const char *all = "";
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *line = PQgetvalue(res, r, 0);
+		while (*line == ' ')
+			line++;
+		all = *all ? arena_printf(a, "%s | %s", all, line) : arena_strdup(a, line);
+	}
+	PQclear(res);
+	return all;
+}
+
+static int64_t pg_changes(struct db *db)
+{
+	return PG(db)->changes;
+}
+
+static enum db_rc pg_exec(struct db *base, const char *sql)
+{
+	struct pg_db *db = PG(base);
+	no_more_waiting(db);
+	PGresult *res = PQexec(db->c, sql);
+	enum db_rc rc = result_rc(db, res);
+	PQclear(res);
+	if (rc == DB_OK)
+		log_sql(db, sql);
+	return rc;
+}
+
+static enum db_rc pg_begin(struct db *db)
+{
+	return pg_exec(db, "BEGIN");
+}
+
+static enum db_rc pg_begin_write(struct db *db)
+{
+	/* No lock up front (db.h): PostgreSQL's writers lock the rows they change. Marked as
+	 * writing, so that db_give_up_waiting cancels what it waits for. */
+	enum db_rc rc = pg_exec(db, "BEGIN");
+	atomic_store(&PG(db)->writing, true);
+	return rc;
+}
+
+static enum db_rc pg_commit(struct db *base)
+{
+	struct pg_db *db = PG(base);
+	PGresult *res = PQexec(db->c, "COMMIT");
+	atomic_store(&db->writing, false);
+	enum db_rc rc = result_rc(db, res);
+	/* COMMIT of a transaction an error spoiled succeeds as a ROLLBACK: not a commit. */
+	if (rc == DB_OK && !strcmp(PQcmdStatus(res), "ROLLBACK")) {
+		set_err(db, "the transaction failed before its commit and was rolled back");
+		rc = DB_ERR;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static enum db_rc pg_rollback(struct db *db)
+{
+	enum db_rc rc = pg_exec(db, "ROLLBACK");
+	atomic_store(&PG(db)->writing, false);
+	return rc;
+}
+
+static enum db_rc pg_checkpoint(struct db *db)
+{
+	(void)db; /* the server checkpoints by itself */
+	return DB_OK;
+}
+
+static void pg_interrupt(struct db *base)
+{
+	char buf[256];
+	if (PG(base)->cancel)
+		PQcancel(PG(base)->cancel, buf, sizeof buf);
+}
+
+/* Migrations: one process at a time, under a transaction-level advisory lock taken inside the
+ * transaction that applies them (released by its commit or rollback). */
+static bool pg_locked(struct db *db, bool (*fn)(struct db *db, void *arg), void *arg, char *err, size_t errlen)
+{
+	if (pg_exec(db, "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")") != DB_OK) {
+		snprintf(err, errlen, "cannot lock the database: %s", pg_errmsg(db));
+		pg_rollback(db);
+		return false;
+	}
+	if (!fn(db, arg)) {
+		pg_rollback(db);
+		return false;
+	}
+	if (pg_commit(db) != DB_OK) {
+		snprintf(err, errlen, "cannot commit migrations: %s", pg_errmsg(db));
+		return false;
+	}
+	return true;
+}
+
+static void quiet(void *arg, const char *message)
+{
+	(void)arg, (void)message; /* notices ("no transaction in progress") are not errors */
+}
+
+static void pg_close(struct db *base)
+{
+	struct pg_db *db = PG(base);
+	pthread_mutex_lock(&open_lock);
+	for (struct pg_db **p = &open_list; *p; p = &(*p)->next) {
+		if (*p == db) {
+			*p = db->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+	for (int i = 0; i < STMT_CACHE; i++)
+		if (db->cache[i])
+			free_stmt(db->cache[i]);
+	if (db->cancel)
+		PQfreeCancel(db->cancel);
+	PQfinish(db->c);
+	if (db->log_fd >= 0)
+		close(db->log_fd);
+	free(db);
+}
+
+static enum db_rc pg_open(const char *url, struct db **out, char *err, size_t errlen)
+{
+	struct pg_db *db = xcalloc(1, sizeof *db);
+	db->base.drv = &db_pg_driver;
+	db->log_fd = -1;
+	db->c = PQconnectdb(url);
+	if (PQstatus(db->c) != CONNECTION_OK) {
+		char shown[512];
+		db_target_display(url, shown, sizeof shown);
+		snprintf(err, errlen, "cannot connect to %s: %s", shown, PQerrorMessage(db->c));
+		size_t n = strlen(err);
+		while (n && err[n - 1] == '\n')
+			err[--n] = 0;
+		pg_close(&db->base);
+		return DB_ERR;
+	}
+	PQsetNoticeProcessor(db->c, quiet, NULL);
+	db->cancel = PQgetCancel(db->c);
+	const char *log = getenv("SPRAVKA_PG_SQL_LOG");
+	if (log && *log)
+		db->log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* A wait for a row lock is bounded as SQLite's busy handler bounds a wait for the write lock. */
+	if (pg_exec(&db->base, "SET lock_timeout = '5s'") != DB_OK) {
+		snprintf(err, errlen, "cannot set up the connection: %s", db->err);
+		pg_close(&db->base);
+		return DB_ERR;
+	}
+	pthread_mutex_lock(&open_lock);
+	db->next = open_list;
+	open_list = db;
+	pthread_mutex_unlock(&open_lock);
+	*out = &db->base;
+	return DB_OK;
+}
+
+const struct db_driver db_pg_driver = {
+    .engine = DB_POSTGRES,
+    .open = pg_open,
+    .close = pg_close,
+    .errmsg = pg_errmsg,
+    .prepare = pg_prepare,
+    .finalize = pg_finalize,
+    .reset = pg_reset,
+    .bind_text = pg_bind_text,
+    .bind_int = pg_bind_int,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .column_count = pg_column_count,
+    .col_text = pg_col_text,
+    .col_int = pg_col_int,
+    .col_null = pg_col_null,
+    .query_plan = pg_query_plan,
+    .changes = pg_changes,
+    .exec = pg_exec,
+    .begin = pg_begin,
+    .begin_write = pg_begin_write,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .checkpoint = pg_checkpoint,
+    .interrupt = pg_interrupt,
+    .locked = pg_locked,
+};

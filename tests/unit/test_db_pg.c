@@ -110,7 +110,8 @@ Test(db_pg, the_start_lock_is_held_by_one_connection_at_a_time)
 	/* pg_try_advisory_lock on the other connection fails while the first holds it. */
 	const char *held = db_text(other, A,
 				   "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
-				   "pid <> pg_backend_pid() AND '' = ?",
+				   "pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE "
+				   "datname = current_database()) AND '' = ?",
 				   "");
 	cr_assert_str_eq(held, "1");
 	cr_assert_eq(db_unlock_start(db), DB_OK);

@@ -179,25 +179,20 @@ void search_log_click(struct search_log *l, const char *query, const char *slug)
 const char search_log_click_sql[] = "UPDATE search_log SET clicked = ? WHERE id = (SELECT id FROM search_log "
 				    "WHERE query = ? AND clicked IS NULL ORDER BY at DESC LIMIT 1)";
 
-bool search_log_flush(struct search_log *l, struct db *db)
+/* Rows written per transaction: each transaction holds the database's write lock (SQLite),
+ * which request creations wait for; a second's searches in one transaction (thousands under
+ * load) held it for tens of milliseconds. */
+#define FLUSH_CHUNK 200
+
+/* Writes e[0..n) in one transaction. */
+static bool flush_chunk(struct db *db, const struct log_entry *e, int n)
 {
-	pthread_mutex_lock(&l->lock);
-	int n = l->n;
-	struct log_entry *e = NULL;
-	if (n) {
-		e = xmalloc((size_t)n * sizeof *e);
-		memcpy(e, l->e, (size_t)n * sizeof *e);
-		l->n = 0;
-	}
-	pthread_mutex_unlock(&l->lock);
-	if (!n)
-		return true;
-	bool ok = db_begin_write(db) == DB_OK;
-	struct db_stmt *ins = ok ? db_prepare(db, "INSERT INTO search_log(id, at, query, results, micros) "
-						  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
-				 : NULL;
-	struct db_stmt *clk = ok ? db_prepare(db, search_log_click_sql) : NULL;
-	ok = ins && clk;
+	if (db_begin_write(db) != DB_OK)
+		return false;
+	struct db_stmt *ins = db_prepare(db, "INSERT INTO search_log(id, at, query, results, micros) "
+					     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
+	struct db_stmt *clk = db_prepare(db, search_log_click_sql);
+	bool ok = ins && clk;
 	for (int i = 0; ok && i < n; i++) {
 		struct db_stmt *st = e[i].clicked ? clk : ins;
 		db_reset(st);
@@ -216,9 +211,25 @@ bool search_log_flush(struct search_log *l, struct db *db)
 	db_finalize(ins);
 	db_finalize(clk);
 	if (ok)
-		ok = db_commit(db) == DB_OK;
-	else
-		db_rollback(db);
+		return db_commit(db) == DB_OK;
+	db_rollback(db);
+	return false;
+}
+
+bool search_log_flush(struct search_log *l, struct db *db)
+{
+	pthread_mutex_lock(&l->lock);
+	int n = l->n;
+	struct log_entry *e = NULL;
+	if (n) {
+		e = xmalloc((size_t)n * sizeof *e);
+		memcpy(e, l->e, (size_t)n * sizeof *e);
+		l->n = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	bool ok = true;
+	for (int at = 0; ok && at < n; at += FLUSH_CHUNK)
+		ok = flush_chunk(db, e + at, n - at < FLUSH_CHUNK ? n - at : FLUSH_CHUNK);
 	for (int i = 0; i < n; i++) {
 		free(e[i].query);
 		free(e[i].clicked);

@@ -31,7 +31,9 @@ void search_log_click(struct search_log *l, const char *query, const char *slug)
 extern const char search_log_click_sql[];
 /* The prune's statement (for the plans test and `spravka explain`). */
 extern const char search_log_prune_sql[];
-/* Writes the queue in one transaction; false on a database error (the entries are lost). */
+/* Writes the queue in transactions of at most 200 entries (each holds the database's write lock
+ * briefly: request creations wait for it); false on a database error (the entries of the failed
+ * transaction and of those after it are lost). */
 bool search_log_flush(struct search_log *l, struct db *db);
 /* Deletes up to max_rows search log rows older than days days, oldest first (the maintenance
  * thread calls it in batches); returns how many, -1 on error. */

@@ -77,3 +77,29 @@ Test(search_log, old_searches_are_pruned)
 	rm_tree(dir);
 	free(dir);
 }
+
+/* A flush writes in transactions of at most 200 rows (so that it holds the write lock briefly);
+ * every queued search and click arrives, in order, across them. */
+Test(search_log, a_large_queue_arrives_whole_across_transactions)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
+	struct search_log *l = search_log_new(300);
+	char client[32], query[32];
+	for (int i = 0; i < 450; i++) {
+		snprintf(client, sizeof client, "10.0.%d.%d", i / 200, i % 200);
+		snprintf(query, sizeof query, "запрос %d", i);
+		cr_assert(search_log_add(l, client, query, i % 4, 100));
+	}
+	search_log_click(l, "запрос 449", "last-one");
+	cr_assert(search_log_flush(l, db));
+	struct arena *a = arena_new();
+	cr_assert_str_eq(db_text(db, a, "SELECT count(*) FROM search_log WHERE '' = ?", ""), "450");
+	cr_assert_str_eq(db_text(db, a, "SELECT query FROM search_log WHERE clicked = ?", "last-one"), "запрос 449");
+	arena_free(a);
+	search_log_free(l);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}

@@ -65,6 +65,19 @@ enum db_rc db_unlock_start(struct db *db)
 	return rc == DB_ROW ? DB_OK : rc;
 }
 
+enum db_rc db_lock_key(struct db *db, const char *key)
+{
+	if (db_engine(db) != DB_POSTGRES)
+		return DB_OK;
+	struct db_stmt *st = db_prepare(db, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))");
+	if (!st)
+		return DB_ERR;
+	db_bind_text(st, 1, key);
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW ? DB_OK : rc;
+}
+
 static atomic_bool give_up;
 
 void db_give_up_waiting(void)

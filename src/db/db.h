@@ -140,6 +140,16 @@ enum db_rc db_backup(struct db *db, const char *path, char *err, size_t errlen);
 enum db_rc db_lock_start(struct db *db);
 enum db_rc db_unlock_start(struct db *db);
 
+/*
+ * Inside a write transaction: waits until no other transaction holds key (any text) and holds it
+ * until this transaction ends. What makes a check-then-insert safe when several processes write
+ * at once (two nodes creating a request for one member, or replaying one Idempotency-Key): take
+ * the keys before the check, always in the same order. PostgreSQL: pg_advisory_xact_lock on a
+ * 64-bit hash of key (a deadlock between two transactions ends one of them with DB_BUSY).
+ * SQLite: nothing to do, DB_OK (a write transaction already excludes every other writer).
+ */
+enum db_rc db_lock_key(struct db *db, const char *key);
+
 /* Schema version this program writes, and the one in the open database. */
 int db_schema_latest(void);
 int db_schema_version(struct db *db);

@@ -940,7 +940,12 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 	const struct req_input *in = &j->in;
 	struct req_outcome *out = &j->out;
 	/* Inside the write lock: a concurrent retry of the same key or a concurrent duplicate
-	 * is seen here. */
+	 * is seen here. With several writers (nodes on PostgreSQL) the key's and the member's locks
+	 * make the checks below see what a concurrent creation committed (db_lock_key; key first,
+	 * then member, in every creation). */
+	if ((in->idempotency_key && db_lock_key(db, arena_printf(a, "idempotency:%s", in->idempotency_key)) != DB_OK) ||
+	    db_lock_key(db, arena_printf(a, "member:%s", j->member)) != DB_OK)
+		return REQ_FAILED;
 	if (in->idempotency_key) {
 		int r = replay(db, a, in->idempotency_key, j->route, j->digest, out);
 		if (r != 0)

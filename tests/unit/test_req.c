@@ -949,3 +949,106 @@ Test(req_create, deflections_and_the_throttle_prune)
 	cr_assert_eq(req_prune_throttle(db, 2), 0);
 	cr_assert_eq(count("SELECT count(*) FROM throttle"), 1);
 }
+
+/* ---- several writers (two nodes on one PostgreSQL) ------------------------------------------ */
+
+/* One of several writers, each on its own connection, as two nodes' group writers are. */
+struct racer {
+	const char *target;
+	struct req_config cfg;
+	const char *member, *key;
+	pthread_barrier_t *start;
+	enum req_result result;
+	char number[32]; /* of a created request */
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct db *d;
+	char err[256];
+	r->result = REQ_FAILED;
+	if (db_open(r->target, &d, err, sizeof err) != DB_OK)
+		return NULL;
+	struct arena *a = arena_new();
+	struct req_input in = input(r->member, "payouts", DESC);
+	in.idempotency_key = r->key;
+	struct req_outcome out;
+	pthread_barrier_wait(r->start);
+	r->result = req_create(d, &r->cfg, a, &in, &out);
+	if (r->result == REQ_CREATED)
+		snprintf(r->number, sizeof r->number, "%s", out.number);
+	arena_free(a);
+	db_close(d);
+	return NULL;
+}
+
+/* Runs n writers at once; counts their results. */
+static void run_race(const char *member, const char *key, int n, int *created, int *other_ok)
+{
+	struct racer r[8];
+	pthread_t t[8];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		r[i] =
+		    (struct racer){.target = test_db(dir), .cfg = cfg, .member = member, .key = key, .start = &start};
+		r[i].cfg.max_per_member_day = 100;
+		r[i].cfg.max_per_ip_hour = 100;
+		cr_assert_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	*created = *other_ok = 0;
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		*created += r[i].result == REQ_CREATED;
+		*other_ok += r[i].result == (key ? REQ_REPLAYED : REQ_DUPLICATE);
+	}
+	pthread_barrier_destroy(&start);
+}
+
+/* The duplicate check is check-then-insert: with several writers it holds only because each
+ * creation waits for the member's lock (PostgreSQL: an advisory lock; SQLite: one writer). */
+Test(req_create, writers_at_once_for_one_member_and_topic_make_one_request)
+{
+	int created, dup;
+	run_race("5550001", NULL, 8, &created, &dup);
+	cr_assert_eq(created, 1, "%d requests", created);
+	cr_assert_eq(dup, 7, "%d duplicates", dup);
+	cr_assert_str_eq(text("SELECT count(*) FROM requests WHERE member_id = ?", "5550001"), "1");
+}
+
+/* The same Idempotency-Key from several writers at once: one request, the others replay it. */
+Test(req_create, writers_at_once_with_one_key_make_one_request)
+{
+	int created, replayed;
+	run_race("5550002", "race-key-0001-0001", 8, &created, &replayed);
+	cr_assert_eq(created, 1, "%d requests", created);
+	cr_assert_eq(replayed, 7, "%d replays", replayed);
+	cr_assert_str_eq(text("SELECT count(*) FROM requests WHERE member_id = ?", "5550002"), "1");
+}
+
+/* Request numbers come from a counter row that each creation increments in its transaction
+ * (INSERT ... ON CONFLICT DO UPDATE ... RETURNING: the row is locked until the commit), so
+ * writers at once never share a number. */
+Test(req_create, writers_at_once_for_different_members_get_different_numbers)
+{
+	static const char *const members[] = {"5550011", "5550012", "5550013", "5550014",
+					      "5550015", "5550016", "5550017", "5550018"};
+	struct racer r[8];
+	pthread_t t[8];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, 8);
+	for (int i = 0; i < 8; i++) {
+		r[i] = (struct racer){.target = test_db(dir), .cfg = cfg, .member = members[i], .start = &start};
+		cr_assert_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(r[i].result, REQ_CREATED, "writer %d: %d", i, r[i].result);
+		for (int k = 0; k < i; k++)
+			cr_assert_str_neq(r[i].number, r[k].number);
+	}
+	cr_assert_eq(count("SELECT count(DISTINCT number) FROM requests"), 8);
+}

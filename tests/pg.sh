@@ -4,7 +4,8 @@
 #                           of its database "spravka" (postgres://spravka@127.0.0.1:PORT/spravka)
 #   tests/pg.sh stop DIR    stop the server and delete DIR
 # As root (CI), the cluster belongs to the unprivileged user postgres (initdb refuses root);
-# otherwise to the caller. fsync is off: the cluster dies with the test run.
+# otherwise to the caller. fsync is off: the cluster dies with the test run (FSYNC=on keeps
+# PostgreSQL's durable defaults, for benchmarks).
 set -eu
 cmd=${1:-}
 dir=${2:-}
@@ -35,8 +36,10 @@ start)
 	}
 	# A free port: the kernel picks one, the server takes it a moment later.
 	port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[ "${FSYNC:-off}" = on ] && fast=""
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir $fast -c max_connections=300" \
 		start >/dev/null || {
 		cat "$dir/server.log" >&2
 		exit 1

@@ -391,7 +391,7 @@ static int cmd_serve(struct opts *o)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (db_group_start(target, &app.writer, err, sizeof err) != DB_OK) {
+	if (db_group_start(target, app.cfg.writers, &app.writer, err, sizeof err) != DB_OK) {
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}

@@ -175,6 +175,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"site", "section_page_size", offsetof(struct config, section_page_size), 10, 500},
 	    {"server", "threads", offsetof(struct config, threads), 0, 256},
 	    {"server", "desk_threads", offsetof(struct config, desk_threads), 1, 64},
+	    {"server", "writers", offsetof(struct config, writers), 0, 16},
 	    {"limits", "max_connections", offsetof(struct config, max_connections), 16, 100000},
 	    {"limits", "max_connections_per_ip", offsetof(struct config, max_connections_per_ip), 1, 100000},
 	    {"limits", "connection_timeout", offsetof(struct config, connection_timeout), 1, 3600},

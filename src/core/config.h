@@ -48,6 +48,7 @@ struct config {
 	char *db;	  /* "" (SQLite in data_dir) or a postgres:// URL */
 	int threads;	  /* HTTP worker threads; 0 = one per core */
 	int desk_threads; /* back-office threads (desk, /metrics) at a lower CPU priority */
+	int writers;	  /* group-commit writer threads on PostgreSQL; 0 = the default */
 	/* [limits] */
 	int max_connections;	    /* in all */
 	int max_connections_per_ip; /* >= 1 (default 128) */

@@ -174,9 +174,9 @@ void db_pool_interrupt(struct db_pool *p);
  * the WAL) under the database's write lock, so writers one at a time are bounded by the disk's
  * flushes. A db_group is one writer thread with its own connection: it takes every job queued
  * since its last commit (at most 64), runs each inside one shared write transaction under a
- * savepoint of its own, and commits them all with one flush. Jobs run one after another in the
- * order queued, so a job sees the changes of the jobs before it (a retry of the same
- * Idempotency-Key in the same batch is a replay, not a second request).
+ * savepoint of its own, and commits them all with one flush. Within a batch, jobs run one after
+ * another in the order queued, so a job sees the changes of the jobs before it (a retry of the
+ * same Idempotency-Key in the same batch is a replay, not a second request).
  */
 struct db_job {
 	struct work item; /* first: the group's queue (core/workers.h); its run is not used */
@@ -192,8 +192,18 @@ struct db_job {
 	const char *sync_dir;
 };
 struct db_group;
-/* Opens the writer's connection to the database target (db_open) and starts its thread. */
-enum db_rc db_group_start(const char *target, struct db_group **out, char *err, size_t errlen);
+#define DB_GROUP_MAX_WRITERS 16
+#define DB_GROUP_PG_WRITERS 1 /* PostgreSQL's default: measured faster than 4 on loopback (docs/benchmarks.md) */
+/*
+ * Opens the writers' connections to the database target (db_open) and starts their threads.
+ * SQLite: one writer whatever writers says. PostgreSQL: writers threads (0: the default), each
+ * with its connection, take batches from the one queue and commit them at once (PostgreSQL
+ * flushes concurrent commits together); jobs of different batches then run concurrently, so
+ * what must not race takes db_lock_key.
+ */
+enum db_rc db_group_start(const char *target, int writers, struct db_group **out, char *err, size_t errlen);
+/* The number of writer threads. */
+int db_group_writers(const struct db_group *g);
 /* Queues a job; its done() is called exactly once, on the writer thread. */
 void db_group_submit(struct db_group *g, struct db_job *job);
 /* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */

@@ -1,6 +1,6 @@
 /*
- * Group commit (db.h): one writer thread, one connection, many jobs per transaction. Driver
- * independent: savepoints are portable SQL.
+ * Group commit (db.h): writer threads (one on SQLite), each with its connection, taking batches
+ * from one queue; many jobs per transaction. Driver independent: savepoints are portable SQL.
  */
 #include "db.h"
 
@@ -16,17 +16,22 @@
 
 #define MAX_BATCH 64
 
-struct db_group {
+struct writer {
+	struct db_group *g;
 	struct db *db;
 	pthread_t thread;
+};
+
+struct db_group {
+	struct writer w[DB_GROUP_MAX_WRITERS];
+	int n;
 	struct work_queue q;
 	atomic_bool abandoned; /* db_group_abandon */
 };
 
-/* Runs one batch in one transaction, then tells every job how it ended. */
-static void run_batch(struct db_group *g, struct work **items, int n)
+/* Runs one batch in one transaction on db, then tells every job how it ended. */
+static void run_batch(struct db_group *g, struct db *db, struct work **items, int n)
 {
-	struct db *db = g->db;
 	struct db_job *jobs[MAX_BATCH];
 	for (int i = 0; i < n; i++)
 		jobs[i] = (struct db_job *)items[i]; /* item is a db_job's first member */
@@ -76,31 +81,56 @@ static void run_batch(struct db_group *g, struct work **items, int n)
 
 static void *writer_main(void *arg)
 {
-	struct db_group *g = arg;
+	struct writer *w = arg;
 	struct work *batch[MAX_BATCH];
-	for (int n; (n = work_queue_take(&g->q, batch, MAX_BATCH));)
-		run_batch(g, batch, n);
+	for (int n; (n = work_queue_take(&w->g->q, batch, MAX_BATCH));)
+		run_batch(w->g, w->db, batch, n);
 	return NULL;
 }
 
-enum db_rc db_group_start(const char *target, struct db_group **out, char *err, size_t errlen)
+enum db_rc db_group_start(const char *target, int writers, struct db_group **out, char *err, size_t errlen)
 {
+	/* SQLite has one writer at a time whatever the threads: more would only wait for its lock. */
+	if (db_target_engine(target) != DB_POSTGRES)
+		writers = 1;
+	else if (writers <= 0)
+		writers = DB_GROUP_PG_WRITERS;
+	if (writers > DB_GROUP_MAX_WRITERS)
+		writers = DB_GROUP_MAX_WRITERS;
 	struct db_group *g = xcalloc(1, sizeof *g);
-	enum db_rc rc = db_open(target, &g->db, err, errlen);
+	work_queue_init(&g->q);
+	enum db_rc rc = DB_OK;
+	for (; g->n < writers && rc == DB_OK; g->n++) {
+		g->w[g->n].g = g;
+		rc = db_open(target, &g->w[g->n].db, err, errlen);
+	}
+	if (rc != DB_OK)
+		g->n--; /* the one that failed */
+	int started = 0;
+	for (; rc == DB_OK && started < g->n; started++) {
+		if (pthread_create(&g->w[started].thread, NULL, writer_main, &g->w[started]) != 0) {
+			snprintf(err, errlen, "cannot start the database writer thread");
+			rc = DB_ERR;
+			break;
+		}
+	}
 	if (rc != DB_OK) {
+		work_queue_stop(&g->q);
+		for (int i = 0; i < started; i++)
+			pthread_join(g->w[i].thread, NULL);
+		for (int i = 0; i < g->n; i++)
+			db_close(g->w[i].db);
+		work_queue_destroy(&g->q);
 		free(g);
 		return rc;
 	}
-	work_queue_init(&g->q);
-	if (pthread_create(&g->thread, NULL, writer_main, g) != 0) {
-		snprintf(err, errlen, "cannot start the database writer thread");
-		work_queue_destroy(&g->q);
-		db_close(g->db);
-		free(g);
-		return DB_ERR;
-	}
 	*out = g;
 	return DB_OK;
+}
+
+int db_group_writers(const struct db_group *g)
+{
+	return g->n;
 }
 
 void db_group_submit(struct db_group *g, struct db_job *job)
@@ -119,8 +149,10 @@ void db_group_stop(struct db_group *g)
 	if (!g)
 		return;
 	work_queue_stop(&g->q);
-	pthread_join(g->thread, NULL);
+	for (int i = 0; i < g->n; i++)
+		pthread_join(g->w[i].thread, NULL);
+	for (int i = 0; i < g->n; i++)
+		db_close(g->w[i].db);
 	work_queue_destroy(&g->q);
-	db_close(g->db);
 	free(g);
 }

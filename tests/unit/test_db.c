@@ -240,7 +240,7 @@ static void group_setup(void)
 	group_dir = tmp_dir();
 	cr_assert_eq(db_open(test_db(group_dir), &group_db, err, sizeof err), DB_OK, "%s", err);
 	cr_assert_eq(db_exec(group_db, "CREATE TABLE t(v INTEGER NOT NULL)"), DB_OK);
-	cr_assert_eq(db_group_start(test_db(group_dir), &group, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_group_start(test_db(group_dir), 1, &group, err, sizeof err), DB_OK, "%s", err);
 	jobs_done = 0;
 }
 
@@ -508,4 +508,33 @@ Test(db, openers_at_once_migrate_an_empty_database_once)
 	db_close(db);
 	rm_tree(dir);
 	free(dir);
+}
+
+/* Several writers on PostgreSQL (one on SQLite, whatever is asked): every job runs once, its
+ * done() is called once, and what was kept is durable. */
+Test(db_group, several_writers_run_every_job_once)
+{
+	enum { N = 300 };
+	static struct test_job jobs[N];
+	struct db_group *many;
+	char err[512];
+	cr_assert_eq(db_group_start(test_db(group_dir), 4, &many, err, sizeof err), DB_OK, "%s", err);
+	bool pg = db_target_engine(test_db(group_dir)) == DB_POSTGRES;
+	cr_assert_eq(db_group_writers(many), pg ? 4 : 1);
+	for (int i = 0; i < N; i++) {
+		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = i % 5 != 0};
+		db_group_submit(many, &jobs[i].job);
+	}
+	db_group_stop(many);
+	int kept = 0;
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(jobs[i].done_calls, 1, "job %d: done() once", i);
+		cr_assert(jobs[i].committed, "job %d", i);
+		kept += jobs[i].keep;
+	}
+	struct db_stmt *st = db_prepare(group_db, "SELECT count(*), count(DISTINCT v) FROM t");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), kept);
+	cr_assert_eq(db_col_int(st, 1), kept, "no job ran twice");
+	db_finalize(st);
 }

@@ -39,43 +39,37 @@ void db_target_display(const char *target, char *out, size_t outlen)
 /* Any number, the same in every process; the migrations' lock is another (db_pg.c). */
 #define START_LOCK 7572768211585643
 
-enum db_rc db_lock_start(struct db *db)
+/* Runs sql, a SELECT of one PostgreSQL function whose one parameter is key (text) or else n;
+ * DB_OK at once on another engine. */
+static enum db_rc pg_call(struct db *db, const char *sql, int64_t n, const char *key)
 {
 	if (db_engine(db) != DB_POSTGRES)
 		return DB_OK;
-	struct db_stmt *st = db_prepare(db, "SELECT pg_advisory_lock(?)");
+	struct db_stmt *st = db_prepare(db, sql);
 	if (!st)
 		return DB_ERR;
-	db_bind_int(st, 1, START_LOCK);
+	if (key)
+		db_bind_text(st, 1, key);
+	else
+		db_bind_int(st, 1, n);
 	enum db_rc rc = db_step(st);
 	db_finalize(st);
 	return rc == DB_ROW ? DB_OK : rc;
+}
+
+enum db_rc db_lock_start(struct db *db)
+{
+	return pg_call(db, "SELECT pg_advisory_lock(?)", START_LOCK, NULL);
 }
 
 enum db_rc db_unlock_start(struct db *db)
 {
-	if (db_engine(db) != DB_POSTGRES)
-		return DB_OK;
-	struct db_stmt *st = db_prepare(db, "SELECT pg_advisory_unlock(?)");
-	if (!st)
-		return DB_ERR;
-	db_bind_int(st, 1, START_LOCK);
-	enum db_rc rc = db_step(st);
-	db_finalize(st);
-	return rc == DB_ROW ? DB_OK : rc;
+	return pg_call(db, "SELECT pg_advisory_unlock(?)", START_LOCK, NULL);
 }
 
 enum db_rc db_lock_key(struct db *db, const char *key)
 {
-	if (db_engine(db) != DB_POSTGRES)
-		return DB_OK;
-	struct db_stmt *st = db_prepare(db, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))");
-	if (!st)
-		return DB_ERR;
-	db_bind_text(st, 1, key);
-	enum db_rc rc = db_step(st);
-	db_finalize(st);
-	return rc == DB_ROW ? DB_OK : rc;
+	return pg_call(db, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", 0, key);
 }
 
 static atomic_bool give_up;

@@ -48,18 +48,28 @@ static void roundtrip(struct textstore *ts, unsigned from, unsigned to, size_t *
 	arena_free(a);
 }
 
+/* A store trained on n help texts; the texts in samples (the caller frees them) when given. */
+static struct textstore *trained(int n, char **samples)
+{
+	char **s = samples ? samples : malloc((size_t)n * sizeof *s);
+	size_t *lens = malloc((size_t)n * sizeof *lens);
+	for (int i = 0; i < n; i++) {
+		s[i] = help_text((unsigned)i);
+		lens[i] = strlen(s[i]);
+	}
+	struct textstore *ts = textstore_new((const char *const *)s, lens, (size_t)n);
+	if (!samples) {
+		for (int i = 0; i < n; i++)
+			free(s[i]);
+		free(s);
+	}
+	free(lens);
+	return ts;
+}
+
 Test(textstore, with_a_dictionary_texts_come_back_and_shrink)
 {
-	enum { N = 400 };
-	char *samples[N];
-	size_t lens[N];
-	for (int i = 0; i < N; i++) {
-		samples[i] = help_text((unsigned)i);
-		lens[i] = strlen(samples[i]);
-	}
-	struct textstore *ts = textstore_new((const char *const *)samples, lens, N);
-	for (int i = 0; i < N; i++)
-		free(samples[i]);
+	struct textstore *ts = trained(400, NULL);
 	cr_assert_gt(textstore_bytes(ts), 16 * 1024, "a dictionary was trained");
 	size_t raw = 0, packed = 0;
 	roundtrip(ts, 1000, 1200, &raw, &packed); /* texts the dictionary never saw */
@@ -140,14 +150,9 @@ Test(textstore, threads_unpack_at_once)
 {
 	enum { N = 200 };
 	char *samples[N];
-	size_t lens[N];
-	for (int i = 0; i < N; i++) {
-		samples[i] = help_text((unsigned)i);
-		lens[i] = strlen(samples[i]);
-	}
-	struct textstore *ts = textstore_new((const char *const *)samples, lens, N);
+	struct textstore *ts = trained(N, samples);
 	uint32_t blob_len;
-	uint8_t *blob = textstore_pack(ts, samples[5], lens[5], &blob_len);
+	uint8_t *blob = textstore_pack(ts, samples[5], strlen(samples[5]), &blob_len);
 	struct unpacker u[4];
 	pthread_t th[4];
 	for (int i = 0; i < 4; i++) {

@@ -73,6 +73,21 @@ struct opts {
 	int threads;
 };
 
+/* Takes group and other permissions away from the data directory (members' files, link.key)
+ * when it has any, with a note; SQLite's driver does the same for its directory and files. */
+static void tighten_data_dir(const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) != 0 || S_ISLNK(st.st_mode) || !(st.st_mode & 077))
+		return;
+	if (chmod(dir, 0700) == 0)
+		fprintf(stderr, "spravka: %s was readable by others (mode %03o): now 700\n", dir,
+			(unsigned)(st.st_mode & 0777));
+	else
+		fprintf(stderr, "spravka: warning: %s is readable by others (mode %03o) and cannot be changed: %s\n",
+			dir, (unsigned)(st.st_mode & 0777), strerror(errno));
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 {
 	static const struct option longopts[] = {
@@ -328,10 +343,15 @@ static int cmd_serve(struct opts *o)
 	/* First start: create the database and import the demo content. */
 	const char *target = config_db_target(&app.cfg);
 	/* The data directory holds the files and link.key on either engine; SQLite's driver makes
-	 * it with its database, for PostgreSQL it is made here (0700, its parent must exist). */
-	if (db_target_engine(target) == DB_POSTGRES && mkdir(app.cfg.data_dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "spravka: cannot create data directory %s: %s\n", app.cfg.data_dir, strerror(errno));
-		return 1;
+	 * it with its database (and tightens a wider mode), for PostgreSQL it is made and
+	 * tightened here (0700, its parent must exist). */
+	if (db_target_engine(target) == DB_POSTGRES) {
+		if (mkdir(app.cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "spravka: cannot create data directory %s: %s\n", app.cfg.data_dir,
+				strerror(errno));
+			return 1;
+		}
+		tighten_data_dir(app.cfg.data_dir);
 	}
 	struct db *db;
 	if (db_open(target, &db, err, sizeof err) != DB_OK) {

@@ -303,8 +303,19 @@ static enum db_rc sq_open(const char *dir, struct db **out, char *err, size_t er
 	 * memory: in temporary files they were 60% of the bytes the writer passed to write calls
 	 * per request creation (163 -> 64 KB), for data no crash recovery reads (an
 	 * uncommitted transaction is simply absent from the WAL). */
-	if (sq_exec(&db->base, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; "
-			       "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" DB_AUTOCHECKPOINT_PAGES) != DB_OK) {
+	static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; "
+				      "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" DB_AUTOCHECKPOINT_PAGES;
+	/* The switch of a new database to WAL can meet another opener's switch with SQLITE_BUSY
+	 * without the busy handler (SQLite refuses to wait where waiting could deadlock): it is
+	 * tried again, within the same limit as any other wait for a lock. */
+	enum db_rc prc = sq_exec(&db->base, pragmas);
+	for (long waited = 0; prc != DB_OK && (sqlite3_errcode(db->h) & 0xff) == SQLITE_BUSY &&
+			      waited < BUSY_LIMIT_US && !db_giving_up();
+	     waited += 1000) {
+		usleep(1000);
+		prc = sq_exec(&db->base, pragmas);
+	}
+	if (prc != DB_OK) {
 		snprintf(err, errlen, "%s is not a usable database: %s", path, sq_errmsg(&db->base));
 		sq_close(&db->base);
 		return DB_ERR;

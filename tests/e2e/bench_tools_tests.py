@@ -18,11 +18,10 @@ import json
 import os
 import random
 import re
-import sqlite3
 import subprocess
 from urllib.parse import urlencode
 
-from harness import BIN, ROOT, Server, base_config, check, contains, eq, new_dir, short, spravka, test
+from harness import BIN, ROOT, Server, base_config, check, contains, db, eq, new_dir, short, spravka, sqlite_only, test
 
 SCRIPTS = os.path.join(ROOT, "scripts")
 NUMBER = re.compile(r"/desk/r/(R-\d{4}-\d{6})")
@@ -101,23 +100,23 @@ def _():
 
 @test("bench tools: scripts/bench-requests-db gives a database the server starts on, with the requests on the desk")
 def _():
+    sqlite_only("the generator writes DATA/spravka.db with sqlite3 (make bench-load measures SQLite)")
     d = new_dir("bench-requests-db")
     data = os.path.join(d, "data")
     run_script("bench-requests-db", 200, data, 5, env={"AGENTS": "2"})
-    db = sqlite3.connect(os.path.join(data, "spravka.db"))
-    eq(db.execute("SELECT count(*) FROM requests").fetchone()[0], 200, "requests")
-    eq(db.execute("SELECT count(*) FROM requests r WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE "
-                  "m.request_id = r.id AND m.author = 'member')").fetchone()[0], 0, "requests without the member's text")
-    open_n = db.execute("SELECT count(*) FROM requests WHERE status IN ('new', 'open', 'waiting') "
-                        "AND merged_into IS NULL").fetchone()[0]
+    d = db(data)
+    eq(d.value("SELECT count(*) FROM requests"), 200, "requests")
+    eq(d.value("SELECT count(*) FROM requests r WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE "
+               "m.request_id = r.id AND m.author = 'member')"), 0, "requests without the member's text")
+    open_n = d.value("SELECT count(*) FROM requests WHERE status IN ('new', 'open', 'waiting') "
+                     "AND merged_into IS NULL")
     check(open_n >= 3, f"some requests are open ({open_n})")
-    closed = db.execute("SELECT count(*) FROM requests WHERE status IN ('closed', 'resolved')").fetchone()[0]
+    closed = d.value("SELECT count(*) FROM requests WHERE status IN ('closed', 'resolved')")
     check(closed >= 180, f"most requests are closed or resolved ({closed})")
-    number, nonce, body = db.execute(
+    number, nonce, body = d.one(
         "SELECT r.number, r.link_nonce, m.body FROM requests r JOIN messages m ON m.request_id = r.id "
-        "AND m.author = 'member' ORDER BY r.id DESC LIMIT 1").fetchone()
-    counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
-    db.close()
+        "AND m.author = 'member' ORDER BY r.id DESC LIMIT 1")
+    counters = dict(d.query("SELECT name, value FROM counters"))
     eq(counters.get("requests-" + number[2:6]), int(number[7:]), "the year's counter is the last number")
     s = Server("bench-requests-db", config=base_config(), data=data).start()
     r = s.req("/desk/login")
@@ -142,9 +141,7 @@ def _():
         url = html.unescape(nxt.group(1) or nxt.group(2))
     check(len(seen) >= 190, f"every status on the queue (status=all, {len(seen)} requests over the pages)")
     # The kept counts per status (the generator has `spravka repair` recount them) match the rows.
-    db = sqlite3.connect(os.path.join(data, "spravka.db"))
-    real = dict(db.execute("SELECT status, count(*) FROM requests WHERE merged_into IS NULL GROUP BY status"))
-    db.close()
+    real = dict(d.query("SELECT status, count(*) FROM requests WHERE merged_into IS NULL GROUP BY status"))
     r = s.req("/desk", cookie=session)
     shown = dict(re.findall(r'href="/desk\?status=(\w+)">[^<]*<strong>(\d+)</strong>', r.text))
     eq({k: int(v) for k, v in shown.items() if int(v)}, real, "the counts per status on /desk")

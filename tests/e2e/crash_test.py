@@ -15,7 +15,7 @@ that had no answer in the last cycle first; after 50-400 ms, SIGKILL. A request 
 when its 201 answer was read in full; one without an answer is sent again, the same body with the
 same key, in the next cycle (and again if that is cut off too). After the last cycle: a restart,
 the last retries, replays of acknowledged keys (the same answer), a clean stop, and the checks on
-DATA/spravka.db and DATA/files with sqlite3 and hashlib.
+the database (harness.db: SQLite or PostgreSQL) and DATA/files with hashlib.
 """
 
 import hashlib
@@ -25,7 +25,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import struct
 import sys
 import threading
@@ -35,7 +34,7 @@ from collections import deque
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Server, base_config, check, eq, run_all, short, test  # noqa: E402
+from harness import Fail, Server, base_config, check, eq, run_all, short, test  # noqa: E402
 
 CYCLES = int(os.environ.get("SPRAVKA_CRASH_CYCLES") or 20)
 CLIENTS = 4
@@ -167,13 +166,12 @@ def uploads_in(data):
 def max_request_id(s):
     """The last request id, read while the server runs (a WAL reader; the server's own
     connections stay open, so closing this one checkpoints nothing)."""
-    c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
+    if s.db().engine == "sqlite" and not os.path.exists(os.path.join(s.data, "spravka.db")):
+        return 0  # the first start of a fresh directory (a reader would create the file)
     try:
-        return c.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0]
-    except sqlite3.OperationalError:  # no table yet: the first start of a fresh directory
+        return s.db().value("SELECT coalesce(max(id), 0) FROM requests")
+    except Fail:  # no table yet: the first start of a fresh directory
         return 0
-    finally:
-        c.close()
 
 
 def crash_run(cycles):
@@ -269,17 +267,15 @@ def crash_run(cycles):
 def verify(s, jobs, boundary):
     """Every job has exactly one request, the one it was answered with, with its file intact.
     Returns (verified, retries answered by a replay of the commit the kill cut off, orphan files)."""
-    db = sqlite3.connect(f"file:{os.path.join(s.data, 'spravka.db')}?mode=ro", uri=True)
-    try:
-        eq(db.execute("PRAGMA integrity_check").fetchone()[0], "ok", "integrity_check")
-        rows = db.execute("SELECT id, number, token_hash, member_id, subject FROM requests").fetchall()
-        keys = {r[0]: r[1] for r in db.execute(
-            "SELECT key, json_extract(response, '$.number') FROM idempotency WHERE key LIKE 'api:crash-%'")}
-        atts = {}
-        for rid, sha, size, mime in db.execute("SELECT request_id, sha256, size, mime FROM attachments"):
-            atts.setdefault(rid, []).append((sha, size, mime))
-    finally:
-        db.close()
+    db = s.db()
+    if db.engine == "sqlite":
+        eq(db.value("PRAGMA integrity_check"), "ok", "integrity_check")
+    rows = db.query("SELECT id, number, token_hash, member_id, subject FROM requests")
+    keys = {k: json.loads(r).get("number") for k, r in db.query(
+        "SELECT key, response FROM idempotency WHERE key LIKE 'api:crash-%'")}
+    atts = {}
+    for rid, sha, size, mime in db.query("SELECT request_id, sha256, size, mime FROM attachments"):
+        atts.setdefault(rid, []).append((sha, size, mime))
     by_subject = {}
     for r in rows:
         by_subject.setdefault(r[4], []).append(r)

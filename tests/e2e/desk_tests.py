@@ -5,7 +5,7 @@ the outbox to a local SMTP sink.
 Imported by run.py; registers its tests with the shared runner. Every test starts its own server
 on a fresh data directory (login throttling and the creation rate limits are kept in the
 database), creates its accounts with `spravka user add` while the server runs, and reads the
-database read-only with sqlite3 to see what changed (WAL: readers do not block the server).
+database through harness.db (SQLite or PostgreSQL) to see what changed.
 """
 
 import email
@@ -15,13 +15,12 @@ import json
 import os
 import re
 import select
-import sqlite3
 import subprocess
 import sys
 import time
 from urllib.parse import quote, unquote, urlencode
 
-from harness import (BIN, Fail, Server, base_config, check, contains, count, eq, finish, free_port, lacks, sql,  # noqa: F401
+from harness import (BIN, Fail, Server, base_config, check, cli, contains, count, db, eq, finish, free_port, lacks, sql,  # noqa: F401
                      new_dir, short, test)
 from htmlcheck import Page, check_html
 
@@ -52,7 +51,7 @@ def server(name, **cfg):
 def user_add(data, *args, password=PASSWORD, stdin=None):
     """spravka user add ARGS --data DATA with the password on stdin: (exit code, stderr)."""
     raw = stdin if stdin is not None else (password + "\n").encode()
-    p = subprocess.run([BIN, "user", "add", *args, "--data", data], input=raw, capture_output=True,
+    p = subprocess.run([BIN, *cli("user", "add", *args, "--data", data)], input=raw, capture_output=True,
                        timeout=20)
     return p.returncode, p.stderr.decode("utf-8", "replace")
 
@@ -67,13 +66,7 @@ def account(s, login, role):
 
 def sql_write(s, query, *args):
     """One change behind the server's back (to move a time into the past)."""
-    c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
-    try:
-        n = c.execute(query, args).rowcount
-        c.commit()
-        return n
-    finally:
-        c.close()
+    return s.db().execute(query, args)
 
 
 def one(s, query, *args):
@@ -88,7 +81,7 @@ TABLES = ("requests", "messages", "attachments", "audit", "outbox", "canned_repl
 
 
 def snapshot(s):
-    return {t: sql(s, f"SELECT * FROM {t} ORDER BY rowid") for t in TABLES}
+    return {t: sorted(sql(s, f"SELECT * FROM {t}"), key=repr) for t in TABLES}
 
 
 def same_db(s, before, what):
@@ -357,11 +350,7 @@ def _():
         rc, err = user_add(data, *args, password=pw)
         check(rc not in (0, None), f"user add {args} with a {len(pw)}-byte password: exit code {rc}")
         check(word in err, f"user add {args}: the message does not say {word!r}: {short(err)}")
-    db = sqlite3.connect(f"file:{os.path.join(data, 'spravka.db')}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT login, role, password_hash FROM users ORDER BY id").fetchall()
-    finally:
-        db.close()
+    rows = db(data).query("SELECT login, role, password_hash FROM users ORDER BY id")
     eq([r[:2] for r in rows], [("anna", "agent"), ("boss.1", "admin")], "accounts stored")
     for name, _, h in rows:
         check(h.startswith("$argon2id$"), f"{name}: the password is not an Argon2id hash: {h[:20]!r}")
@@ -452,7 +441,7 @@ def _():
     eq(count(s, "sessions"), 2, "sessions of two logins")
     # Session lifetime: 12 h, the same in the cookie and the database.
     eq(a.attrs.get("max-age"), "43200", "Max-Age of the session cookie")
-    created, expires = one(s, "SELECT created, expires FROM sessions ORDER BY rowid LIMIT 1")
+    created, expires = one(s, "SELECT created, expires FROM sessions ORDER BY created LIMIT 1")
     eq(expires - created, 43200, "session lifetime in the database")
     for data in ({"csrf": None}, {"csrf": ""}, {"csrf": "x" * 43}, {"csrf": b.csrf}):
         r = a.post("/desk/logout", data)

@@ -7,15 +7,13 @@ Imported by run.py; registers its tests with the shared runner. The PostgreSQL t
 registered only when SPRAVKA_TEST_PG is set (tests/run sets it; a bare run.py has no cluster).
 """
 
-import glob
 import json
 import os
-import sqlite3
 import subprocess
 import threading
-import uuid
 
-from harness import CONTENT, Server, base_config, check, contains, eq, new_dir, no_5xx, spravka, test
+from harness import (CONTENT, PgDatabase, Server, SqliteDatabase, base_config, check, contains, db_url, eq,
+                     new_dir, no_5xx, spravka, sqlite_only, test)
 
 PG = os.environ.get("SPRAVKA_TEST_PG", "")
 
@@ -33,6 +31,7 @@ def create_request(s, member, key):
 
 @test("backup: a consistent copy of the SQLite database while the server writes; never over a file")
 def _():
+    sqlite_only("the copy of the SQLite file (on PostgreSQL: the next test, pg_dump)")
     s = Server("backup").start()
     for i in range(3):
         create_request(s, f"{5550000 + i}", f"backup-{i}")
@@ -41,10 +40,9 @@ def _():
     eq(rc, 0, f"exit code ({stderr})")
     contains(stderr, "copied to", what="stderr")
     eq(os.stat(out).st_mode & 0o777, 0o600, "the copy's mode")
-    db = sqlite3.connect(out)
-    eq(db.execute("PRAGMA integrity_check").fetchone()[0], "ok", "integrity of the copy")
-    eq(db.execute("SELECT count(*) FROM requests").fetchone()[0], 3, "requests in the copy")
-    db.close()
+    copy = SqliteDatabase(out)
+    eq(copy.value("PRAGMA integrity_check"), "ok", "integrity of the copy")
+    eq(copy.value("SELECT count(*) FROM requests"), 3, "requests in the copy")
     rc, _, stderr = spravka("backup", out, "--data", s.data, "--config", s.config)
     eq(rc, 1, "a second backup onto the same file")
     contains(stderr, "File exists", what="stderr")
@@ -67,20 +65,13 @@ def _():
 
 
 def psql(url, sql):
-    """Runs sql through psql on the test cluster; its output (unaligned, tuples only)."""
-    binary = (sorted(glob.glob("/usr/lib/postgresql/*/bin/psql")) or ["psql"])[-1]
-    p = subprocess.run([binary, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
-                       capture_output=True, timeout=30)
-    if p.returncode != 0:
-        raise AssertionError(f"psql: {p.stderr.decode('utf-8', 'replace')}")
-    return p.stdout.decode("utf-8").strip()
+    """The first value of a query on a database of the test cluster."""
+    return PgDatabase(url).value(sql)
 
 
 def new_database():
-    """A new empty database on the test cluster; its URL."""
-    name = "e2e_" + uuid.uuid4().hex[:12]
-    psql(PG, f"CREATE DATABASE {name} TEMPLATE template0")
-    return PG.rsplit("/", 1)[0] + "/" + name
+    """A new empty database on the test cluster (dropped at the end); its URL."""
+    return db_url(new_dir("pg-db"))
 
 
 if PG:
@@ -104,7 +95,7 @@ if PG:
         check(not errors, "; ".join(errors))
         importing = [s.name for s in nodes if "empty database, importing" in s.log()]
         eq(len(importing), 1, f"nodes that imported ({importing})")
-        eq(psql(url, "SELECT version FROM content_state"), "1", "content versions: one import")
+        eq(psql(url, "SELECT version FROM content_state"), 1, "content versions: one import")
         eq(psql(url, "SELECT count(*) FROM schema_version"), psql(url, "SELECT max(version) FROM schema_version"),
            "each migration applied once")
         for s in nodes:
@@ -133,7 +124,7 @@ if PG:
         contains(stdout, "new       kept 0, counted 0", what="repair")
         rc, _, stderr = spravka("explain", "--db", url)
         eq(rc, 2, "explain reads SQLite's plans only")
-        psql(url, "INSERT INTO schema_version(version) VALUES (999)")
+        PgDatabase(url).execute("INSERT INTO schema_version(version) VALUES (999)")
         rc, _, stderr = spravka("import", CONTENT, "--db", url, "--data", data)
         eq(rc, 1, "a database from a newer spravka")
         contains(stderr, "newer than this spravka", "999", what="stderr")

@@ -2,8 +2,15 @@
 
 Standard library only. Every server runs on 127.0.0.1 on a port chosen here, with its own
 temporary data directory; every wait is bounded in time.
+
+The engine: SQLite by default; SPRAVKA_TEST_ENGINE=postgres (with SPRAVKA_TEST_PG, the URL of a
+database on a test cluster, tests/pg.sh) gives every data directory a fresh PostgreSQL database of
+its own (created from template0 on first use, dropped at the end), passed as --db to the servers
+and to the commands run with spravka(). Tests read and change the database through db(data) /
+Server.db(), which speak to either engine (SQL with ? placeholders, portable to both).
 """
 
+import glob
 import http.client
 import json
 import os
@@ -13,6 +20,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import uuid
 import tempfile
 import time
 import traceback
@@ -25,6 +33,10 @@ CONTENT = os.path.join(ROOT, "content")
 STATIC = os.path.join(ROOT, "static")
 
 TMP = tempfile.mkdtemp(prefix="spravka-e2e-")
+
+ENGINE = os.environ.get("SPRAVKA_TEST_ENGINE", "sqlite")
+PG = os.environ.get("SPRAVKA_TEST_PG", "")
+POSTGRES = ENGINE == "postgres"
 
 
 # ---- the runner -------------------------------------------------------------------------------
@@ -44,6 +56,16 @@ def test(name):
 
 class Fail(AssertionError):
     pass
+
+
+class Skip(Exception):
+    """Raised by a test that does not apply to this run (e.g. SQLite-only on PostgreSQL)."""
+
+
+def sqlite_only(why):
+    """Skips the calling test on PostgreSQL: why it tests something only SQLite has."""
+    if POSTGRES:
+        raise Skip(f"SQLite only: {why}")
 
 
 def check(cond, why):
@@ -82,7 +104,7 @@ def _on_alarm(signum, frame):
 def run_all(per_test_seconds=30, only=None):
     """Runs every registered test; prints one line each and the summary line last."""
     signal.signal(signal.SIGALRM, _on_alarm)
-    passed = failed = 0
+    passed = failed = skipped = 0
     started = time.monotonic()
     try:
         for name, fn in TESTS:
@@ -95,6 +117,10 @@ def run_all(per_test_seconds=30, only=None):
                 signal.alarm(0)
                 passed += 1
                 print(f"ok {name} ({time.monotonic() - t0:.2f}s)", flush=True)
+            except Skip as e:
+                signal.alarm(0)
+                skipped += 1
+                print(f"skip {name}: {oneline(str(e))}", flush=True)
             except _Timeout:
                 failed += 1
                 print(f"FAIL {name}: did not finish within {per_test_seconds} s", flush=True)
@@ -111,8 +137,9 @@ def run_all(per_test_seconds=30, only=None):
     finally:
         signal.alarm(0)
         Server.stop_all()
+        drop_databases()
         shutil.rmtree(TMP, ignore_errors=True)
-    print(f"# e2e time {time.monotonic() - started:.1f}s", flush=True)
+    print(f"# e2e time {time.monotonic() - started:.1f}s, engine {ENGINE}, {skipped} skipped", flush=True)
     print(f"e2e: {passed} passed, {failed} failed", flush=True)
     return failed == 0
 
@@ -152,9 +179,20 @@ def base_config(**extra):
     return cfg
 
 
-def spravka(*args, timeout=30):
+def cli(*args):
+    """args of a spravka command with the engine's --db added: on PostgreSQL, a command given
+    --data DIR and no --db gets the database of DIR (db_url)."""
+    args = list(args)
+    if POSTGRES and "--db" not in args and "--data" in args:
+        i = args.index("--data")
+        if i + 1 < len(args):
+            args += ["--db", db_url(args[i + 1])]
+    return args
+
+
+def spravka(*args, timeout=30, input=None):
     """Runs a spravka subcommand to completion: (exit code, stdout, stderr)."""
-    p = subprocess.run([BIN, *args], capture_output=True, timeout=timeout)
+    p = subprocess.run([BIN, *cli(*args)], capture_output=True, timeout=timeout, input=input)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
@@ -168,6 +206,7 @@ class Server:
         self.data = data or os.path.join(self.dir, "data")
         self.config = write_config(os.path.join(self.dir, "spravka.ini"), config or base_config())
         self.threads = threads
+        self.own_db = not (config or {}).get("server", {}).get("db")  # else the config names one
         self.proc = None
         self.port = None
         self.errpath = os.path.join(self.dir, "stderr.log")
@@ -178,7 +217,8 @@ class Server:
             self.err = open(self.errpath, "ab")
             self.proc = subprocess.Popen(
                 [BIN, "serve", "--data", self.data, "--config", self.config,
-                 "--listen", f"127.0.0.1:{self.port}", "--threads", str(self.threads)],
+                 "--listen", f"127.0.0.1:{self.port}", "--threads", str(self.threads),
+                 *(["--db", db_url(self.data)] if POSTGRES and self.own_db else [])],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
             Server.running.append(self)
             want = f"listening on http://127.0.0.1:{self.port}/"
@@ -194,6 +234,10 @@ class Server:
             if rc is None or "cannot listen" not in self.log():
                 raise Fail(f"server {self.name} did not start (exit {rc}): {short(self.log()[-800:])}")
         raise Fail(f"server {self.name}: no free port after 3 tries")
+
+    def db(self):
+        """The server's database (see Database)."""
+        return db(self.data)
 
     def log(self):
         try:
@@ -421,15 +465,182 @@ def finish(s):
 
 
 def sql(s, query, *args):
-    """Rows of a query on a server's database, read while it runs (WAL)."""
-    c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
-    try:
-        rows = c.execute(query, args).fetchall()
-        c.commit()
-        return rows
-    finally:
-        c.close()
+    """Rows of a query on a server's database, read while it runs."""
+    return s.db().query(query, args)
 
 
-def count(s, table, where="1", *args):
-    return sql(s, f"SELECT count(*) FROM {table} WHERE {where}", *args)[0][0]
+def count(s, table, where="1 = 1", *args):
+    return s.db().value(f"SELECT count(*) FROM {table} WHERE {where}", args)
+
+
+# ---- the database, on either engine -----------------------------------------------------------
+
+_databases = {}  # data directory -> URL of its PostgreSQL database
+
+
+def psql_binary():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    return found[-1] if found else "psql"
+
+
+def psql(url, script, timeout=60):
+    """Runs an SQL script through psql in one transaction; its stdout. Fail on an error."""
+    p = subprocess.run([psql_binary(), "-X", "-A", "-t", "-1", "-v", "ON_ERROR_STOP=1", "-d", url],
+                       input=script.encode(), capture_output=True, timeout=timeout)
+    if p.returncode != 0:
+        raise Fail(f"psql: {p.stderr.decode('utf-8', 'replace').strip()}")
+    return p.stdout.decode("utf-8")
+
+
+def db_url(data):
+    """The PostgreSQL database of a data directory, created empty on first use."""
+    data = os.path.abspath(data)
+    if data not in _databases:
+        check(PG, "SPRAVKA_TEST_ENGINE=postgres needs SPRAVKA_TEST_PG (tests/pg.sh start DIR)")
+        name = "e2e_" + uuid.uuid4().hex[:16]
+        subprocess.run([psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", PG, "-c",
+                        f"CREATE DATABASE {name} TEMPLATE template0"], check=True, capture_output=True,
+                       timeout=60)
+        _databases[data] = PG.rsplit("/", 1)[0] + "/" + name
+    return _databases[data]
+
+
+def drop_databases():
+    for url in _databases.values():
+        name = url.rsplit("/", 1)[1]
+        subprocess.run([psql_binary(), "-X", "-q", "-d", PG, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                       capture_output=True, timeout=60)
+    _databases.clear()
+
+
+def db(data):
+    """The database of a data directory, on the run's engine."""
+    return PgDatabase(db_url(data)) if POSTGRES else SqliteDatabase(os.path.join(data, "spravka.db"))
+
+
+class SqliteDatabase:
+    """DATA/spravka.db through Python's sqlite3, one connection per call (WAL: the server goes on)."""
+
+    engine = "sqlite"
+
+    def __init__(self, path):
+        self.path = path
+
+    def _connect(self):
+        return sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=10)
+
+    def query(self, sql, params=()):
+        """Every row of a statement, as tuples."""
+        c = self._connect()
+        try:
+            rows = c.execute(sql, tuple(params)).fetchall()
+            c.commit()
+            return rows
+        finally:
+            c.close()
+
+    def execute(self, sql, params=()):
+        """One statement that changes rows, committed; the number of rows it changed."""
+        c = self._connect()
+        try:
+            n = c.execute(sql, tuple(params)).rowcount
+            c.commit()
+            return n
+        finally:
+            c.close()
+
+    def executemany(self, sql, rows):
+        """One statement for each parameter tuple, in one transaction."""
+        c = self._connect()
+        try:
+            c.executemany(sql, [tuple(r) for r in rows])
+            c.commit()
+        finally:
+            c.close()
+
+    def columns(self, table):
+        return [r[1] for r in self.query(f"PRAGMA table_info({table})")]
+
+    def hold_write_lock(self, timeout=10):
+        """SQLite only: a connection holding the database's write lock (BEGIN IMMEDIATE), as a
+        backup or an import would; the caller ends it with .rollback() and .close()."""
+        c = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        c.execute("BEGIN IMMEDIATE")
+        return c
+
+    def one(self, sql, params=()):
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def value(self, sql, params=()):
+        row = self.one(sql, params)
+        return row[0] if row else None
+
+
+class PgDatabase(SqliteDatabase):
+    """A PostgreSQL database through the psql command (which the test cluster's package ships;
+    no driver beyond the standard library). The ? placeholders become literals here; the rows
+    come back as JSON, so numbers are ints and NULL is None as with sqlite3."""
+
+    engine = "postgres"
+
+    def __init__(self, url):
+        self.url = url
+
+    def query(self, sql, params=()):
+        sql = bind(sql.strip().rstrip(";"), params)
+        if not re.match(r"(?is)(SELECT|WITH|VALUES|TABLE)\b", sql) and not re.search(r"(?i)\bRETURNING\b", sql):
+            psql(self.url, sql + ";\n")  # a change without rows (sqlite3 gives [] for it)
+            return []
+        # Each row as a JSON array of its values in column order (json_each keeps duplicate
+        # names); JSON values stay text, as SQLite gives them.
+        wrapped = ("WITH t AS (" + sql + ") SELECT coalesce(json_agg((SELECT json_agg(CASE WHEN "
+                   "json_typeof(v.value) IN ('object', 'array') THEN to_json(v.value::text) ELSE v.value END "
+                   "ORDER BY v.n) FROM json_each(row_to_json(t)) WITH ORDINALITY v(k, value, n))), '[]') FROM t;\n")
+        out = psql(self.url, wrapped).strip()
+        return [tuple(r or ()) for r in json.loads(out or "[]")]
+
+    def execute(self, sql, params=()):
+        out = psql(self.url, bind(sql, params) + ";\n")
+        m = re.search(r"^(?:INSERT \d+|UPDATE|DELETE) (\d+)$", out, re.M)
+        return int(m.group(1)) if m else 0
+
+    def executemany(self, sql, rows):
+        psql(self.url, "".join(bind(sql, r) + ";\n" for r in rows))
+
+    def columns(self, table):
+        return [r[0] for r in self.query("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_name = ? ORDER BY ordinal_position", (table,))]
+
+
+def literal(v):
+    """A Python value as a PostgreSQL literal."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (bytes, bytearray)):
+        return "'\\x" + bytes(v).hex() + "'::bytea"
+    check(isinstance(v, str) and "\0" not in v, f"cannot pass {short(v)} to PostgreSQL")
+    return "'" + v.replace("'", "''") + "'"
+
+
+def bind(sql, params):
+    """sql with each ? outside quotes replaced by the next parameter's literal."""
+    params = list(params)
+    out, i, q = [], 0, None
+    for ch in sql:
+        if q:
+            q = None if ch == q else q
+        elif ch in "'\"":
+            q = ch
+        elif ch == "?":
+            check(i < len(params), f"too few parameters for {short(sql)}")
+            out.append(literal(params[i]))
+            i += 1
+            continue
+        out.append(ch)
+    eq(i, len(params), f"parameters of {short(sql)}")
+    return "".join(out)

@@ -4,7 +4,7 @@ own database connections, so a desk request that waits for the database holds no
 
 Every server here has ONE HTTP thread (--threads 1) and one back-office thread, so that a desk
 request held on an HTTP thread would stop every member's page. A desk request is made slow for
-real: this test holds the database's write lock (BEGIN IMMEDIATE from sqlite3, as a backup or an
+real: this test holds SQLite's write lock (BEGIN IMMEDIATE through harness.db, as a backup or an
 import would), so a desk action waits for it, up to the server's 5 s busy limit.
 
 Imported by run.py; uses the desk tests' helpers.
@@ -12,14 +12,13 @@ Imported by run.py; uses the desk tests' helpers.
 
 import os
 import signal
-import sqlite3
 import threading
 import time
 from urllib.parse import urlencode
 
 from desk_tests import (FORM, LOGIN_CSRF, PASSWORD, PDF, PNG, Agent, account, login_form, member, multipart, new_request,
                         one, valid_html)
-from harness import Fail, Server, base_config, check, contains, eq, finish, short, test
+from harness import Fail, Server, base_config, check, contains, eq, finish, short, sqlite_only, test
 
 FAST = 1.0  # seconds: a member's page while the desk waits (the lock is held for 2.5 s and more)
 
@@ -34,8 +33,8 @@ class WriteLock:
     """Holds the database's write lock from another process until released."""
 
     def __init__(self, s):
-        self.c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5, isolation_level=None)
-        self.c.execute("BEGIN IMMEDIATE")
+        sqlite_only("holds SQLite's one write lock (BEGIN IMMEDIATE); PostgreSQL has no database-wide one")
+        self.c = s.db().hold_write_lock(timeout=5)
 
     def release(self):
         self.c.execute("ROLLBACK")
@@ -160,11 +159,7 @@ def _():
 
 
 def s_sql(s, query, *args):
-    c = sqlite3.connect(f"file:{os.path.join(s.data, 'spravka.db')}?mode=ro", uri=True, timeout=5)
-    try:
-        return c.execute(query, args).fetchall()
-    finally:
-        c.close()
+    return s.db().query(query, args)
 
 
 def thread_nices(pid):

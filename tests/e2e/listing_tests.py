@@ -11,7 +11,6 @@ on a generated content directory (imported on start, like the demo content).
 import json
 import os
 import re
-import sqlite3
 import time
 from urllib.parse import quote
 
@@ -376,11 +375,8 @@ def _():
     # past the 8 MiB response cap), then an internal note the member must not see or count.
     rows = [(rid, 0, f"ответ-{i:03d} " + '"' * 9990, 1700000000 + i) for i in range(200)]
     rows.append((rid, 1, "внутренняя-заметка", 1700001000))
-    db = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=5)
-    with db:
-        db.executemany("INSERT INTO messages(request_id, author, internal, body, created) "
+    s.db().executemany("INSERT INTO messages(request_id, author, internal, body, created) "
                        "VALUES (?, 'agent', ?, ?, ?)", rows)
-    db.close()
     r = s.req(url)
     eq(r.status, 200, "status of the private page")
     check(len(r.body) < 4 * 1024 * 1024, f"{len(r.body)} bytes")

@@ -12,15 +12,14 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import sys
 import time
 from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (BIN, CONTENT, ROOT, STATIC, TMP, Fail, Server, base_config, check,  # noqa: E402
-                     contains, demo_articles, demo_sections, eq, get_request, lacks, new_dir, parse_raw,
+from harness import (BIN, CONTENT, POSTGRES, ROOT, STATIC, TMP, Fail, Server, base_config, check,  # noqa: E402
+                     contains, db, demo_articles, demo_sections, eq, get_request, lacks, new_dir, parse_raw,
                      run_all, short, spravka, test)
 from htmlcheck import Page, check_html  # noqa: E402
 
@@ -86,7 +85,12 @@ def _():
     s = srv()
     log = s.log()
     contains(log, "importing", what="stderr")
-    check(os.path.exists(os.path.join(s.data, "spravka.db")), "no spravka.db in the data dir")
+    if POSTGRES:  # the database is elsewhere: nothing of it in the data directory
+        check(not os.path.exists(os.path.join(s.data, "spravka.db")), "a spravka.db in the data dir")
+    else:
+        check(os.path.exists(os.path.join(s.data, "spravka.db")), "no spravka.db in the data dir")
+    eq(s.db().value("SELECT count(*) FROM articles"), len(GENERAL) + sum(len(v) for v in VARIANTS.values()),
+       "articles imported")
 
 
 @test("page /: sections, their articles, search form, country selector, support entry")
@@ -1048,23 +1052,14 @@ def _():
 
 
 def tables(data):
-    con = sqlite3.connect(f"file:{os.path.join(data, 'spravka.db')}?mode=ro", uri=True)
-    try:
-        return {
-            "sections": con.execute("SELECT * FROM sections ORDER BY slug").fetchall(),
-            "articles": con.execute("SELECT * FROM articles ORDER BY slug, country").fetchall(),
-        }
-    finally:
-        con.close()
+    d = db(data)
+    return {"sections": d.query("SELECT * FROM sections ORDER BY slug"),
+            "articles": d.query("SELECT * FROM articles ORDER BY slug, country")}
 
 
 def meta(data):
-    con = sqlite3.connect(f"file:{os.path.join(data, 'spravka.db')}?mode=ro", uri=True)
-    try:
-        return (con.execute("SELECT * FROM meta ORDER BY key").fetchall(),
-                con.execute("SELECT * FROM content_state").fetchall())
-    finally:
-        con.close()
+    d = db(data)
+    return d.query("SELECT * FROM meta ORDER BY key"), d.query("SELECT * FROM content_state")
 
 
 def files(d):
@@ -1192,10 +1187,7 @@ def _():
 def _():
     a = os.path.join(new_dir("A"), "data")
     run_ok("import", CONTENT, "--data", a)
-    con = sqlite3.connect(os.path.join(a, "spravka.db"))
-    con.execute("INSERT INTO schema_version(version) VALUES (999)")
-    con.commit()
-    con.close()
+    db(a).execute("INSERT INTO schema_version(version) VALUES (999)")
     before = tables(a)
     x = os.path.join(new_dir("X"), "out")
     for args in (("import", CONTENT, "--data", a), ("export", x, "--data", a),

@@ -4,7 +4,7 @@ shown safely (bidi and zero-width characters), "this solved my question" with th
 the data directory's permissions and the pruning of the search log.
 
 Imported by run.py; uses the desk tests' helpers. Every test starts its own server on a fresh
-data directory and reads the database read-only with sqlite3.
+data directory and reads the database through harness.db (SQLite or PostgreSQL).
 """
 
 import html
@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlencode
 
 from desk_tests import (FORM, PDF, Agent, account, audit_rows, member, new_request, one, same_db, server, snapshot,
                         sql_write, valid_html, wait_for)
-from harness import check, contains, count, eq, finish, lacks, short, sql, test
+from harness import POSTGRES, check, contains, count, eq, finish, lacks, short, sql, test
 from htmlcheck import Page
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
@@ -247,7 +247,10 @@ def _():
                 out["spravka.db" + suffix] = stat.S_IMODE(os.stat(p).st_mode)
         return out
     got = modes()
-    check({"spravka.db-wal", "spravka.db-shm"} <= set(got), f"database files: {got}")
+    if POSTGRES:  # the database is on the PostgreSQL server; the directory keeps the files
+        eq(set(got), {"data"}, "database files in the data directory")
+    else:
+        check({"spravka.db-wal", "spravka.db-shm"} <= set(got), f"database files: {got}")
     eq(got, {k: 0o700 if k == "data" else 0o600 for k in got}, "modes after the first start")
     finish(s)
     os.chmod(s.data, 0o755)

@@ -14,13 +14,12 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from urllib.parse import quote, urlencode
 
-from harness import (BIN, Server, base_config, check, contains, eq, lacks, new_dir, no_5xx, parse_raw,  # noqa: F401
-                     read_answer, short, spravka, sql, test, write_config)
+from harness import (BIN, Server, base_config, check, cli, contains, eq, lacks, new_dir, no_5xx, parse_raw,  # noqa: F401
+                     read_answer, short, spravka, sql, sqlite_only, test, write_config)
 from htmlcheck import Page
 from requests_tests import api_error, created, fields, multipart, rand_token
 
@@ -123,7 +122,7 @@ def _():
 
 def account(s, login, role="agent"):
     import subprocess
-    p = subprocess.run([BIN, "user", "add", "--role", role, "--login", login, "--data", s.data],
+    p = subprocess.run([BIN, *cli("user", "add", "--role", role, "--login", login, "--data", s.data)],
                        input=(PASSWORD + "\n").encode(), capture_output=True, timeout=20)
     check(p.returncode == 0, f"user add: {short(p.stderr)}")
 
@@ -311,9 +310,8 @@ def _():
 
 
 def hold_write_lock(s):
-    c = sqlite3.connect(os.path.join(s.data, "spravka.db"), timeout=10, isolation_level=None)
-    c.execute("BEGIN IMMEDIATE")
-    return c
+    sqlite_only("holds SQLite's one write lock (BEGIN IMMEDIATE); PostgreSQL has no database-wide one")
+    return s.db().hold_write_lock()
 
 
 def creations(s, n, results):

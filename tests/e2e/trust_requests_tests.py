@@ -6,8 +6,8 @@ route and input, lost links are mailed only to the contacts stored on the reques
 letter carries the link.
 
 Imported by run.py; registers its tests with the shared runner. Every test starts its own server
-on a fresh data directory (the throttles live in the database) and reads the database with
-sqlite3 (WAL: the server keeps going).
+on a fresh data directory (the throttles live in the database) and reads the database through
+harness.db (either engine; the server keeps going).
 """
 
 import html

@@ -146,6 +146,16 @@ const char *db_query_plan(struct db *db, struct arena *a, const char *sql)
 	return db->drv->query_plan(db, a, sql);
 }
 
+enum db_rc db_ping(struct db *db)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT 1");
+	if (!st)
+		return DB_ERR;
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW ? DB_OK : rc;
+}
+
 int64_t db_changes(struct db *db)
 {
 	return db->drv->changes(db);

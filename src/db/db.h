@@ -95,6 +95,10 @@ bool db_col_null(struct db_stmt *st, int i);
 struct arena;
 const char *db_query_plan(struct db *db, struct arena *a, const char *sql);
 
+/* Whether the database answers a trivial query on db now (PostgreSQL: the connection is made again
+ * first if it broke, db_pg.c): DB_OK, or the error. For /healthz. */
+enum db_rc db_ping(struct db *db);
+
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t db_changes(struct db *db);
 /* Runs SQL without parameters or rows (may hold several statements). */

@@ -1,0 +1,147 @@
+"""End-to-end tests of issue #9's stateless nodes: several `spravka serve` processes on one
+PostgreSQL database. The database going away and coming back (a cluster of the test's own,
+stopped and started with pg_ctl), the secrets every node shares, content changes reaching every
+node, the mail worker with several nodes.
+
+Imported by run.py; registers its tests with the shared runner only when tests/run started a
+PostgreSQL cluster (SPRAVKA_TEST_PG): the binaries of that cluster's version are used for the
+test's own.
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from urllib.parse import urlencode
+
+from engine_tests import new_database, psql
+from harness import ROOT, Server, base_config, check, contains, eq, new_dir, test
+
+PG = os.environ.get("SPRAVKA_TEST_PG", "")
+CYRILLIC = re.compile("[а-яА-ЯёЁ]")
+SEARCH = "/search?" + urlencode({"q": "налог"})
+API_SEARCH = "/api/v1/search?" + urlencode({"q": "налог"})
+
+
+class Cluster:
+    """A PostgreSQL cluster of one test (tests/pg.sh), which the test may stop and start again on
+    the same port."""
+
+    def __init__(self):
+        # Under /tmp itself, as tests/run's cluster: the cluster's user (postgres, when the tests
+        # run as root) cannot enter the test run's private directory.
+        self.dir = tempfile.mkdtemp(prefix="spravka-pg-own-", dir="/tmp")
+        p = subprocess.run([os.path.join(ROOT, "tests", "pg.sh"), "start", self.dir], capture_output=True,
+                           timeout=120)
+        if p.returncode != 0:
+            raise AssertionError(f"pg.sh start: {p.stderr.decode('utf-8', 'replace')}")
+        self.url = p.stdout.decode().strip()
+        self.port = self.url.rsplit(":", 1)[1].split("/")[0]
+        self.bin = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+
+    def _ctl(self, *args):
+        cmd = [os.path.join(self.bin, "pg_ctl"), "-D", os.path.join(self.dir, "data"), *args]
+        if os.getuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        p = subprocess.run(cmd, capture_output=True, timeout=120)
+        if p.returncode != 0:
+            raise AssertionError(f"pg_ctl {args[-1]}: {p.stderr.decode('utf-8', 'replace')}")
+
+    def stop(self):
+        self._ctl("-m", "fast", "-w", "stop")
+
+    def start(self):
+        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self._ctl("-l", os.path.join(self.dir, "server.log"), "-w", "-t", "60", "-o", opts, "start")
+
+    def remove(self):
+        subprocess.run([os.path.join(ROOT, "tests", "pg.sh"), "stop", self.dir], capture_output=True, timeout=120)
+
+
+def request_body(member):
+    return {"member_id": member, "name": "Мария Иванова", "email": f"m{member}@example.com",
+            "phone": "+7 912 345-67-89", "country": "RU", "topic": "payouts", "subject": "Не пришла выплата",
+            "description": f"Выплата за октябрь не пришла на карту, прошло уже две недели ({member})."}
+
+
+def post_request(s, member, key):
+    body = json.dumps(request_body(member), ensure_ascii=False).encode()
+    return s.req("/api/v1/requests", "POST", {"Content-Type": "application/json", "Idempotency-Key": key}, body)
+
+
+def wait_for(what, fn, timeout):
+    """Polls fn() until it returns a true value; that value, or a failure naming what."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+
+
+def status_of(s, path, **kw):
+    try:
+        return s.req(path, timeout=5, **kw).status
+    except OSError:
+        return 0
+
+
+if PG:
+    @test("nodes: PostgreSQL stops: cached pages and search still served, writes 503 in Russian, "
+          "/healthz 503 and /livez 200; it starts again: the node reconnects by itself")
+    def _():
+        pg = Cluster()
+        s = None
+        try:
+            s = Server("pg-restart", config=base_config(server={"db": pg.url})).start(timeout=30)
+            eq(status_of(s, "/healthz"), 200, "/healthz with the database up")
+            for path in ("/a/taxes", "/api/v1/articles/taxes", SEARCH, API_SEARCH):
+                eq(status_of(s, path), 200, f"{path} before")
+            for path in ("/a/taxes", "/api/v1/articles/taxes"):  # cached (the cache keeps a page served twice)
+                eq(status_of(s, path), 200, f"{path} again")
+            r = post_request(s, "6100001", "restart-1")
+            eq(r.status, 201, f"a creation before the stop ({r.body[:200]!r})")
+
+            pg.stop()
+            eq(status_of(s, "/livez"), 200, "/livez without the database")
+            r = s.req("/healthz")
+            eq(r.status, 503, "/healthz without the database")
+            contains(r.text, "database unreachable", what="/healthz")
+            for path in ("/a/taxes", "/api/v1/articles/taxes", SEARCH, API_SEARCH):
+                r = s.req(path)
+                eq(r.status, 200, f"{path} without the database ({r.body[:200]!r})")
+            contains(s.req("/a/taxes").text, "<h1", what="the cached article")
+            r = post_request(s, "6100002", "restart-2")
+            eq(r.status, 503, f"a creation without the database ({r.body[:200]!r})")
+            eq(r.json()["error"]["code"], "unavailable", "the API's error code")
+            check(CYRILLIC.search(r.json()["error"]["message"]), f"a Russian message: {r.body[:200]!r}")
+            r = s.req("/desk/login")
+            check(r.status == 503 or r.status == 200, f"/desk/login without the database: {r.status}")
+            r = s.req("/r/" + "A" * 43)
+            eq(r.status, 503, "a private link without the database")
+            contains(r.header("content-type") or "", "text/html", what="its type")
+            check(CYRILLIC.search(r.text), "a Russian page")
+
+            pg.start()
+            wait_for("/healthz ok after the restart", lambda: status_of(s, "/healthz") == 200, 10)
+            # The creation that failed is made now with the same key; the first is replayed.
+            r = post_request(s, "6100002", "restart-2")
+            eq(r.status, 201, f"the retried creation ({r.body[:200]!r})")
+            r = post_request(s, "6100001", "restart-1")
+            check(r.status in (200, 201), f"the replay of the first creation: {r.status}")
+            eq(psql(pg.url, "SELECT count(*) FROM requests"), "2", "requests stored")
+            for path in ("/a/taxes", SEARCH, "/a/password-reset"):
+                eq(status_of(s, path), 200, f"{path} after the restart")
+            rc, _ = s.stop()
+            eq(rc, 0, "the node's exit code")
+        finally:
+            if s:
+                s.stop()
+            pg.remove()

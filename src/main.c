@@ -686,7 +686,7 @@ static int cmd_backup(struct opts *o)
 		fprintf(stderr,
 			"spravka: the database is on PostgreSQL: back it up with the pg_dump command above "
 			"(the password from ~/.pgpass or PGPASSWORD; restore with pg_restore), and the data "
-			"directory %s with it (attachments, link.key)\n",
+			"directory %s with it (attachments)\n",
 			cfg.data_dir);
 		config_free(&cfg);
 		return 0;

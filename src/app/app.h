@@ -40,7 +40,8 @@ int app_page(const struct http_request *req);
 void app_dispatch(void *app, struct http_request *req, struct http_response *resp);
 /* The body rules of the route a request goes to, given to http_start as its prepare step. */
 void app_prepare(void *app, struct http_request *req, struct http_body_rules *rules);
-/* Fills app->req from the configuration and creates DATA/tmp; app_free_requests undoes it. */
+/* Fills app->req from the configuration (the link key: DATA/link.key on SQLite, the database's
+ * on PostgreSQL, app->pool's) and creates DATA/tmp; app_free_requests undoes it. */
 bool app_init_requests(struct app *app, char *err, size_t errlen);
 void app_free_requests(struct app *app);
 /* Route names (patterns) and methods for logs and metrics, and their count. */

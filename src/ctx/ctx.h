@@ -67,7 +67,7 @@ struct app {
 	const char **country_codes; /* cfg's country codes, for req */
 	struct req_topic *topics;   /* cfg's [topics] for req, or NULL (the built-in list) */
 	char *tmp_dir;		    /* DATA/tmp: uploads in progress */
-	unsigned char link_key[32]; /* DATA/link.key: private links are derived with it (req.h) */
+	unsigned char link_key[32]; /* private links are derived with it (req.h; app_init_requests) */
 };
 
 struct ctx {

@@ -23,6 +23,7 @@ from harness import ROOT, Server, base_config, check, contains, eq, new_dir, tes
 
 PG = os.environ.get("SPRAVKA_TEST_PG", "")
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
+PUBLIC = "https://help.example.test"
 SEARCH = "/search?" + urlencode({"q": "налог"})
 API_SEARCH = "/api/v1/search?" + urlencode({"q": "налог"})
 
@@ -145,3 +146,48 @@ if PG:
             if s:
                 s.stop()
             pg.remove()
+
+
+if PG:
+    @test("nodes: a private link made on node A opens on node B; the key of an existing data "
+          "directory becomes the database's, so links already sent keep working")
+    def _():
+        url = new_database()
+        old_key = bytes(range(7, 39))
+        data_a = os.path.join(new_dir("pg-link-a"), "data")
+        os.makedirs(data_a, mode=0o700)
+        with open(os.path.join(data_a, "link.key"), "wb") as f:  # as SQLite's server left it
+            f.write(old_key)
+        os.chmod(os.path.join(data_a, "link.key"), 0o600)
+        data_b = os.path.join(new_dir("pg-link-b"), "data")
+        os.makedirs(data_b, mode=0o700)
+        with open(os.path.join(data_b, "link.key"), "wb") as f:  # a node's own key, of an older version
+            f.write(bytes(32))
+        a = b = None
+        try:
+            a = Server("pg-link-a", config=base_config(server={"db": url, "public_url": PUBLIC}),
+                       data=data_a).start(timeout=30)
+            b = Server("pg-link-b", config=base_config(server={"db": url, "public_url": PUBLIC}),
+                       data=data_b).start(timeout=30)
+            eq(psql(url, "SELECT value FROM secrets WHERE name = 'link'"), old_key.hex(), "the database's link key")
+            contains(b.log(), "differs from the database's link key", what="node B's stderr")
+            member = "6200001"
+            r = post_request(a, member, "link-a")
+            eq(r.status, 201, f"created on A ({r.body[:200]!r})")
+            link = r.json()["url"]
+            eq(b.req(link).status, 200, "A's link opened on B")
+            # A letter made on B for the request made on A carries a link that opens on A and B.
+            before = int(psql(url, "SELECT coalesce(max(id), 0) FROM outbox"))
+            r = b.req("/request/lost", "POST", {"Content-Type": "application/x-www-form-urlencoded"},
+                      f"member_id={member}".encode())
+            eq(r.status, 200, "«Потеряли ссылку?» on B")
+            body = psql(url, f"SELECT body FROM outbox WHERE id > {before} ORDER BY id")
+            m = re.search(re.escape(PUBLIC) + r"(/r/[A-Za-z0-9_-]{43})", body)
+            check(m, f"no link in B's letter: {body[:300]!r}")
+            eq(m.group(1), link, "the link in B's letter")
+            for s in (a, b):
+                eq(s.req(m.group(1)).status, 200, f"the letter's link on {s.name}")
+        finally:
+            for s in (a, b):
+                if s:
+                    s.stop()

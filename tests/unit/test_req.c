@@ -201,6 +201,27 @@ static const char *text(const char *sql, const char *arg)
 
 static const char *const DESC = "Выплата за октябрь не пришла на карту, хотя в кабинете она проведена.";
 
+Test(req_create, the_link_key_is_made_once_per_database_and_an_imported_one_is_kept)
+{
+	unsigned char old[32], first[32], again[32], other[32];
+	memset(old, 0x5a, sizeof old);
+	memset(other, 0x11, sizeof other);
+	/* The first node brings the key of an existing data directory: it becomes the database's. */
+	cr_assert(req_shared_link_key(db, old, first), "%s", db_errmsg(db));
+	cr_assert_eq(memcmp(first, old, 32), 0);
+	/* Every later node reads it, whatever key of its own it has. */
+	cr_assert(req_shared_link_key(db, other, again));
+	cr_assert_eq(memcmp(again, old, 32), 0);
+	cr_assert(req_shared_link_key(db, NULL, again));
+	cr_assert_eq(memcmp(again, old, 32), 0);
+	/* A database without one gets a random key, the same for everyone after. */
+	cr_assert_eq(db_exec(db, "DELETE FROM secrets WHERE name = 'link'"), DB_OK);
+	cr_assert(req_shared_link_key(db, NULL, first));
+	cr_assert_neq(memcmp(first, old, 32), 0);
+	cr_assert(req_shared_link_key(db, other, again));
+	cr_assert_eq(memcmp(again, first, 32), 0);
+}
+
 Test(req_create, creates_a_request_with_its_message_mail_and_normalised_phone)
 {
 	struct req_input in = input("1234567", "payouts", DESC);

@@ -149,18 +149,22 @@ bool app_refresh(struct app *app, struct db *db)
 	if (v < 0)
 		return false;
 	int64_t have = atomic_load(&app->content_version);
-	if (v == have && app->index)
+	bool full = atomic_exchange(&app->resync, false);
+	if (v == have && app->index && !full)
 		return true;
 	/* Only this thread (or main, before it starts) writes app->index: reading it unlocked
 	 * here is safe, and searches go on on the old index while the new one is made. */
 	struct search_index *ix = NULL;
-	int rc = app->index ? update_changed(db, app->index, have, &ix) : 0;
+	int rc = app->index && !full ? update_changed(db, app->index, have, &ix) : 0;
 	if (rc < 0)
 		return false;
 	if (rc == 0) {
 		ix = build_all(db);
-		if (!ix)
+		if (!ix) {
+			if (full)
+				atomic_store(&app->resync, true); /* next time */
 			return false;
+		}
 		atomic_fetch_add(&app->search_rebuilds, 1);
 	} else if (ix != app->index) {
 		atomic_fetch_add(&app->search_updates, 1);

@@ -65,6 +65,29 @@ enum db_rc db_unlock_start(struct db *db)
 	return rc == DB_ROW ? DB_OK : rc;
 }
 
+enum db_rc db_notify(struct db *db, const char *channel)
+{
+	if (db_engine(db) != DB_POSTGRES)
+		return DB_OK;
+	struct db_stmt *st = db_prepare(db, "SELECT pg_notify(?, '')");
+	if (!st)
+		return DB_ERR;
+	db_bind_text(st, 1, channel);
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW ? DB_OK : rc;
+}
+
+struct db_listener *db_listen(const char *target, const char *channel, void (*wake)(void *arg, bool missed), void *arg,
+			      char *err, size_t errlen)
+{
+	if (errlen)
+		*err = 0;
+	if (db_target_engine(target) != DB_POSTGRES)
+		return NULL;
+	return db_pg_listen(target, channel, wake, arg, err, errlen);
+}
+
 static atomic_bool give_up;
 
 void db_give_up_waiting(void)

@@ -144,6 +144,29 @@ enum db_rc db_backup(struct db *db, const char *path, char *err, size_t errlen);
 enum db_rc db_lock_start(struct db *db);
 enum db_rc db_unlock_start(struct db *db);
 
+/*
+ * Change signals between the processes of one database, so that every server learns of a change
+ * at once instead of at its next poll. db_notify, called inside the transaction that makes the
+ * change, tells every listener of channel when (and only if) it commits. PostgreSQL: pg_notify.
+ * SQLite: nothing to do, DB_OK (one server per data directory; it polls).
+ */
+enum db_rc db_notify(struct db *db, const char *channel);
+
+struct db_listener;
+/*
+ * PostgreSQL: starts a thread with a connection of its own that LISTENs on channel (a literal
+ * identifier of the program) and calls wake(arg, false) after each batch of notifications. When
+ * the connection breaks, it connects again by itself (backoff 0.1 s doubling to 2 s) and then
+ * calls wake(arg, true): notifications may have been missed meanwhile. An idle connection is
+ * checked every 5 s. wake runs on the listener's thread and must not block. Returns NULL for SQLite
+ * (nothing to listen to: no error, err is "") or when the thread cannot start or the first
+ * connection fails (err says why).
+ */
+struct db_listener *db_listen(const char *target, const char *channel, void (*wake)(void *arg, bool missed), void *arg,
+			      char *err, size_t errlen);
+/* Stops the thread and closes its connection. NULL is fine. */
+void db_listen_stop(struct db_listener *l);
+
 /* Schema version this program writes, and the one in the open database. */
 int db_schema_latest(void);
 int db_schema_version(struct db *db);

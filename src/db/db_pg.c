@@ -750,3 +750,131 @@ const struct db_driver db_pg_driver = {
     .interrupt = pg_interrupt,
     .locked = pg_locked,
 };
+
+/* ---- LISTEN (db_listen) ---- */
+
+struct db_listener {
+	char *url, *listen_sql;
+	void (*wake)(void *arg, bool missed);
+	void *arg;
+	int stop[2]; /* a byte written to stop[1] stops the thread */
+	pthread_t thread;
+	PGconn *c;
+};
+
+/* A connection that LISTENs, or NULL with the message in err. */
+static PGconn *listen_connect(struct db_listener *l, char *err, size_t errlen)
+{
+	/* Named, so that an operator (and the tests) can tell it in pg_stat_activity. */
+	const char *const keys[] = {"connect_timeout", "dbname", "application_name", NULL};
+	const char *const vals[] = {"5", l->url, "spravka-listen", NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	PGresult *res = NULL;
+	if (PQstatus(c) == CONNECTION_OK) {
+		PQsetNoticeProcessor(c, quiet, NULL);
+		res = PQexec(c, l->listen_sql);
+		if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			return c;
+		}
+	}
+	snprintf(err, errlen, "cannot listen for changes: %s", res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+	size_t n = strlen(err);
+	while (n && err[n - 1] == '\n')
+		err[--n] = 0;
+	PQclear(res);
+	PQfinish(c);
+	return NULL;
+}
+
+/* Waits up to ms for the stop byte; true when it came. */
+static bool listen_stopped(struct db_listener *l, int ms)
+{
+	struct pollfd p = {.fd = l->stop[0], .events = POLLIN};
+	return poll(&p, 1, ms) > 0;
+}
+
+static void *listen_main(void *arg)
+{
+	struct db_listener *l = arg;
+	int backoff = 100;
+	for (;;) {
+		if (!l->c) {
+			char err[512];
+			if (!(l->c = listen_connect(l, err, sizeof err))) {
+				if (listen_stopped(l, backoff))
+					break;
+				backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+				continue;
+			}
+			backoff = 100;
+			l->wake(l->arg, true); /* what changed while nobody listened is not known */
+		}
+		struct pollfd p[2] = {{.fd = l->stop[0], .events = POLLIN}, {.fd = PQsocket(l->c), .events = POLLIN}};
+		int n = poll(p, 2, 5000);
+		if (n > 0 && p[0].revents)
+			break;
+		bool alive;
+		if (n == 0) { /* quiet for 5 s: is the server still there? */
+			PGresult *res = PQexec(l->c, "SELECT 1");
+			alive = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+			PQclear(res);
+		} else {
+			alive = PQconsumeInput(l->c) == 1;
+		}
+		bool got = false;
+		for (PGnotify *note; (note = PQnotifies(l->c));) {
+			PQfreemem(note);
+			got = true;
+		}
+		if (got)
+			l->wake(l->arg, false);
+		if (!alive || PQstatus(l->c) != CONNECTION_OK) {
+			PQfinish(l->c);
+			l->c = NULL;
+		}
+	}
+	return NULL;
+}
+
+struct db_listener *db_pg_listen(const char *url, const char *channel, void (*wake)(void *arg, bool missed), void *arg,
+				 char *err, size_t errlen)
+{
+	struct db_listener *l = xcalloc(1, sizeof *l);
+	l->url = xstrdup(url);
+	l->listen_sql = xmalloc(strlen(channel) + 16);
+	sprintf(l->listen_sql, "LISTEN %s", channel); /* a literal of the program (db.h) */
+	l->wake = wake;
+	l->arg = arg;
+	l->stop[0] = l->stop[1] = -1;
+	if (!(l->c = listen_connect(l, err, errlen)) || pipe2(l->stop, O_CLOEXEC) != 0 ||
+	    pthread_create(&l->thread, NULL, listen_main, l) != 0) {
+		if (l->c && !*err)
+			snprintf(err, errlen, "cannot start the listener thread");
+		if (l->c)
+			PQfinish(l->c);
+		if (l->stop[0] >= 0)
+			close(l->stop[0]), close(l->stop[1]);
+		free(l->listen_sql);
+		free(l->url);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void db_listen_stop(struct db_listener *l)
+{
+	if (!l)
+		return;
+	ssize_t w = write(l->stop[1], "x", 1);
+	(void)w;
+	pthread_join(l->thread, NULL);
+	if (l->c)
+		PQfinish(l->c);
+	close(l->stop[0]);
+	close(l->stop[1]);
+	free(l->listen_sql);
+	free(l->url);
+	free(l);
+}

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -19,7 +20,7 @@ import uuid
 from urllib.parse import urlencode
 
 from engine_tests import new_database, psql
-from harness import ROOT, Server, base_config, check, contains, eq, new_dir, test
+from harness import CONTENT, ROOT, Server, base_config, check, contains, eq, new_dir, spravka, test
 
 PG = os.environ.get("SPRAVKA_TEST_PG", "")
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -140,8 +141,15 @@ if PG:
             eq(psql(pg.url, "SELECT count(*) FROM requests"), "2", "requests stored")
             for path in ("/a/taxes", SEARCH, "/a/password-reset"):
                 eq(status_of(s, path), 200, f"{path} after the restart")
+            # One build from every text after the listener's reconnect (it retries every 2 s at
+            # most), then no more.
+            wait_for("the resync after the listener's reconnect",
+                     lambda: metric(s, "spravka_search_rebuilds_total") >= 2, 5)
+            rebuilds = metric(s, "spravka_search_rebuilds_total")
+            time.sleep(1.5)
+            eq(metric(s, "spravka_search_rebuilds_total"), rebuilds, "builds from every text once recovered")
             rc, _ = s.stop()
-            eq(rc, 0, "the node's exit code")
+            eq(rc, 0, f"the node's exit code ({s.log()[-3000:]})")
         finally:
             if s:
                 s.stop()
@@ -187,6 +195,64 @@ if PG:
             eq(m.group(1), link, "the link in B's letter")
             for s in (a, b):
                 eq(s.req(m.group(1)).status, 200, f"the letter's link on {s.name}")
+        finally:
+            for s in (a, b):
+                if s:
+                    s.stop()
+
+
+WORD = "гиперсинхрон"  # in no demo text
+
+
+def found(s, word):
+    r = s.req("/api/v1/search?" + urlencode({"q": word}), timeout=5)
+    return r.status == 200 and any(x["slug"] == "password-reset" for x in r.json()["results"])
+
+
+def metric(s, name):
+    m = re.search(rf"^{name} (\d+)$", s.req("/metrics").text, re.M)
+    check(m, f"/metrics lacks {name}")
+    return int(m.group(1))
+
+
+if PG:
+    @test("nodes: an article imported with spravka import --db while two nodes run is found by search on "
+          "both within 1 s (LISTEN/NOTIFY); a listener that lost its connection resyncs everything")
+    def _():
+        url = new_database()
+        a = b = None
+        try:
+            a = Server("pg-notify-a", config=base_config(server={"db": url})).start(timeout=30)
+            b = Server("pg-notify-b", config=base_config(server={"db": url})).start(timeout=30)
+            eq(psql(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen'"), "2",
+               "listening connections")
+            for s in (a, b):
+                check(not found(s, WORD), f"{s.name}: the word before the import")
+            d = os.path.join(new_dir("pg-notify-content"), "content")
+            os.makedirs(d)
+            shutil.copy(os.path.join(CONTENT, "sections"), d)
+            with open(os.path.join(CONTENT, "password-reset.md"), encoding="utf-8") as f:
+                text = f.read().rstrip("\n") + f"\n\nНовый способ: {WORD} в настройках.\n"
+            with open(os.path.join(d, "password-reset.md"), "w", encoding="utf-8") as f:
+                f.write(text)
+            rc, _, err = spravka("import", d, "--db", url, "--data", new_dir("pg-notify-cli"))
+            t0 = time.monotonic()
+            eq(rc, 0, f"import ({err.strip()})")
+            for s in (a, b):
+                wait_for(f"{s.name} finds the imported word", lambda: found(s, WORD), 1.0 - (time.monotonic() - t0))
+            took = time.monotonic() - t0
+            check(took < 1.0, f"found on both after {took:.2f} s")
+            # The listener's connection is cut: after its reconnect, the node builds its index from
+            # every text (a change announced meanwhile would have been missed).
+            rebuilds = metric(a, "spravka_search_rebuilds_total")
+            psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spravka-listen'")
+            wait_for("a build from every text after the listeners' reconnect",
+                     lambda: metric(a, "spravka_search_rebuilds_total") > rebuilds, 5)
+            wait_for("listening again", lambda: psql(
+                url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen'") == "2", 5)
+            for s in (a, b):
+                check(found(s, WORD), f"{s.name}: the word after the resync")
+                eq(s.req("/a/password-reset").status, 200, f"{s.name}: the article")
         finally:
             for s in (a, b):
                 if s:

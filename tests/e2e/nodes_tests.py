@@ -257,3 +257,43 @@ if PG:
             for s in (a, b):
                 if s:
                     s.stop()
+
+
+if PG:
+    @test("nodes: letters queued while two nodes' mail workers run are each sent exactly once (SMTP sink)")
+    def _():
+        from desk_tests import Sink
+        url = new_database()
+        sink = Sink(seconds=60)
+        a = b = None
+        try:
+            cfg = dict(server={"db": url}, **sink.relay())
+            a = Server("pg-mail-a", config=base_config(**cfg)).start(timeout=30)
+            b = Server("pg-mail-b", config=base_config(**cfg)).start(timeout=30)
+            # Due at once for both workers, which take them in the same order: every letter is
+            # contended.
+            psql(url, "INSERT INTO outbox(to_addr, subject, body, next_attempt, created) "
+                      "SELECT 'member' || i || '@example.org', 'Письмо ' || i, 'Текст ' || i, 0, 0 "
+                      "FROM generate_series(1, 60) AS i")
+            created = []
+            for i, s in enumerate((a, b, a, b)):  # letters of creations, queued on each node
+                r = post_request(s, f"63000{i:02d}", f"mail-{i}")
+                eq(r.status, 201, f"a creation on {s.name} ({r.body[:200]!r})")
+                created.append(r.json()["number"])
+            want = 64
+            wait_for(f"{want} letters in the sink", lambda: len(sink.messages()) >= want, 20)
+            time.sleep(2.5)  # both workers' next rounds: nothing sent twice
+            got = sink.messages()
+            subjects = [str(m["Subject"]) for m in got]
+            eq(len(got), want, f"letters sent ({len(got)}; repeated: "
+                               f"{sorted({x for x in subjects if subjects.count(x) > 1})[:5]})")
+            eq(len({m["X-Sink-Rcpt-To"] + str(m["Subject"]) for m in got}), want, "distinct letters")
+            eq(psql(url, "SELECT count(*) FROM outbox WHERE status <> 'sent'"), "0", "letters not sent")
+            for n in created:
+                check(any(n in str(m["Subject"]) or n in m.get_body().get_content() for m in got),
+                      f"the letter of {n}")
+        finally:
+            for s in (a, b):
+                if s:
+                    s.stop()
+            sink.stop()

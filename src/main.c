@@ -239,6 +239,39 @@ static int cmd_import_export(struct opts *o, bool import)
 }
 
 static atomic_bool maintenance_stop;
+/* The maintenance thread's sleep, which a content change announced by the database (db_listen)
+ * or the end of the server cuts short. */
+static pthread_mutex_t maintenance_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t maintenance_cond = PTHREAD_COND_INITIALIZER;
+static bool maintenance_woken;
+
+static void maintenance_wake(void *arg, bool missed)
+{
+	struct app *app = arg;
+	if (missed)
+		atomic_store(&app->resync, true);
+	pthread_mutex_lock(&maintenance_lock);
+	maintenance_woken = true;
+	pthread_cond_signal(&maintenance_cond);
+	pthread_mutex_unlock(&maintenance_lock);
+}
+
+/* Sleeps ms milliseconds, or until maintenance_wake; true when woken. */
+static bool maintenance_sleep(int ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)ms * 1000000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&maintenance_lock);
+	while (!maintenance_woken && pthread_cond_timedwait(&maintenance_cond, &maintenance_lock, &until) == 0)
+		;
+	bool woken = maintenance_woken;
+	maintenance_woken = false;
+	pthread_mutex_unlock(&maintenance_lock);
+	return woken;
+}
 
 enum {
 	UPKEEP_EVERY = 600,  /* seconds between two upkeep runs (the first a few seconds after start) */
@@ -287,17 +320,26 @@ static void upkeep(struct app *app, struct db *db, char cursor[65])
 	prune("throttle rows", prune_throttle, db, 0);
 }
 
-/* Five times a second: notice content changed by `spravka import` (or, later, editors), one
- * indexed row when nothing changed; once a second the rest; upkeep every UPKEEP_EVERY seconds. */
+/* The maintenance thread's state: listening is true when the database announces content changes
+ * (PostgreSQL, db_listen), so that polling once a second is only the safety net. */
+struct maintenance {
+	struct app *app;
+	bool listening;
+};
+
+/* Notice content changed by `spravka import` (or, later, editors): on SQLite five times a second,
+ * one indexed row when nothing changed; on PostgreSQL when a change is announced, and once a
+ * second. Once a second the rest; upkeep every UPKEEP_EVERY seconds. */
 static void *maintenance_main(void *arg)
 {
-	struct app *app = arg;
+	struct maintenance *m = arg;
+	struct app *app = m->app;
 	char cursor[65] = "";
 	int prune_due = 0;
 	for (long tick = 0; !atomic_load(&maintenance_stop); tick++) {
 		for (int i = 0; i < 10 && !atomic_load(&maintenance_stop); i++) {
-			usleep(100 * 1000);
-			if (i % 2 == 0 || atomic_load(&maintenance_stop))
+			bool woken = maintenance_sleep(100);
+			if (atomic_load(&maintenance_stop) || (!woken && (m->listening ? i != 9 : i % 2 == 0)))
 				continue;
 			struct db *db = db_pool_get(app->pool);
 			if (!app_refresh(app, db))
@@ -474,8 +516,15 @@ static int cmd_serve(struct opts *o)
 		(int)(strrchr(app.cfg.listen, ':') - app.cfg.listen), app.cfg.listen, http_port(app.http), threads,
 		app.cfg.desk_threads);
 	fflush(stderr);
+	/* PostgreSQL: content changed by any node or `spravka import --db` is announced (KB_CHANNEL),
+	 * so that every node follows within a moment; SQLite: polled. */
+	struct maintenance maint_state = {.app = &app};
+	struct db_listener *listener = db_listen(target, KB_CHANNEL, maintenance_wake, &app, err, sizeof err);
+	maint_state.listening = listener != NULL;
+	if (!listener && *err)
+		fprintf(stderr, "spravka: %s; content changes are polled instead\n", err);
 	pthread_t maint;
-	pthread_create(&maint, NULL, maintenance_main, &app);
+	pthread_create(&maint, NULL, maintenance_main, &maint_state);
 	/* Mail delivery runs only with a relay; without one, letters wait in the outbox. */
 	struct mail_config mail = {.relay = app.cfg.mail_relay,
 				   .from = app.cfg.mail_from,
@@ -523,13 +572,16 @@ static int cmd_serve(struct opts *o)
 	workers_stop(app.back_office); /* every back-office request queued is answered */
 	workers_stop(app.file_sync);
 	db_group_stop(app.writer); /* every creation answered */
+	/* Before http_stop frees the page cache that a content change makes it empty. */
+	atomic_store(&maintenance_stop, true);
+	maintenance_wake(&app, false);
+	pthread_join(maint, NULL);
+	db_listen_stop(listener);
 	if (!http_stop(app.http)) {
 		/* A connection is still suspended: stopping libmicrohttpd now would abort. */
 		fprintf(stderr, "spravka: stopped without closing every connection\n");
 		_exit(1);
 	}
-	atomic_store(&maintenance_stop, true);
-	pthread_join(maint, NULL);
 	mail_stop(mailer);
 	db = db_pool_get(app.pool);
 	search_log_flush(app.search_log, db);
@@ -706,7 +758,7 @@ static int cmd_backup(struct opts *o)
 		fprintf(stderr,
 			"spravka: the database is on PostgreSQL: back it up with the pg_dump command above "
 			"(the password from ~/.pgpass or PGPASSWORD; restore with pg_restore), and the data "
-			"directory %s with it (attachments, link.key)\n",
+			"directory %s with it (attachments)\n",
 			cfg.data_dir);
 		config_free(&cfg);
 		return 0;

@@ -149,18 +149,22 @@ bool app_refresh(struct app *app, struct db *db)
 	if (v < 0)
 		return false;
 	int64_t have = atomic_load(&app->content_version);
-	if (v == have && app->index)
+	bool full = atomic_exchange(&app->resync, false);
+	if (v == have && app->index && !full)
 		return true;
 	/* Only this thread (or main, before it starts) writes app->index: reading it unlocked
 	 * here is safe, and searches go on on the old index while the new one is made. */
 	struct search_index *ix = NULL;
-	int rc = app->index ? update_changed(db, app->index, have, &ix) : 0;
+	int rc = app->index && !full ? update_changed(db, app->index, have, &ix) : 0;
 	if (rc < 0)
 		return false;
 	if (rc == 0) {
 		ix = build_all(db);
-		if (!ix)
+		if (!ix) {
+			if (full)
+				atomic_store(&app->resync, true); /* next time */
 			return false;
+		}
 		atomic_fetch_add(&app->search_rebuilds, 1);
 	} else if (ix != app->index) {
 		atomic_fetch_add(&app->search_updates, 1);
@@ -187,8 +191,8 @@ bool app_refresh(struct app *app, struct db *db)
 }
 
 /*
- * The key private links are derived with: DATA/link.key, 32 random bytes made (0600) on first
- * start. Keep it with the database's backups: without it, links already sent keep working but
+ * SQLite: the key private links are derived with is DATA/link.key, 32 random bytes made (0600) on
+ * first start. Keep it with the database's backups: without it, links already sent keep working but
  * new letters carry new links.
  */
 static bool load_link_key(const char *data_dir, unsigned char *key, char *err, size_t errlen)
@@ -231,6 +235,35 @@ static bool load_link_key(const char *data_dir, unsigned char *key, char *err, s
 	return true;
 }
 
+/*
+ * PostgreSQL: the key is the database's (req_shared_link_key), the same on every node, so that a
+ * link made on one node opens on the others. A DATA/link.key already there (an installation moved
+ * from SQLite, or a node of an older version) is offered as the first key, so that the links
+ * already sent keep working; a different one on a later node is left unused, with a warning.
+ */
+static bool shared_link_key(struct app *app, unsigned char *key, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/link.key", app->cfg.data_dir);
+	unsigned char local[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool have_local = fd >= 0 && read(fd, local, sizeof local) == (ssize_t)sizeof local;
+	if (fd >= 0)
+		close(fd);
+	struct db *db = db_pool_get(app->pool);
+	bool ok = req_shared_link_key(db, have_local ? local : NULL, key);
+	if (!ok)
+		snprintf(err, errlen, "cannot read or make the link key in the database: %s", db_errmsg(db));
+	db_pool_put(app->pool, db);
+	if (ok && have_local && sodium_memcmp(local, key, sizeof local) != 0)
+		fprintf(stderr,
+			"spravka: warning: %s differs from the database's link key, which every node uses: "
+			"links made with the file's key do not open\n",
+			path);
+	sodium_memzero(local, sizeof local);
+	return ok;
+}
+
 bool app_init_requests(struct app *app, char *err, size_t errlen)
 {
 	const struct config *cfg = &app->cfg;
@@ -258,7 +291,9 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 	    .countries = app->country_codes,
 	    .n_countries = (int)cfg->n_countries,
 	};
-	if (!load_link_key(cfg->data_dir, app->link_key, err, errlen))
+	if (db_target_engine(config_db_target(cfg)) == DB_POSTGRES
+		? !shared_link_key(app, app->link_key, err, errlen)
+		: !load_link_key(cfg->data_dir, app->link_key, err, errlen))
 		return false;
 	app->req.link_key = app->link_key;
 	app->tmp_dir = xmalloc(strlen(cfg->data_dir) + 5);

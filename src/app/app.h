@@ -40,7 +40,8 @@ int app_page(const struct http_request *req);
 void app_dispatch(void *app, struct http_request *req, struct http_response *resp);
 /* The body rules of the route a request goes to, given to http_start as its prepare step. */
 void app_prepare(void *app, struct http_request *req, struct http_body_rules *rules);
-/* Fills app->req from the configuration and creates DATA/tmp; app_free_requests undoes it. */
+/* Fills app->req from the configuration (the link key: DATA/link.key on SQLite, the database's
+ * on PostgreSQL, app->pool's) and creates DATA/tmp; app_free_requests undoes it. */
 bool app_init_requests(struct app *app, char *err, size_t errlen);
 void app_free_requests(struct app *app);
 /* Route names (patterns) and methods for logs and metrics, and their count. */
@@ -57,9 +58,11 @@ void app_free_static(struct app *app);
  * to date and empties the page cache. The index is updated from the texts the change log
  * (kb_changes_since) names since the version it was made from; it is built from every text at
  * start, when the log cannot tell (too old, synonyms, a change of more than KB_CHANGES_MAX
- * texts), or when a quarter of its words are dead (search_dead_share). Called at start and by
- * the maintenance thread five times a second (one indexed row when nothing changed). Returns
- * false on a database error.
+ * texts), when a quarter of its words are dead (search_dead_share), or when app->resync is set
+ * (the listener of a PostgreSQL node reconnected: changes may have been missed). Called at start
+ * and by the maintenance thread: on SQLite five times a second, on PostgreSQL as soon as a change
+ * is announced (db_listen, KB_CHANNEL) and once a second besides (one indexed row when nothing
+ * changed). Returns false on a database error.
  */
 bool app_refresh(struct app *app, struct db *db);
 

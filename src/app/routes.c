@@ -82,6 +82,7 @@ struct route {
 };
 
 static void sys_healthz(struct ctx *c);
+static void sys_livez(struct ctx *c);
 static void sys_metrics(struct ctx *c);
 static void sys_static(struct ctx *c);
 
@@ -106,7 +107,10 @@ static const struct route routes[] = {
 	/* Sets a preference cookie and redirects; no CSRF check: it changes nothing server-side. */
 	{"/country",                 M_GET,  page_country,        ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/static/{file}",           M_GET,  sys_static,          ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
-	{"/healthz",                 M_GET,  sys_healthz,         ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
+	/* /healthz: the node can serve, its database answers (balancers take it out otherwise);
+	 * /livez: the process answers at all (a supervisor restarts it otherwise). */
+	{"/healthz",                 M_GET,  sys_healthz,         ROLE_ANYONE, false, B_NONE,         0,            0},
+	{"/livez",                   M_GET,  sys_livez,           ROLE_ANYONE, false, B_NONE,         0,            R_NODB},
 	{"/metrics",                 M_GET,  sys_metrics,         ROLE_ANYONE, false, B_NONE,         0,            R_BACK},
 	{"/api/v1/sections",         M_GET,  api_sections,        ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED | R_ANY_COUNTRY},
 	{"/api/v1/sections/{slug}",  M_GET,  api_section,         ROLE_ANYONE, false, B_NONE,         0,            R_API | R_CACHE | R_PAGED | R_ANY_COUNTRY},
@@ -507,8 +511,23 @@ int app_page(const struct http_request *req)
 	return (int)n;
 }
 
+static void sys_livez(struct ctx *c)
+{
+	c->resp->status = 200;
+	c->resp->content_type = "text/plain; charset=utf-8";
+	c->resp->cache_control = "no-store";
+	buf_adds(&c->resp->body, "ok\n");
+}
+
 static void sys_healthz(struct ctx *c)
 {
+	if (db_ping(c->db) != DB_OK) {
+		c->resp->status = 503;
+		c->resp->content_type = "text/plain; charset=utf-8";
+		c->resp->cache_control = "no-store";
+		buf_adds(&c->resp->body, "database unreachable\n");
+		return;
+	}
 	c->resp->status = 200;
 	c->resp->content_type = "text/plain; charset=utf-8";
 	c->resp->cache_control = "no-store";

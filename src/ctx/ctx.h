@@ -58,6 +58,7 @@ struct app {
 	struct search_cache *search_cache; /* recent answers (search/result_cache.h), or NULL */
 	_Atomic int64_t content_version;
 	_Atomic int64_t content_changed; /* unix time of the last content change */
+	atomic_bool resync;		 /* app_refresh builds the index from every text, whatever the version */
 	_Atomic int64_t search_updates;	 /* index updates from the changed texts (app_refresh) */
 	_Atomic int64_t search_rebuilds; /* index builds from every text */
 	struct static_file *statics;
@@ -67,7 +68,7 @@ struct app {
 	const char **country_codes; /* cfg's country codes, for req */
 	struct req_topic *topics;   /* cfg's [topics] for req, or NULL (the built-in list) */
 	char *tmp_dir;		    /* DATA/tmp: uploads in progress */
-	unsigned char link_key[32]; /* DATA/link.key: private links are derived with it (req.h) */
+	unsigned char link_key[32]; /* private links are derived with it (req.h; app_init_requests) */
 };
 
 struct ctx {

@@ -72,6 +72,29 @@ enum db_rc db_lock_key(struct db *db, const char *key)
 	return pg_call(db, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", 0, key);
 }
 
+enum db_rc db_notify(struct db *db, const char *channel)
+{
+	if (db_engine(db) != DB_POSTGRES)
+		return DB_OK;
+	struct db_stmt *st = db_prepare(db, "SELECT pg_notify(?, '')");
+	if (!st)
+		return DB_ERR;
+	db_bind_text(st, 1, channel);
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW ? DB_OK : rc;
+}
+
+struct db_listener *db_listen(const char *target, const char *channel, void (*wake)(void *arg, bool missed), void *arg,
+			      char *err, size_t errlen)
+{
+	if (errlen)
+		*err = 0;
+	if (db_target_engine(target) != DB_POSTGRES)
+		return NULL;
+	return db_pg_listen(target, channel, wake, arg, err, errlen);
+}
+
 static atomic_bool give_up;
 
 void db_give_up_waiting(void)
@@ -151,6 +174,16 @@ bool db_col_null(struct db_stmt *st, int i)
 const char *db_query_plan(struct db *db, struct arena *a, const char *sql)
 {
 	return db->drv->query_plan(db, a, sql);
+}
+
+enum db_rc db_ping(struct db *db)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT 1");
+	if (!st)
+		return DB_ERR;
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW ? DB_OK : rc;
 }
 
 int64_t db_changes(struct db *db)

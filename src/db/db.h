@@ -95,6 +95,10 @@ bool db_col_null(struct db_stmt *st, int i);
 struct arena;
 const char *db_query_plan(struct db *db, struct arena *a, const char *sql);
 
+/* Whether the database answers a trivial query on db now (PostgreSQL: the connection is made again
+ * first if it broke, db_pg.c): DB_OK, or the error. For /healthz. */
+enum db_rc db_ping(struct db *db);
+
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t db_changes(struct db *db);
 /* Runs SQL without parameters or rows (may hold several statements). */
@@ -149,6 +153,29 @@ enum db_rc db_unlock_start(struct db *db);
  * SQLite: nothing to do, DB_OK (a write transaction already excludes every other writer).
  */
 enum db_rc db_lock_key(struct db *db, const char *key);
+
+/*
+ * Change signals between the processes of one database, so that every server learns of a change
+ * at once instead of at its next poll. db_notify, called inside the transaction that makes the
+ * change, tells every listener of channel when (and only if) it commits. PostgreSQL: pg_notify.
+ * SQLite: nothing to do, DB_OK (one server per data directory; it polls).
+ */
+enum db_rc db_notify(struct db *db, const char *channel);
+
+struct db_listener;
+/*
+ * PostgreSQL: starts a thread with a connection of its own that LISTENs on channel (a literal
+ * identifier of the program) and calls wake(arg, false) after each batch of notifications. When
+ * the connection breaks, it connects again by itself (backoff 0.1 s doubling to 2 s) and then
+ * calls wake(arg, true): notifications may have been missed meanwhile. An idle connection is
+ * checked every 5 s. wake runs on the listener's thread and must not block. Returns NULL for SQLite
+ * (nothing to listen to: no error, err is "") or when the thread cannot start or the first
+ * connection fails (err says why).
+ */
+struct db_listener *db_listen(const char *target, const char *channel, void (*wake)(void *arg, bool missed), void *arg,
+			      char *err, size_t errlen);
+/* Stops the thread and closes its connection. NULL is fine. */
+void db_listen_stop(struct db_listener *l);
 
 /* Schema version this program writes, and the one in the open database. */
 int db_schema_latest(void);

@@ -64,4 +64,8 @@ bool db_giving_up(void);
  * connections in a write transaction (db_begin_write), the waits for a row lock among them. */
 void db_pg_give_up_waiting(void);
 
+/* db_listen's PostgreSQL half, and db_listen_stop. */
+struct db_listener *db_pg_listen(const char *url, const char *channel, void (*wake)(void *arg, bool missed), void *arg,
+				 char *err, size_t errlen);
+
 #endif

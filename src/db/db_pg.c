@@ -9,6 +9,16 @@
  * it (db.h's rules make sure it can). A step runs the statement at its first call and keeps the
  * whole result: rows are read from it, so several statements of a connection may be open at once.
  *
+ * A broken connection (PostgreSQL restarted, the network cut) is connected again by itself at its
+ * next use outside a transaction: an idle connection is checked before each statement (a server
+ * that went away has closed it or sent its last words), a failed reconnect is tried again after a
+ * backoff (0.1 s doubling to 2 s; meanwhile every call fails at once with DB_ERR, unless another
+ * connection of the process has reconnected since), and the
+ * statements prepared before are prepared again on the new connection at their next step. A
+ * connection lost inside a transaction stays lost until the transaction's end: every statement
+ * fails, db_rollback succeeds (the server rolled back), and db_commit reports DB_ERR, since the
+ * outcome of a COMMIT whose answer never came is unknown: never reported as a success.
+ *
  * Errors: SQLSTATE class 23 (unique, foreign key, check, not null) is DB_CONSTRAINT;
  * serialization_failure, deadlock_detected and lock_not_available (lock_timeout, 5 s) are
  * DB_BUSY; the rest DB_ERR with the server's message.
@@ -22,12 +32,14 @@
 #include "../core/arena.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STMT_CACHE 128
@@ -37,7 +49,14 @@ struct pg_stmt;
 struct pg_db {
 	struct db base; /* first */
 	PGconn *c;
-	PGcancel *cancel; /* for db_pool_interrupt, from any thread */
+	PGcancel *cancel; /* for db_pool_interrupt, from any thread; under cancel_lock */
+	pthread_mutex_t cancel_lock;
+	unsigned epoch;	  /* connections made so far: statements of an older one are prepared again */
+	bool in_tx;	  /* the server said a transaction was open after the last command */
+	bool lost;	  /* the connection broke inside a transaction (see the header) */
+	int backoff_ms;	  /* after a failed reconnect: the wait before the next attempt */
+	int64_t retry_at; /* CLOCK_MONOTONIC ms of the next attempt */
+	unsigned seen;	  /* `reconnects` at the failed attempt */
 	char err[1024];
 	int64_t changes;
 	unsigned next_name;
@@ -53,6 +72,7 @@ struct pg_stmt {
 	char *sql;	     /* a copy of its text, to check a cache hit by content */
 	bool in_use;
 	char name[16];
+	unsigned epoch; /* of the connection it was prepared on */
 	int nparams;
 	char **vals; /* nparams values, NULL for NULL */
 	PGresult *res;
@@ -67,6 +87,10 @@ struct pg_stmt {
 /* The advisory lock of the migrations: any number, the same in every process ("spravka"). */
 #define MIGRATION_LOCK "7572768211585642"
 
+/* Reconnects made by any connection of the process: when one succeeds, the others waiting out
+ * their backoff try at their next use, so that a server back serves every thread at once. */
+static atomic_uint reconnects;
+
 /* Every open connection, so that db_give_up_waiting can stop the waits already begun. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pg_db *open_list;
@@ -76,8 +100,10 @@ void db_pg_give_up_waiting(void)
 	pthread_mutex_lock(&open_lock);
 	for (struct pg_db *db = open_list; db; db = db->next) {
 		char buf[256];
+		pthread_mutex_lock(&db->cancel_lock);
 		if (atomic_load(&db->writing) && db->cancel)
 			PQcancel(db->cancel, buf, sizeof buf);
+		pthread_mutex_unlock(&db->cancel_lock);
 	}
 	pthread_mutex_unlock(&open_lock);
 }
@@ -88,6 +114,100 @@ static void set_err(struct pg_db *db, const char *msg)
 	size_t n = strlen(db->err);
 	while (n && (db->err[n - 1] == '\n' || db->err[n - 1] == ' '))
 		db->err[--n] = 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What every new connection (and every reconnect) sets up; false with the message in err. */
+static bool set_up(struct pg_db *db)
+{
+	/* A wait for a row lock is bounded as SQLite's busy handler bounds a wait for the write lock. */
+	PGresult *res = PQexec(db->c, "SET lock_timeout = '5s'");
+	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		set_err(db, res ? PQresultErrorMessage(res) : PQerrorMessage(db->c));
+	PQclear(res);
+	pthread_mutex_lock(&db->cancel_lock);
+	if (db->cancel)
+		PQfreeCancel(db->cancel);
+	db->cancel = PQgetCancel(db->c); /* the new server process's */
+	pthread_mutex_unlock(&db->cancel_lock);
+	return ok;
+}
+
+/* Records what the last command left: whether a transaction is open, or was lost with the
+ * connection. */
+static void note_state(struct pg_db *db)
+{
+	if (PQstatus(db->c) != CONNECTION_OK) {
+		if (db->in_tx)
+			db->lost = true;
+		return;
+	}
+	PGTransactionStatusType t = PQtransactionStatus(db->c);
+	db->in_tx = t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+/* An idle connection whose server has gone: what it sent last (a FATAL, then the end of the
+ * stream) is read now, so that libpq marks it broken before a statement is sent on it. */
+static void check_idle(struct pg_db *db)
+{
+	for (int i = 0; i < 3 && PQstatus(db->c) == CONNECTION_OK; i++) {
+		struct pollfd p = {.fd = PQsocket(db->c), .events = POLLIN};
+		if (p.fd < 0 || poll(&p, 1, 0) <= 0)
+			return;
+		if (!PQconsumeInput(db->c))
+			return;
+		PGnotify *n;
+		while ((n = PQnotifies(db->c)))
+			PQfreemem(n);
+	}
+}
+
+/*
+ * Whether db may send a statement now: true on a working connection (made again if it broke
+ * outside a transaction, at most once per backoff period); false with a message otherwise.
+ */
+static bool connected(struct pg_db *db)
+{
+	if (db->lost) {
+		set_err(db, "the connection to PostgreSQL was lost in the middle of a transaction");
+		return false;
+	}
+	if (!db->in_tx)
+		check_idle(db);
+	if (PQstatus(db->c) == CONNECTION_OK)
+		return true;
+	if (db->in_tx) {
+		db->lost = true;
+		set_err(db, "the connection to PostgreSQL was lost in the middle of a transaction");
+		return false;
+	}
+	int64_t now = now_ms();
+	if (now < db->retry_at && atomic_load(&reconnects) == db->seen) {
+		set_err(db, "PostgreSQL is unreachable (the next attempt to connect is due in a moment)");
+		return false;
+	}
+	PQreset(db->c);
+	if (PQstatus(db->c) != CONNECTION_OK || !set_up(db)) {
+		if (PQstatus(db->c) != CONNECTION_OK)
+			set_err(db, PQerrorMessage(db->c));
+		db->backoff_ms = db->backoff_ms ? (db->backoff_ms * 2 > 2000 ? 2000 : db->backoff_ms * 2) : 100;
+		db->retry_at = now + db->backoff_ms;
+		db->seen = atomic_load(&reconnects);
+		return false;
+	}
+	atomic_fetch_add(&reconnects, 1);
+	db->backoff_ms = 0;
+	db->retry_at = 0;
+	db->epoch++;
+	db->in_tx = false;
+	return true;
 }
 
 /* After db_give_up_waiting, no statement of a write transaction waits for a lock, also in one
@@ -203,6 +323,10 @@ static struct db_stmt *pg_prepare(struct db *base, const char *sql)
 	}
 	int n;
 	char *text = number_params(sql, &n);
+	if (!connected(db)) {
+		free(text);
+		return NULL;
+	}
 	struct pg_stmt *s = xcalloc(1, sizeof *s);
 	s->base.db = base;
 	snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
@@ -210,10 +334,12 @@ static struct db_stmt *pg_prepare(struct db *base, const char *sql)
 	free(text);
 	enum db_rc rc = result_rc(db, res);
 	PQclear(res);
+	note_state(db);
 	if (rc != DB_OK) {
 		free(s);
 		return NULL;
 	}
+	s->epoch = db->epoch;
 	s->nparams = n;
 	s->sql = xstrdup(sql);
 	s->vals = xcalloc((size_t)(n ? n : 1), sizeof *s->vals);
@@ -246,9 +372,12 @@ static void pg_finalize(struct db_stmt *sb)
 	}
 	/* In a failed transaction DEALLOCATE fails too: the statement then lives on the server
 	 * until the connection closes (its name is never used again). */
-	char sql[32];
-	snprintf(sql, sizeof sql, "DEALLOCATE %s", st->name);
-	PQclear(PQexec(db->c, sql));
+	if (st->epoch == db->epoch && !db->lost && PQstatus(db->c) == CONNECTION_OK) {
+		char sql[32];
+		snprintf(sql, sizeof sql, "DEALLOCATE %s", st->name);
+		PQclear(PQexec(db->c, sql));
+		note_state(db);
+	}
 	free_stmt(st);
 }
 
@@ -289,15 +418,36 @@ static enum db_rc pg_bind_null(struct db_stmt *st, int idx)
 	return set_val(st, idx, NULL);
 }
 
+/* st prepared on db's connection of now: again if it was prepared on a connection since lost. */
+static bool prepare_again(struct pg_db *db, struct pg_stmt *st)
+{
+	if (st->epoch == db->epoch)
+		return true;
+	int n;
+	char *text = number_params(st->sql, &n);
+	PGresult *res = PQprepare(db->c, st->name, text, n, NULL);
+	free(text);
+	enum db_rc rc = result_rc(db, res);
+	PQclear(res);
+	note_state(db);
+	if (rc != DB_OK)
+		return false;
+	st->epoch = db->epoch;
+	return true;
+}
+
 static enum db_rc pg_step(struct db_stmt *sb)
 {
 	struct pg_stmt *st = PGST(sb);
 	struct pg_db *db = PG(sb->db);
 	if (!st->ran) {
 		st->ran = true;
+		if (!connected(db) || !prepare_again(db, st))
+			return DB_ERR;
 		no_more_waiting(db);
 		st->res = PQexecPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, NULL, NULL, 0);
 		enum db_rc rc = result_rc(db, st->res);
+		note_state(db);
 		if (rc != DB_OK) {
 			PQclear(st->res);
 			st->res = NULL;
@@ -325,6 +475,8 @@ static int pg_column_count(struct db_stmt *sb)
 	struct pg_stmt *st = PGST(sb);
 	if (st->res)
 		return PQnfields(st->res);
+	if (!connected(PG(sb->db)) || !prepare_again(PG(sb->db), st))
+		return 0;
 	PGresult *d = PQdescribePrepared(PG(sb->db)->c, st->name);
 	int n = d && PQresultStatus(d) == PGRES_COMMAND_OK ? PQnfields(d) : 0;
 	PQclear(d);
@@ -366,6 +518,8 @@ static const char *pg_query_plan(struct db *base, struct arena *a, const char *s
 {
 	/* Prepared past the cache (the text is built, and used once); every parameter NULL. */
 	struct pg_db *db = PG(base);
+	if (!connected(db))
+		return NULL;
 	int n;
 	char *text = number_params(arena_printf(a, "EXPLAIN %s", sql), &n);
 	PGresult *res = PQprepare(db->c, "", text, n, NULL);
@@ -401,10 +555,13 @@ static int64_t pg_changes(struct db *db)
 static enum db_rc pg_exec(struct db *base, const char *sql)
 {
 	struct pg_db *db = PG(base);
+	if (!connected(db))
+		return DB_ERR;
 	no_more_waiting(db);
 	PGresult *res = PQexec(db->c, sql);
 	enum db_rc rc = result_rc(db, res);
 	PQclear(res);
+	note_state(db);
 	if (rc == DB_OK)
 		log_sql(db, sql);
 	return rc;
@@ -427,22 +584,42 @@ static enum db_rc pg_begin_write(struct db *db)
 static enum db_rc pg_commit(struct db *base)
 {
 	struct pg_db *db = PG(base);
-	PGresult *res = PQexec(db->c, "COMMIT");
 	atomic_store(&db->writing, false);
+	if (db->lost || PQstatus(db->c) != CONNECTION_OK || !db->in_tx) {
+		/* Lost before: rolled back by the server. Not in a transaction: a COMMIT would only
+		 * warn, and its changes (if any) were committed one by one, or lost. */
+		set_err(db, db->in_tx || db->lost
+				? "the connection to PostgreSQL was lost in the middle of a transaction"
+				: "COMMIT without a transaction");
+		db->lost = db->in_tx = false;
+		return DB_ERR;
+	}
+	PGresult *res = PQexec(db->c, "COMMIT");
 	enum db_rc rc = result_rc(db, res);
 	/* COMMIT of a transaction an error spoiled succeeds as a ROLLBACK: not a commit. */
 	if (rc == DB_OK && !strcmp(PQcmdStatus(res), "ROLLBACK")) {
 		set_err(db, "the transaction failed before its commit and was rolled back");
 		rc = DB_ERR;
 	}
+	if (rc != DB_OK && PQstatus(db->c) != CONNECTION_OK)
+		set_err(db, "the connection to PostgreSQL was lost during COMMIT: the outcome is unknown");
 	PQclear(res);
+	db->lost = false;
+	note_state(db);
+	db->in_tx = false;
 	return rc;
 }
 
-static enum db_rc pg_rollback(struct db *db)
+static enum db_rc pg_rollback(struct db *base)
 {
-	enum db_rc rc = pg_exec(db, "ROLLBACK");
-	atomic_store(&PG(db)->writing, false);
+	struct pg_db *db = PG(base);
+	atomic_store(&db->writing, false);
+	if (db->lost || PQstatus(db->c) != CONNECTION_OK) {
+		db->lost = db->in_tx = false; /* the server rolled back when the connection ended */
+		return DB_OK;
+	}
+	enum db_rc rc = pg_exec(base, "ROLLBACK");
+	db->in_tx = false;
 	return rc;
 }
 
@@ -455,8 +632,10 @@ static enum db_rc pg_checkpoint(struct db *db)
 static void pg_interrupt(struct db *base)
 {
 	char buf[256];
+	pthread_mutex_lock(&PG(base)->cancel_lock);
 	if (PG(base)->cancel)
 		PQcancel(PG(base)->cancel, buf, sizeof buf);
+	pthread_mutex_unlock(&PG(base)->cancel_lock);
 }
 
 /* Migrations: one process at a time, under a transaction-level advisory lock taken inside the
@@ -500,6 +679,7 @@ static void pg_close(struct db *base)
 			free_stmt(db->cache[i]);
 	if (db->cancel)
 		PQfreeCancel(db->cancel);
+	pthread_mutex_destroy(&db->cancel_lock);
 	PQfinish(db->c);
 	if (db->log_fd >= 0)
 		close(db->log_fd);
@@ -511,7 +691,11 @@ static enum db_rc pg_open(const char *url, struct db **out, char *err, size_t er
 	struct pg_db *db = xcalloc(1, sizeof *db);
 	db->base.drv = &db_pg_driver;
 	db->log_fd = -1;
-	db->c = PQconnectdb(url);
+	pthread_mutex_init(&db->cancel_lock, NULL);
+	/* A server that does not answer at all is given up after 5 s (the URL may say otherwise). */
+	const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *const vals[] = {"5", url, NULL};
+	db->c = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(db->c) != CONNECTION_OK) {
 		char shown[512];
 		db_target_display(url, shown, sizeof shown);
@@ -523,12 +707,10 @@ static enum db_rc pg_open(const char *url, struct db **out, char *err, size_t er
 		return DB_ERR;
 	}
 	PQsetNoticeProcessor(db->c, quiet, NULL);
-	db->cancel = PQgetCancel(db->c);
 	const char *log = getenv("SPRAVKA_PG_SQL_LOG");
 	if (log && *log)
 		db->log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	/* A wait for a row lock is bounded as SQLite's busy handler bounds a wait for the write lock. */
-	if (pg_exec(&db->base, "SET lock_timeout = '5s'") != DB_OK) {
+	if (!set_up(db)) {
 		snprintf(err, errlen, "cannot set up the connection: %s", db->err);
 		pg_close(&db->base);
 		return DB_ERR;
@@ -568,3 +750,131 @@ const struct db_driver db_pg_driver = {
     .interrupt = pg_interrupt,
     .locked = pg_locked,
 };
+
+/* ---- LISTEN (db_listen) ---- */
+
+struct db_listener {
+	char *url, *listen_sql;
+	void (*wake)(void *arg, bool missed);
+	void *arg;
+	int stop[2]; /* a byte written to stop[1] stops the thread */
+	pthread_t thread;
+	PGconn *c;
+};
+
+/* A connection that LISTENs, or NULL with the message in err. */
+static PGconn *listen_connect(struct db_listener *l, char *err, size_t errlen)
+{
+	/* Named, so that an operator (and the tests) can tell it in pg_stat_activity. */
+	const char *const keys[] = {"connect_timeout", "dbname", "application_name", NULL};
+	const char *const vals[] = {"5", l->url, "spravka-listen", NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	PGresult *res = NULL;
+	if (PQstatus(c) == CONNECTION_OK) {
+		PQsetNoticeProcessor(c, quiet, NULL);
+		res = PQexec(c, l->listen_sql);
+		if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			return c;
+		}
+	}
+	snprintf(err, errlen, "cannot listen for changes: %s", res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+	size_t n = strlen(err);
+	while (n && err[n - 1] == '\n')
+		err[--n] = 0;
+	PQclear(res);
+	PQfinish(c);
+	return NULL;
+}
+
+/* Waits up to ms for the stop byte; true when it came. */
+static bool listen_stopped(struct db_listener *l, int ms)
+{
+	struct pollfd p = {.fd = l->stop[0], .events = POLLIN};
+	return poll(&p, 1, ms) > 0;
+}
+
+static void *listen_main(void *arg)
+{
+	struct db_listener *l = arg;
+	int backoff = 100;
+	for (;;) {
+		if (!l->c) {
+			char err[512];
+			if (!(l->c = listen_connect(l, err, sizeof err))) {
+				if (listen_stopped(l, backoff))
+					break;
+				backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+				continue;
+			}
+			backoff = 100;
+			l->wake(l->arg, true); /* what changed while nobody listened is not known */
+		}
+		struct pollfd p[2] = {{.fd = l->stop[0], .events = POLLIN}, {.fd = PQsocket(l->c), .events = POLLIN}};
+		int n = poll(p, 2, 5000);
+		if (n > 0 && p[0].revents)
+			break;
+		bool alive;
+		if (n == 0) { /* quiet for 5 s: is the server still there? */
+			PGresult *res = PQexec(l->c, "SELECT 1");
+			alive = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+			PQclear(res);
+		} else {
+			alive = PQconsumeInput(l->c) == 1;
+		}
+		bool got = false;
+		for (PGnotify *note; (note = PQnotifies(l->c));) {
+			PQfreemem(note);
+			got = true;
+		}
+		if (got)
+			l->wake(l->arg, false);
+		if (!alive || PQstatus(l->c) != CONNECTION_OK) {
+			PQfinish(l->c);
+			l->c = NULL;
+		}
+	}
+	return NULL;
+}
+
+struct db_listener *db_pg_listen(const char *url, const char *channel, void (*wake)(void *arg, bool missed), void *arg,
+				 char *err, size_t errlen)
+{
+	struct db_listener *l = xcalloc(1, sizeof *l);
+	l->url = xstrdup(url);
+	l->listen_sql = xmalloc(strlen(channel) + 16);
+	sprintf(l->listen_sql, "LISTEN %s", channel); /* a literal of the program (db.h) */
+	l->wake = wake;
+	l->arg = arg;
+	l->stop[0] = l->stop[1] = -1;
+	if (!(l->c = listen_connect(l, err, errlen)) || pipe2(l->stop, O_CLOEXEC) != 0 ||
+	    pthread_create(&l->thread, NULL, listen_main, l) != 0) {
+		if (l->c && !*err)
+			snprintf(err, errlen, "cannot start the listener thread");
+		if (l->c)
+			PQfinish(l->c);
+		if (l->stop[0] >= 0)
+			close(l->stop[0]), close(l->stop[1]);
+		free(l->listen_sql);
+		free(l->url);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void db_listen_stop(struct db_listener *l)
+{
+	if (!l)
+		return;
+	ssize_t w = write(l->stop[1], "x", 1);
+	(void)w;
+	pthread_join(l->thread, NULL);
+	if (l->c)
+		PQfinish(l->c);
+	close(l->stop[0]);
+	close(l->stop[1]);
+	free(l->listen_sql);
+	free(l->url);
+	free(l);
+}

@@ -621,7 +621,7 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 		ok = st && db_bind_int(st, 1, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_ROW;
 		int64_t v = ok ? db_col_int(st, 0) : -1;
 		db_finalize(st);
-		ok = v >= 0 && log_changes(db, v, ck, synonyms_changed);
+		ok = v >= 0 && log_changes(db, v, ck, synonyms_changed) && db_notify(db, KB_CHANNEL) == DB_OK;
 		if (!ok)
 			fail(err, errlen, "database: %s", db_errmsg(db));
 	}

@@ -87,6 +87,9 @@ int kb_all_texts(struct db *db, struct arena *a, struct kb_text **out);
 int kb_article_for(struct db *db, struct arena *a, const char *slug, const char *country, struct kb_view *out);
 /* Title of the general text of slug, or NULL when there is none. */
 const char *kb_title(struct db *db, struct arena *a, const char *slug);
+/* The channel every content change is announced on when it commits (db_notify; servers listen to
+ * it on PostgreSQL and refresh their index and caches at once). */
+#define KB_CHANNEL "spravka_content"
 /* The content version (grows on every change) and the time of the last change; -1 on error. */
 int64_t kb_content_version(struct db *db, int64_t *changed_at);
 /* The synonym list (text of content/synonyms.txt as last imported), or "" (arena). */

@@ -340,6 +340,12 @@ static int64_t backoff(int attempts)
  * its time, then goes before the later ones; letters made together keep their order (id). */
 const char mail_due_sql[] = "SELECT id, created, attempts, to_addr, subject, body FROM outbox WHERE status = "
 			    "'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?";
+/* The claim: several workers (threads, or nodes on one PostgreSQL database) may load the same due
+ * letter, and only the one whose UPDATE changes the row sends it. On PostgreSQL the second UPDATE
+ * waits for the first's row lock, then re-checks its WHERE on the row as committed (READ
+ * COMMITTED): next_attempt has moved past now, no row changes, the letter is skipped. An UPDATE
+ * claim rather than SELECT ... FOR UPDATE SKIP LOCKED: SQLite has no row locks, and the claim
+ * must outlive its transaction (the letter goes out after the commit). */
 const char mail_claim_sql[] = "UPDATE outbox SET next_attempt = ? WHERE id = ? AND status = 'pending' AND "
 			      "next_attempt <= ?";
 const char mail_sent_sql[] = "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' WHERE id = ?";

@@ -335,12 +335,27 @@ int req_auto_close(struct db *db, const struct req_config *cfg)
 		db_rollback(db);
 		return 0;
 	}
+	/* Several nodes may select the same requests (PostgreSQL: the SELECT locks nothing): each row
+	 * is locked and checked again before it is closed, so that a node that waited for another's
+	 * lock sees the request closed and skips it — one audit row, one letter. (SQLite's write
+	 * lock already lets one closer at a time in.) */
+	struct db_stmt *lock =
+	    db_prepare(db, "UPDATE requests SET updated = updated WHERE id = ? AND status = 'resolved' AND "
+			   "merged_into IS NULL");
 	struct arena *a = arena_new();
-	bool ok = true;
-	for (int i = 0; ok && i < n; i++)
-		ok = change_status(db, cfg, a, ids[i], 0, "closed");
+	bool ok = lock != NULL;
+	int closed = 0;
+	for (int i = 0; ok && i < n; i++) {
+		db_reset(lock);
+		ok = db_bind_int(lock, 1, ids[i]) == DB_OK && db_step(lock) == DB_DONE;
+		if (ok && db_changes(db) > 0) {
+			ok = change_status(db, cfg, a, ids[i], 0, "closed");
+			closed++;
+		}
+	}
+	db_finalize(lock);
 	arena_free(a);
-	return finish(db, ok) ? n : -1;
+	return finish(db, ok) ? closed : -1;
 }
 
 /* A member ID as the form keeps it: without the white space around it (arena copy). */

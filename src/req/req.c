@@ -1576,6 +1576,42 @@ int req_send_links(struct db *db, const struct req_config *cfg, struct arena *a,
 	return -1;
 }
 
+/* ---- keys shared by the nodes ---- */
+
+bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned char key[32])
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct db_stmt *st = db_prepare(db, "SELECT value FROM secrets WHERE name = 'link'");
+		if (!st)
+			return false;
+		bool found = db_step(st) == DB_ROW;
+		size_t n = 0;
+		bool ok =
+		    found &&
+		    sodium_hex2bin(key, 32, db_col_text(st, 0), strlen(db_col_text(st, 0)), NULL, &n, NULL) == 0 &&
+		    n == 32;
+		db_finalize(st);
+		if (found)
+			return ok;
+		unsigned char fresh[32];
+		char hex[sizeof fresh * 2 + 1];
+		if (imported)
+			memcpy(fresh, imported, sizeof fresh);
+		else
+			randombytes_buf(fresh, sizeof fresh);
+		sodium_bin2hex(hex, sizeof hex, fresh, sizeof fresh);
+		st =
+		    db_prepare(db, "INSERT INTO secrets(name, value) VALUES ('link', ?) ON CONFLICT (name) DO NOTHING");
+		bool wrote = st && db_bind_text(st, 1, hex) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+		sodium_memzero(fresh, sizeof fresh);
+		sodium_memzero(hex, sizeof hex);
+		if (!wrote)
+			return false;
+	}
+	return false;
+}
+
 /* ---- signed form tokens ---- */
 
 /* The key form tokens are signed with: one random key per database (the `secrets` row "form"),

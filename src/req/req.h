@@ -329,6 +329,17 @@ int req_send_links(struct db *db, const struct req_config *cfg, struct arena *a,
  */
 const char *req_link(struct db *db, struct arena *a, const struct req_config *cfg, int64_t request_id);
 
+/*
+ * The key private links are derived with, kept in the database (the `secrets` row "link") so that
+ * every node of a cluster makes and opens the same links. The first call on a database stores
+ * imported (32 bytes: the DATA/link.key of an existing installation, so that the links already
+ * sent keep working) or, when NULL, a random key, under ON CONFLICT (any number of nodes may
+ * start at once: one key wins, every node reads it). Writes the key to key[32]; false on a
+ * database error or a damaged row. The server uses it on PostgreSQL; on SQLite the key stays in
+ * DATA/link.key.
+ */
+bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned char key[32]);
+
 /* Deletes expired idempotency keys and held additions, at most `batch` of each; the number
  * deleted, -1 on error. */
 int req_prune(struct db *db, int batch);

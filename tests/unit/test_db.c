@@ -141,6 +141,7 @@ Test(db, pool_hands_out_connections)
 	cr_assert_eq(db_pool_open(test_db(dir), 3, &p, err, sizeof err), DB_OK, "%s", err);
 	struct db *a = db_pool_get(p), *b = db_pool_get(p);
 	cr_assert_neq(a, b);
+	cr_assert_eq(db_ping(a), DB_OK, "%s", db_errmsg(a));
 	db_pool_put(p, a);
 	db_pool_put(p, b);
 	db_pool_close(p);

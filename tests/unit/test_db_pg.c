@@ -133,3 +133,56 @@ Test(db_pg, a_url_is_shown_without_its_password)
 	cr_assert_eq(db_target_engine("./data"), DB_SQLITE);
 	cr_assert_eq(db_target_engine("POSTGRES://x"), DB_POSTGRES);
 }
+
+/* Terminates the server process of the connection whose pid is given, from another connection,
+ * and waits until it is gone. */
+static void kill_backend(struct db *other, const char *pid)
+{
+	cr_assert_str_eq(db_text(other, A, "SELECT pg_terminate_backend(CAST(? AS INTEGER), 5000)::text", pid), "true");
+}
+
+Test(db_pg, a_connection_whose_server_went_away_reconnects_and_prepares_again)
+{
+	PG_ONLY();
+	struct db *other;
+	char err[512];
+	cr_assert_eq(db_open(test_db(dir), &other, err, sizeof err), DB_OK, "%s", err);
+	static const char pid_sql[] = "SELECT pg_backend_pid()::text || ?";
+	const char *pid = db_text(db, A, pid_sql, "");
+	cr_assert(*pid);
+	kill_backend(other, pid);
+	/* The same cached statement, prepared on the lost connection, runs on a new one. */
+	const char *again = db_text(db, A, pid_sql, "");
+	cr_assert(*again, "reconnected: %s", db_errmsg(db));
+	cr_assert_str_neq(again, pid);
+	cr_assert_eq(db_exec(db, "INSERT INTO sections(slug, title, position) VALUES ('a', 'A', 1)"), DB_OK);
+	/* The settings of a connection are made again: a row lock is not waited for forever. */
+	cr_assert_str_eq(db_text(db, A, "SELECT current_setting('lock_timeout') || ?", ""), "5s");
+	db_close(other);
+}
+
+Test(db_pg, a_transaction_whose_connection_broke_is_never_committed)
+{
+	PG_ONLY();
+	struct db *other;
+	char err[512];
+	cr_assert_eq(db_open(test_db(dir), &other, err, sizeof err), DB_OK, "%s", err);
+	const char *pid = db_text(db, A, "SELECT pg_backend_pid()::text || ?", "");
+	cr_assert_eq(db_begin_write(db), DB_OK);
+	cr_assert_eq(db_exec(db, "INSERT INTO sections(slug, title, position) VALUES ('a', 'A', 1)"), DB_OK);
+	kill_backend(other, pid);
+	cr_assert_eq(db_exec(db, "INSERT INTO sections(slug, title, position) VALUES ('b', 'B', 2)"), DB_ERR);
+	/* No reconnect in the middle of the transaction: the rest would run outside it. */
+	cr_assert_eq(db_exec(db, "INSERT INTO sections(slug, title, position) VALUES ('c', 'C', 3)"), DB_ERR);
+	cr_assert_eq(db_commit(db), DB_ERR, "a lost transaction is not reported as committed");
+	cr_assert_str_eq(db_text(db, A, "SELECT count(*) FROM sections WHERE slug <> ?", ""), "0", "%s", db_errmsg(db));
+	/* The same for a COMMIT sent on a connection that is already gone. */
+	pid = db_text(db, A, "SELECT pg_backend_pid()::text || ?", "");
+	cr_assert_eq(db_begin_write(db), DB_OK);
+	cr_assert_eq(db_exec(db, "INSERT INTO sections(slug, title, position) VALUES ('d', 'D', 4)"), DB_OK);
+	kill_backend(other, pid);
+	cr_assert_eq(db_commit(db), DB_ERR);
+	cr_assert_eq(db_rollback(db), DB_OK);
+	cr_assert_str_eq(db_text(db, A, "SELECT count(*) FROM sections WHERE slug <> ?", ""), "0");
+	db_close(other);
+}

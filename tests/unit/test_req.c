@@ -201,6 +201,27 @@ static const char *text(const char *sql, const char *arg)
 
 static const char *const DESC = "Выплата за октябрь не пришла на карту, хотя в кабинете она проведена.";
 
+Test(req_create, the_link_key_is_made_once_per_database_and_an_imported_one_is_kept)
+{
+	unsigned char old[32], first[32], again[32], other[32];
+	memset(old, 0x5a, sizeof old);
+	memset(other, 0x11, sizeof other);
+	/* The first node brings the key of an existing data directory: it becomes the database's. */
+	cr_assert(req_shared_link_key(db, old, first), "%s", db_errmsg(db));
+	cr_assert_eq(memcmp(first, old, 32), 0);
+	/* Every later node reads it, whatever key of its own it has. */
+	cr_assert(req_shared_link_key(db, other, again));
+	cr_assert_eq(memcmp(again, old, 32), 0);
+	cr_assert(req_shared_link_key(db, NULL, again));
+	cr_assert_eq(memcmp(again, old, 32), 0);
+	/* A database without one gets a random key, the same for everyone after. */
+	cr_assert_eq(db_exec(db, "DELETE FROM secrets WHERE name = 'link'"), DB_OK);
+	cr_assert(req_shared_link_key(db, NULL, first));
+	cr_assert_neq(memcmp(first, old, 32), 0);
+	cr_assert(req_shared_link_key(db, other, again));
+	cr_assert_eq(memcmp(again, first, 32), 0);
+}
+
 Test(req_create, creates_a_request_with_its_message_mail_and_normalised_phone)
 {
 	struct req_input in = input("1234567", "payouts", DESC);
@@ -506,6 +527,47 @@ Test(req_create, a_member_reply_reopens_and_auto_close_closes_resolved_requests)
 	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters + 1, "a letter to the member");
 	cr_assert_str_eq(text("SELECT status FROM requests WHERE member_id = ?", "1234567"), "closed");
 	cr_assert_str_eq(text("SELECT status FROM requests WHERE member_id = ?", "7654321"), "resolved");
+}
+
+struct auto_close_run {
+	struct db *db;
+	const struct req_config *cfg;
+	int closed;
+};
+
+static void *auto_close_thread(void *arg)
+{
+	struct auto_close_run *r = arg;
+	r->closed = req_auto_close(r->db, r->cfg);
+	return NULL;
+}
+
+Test(req_create, auto_close_on_two_nodes_closes_a_request_once)
+{
+	if (!test_on_pg())
+		cr_skip_test("PostgreSQL only: SQLite's write lock lets one closer in at a time");
+	struct req_input in = input("1234567", "payouts", DESC);
+	struct req_outcome out;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_CREATED);
+	db_exec_int(db, "UPDATE requests SET status = 'resolved', resolved_at = ? WHERE member_id = '1234567'",
+		    (long long)time(NULL) - 8 * 86400);
+	int64_t letters = count("SELECT count(*) FROM outbox");
+	/* Another node is closing the same request: it holds the row while this node selects it. */
+	struct db *other;
+	char err[256];
+	cr_assert_eq(db_open(test_db(dir), &other, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_begin_write(other), DB_OK);
+	cr_assert_eq(db_exec(other, "UPDATE requests SET status = 'closed', resolved_at = NULL"), DB_OK);
+	struct auto_close_run run = {db, &cfg, -1};
+	pthread_t t;
+	pthread_create(&t, NULL, auto_close_thread, &run);
+	usleep(300 * 1000); /* this node waits for the row */
+	cr_assert_eq(db_commit(other), DB_OK);
+	pthread_join(t, NULL);
+	db_close(other);
+	cr_assert_eq(run.closed, 0, "the request was closed by the other node");
+	cr_assert_eq(count("SELECT count(*) FROM audit WHERE action = 'status' AND detail = 'closed'"), 0);
+	cr_assert_eq(count("SELECT count(*) FROM outbox"), letters, "no second letter");
 }
 
 /* The private link of request id, as letters carry it. */

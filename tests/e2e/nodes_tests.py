@@ -138,7 +138,7 @@ if PG:
             eq(r.status, 201, f"the retried creation ({r.body[:200]!r})")
             r = post_request(s, "6100001", "restart-1")
             check(r.status in (200, 201), f"the replay of the first creation: {r.status}")
-            eq(psql(pg.url, "SELECT count(*) FROM requests"), "2", "requests stored")
+            eq(str(psql(pg.url, "SELECT count(*) FROM requests")), "2", "requests stored")
             for path in ("/a/taxes", SEARCH, "/a/password-reset"):
                 eq(status_of(s, path), 200, f"{path} after the restart")
             # One build from every text after the listener's reconnect (it retries every 2 s at
@@ -177,7 +177,7 @@ if PG:
                        data=data_a).start(timeout=30)
             b = Server("pg-link-b", config=base_config(server={"db": url, "public_url": PUBLIC}),
                        data=data_b).start(timeout=30)
-            eq(psql(url, "SELECT value FROM secrets WHERE name = 'link'"), old_key.hex(), "the database's link key")
+            eq(str(psql(url, "SELECT value FROM secrets WHERE name = 'link'")), old_key.hex(), "the database's link key")
             contains(b.log(), "differs from the database's link key", what="node B's stderr")
             member = "6200001"
             r = post_request(a, member, "link-a")
@@ -224,7 +224,7 @@ if PG:
         try:
             a = Server("pg-notify-a", config=base_config(server={"db": url})).start(timeout=30)
             b = Server("pg-notify-b", config=base_config(server={"db": url})).start(timeout=30)
-            eq(psql(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen'"), "2",
+            eq(str(psql(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen' AND datname = current_database()")), "2",
                "listening connections")
             for s in (a, b):
                 check(not found(s, WORD), f"{s.name}: the word before the import")
@@ -245,11 +245,11 @@ if PG:
             # The listener's connection is cut: after its reconnect, the node builds its index from
             # every text (a change announced meanwhile would have been missed).
             rebuilds = metric(a, "spravka_search_rebuilds_total")
-            psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spravka-listen'")
+            psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spravka-listen' AND datname = current_database()")
             wait_for("a build from every text after the listeners' reconnect",
                      lambda: metric(a, "spravka_search_rebuilds_total") > rebuilds, 5)
-            wait_for("listening again", lambda: psql(
-                url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen'") == "2", 5)
+            wait_for("listening again", lambda: str(psql(
+                url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen' AND datname = current_database()")) == "2", 5)
             for s in (a, b):
                 check(found(s, WORD), f"{s.name}: the word after the resync")
                 eq(s.req("/a/password-reset").status, 200, f"{s.name}: the article")
@@ -288,7 +288,7 @@ if PG:
             eq(len(got), want, f"letters sent ({len(got)}; repeated: "
                                f"{sorted({x for x in subjects if subjects.count(x) > 1})[:5]})")
             eq(len({m["X-Sink-Rcpt-To"] + str(m["Subject"]) for m in got}), want, "distinct letters")
-            eq(psql(url, "SELECT count(*) FROM outbox WHERE status <> 'sent'"), "0", "letters not sent")
+            eq(str(psql(url, "SELECT count(*) FROM outbox WHERE status <> 'sent'")), "0", "letters not sent")
             for n in created:
                 check(any(n in str(m["Subject"]) or n in m.get_body().get_content() for m in got),
                       f"the letter of {n}")

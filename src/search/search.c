@@ -5,10 +5,10 @@
  * Layout of the index (all arrays, no per-term allocations):
  *   words      distinct normalized surface words: their stem's term, document frequency, length
  *   terms      distinct stems: a slice of the postings array
- *   postings   per term, sorted by document: the term's frequency in each field (8 bytes)
- *   weights    per text: each field's weight over its BM25F length normalisation, so that a
- *              posting's BM25F tf is four products (kept apart from the postings: an update
- *              re-weighs the texts, never the postings)
+ *   postings   per term, sorted by document: the text and BM25F's weighted term frequency
+ *              (negative for a title or keyword hit; 8 bytes), computed from the words of every
+ *              text by each build and update, with the texts' field weights (each field's
+ *              weight over its length normalisation), which are needed only meanwhile
  *   docs       per text: slug, title, section (for hits), field lengths, its words (below), and
  *              its snippet data compressed (textstore.h): summary, body, their tokens' offsets
  *   deletes    the deletion dictionary for typos: hash of (word with one character removed) ->
@@ -133,7 +133,6 @@ struct search_index {
 	 * (boosted: some is not 1). */
 	uint64_t *vis;
 	size_t vis_words;
-	struct weights *weights;
 	float *boost;
 	bool boosted;
 	struct textstore *store; /* the docs' snippet data's dictionary (shared by updates) */
@@ -824,10 +823,11 @@ struct local_tf {
 
 /*
  * Appends the postings of every text at cursor[term] (advanced), in document order, weighted by
- * the texts' weights (finish_docs). tmark, tslot: n_terms entries each, tmark none equal to a
+ * the texts' weights wt (finish_docs). tmark, tslot: n_terms entries each, tmark none equal to a
  * document.
  */
-static void fill_postings(struct search_index *ix, uint32_t *cursor, uint32_t *tmark, uint32_t *tslot)
+static void fill_postings(struct search_index *ix, const struct weights *weights, uint32_t *cursor, uint32_t *tmark,
+			  uint32_t *tslot)
 {
 	struct local_tf *loc = NULL;
 	uint32_t cap = 0;
@@ -855,7 +855,7 @@ static void fill_postings(struct search_index *ix, uint32_t *cursor, uint32_t *t
 					l->tf[f]++;
 			}
 		}
-		const float *wt = ix->weights[d].f;
+		const float *wt = weights[d].f;
 		for (uint32_t i = 0; i < n; i++) {
 			float wtf = 0;
 			for (int f = 0; f < F_COUNT; f++)
@@ -870,7 +870,7 @@ static void fill_postings(struct search_index *ix, uint32_t *cursor, uint32_t *t
 
 /* Postings of every text from their tokens (a build): documents in order, so each term's
  * slice fills sorted. */
-static void postings_all(struct search_index *ix)
+static void postings_all(struct search_index *ix, struct weights *weights)
 {
 	uint32_t nt = ix->n_terms;
 	layout_postings(ix);
@@ -880,15 +880,16 @@ static void postings_all(struct search_index *ix)
 	memset(tmark, 0xff, (nt ? nt : 1) * sizeof *tmark);
 	for (uint32_t t = 0; t < nt; t++)
 		cursor[t] = ix->terms[t].post_start;
-	fill_postings(ix, cursor, tmark, tslot);
+	fill_postings(ix, weights, cursor, tmark, tslot);
+	free(weights);
 	free(cursor);
 	free(tmark);
 	free(tslot);
 }
 
-/* Field averages and the texts' weights, slugs and sections, who sees each text, the boosts.
- * Returns the texts' bytes. */
-static size_t finish_docs(struct search_index *ix)
+/* Field averages and the texts' weights (*weights, for postings_all, which frees them), slugs and
+ * sections, who sees each text, the boosts. Returns the texts' bytes. */
+static size_t finish_docs(struct search_index *ix, struct weights **weights)
 {
 	uint32_t n = (uint32_t)ix->n_docs;
 	double total_len[F_COUNT] = {0};
@@ -914,17 +915,18 @@ static size_t finish_docs(struct search_index *ix)
 		ix->docs[d].slug_id = intern(&slugs, ix->docs[d].slug);
 		ix->docs[d].section_id = intern(&sections, ix->docs[d].section);
 	}
-	ix->weights = xmalloc((n ? n : 1) * sizeof *ix->weights);
+	struct weights *w = xmalloc((n ? n : 1) * sizeof *w);
 	ix->boost = xmalloc((n ? n : 1) * sizeof *ix->boost);
 	ix->boosted = false;
 	for (uint32_t d = 0; d < n; d++) {
 		const struct doc *doc = &ix->docs[d];
 		for (int f = 0; f < F_COUNT; f++)
-			ix->weights[d].f[f] =
+			w[d].f[f] =
 			    field_weight[f] / (1.0f - field_b[f] + field_b[f] / ix->avglen[f] * (float)doc->len[f]);
 		ix->boost[d] = doc->boost;
 		ix->boosted |= doc->boost != 1.0f;
 	}
+	*weights = w;
 	ix->n_slugs = slugs.n;
 	ix->slug_variants = xcalloc(slugs.n ? slugs.n : 1, sizeof *ix->slug_variants);
 	for (uint32_t d = 0; d < n; d++)
@@ -985,11 +987,10 @@ static void finish_words(struct search_index *ix, struct lexicon *base, size_t t
 	build_synonyms(ix, ix->synonyms);
 	if (ix->n_syn_pairs)
 		qsort(ix->syn_pairs, ix->n_syn_pairs, sizeof *ix->syn_pairs, cmp_pairs);
-	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(float) + sizeof(struct weights)) +
-		     text + textstore_bytes(ix->store) + ix->pool_cap +
-		     (size_t)(ix->n_countries + 1) * ix->vis_words * 8 + (size_t)ix->n_words * 4 +
-		     (size_t)ix->cap_terms * sizeof(struct term) + (size_t)ix->cap_words * sizeof(struct word) +
-		     (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
+	ix->bytes += sizeof *ix + (size_t)ix->n_docs * (sizeof(struct doc) + sizeof(float)) + text +
+		     textstore_bytes(ix->store) + ix->pool_cap + (size_t)(ix->n_countries + 1) * ix->vis_words * 8 +
+		     (size_t)ix->n_words * 4 + (size_t)ix->cap_terms * sizeof(struct term) +
+		     (size_t)ix->cap_words * sizeof(struct word) + (size_t)(ix->term_map.cap + ix->word_map.cap) * 12 +
 		     (size_t)ix->n_postings * sizeof(struct posting) + ix->base->bytes + ix->extra->bytes +
 		     (size_t)ix->n_slugs * 8 + (size_t)ix->n_sections * 8 + (ix->synonyms ? strlen(ix->synonyms) : 0);
 }
@@ -1046,8 +1047,9 @@ struct search_index *search_build(const struct search_doc *docs, int n, const ch
 	analyze_ctx_free(&c);
 	textstore_packed(ix->store);
 	count_all(ix);
-	size_t text = finish_docs(ix);
-	postings_all(ix);
+	struct weights *weights;
+	size_t text = finish_docs(ix, &weights);
+	postings_all(ix, weights);
 	finish_words(ix, NULL, text);
 	return ix;
 }
@@ -1126,8 +1128,9 @@ struct search_index *search_update(struct search_index *old, const struct search
 	count_update(ix, old, first_new);
 	/* The postings afresh from every text's words (no text is analyzed again): the field
 	 * averages changed, and with them every posting's weight. */
-	size_t text = finish_docs(ix);
-	postings_all(ix);
+	struct weights *weights;
+	size_t text = finish_docs(ix, &weights);
+	postings_all(ix, weights);
 	finish_words(ix, old->base, text);
 	return ix;
 }
@@ -1157,7 +1160,6 @@ void search_free(struct search_index *ix)
 	free(ix->moved);
 	free(ix->docs);
 	free(ix->vis);
-	free(ix->weights);
 	free(ix->boost);
 	textstore_unref(ix->store);
 	free(ix->word_term);

@@ -1578,12 +1578,17 @@ int req_send_links(struct db *db, const struct req_config *cfg, struct arena *a,
 
 /* ---- keys shared by the nodes ---- */
 
-bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned char key[32])
+/*
+ * The 32-byte key kept in the `secrets` row name, made on first use from imported (32 bytes) or
+ * at random; ON CONFLICT makes two nodes that start together agree on the first one written.
+ */
+static bool shared_key(struct db *db, const char *name, const unsigned char *imported, unsigned char key[32])
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct db_stmt *st = db_prepare(db, "SELECT value FROM secrets WHERE name = 'link'");
+		struct db_stmt *st = db_prepare(db, "SELECT value FROM secrets WHERE name = ?");
 		if (!st)
 			return false;
+		db_bind_text(st, 1, name);
 		bool found = db_step(st) == DB_ROW;
 		size_t n = 0;
 		bool ok =
@@ -1600,9 +1605,9 @@ bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned 
 		else
 			randombytes_buf(fresh, sizeof fresh);
 		sodium_bin2hex(hex, sizeof hex, fresh, sizeof fresh);
-		st =
-		    db_prepare(db, "INSERT INTO secrets(name, value) VALUES ('link', ?) ON CONFLICT (name) DO NOTHING");
-		bool wrote = st && db_bind_text(st, 1, hex) == DB_OK && db_step(st) == DB_DONE;
+		st = db_prepare(db, "INSERT INTO secrets(name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING");
+		bool wrote = st && db_bind_text(st, 1, name) == DB_OK && db_bind_text(st, 2, hex) == DB_OK &&
+			     db_step(st) == DB_DONE;
 		db_finalize(st);
 		sodium_memzero(fresh, sizeof fresh);
 		sodium_memzero(hex, sizeof hex);
@@ -1612,38 +1617,20 @@ bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned 
 	return false;
 }
 
+bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned char key[32])
+{
+	return shared_key(db, "link", imported, key);
+}
+
 /* ---- signed form tokens ---- */
+
+_Static_assert(crypto_auth_hmacsha256_KEYBYTES == 32, "form tokens are signed with a shared 32-byte key");
 
 /* The key form tokens are signed with: one random key per database (the `secrets` row "form"),
  * made on first use, so every node of a cluster accepts the others' tokens. */
 static bool form_key(struct db *db, unsigned char key[crypto_auth_hmacsha256_KEYBYTES])
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct db_stmt *st = db_prepare(db, "SELECT value FROM secrets WHERE name = 'form'");
-		if (!st)
-			return false;
-		bool found = db_step(st) == DB_ROW;
-		size_t n = 0;
-		bool ok = found &&
-			  sodium_hex2bin(key, crypto_auth_hmacsha256_KEYBYTES, db_col_text(st, 0),
-					 strlen(db_col_text(st, 0)), NULL, &n, NULL) == 0 &&
-			  n == crypto_auth_hmacsha256_KEYBYTES;
-		db_finalize(st);
-		if (found)
-			return ok;
-		unsigned char fresh[crypto_auth_hmacsha256_KEYBYTES];
-		char hex[sizeof fresh * 2 + 1];
-		randombytes_buf(fresh, sizeof fresh);
-		sodium_bin2hex(hex, sizeof hex, fresh, sizeof fresh);
-		st =
-		    db_prepare(db, "INSERT INTO secrets(name, value) VALUES ('form', ?) ON CONFLICT (name) DO NOTHING");
-		bool wrote = st && db_bind_text(st, 1, hex) == DB_OK && db_step(st) == DB_DONE;
-		db_finalize(st);
-		sodium_memzero(fresh, sizeof fresh);
-		if (!wrote)
-			return false;
-	}
-	return false;
+	return shared_key(db, "form", NULL, key);
 }
 
 static const char *form_mac(struct arena *a, const unsigned char *key, const char *purpose, int64_t issued)

@@ -21,7 +21,7 @@ import time
 from urllib.parse import quote, unquote, urlencode
 
 from harness import (BIN, Fail, Server, base_config, check, cli, contains, count, db, eq, finish, free_port, lacks, sql,  # noqa: F401
-                     new_dir, short, test)
+                     new_dir, short, test, wait_for)
 from htmlcheck import Page, check_html
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -88,17 +88,6 @@ def same_db(s, before, what):
     after = snapshot(s)
     changed = [t for t in TABLES if after[t] != before[t]]
     check(not changed, f"{what}: tables changed: {changed}")
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise Fail(f"{what}: not within {timeout} s")
-        time.sleep(0.1)
 
 
 # ---- members' requests ------------------------------------------------------------------------

@@ -73,6 +73,18 @@ def check(cond, why):
         raise Fail(why)
 
 
+def wait_for(pred, timeout, what):
+    """Polls pred() until it returns a true value; that value, or a failure naming what."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Fail(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+
+
 def eq(got, want, what):
     if got != want:
         raise Fail(f"{what}: expected {want!r}, got {short(got)!r}")

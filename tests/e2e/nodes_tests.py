@@ -20,7 +20,7 @@ import uuid
 from urllib.parse import urlencode
 
 from engine_tests import new_database, psql
-from harness import CONTENT, ROOT, Server, base_config, check, contains, eq, new_dir, spravka, test
+from harness import CONTENT, ROOT, Server, base_config, check, contains, eq, new_dir, spravka, test, wait_for
 
 PG = os.environ.get("SPRAVKA_TEST_PG", "")
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -76,18 +76,6 @@ def post_request(s, member, key):
     return s.req("/api/v1/requests", "POST", {"Content-Type": "application/json", "Idempotency-Key": key}, body)
 
 
-def wait_for(what, fn, timeout):
-    """Polls fn() until it returns a true value; that value, or a failure naming what."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
-
-
 def status_of(s, path, **kw):
     try:
         return s.req(path, timeout=5, **kw).status
@@ -132,7 +120,7 @@ if PG:
             check(CYRILLIC.search(r.text), "a Russian page")
 
             pg.start()
-            wait_for("/healthz ok after the restart", lambda: status_of(s, "/healthz") == 200, 10)
+            wait_for(lambda: status_of(s, "/healthz") == 200, 10, "/healthz ok after the restart")
             # The creation that failed is made now with the same key; the first is replayed.
             r = post_request(s, "6100002", "restart-2")
             eq(r.status, 201, f"the retried creation ({r.body[:200]!r})")
@@ -143,8 +131,8 @@ if PG:
                 eq(status_of(s, path), 200, f"{path} after the restart")
             # One build from every text after the listener's reconnect (it retries every 2 s at
             # most), then no more.
-            wait_for("the resync after the listener's reconnect",
-                     lambda: metric(s, "spravka_search_rebuilds_total") >= 2, 5)
+            wait_for(lambda: metric(s, "spravka_search_rebuilds_total") >= 2, 5,
+                     "the resync after the listener's reconnect")
             rebuilds = metric(s, "spravka_search_rebuilds_total")
             time.sleep(1.5)
             eq(metric(s, "spravka_search_rebuilds_total"), rebuilds, "builds from every text once recovered")
@@ -239,17 +227,18 @@ if PG:
             t0 = time.monotonic()
             eq(rc, 0, f"import ({err.strip()})")
             for s in (a, b):
-                wait_for(f"{s.name} finds the imported word", lambda: found(s, WORD), 1.0 - (time.monotonic() - t0))
+                wait_for(lambda: found(s, WORD), 1.0 - (time.monotonic() - t0), f"{s.name} finds the imported word")
             took = time.monotonic() - t0
             check(took < 1.0, f"found on both after {took:.2f} s")
             # The listener's connection is cut: after its reconnect, the node builds its index from
             # every text (a change announced meanwhile would have been missed).
             rebuilds = metric(a, "spravka_search_rebuilds_total")
             psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spravka-listen' AND datname = current_database()")
-            wait_for("a build from every text after the listeners' reconnect",
-                     lambda: metric(a, "spravka_search_rebuilds_total") > rebuilds, 5)
-            wait_for("listening again", lambda: str(psql(
-                url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen' AND datname = current_database()")) == "2", 5)
+            wait_for(lambda: metric(a, "spravka_search_rebuilds_total") > rebuilds, 5,
+                     "a build from every text after the listeners' reconnect")
+            wait_for(lambda: str(psql(
+                url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spravka-listen' AND datname = current_database()")) == "2", 5,
+                "listening again")
             for s in (a, b):
                 check(found(s, WORD), f"{s.name}: the word after the resync")
                 eq(s.req("/a/password-reset").status, 200, f"{s.name}: the article")
@@ -281,7 +270,7 @@ if PG:
                 eq(r.status, 201, f"a creation on {s.name} ({r.body[:200]!r})")
                 created.append(r.json()["number"])
             want = 64
-            wait_for(f"{want} letters in the sink", lambda: len(sink.messages()) >= want, 20)
+            wait_for(lambda: len(sink.messages()) >= want, 20, f"{want} letters in the sink")
             time.sleep(2.5)  # both workers' next rounds: nothing sent twice
             got = sink.messages()
             subjects = [str(m["Subject"]) for m in got]

@@ -334,6 +334,7 @@ static void *maintenance_main(void *arg)
 {
 	struct maintenance *m = arg;
 	struct app *app = m->app;
+	pthread_setname_np(pthread_self(), "spravka-maint");
 	char cursor[65] = "";
 	int prune_due = 0;
 	for (long tick = 0; !atomic_load(&maintenance_stop); tick++) {

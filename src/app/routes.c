@@ -534,6 +534,38 @@ static void sys_healthz(struct ctx *c)
 	buf_adds(&c->resp->body, "ok\n");
 }
 
+/* The group commit's counters (db_group_stats): where a request creation's time goes. */
+static void writer_metrics(const struct db_group *g, struct buf *b)
+{
+	struct db_group_stats st;
+	db_group_stats(g, &st);
+	buf_printf(b,
+		   "# HELP spravka_writer_batches_total Transactions the group-commit writers committed or failed.\n"
+		   "# TYPE spravka_writer_batches_total counter\nspravka_writer_batches_total %llu\n"
+		   "# HELP spravka_writer_jobs_total Writes (request creations) run in those transactions.\n"
+		   "# TYPE spravka_writer_jobs_total counter\nspravka_writer_jobs_total %llu\n"
+		   "# HELP spravka_writer_wait_seconds_total Jobs' time queued until their transaction began.\n"
+		   "# TYPE spravka_writer_wait_seconds_total counter\nspravka_writer_wait_seconds_total %.6f\n"
+		   "# HELP spravka_writer_cpu_seconds_total The writers' own CPU time in transactions.\n"
+		   "# TYPE spravka_writer_cpu_seconds_total counter\nspravka_writer_cpu_seconds_total %.6f\n"
+		   "# HELP spravka_writer_latency_seconds Jobs' time from queued to committed.\n"
+		   "# TYPE spravka_writer_latency_seconds histogram\n",
+		   (unsigned long long)st.batches, (unsigned long long)st.jobs, (double)st.wait_us / 1e6,
+		   (double)st.cpu_us / 1e6);
+	uint64_t cum = 0;
+	for (int i = 0; i < DB_GROUP_BUCKETS; i++) {
+		cum += st.latency_le[i];
+		if (i < DB_GROUP_BUCKETS - 1)
+			buf_printf(b, "spravka_writer_latency_seconds_bucket{le=\"%g\"} %llu\n",
+				   db_group_buckets_ms[i] / 1000, (unsigned long long)cum);
+		else
+			buf_printf(b, "spravka_writer_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+				   (unsigned long long)cum);
+	}
+	buf_printf(b, "spravka_writer_latency_seconds_sum %.6f\nspravka_writer_latency_seconds_count %llu\n",
+		   (double)st.latency_us / 1e6, (unsigned long long)cum);
+}
+
 static void sys_metrics(struct ctx *c)
 {
 	c->resp->status = 200;
@@ -577,6 +609,7 @@ static void sys_metrics(struct ctx *c)
 		   "# HELP spravka_search_cache_misses_total Searches the index answered.\n"
 		   "# TYPE spravka_search_cache_misses_total counter\nspravka_search_cache_misses_total %llu\n",
 		   sc.bytes, sc.entries, (unsigned long long)sc.hits, (unsigned long long)sc.misses);
+	writer_metrics(c->app->writer, &c->resp->body);
 }
 
 static void sys_static(struct ctx *c)

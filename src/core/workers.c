@@ -73,6 +73,7 @@ static void *worker_main(void *arg)
 {
 	struct workers *p = arg;
 	struct work *w;
+	pthread_setname_np(pthread_self(), p->nice > 0 ? "spravka-back" : "spravka-worker");
 	/* On Linux a nice value belongs to the thread (PRIO_PROCESS with a thread id). Lowering it
 	 * needs no privilege; when it fails anyway the work still runs, at the default. */
 	if (p->nice > 0)

@@ -217,6 +217,7 @@ struct db_job {
 	/* A directory whose new entries the job's rows refer to (files renamed into it), or NULL:
 	 * fsynced once per batch, before the commit, when a job kept its changes. */
 	const char *sync_dir;
+	uint64_t queued_us; /* set by db_group_submit (CLOCK_MONOTONIC): for db_group_stats */
 };
 struct db_group;
 #define DB_GROUP_MAX_WRITERS 16
@@ -235,6 +236,19 @@ int db_group_writers(const struct db_group *g);
 void db_group_submit(struct db_group *g, struct db_job *job);
 /* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */
 void db_group_stop(struct db_group *g);
+/*
+ * What the writers did since the start (monotonic counters, read without a lock): batches and
+ * jobs; the jobs' time from being queued to their batch starting (wait) and to its commit
+ * (latency, also as a histogram over db_group_buckets_ms); the writers' own CPU time. For
+ * /metrics: where a creation's time goes (waiting for the writer, or the writer's work).
+ */
+#define DB_GROUP_BUCKETS 10
+extern const double db_group_buckets_ms[DB_GROUP_BUCKETS]; /* upper bounds; the last is +Inf */
+struct db_group_stats {
+	uint64_t batches, jobs, wait_us, latency_us, cpu_us;
+	uint64_t latency_le[DB_GROUP_BUCKETS]; /* jobs whose latency is within each bound (not cumulative) */
+};
+void db_group_stats(const struct db_group *g, struct db_group_stats *out);
 /*
  * The shutdown's deadline passed: every job not yet run, now or later, ends with
  * done(committed = false) without running. A batch already waiting for the write lock fails

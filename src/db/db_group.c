@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_BATCH 64
@@ -27,7 +28,53 @@ struct db_group {
 	int n;
 	struct work_queue q;
 	atomic_bool abandoned; /* db_group_abandon */
+	_Atomic uint64_t batches, jobs, wait_us, latency_us, cpu_us, latency_le[DB_GROUP_BUCKETS];
 };
+
+const double db_group_buckets_ms[DB_GROUP_BUCKETS] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 1e300};
+
+static uint64_t clock_us(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Counts a batch of n jobs that started at start_us and committed at end_us (monotonic). */
+static void count_batch(struct db_group *g, struct db_job **jobs, int n, uint64_t start_us, uint64_t end_us,
+			uint64_t cpu_us)
+{
+	uint64_t wait = 0, latency = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t q = jobs[i]->queued_us < start_us ? jobs[i]->queued_us : start_us;
+		wait += start_us - q;
+		latency += end_us - q;
+		int b = 0;
+		while (b < DB_GROUP_BUCKETS - 1 && (double)(end_us - q) > db_group_buckets_ms[b] * 1000)
+			b++;
+		atomic_fetch_add_explicit(&g->latency_le[b], 1, memory_order_relaxed);
+	}
+	atomic_fetch_add_explicit(&g->batches, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->jobs, (uint64_t)n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->wait_us, wait, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->latency_us, latency, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->cpu_us, cpu_us, memory_order_relaxed);
+}
+
+void db_group_stats(const struct db_group *g, struct db_group_stats *out)
+{
+	struct db_group *m = (struct db_group *)g; /* relaxed loads of counters only */
+	*out = (struct db_group_stats){0};
+	if (!g)
+		return;
+	out->batches = atomic_load_explicit(&m->batches, memory_order_relaxed);
+	out->jobs = atomic_load_explicit(&m->jobs, memory_order_relaxed);
+	out->wait_us = atomic_load_explicit(&m->wait_us, memory_order_relaxed);
+	out->latency_us = atomic_load_explicit(&m->latency_us, memory_order_relaxed);
+	out->cpu_us = atomic_load_explicit(&m->cpu_us, memory_order_relaxed);
+	for (int b = 0; b < DB_GROUP_BUCKETS; b++)
+		out->latency_le[b] = atomic_load_explicit(&m->latency_le[b], memory_order_relaxed);
+}
 
 /* Runs one batch in one transaction on db, then tells every job how it ended. */
 static void run_batch(struct db_group *g, struct db *db, struct work **items, int n)
@@ -35,6 +82,7 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 	struct db_job *jobs[MAX_BATCH];
 	for (int i = 0; i < n; i++)
 		jobs[i] = (struct db_job *)items[i]; /* item is a db_job's first member */
+	uint64_t start_us = clock_us(CLOCK_MONOTONIC), cpu_us = clock_us(CLOCK_THREAD_CPUTIME_ID);
 	if (atomic_load(&g->abandoned)) {
 		for (int i = 0; i < n; i++)
 			jobs[i]->done(db, jobs[i], false);
@@ -75,6 +123,7 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 		db_rollback(db);
 		fprintf(stderr, "spravka: a group of %d writes failed: %s\n", n, db_errmsg(db));
 	}
+	count_batch(g, jobs, n, start_us, clock_us(CLOCK_MONOTONIC), clock_us(CLOCK_THREAD_CPUTIME_ID) - cpu_us);
 	for (int i = 0; i < n; i++)
 		jobs[i]->done(db, jobs[i], committed);
 }
@@ -83,6 +132,7 @@ static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct work *batch[MAX_BATCH];
+	pthread_setname_np(pthread_self(), "spravka-writer"); /* top -H, perf, renice find it */
 	for (int n; (n = work_queue_take(&w->g->q, batch, MAX_BATCH));)
 		run_batch(w->g, w->db, batch, n);
 	return NULL;
@@ -135,6 +185,7 @@ int db_group_writers(const struct db_group *g)
 
 void db_group_submit(struct db_group *g, struct db_job *job)
 {
+	job->queued_us = clock_us(CLOCK_MONOTONIC);
 	work_queue_push(&g->q, &job->item);
 }
 

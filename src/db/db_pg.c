@@ -798,6 +798,7 @@ static void *listen_main(void *arg)
 {
 	struct db_listener *l = arg;
 	int backoff = 100;
+	pthread_setname_np(pthread_self(), "spravka-listen");
 	for (;;) {
 		if (!l->c) {
 			char err[512];

@@ -172,6 +172,7 @@ static void *reaper_main(void *arg)
 {
 	struct http_server *s = arg;
 	int ticks = 0;
+	pthread_setname_np(pthread_self(), "spravka-reaper");
 	uint64_t window = (uint64_t)s->o.body_grace * 1000000u;
 	while (!atomic_load(&s->stopping)) {
 		usleep(200 * 1000);

@@ -497,6 +497,7 @@ struct mail_worker {
 static void *worker_main(void *arg)
 {
 	struct mail_worker *w = arg;
+	pthread_setname_np(pthread_self(), "spravka-mail");
 	pthread_mutex_lock(&w->lock);
 	while (!atomic_load(&w->stop)) {
 		if (!w->wake) {

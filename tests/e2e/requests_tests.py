@@ -292,6 +292,12 @@ def _():
     eq(rows[0][4], hashlib.sha256(token.encode()).hexdigest(), "token_hash")
     eq(count(s, "requests", "token_hash = ?", token), 0, "the token itself is stored")
     eq(count(s, "messages", "body = ?", f["description"]), 1, "the first message")
+    # The group commit counted both creations (/metrics: where a creation's time goes).
+    m = s.req("/metrics").text
+    jobs = re.search(r"^spravka_writer_jobs_total (\d+)$", m, re.M)
+    check(jobs and int(jobs.group(1)) == 2, "spravka_writer_jobs_total after two creations")
+    inf = re.search(r'^spravka_writer_latency_seconds_bucket\{le="\+Inf"\} (\d+)$', m, re.M)
+    check(inf and int(inf.group(1)) == 2, "the latency histogram counts both")
     finish(s)
 
 

@@ -289,6 +289,35 @@ Test(db_group, runs_jobs_in_order_and_undoes_only_the_refused_ones)
 	db_finalize(st);
 }
 
+/* The counters /metrics shows: every job counted once, in one bucket, its latency at least its
+ * wait, a batch at most 64 jobs, and the writer's CPU time counted. */
+Test(db_group, stats_count_every_job_once)
+{
+	enum { N = 150 };
+	static struct test_job jobs[N];
+	for (int i = 0; i < N; i++) {
+		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = true};
+		db_group_submit(group, &jobs[i].job);
+	}
+	pthread_mutex_lock(&jobs_lock);
+	while (jobs_done < N)
+		pthread_cond_wait(&jobs_cond, &jobs_lock);
+	pthread_mutex_unlock(&jobs_lock);
+	struct db_group_stats st;
+	db_group_stats(group, &st);
+	cr_assert_eq(st.jobs, N);
+	cr_assert(st.batches >= (N + 63) / 64 && st.batches <= N, "%llu batches", (unsigned long long)st.batches);
+	uint64_t in_buckets = 0;
+	for (int b = 0; b < DB_GROUP_BUCKETS; b++)
+		in_buckets += st.latency_le[b];
+	cr_assert_eq(in_buckets, N, "each job in one bucket");
+	cr_assert(st.latency_us >= st.wait_us, "committed after its transaction began");
+	cr_assert(st.latency_us > 0 && st.cpu_us > 0);
+	struct db_group_stats none;
+	db_group_stats(NULL, &none);
+	cr_assert_eq(none.jobs, 0);
+}
+
 Test(db_group, stop_runs_what_is_queued)
 {
 	static struct test_job jobs[20];

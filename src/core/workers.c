@@ -76,8 +76,13 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), p->nice > 0 ? "spravka-back" : "spravka-worker");
 	/* On Linux a nice value belongs to the thread (PRIO_PROCESS with a thread id). Lowering it
 	 * needs no privilege; when it fails anyway the work still runs, at the default. */
-	if (p->nice > 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->nice);
+	if (p->nice > 0) {
+		/* Relative to the thread's start (its creator's), as nice(1) is: a server started at
+		 * nice 5 runs its background work at 5 + nice, still below its HTTP threads. */
+		id_t tid = (id_t)syscall(SYS_gettid);
+		int base = getpriority(PRIO_PROCESS, tid);
+		(void)setpriority(PRIO_PROCESS, tid, base + p->nice > 19 ? 19 : base + p->nice);
+	}
 	while (work_queue_take(&p->q, &w, 1))
 		w->run(w);
 	return NULL;

@@ -38,9 +38,10 @@ struct workers;
 /* Starts n threads (n >= 1); NULL when a thread cannot be started. */
 struct workers *workers_start(int n);
 /*
- * The same, for background work: each thread lowers its own CPU priority to nice (1..19, Linux
- * setpriority on the thread's id), so that the threads at the default priority (the HTTP
- * workers) get the CPU first when both want it. nice 0 keeps the default.
+ * The same, for background work: each thread lowers its own CPU priority by nice (1..19, Linux
+ * setpriority on the thread's id, relative to the priority it started with, at most 19), so
+ * that the threads at the default priority (the HTTP workers) get the CPU first when both want
+ * it. nice 0 keeps the default.
  */
 struct workers *workers_start_nice(int n, int nice);
 /* The nice value the calling thread runs at (for tests). */

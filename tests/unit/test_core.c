@@ -246,7 +246,8 @@ Test(workers, nice_lowers_the_threads_priority)
 	int base = workers_thread_nice();
 	if (base >= 10)
 		cr_skip_test("the tests already run at nice %d", base);
-	cr_assert_eq(nice_of_worker(10), 10);
+	cr_assert_eq(nice_of_worker(5), base + 5, "relative to the creator's");
+	cr_assert_eq(nice_of_worker(10), base + 10);
 	cr_assert_eq(nice_of_worker(0), base, "workers_start keeps the default");
 	cr_assert_eq(workers_thread_nice(), base, "the caller's own priority is unchanged");
 }

@@ -8,6 +8,7 @@
 #include "bench/bench.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/text.h"
 #include "core/workers.h"
 #include "db/db.h"
 #include "desk/desk.h"
@@ -46,6 +47,11 @@ static const char usage[] =
     "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
     "  user add --role agent|editor|admin --login NAME\n"
     "                        create a desk account; the password is read from standard input\n"
+    "  token add --login NAME\n"
+    "                        print a new personal API token of the account (alone on a line)\n"
+    "  token revoke [TOKEN] | token revoke --login NAME\n"
+    "                        revoke a token (read from standard input when not given), or\n"
+    "                        every token of the account\n"
     "  explain               print the EXPLAIN QUERY PLAN of every desk and maintenance query\n"
     "                        (Markdown); exit status 1 when one reads a growing table whole\n"
     "  repair                check the desk's counts per status against the requests and\n"
@@ -600,40 +606,51 @@ static int cmd_serve(struct opts *o)
 	return 0;
 }
 
-/* spravka user add --role R --login NAME [--data DIR] [--config FILE] < password */
-static int cmd_user(int argc, char **argv)
+/* The options of the account commands (user, token): --data, --db, --config, --role, --login;
+ * optind is left at the first argument. False (usage printed) on an unknown option. */
+static bool account_opts(int argc, char **argv, struct opts *o, const char **role, const char **login)
 {
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},   {"db", required_argument, NULL, 'b'},
 	    {"config", required_argument, NULL, 'c'}, {"role", required_argument, NULL, 'r'},
 	    {"login", required_argument, NULL, 'l'},  {NULL, 0, NULL, 0},
 	};
-	struct opts o = {.threads = -1};
-	const char *role = NULL, *login = NULL;
+	*o = (struct opts){.threads = -1};
+	*role = *login = NULL;
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			o.data = optarg;
+			o->data = optarg;
 			break;
 		case 'b':
-			o.db = optarg;
+			o->db = optarg;
 			break;
 		case 'c':
-			o.config = optarg;
+			o->config = optarg;
 			break;
 		case 'r':
-			role = optarg;
+			*role = optarg;
 			break;
 		case 'l':
-			login = optarg;
+			*login = optarg;
 			break;
 		default:
 			fputs(usage, stderr);
-			return 2;
+			return false;
 		}
 	}
+	return true;
+}
+
+/* spravka user add --role R --login NAME [--data DIR] [--config FILE] < password */
+static int cmd_user(int argc, char **argv)
+{
+	struct opts o;
+	const char *role, *login;
+	if (!account_opts(argc, argv, &o, &role, &login))
+		return 2;
 	if (optind != argc - 1 || strcmp(argv[optind], "add") != 0 || !role || !login) {
 		fprintf(stderr, "spravka: usage: spravka user add --role agent|editor|admin --login NAME\n");
 		return 2;
@@ -659,6 +676,75 @@ static int cmd_user(int argc, char **argv)
 	}
 	db_close(db);
 	sodium_memzero(password, sizeof password);
+	config_free(&cfg);
+	return rc;
+}
+
+/*
+ * spravka token add --login NAME: a personal API token for the account, printed once, alone on
+ * a line of standard output. spravka token revoke [TOKEN]: revokes it (read from standard input
+ * when not given, so that it stays out of the shell's history); --login NAME instead revokes
+ * every token of the account.
+ */
+static int cmd_token(int argc, char **argv)
+{
+	struct opts o;
+	const char *role, *login;
+	if (!account_opts(argc, argv, &o, &role, &login))
+		return 2;
+	bool add = optind < argc && !strcmp(argv[optind], "add") && optind == argc - 1 && login;
+	bool revoke = optind < argc && !strcmp(argv[optind], "revoke") &&
+		      ((login && optind == argc - 1) || (!login && optind >= argc - 2));
+	if (!add && !revoke) {
+		fprintf(stderr, "spravka: usage: spravka token add --login NAME\n"
+				"       spravka token revoke [TOKEN] (TOKEN from standard input when not given)\n"
+				"       spravka token revoke --login NAME (every token of the account)\n");
+		return 2;
+	}
+	char token[256] = "";
+	if (revoke && !login) {
+		if (optind == argc - 2) {
+			snprintf(token, sizeof token, "%s", argv[argc - 1]);
+		} else {
+			size_t n = fread(token, 1, sizeof token - 1, stdin);
+			token[n] = '\0';
+		}
+		str_trim(token);
+	}
+	struct config cfg;
+	struct db *db;
+	int rc = 0;
+	if (!open_for_command(&cfg, &o, &db, &rc))
+		return rc;
+	if (add) {
+		struct arena *a = arena_new();
+		char err[512];
+		const char *t = auth_token_add(db, a, login, err, sizeof err);
+		if (t) {
+			printf("%s\n", t);
+			fprintf(stderr,
+				"spravka: an API token for %s: shown once, keep it secret "
+				"(Authorization: Bearer TOKEN)\n",
+				login);
+		} else {
+			fprintf(stderr, "spravka: token add: %s\n", err);
+			rc = 1;
+		}
+		arena_free(a);
+	} else {
+		int n = login ? auth_token_revoke_login(db, login) : auth_token_revoke(db, token);
+		if (n < 0) {
+			fprintf(stderr, "spravka: token revoke: database: %s\n", db_errmsg(db));
+			rc = 1;
+		} else if (n == 0 && !login) {
+			fprintf(stderr, "spravka: token revoke: no such token (or revoked already)\n");
+			rc = 1;
+		} else {
+			fprintf(stderr, "spravka: %d token%s revoked\n", n, n == 1 ? "" : "s");
+		}
+	}
+	db_close(db);
+	sodium_memzero(token, sizeof token);
 	config_free(&cfg);
 	return rc;
 }
@@ -808,6 +894,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "user"))
 		return cmd_user(argc - 1, argv + 1);
+	if (!strcmp(cmd, "token"))
+		return cmd_token(argc - 1, argv + 1);
 	if (!strcmp(cmd, "explain") || !strcmp(cmd, "repair"))
 		return cmd_db_tool(argc - 1, argv + 1, !strcmp(cmd, "explain"));
 	bool serve = !strcmp(cmd, "serve");

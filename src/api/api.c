@@ -7,6 +7,7 @@
 #include "../kb/kb.h"
 #include "../md/md.h"
 #include "../search/search.h"
+#include "../searchlog/search_log.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -169,6 +170,21 @@ void api_article(struct ctx *c)
 	send_json(c, 200, j);
 }
 
+/* The integer parameter name, when given, into *v: false when it is not a number within [lo, hi]
+ * (*v keeps its default when the parameter is absent). */
+static bool int_param(struct ctx *c, const char *name, long lo, long hi, long *v)
+{
+	const char *s = http_param(c->req, name);
+	if (!s)
+		return true;
+	char *end;
+	long l = strtol(s, &end, 10);
+	if (!*s || *end || l < lo || l > hi)
+		return false;
+	*v = l;
+	return true;
+}
+
 void api_search(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -176,15 +192,9 @@ void api_search(struct ctx *c)
 	const char *q = raw ? search_clean_query(a, raw) : "";
 	if (!*q)
 		return api_error(c, 400, "empty_query", "Введите текст запроса в параметре q.");
-	const char *ls = http_param(c->req, "limit");
-	int limit = 10;
-	if (ls) {
-		char *end;
-		long l = strtol(ls, &end, 10);
-		if (!*ls || *end || l < 1 || l > 100)
-			return api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 100.");
-		limit = (int)l;
-	}
+	long limit = 10;
+	if (!int_param(c, "limit", 1, 100, &limit))
+		return api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 100.");
 	const char *section = http_param(c->req, "section");
 	if (section && !*section)
 		section = NULL;
@@ -197,7 +207,7 @@ void api_search(struct ctx *c)
 			return api_error(c, 400, "bad_section", "Такого раздела нет.");
 	}
 	struct search_query sq = {
-	    .text = q, .country = c->country, .section = section, .limit = limit, .snippets = true};
+	    .text = q, .country = c->country, .section = section, .limit = (int)limit, .snippets = true};
 	struct search_result r;
 	const char *instant = http_param(c->req, "instant");
 	ctx_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"), http_client_ip(c->req));
@@ -210,4 +220,36 @@ void api_search(struct ctx *c)
 	send_json(c, 200,
 		  json_pack("{s:s,s:i,s:s?,s:o}", "query", q, "total", r.total, "corrected", r.corrected, "results",
 			    results));
+}
+
+/* GET /api/v1/insights/searches?kind=zero|noclick|all&days=N&limit=N (an editor's token):
+ * [{"query", "count"}], the searches of the last days days grouped by normalized text. */
+void api_insights_searches(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	const char *kind = http_param(c->req, "kind");
+	enum search_log_kind k;
+	if (!kind || !strcmp(kind, "all"))
+		k = SEARCH_LOG_ALL;
+	else if (!strcmp(kind, "zero"))
+		k = SEARCH_LOG_ZERO;
+	else if (!strcmp(kind, "noclick"))
+		k = SEARCH_LOG_NO_CLICK;
+	else
+		return api_error(c, 400, "bad_kind", "Параметр kind: zero, noclick или all.");
+	long days = 30, limit = 100;
+	if (!int_param(c, "days", 1, 3650, &days))
+		return api_error(c, 400, "bad_days", "Параметр days должен быть числом от 1 до 3650.");
+	if (!int_param(c, "limit", 1, 1000, &limit))
+		return api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 1000.");
+	struct search_log_group *g;
+	int n = search_log_groups(c->db, a, k, (int)days, (int)limit, &g);
+	if (n < 0)
+		return db_failed(c);
+	json_t *out = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(out,
+				      json_pack("{s:s,s:I}", "query", g[i].query, "count", (json_int_t)g[i].count));
+	c->resp->cache_control = "no-store";
+	send_json(c, 200, out);
 }

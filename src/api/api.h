@@ -31,5 +31,7 @@ bool api_request_input_from_json(struct arena *a, const char *body, size_t len, 
 				 struct req_errors *shape);
 /* Replaces the response with a JSON error. */
 void api_error(struct ctx *c, int status, const char *code, const char *message);
+/* GET /api/v1/insights/searches (role editor, by API token): the grouped search log. */
+void api_insights_searches(struct ctx *c);
 
 #endif

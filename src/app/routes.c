@@ -118,6 +118,8 @@ static const struct route routes[] = {
 	{"/api/v1/search",           M_GET,  api_search,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_COUNTRY_PARAM},
 	{"/api/v1/topics",           M_GET,  api_topics,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_NODB},
 	{"/api/v1/requests",         M_POST, api_request_create,  ROLE_ANYONE, false, B_JSON_OR_FORM, REQUEST_BODY, R_API},
+	/* For automation: an API token (auth.h) of an editor or an admin. */
+	{"/api/v1/insights/searches", M_GET, api_insights_searches, ROLE_EDITOR, false, B_NONE,      0,            R_API | R_BACK},
 	/* The desk. Login checks its own double-submit token (there is no session yet). */
 	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            R_BACK},
 	{"/desk/login",              M_POST, desk_login,          ROLE_ANYONE, false, B_FORM,         16 * KB,      R_BACK},
@@ -311,6 +313,38 @@ void app_prepare(void *appv, struct http_request *req, struct http_body_rules *r
 }
 
 /*
+ * An API route with a role: the account of the request's `Authorization: Bearer` token (auth.h),
+ * never a session cookie (an API call carries no CSRF token, and a browser never adds this header
+ * by itself). 401 without a valid token, 403 when its account lacks the role; JSON either way.
+ * True when the route may run.
+ */
+static bool api_token_ok(struct ctx *c, const struct route *r, struct auth_user *user)
+{
+	const char *h = http_header(c->req, "Authorization");
+	const char *token = h && !strncasecmp(h, "Bearer ", 7) ? h + 7 : NULL;
+	while (token && *token == ' ')
+		token++;
+	int s = auth_token_user(c->db, c->req->arena, token, user);
+	if (s < 0) {
+		api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+		return false;
+	}
+	if (s == 0) {
+		c->resp->www_authenticate = "Bearer realm=\"spravka\"";
+		api_error(c, 401, "unauthorized",
+			  token ? "Токен API недействителен или отозван."
+				: "Нужен токен API: заголовок Authorization: Bearer <токен> (spravka token add).");
+		return false;
+	}
+	c->user = user;
+	if (!(user->roles & (unsigned)r->role)) {
+		api_error(c, 403, "forbidden", "У учётной записи этого токена нет доступа к этому действию.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * The part of a request that needs the database: the session, the role and the CSRF token, then
  * the handler, with a connection of pool (the portal's or the back office's).
  */
@@ -322,7 +356,12 @@ static void run_route(struct ctx *c, const struct route *r, struct db_pool *pool
 	if (!(r->flags & R_NODB))
 		c->db = db_pool_get(pool);
 	struct auth_user user;
-	if (r->role != ROLE_ANYONE) {
+	if (r->role != ROLE_ANYONE && (r->flags & R_API)) {
+		if (!api_token_ok(c, r, &user)) {
+			db_pool_put(pool, c->db);
+			return;
+		}
+	} else if (r->role != ROLE_ANYONE) {
 		/* Anonymous: to the login page; signed in without the role: 403; a state change
 		 * without the session's CSRF token: 403. */
 		int s = auth_session(c->db, req->arena, http_cookie(req, AUTH_SESSION_COOKIE), &user);

@@ -244,3 +244,84 @@ int auth_agents(struct db *db, struct arena *a, int64_t **ids, const char ***log
 	db_finalize(st);
 	return n;
 }
+
+/* ---- personal API tokens ---- */
+
+const char auth_token_user_sql[] = "SELECT u.id, u.login, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id "
+				   "WHERE t.token_hash = ? AND t.revoked IS NULL AND u.disabled = 0";
+
+const char *auth_token_add(struct db *db, struct arena *a, const char *login, char *err, size_t errlen)
+{
+	const char *token = req_new_token(a);
+	struct db_stmt *st = db_prepare(db, "INSERT INTO api_tokens(user_id, token_hash, created) SELECT id, ?, ? FROM "
+					    "users WHERE login = ? AND disabled = 0 RETURNING id");
+	if (!st) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return NULL;
+	}
+	db_bind_text(st, 1, req_token_hash(a, token));
+	db_bind_int(st, 2, (int64_t)time(NULL));
+	db_bind_text(st, 3, login);
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	if (rc == DB_ROW)
+		return token;
+	if (rc == DB_DONE)
+		snprintf(err, errlen, "no active account with the login \"%s\"", login);
+	else
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+	return NULL;
+}
+
+/* Runs an UPDATE ... RETURNING id with (now, text) bound: the rows it changed, -1 on error. */
+static int revoke(struct db *db, const char *sql, const char *text)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, (int64_t)time(NULL));
+	db_bind_text(st, 2, text);
+	int n = 0;
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		n++;
+	db_finalize(st);
+	return rc == DB_DONE ? n : -1;
+}
+
+int auth_token_revoke(struct db *db, const char *token)
+{
+	struct arena *a = arena_new();
+	int n = revoke(db, "UPDATE api_tokens SET revoked = ? WHERE token_hash = ? AND revoked IS NULL RETURNING id",
+		       req_token_hash(a, token ? token : ""));
+	arena_free(a);
+	return n;
+}
+
+int auth_token_revoke_login(struct db *db, const char *login)
+{
+	return revoke(db,
+		      "UPDATE api_tokens SET revoked = ? WHERE revoked IS NULL AND user_id IN (SELECT id FROM users "
+		      "WHERE login = ?) RETURNING id",
+		      login);
+}
+
+int auth_token_user(struct db *db, struct arena *a, const char *token, struct auth_user *out)
+{
+	if (!token || strlen(token) != 43)
+		return 0;
+	struct db_stmt *st = db_prepare(db, auth_token_user_sql);
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, req_token_hash(a, token));
+	enum db_rc rc = db_step(st);
+	if (rc == DB_ROW) {
+		out->id = db_col_int(st, 0);
+		out->login = arena_strdup(a, db_col_text(st, 1));
+		out->role = arena_strdup(a, db_col_text(st, 2));
+		out->roles = auth_roles_of(out->role);
+		out->csrf = NULL;
+	}
+	db_finalize(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}

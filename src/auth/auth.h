@@ -65,7 +65,26 @@ bool auth_csrf_ok(const struct auth_user *u, const char *submitted);
 /* Logins of the agents and admins (for assignment), arena; returns their count or -1. */
 int auth_agents(struct db *db, struct arena *a, int64_t **ids, const char ***logins);
 
+/*
+ * Personal API tokens (`spravka token add`), for automation through the API: 32 random bytes
+ * as base64url (43 characters of [A-Za-z0-9_-]), shown once and stored as their SHA-256 with the
+ * account they act for (table api_tokens, owned here). Sent as `Authorization: Bearer TOKEN`, a
+ * token acts with its account's role at the time of the request; a disabled account's tokens
+ * stop working, a revoked token stays revoked.
+ */
+/* A new token for the account login, in the arena; NULL with a message in err (no such
+ * account, disabled, database). */
+const char *auth_token_add(struct db *db, struct arena *a, const char *login, char *err, size_t errlen);
+/* Revokes one token: 1 revoked, 0 unknown or revoked already, -1 database error. */
+int auth_token_revoke(struct db *db, const char *token);
+/* Revokes every token of the account login: how many, -1 database error. */
+int auth_token_revoke_login(struct db *db, const char *login);
+/* The account of a bearer token: 1 valid (out filled, csrf NULL: a token needs none), 0 not, -1
+ * database error. */
+int auth_token_user(struct db *db, struct arena *a, const char *token, struct auth_user *out);
+
 /* SQL texts, for the plans test and `spravka explain`. */
-extern const char auth_login_sql[], auth_session_sql[], auth_prune_sessions_sql[], auth_agents_sql[];
+extern const char auth_login_sql[], auth_session_sql[], auth_prune_sessions_sql[], auth_agents_sql[],
+    auth_token_user_sql[];
 
 #endif

@@ -446,6 +446,22 @@ const struct migration schema_migrations[] = {
      "  COALESCE((SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'content_log_from'), 0));"
      "DELETE FROM meta WHERE key IN ('content_version', 'content_changed', 'content_log_from');"
      "ALTER TABLE audit ADD COLUMN assignee BIGINT;"},
+    /* Issue #10, personal API tokens (auth.h): stored as the SHA-256 of the token, with the
+     * account they act for; revoked tokens stay (revoked is set) for the record. */
+    {12,
+     "CREATE TABLE api_tokens ("
+     "  id INTEGER PRIMARY KEY,"
+     "  user_id INTEGER NOT NULL REFERENCES users(id),"
+     "  token_hash TEXT NOT NULL UNIQUE,"
+     "  created BIGINT NOT NULL,"
+     "  revoked BIGINT);",
+     /* PostgreSQL */
+     "CREATE TABLE api_tokens ("
+     "  " ID ","
+     "  user_id BIGINT NOT NULL REFERENCES users(id),"
+     "  token_hash " TXT " NOT NULL UNIQUE,"
+     "  created BIGINT NOT NULL,"
+     "  revoked BIGINT);"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

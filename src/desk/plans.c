@@ -18,12 +18,17 @@ static const char *const small_tables[] = {
     "canned_replies", /* the agents' templates */
 };
 
+#define INSIGHTS_SORT                                                                                                  \
+	"groups the searches of the days asked for (search_log_at) to rank them: an editor's report, run on a "        \
+	"back-office thread"
+
 int desk_plans(struct arena *a, struct desk_plan **out)
 {
 	static const struct desk_plan fixed[] = {
 	    /* the desk's pages */
 	    {"desk: counts per status", req_counts_sql, NULL, NULL},
 	    {"desk: session", auth_session_sql, NULL, NULL},
+	    {"api: bearer token", auth_token_user_sql, NULL, NULL},
 	    {"desk: request by number", req_view_by_number_sql, NULL, NULL},
 	    {"desk: request it was merged into", req_view_by_id_sql, NULL, NULL},
 	    {"desk: messages of a request", req_view_messages_sql, NULL, NULL},
@@ -47,6 +52,9 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	    {"prune: throttle rows", req_prune_throttle_sql, NULL, NULL},
 	    {"prune: search log", search_log_prune_sql, NULL, NULL},
 	    {"search log: click", search_log_click_sql, NULL, "search_log_unclicked"},
+	    {"insights: searches", search_log_all_sql, INSIGHTS_SORT, "search_log_at"},
+	    {"insights: searches that found nothing", search_log_zero_sql, INSIGHTS_SORT, "search_log_at"},
+	    {"insights: searches with no click", search_log_no_click_sql, INSIGHTS_SORT, "search_log_at"},
 	    {"file sweep: is a file referenced", req_file_referenced_sql, NULL, "held_files_sha256"},
 	    {"mail: due letters", mail_due_sql, NULL, NULL},
 	    {"mail: claim a letter", mail_claim_sql, NULL, NULL},

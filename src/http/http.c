@@ -1014,6 +1014,8 @@ static size_t add_headers(struct MHD_Response *r, const struct http_response *re
 		n += add_header(r, "Content-Disposition", resp->disposition);
 	if (resp->link)
 		n += add_header(r, "Link", resp->link);
+	if (resp->www_authenticate)
+		n += add_header(r, "WWW-Authenticate", resp->www_authenticate);
 	n += add_header(r, "X-Content-Type-Options", "nosniff");
 	n += add_header(r, "Referrer-Policy", "same-origin");
 	if (!resp->content_type || !strncmp(resp->content_type, "text/html", 9)) {

@@ -135,18 +135,19 @@ struct http_request {
 };
 
 struct http_response {
-	int status;		   /* 0 means 500 */
-	const char *content_type;  /* default "text/html; charset=utf-8" */
-	struct buf body;	   /* initialised by the server, capped at 8 MiB */
-	const char *location;	   /* Location header (redirects) */
-	const char *allow;	   /* Allow header (405) */
-	const char *set_cookie;	   /* one Set-Cookie header value */
-	const char *cache_control; /* default "no-cache" */
-	const char *vary;	   /* extra Vary tokens besides Accept-Encoding, e.g. "Cookie" */
-	time_t last_modified;	   /* 0 = no Last-Modified */
-	const char *file_path;	   /* send this file as the body instead (status 200) */
-	const char *disposition;   /* Content-Disposition header, e.g. for downloads */
-	const char *link;	   /* Link header, e.g. "</s/x?page=2>; rel=\"next\"" */
+	int status;		      /* 0 means 500 */
+	const char *content_type;     /* default "text/html; charset=utf-8" */
+	struct buf body;	      /* initialised by the server, capped at 8 MiB */
+	const char *location;	      /* Location header (redirects) */
+	const char *allow;	      /* Allow header (405) */
+	const char *set_cookie;	      /* one Set-Cookie header value */
+	const char *cache_control;    /* default "no-cache" */
+	const char *vary;	      /* extra Vary tokens besides Accept-Encoding, e.g. "Cookie" */
+	time_t last_modified;	      /* 0 = no Last-Modified */
+	const char *file_path;	      /* send this file as the body instead (status 200) */
+	const char *disposition;      /* Content-Disposition header, e.g. for downloads */
+	const char *link;	      /* Link header, e.g. "</s/x?page=2>; rel=\"next\"" */
+	const char *www_authenticate; /* WWW-Authenticate header (401) */
 };
 
 typedef void (*http_dispatch_fn)(void *app, struct http_request *req, struct http_response *resp);

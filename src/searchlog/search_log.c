@@ -19,6 +19,7 @@
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../db/db.h"
+#include "../search/analyze.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -252,4 +253,104 @@ int search_log_prune(struct db *db, int days, int max_rows)
 	int n = db_step(st) == DB_DONE ? (int)db_changes(db) : -1;
 	db_finalize(st);
 	return n;
+}
+
+/* ---- insights ---- */
+
+/* By kind (enum search_log_kind); the range of `at` reads search_log_at. */
+const char search_log_all_sql[] =
+    "SELECT query, count(*) FROM search_log WHERE at >= ? GROUP BY query ORDER BY count(*) DESC, query LIMIT ?";
+const char search_log_zero_sql[] = "SELECT query, count(*) FROM search_log WHERE at >= ? AND results = 0 GROUP BY "
+				   "query ORDER BY count(*) DESC, query LIMIT ?";
+/* COALESCE(clicked, '') = '' (a slug is never empty) rather than clicked IS NULL: with the latter
+ * SQLite reads the whole partial index search_log_unclicked for the GROUP BY's order instead of
+ * the days' range of search_log_at. */
+const char search_log_no_click_sql[] =
+    "SELECT query, count(*) FROM search_log WHERE at >= ? AND results > 0 AND "
+    "COALESCE(clicked, '') = '' GROUP BY query ORDER BY count(*) DESC, query LIMIT ?";
+static const char *const groups_sql[] = {search_log_all_sql, search_log_zero_sql, search_log_no_click_sql};
+
+/* The group of a stored query: its normalized words joined by one space ("" for none). */
+static const char *group_key(struct arena *a, const char *q)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	char word[AN_MAX_WORD + 1];
+	for (const char *p = q; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		const char *s = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			p++;
+		if (p > s && an_normalize_word(s, (size_t)(p - s), word)) {
+			if (b.len)
+				buf_addc(&b, ' ');
+			buf_adds(&b, word);
+		}
+	}
+	const char *key = arena_strdup(a, buf_failed(&b) ? "" : buf_str(&b));
+	buf_free(&b);
+	return key;
+}
+
+static int by_key(const void *x, const void *y)
+{
+	return strcmp(((const struct search_log_group *)x)->query, ((const struct search_log_group *)y)->query);
+}
+
+static int by_count(const void *x, const void *y)
+{
+	const struct search_log_group *p = x, *q = y;
+	if (p->count != q->count)
+		return p->count > q->count ? -1 : 1;
+	return strcmp(p->query, q->query);
+}
+
+int search_log_groups(struct db *db, struct arena *a, enum search_log_kind kind, int days, int max,
+		      struct search_log_group **out)
+{
+	*out = NULL;
+	if (kind < SEARCH_LOG_ALL || kind > SEARCH_LOG_NO_CLICK || max <= 0)
+		return 0;
+	struct db_stmt *st = db_prepare(db, groups_sql[kind]);
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, (int64_t)time(NULL) - (int64_t)days * 86400);
+	db_bind_int(st, 2, SEARCH_LOG_GROUPS_READ);
+	size_t n = 0, cap = 256;
+	struct search_log_group *g = malloc(cap * sizeof *g);
+	enum db_rc rc;
+	while (g && (rc = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			struct search_log_group *bigger = realloc(g, 2 * cap * sizeof *g);
+			if (!bigger)
+				break;
+			g = bigger;
+			cap *= 2;
+		}
+		const char *key = group_key(a, db_col_text(st, 0));
+		if (*key)
+			g[n++] = (struct search_log_group){key, db_col_int(st, 1)};
+	}
+	db_finalize(st);
+	if (!g || rc != DB_DONE) {
+		free(g);
+		return -1;
+	}
+	/* The stored texts of one group are neighbours once sorted by key: add them up. */
+	qsort(g, n, sizeof *g, by_key);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && !strcmp(g[m - 1].query, g[i].query))
+			g[m - 1].count += g[i].count;
+		else
+			g[m++] = g[i];
+	}
+	qsort(g, m, sizeof *g, by_count);
+	if (m > (size_t)max)
+		m = (size_t)max;
+	*out = arena_alloc(a, (m ? m : 1) * sizeof **out);
+	memcpy(*out, g, m * sizeof *g);
+	free(g);
+	return (int)m;
 }

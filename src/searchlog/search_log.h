@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 
+struct arena;
 struct db;
 struct search_log;
 
@@ -38,5 +39,27 @@ bool search_log_flush(struct search_log *l, struct db *db);
 /* Deletes up to max_rows search log rows older than days days, oldest first (the maintenance
  * thread calls it in batches); returns how many, -1 on error. */
 int search_log_prune(struct db *db, int days, int max_rows);
+
+/*
+ * Insights: the searches of the last days days, grouped by their normalized text (the
+ * analyzer's words: lower case, ё → е, punctuation dropped, joined by one space), with how many
+ * times each group was searched; most frequent first, ties by text; at most max groups, in the
+ * arena. Reads at most SEARCH_LOG_GROUPS_READ distinct stored texts (the most frequent first).
+ * Returns the number of groups, -1 on a database error.
+ */
+enum search_log_kind {
+	SEARCH_LOG_ALL,	     /* every search */
+	SEARCH_LOG_ZERO,     /* searches that found nothing */
+	SEARCH_LOG_NO_CLICK, /* searches with results of which none was opened */
+};
+struct search_log_group {
+	const char *query;
+	long long count;
+};
+#define SEARCH_LOG_GROUPS_READ 100000
+int search_log_groups(struct db *db, struct arena *a, enum search_log_kind kind, int days, int max,
+		      struct search_log_group **out);
+/* The statements search_log_groups runs, by kind (for the plans test). */
+extern const char search_log_all_sql[], search_log_zero_sql[], search_log_no_click_sql[];
 
 #endif

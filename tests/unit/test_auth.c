@@ -229,3 +229,48 @@ Test(auth, expired_sessions_are_pruned)
 	cr_assert_eq(auth_prune_sessions(db, 10), 0);
 	cr_assert_str_eq(text("SELECT count(*) FROM sessions WHERE token_hash <> ?", ""), "1");
 }
+
+/* Personal API tokens: 43 URL-safe characters, stored only as a hash, acting with the account's
+ * role; revoked, or of a disabled account, they stop working. */
+Test(auth, api_tokens_act_for_their_account_until_revoked)
+{
+	add("editor1", "editor", "long enough password");
+	add("agent1", "agent", "long enough password");
+	char err[256] = "";
+	const char *t = auth_token_add(db, A, "editor1", err, sizeof err);
+	cr_assert_not_null(t, "%s", err);
+	cr_assert_eq(strlen(t), 43);
+	cr_assert_eq(strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"), 43, "%s", t);
+	cr_assert_str_eq(text("SELECT count(*) FROM api_tokens WHERE token_hash = ?", t), "0",
+			 "the token itself stored");
+	cr_assert_str_eq(text("SELECT count(*) FROM api_tokens WHERE token_hash = ?", req_token_hash(A, t)), "1");
+	struct auth_user u;
+	cr_assert_eq(auth_token_user(db, A, t, &u), 1);
+	cr_assert_str_eq(u.login, "editor1");
+	cr_assert_eq(u.roles, AUTH_EDITOR);
+	cr_assert_null(u.csrf);
+	cr_assert_eq(auth_token_user(db, A, "x", &u), 0);
+	cr_assert_eq(auth_token_user(db, A, NULL, &u), 0);
+	char other[44];
+	memcpy(other, t, 44);
+	other[0] = other[0] == 'A' ? 'B' : 'A';
+	cr_assert_eq(auth_token_user(db, A, other, &u), 0, "one character changed");
+	cr_assert_null(auth_token_add(db, A, "nobody", err, sizeof err));
+	cr_assert(strstr(err, "nobody"), "%s", err);
+	/* One token revoked; the account's others with --login. */
+	const char *t2 = auth_token_add(db, A, "editor1", err, sizeof err);
+	const char *t3 = auth_token_add(db, A, "editor1", err, sizeof err);
+	const char *ta = auth_token_add(db, A, "agent1", err, sizeof err);
+	cr_assert(t2 && t3 && ta);
+	cr_assert_eq(auth_token_revoke(db, t), 1);
+	cr_assert_eq(auth_token_revoke(db, t), 0, "revoked already");
+	cr_assert_eq(auth_token_user(db, A, t, &u), 0);
+	cr_assert_eq(auth_token_user(db, A, t2, &u), 1);
+	cr_assert_eq(auth_token_revoke_login(db, "editor1"), 2);
+	cr_assert_eq(auth_token_user(db, A, t3, &u), 0);
+	cr_assert_eq(auth_token_user(db, A, ta, &u), 1, "another account's token");
+	cr_assert_eq(u.roles, AUTH_AGENT);
+	cr_assert_eq(db_exec(db, "UPDATE users SET disabled = 1 WHERE login = 'agent1'"), DB_OK);
+	cr_assert_eq(auth_token_user(db, A, ta, &u), 0, "a disabled account's token");
+	cr_assert_null(auth_token_add(db, A, "agent1", err, sizeof err), "no token for a disabled account");
+}

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 Test(search_log, a_click_marks_one_search_of_its_query)
 {
@@ -97,6 +98,60 @@ Test(search_log, a_large_queue_arrives_whole_across_transactions)
 	struct arena *a = arena_new();
 	cr_assert_str_eq(db_text(db, a, "SELECT count(*) FROM search_log WHERE '' = ?", ""), "450");
 	cr_assert_str_eq(db_text(db, a, "SELECT query FROM search_log WHERE clicked = ?", "last-one"), "запрос 449");
+	arena_free(a);
+	search_log_free(l);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* Insights: searches grouped by their normalized words (case, ё, punctuation, spaces), by kind
+ * (all, found nothing, results but no click), within the days asked for, most frequent first. */
+Test(search_log, insights_group_searches_by_normalized_text)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
+	struct search_log *l = search_log_new(300);
+	const char *zero[] = {"Ёлка  доставка", "елка доставка!", "ЕЛКА ДОСТАВКА", "вернуть деньги"};
+	for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+		search_log_add(l, "127.0.0.1", zero[i], 0, 100);
+	search_log_add(l, "127.0.0.1", "Забыл пароль", 4, 100);
+	search_log_add(l, "127.0.0.1", "забыл пароль?", 4, 100);
+	search_log_add(l, "127.0.0.1", "трек номер", 2, 100);
+	cr_assert(search_log_flush(l, db));
+	search_log_click(l, "трек номер", "track-order");
+	cr_assert(search_log_flush(l, db));
+	/* An old search (40 days ago) counts only in a window that reaches it. */
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO search_log(id, at, query, results, micros) VALUES (?, ?, ?, ?, ?)");
+	cr_assert_not_null(st);
+	db_bind_int(st, 1, 1);
+	db_bind_int(st, 2, (int64_t)time(NULL) - 40 * 86400);
+	db_bind_text(st, 3, "вернуть деньги");
+	db_bind_int(st, 4, 0);
+	db_bind_int(st, 5, 100);
+	cr_assert_eq(db_step(st), DB_DONE);
+	db_finalize(st);
+	struct arena *a = arena_new();
+	struct search_log_group *g;
+	int n = search_log_groups(db, a, SEARCH_LOG_ZERO, 30, 10, &g);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(g[0].query, "елка доставка");
+	cr_assert_eq(g[0].count, 3);
+	cr_assert_str_eq(g[1].query, "вернуть деньги");
+	cr_assert_eq(g[1].count, 1, "the search of 40 days ago is outside 30 days");
+	n = search_log_groups(db, a, SEARCH_LOG_ZERO, 60, 10, &g);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(g[1].count, 2, "within 60 days");
+	n = search_log_groups(db, a, SEARCH_LOG_NO_CLICK, 30, 10, &g);
+	cr_assert_eq(n, 1, "the clicked search and those without results are not in it");
+	cr_assert_str_eq(g[0].query, "забыл пароль");
+	cr_assert_eq(g[0].count, 2);
+	n = search_log_groups(db, a, SEARCH_LOG_ALL, 30, 2, &g);
+	cr_assert_eq(n, 2, "at most max groups");
+	cr_assert_str_eq(g[0].query, "елка доставка");
+	cr_assert_str_eq(g[1].query, "забыл пароль");
 	arena_free(a);
 	search_log_free(l);
 	db_close(db);

@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Serializes j (and frees it) as the response body. */
-static void send_json(struct ctx *c, int status, json_t *j)
+void api_send_json(struct ctx *c, int status, json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(j);
@@ -33,7 +32,7 @@ static void send_json(struct ctx *c, int status, json_t *j)
 void api_error(struct ctx *c, int status, const char *code, const char *message)
 {
 	c->resp->cache_control = "no-store";
-	send_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+	api_send_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
 }
 
 static void db_failed(struct ctx *c)
@@ -104,7 +103,7 @@ void api_sections(struct ctx *c)
 		json_array_append_new(arr,
 				      json_pack("{s:s,s:s,s:s,s:i}", "slug", secs[i].slug, "title", secs[i].title,
 						"description", secs[i].description, "articles", secs[i].n_articles));
-	send_json(c, 200, arr);
+	api_send_json(c, 200, arr);
 }
 
 void api_section(struct ctx *c)
@@ -130,11 +129,11 @@ void api_section(struct ctx *c)
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "slug", arts[i].slug, "title",
 						     arts[i].title, "summary", arts[i].summary, "updated",
 						     arts[i].updated, "url", arena_printf(a, "/a/%s", arts[i].slug)));
-	send_json(c, 200,
-		  json_pack("{s:s,s:s,s:s,s:i,s:o,s:i,s:i,s:i,s:s?}", "slug", sec.slug, "title", sec.title,
-			    "description", sec.description, "position", sec.position, "articles", arr, "page", c->page,
-			    "pages", pages, "total", sec.n_articles, "next",
-			    c->page < pages ? page_url(a, path, c->page + 1) : NULL));
+	api_send_json(c, 200,
+		      json_pack("{s:s,s:s,s:s,s:i,s:o,s:i,s:i,s:i,s:s?}", "slug", sec.slug, "title", sec.title,
+				"description", sec.description, "position", sec.position, "articles", arr, "page",
+				c->page, "pages", pages, "total", sec.n_articles, "next",
+				c->page < pages ? page_url(a, path, c->page + 1) : NULL));
 }
 
 void api_article(struct ctx *c)
@@ -167,7 +166,7 @@ void api_article(struct ctx *c)
 		      list_json(a, t->keywords), "related", related, "variants", variants, "foreign", v.foreign,
 		      "updated", t->updated, "html", html, "url", arena_printf(a, "/a/%s", t->slug));
 	free(html);
-	send_json(c, 200, j);
+	api_send_json(c, 200, j);
 }
 
 /* The integer parameter name, when given, into *v: false when it is not a number within [lo, hi]
@@ -217,9 +216,9 @@ void api_search(struct ctx *c)
 		    results, json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "slug", r.hits[i].slug, "title", r.hits[i].title,
 				       "section", r.hits[i].section, "snippet", r.hits[i].snippet_html, "url",
 				       arena_printf(a, "/a/%s", r.hits[i].slug), "score", r.hits[i].score));
-	send_json(c, 200,
-		  json_pack("{s:s,s:i,s:s?,s:o}", "query", q, "total", r.total, "corrected", r.corrected, "results",
-			    results));
+	api_send_json(c, 200,
+		      json_pack("{s:s,s:i,s:s?,s:o}", "query", q, "total", r.total, "corrected", r.corrected, "results",
+				results));
 }
 
 /* GET /api/v1/insights/searches?kind=zero|noclick|all&days=N&limit=N (an editor's token):
@@ -251,5 +250,5 @@ void api_insights_searches(struct ctx *c)
 		json_array_append_new(out,
 				      json_pack("{s:s,s:I}", "query", g[i].query, "count", (json_int_t)g[i].count));
 	c->resp->cache_control = "no-store";
-	send_json(c, 200, out);
+	api_send_json(c, 200, out);
 }

@@ -31,6 +31,14 @@ bool api_request_input_from_json(struct arena *a, const char *body, size_t len, 
 				 struct req_errors *shape);
 /* Replaces the response with a JSON error. */
 void api_error(struct ctx *c, int status, const char *code, const char *message);
+/* Serializes j (a jansson value, freed) as the JSON body with status. */
+struct json_t;
+void api_send_json(struct ctx *c, int status, struct json_t *j);
+/* The editors' API (articles_api.c; role editor, by API token). */
+void api_article_put(struct ctx *c);
+void api_article_publish(struct ctx *c);
+void api_article_submit(struct ctx *c);
+void api_article_revisions(struct ctx *c);
 /* GET /api/v1/insights/searches (role editor, by API token): the grouped search log. */
 void api_insights_searches(struct ctx *c);
 

@@ -44,7 +44,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum method { M_GET = 1, M_POST = 2 };
+enum method { M_GET = 1, M_POST = 2, M_PUT = 4 };
 /* The role a route requires (bits of auth.h; an admin has them all). */
 enum role {
 	ROLE_ANYONE = 0,
@@ -64,7 +64,7 @@ enum flags {
 	R_BACK = 128,	     /* back office: run on the back-office threads (see app.h) */
 };
 /* What a route takes as a body. */
-enum body { B_NONE, B_FORM, B_JSON_OR_FORM };
+enum body { B_NONE, B_FORM, B_JSON_OR_FORM, B_JSON /* JSON only, up to the route's limit */ };
 
 #define KB 1024u
 /* A request with attachments: 25 MB of files and room for the text fields. */
@@ -119,6 +119,11 @@ static const struct route routes[] = {
 	{"/api/v1/topics",           M_GET,  api_topics,          ROLE_ANYONE, false, B_NONE,         0,            R_API | R_NODB},
 	{"/api/v1/requests",         M_POST, api_request_create,  ROLE_ANYONE, false, B_JSON_OR_FORM, REQUEST_BODY, R_API},
 	/* For automation: an API token (auth.h) of an editor or an admin. */
+	{"/api/v1/articles/{slug}",  M_PUT,  api_article_put,     ROLE_EDITOR, false, B_JSON,         2048 * KB,    R_API | R_BACK},
+	/* A body, if any, is JSON and ignored (room for a comment later). */
+	{"/api/v1/articles/{slug}/publish", M_POST, api_article_publish, ROLE_EDITOR, false, B_JSON,   16 * KB,      R_API | R_BACK},
+	{"/api/v1/articles/{slug}/submit", M_POST, api_article_submit, ROLE_EDITOR, false, B_JSON,    16 * KB,      R_API | R_BACK},
+	{"/api/v1/articles/{slug}/revisions", M_GET, api_article_revisions, ROLE_EDITOR, false, B_NONE, 0,          R_API | R_BACK},
 	{"/api/v1/insights/searches", M_GET, api_insights_searches, ROLE_EDITOR, false, B_NONE,      0,            R_API | R_BACK},
 	/* The desk. Login checks its own double-submit token (there is no session yet). */
 	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            R_BACK},
@@ -148,12 +153,13 @@ const char *const *app_route_methods(int *n)
 {
 	static const char *methods[N_ROUTES];
 	for (int i = 0; i < N_ROUTES; i++)
-		methods[i] = routes[i].method == M_POST ? "POST" : "GET";
+		methods[i] = routes[i].method == M_POST ? "POST" : routes[i].method == M_PUT ? "PUT" : "GET";
 	*n = N_ROUTES;
 	return methods;
 }
 
-/* Matches path against pattern; *arg gets the {…} segment. */
+/* Matches path against pattern; *arg gets the {…} segment (one non-empty path segment, which
+ * the rest of the pattern after it must follow exactly). */
 static bool match(const char *pattern, const char *path, struct arena *a, const char **arg)
 {
 	const char *brace = strchr(pattern, '{');
@@ -163,9 +169,11 @@ static bool match(const char *pattern, const char *path, struct arena *a, const 
 	if (strncmp(pattern, path, plen) != 0)
 		return false;
 	const char *rest = path + plen;
-	if (!*rest || strchr(rest, '/'))
+	size_t seg = strcspn(rest, "/");
+	const char *after = strchr(brace, '}') + 1;
+	if (!seg || strcmp(rest + seg, after) != 0)
 		return false;
-	*arg = arena_strdup(a, rest);
+	*arg = arena_strndup(a, rest, seg);
 	return true;
 }
 
@@ -232,6 +240,11 @@ static bool media_type_is(const char *ct, const char *type)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
 }
 
+static bool api_json_type_ok(const char *ct)
+{
+	return media_type_is(ct, "application/json");
+}
+
 static bool api_body_type_ok(const char *ct)
 {
 	return media_type_is(ct, "application/json") || media_type_is(ct, "multipart/form-data");
@@ -288,12 +301,12 @@ static bool same_origin(const struct ctx *c)
 void app_prepare(void *appv, struct http_request *req, struct http_body_rules *rules)
 {
 	struct app *app = appv;
-	bool post = !strcmp(req->method, "POST");
+	enum method m = !strcmp(req->method, "POST") ? M_POST : !strcmp(req->method, "PUT") ? M_PUT : M_GET;
 	*rules = (struct http_body_rules){.kind = HTTP_BODY_NONE};
-	for (int i = 0; post && i < N_ROUTES; i++) {
+	for (int i = 0; m != M_GET && i < N_ROUTES; i++) {
 		const char *arg;
 		const struct route *r = &routes[i];
-		if (r->method != M_POST || !match(r->pattern, req->path, req->arena, &arg))
+		if (r->method != m || !match(r->pattern, req->path, req->arena, &arg))
 			continue;
 		const char *ct = http_header(req, "Content-Type");
 		bool multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
@@ -302,7 +315,7 @@ void app_prepare(void *appv, struct http_request *req, struct http_body_rules *r
 		    .kind = form		? HTTP_BODY_FORM
 			    : r->body == B_NONE ? HTTP_BODY_NONE
 						: HTTP_BODY_RAW,
-		    .max_bytes = form ? r->body_limit : 64 * KB, /* JSON carries no files */
+		    .max_bytes = form || r->body == B_JSON ? r->body_limit : 64 * KB, /* JSON carries no files */
 		    .max_field_bytes = 64 * KB,
 		    .max_files = REQ_MAX_FILES,
 		    .max_file_bytes = REQ_MAX_FILE_BYTES,
@@ -443,7 +456,7 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 	if (req->reject)
 		return refuse(&c, api, req->reject);
 	bool get = !strcmp(req->method, "GET") || req->head;
-	bool post = !strcmp(req->method, "POST");
+	bool post = !strcmp(req->method, "POST"), put = !strcmp(req->method, "PUT");
 	const struct route *r = NULL;
 	unsigned allowed = 0;
 	for (int i = 0; i < N_ROUTES; i++) {
@@ -451,7 +464,8 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 		if (!match(routes[i].pattern, req->path, req->arena, &arg))
 			continue;
 		allowed |= routes[i].method;
-		if (!r && ((get && routes[i].method == M_GET) || (post && routes[i].method == M_POST))) {
+		if (!r && ((get && routes[i].method == M_GET) || (post && routes[i].method == M_POST) ||
+			   (put && routes[i].method == M_PUT))) {
 			r = &routes[i];
 			req->route = i;
 			c.arg = arg;
@@ -460,16 +474,21 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 	if (!allowed)
 		return refuse(&c, api, 404);
 	if (!r) {
-		resp->allow = (allowed & M_GET) && (allowed & M_POST) ? "GET, HEAD, POST"
-			      : (allowed & M_POST)		      ? "POST"
-								      : "GET, HEAD";
+		resp->allow = arena_printf(req->arena, "%s%s%s", (allowed & M_GET) ? "GET, HEAD" : "",
+					   (allowed & M_POST) ? ((allowed & M_GET) ? ", POST" : "POST") : "",
+					   (allowed & M_PUT) ? ((allowed & (M_GET | M_POST)) ? ", PUT" : "PUT") : "");
 		return refuse(&c, api, 405);
 	}
 	if (post && !(r->flags & R_API) && !same_origin(&c))
 		return page_error(&c, 403,
 				  "Форма отправлена с другого сайта. Откройте страницу на нашем сайте и "
 				  "отправьте форму оттуда.");
-	if (post && (r->flags & R_API) && r->body != B_NONE && !api_body_type_ok(http_header(req, "Content-Type")))
+	if ((post || put) && (r->flags & R_API) && r->body == B_JSON && (put || req->body_len > 0) &&
+	    !api_json_type_ok(http_header(req, "Content-Type")))
+		return api_error(&c, 415, "unsupported_media_type",
+				 "Неподдерживаемый формат данных: отправьте JSON (Content-Type: application/json).");
+	if ((post || put) && (r->flags & R_API) && r->body == B_JSON_OR_FORM &&
+	    !api_body_type_ok(http_header(req, "Content-Type")))
 		return api_error(&c, 415, "unsupported_media_type",
 				 "Неподдерживаемый формат данных: отправьте JSON (Content-Type: application/json) "
 				 "или форму multipart/form-data.");

@@ -199,6 +199,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	    {"requests", "max_per_ip_hour", offsetof(struct config, max_per_ip_hour), 1, 1000000},
 	    {"requests", "max_per_member_day", offsetof(struct config, max_per_member_day), 1, 1000000},
 	    {"requests", "auto_close_days", offsetof(struct config, auto_close_days), 1, 3650},
+	    {"editors", "require_review", offsetof(struct config, require_review), 0, 1},
 	};
 	if (!strcmp(section, "countries")) {
 		if (!country_code_valid(key) || !*value) {

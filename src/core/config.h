@@ -81,6 +81,8 @@ struct config {
 	int max_per_ip_hour;		  /* new requests per client address per hour */
 	int max_per_member_day;		  /* new requests per member ID per day */
 	int auto_close_days;		  /* resolved requests close after this many days */
+	/* [editors] */
+	int require_review; /* 1: an editor's draft is published by another editor or an admin */
 	/* [topics], in the order listed; none = the built-in list (req_default_topics) */
 	struct topic *topics;
 	size_t n_topics;

@@ -65,7 +65,7 @@ size_t utf8_cut(const char *s, size_t len, size_t max)
 bool slug_valid(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 64 || s[0] == '-' || s[n - 1] == '-')
+	if (n == 0 || n > 80)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))

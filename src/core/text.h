@@ -27,7 +27,7 @@ size_t utf8_cut(const char *s, size_t len, size_t max);
  * and zero-width or invisible characters (U+180E, U+200B..U+200D, U+2060..U+2064, U+FEFF).
  */
 size_t utf8_invisible(const char *s, size_t n, unsigned *cp);
-/* [a-z0-9-], 1..64 characters, not starting or ending with '-'. */
+/* [a-z0-9-]{1,80} (issue #10's rule for slugs, sections' too). */
 bool slug_valid(const char *s);
 /* Two upper-case ASCII letters. */
 bool country_code_valid(const char *s);

@@ -462,6 +462,54 @@ const struct migration schema_migrations[] = {
      "  token_hash " TXT " NOT NULL UNIQUE,"
      "  created BIGINT NOT NULL,"
      "  revoked BIGINT);"},
+    /* Issue #10, revisions of articles (kb.h): every saved state, numbered per slug; the articles
+     * there are become their revision 1 (and up, one per country text), published. */
+    {13,
+     "CREATE TABLE article_revisions ("
+     "  id INTEGER PRIMARY KEY,"
+     "  slug TEXT NOT NULL,"
+     "  n INTEGER NOT NULL,"
+     "  country TEXT NOT NULL DEFAULT '',"
+     "  status TEXT NOT NULL CHECK (status IN ('draft', 'review', 'published', 'superseded')),"
+     "  section TEXT NOT NULL,"
+     "  title TEXT NOT NULL,"
+     "  summary TEXT NOT NULL DEFAULT '',"
+     "  countries TEXT NOT NULL DEFAULT '',"
+     "  keywords TEXT NOT NULL DEFAULT '',"
+     "  related TEXT NOT NULL DEFAULT '',"
+     "  body TEXT NOT NULL,"
+     "  author INTEGER REFERENCES users(id),"
+     "  created BIGINT NOT NULL,"
+     "  message TEXT NOT NULL DEFAULT '',"
+     "  UNIQUE (slug, n));"
+     "CREATE INDEX article_revisions_state ON article_revisions(slug, country, status);"
+     "INSERT INTO article_revisions(slug, n, country, status, section, title, summary, countries, keywords, related, "
+     "  body, author, created, message) SELECT slug, ROW_NUMBER() OVER (PARTITION BY slug ORDER BY country), country, "
+     "  'published', section, title, summary, countries, keywords, related, body, NULL, CAST(strftime('%s', 'now') AS "
+     "INTEGER), 'импорт' FROM articles;",
+     /* PostgreSQL */
+     "CREATE TABLE article_revisions ("
+     "  " ID ","
+     "  slug " TXT " NOT NULL,"
+     "  n INTEGER NOT NULL,"
+     "  country " TXT " NOT NULL DEFAULT '',"
+     "  status " TXT " NOT NULL CHECK (status IN ('draft', 'review', 'published', 'superseded')),"
+     "  section " TXT " NOT NULL,"
+     "  title " TXT " NOT NULL,"
+     "  summary " TXT " NOT NULL DEFAULT '',"
+     "  countries " TXT " NOT NULL DEFAULT '',"
+     "  keywords " TXT " NOT NULL DEFAULT '',"
+     "  related " TXT " NOT NULL DEFAULT '',"
+     "  body " TXT " NOT NULL,"
+     "  author BIGINT REFERENCES users(id),"
+     "  created BIGINT NOT NULL,"
+     "  message " TXT " NOT NULL DEFAULT '',"
+     "  UNIQUE (slug, n));"
+     "CREATE INDEX article_revisions_state ON article_revisions(slug, country, status);"
+     "INSERT INTO article_revisions(slug, n, country, status, section, title, summary, countries, keywords, related, "
+     "  body, author, created, message) SELECT slug, ROW_NUMBER() OVER (PARTITION BY slug ORDER BY country), country, "
+     "  'published', section, title, summary, countries, keywords, related, body, NULL, CAST(extract(epoch FROM now()) "
+     "AS BIGINT), 'импорт' FROM articles;"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

@@ -2,6 +2,7 @@
 #include "desk.h"
 
 #include "../auth/auth.h"
+#include "../kb/kb.h"
 #include "../core/arena.h"
 #include "../db/db.h"
 #include "../mail/mail.h"
@@ -29,6 +30,7 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	    {"desk: counts per status", req_counts_sql, NULL, NULL},
 	    {"desk: session", auth_session_sql, NULL, NULL},
 	    {"api: bearer token", auth_token_user_sql, NULL, NULL},
+	    {"editors: revisions of an article", kb_revisions_sql, NULL, NULL},
 	    {"desk: request by number", req_view_by_number_sql, NULL, NULL},
 	    {"desk: request it was merged into", req_view_by_id_sql, NULL, NULL},
 	    {"desk: messages of a request", req_view_messages_sql, NULL, NULL},

@@ -4,6 +4,7 @@
  * -> import changes nothing).
  */
 #include "kb.h"
+#include "kb_int.h"
 
 #include "../core/arena.h"
 #include "../core/buf.h"
@@ -418,8 +419,19 @@ static void key_changed(struct changed_keys *ck, const char *slug, const char *c
 	ck->n++;
 }
 
-static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, struct changed_keys *ck, char *err,
-			size_t errlen)
+/* A changed text's state as its next revision, published (an import's), the one before it
+ * superseded (kb.h, revisions). */
+static bool record_revision(struct db *db, const struct kb_text *t)
+{
+	struct db_stmt *st = db_prepare(db, kb_supersede_sql);
+	bool ok = st && db_bind_text(st, 1, t->slug) == DB_OK && db_bind_text(st, 2, t->country) == DB_OK &&
+		  db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok && kb_revision_insert(db, t, "published", 0, "импорт") > 0;
+}
+
+static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, struct changed_keys *ck, bool revisions,
+			char *err, size_t errlen)
 {
 	/* The columns compared are NOT NULL, so <> says "differs" (no IS DISTINCT FROM needed). */
 	struct db_stmt *st =
@@ -498,8 +510,9 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 		}
 		g = end;
 	}
-	free(order);
-	for (size_t i = 0; ok && i < b->n_texts; i++) {
+	/* In (slug, country) order too: an article's revisions are numbered general text first. */
+	for (size_t k = 0; ok && k < b->n_texts; k++) {
+		size_t i = order[k];
 		const struct kb_text *t = &b->texts[i];
 		if (ok && !section_exists(db, t->section)) {
 			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)", b->files[i],
@@ -509,16 +522,20 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 		db_reset(up);
 		const char *v[] = {t->slug,    t->country,   t->section,  t->title,   t->summary,
 				   t->updated, t->countries, t->keywords, t->related, t->body};
-		for (int k = 0; k < 10; k++)
-			db_bind_text(up, k + 1, v[k]);
+		for (int col = 0; col < 10; col++)
+			db_bind_text(up, col + 1, v[col]);
 		if (ok && db_step(up) != DB_DONE)
 			ok = false;
+		long n = ok ? (long)db_changes(db) : 0;
+		if (ok && n > 0 && revisions)
+			ok = record_revision(db, t);
 		if (!ok)
 			fail(err, errlen, "%s: database: %s", b->files[i], db_errmsg(db));
-		else if (db_changes(db) > 0)
+		else if (n > 0)
 			key_changed(ck, t->slug, t->country);
-		*changed += (long)db_changes(db);
+		*changed += n;
 	}
+	free(order);
 	db_finalize(existing);
 	db_finalize(del);
 	db_finalize(up);
@@ -583,14 +600,12 @@ static bool log_changes(struct db *db, int64_t v, const struct changed_keys *ck,
 	return ok;
 }
 
-bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
+bool kb_write_batch(struct db *db, const struct kb_batch *b, bool revisions, long *changed, char *err, size_t errlen)
 {
 	long n = 0;
-	if (db_begin_write(db) != DB_OK)
-		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
 	struct changed_keys *ck = xcalloc(1, sizeof *ck);
 	bool synonyms_changed = false;
-	bool ok = import_rows(db, b, &n, ck, err, errlen) && check_references(db, b, err, errlen);
+	bool ok = import_rows(db, b, &n, ck, revisions, err, errlen) && check_references(db, b, err, errlen);
 	if (ok && b->synonyms) {
 		struct db_stmt *st =
 		    db_prepare(db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
@@ -626,6 +641,16 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 			fail(err, errlen, "database: %s", db_errmsg(db));
 	}
 	free(ck);
+	*changed = ok ? n : 0;
+	return ok;
+}
+
+bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
+{
+	long n = 0;
+	if (db_begin_write(db) != DB_OK)
+		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
+	bool ok = kb_write_batch(db, b, true, &n, err, errlen);
 	if (ok && db_commit(db) != DB_OK)
 		ok = fail(err, errlen, "commit failed: %s", db_errmsg(db));
 	if (!ok)

@@ -145,4 +145,55 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 /* Writes every section and text to dir (created if needed) in the canonical content format. */
 bool kb_export(struct db *db, const char *dir, char *err, size_t errlen);
 
+/* ---- revisions (revisions.c; issue #10, the editors' workspace) ---- */
+/*
+ * Every saved state of an article's text is a row of `article_revisions` (owned here), numbered
+ * per slug from 1, with the country it is for ("" the general text), its author (a desk
+ * account; none for an import), time, message and status:
+ *   draft      saved, not published (readers never see it);
+ *   review     submitted for review ([editors] require_review);
+ *   published  the text the portal shows for its (slug, country);
+ *   superseded published once, replaced since.
+ * The portal reads only `articles`, the published state: publishing a revision writes its text
+ * through the import's path (kb_write_batch: the change log, the content version and the
+ * notification every node follows), so the search index and the page caches follow at once on
+ * every node. An import records each text it changes as a published revision ("импорт").
+ */
+struct kb_revision {
+	int64_t n;
+	const char *slug, *country, *status, *author, *message;
+	int64_t created;
+	struct kb_text text; /* body NULL in lists */
+};
+/* Saves t (slug, country, section, title, summary, keywords, related, body) as a draft by
+ * author: its revision number, or -1 with a message in err. The slug need not exist yet. base:
+ * the revision the editor started from (0: no check); when the article's newest revision is
+ * another one (someone saved in between), nothing is saved and KB_CONFLICT is returned with
+ * *newest set, so that the editor can compare both versions instead of overwriting. */
+#define KB_CONFLICT (-2)
+int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, const char *message, int64_t base,
+		      int64_t *newest, char *err, size_t errlen);
+/* Revision n of slug with its whole text: 1, 0 when there is none, -1 on error. */
+int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n, struct kb_revision *out);
+/* The revisions of slug, newest first (bodies not loaded): their count, -1 on error. */
+int kb_revisions(struct db *db, struct arena *a, const char *slug, struct kb_revision **out);
+extern const char kb_revisions_sql[]; /* for the plans test */
+enum kb_publish_result {
+	KB_PUBLISHED,	    /* *rev published */
+	KB_NO_DRAFT,	    /* no draft or revision in review to publish */
+	KB_REVIEW_REQUIRED, /* review required: not submitted, or submitted by the publisher */
+	KB_SUBMITTED,	    /* kb_submit: the draft is in review now */
+	KB_REFUSED,	    /* the text cannot be published (err says why: section, general text, related) */
+	KB_FAILED,	    /* database error */
+};
+/*
+ * Publishes the newest draft (or revision in review) of slug. With review required, only a
+ * revision in review, and only by someone other than its author, unless admin. *rev gets the
+ * revision concerned.
+ */
+enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publisher, bool admin, bool review_required,
+				  int64_t *rev, char *err, size_t errlen);
+/* Submits the newest draft of slug for review (KB_SUBMITTED, or KB_NO_DRAFT). */
+enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev);
+
 #endif

@@ -5,6 +5,7 @@ groups (GET /api/v1/insights/searches).
 Imported by run.py; runs on both engines (the harness gives commands the engine's --db).
 """
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -73,4 +74,131 @@ def _():
     eq(insights(s, ta).status, 401, "the agent's token after revoke --login")
     rc, out, err = spravka("token", "add", "--login", "nobody", "--data", s.data)
     check(rc != 0 and out == "" and "nobody" in err, f"a token for no account: {rc} {out!r} {err!r}")
+    s.stop()
+
+
+def put_article(s, token, slug, obj, content_type="application/json"):
+    body = obj if isinstance(obj, bytes) else json.dumps(obj, ensure_ascii=False).encode()
+    return s.req(f"/api/v1/articles/{slug}", "PUT",
+                 {"Authorization": f"Bearer {token}", "Content-Type": content_type}, body)
+
+
+def post_action(s, token, slug, action):
+    return s.req(f"/api/v1/articles/{slug}/{action}", "POST", {"Authorization": f"Bearer {token}"})
+
+
+def revisions(s, token, slug):
+    r = s.req(f"/api/v1/articles/{slug}/revisions", headers={"Authorization": f"Bearer {token}"})
+    eq(r.status, 200, f"revisions of {slug}: {r.text[:200]}")
+    return r.json()
+
+
+ARTICLE = {"title": "Как подключить выплаты на карту через API", "section": "payouts",
+           "summary": "Проверка API редакторов", "keywords": ["выплаты", "карта"],
+           "body": "Шаги настройки. Уникальное слово: квазиротатор.\n\n1. Откройте раздел.\n",
+           "message": "первая версия"}
+
+
+def searchable(s, word, slug):
+    r = s.req("/api/v1/search?" + urlencode({"q": word}))
+    return r.status == 200 and any(x.get("slug") == slug for x in r.json().get("results", []))
+
+
+@test("editors: PUT /api/v1/articles/{slug} saves a draft the portal does not show; publish makes it live "
+      "and searchable; a second draft leaves the live text until published; revisions newest first")
+def _():
+    s = server("articles")
+    account(s, "olga", "editor")
+    t = token_add(s, "olga")
+    slug = "api-payout-card"
+    r = put_article(s, t, slug, ARTICLE)
+    eq(r.status, 200, f"PUT: {r.text[:300]}")
+    eq(r.json(), {"revision": 1, "status": "draft"}, "PUT's answer")
+    eq(s.req(f"/a/{slug}").status, 404, "a draft on the portal")
+    revs = revisions(s, t, slug)
+    eq([(x["revision"], x["status"], x["author"], x["message"]) for x in revs],
+       [(1, "draft", "olga", "первая версия")], "revisions")
+    r = post_action(s, t, slug, "publish")
+    eq(r.status, 200, f"publish: {r.text[:300]}")
+    eq(r.json(), {"revision": 1, "status": "published"}, "publish's answer")
+    page = wait_for(lambda: (p := s.req(f"/a/{slug}")).status == 200 and p, 5, "the published article's page")
+    contains(page.text, "Как подключить выплаты на карту через API", what="the article page")
+    wait_for(lambda: searchable(s, "квазиротатор", slug), 5, "the new article found by search")
+    # A second draft: the live text stays until it is published.
+    second = dict(ARTICLE, title="Выплаты на карту: новая редакция", keywords="выплаты, карта, новое",
+                  message="вторая версия")
+    eq(put_article(s, t, slug, second).json(), {"revision": 2, "status": "draft"}, "the second draft")
+    contains(s.req(f"/a/{slug}").text, "Как подключить выплаты на карту через API", what="the live page")
+    eq(post_action(s, t, slug, "publish").json(), {"revision": 2, "status": "published"}, "second publish")
+    wait_for(lambda: "новая редакция" in s.req(f"/a/{slug}").text, 5, "the new title on the portal")
+    eq([(x["revision"], x["status"]) for x in revisions(s, t, slug)], [(2, "published"), (1, "superseded")],
+       "revisions after the second publication")
+    eq(post_action(s, t, slug, "publish").status, 404, "publish with no draft left")
+    # Two editors from revision 2: the second save is a conflict with both texts, not an overwrite.
+    eq(put_article(s, t, slug, dict(second, title="Правка первого", base_revision=2)).json()["revision"], 3,
+       "the first editor's save")
+    r = put_article(s, t, slug, dict(second, title="Правка второго", base_revision=2))
+    eq(r.status, 409, "the second editor's save")
+    j = r.json()["error"]
+    eq((j["code"], j["newest"], j["theirs"]["title"], j["yours"]["title"]),
+       ("conflict", 3, "Правка первого", "Правка второго"), "the conflict's answer")
+    eq(len(revisions(s, t, slug)), 3, "nothing saved by the conflicting save")
+    # An imported article's first state is revision 1, published, by the import.
+    revs = revisions(s, t, "password-reset")
+    eq([(x["revision"], x["status"], x["author"]) for x in revs], [(1, "published", "")], "an imported article")
+    s.stop()
+
+
+@test("editors: bad drafts are explained (422 per field, 400 slug or JSON, 415 not JSON), nothing saved; "
+      "no token 401, an agent 403")
+def _():
+    s = server("articles-bad")
+    account(s, "olga", "editor")
+    account(s, "ivan", "agent")
+    t = token_add(s, "olga")
+    for what, obj, field in (("no title", dict(ARTICLE, title=""), "title"),
+                             ("unknown section", dict(ARTICLE, section="nope"), "section"),
+                             ("no body", {k: v for k, v in ARTICLE.items() if k != "body"}, "body"),
+                             ("keywords of numbers", dict(ARTICLE, keywords=[1, 2]), "keywords"),
+                             ("unknown country", dict(ARTICLE, country="XX"), "country"),
+                             ("a title of 201 characters", dict(ARTICLE, title="я" * 201), "title")):
+        r = put_article(s, t, "bad-draft", obj)
+        eq(r.status, 422, what)
+        j = r.json()["error"]
+        eq(j["code"], "invalid", what)
+        check(field in j["fields"], f"{what}: fields {j['fields']}")
+    eq(put_article(s, t, "Bad_Slug", ARTICLE).status, 400, "a slug outside [a-z0-9-]")
+    eq(put_article(s, t, "a" * 81, ARTICLE).status, 400, "a slug of 81 characters")
+    eq(put_article(s, t, "bad-draft", b"{not json").status, 400, "malformed JSON")
+    eq(put_article(s, t, "bad-draft", ARTICLE, "text/plain").status, 415, "not JSON")
+    eq(s.req("/api/v1/articles/bad-draft/revisions", headers={"Authorization": f"Bearer {t}"}).status, 404,
+       "nothing saved")
+    r = s.req("/api/v1/articles/bad-draft", "PUT", {"Content-Type": "application/json"},
+              json.dumps(ARTICLE).encode())
+    eq(r.status, 401, "PUT without a token")
+    r = put_article(s, token_add(s, "ivan"), "bad-draft", ARTICLE)
+    eq(r.status, 403, "PUT with an agent's token")
+    s.stop()
+
+
+@test("editors: with [editors] require_review = 1 an editor's draft is published only after review, by "
+      "another editor (409 review_required before); an admin publishes directly")
+def _():
+    s = server("articles-review", editors={"require_review": "1"})
+    account(s, "olga", "editor")
+    account(s, "petr", "editor")
+    account(s, "root", "admin")
+    to, tp, ta = token_add(s, "olga"), token_add(s, "petr"), token_add(s, "root")
+    slug = "reviewed-article"
+    eq(put_article(s, to, slug, ARTICLE).status, 200, "draft")
+    r = post_action(s, to, slug, "publish")
+    eq(r.status, 409, "publish without review")
+    eq(r.json()["error"]["code"], "review_required", "the error code")
+    eq(post_action(s, to, slug, "submit").json(), {"revision": 1, "status": "review"}, "submitted")
+    eq(post_action(s, to, slug, "publish").status, 409, "the author publishing a draft in review")
+    eq(s.req(f"/a/{slug}").status, 404, "not live yet")
+    eq(post_action(s, tp, slug, "publish").json(), {"revision": 1, "status": "published"}, "another editor")
+    wait_for(lambda: s.req(f"/a/{slug}").status == 200, 5, "live after review")
+    eq(put_article(s, ta, slug, dict(ARTICLE, title="Правка администратора")).json()["revision"], 2, "admin draft")
+    eq(post_action(s, ta, slug, "publish").json(), {"revision": 2, "status": "published"}, "an admin publishes")
     s.stop()

@@ -142,7 +142,9 @@ Test(text, slugs_countries_dates)
 {
 	cr_assert(slug_valid("password-reset"));
 	cr_assert(!slug_valid("Password"));
-	cr_assert(!slug_valid("-a"));
+	cr_assert(slug_valid("-a"), "[a-z0-9-]{1,80}");
+	cr_assert(slug_valid("a234567890123456789012345678901234567890123456789012345678901234567890123456789"));
+	cr_assert(!slug_valid("a2345678901234567890123456789012345678901234567890123456789012345678901234567890x"));
 	cr_assert(!slug_valid("a/b"));
 	cr_assert(!slug_valid(""));
 	cr_assert(!slug_valid("../etc"));

@@ -467,3 +467,96 @@ Test(kb, titles_counts_and_the_change_log_window)
 	cr_assert_str_eq(db_text(f.db, f.a, "SELECT log_from FROM content_state WHERE id = 1 AND '' = ?", ""), "51");
 	teardown(&f);
 }
+
+/* An account for the revisions' authors (users is auth's table; a row is enough here). */
+static int64_t editor_id(struct fixture *f, const char *login)
+{
+	struct db_stmt *st = db_prepare(f->db, "INSERT INTO users(login, role, password_hash, created) VALUES (?, "
+					       "'editor', 'x', 0) RETURNING id");
+	cr_assert_not_null(st, "%s", db_errmsg(f->db));
+	db_bind_text(st, 1, login);
+	cr_assert_eq(db_step(st), DB_ROW, "%s", db_errmsg(f->db));
+	int64_t id = db_col_int(st, 0);
+	db_finalize(st);
+	return id;
+}
+
+/* Revisions: an import's texts are published revisions; a draft stays off the portal until it is
+ * published, then replaces the live text and bumps the content version (the change log names it);
+ * with review required only a revision in review is published, by someone else or an admin; a
+ * draft that cannot be published (a variant without a general text) is refused, nothing changes. */
+Test(kb, drafts_review_and_publishing)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	struct kb_revision *r;
+	cr_assert_eq(kb_revisions(f.db, f.a, "payout-setup", &r), 2, "general text and variant: two revisions");
+	cr_assert_str_eq(r[0].status, "published");
+	cr_assert_str_eq(r[0].message, "импорт");
+	cr_assert_str_eq(r[0].author, "");
+	int64_t olga = editor_id(&f, "olga"), petr = editor_id(&f, "petr");
+	struct kb_text t = {.slug = "payout-setup",
+			    .country = "",
+			    .section = "payouts",
+			    .title = "Новая редакция",
+			    .summary = "",
+			    .countries = "",
+			    .keywords = "выплаты",
+			    .related = "faq-one",
+			    .body = "Новый текст.\n"};
+	int64_t newest = 0;
+	cr_assert_eq(kb_draft_save(f.db, &t, olga, "правка", 1, &newest, err, sizeof err), KB_CONFLICT,
+		     "started from revision 1, revision 2 exists");
+	cr_assert_eq(newest, 2);
+	cr_assert_eq(kb_draft_save(f.db, &t, olga, "правка", 2, &newest, err, sizeof err), 3, "%s", err);
+	struct kb_revision one;
+	cr_assert_eq(kb_revision_get(f.db, f.a, "payout-setup", 3, &one), 1);
+	cr_assert_str_eq(one.text.body, "Новый текст.\n");
+	cr_assert_str_eq(one.author, "olga");
+	cr_assert_eq(kb_revision_get(f.db, f.a, "payout-setup", 9, &one), 0);
+	struct kb_view v;
+	cr_assert_eq(kb_article_for(f.db, f.a, "payout-setup", "RU", &v), 1);
+	cr_assert_str_eq(v.text.title, "Как настроить выплаты", "the draft is not live");
+	int64_t version = kb_content_version(f.db, NULL), rev;
+	cr_assert_eq(kb_publish(f.db, "payout-setup", olga, false, true, &rev, err, sizeof err), KB_REVIEW_REQUIRED);
+	cr_assert_eq(kb_submit(f.db, "payout-setup", &rev), KB_SUBMITTED);
+	cr_assert_eq(rev, 3);
+	cr_assert_eq(kb_publish(f.db, "payout-setup", olga, false, true, &rev, err, sizeof err), KB_REVIEW_REQUIRED,
+		     "its author");
+	cr_assert_eq(kb_publish(f.db, "payout-setup", petr, false, true, &rev, err, sizeof err), KB_PUBLISHED, "%s",
+		     err);
+	cr_assert_eq(kb_article_for(f.db, f.a, "payout-setup", "RU", &v), 1);
+	cr_assert_str_eq(v.text.title, "Новая редакция");
+	cr_assert_eq(v.n_variants, 1, "the variant stays");
+	cr_assert_gt(kb_content_version(f.db, NULL), version);
+	struct kb_change *ch;
+	cr_assert_eq(kb_changes_since(f.db, f.a, version, &ch), 1);
+	cr_assert_str_eq(ch[0].text.slug, "payout-setup");
+	cr_assert_str_eq(ch[0].text.country, "");
+	cr_assert_eq(kb_revisions(f.db, f.a, "payout-setup", &r), 3);
+	cr_assert_str_eq(r[0].status, "published");
+	cr_assert_str_eq(r[0].author, "olga");
+	cr_assert_str_eq(r[2].status, "superseded", "the general text's first revision");
+	cr_assert_str_eq(r[1].status, "published", "the variant's stays published");
+	cr_assert_eq(kb_publish(f.db, "payout-setup", olga, true, true, &rev, err, sizeof err), KB_NO_DRAFT);
+	/* A new article's variant before any general text: refused, nothing published. */
+	struct kb_text orphan = {.slug = "new-article",
+				 .country = "KZ",
+				 .section = "payouts",
+				 .title = "Только KZ",
+				 .summary = "",
+				 .countries = "",
+				 .keywords = "",
+				 .related = "",
+				 .body = "Текст.\n"};
+	cr_assert_eq(kb_draft_save(f.db, &orphan, olga, "", 0, &newest, err, sizeof err), 1);
+	cr_assert_eq(kb_publish(f.db, "new-article", olga, true, false, &rev, err, sizeof err), KB_REFUSED);
+	cr_assert(strstr(err, "general text"), "%s", err);
+	cr_assert_eq(kb_article_for(f.db, f.a, "new-article", "KZ", &v), 0);
+	cr_assert_eq(kb_revisions(f.db, f.a, "new-article", &r), 1);
+	cr_assert_str_eq(r[0].status, "draft", "still a draft");
+	teardown(&f);
+}

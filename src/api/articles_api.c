@@ -1,0 +1,252 @@
+/*
+ * The editors' API (issue #10): drafts, publishing and the history of articles, for automation
+ * and migrations, with a personal API token (auth.h; the route table checks it and the role).
+ *   PUT  /api/v1/articles/{slug}            {title, section, summary, keywords, body, country?,
+ *                                            related?, message?} -> {"revision": N, "status": "draft"}
+ *   POST /api/v1/articles/{slug}/submit     the newest draft goes to review
+ *   POST /api/v1/articles/{slug}/publish    the newest draft (or revision in review) goes live;
+ *                                            409 review_required when [editors] require_review
+ *                                            asks for another editor's approval
+ *   GET  /api/v1/articles/{slug}/revisions  newest first
+ * The texts are checked as the content directory's are (docs/content.md); Markdown stays in safe
+ * mode wherever it is rendered.
+ */
+#include "api.h"
+
+#include "../auth/auth.h"
+#include "../core/arena.h"
+#include "../core/config.h"
+#include "../core/text.h"
+#include "../ctx/ctx.h"
+#include "../kb/kb.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_TITLE 200
+#define MAX_SUMMARY 500
+#define MAX_KEYWORDS 1000
+#define MAX_MESSAGE 500
+#define MAX_BODY (1 << 20)
+
+struct fields {
+	json_t *errors; /* field -> message */
+};
+
+static void field_error(struct fields *f, const char *name, const char *message)
+{
+	if (!json_object_get(f->errors, name))
+		json_object_set_new(f->errors, name, json_string(message));
+}
+
+/* A string member of o: "" when absent (required: an error), NULL when of another type. */
+static const char *text_of(struct fields *f, json_t *o, const char *name, bool required, size_t max_chars)
+{
+	json_t *v = json_object_get(o, name);
+	if (!v || json_is_null(v)) {
+		if (required)
+			field_error(f, name, "Заполните это поле.");
+		return "";
+	}
+	if (!json_is_string(v)) {
+		field_error(f, name, "Ожидается строка.");
+		return "";
+	}
+	const char *s = json_string_value(v);
+	bool clean = strlen(s) == json_string_length(v); /* no NUL inside */
+	for (const unsigned char *p = (const unsigned char *)s; clean && *p; p++)
+		clean = *p >= 0x20 || *p == '\n' || *p == '\r' || *p == '\t';
+	if (!clean) {
+		field_error(f, name, "Текст содержит управляющие символы: уберите их.");
+		return "";
+	}
+	if (required && !*s)
+		field_error(f, name, "Заполните это поле.");
+	else if (utf8_length(s) > max_chars)
+		field_error(f, name, "Слишком длинный текст.");
+	return s;
+}
+
+/* A list member (a comma-separated string or an array of strings) as "a, b, c". */
+static const char *list_of(struct fields *f, struct arena *a, json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+	if (!v || json_is_null(v) || json_is_string(v))
+		return arena_strdup(a, text_of(f, o, name, false, MAX_KEYWORDS)); /* o is freed before use */
+	if (!json_is_array(v)) {
+		field_error(f, name, "Ожидается строка через запятую или массив строк.");
+		return "";
+	}
+	json_t *joined = json_object();
+	struct buf b;
+	buf_init(&b, MAX_KEYWORDS * 4);
+	size_t i;
+	json_t *item;
+	json_array_foreach(v, i, item)
+	{
+		if (!json_is_string(item)) {
+			field_error(f, name, "Ожидается массив строк.");
+			break;
+		}
+		if (b.len)
+			buf_adds(&b, ", ");
+		buf_adds(&b, json_string_value(item));
+	}
+	json_object_set_new(joined, name, json_string(buf_failed(&b) ? "" : b.data ? b.data : ""));
+	if (buf_failed(&b))
+		field_error(f, name, "Слишком длинный список.");
+	buf_free(&b);
+	const char *s = arena_strdup(a, text_of(f, joined, name, false, MAX_KEYWORDS));
+	json_decref(joined);
+	return s;
+}
+
+/* 409: someone saved revision newest since the editor's base; both texts, to compare. */
+static void conflict(struct ctx *c, const struct kb_text *yours, int64_t newest)
+{
+	struct kb_revision theirs;
+	int found = kb_revision_get(c->db, c->req->arena, yours->slug, newest, &theirs);
+	json_t *t = found > 0 ? json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "revision", (json_int_t)newest, "author",
+					  theirs.author, "status", theirs.status, "title", theirs.text.title, "summary",
+					  theirs.text.summary, "body", theirs.text.body)
+			      : json_pack("{s:I}", "revision", (json_int_t)newest);
+	api_send_json(c, 409,
+		      json_pack("{s:{s:s,s:s,s:I,s:o,s:{s:s,s:s,s:s}}}", "error", "code", "conflict", "message",
+				"Пока вы правили статью, её сохранил кто-то ещё. Сравните обе версии и сохраните "
+				"свою ещё раз, указав base_revision новой версии.",
+				"newest", (json_int_t)newest, "theirs", t, "yours", "title", yours->title, "summary",
+				yours->summary, "body", yours->body));
+}
+
+void api_article_put(struct ctx *c)
+{
+	struct http_request *req = c->req;
+	struct arena *a = req->arena;
+	if (!slug_valid(c->arg))
+		return api_error(c, 400, "bad_slug",
+				 "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
+	json_error_t jerr;
+	json_t *o = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return api_error(c, 400, "bad_json", "Тело запроса — объект JSON с полями статьи.");
+	}
+	struct fields f = {.errors = json_object()};
+	struct kb_text t = {.slug = c->arg};
+	t.title = arena_strdup(a, text_of(&f, o, "title", true, MAX_TITLE));
+	t.section = arena_strdup(a, text_of(&f, o, "section", true, 80));
+	t.summary = arena_strdup(a, text_of(&f, o, "summary", false, MAX_SUMMARY));
+	t.body = arena_strdup(a, text_of(&f, o, "body", true, MAX_BODY));
+	t.country = arena_strdup(a, text_of(&f, o, "country", false, 2));
+	t.keywords = list_of(&f, a, o, "keywords");
+	t.related = list_of(&f, a, o, "related");
+	t.countries = list_of(&f, a, o, "countries");
+	const char *message = arena_strdup(a, text_of(&f, o, "message", false, MAX_MESSAGE));
+	json_t *bv = json_object_get(o, "base_revision");
+	json_int_t base = json_is_integer(bv) ? json_integer_value(bv) : 0;
+	if (bv && !json_is_null(bv) && (!json_is_integer(bv) || base < 1))
+		field_error(&f, "base_revision", "Номер версии, с которой начата правка: целое число от 1.");
+	json_decref(o);
+	if (*t.country && !config_country(&c->app->cfg, t.country))
+		field_error(&f, "country", "Такой страны нет в настройках справочного центра.");
+	if (*t.section && !json_object_get(f.errors, "section")) {
+		struct kb_section s;
+		int found = kb_section_name(c->db, a, t.section, &s);
+		if (found < 0) {
+			json_decref(f.errors);
+			return api_error(c, 503, "unavailable",
+					 "Справочный центр временно недоступен, попробуйте позже.");
+		}
+		if (!found)
+			field_error(&f, "section", "Такого раздела нет.");
+	}
+	if (json_object_size(f.errors)) {
+		api_send_json(c, 422,
+			      json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
+					"Проверьте поля статьи: в некоторых есть ошибки.", "fields", f.errors));
+		return;
+	}
+	json_decref(f.errors);
+	char err[512];
+	int64_t newest = 0;
+	int64_t n = kb_draft_save(c->db, &t, c->user->id, message, (int64_t)base, &newest, err, sizeof err);
+	if (n == KB_CONFLICT)
+		return conflict(c, &t, newest);
+	if (n < 0) {
+		fprintf(stderr, "spravka: a draft of %s was not saved: %s\n", t.slug, err);
+		return api_error(c, 503, "unavailable", "Не удалось сохранить черновик. Попробуйте ещё раз.");
+	}
+	api_send_json(c, 200, json_pack("{s:I,s:s}", "revision", (json_int_t)n, "status", "draft"));
+}
+
+static void publish_answer(struct ctx *c, enum kb_publish_result r, int64_t rev, const char *err)
+{
+	switch (r) {
+	case KB_PUBLISHED:
+		return api_send_json(c, 200,
+				     json_pack("{s:I,s:s}", "revision", (json_int_t)rev, "status", "published"));
+	case KB_SUBMITTED:
+		return api_send_json(c, 200, json_pack("{s:I,s:s}", "revision", (json_int_t)rev, "status", "review"));
+	case KB_NO_DRAFT:
+		return api_error(c, 404, "no_draft", "У статьи нет черновика для этого действия.");
+	case KB_REVIEW_REQUIRED:
+		return api_error(c, 409, "review_required",
+				 "Нужна проверка: отправьте черновик на проверку (submit), опубликовать его "
+				 "может другой редактор или администратор.");
+	case KB_REFUSED:
+		return api_send_json(c, 422,
+				     json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "cannot_publish", "message",
+					       "Черновик нельзя опубликовать: исправьте его и сохраните снова.",
+					       "detail", err));
+	case KB_FAILED:
+		break;
+	}
+	api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+}
+
+void api_article_publish(struct ctx *c)
+{
+	if (!slug_valid(c->arg))
+		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	int64_t rev;
+	char err[512] = "";
+	enum kb_publish_result r = kb_publish(c->db, c->arg, c->user->id, (c->user->roles & AUTH_ADMIN) != 0,
+					      c->app->cfg.require_review != 0, &rev, err, sizeof err);
+	publish_answer(c, r, rev, err);
+}
+
+void api_article_submit(struct ctx *c)
+{
+	if (!slug_valid(c->arg))
+		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	int64_t rev = 0;
+	enum kb_publish_result r = kb_submit(c->db, c->arg, &rev);
+	publish_answer(c, r, rev, "");
+}
+
+void api_article_revisions(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	struct kb_revision *r;
+	int n = slug_valid(c->arg) ? kb_revisions(c->db, a, c->arg, &r) : 0;
+	if (n < 0)
+		return api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+	if (n == 0)
+		return api_error(c, 404, "not_found", "У этой статьи нет ни одной версии.");
+	json_t *out = json_array();
+	for (int i = 0; i < n; i++) {
+		char when[32];
+		time_t t = (time_t)r[i].created;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_array_append_new(out, json_pack("{s:I,s:s,s:s?,s:s,s:s,s:s,s:s}", "revision", (json_int_t)r[i].n,
+						     "status", r[i].status, "country",
+						     *r[i].country ? r[i].country : NULL, "author", r[i].author, "time",
+						     when, "message", r[i].message, "title", r[i].text.title));
+	}
+	c->resp->cache_control = "no-store";
+	api_send_json(c, 200, out);
+}

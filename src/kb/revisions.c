@@ -1,0 +1,339 @@
+/*
+ * Revisions of articles (kb.h): drafts, review and publishing. A publication goes through
+ * kb_write_batch, as an import does, so that everything that follows content changes (the change
+ * log, the content version, the nodes' indexes and caches) follows it too.
+ */
+#include "kb.h"
+#include "kb_int.h"
+
+#include "../core/arena.h"
+#include "../db/db.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const char kb_supersede_sql[] =
+    "UPDATE article_revisions SET status = 'superseded' WHERE slug = ? AND country = ? AND status = 'published'";
+
+int64_t kb_revision_insert(struct db *db, const struct kb_text *t, const char *status, int64_t author,
+			   const char *message)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "INSERT INTO article_revisions(slug, n, country, status, section, title, summary, countries, keywords, "
+		"related, body, author, created, message) VALUES (?, (SELECT COALESCE(max(n), 0) + 1 FROM "
+		"article_revisions WHERE slug = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n");
+	if (!st)
+		return -1;
+	const char *v[] = {t->slug,    t->slug,	     t->country,  status,     t->section, t->title,
+			   t->summary, t->countries, t->keywords, t->related, t->body};
+	for (int i = 0; i < 11; i++)
+		db_bind_text(st, i + 1, v[i] ? v[i] : "");
+	if (author > 0)
+		db_bind_int(st, 12, author);
+	else
+		db_bind_null(st, 12);
+	db_bind_int(st, 13, (int64_t)time(NULL));
+	db_bind_text(st, 14, message ? message : "");
+	int64_t n = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
+	return n;
+}
+
+/* A write transaction in which nobody else changes slug's revisions (PostgreSQL: an advisory
+ * lock on the slug; SQLite's write lock is enough). */
+static bool begin_on(struct db *db, const char *slug)
+{
+	if (db_begin_write(db) != DB_OK)
+		return false;
+	char key[128];
+	snprintf(key, sizeof key, "article:%s", slug);
+	if (db_lock_key(db, key) != DB_OK) {
+		db_rollback(db);
+		return false;
+	}
+	return true;
+}
+
+static bool commit_or_roll_back(struct db *db, bool ok)
+{
+	if (ok && db_commit(db) == DB_OK)
+		return true;
+	db_rollback(db);
+	return false;
+}
+
+/* The newest revision number of slug (0: none), -1 on error. */
+static int64_t newest_of(struct db *db, const char *slug)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT COALESCE(max(n), 0) FROM article_revisions WHERE slug = ?");
+	int64_t n = st && db_bind_text(st, 1, slug) == DB_OK && db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
+	return n;
+}
+
+int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, const char *message, int64_t base,
+		      int64_t *newest, char *err, size_t errlen)
+{
+	if (!begin_on(db, t->slug)) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return -1;
+	}
+	if (base > 0) {
+		*newest = newest_of(db, t->slug);
+		if (*newest != base) {
+			db_rollback(db);
+			snprintf(err, errlen, "revision %lld was saved since revision %lld", (long long)*newest,
+				 (long long)base);
+			return *newest < 0 ? -1 : KB_CONFLICT;
+		}
+	}
+	int64_t n = kb_revision_insert(db, t, "draft", author, message);
+	if (n < 0)
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+	if (!commit_or_roll_back(db, n > 0)) {
+		if (n > 0)
+			snprintf(err, errlen, "commit failed: %s", db_errmsg(db));
+		return -1;
+	}
+	return n;
+}
+
+const char kb_revisions_sql[] =
+    "SELECT r.n, r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.title, r.section FROM "
+    "article_revisions r LEFT JOIN users u ON u.id = r.author WHERE r.slug = ? ORDER BY r.n DESC LIMIT 1000";
+
+int kb_revisions(struct db *db, struct arena *a, const char *slug, struct kb_revision **out)
+{
+	*out = NULL;
+	struct db_stmt *st = db_prepare(db, kb_revisions_sql);
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, slug);
+	int n = 0, cap = 16;
+	struct kb_revision *r = arena_alloc(a, (size_t)cap * sizeof *r);
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			struct kb_revision *more = arena_alloc(a, (size_t)cap * 2 * sizeof *r);
+			memcpy(more, r, (size_t)n * sizeof *r);
+			r = more;
+			cap *= 2;
+		}
+		r[n] = (struct kb_revision){
+		    .n = db_col_int(st, 0),
+		    .slug = arena_strdup(a, slug),
+		    .country = arena_strdup(a, db_col_text(st, 1)),
+		    .status = arena_strdup(a, db_col_text(st, 2)),
+		    .author = arena_strdup(a, db_col_text(st, 3)),
+		    .message = arena_strdup(a, db_col_text(st, 4)),
+		    .created = db_col_int(st, 5),
+		};
+		r[n].text = (struct kb_text){.slug = r[n].slug,
+					     .country = r[n].country,
+					     .title = arena_strdup(a, db_col_text(st, 6)),
+					     .section = arena_strdup(a, db_col_text(st, 7))};
+		n++;
+	}
+	db_finalize(st);
+	if (rc != DB_DONE)
+		return -1;
+	*out = r;
+	return n;
+}
+
+int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n, struct kb_revision *out)
+{
+	struct db_stmt *st = db_prepare(
+	    db,
+	    "SELECT r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.section, r.title, r.summary, "
+	    "r.countries, r.keywords, r.related, r.body FROM article_revisions r LEFT JOIN users u ON u.id = "
+	    "r.author WHERE r.slug = ? AND r.n = ?");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, slug);
+	db_bind_int(st, 2, n);
+	enum db_rc rc = db_step(st);
+	if (rc == DB_ROW) {
+		const char *c[12];
+		for (int i = 0; i < 12; i++)
+			c[i] = i == 4 ? NULL : arena_strdup(a, db_col_text(st, i));
+		*out = (struct kb_revision){.n = n,
+					    .slug = arena_strdup(a, slug),
+					    .country = c[0],
+					    .status = c[1],
+					    .author = c[2],
+					    .message = c[3],
+					    .created = db_col_int(st, 4)};
+		out->text = (struct kb_text){.slug = out->slug,
+					     .country = c[0],
+					     .section = c[5],
+					     .title = c[6],
+					     .summary = c[7],
+					     .countries = c[8],
+					     .keywords = c[9],
+					     .related = c[10],
+					     .body = c[11]};
+	}
+	db_finalize(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+/* The newest draft or revision in review of slug: its id, number, status, author and text. */
+struct pending {
+	int64_t id, n, author;
+	const char *status;
+	struct kb_text t;
+};
+
+static int pending_of(struct db *db, struct arena *a, const char *slug, struct pending *p)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT id, n, status, COALESCE(author, 0), country, section, title, summary, countries, keywords, "
+		"related, body FROM article_revisions WHERE slug = ? AND status IN ('draft', 'review') ORDER BY n "
+		"DESC LIMIT 1");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, slug);
+	enum db_rc rc = db_step(st);
+	if (rc == DB_ROW) {
+		const char *c[8];
+		for (int i = 0; i < 8; i++)
+			c[i] = arena_strdup(a, db_col_text(st, 4 + i));
+		*p = (struct pending){.id = db_col_int(st, 0),
+				      .n = db_col_int(st, 1),
+				      .status = arena_strdup(a, db_col_text(st, 2)),
+				      .author = db_col_int(st, 3),
+				      .t = {.slug = slug,
+					    .country = c[0],
+					    .section = c[1],
+					    .title = c[2],
+					    .summary = c[3],
+					    .countries = c[4],
+					    .keywords = c[5],
+					    .related = c[6],
+					    .body = c[7]}};
+	}
+	db_finalize(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+/* The batch that publishes p: the slug's published texts with p's in place of its country's. */
+static bool batch_with(struct db *db, struct arena *a, const struct pending *p, struct kb_batch *b)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT country, section, title, summary, updated, countries, keywords, "
+					    "related, body FROM articles WHERE slug = ? ORDER BY country");
+	if (!st)
+		return false;
+	db_bind_text(st, 1, p->t.slug);
+	size_t cap = 8, n = 0;
+	struct kb_text *t = arena_alloc(a, cap * sizeof *t);
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (!strcmp(db_col_text(st, 0), p->t.country))
+			continue;
+		if (n + 1 == cap) {
+			struct kb_text *more = arena_alloc(a, cap * 2 * sizeof *t);
+			memcpy(more, t, n * sizeof *t);
+			t = more;
+			cap *= 2;
+		}
+		const char *c[9];
+		for (int i = 0; i < 9; i++)
+			c[i] = arena_strdup(a, db_col_text(st, i));
+		t[n++] = (struct kb_text){.slug = p->t.slug,
+					  .country = c[0],
+					  .section = c[1],
+					  .title = c[2],
+					  .summary = c[3],
+					  .updated = c[4],
+					  .countries = c[5],
+					  .keywords = c[6],
+					  .related = c[7],
+					  .body = c[8]};
+	}
+	db_finalize(st);
+	if (rc != DB_DONE)
+		return false;
+	char today[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof today, "%Y-%m-%d", &tm);
+	t[n] = p->t;
+	t[n].updated = arena_strdup(a, today);
+	n++;
+	const char **files = arena_alloc(a, n * sizeof *files);
+	int *lines = arena_alloc(a, n * sizeof *lines);
+	for (size_t i = 0; i < n; i++) {
+		files[i] = arena_printf(a, "%s%s%s", p->t.slug, *t[i].country ? "." : "", t[i].country);
+		lines[i] = 0;
+	}
+	*b = (struct kb_batch){.texts = t, .n_texts = n, .files = files, .related_lines = lines};
+	return true;
+}
+
+enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publisher, bool admin, bool review_required,
+				  int64_t *rev, char *err, size_t errlen)
+{
+	*rev = 0;
+	snprintf(err, errlen, "database: unavailable");
+	if (!begin_on(db, slug)) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return KB_FAILED;
+	}
+	struct arena *a = arena_new();
+	struct pending p;
+	int found = pending_of(db, a, slug, &p);
+	enum kb_publish_result res = found < 0 ? KB_FAILED : found == 0 ? KB_NO_DRAFT : KB_PUBLISHED;
+	if (found > 0) {
+		*rev = p.n;
+		if (review_required && !admin && (strcmp(p.status, "review") != 0 || p.author == publisher))
+			res = KB_REVIEW_REQUIRED;
+	}
+	struct kb_batch b;
+	long changed = 0;
+	if (res == KB_PUBLISHED) {
+		if (!batch_with(db, a, &p, &b))
+			res = KB_FAILED;
+		else if (!kb_write_batch(db, &b, false, &changed, err, errlen))
+			res = KB_REFUSED;
+	}
+	if (res == KB_PUBLISHED) {
+		struct db_stmt *st = db_prepare(db, kb_supersede_sql);
+		bool ok = st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, p.t.country) == DB_OK &&
+			  db_step(st) == DB_DONE;
+		db_finalize(st);
+		st = ok ? db_prepare(db, "UPDATE article_revisions SET status = 'published' WHERE id = ?") : NULL;
+		ok = st && db_bind_int(st, 1, p.id) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+		if (!ok)
+			res = KB_FAILED;
+	}
+	if (res == KB_FAILED)
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+	if (!commit_or_roll_back(db, res == KB_PUBLISHED) && res == KB_PUBLISHED) {
+		snprintf(err, errlen, "commit failed: %s", db_errmsg(db));
+		res = KB_FAILED;
+	}
+	arena_free(a);
+	return res;
+}
+
+enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev)
+{
+	*rev = 0;
+	if (!begin_on(db, slug))
+		return KB_FAILED;
+	struct db_stmt *st = db_prepare(db, "UPDATE article_revisions SET status = 'review' WHERE id = (SELECT id FROM "
+					    "article_revisions WHERE slug = ? AND status = 'draft' ORDER BY n DESC "
+					    "LIMIT 1) RETURNING n");
+	enum db_rc rc = st && db_bind_text(st, 1, slug) == DB_OK ? db_step(st) : DB_ERR;
+	if (rc == DB_ROW)
+		*rev = db_col_int(st, 0);
+	db_finalize(st);
+	bool ok = rc == DB_ROW || rc == DB_DONE;
+	if (!commit_or_roll_back(db, ok))
+		return KB_FAILED;
+	return rc == DB_ROW ? KB_SUBMITTED : KB_NO_DRAFT;
+}

@@ -99,6 +99,16 @@ const char *db_query_plan(struct db *db, struct arena *a, const char *sql);
  * first if it broke, db_pg.c): DB_OK, or the error. For /healthz. */
 enum db_rc db_ping(struct db *db);
 
+/*
+ * Statements the calling thread has run so far, on any connection: what a request costs the
+ * database, for the metrics (the HTTP server reads it around each handler; work handed to
+ * another thread is counted by the thread that runs it). PostgreSQL: one per round trip (each
+ * execution, each prepare of a statement not yet cached on the connection, each db_exec, BEGIN,
+ * COMMIT, ROLLBACK). SQLite, counted the same way: one per statement started (a db_step after
+ * a prepare, a reset or the end of its rows), each db_exec, BEGIN, COMMIT, ROLLBACK.
+ */
+uint64_t db_thread_statements(void);
+
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t db_changes(struct db *db);
 /* Runs SQL without parameters or rows (may hold several statements). */
@@ -233,6 +243,13 @@ enum db_rc db_group_start(const char *target, int writers, struct db_group **out
 int db_group_writers(const struct db_group *g);
 /* Queues a job; its done() is called exactly once, on the writer thread. */
 void db_group_submit(struct db_group *g, struct db_job *job);
+/* What the writers did so far: batches committed or failed, jobs run, and the statements they
+ * ran (db_thread_statements: the batches' BEGIN, savepoints and COMMIT, the jobs' statements
+ * and those of their done()). Readable from any thread at any time. */
+struct db_group_stats {
+	uint64_t batches, jobs, statements;
+};
+void db_group_stats(struct db_group *g, struct db_group_stats *out);
 /* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */
 void db_group_stop(struct db_group *g);
 /*

@@ -26,7 +26,8 @@ struct db_group {
 	struct writer w[DB_GROUP_MAX_WRITERS];
 	int n;
 	struct work_queue q;
-	atomic_bool abandoned; /* db_group_abandon */
+	atomic_bool abandoned;			    /* db_group_abandon */
+	_Atomic uint64_t batches, jobs, statements; /* db_group_stats */
 };
 
 /* Runs one batch in one transaction on db, then tells every job how it ended. */
@@ -82,9 +83,15 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
+	struct db_group *g = w->g;
 	struct work *batch[MAX_BATCH];
-	for (int n; (n = work_queue_take(&w->g->q, batch, MAX_BATCH));)
-		run_batch(w->g, w->db, batch, n);
+	for (int n; (n = work_queue_take(&g->q, batch, MAX_BATCH));) {
+		uint64_t before = db_thread_statements();
+		run_batch(g, w->db, batch, n);
+		atomic_fetch_add_explicit(&g->statements, db_thread_statements() - before, memory_order_relaxed);
+		atomic_fetch_add_explicit(&g->jobs, (uint64_t)n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&g->batches, 1, memory_order_relaxed);
+	}
 	return NULL;
 }
 
@@ -131,6 +138,13 @@ enum db_rc db_group_start(const char *target, int writers, struct db_group **out
 int db_group_writers(const struct db_group *g)
 {
 	return g->n;
+}
+
+void db_group_stats(struct db_group *g, struct db_group_stats *out)
+{
+	out->batches = atomic_load_explicit(&g->batches, memory_order_relaxed);
+	out->jobs = atomic_load_explicit(&g->jobs, memory_order_relaxed);
+	out->statements = atomic_load_explicit(&g->statements, memory_order_relaxed);
 }
 
 void db_group_submit(struct db_group *g, struct db_job *job)

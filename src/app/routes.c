@@ -567,22 +567,6 @@ static void sys_metrics(struct ctx *c)
 		   "# TYPE spravka_search_rebuilds_total counter\nspravka_search_rebuilds_total %lld\n",
 		   bytes, texts, (long long)atomic_load(&c->app->search_updates),
 		   (long long)atomic_load(&c->app->search_rebuilds));
-	if (c->app->writer) {
-		/* Request creations run on the group committer's threads, not on the request's:
-		 * their statements per creation = statements over jobs (a batch's BEGIN and COMMIT
-		 * shared among its jobs). */
-		struct db_group_stats gs;
-		db_group_stats(c->app->writer, &gs);
-		buf_printf(
-		    &c->resp->body,
-		    "# HELP spravka_db_writer_batches_total Transactions of the group committer.\n"
-		    "# TYPE spravka_db_writer_batches_total counter\nspravka_db_writer_batches_total %llu\n"
-		    "# HELP spravka_db_writer_jobs_total Jobs (request creations) the group committer ran.\n"
-		    "# TYPE spravka_db_writer_jobs_total counter\nspravka_db_writer_jobs_total %llu\n"
-		    "# HELP spravka_db_writer_statements_total Database statements the group committer ran.\n"
-		    "# TYPE spravka_db_writer_statements_total counter\nspravka_db_writer_statements_total %llu\n",
-		    (unsigned long long)gs.batches, (unsigned long long)gs.jobs, (unsigned long long)gs.statements);
-	}
 	struct search_cache_stats sc;
 	search_cache_stats(c->app->search_cache, &sc);
 	buf_printf(&c->resp->body,

@@ -224,6 +224,10 @@ struct db_job {
 	 * failed, and then no change of any job of the batch was kept. db may be used for reads
 	 * and autocommitted writes. */
 	void (*done)(struct db *db, struct db_job *job, bool committed);
+	/* Set by the group before done(): the statements run for the job (db_thread_statements):
+	 * its savepoint, its own, and for the first job of a batch the batch's BEGIN and COMMIT,
+	 * so that the jobs' sum is what the writer ran. For the metrics of the job's request. */
+	uint64_t statements;
 	/* A directory whose new entries the job's rows refer to (files renamed into it), or NULL:
 	 * fsynced once per batch, before the commit, when a job kept its changes. */
 	const char *sync_dir;
@@ -243,13 +247,6 @@ enum db_rc db_group_start(const char *target, int writers, struct db_group **out
 int db_group_writers(const struct db_group *g);
 /* Queues a job; its done() is called exactly once, on the writer thread. */
 void db_group_submit(struct db_group *g, struct db_job *job);
-/* What the writers did so far: batches committed or failed, jobs run, and the statements they
- * ran (db_thread_statements: the batches' BEGIN, savepoints and COMMIT, the jobs' statements
- * and those of their done()). Readable from any thread at any time. */
-struct db_group_stats {
-	uint64_t batches, jobs, statements;
-};
-void db_group_stats(struct db_group *g, struct db_group_stats *out);
 /* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */
 void db_group_stop(struct db_group *g);
 /*

@@ -26,8 +26,7 @@ struct db_group {
 	struct writer w[DB_GROUP_MAX_WRITERS];
 	int n;
 	struct work_queue q;
-	atomic_bool abandoned;			    /* db_group_abandon */
-	_Atomic uint64_t batches, jobs, statements; /* db_group_stats */
+	atomic_bool abandoned; /* db_group_abandon */
 };
 
 /* Runs one batch in one transaction on db, then tells every job how it ended. */
@@ -41,6 +40,9 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 			jobs[i]->done(db, jobs[i], false);
 		return;
 	}
+	uint64_t mark = db_thread_statements();
+	for (int i = 0; i < n; i++)
+		jobs[i]->statements = 0;
 	bool began = db_begin_write(db) == DB_OK;
 	const char *dirs[MAX_BATCH];
 	int n_dirs = 0;
@@ -54,6 +56,8 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 			began = false;
 		if (began && db_exec(db, "RELEASE SAVEPOINT job") != DB_OK)
 			began = false;
+		jobs[i]->statements += db_thread_statements() - mark;
+		mark = db_thread_statements();
 		bool seen = !keep || !jobs[i]->sync_dir;
 		for (int k = 0; !seen && k < n_dirs; k++)
 			seen = !strcmp(dirs[k], jobs[i]->sync_dir);
@@ -72,6 +76,7 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 	if (atomic_load(&g->abandoned))
 		began = false;
 	bool committed = began && db_commit(db) == DB_OK;
+	jobs[0]->statements += db_thread_statements() - mark; /* the batch's COMMIT (a ROLLBACK uncounted) */
 	if (!committed) {
 		db_rollback(db);
 		fprintf(stderr, "spravka: a group of %d writes failed: %s\n", n, db_errmsg(db));
@@ -83,15 +88,9 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
-	struct db_group *g = w->g;
 	struct work *batch[MAX_BATCH];
-	for (int n; (n = work_queue_take(&g->q, batch, MAX_BATCH));) {
-		uint64_t before = db_thread_statements();
-		run_batch(g, w->db, batch, n);
-		atomic_fetch_add_explicit(&g->statements, db_thread_statements() - before, memory_order_relaxed);
-		atomic_fetch_add_explicit(&g->jobs, (uint64_t)n, memory_order_relaxed);
-		atomic_fetch_add_explicit(&g->batches, 1, memory_order_relaxed);
-	}
+	for (int n; (n = work_queue_take(&w->g->q, batch, MAX_BATCH));)
+		run_batch(w->g, w->db, batch, n);
 	return NULL;
 }
 
@@ -138,13 +137,6 @@ enum db_rc db_group_start(const char *target, int writers, struct db_group **out
 int db_group_writers(const struct db_group *g)
 {
 	return g->n;
-}
-
-void db_group_stats(struct db_group *g, struct db_group_stats *out)
-{
-	out->batches = atomic_load_explicit(&g->batches, memory_order_relaxed);
-	out->jobs = atomic_load_explicit(&g->jobs, memory_order_relaxed);
-	out->statements = atomic_load_explicit(&g->statements, memory_order_relaxed);
 }
 
 void db_group_submit(struct db_group *g, struct db_job *job)

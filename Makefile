@@ -39,7 +39,7 @@ FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz.o
 FUZZ_REPLAY := $(FUZZ:%=$(BIN)/fuzz-replay-%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint format fuzz bench-http bench-search bench-requests bench-load
+.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint format fuzz bench-http bench-search bench-requests bench-load bench-scale
 
 all: deps $(BIN)/spravka
 
@@ -112,6 +112,9 @@ bench-requests: all
 
 bench-load: all
 	scripts/bench-load
+
+bench-scale: all
+	scripts/bench-scale
 
 test-crash: test-deps
 	@$(MAKE) --no-print-directory $(BIN)/spravka

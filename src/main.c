@@ -507,6 +507,7 @@ static int cmd_serve(struct opts *o)
 	    .route_methods = methods,
 	    .n_routes = n_routes,
 	    .prepare = app_prepare,
+	    .thread_statements = db_thread_statements,
 	};
 	if (app.cfg.cache_entries >= 0)
 		fprintf(stderr,

@@ -180,6 +180,7 @@ static void created_later(struct req_create_job *j)
 {
 	struct ctx *c = j->user;
 	answer_created(c, j->result, &j->out);
+	c->req->db_statements += j->job.statements; /* the transaction's, for the metrics */
 	http_resume(c->req);
 }
 

@@ -436,10 +436,12 @@ static void back_office_run(struct work *w)
 {
 	struct back_job *j = (struct back_job *)w;
 	struct ctx *c = &j->c;
+	uint64_t before = db_thread_statements();
 	if (atomic_load(&c->app->back_abandoned))
 		page_error(c, 503, "Сервис перезапускается. Повторите запрос через минуту.");
 	else
 		run_route(c, j->r, c->app->back_pool);
+	c->req->db_statements += db_thread_statements() - before; /* for the metrics */
 	http_resume(c->req); /* last: the request, and j in its arena, may be gone after it */
 }
 

@@ -108,6 +108,18 @@ bool db_giving_up(void)
 	return atomic_load(&give_up);
 }
 
+static _Thread_local uint64_t thread_statements;
+
+void db_count_statement(void)
+{
+	thread_statements++;
+}
+
+uint64_t db_thread_statements(void)
+{
+	return thread_statements;
+}
+
 const char *db_errmsg(struct db *db)
 {
 	return db ? db->drv->errmsg(db) : "no database";

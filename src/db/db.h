@@ -99,6 +99,16 @@ const char *db_query_plan(struct db *db, struct arena *a, const char *sql);
  * first if it broke, db_pg.c): DB_OK, or the error. For /healthz. */
 enum db_rc db_ping(struct db *db);
 
+/*
+ * Statements the calling thread has run so far, on any connection: what a request costs the
+ * database, for the metrics (the HTTP server reads it around each handler; work handed to
+ * another thread is counted by the thread that runs it). PostgreSQL: one per round trip (each
+ * execution, each prepare of a statement not yet cached on the connection, each db_exec, BEGIN,
+ * COMMIT, ROLLBACK). SQLite, counted the same way: one per statement started (a db_step after
+ * a prepare, a reset or the end of its rows), each db_exec, BEGIN, COMMIT, ROLLBACK.
+ */
+uint64_t db_thread_statements(void);
+
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t db_changes(struct db *db);
 /* Runs SQL without parameters or rows (may hold several statements). */
@@ -214,6 +224,10 @@ struct db_job {
 	 * failed, and then no change of any job of the batch was kept. db may be used for reads
 	 * and autocommitted writes. */
 	void (*done)(struct db *db, struct db_job *job, bool committed);
+	/* Set by the group before done(): the statements run for the job (db_thread_statements):
+	 * its savepoint, its own, and for the first job of a batch the batch's BEGIN and COMMIT,
+	 * so that the jobs' sum is what the writer ran. For the metrics of the job's request. */
+	uint64_t statements;
 	/* A directory whose new entries the job's rows refer to (files renamed into it), or NULL:
 	 * fsynced once per batch, before the commit, when a job kept its changes. */
 	const char *sync_dir;

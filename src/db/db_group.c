@@ -88,6 +88,9 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 			jobs[i]->done(db, jobs[i], false);
 		return;
 	}
+	uint64_t mark = db_thread_statements();
+	for (int i = 0; i < n; i++)
+		jobs[i]->statements = 0;
 	bool began = db_begin_write(db) == DB_OK;
 	const char *dirs[MAX_BATCH];
 	int n_dirs = 0;
@@ -101,6 +104,8 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 			began = false;
 		if (began && db_exec(db, "RELEASE SAVEPOINT job") != DB_OK)
 			began = false;
+		jobs[i]->statements += db_thread_statements() - mark;
+		mark = db_thread_statements();
 		bool seen = !keep || !jobs[i]->sync_dir;
 		for (int k = 0; !seen && k < n_dirs; k++)
 			seen = !strcmp(dirs[k], jobs[i]->sync_dir);
@@ -119,6 +124,7 @@ static void run_batch(struct db_group *g, struct db *db, struct work **items, in
 	if (atomic_load(&g->abandoned))
 		began = false;
 	bool committed = began && db_commit(db) == DB_OK;
+	jobs[0]->statements += db_thread_statements() - mark; /* the batch's COMMIT (a ROLLBACK uncounted) */
 	if (!committed) {
 		db_rollback(db);
 		fprintf(stderr, "spravka: a group of %d writes failed: %s\n", n, db_errmsg(db));

@@ -58,6 +58,10 @@ struct db_stmt {
 extern const struct db_driver db_sqlite_driver;
 extern const struct db_driver db_pg_driver;
 
+/* Counts one statement for db_thread_statements: called by the drivers where one is sent
+ * (PostgreSQL: each PQexec, PQprepare, PQexecPrepared; SQLite: each statement started). */
+void db_count_statement(void);
+
 /* The give-up flag of db_give_up_waiting, read by the drivers. */
 bool db_giving_up(void);
 /* db_give_up_waiting's part in the PostgreSQL driver: cancels the statements of the

@@ -126,6 +126,7 @@ static int64_t now_ms(void)
 /* What every new connection (and every reconnect) sets up; false with the message in err. */
 static bool set_up(struct pg_db *db)
 {
+	db_count_statement();
 	/* A wait for a row lock is bounded as SQLite's busy handler bounds a wait for the write lock. */
 	PGresult *res = PQexec(db->c, "SET lock_timeout = '5s'");
 	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -214,8 +215,10 @@ static bool connected(struct pg_db *db)
  * begun before it: set before each statement, as a rollback to a savepoint undoes a SET. */
 static void no_more_waiting(struct pg_db *db)
 {
-	if (atomic_load(&db->writing) && db_giving_up())
+	if (atomic_load(&db->writing) && db_giving_up()) {
+		db_count_statement();
 		PQclear(PQexec(db->c, "SET LOCAL lock_timeout = '1ms'"));
+	}
 }
 
 static void log_sql(struct pg_db *db, const char *sql)
@@ -330,6 +333,7 @@ static struct db_stmt *pg_prepare(struct db *base, const char *sql)
 	struct pg_stmt *s = xcalloc(1, sizeof *s);
 	s->base.db = base;
 	snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
+	db_count_statement();
 	PGresult *res = PQprepare(db->c, s->name, text, n, NULL);
 	free(text);
 	enum db_rc rc = result_rc(db, res);
@@ -375,6 +379,7 @@ static void pg_finalize(struct db_stmt *sb)
 	if (st->epoch == db->epoch && !db->lost && PQstatus(db->c) == CONNECTION_OK) {
 		char sql[32];
 		snprintf(sql, sizeof sql, "DEALLOCATE %s", st->name);
+		db_count_statement();
 		PQclear(PQexec(db->c, sql));
 		note_state(db);
 	}
@@ -425,6 +430,7 @@ static bool prepare_again(struct pg_db *db, struct pg_stmt *st)
 		return true;
 	int n;
 	char *text = number_params(st->sql, &n);
+	db_count_statement();
 	PGresult *res = PQprepare(db->c, st->name, text, n, NULL);
 	free(text);
 	enum db_rc rc = result_rc(db, res);
@@ -445,6 +451,7 @@ static enum db_rc pg_step(struct db_stmt *sb)
 		if (!connected(db) || !prepare_again(db, st))
 			return DB_ERR;
 		no_more_waiting(db);
+		db_count_statement();
 		st->res = PQexecPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, NULL, NULL, 0);
 		enum db_rc rc = result_rc(db, st->res);
 		note_state(db);
@@ -522,6 +529,7 @@ static const char *pg_query_plan(struct db *base, struct arena *a, const char *s
 		return NULL;
 	int n;
 	char *text = number_params(arena_printf(a, "EXPLAIN %s", sql), &n);
+	db_count_statement();
 	PGresult *res = PQprepare(db->c, "", text, n, NULL);
 	free(text);
 	enum db_rc rc = result_rc(db, res);
@@ -531,6 +539,7 @@ static const char *pg_query_plan(struct db *base, struct arena *a, const char *s
 	const char **vals = arena_alloc(a, sizeof *vals * (size_t)(n ? n : 1));
 	for (int i = 0; i < n; i++)
 		vals[i] = NULL;
+	db_count_statement();
 	res = PQexecPrepared(db->c, "", n, vals, NULL, NULL, 0);
 	if (result_rc(db, res) != DB_OK) {
 		PQclear(res);
@@ -558,6 +567,7 @@ static enum db_rc pg_exec(struct db *base, const char *sql)
 	if (!connected(db))
 		return DB_ERR;
 	no_more_waiting(db);
+	db_count_statement();
 	PGresult *res = PQexec(db->c, sql);
 	enum db_rc rc = result_rc(db, res);
 	PQclear(res);
@@ -594,6 +604,7 @@ static enum db_rc pg_commit(struct db *base)
 		db->lost = db->in_tx = false;
 		return DB_ERR;
 	}
+	db_count_statement();
 	PGresult *res = PQexec(db->c, "COMMIT");
 	enum db_rc rc = result_rc(db, res);
 	/* COMMIT of a transaction an error spoiled succeeds as a ROLLBACK: not a commit. */

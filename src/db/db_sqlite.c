@@ -152,6 +152,8 @@ static enum db_rc sq_bind_null(struct db_stmt *st, int idx)
 
 static enum db_rc sq_step(struct db_stmt *st)
 {
+	if (!sqlite3_stmt_busy(SQST(st)->st)) /* starts: prepared, reset, or its rows ended */
+		db_count_statement();
 	return map_rc(sqlite3_step(SQST(st)->st));
 }
 
@@ -199,6 +201,7 @@ static int64_t sq_changes(struct db *db)
 
 static enum db_rc sq_exec(struct db *db, const char *sql)
 {
+	db_count_statement();
 	return map_rc(sqlite3_exec(SQ(db)->h, sql, NULL, NULL, NULL));
 }
 

@@ -247,6 +247,7 @@ struct req_ctx {
 	int fd;
 	EVP_MD_CTX *sha; /* the upload being received; OpenSSL uses the CPU's SHA instructions */
 	size_t cap_fields, cap_files;
+	uint64_t statements; /* run by the dispatcher's thread (http_options.thread_statements) */
 };
 
 void http_suspend(struct http_request *req)
@@ -1255,8 +1256,13 @@ static bool run_handler(struct req_ctx *x)
 	struct http_server *s = x->s;
 	atomic_fetch_add(&s->dispatching, 1);
 	bool open = !atomic_load(&s->closed);
-	if (open)
+	if (open) {
+		uint64_t before = s->o.thread_statements ? s->o.thread_statements() : 0;
 		s->dispatch(s->app, &x->req, &x->resp);
+		/* x is the server's (the handler may have handed req over): counted apart. */
+		if (s->o.thread_statements)
+			x->statements += s->o.thread_statements() - before;
+	}
 	atomic_fetch_sub(&s->dispatching, 1);
 	return open;
 }
@@ -1433,7 +1439,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	log_line("%s %s %d %zu %llu %s%s\n", m, route, status, x->bytes, (unsigned long long)us,
 		 x->req.client_addr ? x->req.client_addr : "?",
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
-	metrics_observe(s->metrics, x->req.route, status, us);
+	enum metrics_cache cache = x->req.cache_key ? METRICS_MISS : x->req.cached ? METRICS_HIT : METRICS_UNCACHED;
+	metrics_observe(s->metrics, x->req.route, status, us, cache, x->statements + x->req.db_statements);
 	if (x->req.cached)
 		page_entry_unref(x->req.cached);
 	if (x->pp)

@@ -128,6 +128,10 @@ struct http_request {
 	const char *client_key;
 	/* Set by the dispatcher: */
 	int route; /* index into the route names given to http_start, -1 = none */
+	/* The database statements run for the request on other threads than the one that called
+	 * the dispatcher, added by the application before http_resume; the server adds those of
+	 * the dispatcher's thread (http_options.thread_statements) for the metrics. */
+	uint64_t db_statements;
 	/* Filled by the server: */
 	uint64_t start_us;
 	struct page_entry *cached; /* set by http_cache_lookup on a hit */
@@ -168,6 +172,10 @@ struct http_options {
 	const char *const *route_methods; /* each route's method, for the metrics' labels */
 	int n_routes;
 	http_prepare_fn prepare; /* may be NULL: no bodies accepted */
+	/* May be NULL. The database statements the calling thread has run so far
+	 * (db_thread_statements): read around each handler, so that the metrics count the
+	 * statements of each request's own thread (those of other threads: db_statements). */
+	uint64_t (*thread_statements)(void);
 };
 
 /*

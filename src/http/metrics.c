@@ -16,7 +16,12 @@ struct route_metrics {
 	_Atomic uint64_t by_status[N_STATUS];
 	_Atomic uint64_t buckets[N_BUCKETS];
 	_Atomic uint64_t sum_us;
+	/* By enum metrics_cache: requests, and the database statements they ran. */
+	_Atomic uint64_t db_requests[METRICS_CACHE_CLASSES];
+	_Atomic uint64_t db_statements[METRICS_CACHE_CLASSES];
 };
+
+static const char *const cache_names[METRICS_CACHE_CLASSES] = {"none", "hit", "miss"};
 
 struct metrics {
 	const char *const *names;
@@ -43,9 +48,12 @@ void metrics_free(struct metrics *m)
 	free(m);
 }
 
-void metrics_observe(struct metrics *m, int route, int status, uint64_t us)
+void metrics_observe(struct metrics *m, int route, int status, uint64_t us, enum metrics_cache cache,
+		     uint64_t statements)
 {
 	struct route_metrics *r = &m->routes[route >= 0 && route < m->n ? route : m->n];
+	atomic_fetch_add_explicit(&r->db_requests[cache], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->db_statements[cache], statements, memory_order_relaxed);
 	int si = N_STATUS - 1;
 	for (int i = 0; i < N_STATUS - 1; i++)
 		if (statuses[i] == status)
@@ -60,6 +68,17 @@ void metrics_observe(struct metrics *m, int route, int status, uint64_t us)
 		}
 	atomic_fetch_add_explicit(&r->buckets[bi], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->sum_us, us, memory_order_relaxed);
+}
+
+/* One line of the statement counters, for a route and cache class that had requests. */
+static void write_db_line(struct metrics *m, struct buf *b, const char *metric, int r, int c, _Atomic uint64_t *v)
+{
+	if (!atomic_load_explicit(&m->routes[r].db_requests[c], memory_order_relaxed))
+		return;
+	const char *name = r < m->n ? m->names[r] : "unmatched";
+	const char *method = r < m->n && m->methods ? m->methods[r] : "GET";
+	buf_printf(b, "%s{route=\"%s\",method=\"%s\",cache=\"%s\"} %llu\n", metric, name, method, cache_names[c],
+		   (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
 }
 
 void metrics_write(struct metrics *m, struct buf *b, long in_flight)
@@ -108,6 +127,18 @@ void metrics_write(struct metrics *m, struct buf *b, long in_flight)
 		buf_printf(b, "spravka_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n", name,
 			   method, (unsigned long long)cum);
 	}
+	/* Statements per request of a route = the first over the second (a cached page: 0). */
+	buf_adds(b, "# HELP spravka_db_statements_total Database statements run for requests (round trips on "
+		    "PostgreSQL), by route and page-cache outcome (none: not a cached route).\n"
+		    "# TYPE spravka_db_statements_total counter\n");
+	for (int r = 0; r <= m->n; r++)
+		for (int c = 0; c < METRICS_CACHE_CLASSES; c++)
+			write_db_line(m, b, "spravka_db_statements_total", r, c, &m->routes[r].db_statements[c]);
+	buf_adds(b, "# HELP spravka_db_requests_total The requests spravka_db_statements_total counts.\n"
+		    "# TYPE spravka_db_requests_total counter\n");
+	for (int r = 0; r <= m->n; r++)
+		for (int c = 0; c < METRICS_CACHE_CLASSES; c++)
+			write_db_line(m, b, "spravka_db_requests_total", r, c, &m->routes[r].db_requests[c]);
 	buf_printf(b,
 		   "# HELP spravka_http_in_flight Requests being answered now.\n"
 		   "# TYPE spravka_http_in_flight gauge\nspravka_http_in_flight %ld\n",

@@ -13,8 +13,17 @@ struct metrics;
 /* route_methods may be NULL (all GET). */
 struct metrics *metrics_new(const char *const *route_names, const char *const *route_methods, int n_routes);
 void metrics_free(struct metrics *m);
-/* route -1 = unmatched; status 0 = no answer sent. */
-void metrics_observe(struct metrics *m, int route, int status, uint64_t us);
+/* How the page cache took part in an answer. */
+enum metrics_cache {
+	METRICS_UNCACHED, /* no lookup: the route's answers are not cached */
+	METRICS_HIT,	  /* answered from the cache */
+	METRICS_MISS,	  /* looked up, not there: rendered */
+};
+#define METRICS_CACHE_CLASSES 3
+/* route -1 = unmatched; status 0 = no answer sent; statements: the database statements the
+ * request ran (http_request.db_statements). */
+void metrics_observe(struct metrics *m, int route, int status, uint64_t us, enum metrics_cache cache,
+		     uint64_t statements);
 void metrics_write(struct metrics *m, struct buf *b, long in_flight);
 
 #endif

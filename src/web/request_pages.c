@@ -459,6 +459,7 @@ static void form_later(struct req_create_job *j)
 {
 	struct ctx *c = j->user;
 	form_outcome(c, &((struct form_job *)j)->f, j->result, &j->out);
+	c->req->db_statements += j->job.statements; /* the transaction's, for the metrics */
 	http_resume(c->req);
 }
 

@@ -1358,7 +1358,8 @@ import isolation_tests  # noqa: E402,F401  (issue #8: the portal never waits for
 import engine_tests  # noqa: E402,F401  (issue #9: --db, backup, first start on PostgreSQL)
 import nodes_tests  # noqa: E402,F401  (issue #9: several nodes on one PostgreSQL, its restarts)
 import bench_tools_tests  # noqa: E402,F401  (issue #8: the generators of make bench-load)
-import editors_tests  # noqa: E402,F401  (issue #10: API tokens, insights)
+import statements_tests  # noqa: E402,F401  (issue #9: database statements per request in /metrics)
+import editors_tests  # noqa: E402,F401  (issue #10: API tokens, articles' revisions, insights)
 
 
 # =============================================================================================

@@ -151,6 +151,38 @@ Test(db, pool_hands_out_connections)
 
 /* ---- the statement cache and group commit ---- */
 
+/* db_thread_statements: one per statement run, whatever its rows, the same on both engines once
+ * the statement is cached on its connection (PostgreSQL's first prepare is a round trip too). */
+Test(db, counts_one_statement_per_execution)
+{
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
+	static const char *const sql = "SELECT ? * 2 UNION ALL SELECT 3";
+	db_finalize(db_prepare(db, sql));
+	uint64_t n0 = db_thread_statements();
+	struct db_stmt *st = db_prepare(db, sql);
+	cr_assert_not_null(st);
+	cr_assert_eq(db_thread_statements(), n0, "a cached statement's prepare");
+	db_bind_int(st, 1, 1);
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_step(st), DB_DONE);
+	cr_assert_eq(db_thread_statements(), n0 + 1, "one execution, two rows");
+	db_reset(st);
+	db_bind_int(st, 1, 2);
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_thread_statements(), n0 + 2, "executed again after a reset");
+	db_finalize(st);
+	cr_assert_eq(db_begin(db), DB_OK);
+	cr_assert_eq(db_exec(db, "SELECT 1"), DB_OK);
+	cr_assert_eq(db_commit(db), DB_OK);
+	cr_assert_eq(db_thread_statements(), n0 + 5, "BEGIN, an exec, COMMIT");
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
 Test(db, a_cached_statement_is_reset_between_uses_and_nested_uses_get_their_own)
 {
 	char *dir = tmp_dir(), err[512];

@@ -45,7 +45,8 @@ LIMITS = {"requests": {"max_per_ip_hour": 1000000, "max_per_member_day": 1000000
 
 class Haproxy:
     """haproxy in front of nodes (Servers), with deploy/haproxy.cfg's settings; req() as a
-    Server's, on haproxy's port."""
+    Server's, on haproxy's port. Listed in Server.running while it runs, so that a run that
+    ends without the test that stops it (run.py WORD...) stops it too."""
 
     req = Server.req
 
@@ -84,6 +85,7 @@ class Haproxy:
             self.out = open(self.log_path, "ab")
             self.proc = subprocess.Popen([exe, "-db", "-f", path], stdin=subprocess.DEVNULL, stdout=self.out,
                                          stderr=subprocess.STDOUT)
+            Server.running.append(self)  # stopped by the runner's Server.stop_all at the latest
             try:
                 wait_for(lambda: self.proc.poll() is not None or self.listening(), 5, "haproxy listening")
             except Fail:
@@ -160,6 +162,8 @@ class Haproxy:
         if self.proc:
             self.out.close()
         self.proc = None
+        if self in Server.running:
+            Server.running.remove(self)
 
 
 def post_request(front, member, key=None, timeout=10):

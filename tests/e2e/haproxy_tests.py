@@ -44,11 +44,11 @@ LIMITS = {"requests": {"max_per_ip_hour": 1000000, "max_per_member_day": 1000000
 
 
 class Haproxy:
-    """haproxy in front of nodes (Servers), with deploy/haproxy.cfg's settings; req() as a
-    Server's, on haproxy's port. Listed in Server.running while it runs, so that a run that
-    ends without the test that stops it (run.py WORD...) stops it too."""
+    """haproxy in front of nodes (Servers), with deploy/haproxy.cfg's settings; req() and log()
+    as a Server's. Listed in Server.running while it runs, so that a run that ends without the
+    test that stops it (run.py WORD...) stops it too."""
 
-    req = Server.req
+    req, log = Server.req, Server.log  # on haproxy's port; its output (errpath)
 
     def __init__(self, nodes, name="haproxy"):
         self.name = name
@@ -56,7 +56,7 @@ class Haproxy:
         self.sock = os.path.join(self.dir, "admin.sock")
         self.nodes = nodes
         self.proc = None
-        self.log_path = os.path.join(self.dir, "haproxy.log")
+        self.errpath = os.path.join(self.dir, "haproxy.log")
 
     def config(self):
         with open(DEPLOYED, encoding="utf-8") as f:
@@ -82,7 +82,7 @@ class Haproxy:
             path = os.path.join(self.dir, "haproxy.cfg")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(self.config())
-            self.out = open(self.log_path, "ab")
+            self.out = open(self.errpath, "ab")
             self.proc = subprocess.Popen([exe, "-db", "-f", path], stdin=subprocess.DEVNULL, stdout=self.out,
                                          stderr=subprocess.STDOUT)
             Server.running.append(self)  # stopped by the runner's Server.stop_all at the latest
@@ -102,13 +102,6 @@ class Haproxy:
             return os.path.exists(self.sock)
         except OSError:
             return False
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
 
     def admin(self, command):
         """One command on haproxy's admin socket: its answer."""

@@ -64,7 +64,7 @@ class Haproxy:
         servers = "".join(f"    server {s.name} 127.0.0.1:{s.port} check\n" for s in self.nodes)
         changes = [
             (r"(?m)^global\n", f"global\n    stats socket {self.sock} mode 600 level admin\n", 1),
-            (r"(?m)^(\s*)maxconn 20000$", r"\g<1>maxconn 2000", 1),  # the test process's descriptors
+            (r"(?m)^(\s*)maxconn 20000$", r"\g<1>maxconn 500", 1),  # within a user's descriptor limit
             (r"(?m)^(\s*)bind :80$", rf"\g<1>bind 127.0.0.1:{self.port}", 1),
             (r"inter 1s fall 2 rise 2", f"inter {int(INTER * 1000)}ms fall {FALL} rise {RISE}", 2),
             (r"(?m)^    server node1 \S+ check\n(?:    server node\d+ \S+ check\n)*", servers.replace("\\", "\\\\"), 2),

@@ -47,7 +47,7 @@ deps:
 	@pkg-config --exists $(PKGS) && [ -f /usr/include/libstemmer.h ] && [ -f /usr/include/cmark-gfm-core-extensions.h ] || scripts/install-deps build
 
 test-deps: deps
-	@pkg-config --exists $(TEST_PKGS) && command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || scripts/install-deps test
+	@pkg-config --exists $(TEST_PKGS) && command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && { command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; } || scripts/install-deps test
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

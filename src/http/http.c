@@ -168,6 +168,15 @@ static void cut_slow_body(struct conn_state *cs, uint64_t now)
 	cs->cut_us = now;
 }
 
+bool http_body_too_slow(uint64_t now_us, uint64_t mark_us, uint64_t bytes, unsigned rate, uint64_t window_us)
+{
+	/* A body that began after the reaper read the clock (mark_us > now_us) has had no time
+	 * yet; unsigned, now_us - mark_us would be near 2^64 and cut it at once. */
+	if (rate == 0 || mark_us >= now_us || now_us - mark_us < window_us)
+		return false;
+	return bytes < (uint64_t)rate * (now_us - mark_us) / 1000000u;
+}
+
 static void *reaper_main(void *arg)
 {
 	struct http_server *s = arg;
@@ -190,11 +199,12 @@ static void *reaper_main(void *arg)
 			/* The body's pace, over windows of body_grace seconds: a client that sends a
 			 * burst and then trickles is cut in its first slow window. */
 			int phase = atomic_load(&cs->body);
-			if (phase == BODY_READING && s->o.min_body_rate > 0 && now - cs->mark_us >= window) {
-				uint64_t got = atomic_load(&cs->body_bytes), us = now - cs->mark_us;
-				uint64_t want = (uint64_t)s->o.min_body_rate * us / 1000000u;
+			uint64_t mark = atomic_load(&cs->mark_us);
+			if (phase == BODY_READING && s->o.min_body_rate > 0 && now > mark && now - mark >= window) {
+				uint64_t got = atomic_load(&cs->body_bytes), us = now - mark;
 				int expected = BODY_READING;
-				if (got - cs->mark_bytes < want &&
+				if (http_body_too_slow(now, mark, got - cs->mark_bytes, (unsigned)s->o.min_body_rate,
+						       window) &&
 				    atomic_compare_exchange_strong(&cs->body, &expected, BODY_CUT)) {
 					cut_slow_body(cs, now);
 					log_line("spravka: a request body came at %llu bytes/s, under min_body_rate: "

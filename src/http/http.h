@@ -256,4 +256,12 @@ void http_log_flush(void);
 /* Microseconds on a monotonic clock. */
 uint64_t http_now_us(void);
 
+/*
+ * The reaper's test of a request body's pace ([limits] min_body_rate, body_grace): true when
+ * bytes arrived since mark_us (a window's start, CLOCK_MONOTONIC µs) are under rate bytes a
+ * second and at least window_us have passed by now_us. A window that starts after now_us (a body
+ * begun while the reaper was looking) is never too slow. Exposed for its unit test.
+ */
+bool http_body_too_slow(uint64_t now_us, uint64_t mark_us, uint64_t bytes, unsigned rate, uint64_t window_us);
+
 #endif

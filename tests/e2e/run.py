@@ -1357,6 +1357,7 @@ import cache_tests  # noqa: E402,F401  (issue #8: the page cache's byte budget, 
 import isolation_tests  # noqa: E402,F401  (issue #8: the portal never waits for the desk)
 import engine_tests  # noqa: E402,F401  (issue #9: --db, backup, first start on PostgreSQL)
 import nodes_tests  # noqa: E402,F401  (issue #9: several nodes on one PostgreSQL, its restarts)
+import haproxy_tests  # noqa: E402,F401  (issue #9: two nodes behind haproxy)
 import bench_tools_tests  # noqa: E402,F401  (issue #8: the generators of make bench-load)
 import statements_tests  # noqa: E402,F401  (issue #9: database statements per request in /metrics)
 import editors_tests  # noqa: E402,F401  (issue #10: API tokens, articles' revisions, insights)

@@ -25,6 +25,20 @@ static enum db_engine db_engine(struct db *db)
 	return db->drv->engine;
 }
 
+const char *db_engine_sql(struct db *db, const char *sqlite, const char *postgres)
+{
+	return db_engine(db) == DB_POSTGRES ? postgres : sqlite;
+}
+
+int db_slot(void)
+{
+	static atomic_int next;
+	static _Thread_local int slot = -1;
+	if (slot < 0)
+		slot = atomic_fetch_add(&next, 1) % DB_SLOTS;
+	return slot;
+}
+
 void db_target_display(const char *target, char *out, size_t outlen)
 {
 	const char *scheme = strstr(target, "://");

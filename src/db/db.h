@@ -47,6 +47,23 @@ enum db_engine {
 
 /* The engine a target string names (see above). */
 enum db_engine db_target_engine(const char *target);
+/*
+ * Of two statements that do one thing each in its engine's own way, the one for db's engine:
+ * where the engines truly differ (a PostgreSQL sequence, which SQLite lacks), and only there.
+ * Both are literals of the program, as db_prepare wants; the SQLite one is checked by the
+ * SQLite tests (tests/sql_coverage.py knows it never runs on PostgreSQL).
+ */
+const char *db_engine_sql(struct db *db, const char *sqlite, const char *postgres);
+
+/*
+ * Spreading a hot counter. A row that every transaction of one kind changes (a count per status,
+ * the hits of one address) makes concurrent transactions on PostgreSQL wait for each other's
+ * commit, one at a time. Such a counter is kept in DB_SLOTS rows instead, summed when read, each
+ * transaction changing the row of its thread's slot: db_slot() is 0..DB_SLOTS-1, fixed per
+ * thread, different for the first DB_SLOTS threads of the process that ask.
+ */
+#define DB_SLOTS 16
+int db_slot(void);
 /* target as it may be shown (a log line, a printed command): a URL's password replaced by ***. */
 void db_target_display(const char *target, char *out, size_t outlen);
 
@@ -211,7 +228,8 @@ void db_pool_interrupt(struct db_pool *p);
  * the WAL) under the database's write lock, so writers one at a time are bounded by the disk's
  * flushes. A db_group is one writer thread with its own connection: it takes every job queued
  * since its last commit (at most 64), runs each inside one shared write transaction under a
- * savepoint of its own, and commits them all with one flush. Within a batch, jobs run one after
+ * savepoint of its own (a batch of one job needs none: its undo is a rollback), and commits them
+ * all with one flush. Within a batch, jobs run one after
  * another in the order queued, so a job sees the changes of the jobs before it (a retry of the
  * same Idempotency-Key in the same batch is a replay, not a second request).
  */
@@ -235,7 +253,10 @@ struct db_job {
 };
 struct db_group;
 #define DB_GROUP_MAX_WRITERS 16
-#define DB_GROUP_PG_WRITERS 1 /* PostgreSQL's default: measured faster than 4 on loopback (docs/benchmarks.md) */
+/* PostgreSQL's default: with no row that every creation changes, 4 writers made 1.8x the creations
+ * of one with 8 clients, 8 writers about as many as 4 (docs/benchmarks.md, "Writers on PostgreSQL
+ * without hot rows"). */
+#define DB_GROUP_PG_WRITERS 4
 /*
  * Opens the writers' connections to the database target (db_open) and starts their threads.
  * SQLite: one writer whatever writers says. PostgreSQL: writers threads (0: the default), each

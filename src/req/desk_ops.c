@@ -27,13 +27,18 @@ const char *const req_statuses[REQ_N_STATUSES] = {"new", "open", "waiting", "res
 
 /* ---- kept counts per status ---- */
 
-const char req_counts_sql[] = "SELECT status, n FROM request_counts";
-const char req_counts_add_sql[] = "UPDATE request_counts SET n = n + ? WHERE status = ?";
+/* DB_SLOTS rows per status (db.h: concurrent changes do not wait for each other), summed. */
+const char req_counts_sql[] = "SELECT status, sum(n) FROM request_counts GROUP BY status";
+const char req_counts_add_sql[] = "UPDATE request_counts SET n = n + ? WHERE status = ? AND slot = ?";
 /* A request's counted state: its status, or nothing once merged away. */
 const char req_counted_state_sql[] = "SELECT status, merged_into FROM requests WHERE id = ?";
+/* The same, the request's row locked until the transaction ends (PostgreSQL; SQLite's write
+ * transaction already excludes every other writer). */
+const char req_counted_lock_sql[] = "SELECT status, merged_into FROM requests WHERE id = ? FOR UPDATE";
 const char req_counts_real_sql[] = "SELECT count(*) FROM requests WHERE status = ? AND merged_into IS NULL";
-const char req_counts_set_sql[] = "INSERT INTO request_counts(status, n) VALUES (?, ?) ON CONFLICT (status) DO "
-				  "UPDATE SET n = excluded.n";
+/* The repair: the real count in slot 0, nothing in the others. */
+const char req_counts_set_sql[] =
+    "UPDATE request_counts SET n = CASE WHEN slot = 0 THEN CAST(? AS BIGINT) ELSE 0 END WHERE status = ?";
 
 static int status_index(const char *s)
 {
@@ -62,17 +67,18 @@ bool req_counts(struct db *db, int64_t n[REQ_N_STATUSES])
 bool req_counts_add(struct db *db, const char *status, int64_t delta)
 {
 	struct db_stmt *st = db_prepare(db, req_counts_add_sql);
-	bool ok =
-	    st && db_bind_int(st, 1, delta) == DB_OK && db_bind_text(st, 2, status) == DB_OK && db_step(st) == DB_DONE;
+	bool ok = st && db_bind_int(st, 1, delta) == DB_OK && db_bind_text(st, 2, status) == DB_OK &&
+		  db_bind_int(st, 3, db_slot()) == DB_OK && db_step(st) == DB_DONE && db_changes(db) == 1;
 	db_finalize(st);
 	return ok;
 }
 
 /* The index in req_statuses of request id's counted status; -1 when it is merged away or
- * missing; -2 on error. */
-static int counted_state(struct db *db, int64_t id)
+ * missing; -2 on error. lock: the row stays locked until the transaction ends. */
+static int counted_state(struct db *db, int64_t id, bool lock)
 {
-	struct db_stmt *st = db_prepare(db, req_counted_state_sql);
+	struct db_stmt *st = db_prepare(db, lock ? db_engine_sql(db, req_counted_state_sql, req_counted_lock_sql)
+						 : req_counted_state_sql);
 	if (!st)
 		return -2;
 	db_bind_int(st, 1, id);
@@ -84,10 +90,12 @@ static int counted_state(struct db *db, int64_t id)
 
 bool req_update_counted(struct db *db, int64_t id, struct db_stmt *st)
 {
-	int before = counted_state(db, id);
+	/* Locked first: a change committed meanwhile by another node would otherwise be counted from
+	 * the status this transaction read before it, and the counts would drift. */
+	int before = counted_state(db, id, true);
 	if (before < -1 || db_step(st) != DB_DONE)
 		return false;
-	int after = counted_state(db, id);
+	int after = counted_state(db, id, false);
 	if (after < -1)
 		return false;
 	if (before == after)
@@ -114,7 +122,7 @@ int req_counts_repair(struct db *db, bool fix, int64_t kept[REQ_N_STATUSES], int
 	st = ok && fix && differ ? db_prepare(db, req_counts_set_sql) : NULL;
 	for (int i = 0; st && ok && i < REQ_N_STATUSES; i++) {
 		db_reset(st);
-		ok = db_bind_text(st, 1, req_statuses[i]) == DB_OK && db_bind_int(st, 2, real[i]) == DB_OK &&
+		ok = db_bind_int(st, 1, real[i]) == DB_OK && db_bind_text(st, 2, req_statuses[i]) == DB_OK &&
 		     db_step(st) == DB_DONE;
 	}
 	ok = ok && (!fix || !differ || st);

@@ -428,6 +428,53 @@ bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit)
 	return over;
 }
 
+/*
+ * A creation's limits: the hits of its address are spread over DB_SLOTS rows (key#slot, the slot
+ * of the thread that counts; db.h), since every creation from one address (a whole office behind
+ * one NAT, a benchmark on loopback) would otherwise change one row and wait for the commit of the
+ * creation before; the member's are one row. Read in one statement: the address's rows of this
+ * window summed (a range of the key), then the member's hits.
+ */
+const char req_create_limits_sql[] =
+    "SELECT (SELECT COALESCE(sum(hits), 0) FROM throttle WHERE key >= ? AND key < ? AND window_start = ?), "
+    "(SELECT COALESCE(max(hits), 0) FROM throttle WHERE key = ? AND window_start = ?)";
+/* Both hits of a creation at once (two rows, the address's slot first). */
+const char req_create_hits_sql[] =
+    "INSERT INTO throttle(key, window_start, hits) VALUES (?, ?, 1), (?, ?, 1) ON CONFLICT (key) DO UPDATE SET "
+    "hits = CASE WHEN throttle.window_start = excluded.window_start THEN throttle.hits + 1 ELSE 1 END, "
+    "window_start = excluded.window_start";
+
+/* Whether the address or the member reached its limit of creations. */
+static bool create_limited(struct db *db, const struct req_create_job *j)
+{
+	struct db_stmt *st = db_prepare(db, req_create_limits_sql);
+	if (!st)
+		return false;
+	db_bind_text(st, 1, arena_printf(j->a, "%s#", j->ip_key));
+	db_bind_text(st, 2, arena_printf(j->a, "%s$", j->ip_key)); /* '$' follows '#' */
+	db_bind_int(st, 3, window_of(3600));
+	db_bind_text(st, 4, j->member_key);
+	db_bind_int(st, 5, window_of(86400));
+	bool over = db_step(st) == DB_ROW &&
+		    (db_col_int(st, 0) >= j->cfg->max_per_ip_hour || db_col_int(st, 1) >= j->cfg->max_per_member_day);
+	db_finalize(st);
+	return over;
+}
+
+static bool create_hits(struct db *db, const struct req_create_job *j)
+{
+	struct db_stmt *st = db_prepare(db, req_create_hits_sql);
+	if (!st)
+		return false;
+	db_bind_text(st, 1, arena_printf(j->a, "%s#%d", j->ip_key, db_slot()));
+	db_bind_int(st, 2, window_of(3600));
+	db_bind_text(st, 3, j->member_key);
+	db_bind_int(st, 4, window_of(86400));
+	bool ok = db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
 /* ---- checks ---- */
 
 static void add_error(struct req_errors *e, const char *field, const char *message)
@@ -766,17 +813,47 @@ int req_prune(struct db *db, int batch)
 	return n;
 }
 
+/*
+ * The next number of year (its row in counters: "requests-YEAR"). SQLite, one writer: the row
+ * holds the last number given, incremented. PostgreSQL: a number is the sequence request_numbers'
+ * next value minus the row's value (schema.c, migration 14), so that concurrent creations take
+ * numbers without waiting for each other; numbers may have gaps (a creation rolled back). The
+ * year's first creation makes its row, with the value that makes its own number 1; a creation
+ * that finds the row being made waits for it (ON CONFLICT) and then reads it: its value from the
+ * sequence, taken after, is larger.
+ */
 static int64_t next_number(struct db *db, int year)
 {
 	char name[32];
 	snprintf(name, sizeof name, "requests-%d", year);
-	struct db_stmt *st = db_prepare(db, "INSERT INTO counters(name, value) VALUES (?, 1) ON CONFLICT (name) "
-					    "DO UPDATE SET value = counters.value + 1 RETURNING value");
-	if (!st)
-		return -1;
-	db_bind_text(st, 1, name);
-	int64_t v = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
-	db_finalize(st);
+	int64_t v = -1;
+	for (int attempt = 0; v < 0 && attempt < 3; attempt++) {
+		struct db_stmt *st = db_prepare(
+		    db,
+		    db_engine_sql(db,
+				  "INSERT INTO counters(name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET "
+				  "value = counters.value + 1 RETURNING value",
+				  "SELECT nextval('request_numbers') - value FROM counters WHERE name = ?"));
+		if (!st)
+			return -1;
+		db_bind_text(st, 1, name);
+		enum db_rc rc = db_step(st);
+		v = rc == DB_ROW ? db_col_int(st, 0) : -1;
+		db_finalize(st);
+		if (rc != DB_DONE)
+			return v; /* the number, or an error */
+		/* PostgreSQL, the year's first creation. */
+		st = db_prepare(db, "INSERT INTO counters(name, value) VALUES (?, nextval('request_numbers') - 1) "
+				    "ON CONFLICT (name) DO NOTHING RETURNING 1");
+		if (!st)
+			return -1;
+		db_bind_text(st, 1, name);
+		rc = db_step(st);
+		v = rc == DB_ROW ? 1 : -1;
+		db_finalize(st);
+		if (rc != DB_ROW && rc != DB_DONE)
+			return -1;
+	}
 	return v;
 }
 
@@ -894,8 +971,7 @@ bool req_create_check(struct db *db, struct req_create_job *j)
 	j->desc = trimmed(a, in->description);
 	j->ip_key = arena_printf(a, "create-ip:%s", in->client_ip ? in->client_ip : "?");
 	j->member_key = arena_printf(a, "create-member:%s", j->member);
-	if (req_throttled(db, j->ip_key, 3600, cfg->max_per_ip_hour) ||
-	    req_throttled(db, j->member_key, 86400, cfg->max_per_member_day)) {
+	if (create_limited(db, j)) {
 		/* The open request on the same matter helps more than "too many requests". */
 		struct dup d;
 		if (find_duplicate(db, a, j->member, j->topic, j->desc, &d) > 0) {
@@ -992,8 +1068,8 @@ static enum req_result create_tx(struct db *db, struct req_create_job *j)
 	int64_t msg = insert_message(db, id, "member", 0, false, j->desc);
 	if (msg < 0 || !insert_attachments(db, a, id, msg, in->files, j->mimes, in->n_files))
 		return REQ_FAILED;
-	req_throttle_hit(db, j->ip_key, 3600, cfg->max_per_ip_hour);
-	req_throttle_hit(db, j->member_key, 86400, cfg->max_per_member_day);
+	if (!create_hits(db, j))
+		return REQ_FAILED;
 	const char *json = answer_json(a, number, token);
 	if (in->idempotency_key && !remember(db, in->idempotency_key, j->route, j->digest, 201, json))
 		return REQ_FAILED;

@@ -508,13 +508,14 @@ int req_attachment(struct db *db, struct arena *a, int64_t id, struct req_attach
 /* new, open, waiting, resolved, closed: the first three are the open queue. */
 extern const char *const req_statuses[REQ_N_STATUSES];
 /*
- * The kept count of each status of req_statuses (one read of a five-row table; never a count of
- * the requests). False on a database error.
+ * The kept count of each status of req_statuses (one read of a small table: DB_SLOTS rows per
+ * status, summed; never a count of the requests). False on a database error.
  */
 bool req_counts(struct db *db, int64_t n[REQ_N_STATUSES]);
 /*
  * Steps st, an UPDATE of request id bound by the caller, and moves the request between the kept
- * counts when its status or its merged state changed (read before and after by id). Every
+ * counts when its status or its merged state changed (read before, with the row locked on
+ * PostgreSQL, and after, by id). Every
  * change of requests.status or merged_into goes through here (or req_counts_add for a new row),
  * inside the caller's write transaction, so that the counts commit or roll back with it.
  */
@@ -534,10 +535,12 @@ int req_counts_repair(struct db *db, bool fix, int64_t kept[REQ_N_STATUSES], int
  * for the plans test (tests/unit/test_plans.c) and `spravka explain` (desk/plans.c).
  */
 extern const char req_counts_sql[], req_counts_add_sql[], req_counted_state_sql[], req_counts_real_sql[];
+extern const char req_counted_lock_sql[];
 extern const char req_auto_close_sql[], req_view_by_number_sql[], req_view_by_id_sql[], req_view_by_token_sql[];
 extern const char req_view_messages_sql[], req_view_message_count_sql[], req_view_attachments_sql[],
     req_duplicate_sql[], req_throttle_sql[];
 extern const char req_throttle_hit_sql[], req_prune_idempotency_sql[], req_prune_held_sql[], req_replay_sql[];
+extern const char req_create_limits_sql[], req_create_hits_sql[];
 extern const char req_prune_throttle_sql[], req_send_links_sql[], req_held_list_sql[], req_file_referenced_sql[];
 extern const char req_audit_sql[], req_canned_titles_sql[], req_canned_list_sql[], req_canned_body_sql[],
     req_attachment_sql[];

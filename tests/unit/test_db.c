@@ -350,6 +350,31 @@ Test(db_group, stats_count_every_job_once)
 	cr_assert_eq(none.jobs, 0);
 }
 
+/* Each job alone in its batch (submitted after the one before is done): no savepoint, a refused
+ * job's rows are rolled back with its transaction and it still hears "committed" (nothing it
+ * meant to keep was lost), and the writer goes on with the next. */
+Test(db_group, a_job_alone_in_its_batch_is_undone_by_a_rollback)
+{
+	static struct test_job jobs[6];
+	for (int i = 0; i < 6; i++) {
+		jobs[i] = (struct test_job){.job = {.run = job_run, .done = job_done}, .value = i, .keep = i % 2 == 0};
+		db_group_submit(group, &jobs[i].job);
+		pthread_mutex_lock(&jobs_lock);
+		while (jobs_done < i + 1)
+			pthread_cond_wait(&jobs_cond, &jobs_lock);
+		pthread_mutex_unlock(&jobs_lock);
+		cr_assert_eq(jobs[i].done_calls, 1);
+		cr_assert(jobs[i].committed, "job %d", i);
+		cr_assert_eq(jobs[i].seen, (i + 1) / 2, "job %d sees only the kept rows", i);
+	}
+	stop_group();
+	struct db_stmt *st = db_prepare(group_db, "SELECT count(*), sum(v) FROM t");
+	cr_assert_eq(db_step(st), DB_ROW);
+	cr_assert_eq(db_col_int(st, 0), 3);
+	cr_assert_eq(db_col_int(st, 1), 0 + 2 + 4);
+	db_finalize(st);
+}
+
 Test(db_group, stop_runs_what_is_queued)
 {
 	static struct test_job jobs[20];

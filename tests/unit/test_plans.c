@@ -12,10 +12,12 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct arena *A;
 static char *dir;
@@ -243,8 +245,8 @@ Test(desk_counts, repair_finds_and_rewrites_wrong_counts)
 		cr_assert_gt(create(k), 0);
 	int64_t kept[REQ_N_STATUSES], real[REQ_N_STATUSES];
 	cr_assert_eq(req_counts_repair(db, false, kept, real), 0, "right counts need no repair");
-	cr_assert_eq(db_exec(db, "UPDATE request_counts SET n = n + 5 WHERE status = 'new';"
-				 "UPDATE request_counts SET n = 3 WHERE status = 'closed'"),
+	cr_assert_eq(db_exec(db, "UPDATE request_counts SET n = n + 5 WHERE status = 'new' AND slot = 3;"
+				 "UPDATE request_counts SET n = 3 WHERE status = 'closed' AND slot = 0"),
 		     DB_OK);
 	cr_assert_eq(req_counts_repair(db, false, kept, real), 2, "a check alone tells");
 	cr_assert_eq(kept[0], 17);
@@ -253,4 +255,99 @@ Test(desk_counts, repair_finds_and_rewrites_wrong_counts)
 	cr_assert_eq(req_counts_repair(db, true, kept, real), 2);
 	cr_assert_eq(req_counts_repair(db, false, kept, real), 0, "rewritten");
 	assert_counts_true("the repair");
+}
+
+/* A status change on another node (its own connection) while this one's is not committed yet. */
+struct other_change {
+	int64_t id;
+	struct db *db;
+	bool ok;
+};
+
+static void *change_to_waiting(void *arg)
+{
+	struct other_change *c = arg;
+	c->ok = db_begin_write(c->db) == DB_OK;
+	struct db_stmt *st = db_prepare(c->db, "UPDATE requests SET status = 'waiting' WHERE id = ?");
+	c->ok = c->ok && st && db_bind_int(st, 1, c->id) == DB_OK && req_update_counted(c->db, c->id, st);
+	db_finalize(st);
+	c->ok = c->ok && db_commit(c->db) == DB_OK;
+	if (!c->ok)
+		db_rollback(c->db);
+	return NULL;
+}
+
+/* Two nodes change one request's status at once: the second waits for the first and counts its
+ * change from the status the first committed (req_update_counted locks the row before it reads
+ * it), so the counts stay true. They drifted (new -1, closed +1 too many) while the status was
+ * read before the row's lock was taken. */
+Test(desk_counts, concurrent_status_changes_on_two_nodes_keep_the_counts_true)
+{
+	for (int round = 0; round < 3; round++) {
+		int64_t id = create(round);
+		cr_assert_gt(id, 0);
+		struct other_change other = {.id = id};
+		char err[256];
+		cr_assert_eq(db_open(test_db(dir), &other.db, err, sizeof err), DB_OK, "%s", err);
+		cr_assert_eq(db_begin_write(db), DB_OK);
+		struct db_stmt *st = db_prepare(db, "UPDATE requests SET status = 'closed' WHERE id = ?");
+		db_bind_int(st, 1, id);
+		cr_assert(req_update_counted(db, id, st), "%s", db_errmsg(db));
+		db_finalize(st);
+		pthread_t t;
+		cr_assert_eq(pthread_create(&t, NULL, change_to_waiting, &other), 0);
+		usleep(300 * 1000); /* the other node reads and waits for the row meanwhile */
+		cr_assert_eq(db_commit(db), DB_OK, "%s", db_errmsg(db));
+		pthread_join(t, NULL);
+		cr_assert(other.ok, "the other node's change: %s", db_errmsg(other.db));
+		db_close(other.db);
+		cr_assert_str_eq(db_text(db, A, "SELECT status FROM requests WHERE id = CAST(? AS INTEGER)",
+					 arena_printf(A, "%lld", (long long)id)),
+				 "waiting");
+		assert_counts_true(arena_printf(A, "round %d", round));
+	}
+}
+
+/* Changes from many threads land in different slots of request_counts; the counts are their sums. */
+static void *create_some(void *arg)
+{
+	int who = *(int *)arg;
+	struct db *d;
+	char err[256];
+	if (db_open(test_db(dir), &d, err, sizeof err) != DB_OK)
+		return NULL;
+	struct arena *a = arena_new();
+	for (int k = 0; k < 3; k++) {
+		char member[16];
+		snprintf(member, sizeof member, "%d", 300000 + who * 10 + k);
+		struct req_input in = {.member_id = member,
+				       .name = "Ирина",
+				       .email = "irina@example.org",
+				       .country = "KZ",
+				       .topic = req_default_topics[k].slug,
+				       .subject = "Вопрос",
+				       .description = "Здравствуйте, не приходит выплата за октябрь, помогите.",
+				       .client_ip = "192.0.2.1"};
+		struct req_outcome out;
+		req_create(d, &cfg, a, &in, &out);
+	}
+	arena_free(a);
+	db_close(d);
+	return NULL;
+}
+
+Test(desk_counts, counts_kept_by_many_threads_are_summed_over_their_slots)
+{
+	pthread_t t[4];
+	static int who[4] = {0, 1, 2, 3};
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, create_some, &who[i]), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	int64_t kept[REQ_N_STATUSES];
+	cr_assert(req_counts(db, kept));
+	cr_assert_gt(kept[0], 0);
+	cr_assert_geq(strtoll(db_text(db, A, "SELECT count(*) FROM request_counts WHERE n > 0", NULL), NULL, 10), 2,
+		      "more than one slot counted");
+	assert_counts_true("creations from four threads");
 }

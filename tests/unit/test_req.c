@@ -456,6 +456,30 @@ Test(req_create, the_address_limit)
 	cr_assert_eq(req_create(db, &cfg, A, &elsewhere, &out), REQ_CREATED);
 }
 
+/* The address's hits are kept in slots (one per writer thread, so that creations from one address
+ * do not wait for each other's commit) and summed against the limit. */
+Test(req_create, the_address_limit_sums_its_slots)
+{
+	int64_t now = (int64_t)time(NULL), window = now - now % 3600;
+	db_exec_int(db, "INSERT INTO throttle(key, window_start, hits) VALUES ('create-ip:192.0.2.10#5', ?, 2)",
+		    (long long)window);
+	db_exec_int(db, "INSERT INTO throttle(key, window_start, hits) VALUES ('create-ip:192.0.2.10#9', ?, 1)",
+		    (long long)window);
+	/* A past window's hits and another address's do not count. */
+	db_exec_int(db, "INSERT INTO throttle(key, window_start, hits) VALUES ('create-ip:192.0.2.10#7', ?, 50)",
+		    (long long)window - 3600);
+	db_exec_int(db, "INSERT INTO throttle(key, window_start, hits) VALUES ('create-ip:192.0.2.100#1', ?, 50)",
+		    (long long)window);
+	struct req_outcome out;
+	struct req_input in = input("300001", "payouts", DESC);
+	cfg.max_per_ip_hour = 3;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_LIMITED);
+	cfg.max_per_ip_hour = 4;
+	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_CREATED);
+	in = input("300002", "payouts", DESC);
+	cr_assert_eq(req_create(db, &cfg, A, &in, &out), REQ_LIMITED, "the creation's own hit counted");
+}
+
 /* An upload as the http module leaves it: a temporary file with its size, hash and head. */
 static struct http_file upload(const char *name, const void *data, size_t n)
 {
@@ -1089,10 +1113,8 @@ Test(req_create, writers_at_once_with_one_key_make_one_request)
 	cr_assert_str_eq(text("SELECT count(*) FROM requests WHERE member_id = ?", "5550002"), "1");
 }
 
-/* Request numbers come from a counter row that each creation increments in its transaction
- * (INSERT ... ON CONFLICT DO UPDATE ... RETURNING: the row is locked until the commit), so
- * writers at once never share a number. */
-Test(req_create, writers_at_once_for_different_members_get_different_numbers)
+/* Eight creations at once for different members; their numbers in numbers. */
+static void race_members(char numbers[8][32])
 {
 	static const char *const members[] = {"5550011", "5550012", "5550013", "5550014",
 					      "5550015", "5550016", "5550017", "5550018"};
@@ -1111,6 +1133,35 @@ Test(req_create, writers_at_once_for_different_members_get_different_numbers)
 		cr_assert_eq(r[i].result, REQ_CREATED, "writer %d: %d", i, r[i].result);
 		for (int k = 0; k < i; k++)
 			cr_assert_str_neq(r[i].number, r[k].number);
+		memcpy(numbers[i], r[i].number, 32);
 	}
 	cr_assert_eq(count("SELECT count(DISTINCT number) FROM requests"), 8);
+}
+
+/* Request numbers never repeat with writers at once: SQLite's counter row is incremented by one
+ * writer at a time; PostgreSQL's come from a sequence (req.c, next_number). */
+Test(req_create, writers_at_once_for_different_members_get_different_numbers)
+{
+	char numbers[8][32];
+	race_members(numbers);
+}
+
+/* A year's first creations at once (its counter row not there yet): one of them makes the row
+ * and gets number 1, the others wait for it and take the numbers after. */
+Test(req_create, a_years_first_creations_at_once_start_at_one)
+{
+	cr_assert_eq(db_exec(db, "DELETE FROM counters"), DB_OK);
+	char numbers[8][32];
+	race_members(numbers);
+	int ones = 0;
+	for (int i = 0; i < 8; i++) {
+		long n = strtol(numbers[i] + 7, NULL, 10);
+		cr_assert(n >= 1 && n <= 64, "%s", numbers[i]);
+		ones += n == 1;
+	}
+	cr_assert_eq(ones, 1);
+	struct req_outcome out;
+	struct req_input next = input("5550019", "payouts", DESC);
+	cr_assert_eq(req_create(db, &cfg, A, &next, &out), REQ_CREATED);
+	cr_assert_gt(strtol(out.number + 7, NULL, 10), 1);
 }

@@ -4,6 +4,7 @@
 #include "../auth/auth.h"
 #include "../core/arena.h"
 #include "../db/db.h"
+#include "../files/files.h"
 #include "../mail/mail.h"
 #include "../req/req.h"
 #include "../searchlog/search_log.h"
@@ -48,6 +49,10 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	    {"prune: search log", search_log_prune_sql, NULL, NULL},
 	    {"search log: click", search_log_click_sql, NULL, "search_log_unclicked"},
 	    {"file sweep: is a file referenced", req_file_referenced_sql, NULL, "held_files_sha256"},
+	    {"file sweep: stored contents after the cursor (files in the database)", files_sweep_candidates_sql, NULL,
+	     NULL},
+	    {"file store: reuse of stored content (files in the database)", files_touch_sql, NULL, NULL},
+	    {"file store: one chunk of a download (files in the database)", files_chunk_sql, NULL, NULL},
 	    {"mail: due letters", mail_due_sql, NULL, NULL},
 	    {"mail: claim a letter", mail_claim_sql, NULL, NULL},
 	    {"mail: sent", mail_sent_sql, NULL, NULL},

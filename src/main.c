@@ -766,8 +766,8 @@ static int cmd_backup(struct opts *o)
 		fputc('\n', stdout);
 		fprintf(stderr,
 			"spravka: the database is on PostgreSQL: back it up with the pg_dump command above "
-			"(the password from ~/.pgpass or PGPASSWORD; restore with pg_restore), and the data "
-			"directory %s with it (attachments)\n",
+			"(the password from ~/.pgpass or PGPASSWORD; restore with pg_restore); it holds the "
+			"attachments too (the data directory %s holds nothing the backup needs)\n",
 			cfg.data_dir);
 		config_free(&cfg);
 		return 0;

@@ -875,7 +875,7 @@ Test(req_create, the_sweep_keeps_a_file_only_a_held_addition_refers_to)
 /* The race of issue #7: a creation reuses stored content that no row refers to any more (its
  * request failed, or was never committed) while the sweep looks at that very file. */
 struct sweeper {
-	const char *dir;
+	struct db *db; /* a connection of its own, opened once: the loop starts sweeping at once */
 	const struct req_config *cfg;
 	atomic_bool stop;
 	int removed;
@@ -884,18 +884,21 @@ struct sweeper {
 static void *sweep_loop(void *arg)
 {
 	struct sweeper *s = arg;
-	struct db *own;
-	char err[256];
-	if (db_open(test_db(s->dir), &own, err, sizeof err) != DB_OK)
-		return NULL;
 	char cursor[65] = "";
 	do {
-		int n = req_sweep_files(own, s->cfg, time(NULL) - 3600, 100, cursor);
+		int n = req_sweep_files(s->db, s->cfg, time(NULL) - 3600, 100, cursor);
 		if (n > 0)
 			s->removed += n;
 	} while (!atomic_load(&s->stop));
-	db_close(own);
 	return NULL;
+}
+
+static struct db *own_connection(void)
+{
+	struct db *own;
+	char err[256];
+	cr_assert_eq(db_open(test_db(dir), &own, err, sizeof err), DB_OK, "%s", err);
+	return own;
 }
 
 Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .timeout = 60)
@@ -904,12 +907,13 @@ Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .
 	many.max_per_ip_hour = many.max_per_member_day = 1000000;
 	int created = 0;
 	struct sweeper total = {0};
+	struct db *own = own_connection();
 	for (int i = 0; i < 300; i++) {
 		/* The content is stored but unreferenced and old: what the sweep is there to remove. */
 		cr_assert_eq(db_exec(db, "DELETE FROM attachments"), DB_OK);
 		struct http_file f = upload(arena_printf(A, "p%d.jpg", i), JPEG_BYTES, sizeof JPEG_BYTES - 1);
 		age(stored_path(&f), 7200);
-		struct sweeper s = {.dir = dir, .cfg = &cfg};
+		struct sweeper s = {.db = own, .cfg = &cfg};
 		atomic_init(&s.stop, false);
 		pthread_t t;
 		cr_assert_eq(pthread_create(&t, NULL, sweep_loop, &s), 0);
@@ -930,6 +934,7 @@ Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .
 			     "iteration %d: a file a committed request refers to was removed", i);
 		cr_assert_eq(st.st_size, (off_t)(sizeof JPEG_BYTES - 1));
 	}
+	db_close(own);
 	cr_assert_eq(created, 300);
 	/* The sweep did run into the file on some iterations (otherwise the test proves nothing). */
 	cr_log_info("sweeps removed the unreferenced file %d times in 300 iterations", total.removed);
@@ -958,16 +963,26 @@ static const char *read_all(int fd, size_t *n)
 	return buf;
 }
 
-Test(req_create, with_files_in_the_database_attachments_are_read_from_any_connection)
+/* cfg with the files in the database, and a request of member 1234567 created with it, with the
+ * photo JPEG_BYTES named name (the upload, taken, in *f). */
+static struct req_config created_in_db(const char *name, struct http_file *f)
 {
 	struct req_config shared = cfg;
 	shared.files_in_db = true;
-	struct http_file f = upload("scan.jpg", JPEG_BYTES, sizeof JPEG_BYTES - 1);
+	*f = upload(name, JPEG_BYTES, sizeof JPEG_BYTES - 1);
 	struct req_input in = input("1234567", "payouts", DESC);
-	in.files = &f;
+	in.files = f;
 	in.n_files = 1;
 	struct req_outcome out;
 	cr_assert_eq(req_create(db, &shared, A, &in, &out), REQ_CREATED);
+	return shared;
+}
+
+Test(req_create, with_files_in_the_database_attachments_are_read_from_any_connection)
+{
+	struct http_file f;
+	struct req_config shared = created_in_db("scan.jpg", &f);
+	struct req_outcome out;
 	cr_assert_null(f.path, "the upload was taken");
 	const char *hex = hex_of_file(&f);
 	struct stat st;
@@ -995,14 +1010,9 @@ Test(req_create, with_files_in_the_database_attachments_are_read_from_any_connec
 
 Test(req_create, with_files_in_the_database_the_sweep_keeps_attached_and_held_files)
 {
-	struct req_config shared = cfg;
-	shared.files_in_db = true;
-	struct http_file f = upload("kept.jpg", JPEG_BYTES, sizeof JPEG_BYTES - 1);
-	struct req_input in = input("1234567", "payouts", DESC);
-	in.files = &f;
-	in.n_files = 1;
+	struct http_file f;
+	struct req_config shared = created_in_db("kept.jpg", &f);
 	struct req_outcome out;
-	cr_assert_eq(req_create(db, &shared, A, &in, &out), REQ_CREATED);
 	static const char png[] = "\x89PNG\r\n\x1a\n-held-for-confirmation-";
 	struct http_file h = upload("held.png", png, sizeof png - 1);
 	struct req_input add = input("1234567", "payouts", "Вот скриншот из личного кабинета с ошибкой.");
@@ -1030,44 +1040,23 @@ Test(req_create, with_files_in_the_database_the_sweep_keeps_attached_and_held_fi
 
 /* The race of issue #7 with the files in the database: creations reusing old unreferenced
  * content while a sweep on another connection removes it. */
-struct db_sweeper {
-	struct db *db;
-	const struct req_config *cfg;
-	atomic_bool stop;
-	int removed;
-};
-
-static void *db_sweep_loop(void *arg)
-{
-	struct db_sweeper *s = arg;
-	char cursor[65] = "";
-	do {
-		int n = req_sweep_files(s->db, s->cfg, time(NULL) - 3600, 100, cursor);
-		if (n > 0)
-			s->removed += n;
-	} while (!atomic_load(&s->stop));
-	return NULL;
-}
-
 Test(req_create, with_files_in_the_database_the_sweep_never_removes_a_committed_requests_file, .timeout = 120)
 {
 	struct req_config shared = cfg;
 	shared.files_in_db = true;
 	shared.max_per_ip_hour = shared.max_per_member_day = 1000000;
 	struct files_store fs = {.data_dir = dir, .in_db = true};
-	struct db *own;
-	char err[256];
-	cr_assert_eq(db_open(test_db(dir), &own, err, sizeof err), DB_OK, "%s", err);
+	struct db *own = own_connection();
 	int removed = 0;
 	for (int i = 0; i < 100; i++) {
 		cr_assert_eq(db_exec(db, "DELETE FROM attachments"), DB_OK);
 		struct http_file pre = upload(arena_printf(A, "pre%d.jpg", i), JPEG_BYTES, sizeof JPEG_BYTES - 1);
 		cr_assert(files_put(&fs, db, pre.sha256, pre.path, pre.size, true));
 		db_exec_int(db, "UPDATE file_store SET stored = ?", 1);
-		struct db_sweeper s = {.db = own, .cfg = &shared};
+		struct sweeper s = {.db = own, .cfg = &shared};
 		atomic_init(&s.stop, false);
 		pthread_t t;
-		cr_assert_eq(pthread_create(&t, NULL, db_sweep_loop, &s), 0);
+		cr_assert_eq(pthread_create(&t, NULL, sweep_loop, &s), 0);
 		usleep((useconds_t)(i % 7) * 200);
 		struct http_file f = upload(arena_printf(A, "p%d.jpg", i), JPEG_BYTES, sizeof JPEG_BYTES - 1);
 		struct req_input in = input(arena_printf(A, "%d", 5000000 + i), "payouts", DESC);

@@ -284,6 +284,7 @@ enum {
 	UPKEEP_BATCH = 1000, /* rows deleted per statement */
 	UPKEEP_BATCHES = 10, /* statements per table per run: bounded work */
 	SWEEP_CHECKS = 2000, /* stored files looked at per run */
+	FILE_THREADS = 4,    /* threads storing uploaded files (fsyncs, or writes to the database) */
 };
 
 /* Deletes in batches while whole batches go, at most UPKEEP_BATCHES of them. */
@@ -319,8 +320,9 @@ static int prune_throttle(struct db *db, int unused, int max)
 static void upkeep(struct app *app, struct db *db, char cursor[65])
 {
 	int64_t grace = (int64_t)app->cfg.file_sweep_hours * 3600;
-	if (req_sweep_files(db, app->cfg.data_dir, (int64_t)time(NULL) - grace, SWEEP_CHECKS, cursor) < 0)
-		fprintf(stderr, "spravka: cannot sweep %s/files\n", app->cfg.data_dir);
+	if (req_sweep_files(db, &app->req, (int64_t)time(NULL) - grace, SWEEP_CHECKS, cursor) < 0)
+		fprintf(stderr, "spravka: cannot sweep the stored files (%s)\n",
+			app->req.files_in_db ? db_errmsg(db) : app->cfg.data_dir);
 	prune("search log", prune_search_log, db, app->cfg.search_log_days);
 	prune("sessions", prune_sessions, db, 0);
 	prune("throttle rows", prune_throttle, db, 0);
@@ -466,7 +468,7 @@ static int cmd_serve(struct opts *o)
 	}
 	/* Uploaded files are fsynced by a few threads of their own: several flushes in flight at
 	 * once keep the disk busy (4 threads: ~1,700 fsynced 200 KB files/s here, 1: ~1,000). */
-	if (!(app.file_sync = workers_start(4))) {
+	if (!(app.file_sync = workers_start(FILE_THREADS))) {
 		fprintf(stderr, "spravka: cannot start the file threads\n");
 		return 1;
 	}
@@ -485,6 +487,12 @@ static int cmd_serve(struct opts *o)
 	const char *const *names = app_route_names(&n_routes);
 	const char *const *methods = app_route_methods(&n_routes);
 	if (!app_init_requests(&app, err, sizeof err)) {
+		fprintf(stderr, "spravka: %s\n", err);
+		return 1;
+	}
+	/* Files in the database (PostgreSQL): the file threads store a creation's files with
+	 * connections of their own, one each. */
+	if (app.req.files_in_db && db_pool_open(target, FILE_THREADS, &app.req.files_pool, err, sizeof err) != DB_OK) {
 		fprintf(stderr, "spravka: %s\n", err);
 		return 1;
 	}
@@ -597,6 +605,7 @@ static int cmd_serve(struct opts *o)
 	search_log_free(app.search_log);
 	db_pool_close(app.pool);
 	db_pool_close(app.back_pool);
+	db_pool_close(app.req.files_pool);
 	search_free(app.index);
 	search_cache_free(app.search_cache);
 	pthread_rwlock_destroy(&app.index_lock);
@@ -845,8 +854,8 @@ static int cmd_backup(struct opts *o)
 		fputc('\n', stdout);
 		fprintf(stderr,
 			"spravka: the database is on PostgreSQL: back it up with the pg_dump command above "
-			"(the password from ~/.pgpass or PGPASSWORD; restore with pg_restore), and the data "
-			"directory %s with it (attachments)\n",
+			"(the password from ~/.pgpass or PGPASSWORD; restore with pg_restore); it holds the "
+			"attachments too (the data directory %s holds nothing the backup needs)\n",
 			cfg.data_dir);
 		config_free(&cfg);
 		return 0;

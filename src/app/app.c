@@ -290,6 +290,8 @@ bool app_init_requests(struct app *app, char *err, size_t errlen)
 	    .public_url = cfg->public_url,
 	    .countries = app->country_codes,
 	    .n_countries = (int)cfg->n_countries,
+	    /* Nodes on PostgreSQL share nothing but the database: the files go there too. */
+	    .files_in_db = db_target_engine(config_db_target(cfg)) == DB_POSTGRES,
 	};
 	if (db_target_engine(config_db_target(cfg)) == DB_POSTGRES
 		? !shared_link_key(app, app->link_key, err, errlen)

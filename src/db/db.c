@@ -172,6 +172,11 @@ enum db_rc db_bind_null(struct db_stmt *st, int idx)
 	return st->db->drv->bind_null(st, idx);
 }
 
+enum db_rc db_bind_blob(struct db_stmt *st, int idx, const void *p, size_t n)
+{
+	return st->db->drv->bind_blob(st, idx, p, n);
+}
+
 enum db_rc db_step(struct db_stmt *st)
 {
 	return st->db->drv->step(st);
@@ -195,6 +200,11 @@ int64_t db_col_int(struct db_stmt *st, int i)
 bool db_col_null(struct db_stmt *st, int i)
 {
 	return st->db->drv->col_null(st, i);
+}
+
+const void *db_col_blob(struct db_stmt *st, int i, size_t *n)
+{
+	return st->db->drv->col_blob(st, i, n);
 }
 
 const char *db_query_plan(struct db *db, struct arena *a, const char *sql)

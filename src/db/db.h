@@ -95,6 +95,10 @@ void db_reset(struct db_stmt *st);
 enum db_rc db_bind_text(struct db_stmt *st, int idx, const char *s);
 enum db_rc db_bind_int(struct db_stmt *st, int idx, int64_t v);
 enum db_rc db_bind_null(struct db_stmt *st, int idx);
+/* n bytes at p (any bytes, NUL included; copied) for a BLOB column (SQLite) or a BYTEA column
+ * (PostgreSQL: sent in binary, so no escaping doubles it on the way). n = 0 binds an empty value,
+ * not NULL. */
+enum db_rc db_bind_blob(struct db_stmt *st, int idx, const void *p, size_t n);
 /* DB_ROW, DB_DONE or an error. */
 enum db_rc db_step(struct db_stmt *st);
 int db_column_count(struct db_stmt *st);
@@ -102,6 +106,12 @@ int db_column_count(struct db_stmt *st);
 const char *db_col_text(struct db_stmt *st, int i);
 int64_t db_col_int(struct db_stmt *st, int i);
 bool db_col_null(struct db_stmt *st, int i);
+/* Column i of the current row as bytes (a BLOB / BYTEA column), its length in *n: NULL with *n = 0
+ * for NULL (an empty value is not NULL); valid until the next step/reset/finalize or the next
+ * db_col_blob of st. PostgreSQL
+ * sends it as hex text, decoded here into memory the statement owns: read a large value in
+ * pieces (a row per piece), not whole. */
+const void *db_col_blob(struct db_stmt *st, int i, size_t *n);
 
 /*
  * The engine's plan for sql (SQLite: EXPLAIN QUERY PLAN, PostgreSQL: EXPLAIN; its lines joined

@@ -23,11 +23,13 @@ struct db_driver {
 	enum db_rc (*bind_text)(struct db_stmt *st, int idx, const char *s);
 	enum db_rc (*bind_int)(struct db_stmt *st, int idx, int64_t v);
 	enum db_rc (*bind_null)(struct db_stmt *st, int idx);
+	enum db_rc (*bind_blob)(struct db_stmt *st, int idx, const void *p, size_t n);
 	enum db_rc (*step)(struct db_stmt *st);
 	int (*column_count)(struct db_stmt *st);
 	const char *(*col_text)(struct db_stmt *st, int i);
 	int64_t (*col_int)(struct db_stmt *st, int i);
 	bool (*col_null)(struct db_stmt *st, int i);
+	const void *(*col_blob)(struct db_stmt *st, int i, size_t *n);
 	const char *(*query_plan)(struct db *db, struct arena *a, const char *sql);
 	int64_t (*changes)(struct db *db);
 	enum db_rc (*exec)(struct db *db, const char *sql);

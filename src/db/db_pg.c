@@ -6,8 +6,8 @@
  * keyed as the SQLite driver keys its own: the SQL text's address, checked by content. The `?`
  * of the portable SQL become $1..$n at prepare (outside quoted strings, identifiers and
  * comments). Values travel as text; PostgreSQL infers each parameter's type from the SQL around
- * it (db.h's rules make sure it can). A step runs the statement at its first call and keeps the
- * whole result: rows are read from it, so several statements of a connection may be open at once.
+ * it (db.h's rules make sure it can); a blob (db_bind_blob) travels in binary. A step runs the statement at its first
+ * call and keeps the whole result: rows are read from it, so several statements of a connection may be open at once.
  *
  * A broken connection (PostgreSQL restarted, the network cut) is connected again by itself at its
  * next use outside a transaction: an idle connection is checked before each statement (a server
@@ -81,7 +81,10 @@ struct pg_stmt {
 	unsigned epoch; /* of the connection it was prepared on */
 	int nparams;
 	char **vals; /* nparams values, NULL for NULL */
+	int *lens;   /* a binary value's length (db_bind_blob) */
+	int *fmts;   /* 1 for a binary value, 0 for text */
 	PGresult *res;
+	unsigned char *blob; /* the last db_col_blob, decoded (PQfreemem) */
 	int row, nrows;
 	bool ran;
 	bool logged; /* SPRAVKA_PG_SQL_LOG has its text */
@@ -299,8 +302,16 @@ static char *number_params(const char *sql, int *n)
 	return out;
 }
 
+static void clear_blob(struct pg_stmt *st)
+{
+	if (st->blob)
+		PQfreemem(st->blob);
+	st->blob = NULL;
+}
+
 static void clear_result(struct pg_stmt *st)
 {
+	clear_blob(st);
 	if (st->res)
 		PQclear(st->res);
 	st->res = NULL;
@@ -313,6 +324,7 @@ static void clear_binds(struct pg_stmt *st)
 	for (int i = 0; i < st->nparams; i++) {
 		free(st->vals[i]);
 		st->vals[i] = NULL;
+		st->lens[i] = st->fmts[i] = 0;
 	}
 }
 
@@ -353,6 +365,8 @@ static struct db_stmt *pg_prepare(struct db *base, const char *sql)
 	s->nparams = n;
 	s->sql = xstrdup(sql);
 	s->vals = xcalloc((size_t)(n ? n : 1), sizeof *s->vals);
+	s->lens = xcalloc((size_t)(n ? n : 1), sizeof *s->lens);
+	s->fmts = xcalloc((size_t)(n ? n : 1), sizeof *s->fmts);
 	s->in_use = true;
 	if (free_slot >= 0) {
 		s->key = sql;
@@ -366,6 +380,8 @@ static void free_stmt(struct pg_stmt *st)
 	clear_result(st);
 	clear_binds(st);
 	free(st->vals);
+	free(st->lens);
+	free(st->fmts);
 	free(st->sql);
 	free(st);
 }
@@ -409,6 +425,7 @@ static enum db_rc set_val(struct db_stmt *sb, int idx, char *v)
 	}
 	free(st->vals[idx - 1]);
 	st->vals[idx - 1] = v;
+	st->lens[idx - 1] = st->fmts[idx - 1] = 0;
 	return DB_OK;
 }
 
@@ -427,6 +444,24 @@ static enum db_rc pg_bind_int(struct db_stmt *st, int idx, int64_t v)
 static enum db_rc pg_bind_null(struct db_stmt *st, int idx)
 {
 	return set_val(st, idx, NULL);
+}
+
+/* Sent in binary (format 1): the bytes as they are, no hex text of twice the size. */
+static enum db_rc pg_bind_blob(struct db_stmt *sb, int idx, const void *p, size_t n)
+{
+	if (n > (size_t)INT32_MAX) {
+		snprintf(PG(sb->db)->err, sizeof PG(sb->db)->err, "a value of %zu bytes is too large to bind", n);
+		return DB_ERR;
+	}
+	char *copy = xmalloc(n ? n : 1);
+	if (n)
+		memcpy(copy, p, n);
+	enum db_rc rc = set_val(sb, idx, copy);
+	if (rc == DB_OK) {
+		PGST(sb)->lens[idx - 1] = (int)n;
+		PGST(sb)->fmts[idx - 1] = 1;
+	}
+	return rc;
 }
 
 /* st prepared on db's connection of now: again if it was prepared on a connection since lost. */
@@ -466,12 +501,14 @@ static PGresult *exec_after_begin(struct pg_db *db, struct pg_stmt *st)
 		PGresult *b = PQexec(db->c, "BEGIN");
 		bool ok = result_rc(db, b) == DB_OK;
 		PQclear(b);
-		return ok ? PQexecPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, NULL, NULL, 0)
+		return ok ? PQexecPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, st->lens,
+					   st->fmts, 0)
 			  : NULL;
 	}
-	bool sent = PQsendQueryParams(db->c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
-		    PQsendQueryPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, NULL, NULL, 0) &&
-		    PQpipelineSync(db->c);
+	bool sent =
+	    PQsendQueryParams(db->c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+	    PQsendQueryPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, st->lens, st->fmts, 0) &&
+	    PQpipelineSync(db->c);
 	PGresult *results[2] = {NULL, NULL};
 	/* BEGIN's result and a NULL, the statement's and a NULL, then the sync. */
 	for (int query = 0, nulls = 0; sent && nulls <= 2 && PQstatus(db->c) == CONNECTION_OK;) {
@@ -514,8 +551,8 @@ static enum db_rc pg_step(struct db_stmt *sb)
 		if (db->begin_due)
 			st->res = exec_after_begin(db, st);
 		else
-			st->res =
-			    PQexecPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, NULL, NULL, 0);
+			st->res = PQexecPrepared(db->c, st->name, st->nparams, (const char *const *)st->vals, st->lens,
+						 st->fmts, 0);
 		enum db_rc rc = result_rc(db, st->res);
 		note_state(db);
 		if (rc != DB_OK) {
@@ -582,6 +619,24 @@ static bool pg_col_null(struct db_stmt *sb, int i)
 {
 	struct pg_stmt *st = PGST(sb);
 	return !has_cell(st, i) || PQgetisnull(st->res, st->row, i);
+}
+
+/* Results come as text: a bytea is "\\x" and hex (or the old escape format), which
+ * PQunescapeBytea decodes either way. */
+static const void *pg_col_blob(struct db_stmt *sb, int i, size_t *n)
+{
+	struct pg_stmt *st = PGST(sb);
+	*n = 0;
+	clear_blob(st);
+	if (!has_cell(st, i) || PQgetisnull(st->res, st->row, i))
+		return NULL;
+	st->blob = PQunescapeBytea((const unsigned char *)PQgetvalue(st->res, st->row, i), n);
+	if (!st->blob) {
+		*n = 0;
+		snprintf(PG(sb->db)->err, sizeof PG(sb->db)->err, "cannot decode a bytea value");
+		return NULL;
+	}
+	return st->blob;
 }
 
 static const char *pg_query_plan(struct db *base, struct arena *a, const char *sql)
@@ -820,11 +875,13 @@ const struct db_driver db_pg_driver = {
     .bind_text = pg_bind_text,
     .bind_int = pg_bind_int,
     .bind_null = pg_bind_null,
+    .bind_blob = pg_bind_blob,
     .step = pg_step,
     .column_count = pg_column_count,
     .col_text = pg_col_text,
     .col_int = pg_col_int,
     .col_null = pg_col_null,
+    .col_blob = pg_col_blob,
     .query_plan = pg_query_plan,
     .changes = pg_changes,
     .exec = pg_exec,

@@ -150,6 +150,12 @@ static enum db_rc sq_bind_null(struct db_stmt *st, int idx)
 	return map_rc(sqlite3_bind_null(SQST(st)->st, idx));
 }
 
+static enum db_rc sq_bind_blob(struct db_stmt *st, int idx, const void *p, size_t n)
+{
+	/* A zero-length blob with a pointer: empty, not NULL. */
+	return map_rc(sqlite3_bind_blob64(SQST(st)->st, idx, n ? p : "", (sqlite3_uint64)n, SQLITE_TRANSIENT));
+}
+
 static enum db_rc sq_step(struct db_stmt *st)
 {
 	if (!sqlite3_stmt_busy(SQST(st)->st)) /* starts: prepared, reset, or its rows ended */
@@ -176,6 +182,17 @@ static int64_t sq_col_int(struct db_stmt *st, int i)
 static bool sq_col_null(struct db_stmt *st, int i)
 {
 	return sqlite3_column_type(SQST(st)->st, i) == SQLITE_NULL;
+}
+
+static const void *sq_col_blob(struct db_stmt *sb, int i, size_t *n)
+{
+	sqlite3_stmt *st = SQST(sb)->st;
+	*n = 0;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	const void *p = sqlite3_column_blob(st, i);
+	*n = (size_t)sqlite3_column_bytes(st, i);
+	return p ? p : "";
 }
 
 static const char *sq_query_plan(struct db *base, struct arena *a, const char *sql)
@@ -404,11 +421,13 @@ const struct db_driver db_sqlite_driver = {
     .bind_text = sq_bind_text,
     .bind_int = sq_bind_int,
     .bind_null = sq_bind_null,
+    .bind_blob = sq_bind_blob,
     .step = sq_step,
     .column_count = sq_column_count,
     .col_text = sq_col_text,
     .col_int = sq_col_int,
     .col_null = sq_col_null,
+    .col_blob = sq_col_blob,
     .query_plan = sq_query_plan,
     .changes = sq_changes,
     .exec = sq_exec,

@@ -540,6 +540,36 @@ const struct migration schema_migrations[] = {
      "ALTER TABLE request_counts_slots RENAME TO request_counts;"
      "CREATE SEQUENCE request_numbers;"
      "UPDATE counters SET value = -value WHERE name LIKE 'requests-%';"},
+    /* Issue #9, attachments shared by the nodes: a file's contents in the database, content-addressed
+     * by its SHA-256 (hex), in chunks of at most 1 MiB (src/files/files.h). file_store has one row
+     * per stored content, written in the transaction that writes its chunks: its row says the chunks
+     * are all there. `stored` is when it was last stored or reused (the sweep's grace period).
+     * The tables exist on both engines; the server uses them on PostgreSQL, where nodes share
+     * nothing but the database (SQLite keeps the files in DATA/files). */
+    {15,
+     "CREATE TABLE file_store ("
+     "  sha256 TEXT PRIMARY KEY,"
+     "  size BIGINT NOT NULL,"
+     "  chunks INTEGER NOT NULL,"
+     "  stored BIGINT NOT NULL);"
+     "CREATE TABLE file_chunks ("
+     "  sha256 TEXT NOT NULL,"
+     "  n INTEGER NOT NULL,"
+     "  data BLOB NOT NULL,"
+     "  PRIMARY KEY (sha256, n));",
+     /* PostgreSQL: bytea, kept out of line (TOAST) without compression (JPEG, PNG and PDF are
+      * compressed already). */
+     "CREATE TABLE file_store ("
+     "  sha256 " TXT " PRIMARY KEY,"
+     "  size BIGINT NOT NULL,"
+     "  chunks INTEGER NOT NULL,"
+     "  stored BIGINT NOT NULL);"
+     "CREATE TABLE file_chunks ("
+     "  sha256 " TXT " NOT NULL,"
+     "  n INTEGER NOT NULL,"
+     "  data BYTEA NOT NULL,"
+     "  PRIMARY KEY (sha256, n));"
+     "ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

@@ -10,6 +10,7 @@
 #include "../req/req.h"
 #include "../web/web.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,11 +592,14 @@ void desk_file(struct ctx *c)
 		return page_error(c, 503, "База данных недоступна.");
 	if (!found)
 		return page_not_found(c);
+	int fd = req_file_open(c->db, &c->app->req, f.sha256);
+	if (fd < 0)
+		return errno == ENOENT ? page_not_found(c) : page_error(c, 503, "Файл сейчас недоступен.");
 	c->resp->content_type = f.mime;
 	/* The stored name is untrusted: its extension follows the detected type, and only a
 	 * sanitised fallback and its percent-encoded form reach the header. */
 	c->resp->disposition = req_content_disposition(a, f.filename, c->resp->content_type);
-	c->resp->file_path = arena_printf(a, "%s/files/%s", c->app->cfg.data_dir, f.sha256);
+	c->resp->file_fd = fd;
 	c->resp->cache_control = "private, no-store";
 	c->resp->status = 200;
 }

@@ -5,6 +5,7 @@
 #include "../kb/kb.h"
 #include "../core/arena.h"
 #include "../db/db.h"
+#include "../files/files.h"
 #include "../mail/mail.h"
 #include "../req/req.h"
 #include "../searchlog/search_log.h"
@@ -58,6 +59,10 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	    {"insights: searches that found nothing", search_log_zero_sql, INSIGHTS_SORT, "search_log_at"},
 	    {"insights: searches with no click", search_log_no_click_sql, INSIGHTS_SORT, "search_log_at"},
 	    {"file sweep: is a file referenced", req_file_referenced_sql, NULL, "held_files_sha256"},
+	    {"file sweep: stored contents after the cursor (files in the database)", files_sweep_candidates_sql, NULL,
+	     NULL},
+	    {"file store: reuse of stored content (files in the database)", files_touch_sql, NULL, NULL},
+	    {"file store: one chunk of a download (files in the database)", files_chunk_sql, NULL, NULL},
 	    {"mail: due letters", mail_due_sql, NULL, NULL},
 	    {"mail: claim a letter", mail_claim_sql, NULL, NULL},
 	    {"mail: sent", mail_sent_sql, NULL, NULL},

@@ -1188,23 +1188,25 @@ static enum MHD_Result answer(struct req_ctx *x)
 	 * response sends the entry's bytes without copying them. */
 	if (req->cached)
 		return queue_entry(x, req->cached, true);
-	if (resp->file_path && resp->status == 200) {
-		int fd = open(resp->file_path, O_RDONLY | O_CLOEXEC);
+	if (resp->file_fd > 0 && resp->status == 200) {
+		int fd = resp->file_fd;
 		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0) {
-			struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+		resp->file_fd = 0;
+		struct MHD_Response *r =
+		    fstat(fd, &st) == 0 ? MHD_create_response_from_fd((uint64_t)st.st_size, fd) : NULL;
+		if (r) { /* the response owns fd now */
 			add_headers(r, resp, NULL, false);
 			x->bytes = req->head ? 0 : (size_t)st.st_size;
 			enum MHD_Result rc = MHD_queue_response(req->conn, 200, r);
 			MHD_destroy_response(r);
 			return rc;
 		}
-		if (fd >= 0)
-			close(fd);
-		resp->status = 404;
-		resp->content_type = "text/plain; charset=utf-8";
-		buf_reset(&resp->body);
-		buf_adds(&resp->body, "Файл не найден.\n");
+		close(fd);
+		resp->status = 0; /* 500 below */
+	}
+	if (resp->file_fd > 0) { /* set with another status: not sent */
+		close(resp->file_fd);
+		resp->file_fd = 0;
 	}
 	if (!resp->status || buf_failed(&resp->body)) {
 		buf_reset(&resp->body);
@@ -1283,6 +1285,8 @@ static enum MHD_Result answer_unavailable(struct req_ctx *x)
 	x->answered = true;
 	x->suspended = false;
 	struct buf body = x->resp.body;
+	if (x->resp.file_fd > 0)
+		close(x->resp.file_fd);
 	x->resp = (struct http_response){
 	    .status = 503, .body = body, .content_type = "text/plain; charset=utf-8", .cache_control = "no-store"};
 	buf_reset(&x->resp.body);
@@ -1462,6 +1466,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	for (int i = 0; i < x->req.n_files; i++)
 		if (x->req.files[i].path)
 			unlink(x->req.files[i].path);
+	if (x->resp.file_fd > 0) /* a handler's file never answered (the connection closed first) */
+		close(x->resp.file_fd);
 	buf_free(&x->raw);
 	buf_free(&x->resp.body);
 	bool held = x->held; /* x lives in the arena */

@@ -148,7 +148,8 @@ struct http_response {
 	const char *cache_control;    /* default "no-cache" */
 	const char *vary;	      /* extra Vary tokens besides Accept-Encoding, e.g. "Cookie" */
 	time_t last_modified;	      /* 0 = no Last-Modified */
-	const char *file_path;	      /* send this file as the body instead (status 200) */
+	int file_fd;		      /* > 0: send this open file (from its offset 0) as the body instead (status
+				       * 200); the server closes it in any case. Never 0: see files_open. */
 	const char *disposition;      /* Content-Disposition header, e.g. for downloads */
 	const char *link;	      /* Link header, e.g. "</s/x?page=2>; rel=\"next\"" */
 	const char *www_authenticate; /* WWW-Authenticate header (401) */

@@ -6,11 +6,11 @@
 #include "../core/text.h"
 #include "../core/workers.h"
 #include "../db/db.h"
+#include "../files/files.h"
 #include "../http/http.h"
 #include "../mail/mail.h"
 #include "../search/search.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -560,16 +560,6 @@ bool req_input_from_form(const struct http_request *req, struct req_input *in, s
 
 /* ---- attachment store ---- */
 
-static bool fsync_path(const char *path, bool dir)
-{
-	int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	bool ok = fsync(fd) == 0;
-	close(fd);
-	return ok;
-}
-
 static const char *hex_of(struct arena *a, const unsigned char *h)
 {
 	char *hex = arena_alloc(a, 65);
@@ -577,28 +567,28 @@ static const char *hex_of(struct arena *a, const unsigned char *h)
 	return hex;
 }
 
-/* Moves an upload to DATA/files/<sha256>, its content durable before return, and its name too
- * unless sync_dir is false (then the caller fsyncs DATA/files before the commit); path becomes
- * NULL. */
-static bool store_file(struct arena *a, const char *data_dir, struct http_file *f, bool sync_dir)
+/* Where the attachments' contents live (files.h). */
+static struct files_store store_of(const struct req_config *cfg)
 {
-	char *dir = arena_printf(a, "%s/files", data_dir);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	return (struct files_store){.data_dir = cfg->data_dir, .in_db = cfg->files_in_db};
+}
+
+/* Stores an upload (files_put) and takes it from the request (path NULL): durable before return,
+ * its directory entry too unless sync_dir is false (then the caller fsyncs files_sync_dir before
+ * the commit). db: a connection outside any transaction (the database home commits its own). */
+static bool store_file(struct db *db, const struct req_config *cfg, struct http_file *f, bool sync_dir)
+{
+	struct files_store fs = store_of(cfg);
+	if (!files_put(&fs, db, f->sha256, f->path, f->size, sync_dir))
 		return false;
-	const char *dest = arena_printf(a, "%s/%s", dir, hex_of(a, f->sha256));
-	if (!fsync_path(f->path, false))
-		return false;
-	/* The same content already stored: touch it first. The sweep (req_sweep_files) leaves a
-	 * file touched within its grace period alone, and looks again after taking one aside, so a
-	 * file reused here is never removed; once touched (and still there), the upload goes. */
-	struct stat st;
-	if (utimensat(AT_FDCWD, dest, NULL, 0) == 0 && stat(dest, &st) == 0 && (size_t)st.st_size == f->size) {
-		unlink(f->path);
-	} else if (rename(f->path, dest) != 0) {
-		return false;
-	}
 	f->path = NULL;
-	return !sync_dir || fsync_path(dir, true);
+	return true;
+}
+
+int req_file_open(struct db *db, const struct req_config *cfg, const char *sha256)
+{
+	struct files_store fs = store_of(cfg);
+	return files_open(&fs, db, sha256);
 }
 
 static bool insert_attachments(struct db *db, struct arena *a, int64_t request_id, int64_t message_id,
@@ -987,20 +977,23 @@ bool req_create_check(struct db *db, struct req_create_job *j)
 		j->result = REQ_LIMITED;
 		return false;
 	}
-	if (in->n_files)
-		j->job.sync_dir = arena_printf(a, "%s/files", cfg->data_dir);
+	if (in->n_files) {
+		struct files_store fs = store_of(cfg);
+		j->job.sync_dir = files_sync_dir(&fs, a);
+	}
 	return true;
 }
 
 /*
- * Files are made durable before the transaction that refers to them commits: their content
- * here (an fsync each), their names by an fsync of DATA/files just before the commit (once for
- * a whole group of creations on the group committer). False when one could not be stored.
+ * Files are made durable before the transaction that refers to them commits. Directory: their
+ * content here (an fsync each), their names by an fsync of DATA/files just before the commit
+ * (once for a whole group of creations on the group committer). Database: each in a committed
+ * transaction of its own on db, before the creation's. False when one could not be stored.
  */
-static bool store_files(struct req_create_job *j)
+static bool store_files(struct req_create_job *j, struct db *db)
 {
 	for (int i = 0; i < j->in.n_files; i++)
-		if (!store_file(j->a, j->cfg->data_dir, &j->in.files[i], false)) {
+		if (!store_file(db, j->cfg, &j->in.files[i], false)) {
 			j->out.message = "Не удалось сохранить файлы. Попробуйте позже.";
 			return false;
 		}
@@ -1124,7 +1117,11 @@ static void job_done(struct db *db, struct db_job *job, bool committed)
 static void files_then_commit(struct work *w)
 {
 	struct req_create_job *j = (struct req_create_job *)((char *)w - offsetof(struct req_create_job, files_work));
-	j->files_failed = !store_files(j);
+	struct db_pool *pool = j->cfg->files_in_db ? j->cfg->files_pool : NULL;
+	struct db *db = pool ? db_pool_get(pool) : NULL;
+	j->files_failed = !store_files(j, db);
+	if (db)
+		db_pool_put(pool, db);
 	db_group_submit(j->group, &j->job);
 }
 
@@ -1146,9 +1143,9 @@ enum req_result req_create(struct db *db, const struct req_config *cfg, struct a
 {
 	struct req_create_job j = {.cfg = cfg, .a = a, .in = *in};
 	if (req_create_check(db, &j)) {
-		bool stored = store_files(&j);
-		bool began =
-		    stored && (!j.job.sync_dir || fsync_path(j.job.sync_dir, true)) && db_begin_write(db) == DB_OK;
+		struct files_store fs = store_of(cfg);
+		bool stored = store_files(&j, db);
+		bool began = stored && (!j.job.sync_dir || files_sync(&fs)) && db_begin_write(db) == DB_OK;
 		if (!began && stored)
 			j.out.message = "Сервис временно перегружен. Попробуйте отправить обращение ещё раз.";
 		j.result = began ? create_tx(db, &j) : REQ_FAILED;
@@ -1341,7 +1338,7 @@ enum req_result req_member_reply(struct db *db, const struct req_config *cfg, st
 	if (out->errors.n)
 		return REQ_INVALID;
 	for (int i = 0; i < n_files; i++)
-		if (!store_file(a, cfg->data_dir, &files[i], true))
+		if (!store_file(db, cfg, &files[i], true))
 			return REQ_FAILED; /* what was stored stays for the sweep */
 	if (db_begin_write(db) != DB_OK)
 		return REQ_FAILED;
@@ -1426,7 +1423,7 @@ enum req_result req_hold(struct db *db, const struct req_config *cfg, struct are
 	}
 	json_t *fj = json_array();
 	for (int i = 0; i < in->n_files; i++) {
-		if (!store_file(a, cfg->data_dir, &in->files[i], true)) {
+		if (!store_file(db, cfg, &in->files[i], true)) {
 			json_decref(fj);
 			out->message = "Не удалось сохранить файлы. Попробуйте позже.";
 			return REQ_FAILED;
@@ -1758,123 +1755,24 @@ bool req_deflect(struct db *db, const char *slug, const char *topic)
 const char req_file_referenced_sql[] = "SELECT 1 FROM attachments WHERE sha256 = ? UNION ALL "
 				       "SELECT 1 FROM held_files WHERE sha256 = ? LIMIT 1";
 
-/* True (or on a database error) when a row refers to the stored file hex. Every table that
- * refers to DATA/files must be asked here. */
-static bool file_referenced(struct db *db, const char *hex)
+/* files_referenced_fn: 1, 0 or -1 (an error keeps the file). */
+static int referenced(struct db *db, const char *hex, void *arg)
 {
+	(void)arg;
 	struct db_stmt *st = db_prepare(db, req_file_referenced_sql);
 	if (!st)
-		return true;
+		return -1;
 	db_bind_text(st, 1, hex);
 	db_bind_text(st, 2, hex);
 	enum db_rc rc = db_step(st);
 	db_finalize(st);
-	return rc != DB_DONE;
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
-static bool is_hex64(const char *s)
+int req_sweep_files(struct db *db, const struct req_config *cfg, int64_t older_than, int max_checks, char cursor[65])
 {
-	size_t n = 0;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return false;
-	return n == 64;
-}
-
-static int cmp_names(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/* Brings a file taken aside back under its name (a crash between the two renames, or a file
- * touched or referenced meanwhile). rename() replaces a copy stored again meanwhile: the same
- * content. */
-static void put_back(const char *aside, const char *path)
-{
-	if (rename(aside, path) != 0)
-		unlink(aside);
-}
-
-int req_sweep_files(struct db *db, const char *data_dir, int64_t older_than, int max_checks, char cursor[65])
-{
-	struct arena *a = arena_new();
-	const char *dir = arena_printf(a, "%s/files", data_dir);
-	DIR *d = opendir(dir);
-	if (!d) {
-		arena_free(a);
-		return errno == ENOENT ? 0 : -1;
-	}
-	/* The names after the cursor, in order, so that a large store is covered over several runs. */
-	size_t n = 0, cap = 1024;
-	char **names = arena_alloc(a, cap * sizeof *names);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len == 70 && !strcmp(e->d_name + 64, ".sweep")) {
-			/* Left over by a sweep that stopped half-way: back, to be judged afresh. */
-			char hex[65];
-			memcpy(hex, e->d_name, 64);
-			hex[64] = '\0';
-			if (is_hex64(hex))
-				put_back(arena_printf(a, "%s/%s", dir, e->d_name), arena_printf(a, "%s/%s", dir, hex));
-			continue;
-		}
-		if (!is_hex64(e->d_name) || strcmp(e->d_name, cursor) <= 0)
-			continue;
-		if (n == cap) {
-			char **bigger = arena_alloc(a, cap * 2 * sizeof *bigger);
-			memcpy(bigger, names, cap * sizeof *bigger);
-			names = bigger;
-			cap *= 2;
-		}
-		names[n++] = arena_strdup(a, e->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof *names, cmp_names);
-	int removed = 0;
-	size_t i = 0;
-	for (; i < n && (int)i < max_checks; i++) {
-		const char *path = arena_printf(a, "%s/%s", dir, names[i]);
-		const char *aside = arena_printf(a, "%s.sweep", path);
-		struct stat st;
-		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= older_than ||
-		    file_referenced(db, names[i]))
-			continue;
-		/* Taken aside first: a creation reusing the content from now on finds no file and
-		 * stores its own upload; one that touched it before shows in the mtime, one that
-		 * committed in the row. Only then is it removed. */
-		if (rename(path, aside) != 0)
-			continue;
-		if (stat(aside, &st) != 0 || (int64_t)st.st_mtime >= older_than || file_referenced(db, names[i])) {
-			put_back(aside, path);
-			continue;
-		}
-		if (unlink(aside) == 0)
-			removed++;
-	}
-	/* Where the next run goes on; from the start again once the end is reached. */
-	if (i < n && i > 0)
-		snprintf(cursor, 65, "%s", names[i - 1]);
-	else
-		cursor[0] = '\0';
-	/* Uploads left in DATA/tmp by a crash or a lost connection. */
-	const char *tmp = arena_printf(a, "%s/tmp", data_dir);
-	if ((d = opendir(tmp))) {
-		int seen = 0;
-		while ((e = readdir(d)) && seen < max_checks) {
-			if (strncmp(e->d_name, "upload-", 7) != 0)
-				continue;
-			seen++;
-			const char *path = arena_printf(a, "%s/%s", tmp, e->d_name);
-			struct stat st;
-			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_mtime < older_than &&
-			    unlink(path) == 0)
-				removed++;
-		}
-		closedir(d);
-	}
-	arena_free(a);
-	return removed;
+	struct files_store fs = store_of(cfg);
+	return files_sweep(&fs, db, older_than, max_checks, cursor, referenced, NULL);
 }
 
 const char req_prune_throttle_sql[] =

@@ -5,8 +5,9 @@
  * Owns the `requests`, `messages`, `attachments`, `idempotency`, `counters`, `throttle`,
  * `deflections`, `held_additions`, `held_files` (the hashes of held files, for the sweep),
  * `request_counts` (the desk's counts per status, kept with every status change), `audit` (what
- * agents and the server did to a request) and `canned_replies` (the agents' templates) rows and the content-addressed
- * attachment files under DATA/files (removed only by the sweep, req_sweep_files, never on the request path). Checks
+ * agents and the server did to a request) and `canned_replies` (the agents' templates) rows; the attachments' contents
+ * are kept in the content-addressed store of src/files (DATA/files, or the database when cfg->files_in_db: every node
+ * of a PostgreSQL cluster reads them), removed only by the sweep, req_sweep_files, never on the request path. Checks
  * every field (Russian messages per field, what was typed is the caller's to keep), detects the file type from the
  * content (JPEG, PNG, PDF only), refuses a duplicate (an open request of the same member on the same topic, or with
  * nearly the same text), replays the answer of a repeated Idempotency-Key or form token, enforces the creation rate
@@ -52,7 +53,13 @@ struct req_topic {
 };
 
 struct req_config {
-	const char *data_dir;		  /* attachments go to DATA/files */
+	const char *data_dir; /* attachments go to DATA/files (uploads come in DATA/tmp) */
+	/* The attachments' contents live in the database (files.h), not in DATA/files: the server sets it
+	 * on PostgreSQL, so that a file stored through one node is read through any other. */
+	bool files_in_db;
+	/* With files_in_db: connections for the file threads, which store a creation's files before
+	 * its transaction (req_create_submit); NULL in the synchronous calls (they use their db). */
+	struct db_pool *files_pool;
 	int member_id_min, member_id_max; /* digits */
 	const struct req_topic *topics;
 	int n_topics;
@@ -375,16 +382,22 @@ int req_throttle_count(struct db *db, const char *key, int window_s);
 int req_prune_throttle(struct db *db, int max_rows);
 
 /*
- * The file sweep: removes files in DATA/files that no row refers to and that were last stored
- * or reused before older_than (unix time; the grace period), and uploads in DATA/tmp older
- * than that. At most max_checks stored files are looked at per call, in name order after
- * cursor (65 bytes, "" at first; updated, "" again after the last). Nothing on the request
- * path deletes a stored file: a creation that reuses stored content touches it, and the sweep
- * takes a candidate aside (renames it) and looks at its time and references again before
- * removing it, so a referenced file is never removed. Returns how many files were removed, -1
- * when DATA/files cannot be read.
+ * The file sweep (files_sweep over cfg's store, with the attachments and the held files as its
+ * references): removes stored contents that no row refers to and that were last stored or reused
+ * before older_than (unix time; the grace period), and uploads in DATA/tmp older than that. At
+ * most max_checks stored contents are looked at per call, in hash order after cursor (65 bytes,
+ * "" at first; updated, "" again after the last). Nothing on the request path deletes a stored
+ * file: a creation that reuses stored content touches it, and the sweep makes a candidate
+ * unreachable and looks at its time and references again before removing it, so a referenced
+ * file is never removed. Returns how many files were removed, -1 when the store cannot be read.
  */
-int req_sweep_files(struct db *db, const char *data_dir, int64_t older_than, int max_checks, char cursor[65]);
+int req_sweep_files(struct db *db, const struct req_config *cfg, int64_t older_than, int max_checks, char cursor[65]);
+/*
+ * The stored content of an attachment (its sha256, hex) opened for reading: a descriptor the
+ * caller owns (files_open: from DATA/files, or copied out of the database a chunk at a time).
+ * -1 with errno ENOENT when it is not stored, another errno on an I/O or database error.
+ */
+int req_file_open(struct db *db, const struct req_config *cfg, const char *sha256);
 
 /* Random token (256 bits, base64url, 43 chars) and the hex SHA-256 it is stored as. */
 const char *req_new_token(struct arena *a);

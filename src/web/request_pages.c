@@ -14,6 +14,7 @@
 #include "../req/req.h"
 #include "layout.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -657,12 +658,39 @@ static void held_block(struct ctx *c, const struct req_view *v)
 	html_raw(b, "</section>\n");
 }
 
+/* ?file=ID on the private link: an attachment of the request the link opens (or of one merged
+ * into it), as the desk serves it; any other id is not found. */
+static void member_file(struct ctx *c, const struct req_view *v, const char *file)
+{
+	struct arena *a = c->req->arena;
+	char *end;
+	long long id = strtoll(file, &end, 10);
+	const struct req_attachment *f = NULL;
+	for (int k = 0; *file && !*end && k < v->n_attachments; k++)
+		if (v->attachments[k].id == id)
+			f = &v->attachments[k];
+	if (!f)
+		return page_not_found(c);
+	int fd = req_file_open(c->db, &c->app->req, f->sha256);
+	if (fd < 0)
+		return errno == ENOENT ? page_not_found(c) : page_error(c, 503, "Файл сейчас недоступен.");
+	c->resp->content_type = f->mime;
+	c->resp->disposition = req_content_disposition(a, f->filename, f->mime);
+	c->resp->file_fd = fd;
+	c->resp->cache_control = "private, no-store";
+	c->resp->vary = NULL;
+	c->resp->status = 200;
+}
+
 void page_status(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
 	struct req_view v;
 	if (!token_guard(c, &v, req_by_token(c->db, a, c->arg, true, &v)))
 		return;
+	const char *file = http_param(c->req, "file");
+	if (file)
+		return member_file(c, &v, file);
 	struct buf *b = &c->resp->body;
 	c->resp->cache_control = "no-store";
 	c->resp->vary = NULL;
@@ -700,7 +728,8 @@ void page_status(struct ctx *c)
 			if (!any)
 				html_raw(b, "<ul class=\"files\">\n");
 			any = true;
-			html_printf(b, "<li>%s (%lld КБ)</li>\n", v.attachments[k].filename,
+			html_printf(b, "<li><a href=\"/r/%s?file=%lld\">%s</a> (%lld КБ)</li>\n", c->arg,
+				    (long long)v.attachments[k].id, v.attachments[k].filename,
 				    (long long)((v.attachments[k].size + 1023) / 1024));
 		}
 		if (any)

@@ -34,7 +34,7 @@ from collections import deque
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Fail, Server, base_config, check, eq, run_all, short, test  # noqa: E402
+from harness import Fail, Server, base_config, check, eq, run_all, short, stored_digests, test  # noqa: E402
 
 CYCLES = int(os.environ.get("SPRAVKA_CRASH_CYCLES") or 20)
 CLIENTS = 4
@@ -276,6 +276,7 @@ def verify(s, jobs, boundary):
     atts = {}
     for rid, sha, size, mime in db.query("SELECT request_id, sha256, size, mime FROM attachments"):
         atts.setdefault(rid, []).append((sha, size, mime))
+    digests = stored_digests(s)  # DATA/files, or the database on PostgreSQL
     by_subject = {}
     for r in rows:
         by_subject.setdefault(r[4], []).append(r)
@@ -300,15 +301,13 @@ def verify(s, jobs, boundary):
             eq(got, [], f"{j.key}: attachments")
         else:
             eq(got, [(j.sha, len(j.file), "image/png")], f"{j.key}: attachment row")
-            path = os.path.join(s.data, "files", j.sha)
-            check(os.path.isfile(path), f"{j.key}: DATA/files/{j.sha} missing")
-            with open(path, "rb") as f:
-                eq(hashlib.sha256(f.read()).hexdigest(), j.sha, f"{j.key}: content of DATA/files/{j.sha}")
+            check(j.sha in digests, f"{j.key}: the stored file {j.sha} is missing")
+            eq(digests[j.sha], j.sha, f"{j.key}: content of the stored file {j.sha}")
         verified += 1
     eq(len(rows), len(jobs), "requests in the database (one per key, none without a key)")
     eq(len(keys), len(jobs), "idempotency keys stored")
     referenced = {a[0] for v in atts.values() for a in v}
-    stored = set(os.listdir(os.path.join(s.data, "files"))) if os.path.isdir(os.path.join(s.data, "files")) else set()
+    stored = set(digests)
     return verified, replayed, len(stored - referenced)
 
 

@@ -11,6 +11,7 @@ Server.db(), which speak to either engine (SQL with ? placeholders, portable to 
 """
 
 import glob
+import hashlib
 import http.client
 import json
 import os
@@ -528,6 +529,51 @@ def drop_databases():
 def db(data):
     """The database of a data directory, on the run's engine."""
     return PgDatabase(db_url(data)) if POSTGRES else SqliteDatabase(os.path.join(data, "spravka.db"))
+
+
+def stored_files(s):
+    """The hashes of the contents the server's file store holds, sorted: DATA/files on SQLite; on
+    PostgreSQL the database's file_store, where every node keeps the files (src/files/files.h)."""
+    if POSTGRES:
+        return [r[0] for r in s.db().query("SELECT sha256 FROM file_store ORDER BY sha256")]
+    d = os.path.join(s.data, "files")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def stored_content(s, h):
+    """The bytes the file store holds under the hash h, or None when it holds none."""
+    if POSTGRES:
+        if not s.db().value("SELECT count(*) FROM file_store WHERE sha256 = ?", (h,)):
+            return None
+        rows = s.db().query("SELECT encode(data, 'hex') FROM file_chunks WHERE sha256 = ? ORDER BY n", (h,))
+        return b"".join(bytes.fromhex(r[0]) for r in rows)
+    path = os.path.join(s.data, "files", h)
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def stored_digests(s):
+    """{hash it is stored under: SHA-256 of the content read back} for every stored content, in one
+    read (PostgreSQL hashes the chunks itself)."""
+    if POSTGRES:
+        rows = s.db().query("SELECT f.sha256, encode(sha256(string_agg(c.data, ''::bytea ORDER BY c.n)), 'hex') "
+                            "FROM file_store f JOIN file_chunks c ON c.sha256 = f.sha256 GROUP BY f.sha256")
+        return dict(rows)
+    out = {}
+    for h in stored_files(s):
+        with open(os.path.join(s.data, "files", h), "rb") as f:
+            out[h] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def stored_size(s, h):
+    """The size of the content stored under h (without reading it), or None."""
+    if POSTGRES:
+        return s.db().value("SELECT size FROM file_store WHERE sha256 = ?", (h,))
+    path = os.path.join(s.data, "files", h)
+    return os.path.getsize(path) if os.path.isfile(path) else None
 
 
 class SqliteDatabase:

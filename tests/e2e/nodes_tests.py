@@ -9,6 +9,7 @@ test's own.
 """
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import uuid
 from urllib.parse import urlencode
 
 from engine_tests import new_database, psql
-from harness import CONTENT, ROOT, Server, base_config, check, contains, eq, new_dir, spravka, test, wait_for
+from harness import CONTENT, ROOT, PgDatabase, Server, base_config, check, contains, eq, new_dir, spravka, test, wait_for
 
 PG = os.environ.get("SPRAVKA_TEST_PG", "")
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -286,3 +287,88 @@ if PG:
                 if s:
                     s.stop()
             sink.stop()
+
+
+def attachment_request(s, member, files):
+    """A request with files created through s (multipart API); its JSON answer."""
+    from desk_tests import multipart
+    f = request_body(member)
+    body, ctype = multipart(list(f.items()), files)
+    r = s.req("/api/v1/requests", "POST", {"Content-Type": ctype}, body, timeout=30)
+    eq(r.status, 201, f"a request with files on {s.name} ({r.body[:200]!r})")
+    return r.json()
+
+
+if PG:
+    @test("nodes: a file attached through node A is downloaded through node B (the member's private link "
+          "and the desk): same bytes and type, stored once in the database; the sweep keeps referenced files")
+    def _():
+        from desk_tests import PDF, PNG, Agent, user_add
+        url = new_database()
+        a = b = c = None
+        cfg = base_config(server={"db": url}, limits={"file_sweep_hours": 1})
+        try:
+            a = Server("pg-files-a", config=cfg).start(timeout=30)
+            b = Server("pg-files-b", config=cfg).start(timeout=30)
+            # Over two chunks of 1 MiB, so that the download joins chunks; and a small PDF.
+            big = PNG + os.urandom((2 << 20) + 4321)
+            j = attachment_request(a, "6400001", [("attachments", "скан.png", big, "image/png"),
+                                                  ("attachments", "акт.pdf", PDF, "application/pdf")])
+            rows = PgDatabase(url).query("SELECT a.id, a.sha256 FROM attachments a JOIN requests r ON r.id = "
+                                         "a.request_id WHERE r.number = ? ORDER BY a.id", (j["number"],))
+            eq(len(rows), 2, "attachment rows")
+            (png_id, png_sha), (pdf_id, pdf_sha) = rows
+            eq(png_sha, hashlib.sha256(big).hexdigest(), "the PNG's hash")
+            eq(str(psql(url, f"SELECT chunks FROM file_store WHERE sha256 = '{png_sha}'")), "3", "the PNG's chunks")
+            for s in (a, b):
+                check(not os.path.exists(os.path.join(s.data, "files")), f"{s.name} keeps files on its own disk")
+            # The member's private link, through B.
+            page = b.req(j["url"])
+            eq(page.status, 200, "A's link on B")
+            for fid in (png_id, pdf_id):
+                contains(page.text, f'href="{j["url"]}?file={fid}"', what="the member's page on B")
+            for fid, data, ctype, name in ((png_id, big, "image/png", "скан.png"),
+                                           (pdf_id, PDF, "application/pdf", "акт.pdf")):
+                r = b.req(f"{j['url']}?file={fid}", timeout=30)
+                eq(r.status, 200, f"the member's download of {name} on B")
+                eq(r.body, data, f"the bytes of {name} through the member's link on B")
+                eq(r.header("content-type"), ctype, f"the type of {name}")
+                contains(r.header("content-disposition") or "", "attachment", what=f"{name}: Content-Disposition")
+                eq(r.header("cache-control"), "private, no-store", f"{name}: Cache-Control")
+            # Not an attachment of this request: not found, whatever the id.
+            other = attachment_request(a, "6400002", [("attachments", "чужой.pdf", PDF + b"other", "application/pdf")])
+            other_id = PgDatabase(url).value("SELECT max(id) FROM attachments")
+            for bad in (str(other_id), "0", "x", f"{png_id}x", ""):
+                eq(b.req(f"{j['url']}?file={bad}").status, 404, f"?file={bad!r} on another request's link")
+            eq(b.req(f"{other['url']}?file={other_id}").status, 200, "the other request's own file")
+            # The desk, through B, with an account made against the shared database.
+            rc, err = user_add(new_dir("pg-files-user"), "--role", "agent", "--login", "anna", "--db", url)
+            eq(rc, 0, f"user add ({err.strip()})")
+            agent = Agent(b, "anna")
+            for fid, data, ctype in ((png_id, big, "image/png"), (pdf_id, PDF, "application/pdf")):
+                r = agent.get(f"/desk/f/{fid}")
+                eq(r.status, 200, f"the desk's download of {fid} on B")
+                eq(r.body, data, f"the bytes of {fid} through the desk on B")
+                eq(r.header("content-type"), ctype, f"the desk's type of {fid}")
+            # The same content through B again: stored once.
+            attachment_request(b, "6400003", [("attachments", "снова.png", big, "image/png")])
+            eq(str(psql(url, f"SELECT count(*) FROM file_store WHERE sha256 = '{png_sha}'")), "1", "stored once")
+            eq(str(psql(url, f"SELECT count(*) FROM file_chunks WHERE sha256 = '{png_sha}'")), "3", "chunks once")
+            # The sweep: every content made old; one of them referenced by no row. A node started now
+            # sweeps a few seconds after its start: the orphan goes, every referenced file stays.
+            orphan = "ab" * 32
+            psql(url, f"INSERT INTO file_store(sha256, size, chunks, stored) VALUES ('{orphan}', 3, 1, 0);"
+                      f"INSERT INTO file_chunks(sha256, n, data) VALUES ('{orphan}', 0, '\\x010203'::bytea);"
+                      "UPDATE file_store SET stored = 0;")
+            c = Server("pg-files-c", config=cfg).start(timeout=30)
+            wait_for(lambda: str(psql(url, f"SELECT count(*) FROM file_store WHERE sha256 = '{orphan}'")) == "0", 15,
+                     "the sweep of node C removes the unreferenced content")
+            eq(str(psql(url, f"SELECT count(*) FROM file_chunks WHERE sha256 = '{orphan}'")), "0", "its chunks")
+            eq(str(psql(url, "SELECT count(*) FROM file_store")), "3", "the referenced contents stay")
+            for s in (a, b, c):
+                r = s.req(f"{j['url']}?file={png_id}", timeout=30)
+                eq((r.status, r.body == big), (200, True), f"the PNG through {s.name} after the sweep")
+        finally:
+            for s in (a, b, c):
+                if s:
+                    s.stop()

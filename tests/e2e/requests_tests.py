@@ -20,7 +20,7 @@ import time
 from urllib.parse import urlencode
 
 from harness import (Fail, Server, base_config, check, contains, count, eq, finish, lacks, parse_raw,
-                     read_answer, short, sql, test)
+                     read_answer, short, sql, stored_content, stored_files, stored_size, test)
 from htmlcheck import Page, check_html
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
@@ -520,7 +520,8 @@ def _():
 # ---- 6: attachments ---------------------------------------------------------------------------
 
 
-@test("requests: PNG and PDF attachments are stored at DATA/files/<sha256>; DATA/tmp empty")
+@test("requests: PNG and PDF attachments are stored by their SHA-256 (DATA/files; the database on PostgreSQL); "
+      "DATA/tmp empty")
 def _():
     s = server("files")
     f = fields()
@@ -530,11 +531,8 @@ def _():
     j = created(post_multipart(s, "/api/v1/requests", pairs, files))
     for data in (PNG, PDF):
         h = hashlib.sha256(data).hexdigest()
-        path = os.path.join(s.data, "files", h)
-        check(os.path.isfile(path), f"DATA/files/{h} missing; files: {files_in(s, 'files')}")
-        with open(path, "rb") as fh:
-            eq(fh.read(), data, f"content of DATA/files/{h}")
-    eq(len(files_in(s, "files")), 2, "files stored")
+        eq(stored_content(s, h), data, f"content stored under {h} (stored: {stored_files(s)})")
+    eq(len(stored_files(s)), 2, "files stored")
     wait_tmp_empty(s)
     rows = sql(s, "SELECT a.sha256, a.size, a.mime, a.filename FROM attachments a JOIN requests r "
                   "ON r.id = a.request_id WHERE r.number = ? ORDER BY a.id", j["number"])
@@ -550,7 +548,7 @@ def _():
     # The same content again is stored once (content-addressed).
     created(post_multipart(s, "/api/v1/requests", list(fields().items()),
                            [("attachments", "again.png", PNG, "image/png")]))
-    eq(len(files_in(s, "files")), 2, "files after storing the same PNG again")
+    eq(len(stored_files(s)), 2, "files after storing the same PNG again")
     wait_tmp_empty(s)
     finish(s)
 
@@ -568,14 +566,14 @@ def _():
         r = post_multipart(s, "/api/v1/requests", list(f.items()), files)
         fs = invalid_fields(r)
         eq(list(fs), ["attachments"], f"fields for {[x[1] for x in files]}")
-        eq(files_in(s, "files"), [], f"DATA/files after {[x[1] for x in files]}")
+        eq(stored_files(s), [], f"DATA/files after {[x[1] for x in files]}")
         wait_tmp_empty(s)
         # The form refuses them the same way and keeps nothing.
         r = post_multipart(s, "/request", list(f.items()), files)
         eq(r.status, 422, "form status")
         contains(field_block(r.text, "attachments"), 'class="error"', "JPEG, PNG или PDF",
                  what="attachments field")
-        eq(files_in(s, "files"), [], "DATA/files after the form")
+        eq(stored_files(s), [], "DATA/files after the form")
         wait_tmp_empty(s)
     for table in ("requests", "messages", "attachments", "idempotency"):
         eq(count(s, table), 0, f"rows in {table}")
@@ -590,14 +588,14 @@ def _():
     j = created(post_multipart(s, "/api/v1/requests", list(fields().items()), files[:5]))
     eq(count(s, "attachments", "request_id = (SELECT id FROM requests WHERE number = ?)", j["number"]),
        5, "attachments stored")
-    stored = files_in(s, "files")
+    stored = stored_files(s)
     eq(len(stored), 5, "files stored")
     files = [("attachments", f"q{i}.png", PNG + b"six" + bytes([i]), "image/png") for i in range(6)]
     body, ctype = multipart(list(fields().items()), files)
     api = streamed(s, "/api/v1/requests", ctype, body)
     body, ctype = multipart(list(fields().items()), files)
     form = streamed(s, "/request", ctype, body)
-    eq(files_in(s, "files"), stored, "DATA/files after 6 files")
+    eq(stored_files(s), stored, "DATA/files after 6 files")
     wait_tmp_empty(s)
     eq(count(s, "requests"), 1, "requests after 6 files")
     for what, r in (("API", api), ("form", form)):
@@ -617,8 +615,7 @@ def _():
     body, ctype = multipart(list(fields().items()), [("attachments", "ten.png", ok, "image/png")])
     created(streamed(s, "/api/v1/requests", ctype, body))
     eq(sql(s, "SELECT size FROM attachments"), [(10 << 20,)], "stored size")
-    eq(os.path.getsize(os.path.join(s.data, "files", hashlib.sha256(ok).hexdigest())), 10 << 20,
-       "stored file size")
+    eq(stored_size(s, hashlib.sha256(ok).hexdigest()), 10 << 20, "stored file size")
     wait_tmp_empty(s)
     t0 = time.monotonic()
     body, ctype = multipart(list(fields().items()), [("attachments", "big.png", big, "image/png")])
@@ -627,7 +624,7 @@ def _():
     form = streamed(s, "/request", ctype, body)
     check(time.monotonic() - t0 < 8, "took too long")
     wait_tmp_empty(s)
-    eq(len(files_in(s, "files")), 1, "files in DATA/files")
+    eq(len(stored_files(s)), 1, "files in DATA/files")
     eq(count(s, "requests"), 1, "requests")
     for what, r in (("API", api), ("form", form)):
         check(not r.closed_without_answer, f"{what}: the connection was closed without an answer")
@@ -675,7 +672,7 @@ def _():
     eq(r.status, 413, f"status ({short(r.body)})")
     check(CYRILLIC.search(r.json()["error"]["message"]), "message not Russian")
     wait_tmp_empty(s)
-    eq(files_in(s, "files"), [], "DATA/files")
+    eq(stored_files(s), [], "DATA/files")
     eq(count(s, "requests"), 0, "requests")
     finish(s)
 
@@ -706,7 +703,7 @@ def _():
     page = s.req(j["url"]).text
     contains(page, "passwd.png", "invoicegnp.pdf", what="private page")
     lacks(page, "\u202e", "../", what="private page")
-    for name in files_in(s, "files"):
+    for name in stored_files(s):
         check(re.fullmatch(r"[0-9a-f]{64}", name), f"DATA/files holds {name!r}")
     finish(s)
 
@@ -866,7 +863,7 @@ def _():
         check(not NUMBER.search(r.text) and not TOKEN_URL.search(r.text), "the bot got a number or a link")
     for table in ("requests", "messages", "attachments"):
         eq(count(s, table), 0, f"rows in {table}")
-    eq(files_in(s, "files"), [], "DATA/files")
+    eq(stored_files(s), [], "DATA/files")
     wait_tmp_empty(s)
     finish(s)
 
@@ -990,7 +987,7 @@ def _():
     valid_html(page, "page after the reply")
     contains(page.text, html.escape(text, quote=False), "ошибка.png", what="page after the reply")
     lacks(page.text, "<b>из</b>", what="page after the reply")
-    check(os.path.isfile(os.path.join(s.data, "files", hashlib.sha256(PNG).hexdigest())), "PNG not stored")
+    check(stored_content(s, hashlib.sha256(PNG).hexdigest()) == PNG, "PNG not stored")
     # The same reply form twice adds one message; its token with another text adds nothing.
     eq(post_multipart(s, j["url"], pairs, [("attachments", "ошибка.png", PNG, "image/png")]).status, 303,
        "second submit")

@@ -9,6 +9,7 @@
  */
 #include "../../src/core/arena.h"
 #include "../../src/db/db.h"
+#include "../../src/files/files.h"
 #include "../../src/http/http.h"
 #include "../../src/req/req.h"
 #include "helpers.h"
@@ -846,7 +847,7 @@ Test(req_create, the_sweep_removes_only_old_unreferenced_files_and_old_uploads)
 	age(kept, 7200), age(orphan, 7200), age(young, 60), age(aside, 60);
 	age(arena_printf(A, "%s/upload-old", tmp), 7200);
 	char cursor[65] = "";
-	int removed = req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor);
+	int removed = req_sweep_files(db, &cfg, time(NULL) - 3600, 100, cursor);
 	cr_assert_eq(removed, 2, "removed %d", removed);
 	struct stat st;
 	cr_assert_eq(stat(kept, &st), 0, "a referenced file was removed");
@@ -859,9 +860,9 @@ Test(req_create, the_sweep_removes_only_old_unreferenced_files_and_old_uploads)
 	cr_assert_str_eq(cursor, "", "the whole store was looked at");
 	/* Bounded: one file a call, the cursor goes on from where it stopped. */
 	age(young, 7200), age(back, 7200);
-	cr_assert_eq(req_sweep_files(db, dir, time(NULL) - 3600, 1, cursor), 1);
+	cr_assert_eq(req_sweep_files(db, &cfg, time(NULL) - 3600, 1, cursor), 1);
 	cr_assert_str_eq(cursor, strrchr(young, '/') + 1);
-	cr_assert_eq(req_sweep_files(db, dir, time(NULL) - 3600, 1, cursor), 1);
+	cr_assert_eq(req_sweep_files(db, &cfg, time(NULL) - 3600, 1, cursor), 1);
 	cr_assert_neq(stat(young, &st), 0);
 	cr_assert_neq(stat(back, &st), 0);
 	cr_assert_eq(stat(kept, &st), 0);
@@ -884,21 +885,22 @@ Test(req_create, the_sweep_keeps_a_file_only_a_held_addition_refers_to)
 	cr_assert_eq(count("SELECT count(*) FROM attachments WHERE sha256 = (SELECT sha256 FROM held_files)"), 0);
 	age(held, 7200);
 	char cursor[65] = "";
-	cr_assert_eq(req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor), 0);
+	cr_assert_eq(req_sweep_files(db, &cfg, time(NULL) - 3600, 100, cursor), 0);
 	struct stat st;
 	cr_assert_eq(stat(held, &st), 0, "a held file was removed");
 	/* The addition expires and is pruned: its file goes at the next sweep. */
 	cr_assert_eq(db_exec(db, "UPDATE held_additions SET expires = 1"), DB_OK);
 	cr_assert_geq(req_prune(db, 100), 1);
 	cr_assert_eq(count("SELECT count(*) FROM held_files"), 0, "the held files went with the addition");
-	cr_assert_eq(req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor), 1);
+	cr_assert_eq(req_sweep_files(db, &cfg, time(NULL) - 3600, 100, cursor), 1);
 	cr_assert_neq(stat(held, &st), 0, "an unreferenced old file was kept");
 }
 
 /* The race of issue #7: a creation reuses stored content that no row refers to any more (its
  * request failed, or was never committed) while the sweep looks at that very file. */
 struct sweeper {
-	const char *dir;
+	struct db *db; /* a connection of its own, opened once: the loop starts sweeping at once */
+	const struct req_config *cfg;
 	atomic_bool stop;
 	int removed;
 };
@@ -906,18 +908,21 @@ struct sweeper {
 static void *sweep_loop(void *arg)
 {
 	struct sweeper *s = arg;
-	struct db *own;
-	char err[256];
-	if (db_open(test_db(s->dir), &own, err, sizeof err) != DB_OK)
-		return NULL;
 	char cursor[65] = "";
 	do {
-		int n = req_sweep_files(own, s->dir, time(NULL) - 3600, 100, cursor);
+		int n = req_sweep_files(s->db, s->cfg, time(NULL) - 3600, 100, cursor);
 		if (n > 0)
 			s->removed += n;
 	} while (!atomic_load(&s->stop));
-	db_close(own);
 	return NULL;
+}
+
+static struct db *own_connection(void)
+{
+	struct db *own;
+	char err[256];
+	cr_assert_eq(db_open(test_db(dir), &own, err, sizeof err), DB_OK, "%s", err);
+	return own;
 }
 
 Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .timeout = 60)
@@ -926,12 +931,13 @@ Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .
 	many.max_per_ip_hour = many.max_per_member_day = 1000000;
 	int created = 0;
 	struct sweeper total = {0};
+	struct db *own = own_connection();
 	for (int i = 0; i < 300; i++) {
 		/* The content is stored but unreferenced and old: what the sweep is there to remove. */
 		cr_assert_eq(db_exec(db, "DELETE FROM attachments"), DB_OK);
 		struct http_file f = upload(arena_printf(A, "p%d.jpg", i), JPEG_BYTES, sizeof JPEG_BYTES - 1);
 		age(stored_path(&f), 7200);
-		struct sweeper s = {.dir = dir};
+		struct sweeper s = {.db = own, .cfg = &cfg};
 		atomic_init(&s.stop, false);
 		pthread_t t;
 		cr_assert_eq(pthread_create(&t, NULL, sweep_loop, &s), 0);
@@ -952,10 +958,148 @@ Test(req_create, the_sweep_never_removes_a_file_a_committed_request_refers_to, .
 			     "iteration %d: a file a committed request refers to was removed", i);
 		cr_assert_eq(st.st_size, (off_t)(sizeof JPEG_BYTES - 1));
 	}
+	db_close(own);
 	cr_assert_eq(created, 300);
 	/* The sweep did run into the file on some iterations (otherwise the test proves nothing). */
 	cr_log_info("sweeps removed the unreferenced file %d times in 300 iterations", total.removed);
 	cr_assert_gt(total.removed, 0, "the sweep never removed the unreferenced file: no race was tried");
+}
+
+/* ---- issue #9: the files in the database (what the server does on PostgreSQL) ---------------- */
+
+static const char *hex_of_file(const struct http_file *f)
+{
+	char *hex = arena_alloc(A, 65);
+	sodium_bin2hex(hex, 65, f->sha256, 32);
+	return hex;
+}
+
+/* Everything fd holds, in a (the descriptor is closed). */
+static const char *read_all(int fd, size_t *n)
+{
+	cr_assert_gt(fd, 2);
+	char *buf = arena_alloc(A, 1 << 16);
+	*n = 0;
+	ssize_t r;
+	while ((r = read(fd, buf + *n, (1 << 16) - *n)) > 0)
+		*n += (size_t)r;
+	close(fd);
+	return buf;
+}
+
+/* cfg with the files in the database, and a request of member 1234567 created with it, with the
+ * photo JPEG_BYTES named name (the upload, taken, in *f). */
+static struct req_config created_in_db(const char *name, struct http_file *f)
+{
+	struct req_config shared = cfg;
+	shared.files_in_db = true;
+	*f = upload(name, JPEG_BYTES, sizeof JPEG_BYTES - 1);
+	struct req_input in = input("1234567", "payouts", DESC);
+	in.files = f;
+	in.n_files = 1;
+	struct req_outcome out;
+	cr_assert_eq(req_create(db, &shared, A, &in, &out), REQ_CREATED);
+	return shared;
+}
+
+Test(req_create, with_files_in_the_database_attachments_are_read_from_any_connection)
+{
+	struct http_file f;
+	struct req_config shared = created_in_db("scan.jpg", &f);
+	struct req_outcome out;
+	cr_assert_null(f.path, "the upload was taken");
+	const char *hex = hex_of_file(&f);
+	struct stat st;
+	cr_assert_neq(stat(arena_printf(A, "%s/files", dir), &st), 0, "nothing went to DATA/files");
+	cr_assert_eq(count("SELECT count(*) FROM file_store"), 1);
+	cr_assert_str_eq(text("SELECT sha256 FROM attachments", NULL), hex);
+	/* Another connection (another node) reads the same bytes. */
+	struct db *other;
+	char err[256];
+	cr_assert_eq(db_open(test_db(dir), &other, err, sizeof err), DB_OK, "%s", err);
+	size_t n;
+	const char *got = read_all(req_file_open(other, &shared, hex), &n);
+	db_close(other);
+	cr_assert_eq(n, sizeof JPEG_BYTES - 1);
+	cr_assert(!memcmp(got, JPEG_BYTES, n));
+	/* A member's reply with the same photo stores nothing more. */
+	struct http_file again = upload("again.jpg", JPEG_BYTES, sizeof JPEG_BYTES - 1);
+	int64_t id = count("SELECT id FROM requests");
+	cr_assert_eq(req_member_reply(db, &shared, A, id, "Ещё раз тот же снимок.", &again, 1, NULL, &out),
+		     REQ_CREATED);
+	cr_assert_eq(count("SELECT count(*) FROM attachments"), 2);
+	cr_assert_eq(count("SELECT count(*) FROM file_store"), 1, "the same content is stored once");
+	cr_assert_eq(count("SELECT count(*) FROM file_chunks"), 1);
+}
+
+Test(req_create, with_files_in_the_database_the_sweep_keeps_attached_and_held_files)
+{
+	struct http_file f;
+	struct req_config shared = created_in_db("kept.jpg", &f);
+	struct req_outcome out;
+	static const char png[] = "\x89PNG\r\n\x1a\n-held-for-confirmation-";
+	struct http_file h = upload("held.png", png, sizeof png - 1);
+	struct req_input add = input("1234567", "payouts", "Вот скриншот из личного кабинета с ошибкой.");
+	add.files = &h;
+	add.n_files = 1;
+	cr_assert_eq(req_hold(db, &shared, A, &add, DESC, &out), REQ_CREATED);
+	static const char pdf[] = "%PDF-1.4 stored for a request that failed";
+	struct http_file orphan = upload("orphan.pdf", pdf, sizeof pdf - 1);
+	struct files_store fs = {.data_dir = dir, .in_db = true};
+	cr_assert(files_put(&fs, db, orphan.sha256, orphan.path, orphan.size, true));
+	cr_assert_eq(count("SELECT count(*) FROM file_store"), 3);
+	db_exec_int(db, "UPDATE file_store SET stored = ?", (long long)time(NULL) - 7200);
+	char cursor[65] = "";
+	cr_assert_eq(req_sweep_files(db, &shared, time(NULL) - 3600, 100, cursor), 1);
+	cr_assert_eq(count("SELECT count(*) FROM file_store"), 2);
+	cr_assert_str_eq(text("SELECT count(*) FROM file_store WHERE sha256 = ?", hex_of_file(&orphan)), "0");
+	cr_assert_str_eq(text("SELECT count(*) FROM file_store WHERE sha256 = ?", hex_of_file(&f)), "1");
+	cr_assert_str_eq(text("SELECT count(*) FROM file_store WHERE sha256 = ?", hex_of_file(&h)), "1");
+	/* The addition expires and is pruned: its file goes at the next sweep. */
+	cr_assert_eq(db_exec(db, "UPDATE held_additions SET expires = 1"), DB_OK);
+	cr_assert_geq(req_prune(db, 100), 1);
+	cr_assert_eq(req_sweep_files(db, &shared, time(NULL) - 3600, 100, cursor), 1);
+	cr_assert_eq(count("SELECT count(*) FROM file_chunks"), 1, "only the attached file's chunk is left");
+}
+
+/* The race of issue #7 with the files in the database: creations reusing old unreferenced
+ * content while a sweep on another connection removes it. */
+Test(req_create, with_files_in_the_database_the_sweep_never_removes_a_committed_requests_file, .timeout = 120)
+{
+	struct req_config shared = cfg;
+	shared.files_in_db = true;
+	shared.max_per_ip_hour = shared.max_per_member_day = 1000000;
+	struct files_store fs = {.data_dir = dir, .in_db = true};
+	struct db *own = own_connection();
+	int removed = 0;
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(db_exec(db, "DELETE FROM attachments"), DB_OK);
+		struct http_file pre = upload(arena_printf(A, "pre%d.jpg", i), JPEG_BYTES, sizeof JPEG_BYTES - 1);
+		cr_assert(files_put(&fs, db, pre.sha256, pre.path, pre.size, true));
+		db_exec_int(db, "UPDATE file_store SET stored = ?", 1);
+		struct sweeper s = {.db = own, .cfg = &shared};
+		atomic_init(&s.stop, false);
+		pthread_t t;
+		cr_assert_eq(pthread_create(&t, NULL, sweep_loop, &s), 0);
+		usleep((useconds_t)(i % 7) * 200);
+		struct http_file f = upload(arena_printf(A, "p%d.jpg", i), JPEG_BYTES, sizeof JPEG_BYTES - 1);
+		struct req_input in = input(arena_printf(A, "%d", 5000000 + i), "payouts", DESC);
+		in.files = &f;
+		in.n_files = 1;
+		struct req_outcome out;
+		enum req_result r = req_create(db, &shared, A, &in, &out);
+		atomic_store(&s.stop, true);
+		pthread_join(t, NULL);
+		removed += s.removed;
+		cr_assert_eq(r, REQ_CREATED, "iteration %d", i);
+		size_t n;
+		const char *got = read_all(req_file_open(db, &shared, hex_of_file(&f)), &n);
+		cr_assert_eq(n, sizeof JPEG_BYTES - 1, "iteration %d: a file a committed request refers to is gone", i);
+		cr_assert(!memcmp(got, JPEG_BYTES, n));
+	}
+	db_close(own);
+	cr_log_info("sweeps removed the unreferenced content %d times in 100 iterations", removed);
+	cr_assert_gt(removed, 0, "the sweep never removed the unreferenced content: no race was tried");
 }
 
 Test(req_create, form_tokens_are_signed_bound_to_their_purpose_and_expire)
@@ -990,7 +1134,7 @@ Test(req_create, the_sweep_keeps_a_file_that_only_a_held_addition_refers_to)
 	const char *path = stored_path(&f);
 	age(path, 7200);
 	char cursor[65] = "";
-	req_sweep_files(db, dir, time(NULL) - 3600, 100, cursor);
+	req_sweep_files(db, &cfg, time(NULL) - 3600, 100, cursor);
 	struct stat st;
 	cr_assert_eq(stat(path, &st), 0, "the sweep removed a file a held addition still needs");
 }

@@ -600,6 +600,10 @@ static void writer_metrics(const struct db_group *g, struct buf *b)
 	struct db_group_stats st;
 	db_group_stats(g, &st);
 	buf_printf(b,
+		   "# HELP spravka_writer_raised 1 when the writers run at a higher CPU priority than the HTTP "
+		   "threads (CAP_SYS_NICE).\n# TYPE spravka_writer_raised gauge\nspravka_writer_raised %d\n",
+		   db_group_raised(g));
+	buf_printf(b,
 		   "# HELP spravka_writer_batches_total Transactions the group-commit writers committed or failed.\n"
 		   "# TYPE spravka_writer_batches_total counter\nspravka_writer_batches_total %llu\n"
 		   "# HELP spravka_writer_jobs_total Writes (request creations) run in those transactions.\n"

@@ -277,6 +277,10 @@ struct db_group;
 enum db_rc db_group_start(const char *target, int writers, struct db_group **out, char *err, size_t errlen);
 /* The number of writer threads. */
 int db_group_writers(const struct db_group *g);
+/* The writers ask for a CPU priority DB_GROUP_WRITER_BOOST nice steps above the process's
+ * (allowed with CAP_SYS_NICE): true when they got it (known once a writer has started). */
+#define DB_GROUP_WRITER_BOOST 5
+bool db_group_raised(const struct db_group *g);
 /* Queues a job; its done() is called exactly once, on the writer thread. */
 void db_group_submit(struct db_group *g, struct db_job *job);
 /* Runs the jobs still queued, then stops the thread and closes the connection. NULL is fine. */

@@ -298,6 +298,17 @@ def _():
     check(jobs and int(jobs.group(1)) == 2, "spravka_writer_jobs_total after two creations")
     inf = re.search(r'^spravka_writer_latency_seconds_bucket\{le="\+Inf"\} (\d+)$', m, re.M)
     check(inf and int(inf.group(1)) == 2, "the latency histogram counts both")
+    # The writer runs 5 nice steps above the process when it may (root, or CAP_SYS_NICE).
+    raised = re.search(r"^spravka_writer_raised (\d)$", m, re.M)
+    check(raised, "/metrics lacks spravka_writer_raised")
+    nices = {}
+    for tid in os.listdir(f"/proc/{s.proc.pid}/task"):
+        with open(f"/proc/{s.proc.pid}/task/{tid}/stat") as f:
+            stat = f.read()
+        nices[stat[stat.index("(") + 1:stat.rindex(")")]] = int(stat.rsplit(")", 1)[1].split()[16])
+    if os.geteuid() == 0:
+        eq(raised.group(1), "1", "spravka_writer_raised as root")
+        eq(nices.get("spravka-writer"), max(nices.get("spravka", 0) - 5, -20), f"the writer's nice: {nices}")
     finish(s)
 
 

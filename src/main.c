@@ -444,6 +444,7 @@ static int cmd_serve(struct opts *o)
 		return 1;
 	}
 	pthread_rwlock_init(&app.index_lock, NULL);
+	pthread_mutex_init(&app.sections_lock, NULL);
 	app.search_log = search_log_new(app.cfg.search_log_per_ip_hour);
 	app.search_cache = search_cache_new((size_t)app.cfg.search_cache_mb << 20);
 	db = db_pool_get(app.pool);
@@ -609,6 +610,8 @@ static int cmd_serve(struct opts *o)
 	search_free(app.index);
 	search_cache_free(app.search_cache);
 	pthread_rwlock_destroy(&app.index_lock);
+	ctx_sections_free(&app);
+	pthread_mutex_destroy(&app.sections_lock);
 	app_free_static(&app);
 	app_free_requests(&app);
 	config_free(&app.cfg);

@@ -2,6 +2,7 @@
 #include "ctx.h"
 
 #include "../core/arena.h"
+#include "../kb/kb.h"
 #include "../search/result_cache.h"
 #include "../search/search.h"
 #include "../searchlog/search_log.h"
@@ -53,4 +54,61 @@ bool ctx_create_request(struct ctx *c, struct req_create_job *j)
 	http_suspend(c->req);
 	req_create_submit(c->app->writer, c->app->file_sync, j); /* last: the job owns req now */
 	return true;
+}
+
+/* Copies n sections into arena a (their strings too). */
+static struct kb_section *copy_sections(struct arena *a, const struct kb_section *s, int n)
+{
+	struct kb_section *out = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *out);
+	for (int i = 0; i < n; i++)
+		out[i] = (struct kb_section){.slug = arena_strdup(a, s[i].slug),
+					     .title = arena_strdup(a, s[i].title),
+					     .description = arena_strdup(a, s[i].description),
+					     .position = s[i].position,
+					     .n_articles = -1};
+	return out;
+}
+
+int ctx_sections(struct ctx *c, struct kb_section **out)
+{
+	struct app *app = c->app;
+	struct arena *a = c->req->arena;
+	int64_t version = atomic_load(&app->content_version);
+	pthread_mutex_lock(&app->sections_lock);
+	if (app->sections_arena && app->sections_version == version) {
+		*out = copy_sections(a, app->sections, app->n_sections);
+		int n = app->n_sections;
+		pthread_mutex_unlock(&app->sections_lock);
+		return n;
+	}
+	pthread_mutex_unlock(&app->sections_lock);
+	/* Read outside the lock (a slow database must not hold the other searches); the copy kept
+	 * is the one of the latest version read. */
+	struct kb_section *secs;
+	int n = c->db ? kb_section_list(c->db, a, 0, CTX_SECTIONS, &secs) : -1;
+	if (n < 0)
+		return -1;
+	struct arena *kept = arena_new();
+	struct kb_section *copy = copy_sections(kept, secs, n);
+	pthread_mutex_lock(&app->sections_lock);
+	if (!app->sections_arena || app->sections_version <= version) {
+		struct arena *old = app->sections_arena;
+		app->sections_arena = kept;
+		app->sections = copy;
+		app->n_sections = n;
+		app->sections_version = version;
+		kept = old;
+	}
+	pthread_mutex_unlock(&app->sections_lock);
+	if (kept)
+		arena_free(kept);
+	*out = secs;
+	return n;
+}
+
+void ctx_sections_free(struct app *app)
+{
+	if (app->sections_arena)
+		arena_free(app->sections_arena);
+	app->sections_arena = NULL;
 }

@@ -69,6 +69,12 @@ struct app {
 	struct req_topic *topics;   /* cfg's [topics] for req, or NULL (the built-in list) */
 	char *tmp_dir;		    /* DATA/tmp: uploads in progress */
 	unsigned char link_key[32]; /* private links are derived with it (req.h; app_init_requests) */
+	/* ctx_sections' copy of the first sections, for the search page (init: sections_lock) */
+	pthread_mutex_t sections_lock;
+	struct arena *sections_arena; /* under sections_lock: holds sections, or NULL (none read yet) */
+	struct kb_section *sections;
+	int n_sections;
+	int64_t sections_version; /* the content version they were read at */
 };
 
 struct ctx {
@@ -83,6 +89,18 @@ struct ctx {
 	const char *rel_prev;	/* pages: URLs for <link rel="prev"/"next"> in the head, or NULL */
 	const char *rel_next;
 };
+
+/*
+ * The first CTX_SECTIONS sections by position (kb_section_list, without counts), copied into
+ * c's request arena: from memory, read again from c->db only when the content version changed
+ * since (the search page's filter needs them on every search: no database statement for it
+ * then). Returns their number, -1 on a database error.
+ */
+#define CTX_SECTIONS 100
+struct kb_section;
+int ctx_sections(struct ctx *c, struct kb_section **out);
+/* Frees ctx_sections' copy (at shutdown). */
+void ctx_sections_free(struct app *app);
 
 /* The static file called name (style.css...), or NULL. */
 const struct static_file *ctx_static(const struct app *app, const char *name);

@@ -12,13 +12,13 @@
 #include <string.h>
 
 #define PAGE_SIZE 10
-/* Sections named in the filter and in the "nothing found" list. */
-#define SEARCH_MAX_SECTIONS 100
 
 /* The title of a result's section: from the listed sections, else one indexed lookup. */
 static const char *hit_section_title(struct ctx *c, const struct kb_section *secs, int ns, const char *slug)
 {
 	const char *t = section_title(secs, ns, slug);
+	if (t == slug && ns < CTX_SECTIONS)
+		return t; /* every section is listed: it has no other title */
 	struct kb_section sec;
 	if (t == slug && kb_section_name(c->db, c->req->arena, slug, &sec) > 0)
 		t = sec.title;
@@ -41,11 +41,12 @@ void page_search(struct ctx *c)
 	/* The section filter and the list shown when nothing is found hold the first sections
 	 * (no counts): a bounded page however many sections there are. */
 	struct kb_section *secs;
-	int ns = kb_section_list(c->db, a, 0, SEARCH_MAX_SECTIONS, &secs);
+	int ns = ctx_sections(c, &secs);
 	if (ns < 0)
 		ns = 0;
 	struct kb_section chosen;
-	if (section && kb_section_name(c->db, a, section, &chosen) <= 0)
+	bool listed = section && section_title(secs, ns, section) != section;
+	if (section && !listed && (ns < CTX_SECTIONS || kb_section_name(c->db, a, section, &chosen) <= 0))
 		section = NULL; /* unknown section: search everywhere */
 	bool chosen_listed = !section || strcmp(section_title(secs, ns, section), section) != 0;
 	page_begin(c, *q ? arena_printf(a, "Поиск: %s", q) : "Поиск", q);
@@ -87,7 +88,7 @@ void page_search(struct ctx *c)
 		for (int i = 0; i < ns; i++)
 			html_printf(b, "<li><a href=\"/s/%s\">%s</a></li>\n", secs[i].slug, secs[i].title);
 		html_raw(b, "</ul>\n");
-		if (ns == SEARCH_MAX_SECTIONS)
+		if (ns == CTX_SECTIONS) /* the first sections (ctx_sections) */
 			html_raw(b, "<p><a href=\"/sections\">Все разделы</a></p>\n");
 		html_raw(b, "<p>Не нашли ответ? <a href=\"/request\">Напишите в поддержку</a>.</p>\n");
 		page_end(c);

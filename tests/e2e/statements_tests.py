@@ -7,9 +7,13 @@ counters to report the database round trips per page type.
 Imported by run.py; registers its tests with the shared runner. Runs on both engines.
 """
 
+import os
 import re
+import shutil
+from urllib.parse import urlencode
 
-from harness import Server, base_config, check, demo_articles, eq, finish, test
+from harness import (CONTENT, Server, base_config, check, demo_articles, eq, finish, new_dir, spravka, test,
+                     wait_for)
 from requests_tests import fields, post_json
 
 LINE = re.compile(r'(?m)^spravka_db_(statements|requests)_total\{route="([^"]*)",method="(\w+)",cache="(\w+)"\} (\d+)$')
@@ -59,4 +63,34 @@ def _():
     # inserts (request, count, message, throttles...), RELEASE and COMMIT
     n = delta(m1, m0, "statements", "/api/v1/requests", "none", "POST")
     check(n >= 10, f"statements of one creation: {n}")
+    finish(s)
+
+
+@test("db statements: the search page reads its section filter from memory: no statement per search "
+      "once read, and a renamed section shows after the content changes")
+def _():
+    s = Server("statements-search", base_config()).start()
+    eq(s.req("/search?" + urlencode({"q": "пароль"})).status, 200, "first search")
+    m0 = counters(s)
+    for q in ("пароль", "выплата", "доставка заказа", "фывапролдж"):
+        r = s.req("/search?" + urlencode({"q": q}))
+        eq(r.status, 200, f"search {q}")
+        check('<select id="section-filter"' in r.text, f"the section filter of {q}")
+    r = s.req("/search?" + urlencode({"q": "пароль", "section": "account"}))
+    check('<option value="account" selected>' in r.text, "the chosen section is selected")
+    m1 = counters(s)
+    eq(delta(m1, m0, "requests", "/search", "none"), 5, "searches counted")
+    eq(delta(m1, m0, "statements", "/search", "none"), 0, "statements of 5 searches")
+    # A section renamed by an import: the filter follows the content version.
+    content = os.path.join(new_dir("statements-content"), "content")
+    shutil.copytree(CONTENT, content)
+    path = os.path.join(content, "sections")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace("| Личный кабинет |", "| Кабинет участника |"))
+    rc, _, err = spravka("import", content, "--data", s.data)
+    eq(rc, 0, f"import: {err}")
+    wait_for(lambda: "Кабинет участника" in s.req("/search?" + urlencode({"q": "пароль"})).text, 5,
+             "the renamed section in the search page's filter")
     finish(s)

@@ -25,11 +25,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_TITLE 200
-#define MAX_SUMMARY 500
-#define MAX_KEYWORDS 1000
+#define MAX_KEYWORDS 1000 /* bytes of a list joined from an array (kb_draft_check counts characters) */
 #define MAX_MESSAGE 500
-#define MAX_BODY (1 << 20)
 
 struct fields {
 	json_t *errors; /* field -> message */
@@ -41,32 +38,23 @@ static void field_error(struct fields *f, const char *name, const char *message)
 		json_object_set_new(f->errors, name, json_string(message));
 }
 
-/* A string member of o: "" when absent (required: an error), NULL when of another type. */
-static const char *text_of(struct fields *f, json_t *o, const char *name, bool required, size_t max_chars)
+/* A string member of o ("" when absent or null; an error when of another type or holding NUL),
+ * copied into a. What it may hold is kb_draft_check's (and the message's length, below). */
+static const char *text_of(struct fields *f, struct arena *a, json_t *o, const char *name)
 {
 	json_t *v = json_object_get(o, name);
-	if (!v || json_is_null(v)) {
-		if (required)
-			field_error(f, name, "Заполните это поле.");
+	if (!v || json_is_null(v))
 		return "";
-	}
 	if (!json_is_string(v)) {
 		field_error(f, name, "Ожидается строка.");
 		return "";
 	}
 	const char *s = json_string_value(v);
-	bool clean = strlen(s) == json_string_length(v); /* no NUL inside */
-	for (const unsigned char *p = (const unsigned char *)s; clean && *p; p++)
-		clean = *p >= 0x20 || *p == '\n' || *p == '\r' || *p == '\t';
-	if (!clean) {
+	if (strlen(s) != json_string_length(v)) {
 		field_error(f, name, "Текст содержит управляющие символы: уберите их.");
 		return "";
 	}
-	if (required && !*s)
-		field_error(f, name, "Заполните это поле.");
-	else if (utf8_length(s) > max_chars)
-		field_error(f, name, "Слишком длинный текст.");
-	return s;
+	return arena_strdup(a, s);
 }
 
 /* A list member (a comma-separated string or an array of strings) as "a, b, c". */
@@ -74,7 +62,7 @@ static const char *list_of(struct fields *f, struct arena *a, json_t *o, const c
 {
 	json_t *v = json_object_get(o, name);
 	if (!v || json_is_null(v) || json_is_string(v))
-		return arena_strdup(a, text_of(f, o, name, false, MAX_KEYWORDS)); /* o is freed before use */
+		return text_of(f, a, o, name);
 	if (!json_is_array(v)) {
 		field_error(f, name, "Ожидается строка через запятую или массив строк.");
 		return "";
@@ -98,7 +86,7 @@ static const char *list_of(struct fields *f, struct arena *a, json_t *o, const c
 	if (buf_failed(&b))
 		field_error(f, name, "Слишком длинный список.");
 	buf_free(&b);
-	const char *s = arena_strdup(a, text_of(f, joined, name, false, MAX_KEYWORDS));
+	const char *s = text_of(f, a, joined, name);
 	json_decref(joined);
 	return s;
 }
@@ -135,15 +123,17 @@ void api_article_put(struct ctx *c)
 	}
 	struct fields f = {.errors = json_object()};
 	struct kb_text t = {.slug = c->arg};
-	t.title = arena_strdup(a, text_of(&f, o, "title", true, MAX_TITLE));
-	t.section = arena_strdup(a, text_of(&f, o, "section", true, 80));
-	t.summary = arena_strdup(a, text_of(&f, o, "summary", false, MAX_SUMMARY));
-	t.body = arena_strdup(a, text_of(&f, o, "body", true, MAX_BODY));
-	t.country = arena_strdup(a, text_of(&f, o, "country", false, 2));
+	t.title = text_of(&f, a, o, "title");
+	t.section = text_of(&f, a, o, "section");
+	t.summary = text_of(&f, a, o, "summary");
+	t.body = text_of(&f, a, o, "body");
+	t.country = text_of(&f, a, o, "country");
 	t.keywords = list_of(&f, a, o, "keywords");
 	t.related = list_of(&f, a, o, "related");
 	t.countries = list_of(&f, a, o, "countries");
-	const char *message = arena_strdup(a, text_of(&f, o, "message", false, MAX_MESSAGE));
+	const char *message = text_of(&f, a, o, "message");
+	if (utf8_length(message) > MAX_MESSAGE)
+		field_error(&f, "message", "Не больше 500 знаков.");
 	json_t *bv = json_object_get(o, "base_revision");
 	json_int_t base = json_is_integer(bv) ? json_integer_value(bv) : 0;
 	if (bv && !json_is_null(bv) && (!json_is_integer(bv) || base < 1))
@@ -151,17 +141,14 @@ void api_article_put(struct ctx *c)
 	json_decref(o);
 	if (*t.country && !config_country(&c->app->cfg, t.country))
 		field_error(&f, "country", "Такой страны нет в настройках справочного центра.");
-	if (*t.section && !json_object_get(f.errors, "section")) {
-		struct kb_section s;
-		int found = kb_section_name(c->db, a, t.section, &s);
-		if (found < 0) {
-			json_decref(f.errors);
-			return api_error(c, 503, "unavailable",
-					 "Справочный центр временно недоступен, попробуйте позже.");
-		}
-		if (!found)
-			field_error(&f, "section", "Такого раздела нет.");
+	const char *names[KB_DRAFT_FIELD_ERRORS], *why[KB_DRAFT_FIELD_ERRORS];
+	int n_errors = kb_draft_check(c->db, a, &t, names, why, KB_DRAFT_FIELD_ERRORS);
+	if (n_errors < 0) {
+		json_decref(f.errors);
+		return api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
 	}
+	for (int i = 0; i < n_errors; i++)
+		field_error(&f, names[i], why[i]);
 	if (json_object_size(f.errors)) {
 		api_send_json(c, 422,
 			      json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",

@@ -62,6 +62,7 @@ enum flags {
 	R_PAGED = 32,	     /* ?page=N (app_page): part of the cache key */
 	R_ANY_COUNTRY = 64,  /* with R_CACHE: the answer is the same for every country (cached once) */
 	R_BACK = 128,	     /* back office: run on the back-office threads (see app.h) */
+	R_LONG_FIELDS = 256, /* a form field may fill the route's body limit (an article's text), not 64 KB */
 };
 /* What a route takes as a body. */
 enum body { B_NONE, B_FORM, B_JSON_OR_FORM, B_JSON /* JSON only, up to the route's limit */ };
@@ -129,13 +130,19 @@ static const struct route routes[] = {
 	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            R_BACK},
 	{"/desk/login",              M_POST, desk_login,          ROLE_ANYONE, false, B_FORM,         16 * KB,      R_BACK},
 	{"/desk/logout",             M_POST, desk_logout,         ROLE_SIGNED_IN, true, B_FORM,       16 * KB,      R_BACK},
-	{"/desk",                    M_GET,  desk_queue,          ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
+	/* Any account: agents get the queue, editors who are not agents their articles. */
+	{"/desk",                    M_GET,  desk_queue,          ROLE_SIGNED_IN, false, B_NONE,      0,            R_BACK},
 	{"/desk/r/{number}",         M_GET,  desk_request,        ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
 	{"/desk/r/{number}",         M_POST, desk_action,         ROLE_AGENT,  true,  B_FORM,         256 * KB,     R_BACK},
 	{"/desk/f/{id}",             M_GET,  desk_file,           ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
 	{"/desk/canned",             M_GET,  desk_canned,         ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
 	{"/desk/canned",             M_POST, desk_canned_add,     ROLE_AGENT,  true,  B_FORM,         64 * KB,      R_BACK},
 	{"/desk/outbox",             M_GET,  desk_outbox,         ROLE_AGENT,  false, B_NONE,         0,            R_BACK},
+	{"/desk/articles",           M_GET,  desk_articles,       ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/articles/{slug}",    M_GET,  desk_article,        ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/articles/{slug}",    M_POST, desk_article_action, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
+	{"/desk/articles/{slug}/edit", M_GET, desk_article_edit,  ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/articles/{slug}/edit", M_POST, desk_article_save, ROLE_EDITOR, true,  B_FORM,         2048 * KB,    R_BACK | R_LONG_FIELDS},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))
@@ -316,7 +323,7 @@ void app_prepare(void *appv, struct http_request *req, struct http_body_rules *r
 			    : r->body == B_NONE ? HTTP_BODY_NONE
 						: HTTP_BODY_RAW,
 		    .max_bytes = form || r->body == B_JSON ? r->body_limit : 64 * KB, /* JSON carries no files */
-		    .max_field_bytes = 64 * KB,
+		    .max_field_bytes = (r->flags & R_LONG_FIELDS) ? r->body_limit : 64 * KB,
 		    .max_files = REQ_MAX_FILES,
 		    .max_file_bytes = REQ_MAX_FILE_BYTES,
 		    .tmp_dir = app->tmp_dir,

@@ -570,6 +570,14 @@ const struct migration schema_migrations[] = {
      "  data BYTEA NOT NULL,"
      "  PRIMARY KEY (sha256, n));"
      "ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"},
+    /* Issue #10, the editors' list of drafts and revisions in review (kb_pending): a few rows
+     * however many revisions the articles have. */
+    {16,
+     "CREATE INDEX article_revisions_pending ON article_revisions(status, created) WHERE status IN ('draft', "
+     "'review');",
+     /* PostgreSQL: the same text. */
+     "CREATE INDEX article_revisions_pending ON article_revisions(status, created) WHERE status IN ('draft', "
+     "'review');"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

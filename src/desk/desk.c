@@ -1,5 +1,6 @@
 /* The agents' desk. See desk.h. */
 #include "desk.h"
+#include "desk_int.h"
 
 #include "../ctx/ctx.h"
 #include "../auth/auth.h"
@@ -18,7 +19,7 @@
 
 #define LOGIN_CSRF_COOKIE "spravka_login_csrf"
 
-static void desk_begin(struct ctx *c, const char *title)
+void desk_begin(struct ctx *c, const char *title)
 {
 	struct buf *b = &c->resp->body;
 	const struct static_file *css = ctx_static(c->app, "style.css");
@@ -33,9 +34,16 @@ static void desk_begin(struct ctx *c, const char *title)
 		    "<a class=\"logo\" href=\"/desk\">Стол поддержки</a>\n",
 		    title, css ? css->version : "0");
 	if (c->user) {
+		bool agent = c->user->roles & AUTH_AGENT, editor = c->user->roles & AUTH_EDITOR;
+		html_raw(b, "<nav class=\"desk-nav\">");
+		if (agent)
+			html_raw(b, "<a href=\"/desk\">Очередь</a> · <a href=\"/desk/canned\">Шаблоны ответов</a> · "
+				    "<a href=\"/desk/outbox\">Исходящая почта</a>");
+		if (editor)
+			html_raw(b, agent ? " · <a href=\"/desk/articles\">Статьи</a>"
+					  : "<a href=\"/desk/articles\">Статьи</a>");
 		html_printf(b,
-			    "<nav class=\"desk-nav\"><a href=\"/desk\">Очередь</a> · <a href=\"/desk/canned\">Шаблоны "
-			    "ответов</a> · <a href=\"/desk/outbox\">Исходящая почта</a></nav>\n"
+			    "</nav>\n"
 			    "<form action=\"/desk/logout\" method=\"post\"><input type=\"hidden\" name=\"csrf\" "
 			    "value=\"%s\"><span>%s</span> <button type=\"submit\">Выйти</button></form>\n",
 			    c->user->csrf, c->user->login);
@@ -43,12 +51,12 @@ static void desk_begin(struct ctx *c, const char *title)
 	html_raw(b, "</div>\n</header>\n<main id=\"main\">\n");
 }
 
-static void desk_end(struct ctx *c)
+void desk_end(struct ctx *c)
 {
 	html_raw(&c->resp->body, "</main>\n</body>\n</html>\n");
 }
 
-static const char *when(struct arena *a, int64_t t)
+const char *desk_when(struct arena *a, int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -58,7 +66,7 @@ static const char *when(struct arena *a, int64_t t)
 	return arena_strdup(a, s);
 }
 
-static void redirect(struct ctx *c, const char *to)
+void desk_redirect(struct ctx *c, const char *to)
 {
 	c->resp->status = 303;
 	c->resp->location = to;
@@ -144,7 +152,7 @@ void desk_login(struct ctx *c)
 		c->resp->set_cookie =
 		    arena_printf(c->req->arena, AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
 				 token, AUTH_SESSION_SECONDS, c->app->cfg.secure_cookies ? "; Secure" : "");
-		return redirect(c, next_path(c, http_field(c->req, "next", NULL)));
+		return desk_redirect(c, next_path(c, http_field(c->req, "next", NULL)));
 	case AUTH_WRONG:
 		c->resp->status = 401;
 		return login_page(c, "Неверный логин или пароль.", login);
@@ -166,7 +174,7 @@ void desk_logout(struct ctx *c)
 	c->resp->set_cookie = c->app->cfg.secure_cookies
 				  ? AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
 				  : AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
-	redirect(c, "/desk/login");
+	desk_redirect(c, "/desk/login");
 }
 
 /* ---- queue ---- */
@@ -240,6 +248,9 @@ static const char *queue_link(struct ctx *c, const char *after)
 
 void desk_queue(struct ctx *c)
 {
+	/* An editor who is not an agent works on the articles: the desk's home is theirs. */
+	if (!(c->user->roles & AUTH_AGENT))
+		return desk_redirect(c, "/desk/articles");
 	struct arena *a = c->req->arena;
 	struct buf *b = &c->resp->body;
 	const char *status = http_param(c->req, "status");
@@ -256,7 +267,7 @@ void desk_queue(struct ctx *c)
 	if (!strncmp(search, "R-", 2) && strlen(search) < 64) {
 		struct req_view v;
 		if (req_by_number(c->db, a, search, &v) > 0)
-			return redirect(c, arena_printf(a, "/desk/r/%s", v.number));
+			return desk_redirect(c, arena_printf(a, "/desk/r/%s", v.number));
 	}
 	desk_begin(c, "Очередь");
 	html_raw(b, "<h1>Очередь обращений</h1>\n<ul class=\"counts\">\n");
@@ -329,7 +340,7 @@ void desk_queue(struct ctx *c)
 			    "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
 			    r->number, r->number, r->subject, r->member_id, topic_name(c, r->topic),
 			    country_name(c, r->country), req_status_ru(r->status), r->assignee ? r->assignee : "—",
-			    when(a, r->updated));
+			    desk_when(a, r->updated));
 	}
 	html_raw(b, "</tbody>\n</table>\n");
 	if (!n)
@@ -391,7 +402,7 @@ void desk_request(struct ctx *c)
 	    "<dt>Заказ</dt><dd>%s</dd><dt>Исполнитель</dt><dd>%s</dd><dt>Создано</dt><dd>%s</dd></dl>\n",
 	    req_status_ru(v.status), v.member_id, v.name, v.email, v.phone, country_name(c, v.country),
 	    topic_name(c, v.topic), *v.order_number ? v.order_number : "—", v.assignee ? v.assignee : "—",
-	    when(a, v.created));
+	    desk_when(a, v.created));
 	html_raw(b, "<h2>Переписка</h2>\n<ol class=\"conversation\">\n");
 	for (int i = 0; i < v.n_messages; i++) {
 		const struct req_message *m = &v.messages[i];
@@ -401,7 +412,7 @@ void desk_request(struct ctx *c)
 		    !strcmp(m->author, "member") ? "Участник"
 		    : m->agent			 ? m->agent
 						 : "Система",
-		    m->internal ? " · внутренняя заметка" : "", when(a, m->created), m->body);
+		    m->internal ? " · внутренняя заметка" : "", desk_when(a, m->created), m->body);
 		for (int k = 0; k < v.n_attachments; k++)
 			if (v.attachments[k].message_id == m->id)
 				html_printf(b, "<p class=\"file\"><a href=\"/desk/f/%lld\">%s</a> (%s, %lld КБ)</p>\n",
@@ -472,7 +483,7 @@ void desk_request(struct ctx *c)
 			detail = req_status_ru(detail);
 		else if (!strcmp(action, "assign"))
 			detail = log[i].assignee ? log[i].assignee : "никому";
-		html_printf(b, "<li>%s · %s · %s %s</li>\n", when(a, log[i].at),
+		html_printf(b, "<li>%s · %s · %s %s</li>\n", desk_when(a, log[i].at),
 			    log[i].user ? log[i].user : "автоматически", audit_action_ru(action), detail);
 	}
 	html_raw(b, "</ul>\n");
@@ -578,7 +589,7 @@ void desk_action(struct ctx *c)
 	}
 	if (!ok)
 		return desk_error(c, 422, err, v.number);
-	redirect(c, arena_printf(a, "/desk/r/%s", v.number));
+	desk_redirect(c, arena_printf(a, "/desk/r/%s", v.number));
 }
 
 void desk_file(struct ctx *c)
@@ -633,7 +644,7 @@ void desk_canned_add(struct ctx *c)
 		return page_error(c, 422, "Укажите название и текст шаблона.");
 	if (!req_canned_add(c->db, title, body))
 		return page_error(c, 503, "Не удалось сохранить шаблон.");
-	redirect(c, "/desk/canned");
+	desk_redirect(c, "/desk/canned");
 }
 
 /* A letter's delivery status as the outbox page reads it. */
@@ -670,8 +681,8 @@ void desk_outbox(struct ctx *c)
 	for (int i = 0; i < n; i++) {
 		last = rows[i].id;
 		html_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%lld</td><td>%s</td></tr>\n",
-			    when(a, rows[i].created), rows[i].to, rows[i].subject, outbox_status_ru(rows[i].status),
-			    (long long)rows[i].attempts, rows[i].last_error);
+			    desk_when(a, rows[i].created), rows[i].to, rows[i].subject,
+			    outbox_status_ru(rows[i].status), (long long)rows[i].attempts, rows[i].last_error);
 	}
 	html_raw(b, "</tbody>\n</table>\n");
 	if (more)

@@ -34,6 +34,13 @@ void desk_file(struct ctx *c);	     /* GET /desk/f/{id}: an attachment */
 void desk_canned(struct ctx *c);     /* GET /desk/canned */
 void desk_canned_add(struct ctx *c); /* POST /desk/canned */
 void desk_outbox(struct ctx *c);     /* GET /desk/outbox */
+/* The editors' workspace (articles.c; role editor): work in progress, an article's history and
+ * actions, the editing form with preview and save (kb/ revisions). */
+void desk_articles(struct ctx *c);	 /* GET /desk/articles */
+void desk_article(struct ctx *c);	 /* GET /desk/articles/{slug} */
+void desk_article_action(struct ctx *c); /* POST /desk/articles/{slug}: submit, publish */
+void desk_article_edit(struct ctx *c);	 /* GET /desk/articles/{slug}/edit */
+void desk_article_save(struct ctx *c);	 /* POST /desk/articles/{slug}/edit: preview, save */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -32,6 +32,10 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	    {"desk: session", auth_session_sql, NULL, NULL},
 	    {"api: bearer token", auth_token_user_sql, NULL, NULL},
 	    {"editors: revisions of an article", kb_revisions_sql, NULL, NULL},
+	    {"editors: drafts and revisions in review", kb_pending_sql,
+	     "sorts the drafts and revisions in review (article_revisions_pending, partial): the editors' work in "
+	     "progress, not the history",
+	     "article_revisions_pending"},
 	    {"desk: request by number", req_view_by_number_sql, NULL, NULL},
 	    {"desk: request it was merged into", req_view_by_id_sql, NULL, NULL},
 	    {"desk: messages of a request", req_view_messages_sql, NULL, NULL},

@@ -173,6 +173,20 @@ struct kb_revision {
 #define KB_CONFLICT (-2)
 int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, const char *message, int64_t base,
 		      int64_t *newest, char *err, size_t errlen);
+/*
+ * The checks of a text an editor saves (the API and the desk's form): title 1-200 characters,
+ * an existing section, a body of at most 1 MiB, summary at most 500, keywords/related/countries
+ * at most 1000, no control characters (tab and line ends allowed); the slug [a-z0-9-]{1,80} is
+ * the caller's (it is the URL). Up to max errors as (field, Russian message) into fields and
+ * messages; returns their number, -1 on a database error.
+ */
+#define KB_DRAFT_FIELD_ERRORS 8
+int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, const char **fields, const char **messages,
+		   int max);
+/* The newest drafts and revisions in review (of every article), newest first, at most limit:
+ * their count, -1 on error. */
+int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **out);
+extern const char kb_pending_sql[]; /* for the plans test */
 /* Revision n of slug with its whole text: 1, 0 when there is none, -1 on error. */
 int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n, struct kb_revision *out);
 /* The revisions of slug, newest first (bodies not loaded): their count, -1 on error. */

@@ -7,6 +7,7 @@
 #include "kb_int.h"
 
 #include "../core/arena.h"
+#include "../core/text.h"
 #include "../db/db.h"
 
 #include <stdio.h>
@@ -336,4 +337,95 @@ enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev)
 	if (!commit_or_roll_back(db, ok))
 		return KB_FAILED;
 	return rc == DB_ROW ? KB_SUBMITTED : KB_NO_DRAFT;
+}
+
+/* ---- checks and the editors' list ---- */
+
+/* NULL when s is fine for a field of at most max characters, else why not (arena). */
+static const char *text_problem(struct arena *a, const char *s, size_t max, bool required)
+{
+	if (!s || !*s)
+		return required ? "Заполните это поле." : NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t')
+			return "Текст содержит управляющие символы: уберите их.";
+	if (!utf8_valid(s, strlen(s)))
+		return "Текст не в кодировке UTF-8.";
+	return utf8_length(s) > max ? arena_printf(a, "Не больше %zu знаков.", max) : NULL;
+}
+
+int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, const char **fields, const char **messages,
+		   int max)
+{
+	static const struct {
+		const char *name;
+		size_t offset, max;
+		bool required;
+	} rules[] = {
+	    {"title", offsetof(struct kb_text, title), 200, true},
+	    {"section", offsetof(struct kb_text, section), 80, true},
+	    {"summary", offsetof(struct kb_text, summary), 500, false},
+	    {"keywords", offsetof(struct kb_text, keywords), 1000, false},
+	    {"related", offsetof(struct kb_text, related), 1000, false},
+	    {"countries", offsetof(struct kb_text, countries), 1000, false},
+	    {"body", offsetof(struct kb_text, body), 1u << 20, true},
+	};
+	int n = 0;
+	bool section_ok = true;
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0] && n < max; i++) {
+		const char *v = *(const char *const *)((const char *)t + rules[i].offset);
+		const char *why = text_problem(a, v, rules[i].max, rules[i].required);
+		if (why) {
+			fields[n] = rules[i].name;
+			messages[n++] = why;
+			section_ok = section_ok && strcmp(rules[i].name, "section") != 0;
+		}
+	}
+	if (section_ok && n < max) {
+		struct kb_section s;
+		int found = kb_section_name(db, a, t->section, &s);
+		if (found < 0)
+			return -1;
+		if (!found) {
+			fields[n] = "section";
+			messages[n++] = "Такого раздела нет.";
+		}
+	}
+	return n;
+}
+
+const char kb_pending_sql[] =
+    "SELECT r.slug, r.n, r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.title, r.section FROM "
+    "article_revisions r LEFT JOIN users u ON u.id = r.author WHERE r.status IN ('draft', 'review') ORDER BY "
+    "r.created DESC, r.id DESC LIMIT ?";
+
+int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **out)
+{
+	*out = NULL;
+	struct db_stmt *st = db_prepare(db, kb_pending_sql);
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, limit);
+	int n = 0;
+	struct kb_revision *r = arena_alloc(a, (size_t)(limit > 0 ? limit : 1) * sizeof *r);
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW && n < limit) {
+		const char *c[9];
+		for (int i = 0; i < 9; i++)
+			c[i] = i == 1 || i == 6 ? NULL : arena_strdup(a, db_col_text(st, i));
+		r[n] = (struct kb_revision){.n = db_col_int(st, 1),
+					    .slug = c[0],
+					    .country = c[2],
+					    .status = c[3],
+					    .author = c[4],
+					    .message = c[5],
+					    .created = db_col_int(st, 6)};
+		r[n].text = (struct kb_text){.slug = c[0], .country = c[2], .title = c[7], .section = c[8]};
+		n++;
+	}
+	db_finalize(st);
+	if (rc != DB_DONE && rc != DB_ROW)
+		return -1;
+	*out = r;
+	return n;
 }

@@ -7,10 +7,11 @@ Imported by run.py; runs on both engines (the harness gives commands the engine'
 
 import json
 import re
+from html import unescape
 from urllib.parse import urlencode
 
-from desk_tests import account, server
-from harness import check, contains, eq, spravka, test, wait_for
+from desk_tests import Agent, account, server, valid_html
+from harness import check, contains, eq, lacks, spravka, test, wait_for
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -201,4 +202,77 @@ def _():
     wait_for(lambda: s.req(f"/a/{slug}").status == 200, 5, "live after review")
     eq(put_article(s, ta, slug, dict(ARTICLE, title="Правка администратора")).json()["revision"], 2, "admin draft")
     eq(post_action(s, ta, slug, "publish").json(), {"revision": 2, "status": "published"}, "an admin publishes")
+    s.stop()
+
+
+def form_fields(html, form_re):
+    """name -> value of the inputs, selected options and textareas of the first form matching form_re."""
+    m = re.search(form_re, html, re.S)
+    check(m, f"no form {form_re}")
+    f = m.group(0)
+    out = {k: unescape(v) for k, v in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', f)}
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', f, re.S):
+        sel = re.search(r'<option value="([^"]*)" selected>', body)
+        out[name] = sel.group(1) if sel else ""
+    for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', f, re.S):
+        out[name] = unescape(value)
+    return out
+
+
+@test("editors: the desk workspace: an editor's /desk leads to the articles; edit form with preview "
+      "(safe Markdown), a draft saved off the portal until published, a conflict shows both texts, "
+      "bad input keeps what was typed")
+def _():
+    s = server("workspace")
+    account(s, "olga", "editor")
+    account(s, "petr", "editor")
+    olga, petr = Agent(s, "olga", role_page="/desk/articles"), Agent(s, "petr", role_page="/desk/articles")
+    check(olga.csrf, "the editor's articles page")
+    r = olga.get("/desk")
+    eq((r.status, r.header("location")), (303, "/desk/articles"), "an editor's /desk")
+    page = olga.get("/desk/articles")
+    eq(page.status, 200, "the articles page")
+    valid_html(page, "the articles page")
+    contains(page.text, "Черновики и проверка", what="the articles page")
+    # An imported article: its form holds the published text.
+    r = olga.get("/desk/articles/password-reset/edit")
+    eq(r.status, 200, "the edit form")
+    valid_html(r, "the edit form")
+    f = form_fields(r.text, r'<form class="request editor".*?</form>')
+    eq(f["base_revision"], "1", "the revision the form starts from")
+    check(f["title"] and f["body"], f"the form is filled: {f}")
+    # Preview: the portal's Markdown pipeline, raw HTML dropped (safe mode).
+    edit = dict(f, title="Как восстановить пароль: новая редакция",
+                body="**Шаг 1.** Откройте вход.\n\n<script>alert(1)</script>\n\n[ссылка](javascript:alert(1))\n",
+                message="правка шагов")
+    r = olga.post("/desk/articles/password-reset/edit", dict(edit, do="preview"))
+    eq(r.status, 200, "preview")
+    valid_html(r, "the preview")
+    contains(r.text, "<strong>Шаг 1.</strong>", what="the preview")
+    lacks(r.text, "<script>alert", 'href="javascript:', what="the preview")
+    eq(s.req("/a/password-reset").text.count("новая редакция"), 0, "a preview on the portal")
+    # Bad input: 422, the text kept.
+    r = olga.post("/desk/articles/password-reset/edit", dict(edit, title="", do="save"))
+    eq(r.status, 422, "a save without a title")
+    contains(r.text, "Заполните это поле.", "правка шагов", what="the refused form")
+    # Saved: a draft, the portal unchanged until published.
+    r = olga.post("/desk/articles/password-reset/edit", dict(edit, do="save"))
+    eq((r.status, r.header("location")), (303, "/desk/articles/password-reset?done=saved"), "save")
+    lacks(s.req("/a/password-reset").text, "новая редакция", what="the portal before publishing")
+    contains(olga.get("/desk/articles").text, "/desk/articles/password-reset", what="the work in progress")
+    # Petr began from revision 1 too: his save is a conflict with both texts, nothing lost.
+    theirs = {k: v for k, v in f.items() if k != "csrf"}  # Petr's own session token goes with it
+    r = petr.post("/desk/articles/password-reset/edit", dict(theirs, title="Правка Петра", do="save"))
+    eq(r.status, 409, "the second editor's save")
+    contains(r.text, "Как восстановить пароль: новая редакция", "Правка Петра", what="the conflict page")
+    eq(form_fields(r.text, r'<form class="request editor".*?</form>')["base_revision"], "2",
+       "the conflict's form starts from the newest revision")
+    # Publish from the history page.
+    hist = olga.get("/desk/articles/password-reset")
+    valid_html(hist, "the history page")
+    r = olga.post("/desk/articles/password-reset", {"do": "publish"})
+    eq((r.status, r.header("location")), (303, "/desk/articles/password-reset?done=published"), "publish")
+    wait_for(lambda: "новая редакция" in s.req("/a/password-reset").text, 5, "the new title on the portal")
+    eq(olga.post("/desk/articles/password-reset", {"do": "publish", "csrf": "wrong"}).status, 403,
+       "a publish without the session's CSRF token")
     s.stop()

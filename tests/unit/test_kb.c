@@ -560,3 +560,48 @@ Test(kb, drafts_review_and_publishing)
 	cr_assert_str_eq(r[0].status, "draft", "still a draft");
 	teardown(&f);
 }
+
+/* The editors' checks of a text and their list of work in progress. */
+Test(kb, draft_checks_and_the_pending_list)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	const char *fields[KB_DRAFT_FIELD_ERRORS], *why[KB_DRAFT_FIELD_ERRORS];
+	struct kb_text t = {.slug = "x",
+			    .country = "",
+			    .section = "nope",
+			    .title = "",
+			    .summary = "",
+			    .countries = "",
+			    .keywords = "a\001b",
+			    .related = "",
+			    .body = "Текст"};
+	int n = kb_draft_check(f.db, f.a, &t, fields, why, KB_DRAFT_FIELD_ERRORS);
+	cr_assert_eq(n, 3, "title, keywords, section");
+	cr_assert_str_eq(fields[0], "title");
+	cr_assert_str_eq(fields[1], "keywords");
+	cr_assert_str_eq(fields[2], "section");
+	cr_assert_str_eq(why[2], "Такого раздела нет.");
+	t.title = "Заголовок";
+	t.keywords = "";
+	t.section = "payouts";
+	cr_assert_eq(kb_draft_check(f.db, f.a, &t, fields, why, KB_DRAFT_FIELD_ERRORS), 0);
+	struct kb_revision *r;
+	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 0, "an import leaves nothing pending");
+	int64_t newest, rev;
+	cr_assert_eq(kb_draft_save(f.db, &t, 0, "первая", 0, &newest, err, sizeof err), 1, "%s", err);
+	t.slug = "y";
+	cr_assert_eq(kb_draft_save(f.db, &t, 0, "вторая", 0, &newest, err, sizeof err), 1, "%s", err);
+	cr_assert_eq(kb_submit(f.db, "y", &rev), KB_SUBMITTED);
+	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 2);
+	cr_assert_str_eq(r[0].slug, "y", "newest first");
+	cr_assert_str_eq(r[0].status, "review");
+	cr_assert_str_eq(r[1].status, "draft");
+	cr_assert_eq(kb_pending(f.db, f.a, 1, &r), 1, "at most limit");
+	cr_assert_eq(kb_publish(f.db, "x", 0, true, false, &rev, err, sizeof err), KB_PUBLISHED, "%s", err);
+	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 1, "a published revision leaves the list");
+	teardown(&f);
+}

@@ -178,25 +178,37 @@ enum auth_result auth_login(struct db *db, struct arena *a, const char *login, c
 	return done ? AUTH_OK : AUTH_ERROR;
 }
 
-int auth_session(struct db *db, struct arena *a, const char *token, struct auth_user *out)
+/*
+ * The account of a session (session: sql binds the token's hash and now, and reads id, login,
+ * role, csrf) or of an API token (sql binds the hash, reads id, login, role; csrf stays NULL: a
+ * token needs none, and an empty one must never match a submitted empty one).
+ */
+static int account_of(struct db *db, struct arena *a, const char *sql, const char *token, bool session,
+		      struct auth_user *out)
 {
 	if (!token || strlen(token) != 43)
 		return 0;
-	struct db_stmt *st = db_prepare(db, auth_session_sql);
+	struct db_stmt *st = db_prepare(db, sql);
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, req_token_hash(a, token));
-	db_bind_int(st, 2, (int64_t)time(NULL));
+	if (session)
+		db_bind_int(st, 2, (int64_t)time(NULL));
 	enum db_rc rc = db_step(st);
 	if (rc == DB_ROW) {
 		out->id = db_col_int(st, 0);
 		out->login = arena_strdup(a, db_col_text(st, 1));
 		out->role = arena_strdup(a, db_col_text(st, 2));
 		out->roles = auth_roles_of(out->role);
-		out->csrf = arena_strdup(a, db_col_text(st, 3));
+		out->csrf = session ? arena_strdup(a, db_col_text(st, 3)) : NULL;
 	}
 	db_finalize(st);
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+int auth_session(struct db *db, struct arena *a, const char *token, struct auth_user *out)
+{
+	return account_of(db, a, auth_session_sql, token, true, out);
 }
 
 bool auth_logout(struct db *db, const char *token)
@@ -308,20 +320,5 @@ int auth_token_revoke_login(struct db *db, const char *login)
 
 int auth_token_user(struct db *db, struct arena *a, const char *token, struct auth_user *out)
 {
-	if (!token || strlen(token) != 43)
-		return 0;
-	struct db_stmt *st = db_prepare(db, auth_token_user_sql);
-	if (!st)
-		return -1;
-	db_bind_text(st, 1, req_token_hash(a, token));
-	enum db_rc rc = db_step(st);
-	if (rc == DB_ROW) {
-		out->id = db_col_int(st, 0);
-		out->login = arena_strdup(a, db_col_text(st, 1));
-		out->role = arena_strdup(a, db_col_text(st, 2));
-		out->roles = auth_roles_of(out->role);
-		out->csrf = NULL;
-	}
-	db_finalize(st);
-	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+	return account_of(db, a, auth_token_user_sql, token, false, out);
 }

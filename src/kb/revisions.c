@@ -143,12 +143,30 @@ int kb_revisions(struct db *db, struct arena *a, const char *slug, struct kb_rev
 	return n;
 }
 
+/* The text in st's columns col.. col+7: country, section, title, summary, countries, keywords,
+ * related, body (copied into a; slug as given). */
+static struct kb_text text_at(struct db_stmt *st, struct arena *a, int col, const char *slug)
+{
+	const char *c[8];
+	for (int i = 0; i < 8; i++)
+		c[i] = arena_strdup(a, db_col_text(st, col + i));
+	return (struct kb_text){.slug = slug,
+				.country = c[0],
+				.section = c[1],
+				.title = c[2],
+				.summary = c[3],
+				.countries = c[4],
+				.keywords = c[5],
+				.related = c[6],
+				.body = c[7]};
+}
+
 int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n, struct kb_revision *out)
 {
 	struct db_stmt *st = db_prepare(
 	    db,
-	    "SELECT r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.section, r.title, r.summary, "
-	    "r.countries, r.keywords, r.related, r.body FROM article_revisions r LEFT JOIN users u ON u.id = "
+	    "SELECT r.country, r.section, r.title, r.summary, r.countries, r.keywords, r.related, r.body, r.status, "
+	    "COALESCE(u.login, ''), r.message, r.created FROM article_revisions r LEFT JOIN users u ON u.id = "
 	    "r.author WHERE r.slug = ? AND r.n = ?");
 	if (!st)
 		return -1;
@@ -156,25 +174,15 @@ int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n,
 	db_bind_int(st, 2, n);
 	enum db_rc rc = db_step(st);
 	if (rc == DB_ROW) {
-		const char *c[12];
-		for (int i = 0; i < 12; i++)
-			c[i] = i == 4 ? NULL : arena_strdup(a, db_col_text(st, i));
+		const char *s = arena_strdup(a, slug);
 		*out = (struct kb_revision){.n = n,
-					    .slug = arena_strdup(a, slug),
-					    .country = c[0],
-					    .status = c[1],
-					    .author = c[2],
-					    .message = c[3],
-					    .created = db_col_int(st, 4)};
-		out->text = (struct kb_text){.slug = out->slug,
-					     .country = c[0],
-					     .section = c[5],
-					     .title = c[6],
-					     .summary = c[7],
-					     .countries = c[8],
-					     .keywords = c[9],
-					     .related = c[10],
-					     .body = c[11]};
+					    .slug = s,
+					    .status = arena_strdup(a, db_col_text(st, 8)),
+					    .author = arena_strdup(a, db_col_text(st, 9)),
+					    .message = arena_strdup(a, db_col_text(st, 10)),
+					    .created = db_col_int(st, 11),
+					    .text = text_at(st, a, 0, s)};
+		out->country = out->text.country;
 	}
 	db_finalize(st);
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
@@ -197,24 +205,12 @@ static int pending_of(struct db *db, struct arena *a, const char *slug, struct p
 		return -1;
 	db_bind_text(st, 1, slug);
 	enum db_rc rc = db_step(st);
-	if (rc == DB_ROW) {
-		const char *c[8];
-		for (int i = 0; i < 8; i++)
-			c[i] = arena_strdup(a, db_col_text(st, 4 + i));
+	if (rc == DB_ROW)
 		*p = (struct pending){.id = db_col_int(st, 0),
 				      .n = db_col_int(st, 1),
 				      .status = arena_strdup(a, db_col_text(st, 2)),
 				      .author = db_col_int(st, 3),
-				      .t = {.slug = slug,
-					    .country = c[0],
-					    .section = c[1],
-					    .title = c[2],
-					    .summary = c[3],
-					    .countries = c[4],
-					    .keywords = c[5],
-					    .related = c[6],
-					    .body = c[7]}};
-	}
+				      .t = text_at(st, a, 4, slug)};
 	db_finalize(st);
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
@@ -222,8 +218,8 @@ static int pending_of(struct db *db, struct arena *a, const char *slug, struct p
 /* The batch that publishes p: the slug's published texts with p's in place of its country's. */
 static bool batch_with(struct db *db, struct arena *a, const struct pending *p, struct kb_batch *b)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT country, section, title, summary, updated, countries, keywords, "
-					    "related, body FROM articles WHERE slug = ? ORDER BY country");
+	struct db_stmt *st = db_prepare(db, "SELECT country, section, title, summary, countries, keywords, related, "
+					    "body, updated FROM articles WHERE slug = ? ORDER BY country");
 	if (!st)
 		return false;
 	db_bind_text(st, 1, p->t.slug);
@@ -239,19 +235,8 @@ static bool batch_with(struct db *db, struct arena *a, const struct pending *p, 
 			t = more;
 			cap *= 2;
 		}
-		const char *c[9];
-		for (int i = 0; i < 9; i++)
-			c[i] = arena_strdup(a, db_col_text(st, i));
-		t[n++] = (struct kb_text){.slug = p->t.slug,
-					  .country = c[0],
-					  .section = c[1],
-					  .title = c[2],
-					  .summary = c[3],
-					  .updated = c[4],
-					  .countries = c[5],
-					  .keywords = c[6],
-					  .related = c[7],
-					  .body = c[8]};
+		t[n] = text_at(st, a, 0, p->t.slug);
+		t[n++].updated = arena_strdup(a, db_col_text(st, 8));
 	}
 	db_finalize(st);
 	if (rc != DB_DONE)

@@ -79,7 +79,9 @@ def _():
     r = s.req("/search?" + urlencode({"q": "пароль", "section": "account"}))
     check('<option value="account" selected>' in r.text, "the chosen section is selected")
     m1 = counters(s)
-    eq(delta(m1, m0, "requests", "/search", "none"), 5, "searches counted")
+    # A request is counted when it completes, which may follow its answer: the first search may
+    # land after m0 was read.
+    check(delta(m1, m0, "requests", "/search", "none") in (5, 6), "searches counted")
     eq(delta(m1, m0, "statements", "/search", "none"), 0, "statements of 5 searches")
     # A section renamed by an import: the filter follows the content version.
     content = os.path.join(new_dir("statements-content"), "content")

@@ -37,16 +37,16 @@ bool kb_feedback_vote(struct db *db, const char *slug, const char *voter, bool h
 	return ok;
 }
 
-int kb_feedback_counts(struct db *db, struct arena *a, int days, int64_t now, int limit,
-		       struct kb_feedback_count **out)
+int kb_feedback_counts(struct db *db, struct arena *a, int days, int64_t now, int limit, struct kb_feedback_count **out)
 {
 	*out = NULL;
 	char since[11];
 	kb_feedback_day(now - (int64_t)(days > 0 ? days - 1 : 0) * 86400, since);
 	struct db_stmt *st = db_prepare(
-	    db, "SELECT f.slug, COALESCE(max(a.title), ''), sum(f.helpful), sum(1 - f.helpful), "
-		"sum(CASE WHEN f.comment <> '' THEN 1 ELSE 0 END) FROM article_feedback f LEFT JOIN articles a ON "
-		"a.slug = f.slug AND a.country = '' WHERE f.day >= ? GROUP BY f.slug ORDER BY 4 DESC, 3, f.slug LIMIT ?");
+	    db,
+	    "SELECT f.slug, COALESCE(max(a.title), ''), sum(f.helpful), sum(1 - f.helpful), "
+	    "sum(CASE WHEN f.comment <> '' THEN 1 ELSE 0 END) FROM article_feedback f LEFT JOIN articles a ON "
+	    "a.slug = f.slug AND a.country = '' WHERE f.day >= ? GROUP BY f.slug ORDER BY 4 DESC, 3, f.slug LIMIT ?");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, since);

@@ -196,7 +196,6 @@ enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publi
 /* Submits the newest draft of slug for review (KB_SUBMITTED, or KB_NO_DRAFT). */
 enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev);
 
-
 /* ---- feedback (feedback.c; issue #10) ---- */
 /*
  * «Была ли статья полезной?»: the `article_feedback` table (owned here) keeps one vote per

@@ -599,9 +599,9 @@ Test(kb, feedback_one_vote_per_voter_and_day)
 	cr_assert_str_eq(fc[2].title, "");
 	cr_assert_str_eq(db_text(f.db, f.a, "SELECT comment FROM article_feedback WHERE voter = ?", "v2"),
 			 "Нет шага про <b>карту</b>");
-	cr_assert_str_eq(db_text(f.db, f.a, "SELECT comment FROM article_feedback WHERE voter = ? AND helpful = 1",
-				 "v1"),
-			 "", "no comment with yes");
+	cr_assert_str_eq(
+	    db_text(f.db, f.a, "SELECT comment FROM article_feedback WHERE voter = ? AND helpful = 1", "v1"), "",
+	    "no comment with yes");
 	/* One day back: only today's votes. */
 	n = kb_feedback_counts(f.db, f.a, 1, now + 86400, 100, &fc);
 	cr_assert_eq(n, 1);

@@ -147,3 +147,35 @@ def _():
     eq(r.status, 403, "a form from another site")
     eq(s.req(f"/feedback/{SLUG}").status, 405, "GET")
     s.stop()
+
+
+def wilson_boost(yes, no, z=1.96, most=0.05):
+    """search_feedback_boost (src/search/search.h), for the expected scores."""
+    import math
+    n = yes + no
+    p = yes / n
+    w = (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+    return 1 + most * min(max(2 * (w - 0.5), 0), 1)
+
+
+@test("feedback: the votes reach the ranking when the index is made — a well-rated article's score "
+      "grows by the bounded boost, a clearly better match stays first")
+def _():
+    s = server("feedback-rank")
+    q = "/api/v1/search?" + urlencode({"q": "отменить заказ", "limit": 5})
+    before = s.req(q).json()["results"]
+    check(len(before) >= 2, f"two results at least: {before}")
+    top, second = before[0], before[1]
+    for _ in range(30):
+        eq(vote(s, second["slug"], helpful="yes").status, 200, "a yes from a new browser")
+    eq(vote(s, top["slug"], helpful="no").status, 200, "a no on the top result")
+    s.stop()
+    s.start()  # the index is made at start, with the votes
+    after = {h["slug"]: h["score"] for h in s.req(q).json()["results"]}
+    want = second["score"] * wilson_boost(30, 0)
+    check(abs(after[second["slug"]] - want) <= 1e-3 * want, f"boosted: {after[second['slug']]} vs {want}")
+    check(wilson_boost(30, 0) <= 1.05, "bounded")
+    eq(after[top["slug"]], top["score"], "a no never lowers an article")
+    if top["score"] > second["score"] * 1.05:
+        eq(s.req(q).json()["results"][0]["slug"], top["slug"], "the clearly better match stays first")
+    s.stop()

@@ -222,6 +222,20 @@ void api_search(struct ctx *c)
 				results));
 }
 
+/* The insights' days (1-3650) and limit (1-1000) parameters; false when answered with 400. */
+static bool insights_window(struct ctx *c, long *days, long *limit)
+{
+	if (!int_param(c, "days", 1, 3650, days)) {
+		api_error(c, 400, "bad_days", "Параметр days должен быть числом от 1 до 3650.");
+		return false;
+	}
+	if (!int_param(c, "limit", 1, 1000, limit)) {
+		api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 1000.");
+		return false;
+	}
+	return true;
+}
+
 /* GET /api/v1/insights/searches?kind=zero|noclick|all&days=N&limit=N (an editor's token):
  * [{"query", "count"}], the searches of the last days days grouped by normalized text. */
 void api_insights_searches(struct ctx *c)
@@ -238,10 +252,8 @@ void api_insights_searches(struct ctx *c)
 	else
 		return api_error(c, 400, "bad_kind", "Параметр kind: zero, noclick или all.");
 	long days = 30, limit = 100;
-	if (!int_param(c, "days", 1, 3650, &days))
-		return api_error(c, 400, "bad_days", "Параметр days должен быть числом от 1 до 3650.");
-	if (!int_param(c, "limit", 1, 1000, &limit))
-		return api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 1000.");
+	if (!insights_window(c, &days, &limit))
+		return;
 	struct search_log_group *g;
 	int n = search_log_groups(c->db, a, k, (int)days, (int)limit, &g);
 	if (n < 0)
@@ -259,10 +271,8 @@ void api_insights_searches(struct ctx *c)
 void api_insights_articles(struct ctx *c)
 {
 	long days = 30, limit = 100;
-	if (!int_param(c, "days", 1, 3650, &days))
-		return api_error(c, 400, "bad_days", "Параметр days должен быть числом от 1 до 3650.");
-	if (!int_param(c, "limit", 1, 1000, &limit))
-		return api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 1000.");
+	if (!insights_window(c, &days, &limit))
+		return;
 	struct kb_feedback_count *fc;
 	int n = kb_feedback_counts(c->db, c->req->arena, (int)days, (int64_t)time(NULL), (int)limit, &fc);
 	if (n < 0)

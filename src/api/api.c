@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void api_send_json(struct ctx *c, int status, json_t *j)
 {
@@ -221,6 +222,20 @@ void api_search(struct ctx *c)
 				results));
 }
 
+/* The insights' days (1-3650) and limit (1-1000) parameters; false when answered with 400. */
+static bool insights_window(struct ctx *c, long *days, long *limit)
+{
+	if (!int_param(c, "days", 1, 3650, days)) {
+		api_error(c, 400, "bad_days", "Параметр days должен быть числом от 1 до 3650.");
+		return false;
+	}
+	if (!int_param(c, "limit", 1, 1000, limit)) {
+		api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 1000.");
+		return false;
+	}
+	return true;
+}
+
 /* GET /api/v1/insights/searches?kind=zero|noclick|all&days=N&limit=N (an editor's token):
  * [{"query", "count"}], the searches of the last days days grouped by normalized text. */
 void api_insights_searches(struct ctx *c)
@@ -237,10 +252,8 @@ void api_insights_searches(struct ctx *c)
 	else
 		return api_error(c, 400, "bad_kind", "Параметр kind: zero, noclick или all.");
 	long days = 30, limit = 100;
-	if (!int_param(c, "days", 1, 3650, &days))
-		return api_error(c, 400, "bad_days", "Параметр days должен быть числом от 1 до 3650.");
-	if (!int_param(c, "limit", 1, 1000, &limit))
-		return api_error(c, 400, "bad_limit", "Параметр limit должен быть числом от 1 до 1000.");
+	if (!insights_window(c, &days, &limit))
+		return;
 	struct search_log_group *g;
 	int n = search_log_groups(c->db, a, k, (int)days, (int)limit, &g);
 	if (n < 0)
@@ -249,6 +262,26 @@ void api_insights_searches(struct ctx *c)
 	for (int i = 0; i < n; i++)
 		json_array_append_new(out,
 				      json_pack("{s:s,s:I}", "query", g[i].query, "count", (json_int_t)g[i].count));
+	c->resp->cache_control = "no-store";
+	api_send_json(c, 200, out);
+}
+
+/* GET /api/v1/insights/articles?days=N&limit=N (an editor's token): the feedback of the last
+ * days days per article, [{"slug", "title", "yes", "no", "comments"}], the least helpful first. */
+void api_insights_articles(struct ctx *c)
+{
+	long days = 30, limit = 100;
+	if (!insights_window(c, &days, &limit))
+		return;
+	struct kb_feedback_count *fc;
+	int n = kb_feedback_counts(c->db, c->req->arena, (int)days, (int64_t)time(NULL), (int)limit, &fc);
+	if (n < 0)
+		return db_failed(c);
+	json_t *out = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(out, json_pack("{s:s,s:s,s:I,s:I,s:I}", "slug", fc[i].slug, "title", fc[i].title,
+						     "yes", (json_int_t)fc[i].yes, "no", (json_int_t)fc[i].no,
+						     "comments", (json_int_t)fc[i].comments));
 	c->resp->cache_control = "no-store";
 	api_send_json(c, 200, out);
 }

@@ -41,5 +41,7 @@ void api_article_submit(struct ctx *c);
 void api_article_revisions(struct ctx *c);
 /* GET /api/v1/insights/searches (role editor, by API token): the grouped search log. */
 void api_insights_searches(struct ctx *c);
+/* GET /api/v1/insights/articles?days=N&limit=N: the feedback per article, the least helpful first. */
+void api_insights_articles(struct ctx *c);
 
 #endif

@@ -142,6 +142,35 @@ static int update_changed(struct db *db, struct search_index *old, int64_t since
 	return 1;
 }
 
+/* Days of feedback the ranking follows, and the most articles it reads them for. */
+#define FEEDBACK_DAYS 90
+#define FEEDBACK_ARTICLES 100000
+
+static int cmp_count_slug(const void *a, const void *b)
+{
+	return strcmp(((const struct kb_feedback_count *)a)->slug, ((const struct kb_feedback_count *)b)->slug);
+}
+
+/* The boosts of the feedback of the last FEEDBACK_DAYS days (search_feedback_boost) on ix, which
+ * nobody searches yet. On a database error the boosts stay neutral (the ranking of text alone). */
+static void apply_feedback(struct db *db, struct search_index *ix)
+{
+	struct arena *a = arena_new();
+	struct kb_feedback_count *fc;
+	int n = kb_feedback_counts(db, a, FEEDBACK_DAYS, (int64_t)time(NULL), FEEDBACK_ARTICLES, &fc);
+	if (n < 0)
+		n = 0;
+	qsort(fc, (size_t)n, sizeof *fc, cmp_count_slug);
+	const char **slugs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *slugs);
+	double *boosts = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *boosts);
+	for (int i = 0; i < n; i++) {
+		slugs[i] = fc[i].slug;
+		boosts[i] = search_feedback_boost(fc[i].yes, fc[i].no);
+	}
+	search_set_boosts(ix, slugs, boosts, n);
+	arena_free(a);
+}
+
 bool app_refresh(struct app *app, struct db *db)
 {
 	int64_t changed = 0;
@@ -170,6 +199,7 @@ bool app_refresh(struct app *app, struct db *db)
 		atomic_fetch_add(&app->search_updates, 1);
 	}
 	if (ix != app->index) {
+		apply_feedback(db, ix); /* the votes since the last change count from now */
 		pthread_rwlock_wrlock(&app->index_lock);
 		struct search_index *old = app->index;
 		app->index = ix;

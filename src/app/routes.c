@@ -94,6 +94,9 @@ static const struct route routes[] = {
 	{"/s/{section}",             M_GET,  page_section,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_PAGED},
 	{"/sections",                M_GET,  page_sections,       ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_PAGED},
 	{"/a/{slug}",                M_GET,  page_article,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_COUNTRY_PARAM | R_SEARCH_CLICK},
+	/* «Была ли статья полезной?»: a form of the cached article page (nothing per reader in it);
+	 * the browser's id cookie is set on the answer. */
+	{"/feedback/{slug}",         M_POST, page_article_feedback, ROLE_ANYONE, false, B_FORM,       16 * KB,      0},
 	{"/search",                  M_GET,  page_search,         ROLE_ANYONE, false, B_NONE,         0,            0},
 	/* The request form carries a one-time form token (a double submit creates one request):
 	 * never cached. The member's private link is the credential of /r/{token}. */
@@ -126,6 +129,7 @@ static const struct route routes[] = {
 	{"/api/v1/articles/{slug}/submit", M_POST, api_article_submit, ROLE_EDITOR, false, B_JSON,    16 * KB,      R_API | R_BACK},
 	{"/api/v1/articles/{slug}/revisions", M_GET, api_article_revisions, ROLE_EDITOR, false, B_NONE, 0,          R_API | R_BACK},
 	{"/api/v1/insights/searches", M_GET, api_insights_searches, ROLE_EDITOR, false, B_NONE,      0,            R_API | R_BACK},
+	{"/api/v1/insights/articles", M_GET, api_insights_articles, ROLE_EDITOR, false, B_NONE,      0,            R_API | R_BACK},
 	/* The desk. Login checks its own double-submit token (there is no session yet). */
 	{"/desk/login",              M_GET,  desk_login_form,     ROLE_ANYONE, false, B_NONE,         0,            R_BACK},
 	{"/desk/login",              M_POST, desk_login,          ROLE_ANYONE, false, B_FORM,         16 * KB,      R_BACK},

@@ -578,6 +578,31 @@ const struct migration schema_migrations[] = {
      /* PostgreSQL: the same text. */
      "CREATE INDEX article_revisions_pending ON article_revisions(status, created) WHERE status IN ('draft', "
      "'review');"},
+    /* Issue #10, feedback on articles (src/kb/feedback.c): one vote per voter (a keyed hash of a
+     * browser's random id, never an address), article and UTC day ("YYYY-MM-DD"); a second vote
+     * the same day replaces the first. */
+    {17,
+     "CREATE TABLE article_feedback ("
+     "  id INTEGER PRIMARY KEY,"
+     "  slug TEXT NOT NULL,"
+     "  day TEXT NOT NULL,"
+     "  voter TEXT NOT NULL,"
+     "  helpful INTEGER NOT NULL CHECK (helpful IN (0, 1)),"
+     "  comment TEXT NOT NULL DEFAULT '',"
+     "  created BIGINT NOT NULL,"
+     "  UNIQUE (slug, voter, day));"
+     "CREATE INDEX article_feedback_day ON article_feedback(day, slug);",
+     /* PostgreSQL */
+     "CREATE TABLE article_feedback ("
+     "  " ID ","
+     "  slug " TXT " NOT NULL,"
+     "  day " TXT " NOT NULL,"
+     "  voter " TXT " NOT NULL,"
+     "  helpful INTEGER NOT NULL CHECK (helpful IN (0, 1)),"
+     "  comment " TXT " NOT NULL DEFAULT '',"
+     "  created BIGINT NOT NULL,"
+     "  UNIQUE (slug, voter, day));"
+     "CREATE INDEX article_feedback_day ON article_feedback(day, slug);"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

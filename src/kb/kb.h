@@ -210,4 +210,28 @@ enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publi
 /* Submits the newest draft of slug for review (KB_SUBMITTED, or KB_NO_DRAFT). */
 enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev);
 
+/* ---- feedback (feedback.c; issue #10) ---- */
+/*
+ * «Была ли статья полезной?»: the `article_feedback` table (owned here) keeps one vote per
+ * voter, article and UTC day. The voter is an opaque key the caller makes (web/: a keyed hash of
+ * a browser's random id; never an address). A second vote the same day replaces the first (a
+ * changed mind counts once, as changed). A comment (what was missing) goes only with "no".
+ */
+#define KB_FEEDBACK_COMMENT_MAX 500 /* characters (code points) */
+/* The UTC day of t as "YYYY-MM-DD" into out[11]. */
+void kb_feedback_day(int64_t t, char out[11]);
+/* Records voter's vote on slug at time now (helpful false: "no", with comment, may be "" or NULL;
+ * a comment with "yes" is dropped). The caller checks that the article exists and the comment's
+ * length. False on a database error. */
+bool kb_feedback_vote(struct db *db, const char *slug, const char *voter, bool helpful, const char *comment,
+		      int64_t now);
+struct kb_feedback_count {
+	const char *slug, *title; /* title "" when the article is gone */
+	int64_t yes, no, comments;
+};
+/* The votes of the last `days` UTC days up to now (today included), per article, the most "no"
+ * first (then the fewest "yes", then slug): at most limit articles. Returns the count or -1. */
+int kb_feedback_counts(struct db *db, struct arena *a, int days, int64_t now, int limit,
+		       struct kb_feedback_count **out);
+
 #endif

@@ -1695,6 +1695,11 @@ bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned 
 	return shared_key(db, "link", imported, key);
 }
 
+bool req_shared_key(struct db *db, const char *name, unsigned char key[32])
+{
+	return shared_key(db, name, NULL, key);
+}
+
 /* ---- signed form tokens ---- */
 
 _Static_assert(crypto_auth_hmacsha256_KEYBYTES == 32, "form tokens are signed with a shared 32-byte key");

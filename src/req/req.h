@@ -346,6 +346,9 @@ const char *req_link(struct db *db, struct arena *a, const struct req_config *cf
  * DATA/link.key.
  */
 bool req_shared_link_key(struct db *db, const unsigned char *imported, unsigned char key[32]);
+/* The random 32-byte key of the `secrets` row name (made on first use, the same on every node),
+ * for other modules' keyed hashes (the feedback's voters: web/). False on a database error. */
+bool req_shared_key(struct db *db, const char *name, unsigned char key[32]);
 
 /* Deletes expired idempotency keys and held additions, at most `batch` of each; the number
  * deleted, -1 on error. */

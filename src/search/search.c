@@ -1194,6 +1194,33 @@ void search_set_boost(struct search_index *ix, const char *slug, double boost)
 		}
 }
 
+double search_feedback_boost(long long yes, long long no)
+{
+	if (yes <= 0 || no < 0)
+		return 1.0;
+	double n = (double)(yes + no), p = (double)yes / n, z = 1.96, z2 = z * z;
+	double w = (p + z2 / (2 * n) - z * sqrt(p * (1 - p) / n + z2 / (4 * n * n))) / (1 + z2 / n);
+	double x = 2 * (w - 0.5);
+	return 1.0 + SEARCH_FEEDBACK_MAX_BOOST * (x < 0 ? 0 : x > 1 ? 1 : x);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void search_set_boosts(struct search_index *ix, const char *const *slugs, const double *boosts, int n)
+{
+	ix->boosted = false;
+	for (int d = 0; d < ix->n_docs; d++) {
+		const char *slug = ix->docs[d].slug;
+		const char *const *hit = n > 0 ? bsearch(&slug, slugs, (size_t)n, sizeof *slugs, cmp_str) : NULL;
+		float b = hit ? (float)boosts[hit - slugs] : 1.0f;
+		ix->docs[d].boost = ix->boost[d] = b;
+		ix->boosted |= b != 1.0f;
+	}
+}
+
 /* ---- query side ---- */
 
 const char *search_clean_query(struct arena *a, const char *text)

@@ -91,6 +91,19 @@ void search_free(struct search_index *ix);
 size_t search_memory(const struct search_index *ix);
 /* Multiplies the scores of slug's texts by boost (1.0 = neutral), e.g. from "this helped". */
 void search_set_boost(struct search_index *ix, const char *slug, double boost);
+/*
+ * Feedback in the ranking («Была ли статья полезной?»): the boost of an article with yes and no
+ * votes, 1 + SEARCH_FEEDBACK_MAX_BOOST x clamp(2 x (w - 0.5), 0, 1) where w is the lower bound
+ * of the Wilson interval (95%) of the share of "yes": never below 1 (a poorly rated article loses
+ * nothing: its text may still be the answer), at most 1 + SEARCH_FEEDBACK_MAX_BOOST however
+ * many votes (so a text match better by more than that is never outranked), and close to 1 for
+ * few votes (3 "yes" of 3: w = 0.44, no boost; 20 of 20: 1.03).
+ */
+#define SEARCH_FEEDBACK_MAX_BOOST 0.05
+double search_feedback_boost(long long yes, long long no);
+/* Sets every text's boost: boosts[i] for the texts of slugs[i] (sorted by strcmp), 1 for the
+ * others. Only on an index no thread searches yet (before the app publishes it). */
+void search_set_boosts(struct search_index *ix, const char *const *slugs, const double *boosts, int n);
 /* Runs q; hits and strings are allocated in a. Returns 0, or -1 when the query has no words. */
 int search_run(const struct search_index *ix, struct arena *a, const struct search_query *q, struct search_result *out);
 

@@ -256,6 +256,7 @@ void page_article(struct ctx *c)
 	html_raw(b, html); /* trusted: cmark-gfm in safe mode */
 	html_raw(b, "</div>\n</article>\n");
 	free(html);
+	page_feedback_form(c, t->slug);
 	char **rel;
 	size_t nr = split_list(a, t->related, &rel);
 	bool opened = false;

@@ -14,9 +14,13 @@ struct ctx;
 /* /: the first sections, each with its first [site] home_articles articles and «Все статьи
  * раздела (N)». */
 void page_home(struct ctx *c);
-void page_section(struct ctx *c);	    /* /s/{section}?page=N: one page of its articles */
-void page_sections(struct ctx *c);	    /* /sections?page=N: every section, a page at a time */
-void page_article(struct ctx *c);	    /* /a/{slug}, ?country=XX shows that country's text */
+void page_section(struct ctx *c);  /* /s/{section}?page=N: one page of its articles */
+void page_sections(struct ctx *c); /* /sections?page=N: every section, a page at a time */
+void page_article(struct ctx *c);  /* /a/{slug}, ?country=XX shows that country's text */
+/* POST /feedback/{slug} (helpful=yes|no, comment): «Была ли статья полезной?» (feedback_page.c) */
+void page_article_feedback(struct ctx *c);
+/* The feedback form under an article (the same for every reader: the page is cached). */
+void page_feedback_form(struct ctx *c, const char *slug);
 void page_search(struct ctx *c);	    /* /search?q=&section=&page= */
 void page_request(struct ctx *c);	    /* GET /request: the request form */
 void page_request_post(struct ctx *c);	    /* POST /request: create, or the form again with errors */

@@ -1361,6 +1361,7 @@ import haproxy_tests  # noqa: E402,F401  (issue #9: two nodes behind haproxy)
 import bench_tools_tests  # noqa: E402,F401  (issue #8: the generators of make bench-load)
 import statements_tests  # noqa: E402,F401  (issue #9: database statements per request in /metrics)
 import editors_tests  # noqa: E402,F401  (issue #10: API tokens, articles' revisions, insights)
+import feedback_tests  # noqa: E402,F401  (issue #10: feedback on articles)
 
 
 # =============================================================================================

@@ -605,3 +605,52 @@ Test(kb, draft_checks_and_the_pending_list)
 	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 1, "a published revision leaves the list");
 	teardown(&f);
 }
+
+Test(kb, feedback_one_vote_per_voter_and_day)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	cr_assert(import(&f, err, sizeof err, NULL), "%s", err);
+	char day[11];
+	kb_feedback_day(0, day);
+	cr_assert_str_eq(day, "1970-01-01");
+	int64_t now = 1796083200; /* 2026-12-01 00:00:00 UTC */
+	kb_feedback_day(now + 86399, day);
+	cr_assert_str_eq(day, "2026-12-01");
+	cr_assert(kb_feedback_vote(f.db, "payout-setup", "v1", true, "dropped with yes", now));
+	cr_assert(kb_feedback_vote(f.db, "payout-setup", "v2", true, NULL, now));
+	/* v2 changes its mind the same day: its vote is replaced, not added. */
+	cr_assert(kb_feedback_vote(f.db, "payout-setup", "v2", false, "Нет шага про <b>карту</b>", now + 60));
+	cr_assert(kb_feedback_vote(f.db, "faq-one", "v1", false, "", now));
+	/* The next day counts again; a vote 40 days ago is outside 30 days. */
+	cr_assert(kb_feedback_vote(f.db, "faq-one", "v1", false, "", now + 86400));
+	cr_assert(kb_feedback_vote(f.db, "faq-one", "v3", true, "", now - 40 * 86400));
+	/* Feedback on a slug without an article (removed since) still counts, without a title. */
+	cr_assert(kb_feedback_vote(f.db, "gone", "v1", true, "", now));
+	struct kb_feedback_count *fc;
+	int n = kb_feedback_counts(f.db, f.a, 30, now + 86400, 100, &fc);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(fc[0].slug, "faq-one", "the most no first");
+	cr_assert_str_eq(fc[0].title, "Вопрос");
+	cr_assert_eq(fc[0].no, 2);
+	cr_assert_eq(fc[0].yes, 0);
+	cr_assert_eq(fc[0].comments, 0);
+	cr_assert_str_eq(fc[1].slug, "payout-setup");
+	cr_assert_eq(fc[1].yes, 1);
+	cr_assert_eq(fc[1].no, 1);
+	cr_assert_eq(fc[1].comments, 1);
+	cr_assert_str_eq(fc[2].slug, "gone");
+	cr_assert_str_eq(fc[2].title, "");
+	cr_assert_str_eq(db_text(f.db, f.a, "SELECT comment FROM article_feedback WHERE voter = ?", "v2"),
+			 "Нет шага про <b>карту</b>");
+	cr_assert_str_eq(
+	    db_text(f.db, f.a, "SELECT comment FROM article_feedback WHERE voter = ? AND helpful = 1", "v1"), "",
+	    "no comment with yes");
+	/* One day back: only today's votes. */
+	n = kb_feedback_counts(f.db, f.a, 1, now + 86400, 100, &fc);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(fc[0].no, 1);
+	cr_assert_eq(kb_feedback_counts(f.db, f.a, 90, now + 86400, 1, &fc), 1, "the limit");
+	teardown(&f);
+}

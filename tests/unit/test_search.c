@@ -196,6 +196,68 @@ Test(search, boost_hook_changes_order, .init = setup, .fini = teardown)
 	cr_assert_str_eq(r.hits[0].slug, other);
 }
 
+Test(search, feedback_boost_is_bounded)
+{
+	cr_assert_eq(search_feedback_boost(0, 0), 1.0);
+	cr_assert_eq(search_feedback_boost(0, 50), 1.0, "bad ratings never lower an article");
+	cr_assert_eq(search_feedback_boost(3, 0), 1.0, "three votes are not enough");
+	cr_assert_eq(search_feedback_boost(50, 50), 1.0, "half and half");
+	double prev = 1.0;
+	for (long long yes = 5; yes <= 5000000; yes *= 10) {
+		double b = search_feedback_boost(yes, yes / 10);
+		cr_assert_geq(b, prev, "more votes of the same share: no less boost (%lld)", yes);
+		cr_assert_leq(b, 1.0 + SEARCH_FEEDBACK_MAX_BOOST);
+		prev = b;
+	}
+	cr_assert_gt(search_feedback_boost(20, 0), 1.02);
+	cr_assert_lt(search_feedback_boost(20, 0), 1.04);
+	cr_assert_gt(search_feedback_boost(1000000, 0), 1.0 + SEARCH_FEEDBACK_MAX_BOOST - 0.001);
+}
+
+Test(search, feedback_decides_near_ties_only)
+{
+	/* Two texts equal for the query: the well-rated one first. */
+	const struct search_doc twins[] = {
+	    {.slug = "a-twin", .section = "s", .title = "Возврат товара", .text = "Как вернуть товар."},
+	    {.slug = "b-twin", .section = "s", .title = "Возврат товара", .text = "Как вернуть товар."},
+	};
+	struct search_index *two = search_build(twins, 2, NULL);
+	struct arena *ar = arena_new();
+	struct search_query q = {.text = "возврат товара", .country = "", .limit = 10};
+	struct search_result r;
+	cr_assert_eq(search_run(two, ar, &q, &r), 0);
+	cr_assert_eq(r.n, 2);
+	cr_assert_float_eq(r.hits[0].score, r.hits[1].score, 1e-6);
+	cr_assert_str_eq(r.hits[0].slug, "a-twin", "a tie goes by slug");
+	const char *slugs[] = {"b-twin"};
+	double best[] = {search_feedback_boost(1000, 0)};
+	search_set_boosts(two, slugs, best, 1);
+	cr_assert_eq(search_run(two, ar, &q, &r), 0);
+	cr_assert_str_eq(r.hits[0].slug, "b-twin", "the well-rated twin first");
+	search_set_boosts(two, slugs, best, 0);
+	cr_assert_eq(search_run(two, ar, &q, &r), 0);
+	cr_assert_float_eq(r.hits[0].score, r.hits[1].score, 1e-6, "boosts reset to 1");
+	search_free(two);
+	/* A clearly better text match (by more than the largest boost) keeps its place whatever the
+	 * runner-up's rating. */
+	const struct search_doc pair[] = {
+	    {.slug = "exact", .section = "s", .title = "Как вернуть деньги за заказ", .text = "Вернуть деньги."},
+	    {.slug = "loved", .section = "s", .title = "Доставка заказа", .text = "Сроки доставки, деньги."},
+	};
+	struct search_index *px = search_build(pair, 2, NULL);
+	q.text = "вернуть деньги";
+	cr_assert_eq(search_run(px, ar, &q, &r), 0);
+	cr_assert_eq(r.n, 2);
+	cr_assert_str_eq(r.hits[0].slug, "exact");
+	cr_assert_gt(r.hits[0].score, r.hits[1].score * (1.0 + SEARCH_FEEDBACK_MAX_BOOST), "clearly better");
+	const char *loved[] = {"loved"};
+	search_set_boosts(px, loved, best, 1);
+	cr_assert_eq(search_run(px, ar, &q, &r), 0);
+	cr_assert_str_eq(r.hits[0].slug, "exact", "the better match stays first");
+	search_free(px);
+	arena_free(ar);
+}
+
 /* ---- updates from the changed texts (search_update) ---- */
 
 static const char *const vocab[] = {

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #define FEEDBACK_COOKIE "feedback_id"
+#define FEEDBACK_NEW_VOTERS_PER_HOUR 60 /* votes without the cookie from one address */
 #define FEEDBACK_ID_BYTES 16
 
 void page_feedback_form(struct ctx *c, const char *slug)
@@ -121,6 +122,13 @@ void page_article_feedback(struct ctx *c)
 	}
 	bool fresh;
 	const char *id = browser_id(c, &fresh);
+	/* A browser without the cookie is a new voter: an address may bring a household's or an
+	 * office's, not the hundreds of someone dropping the cookie to vote again. */
+	if (fresh && req_throttle_hit(c->db, arena_printf(a, "feedback-voter:%s", http_client_ip(c->req)), 3600,
+				      FEEDBACK_NEW_VOTERS_PER_HOUR))
+		return page_error(c, 429,
+				  "Слишком много отзывов с вашего адреса за час. Спасибо за участие, попробуйте "
+				  "позже.");
 	const char *voter = voter_of(c, id);
 	if (!voter || !kb_feedback_vote(c->db, slug, voter, yes, comment, (int64_t)time(NULL)))
 		return page_error(c, 503, "Не удалось сохранить отзыв. Попробуйте ещё раз через минуту.");

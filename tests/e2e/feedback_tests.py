@@ -8,10 +8,9 @@ Imported by run.py; runs on both engines.
 import re
 from urllib.parse import urlencode
 
-from desk_tests import account, server
+from desk_tests import account, server, valid_html
 from editors_tests import token_add
 from harness import check, contains, eq, test
-from htmlcheck import check_html
 
 SLUG = "cancel-order"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -19,11 +18,6 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 def vote(s, slug, cookie=None, **fields):
     return s.req(f"/feedback/{slug}", method="POST", headers=FORM, body=urlencode(fields).encode(), cookie=cookie)
-
-
-def valid_html(r, what):
-    problems = check_html(r.text)
-    check(not problems, f"{what}: HTML problems: {problems[:3]}")
 
 
 def counts(s, token, query="days=30"):
@@ -178,4 +172,21 @@ def _():
     eq(after[top["slug"]], top["score"], "a no never lowers an article")
     if top["score"] > second["score"] * 1.05:
         eq(s.req(q).json()["results"][0]["slug"], top["slug"], "the clearly better match stays first")
+    s.stop()
+
+
+@test("feedback: votes from browsers without the cookie are limited per address (60 an hour: 429 in "
+      "Russian after); a browser with its cookie still votes")
+def _():
+    s = server("feedback-limit")
+    first = vote(s, SLUG, helpful="yes")
+    eq(first.status, 200, "a first vote")
+    m = re.search(r"feedback_id=([0-9a-f]+)", first.header("set-cookie") or "")
+    check(m, "the browser's id cookie")
+    for i in range(59):
+        eq(vote(s, SLUG, helpful="yes").status, 200, f"new voter {i + 2}")
+    r = vote(s, SLUG, helpful="yes")
+    eq(r.status, 429, "the 61st new voter from one address within the hour")
+    contains(r.text, "Слишком много отзывов", what="the 429 page")
+    eq(vote(s, SLUG, cookie=f"feedback_id={m.group(1)}", helpful="no").status, 200, "a known browser")
     s.stop()

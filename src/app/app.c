@@ -158,9 +158,10 @@ static void apply_feedback(struct db *db, struct search_index *ix)
 	struct arena *a = arena_new();
 	struct kb_feedback_count *fc;
 	int n = kb_feedback_counts(db, a, FEEDBACK_DAYS, (int64_t)time(NULL), FEEDBACK_ARTICLES, &fc);
-	if (n < 0)
+	if (n > 0)
+		qsort(fc, (size_t)n, sizeof *fc, cmp_count_slug);
+	else
 		n = 0;
-	qsort(fc, (size_t)n, sizeof *fc, cmp_count_slug);
 	const char **slugs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *slugs);
 	double *boosts = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *boosts);
 	for (int i = 0; i < n; i++) {

@@ -130,3 +130,15 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	va_end(ap2);
 	return p;
 }
+
+void *arena_grow(struct arena *a, void *p, size_t used, size_t *cap, size_t size)
+{
+	if (used < *cap)
+		return p;
+	size_t n = *cap ? *cap * 2 : 16;
+	void *bigger = arena_alloc(a, n * size);
+	if (used)
+		memcpy(bigger, p, used * size);
+	*cap = n;
+	return bigger;
+}

@@ -22,6 +22,9 @@ void arena_free(struct arena *a);
 size_t arena_bytes(const struct arena *a);
 /* n bytes aligned for any type, zero-filled. */
 void *arena_alloc(struct arena *a, size_t n);
+/* An array of elements of size bytes in a, used of them in use: p itself while used < *cap,
+ * else a copy in a block twice as large (*cap doubled; the old block stays in the arena). */
+void *arena_grow(struct arena *a, void *p, size_t used, size_t *cap, size_t size);
 /* Copy of the NUL-terminated s (NULL gives NULL). */
 char *arena_strdup(struct arena *a, const char *s);
 /* Copy of the first n bytes of s plus a NUL. */

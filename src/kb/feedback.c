@@ -51,16 +51,12 @@ int kb_feedback_counts(struct db *db, struct arena *a, int days, int64_t now, in
 		return -1;
 	db_bind_text(st, 1, since);
 	db_bind_int(st, 2, limit);
-	int n = 0, cap = 16;
-	struct kb_feedback_count *r = arena_alloc(a, (size_t)cap * sizeof *r);
+	int n = 0;
+	size_t cap = 0;
+	struct kb_feedback_count *r = NULL;
 	enum db_rc rc;
 	while ((rc = db_step(st)) == DB_ROW) {
-		if (n == cap) {
-			struct kb_feedback_count *more = arena_alloc(a, (size_t)cap * 2 * sizeof *r);
-			memcpy(more, r, (size_t)n * sizeof *r);
-			r = more;
-			cap *= 2;
-		}
+		r = arena_grow(a, r, (size_t)n, &cap, sizeof *r);
 		r[n++] = (struct kb_feedback_count){.slug = arena_strdup(a, db_col_text(st, 0)),
 						    .title = arena_strdup(a, db_col_text(st, 1)),
 						    .yes = db_col_int(st, 2),

@@ -111,16 +111,12 @@ int kb_revisions(struct db *db, struct arena *a, const char *slug, struct kb_rev
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, slug);
-	int n = 0, cap = 16;
-	struct kb_revision *r = arena_alloc(a, (size_t)cap * sizeof *r);
+	int n = 0;
+	size_t cap = 0;
+	struct kb_revision *r = NULL;
 	enum db_rc rc;
 	while ((rc = db_step(st)) == DB_ROW) {
-		if (n == cap) {
-			struct kb_revision *more = arena_alloc(a, (size_t)cap * 2 * sizeof *r);
-			memcpy(more, r, (size_t)n * sizeof *r);
-			r = more;
-			cap *= 2;
-		}
+		r = arena_grow(a, r, (size_t)n, &cap, sizeof *r);
 		r[n] = (struct kb_revision){
 		    .n = db_col_int(st, 0),
 		    .slug = arena_strdup(a, slug),
@@ -223,24 +219,20 @@ static bool batch_with(struct db *db, struct arena *a, const struct pending *p, 
 	if (!st)
 		return false;
 	db_bind_text(st, 1, p->t.slug);
-	size_t cap = 8, n = 0;
-	struct kb_text *t = arena_alloc(a, cap * sizeof *t);
+	size_t cap = 0, n = 0;
+	struct kb_text *t = NULL;
 	enum db_rc rc;
 	while ((rc = db_step(st)) == DB_ROW) {
 		if (!strcmp(db_col_text(st, 0), p->t.country))
 			continue;
-		if (n + 1 == cap) {
-			struct kb_text *more = arena_alloc(a, cap * 2 * sizeof *t);
-			memcpy(more, t, n * sizeof *t);
-			t = more;
-			cap *= 2;
-		}
+		t = arena_grow(a, t, n, &cap, sizeof *t);
 		t[n] = text_at(st, a, 0, p->t.slug);
 		t[n++].updated = arena_strdup(a, db_col_text(st, 8));
 	}
 	db_finalize(st);
 	if (rc != DB_DONE)
 		return false;
+	t = arena_grow(a, t, n, &cap, sizeof *t); /* room for p's text */
 	char today[16];
 	time_t now = time(NULL);
 	struct tm tm;

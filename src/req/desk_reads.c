@@ -184,16 +184,12 @@ int req_audit_list(struct db *db, struct arena *a, int64_t request_id, struct re
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, request_id);
-	int n = 0, cap = 16;
-	struct req_audit_entry *e = arena_alloc(a, (size_t)cap * sizeof *e);
+	int n = 0;
+	size_t cap = 0;
+	struct req_audit_entry *e = NULL;
 	enum db_rc rc;
 	while ((rc = db_step(st)) == DB_ROW) {
-		if (n == cap) {
-			struct req_audit_entry *bigger = arena_alloc(a, (size_t)cap * 2 * sizeof *bigger);
-			memcpy(bigger, e, (size_t)cap * sizeof *bigger);
-			e = bigger;
-			cap *= 2;
-		}
+		e = arena_grow(a, e, (size_t)n, &cap, sizeof *e);
 		e[n++] = (struct req_audit_entry){
 		    .at = db_col_int(st, 0),
 		    .user = db_col_null(st, 1) ? NULL : arena_strdup(a, db_col_text(st, 1)),

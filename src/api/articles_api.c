@@ -8,6 +8,11 @@
  *                                            409 review_required when [editors] require_review
  *                                            asks for another editor's approval
  *   GET  /api/v1/articles/{slug}/revisions  newest first
+ *   POST /api/v1/articles/{slug}/archive    {replacement?, message?}: off the portal (410, or 301 to
+ *                                            the replacement), history kept -> {"status": "archived"}
+ *   POST /api/v1/articles/{slug}/rename     {slug}: texts and revisions move, the old address
+ *                                            answers 301 -> {"status": "renamed", "slug": new}
+ *   GET  /api/v1/articles/{slug}/audit      the content audit of the article, newest first
  * The texts are checked as the content directory's are (docs/content.md); Markdown stays in safe
  * mode wherever it is rendered.
  */
@@ -222,7 +227,7 @@ void api_article_submit(struct ctx *c)
 	if (!slug_valid(c->arg))
 		return api_error(c, 404, "not_found", "Такой статьи нет.");
 	int64_t rev = 0;
-	enum kb_publish_result r = kb_submit(c->db, c->arg, &rev);
+	enum kb_publish_result r = kb_submit(c->db, c->arg, c->user->id, &rev);
 	publish_answer(c, r, rev, "");
 }
 
@@ -246,6 +251,112 @@ void api_article_revisions(struct ctx *c)
 						     "status", r[i].status, "country",
 						     *r[i].country ? r[i].country : NULL, "author", r[i].author, "time",
 						     when, "message", r[i].message, "title", r[i].text.title));
+	}
+	c->resp->cache_control = "no-store";
+	api_send_json(c, 200, out);
+}
+
+/* The JSON object of the request's body, or NULL (answered 400). An empty body is {}. */
+static json_t *body_object(struct ctx *c)
+{
+	if (!c->req->body || !c->req->body_len)
+		return json_object();
+	json_error_t jerr;
+	json_t *o = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (json_is_object(o))
+		return o;
+	json_decref(o);
+	api_error(c, 400, "bad_json", "Тело запроса — объект JSON.");
+	return NULL;
+}
+
+static void move_answer(struct ctx *c, enum kb_move_result r, json_t *ok, const char *err)
+{
+	switch (r) {
+	case KB_MOVED:
+		return api_send_json(c, 200, ok);
+	case KB_NOT_FOUND:
+		json_decref(ok);
+		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	case KB_TAKEN:
+		json_decref(ok);
+		return api_error(c, 409, "slug_taken",
+				 "Этот адрес уже занят другой статьёй (или её историей): выберите другой.");
+	case KB_BAD_TARGET:
+		json_decref(ok);
+		return api_error(c, 422, "bad_replacement",
+				 "Замена должна быть другой опубликованной статьёй.");
+	case KB_MOVE_FAILED:
+		break;
+	}
+	json_decref(ok);
+	fprintf(stderr, "spravka: %s was not moved: %s\n", c->arg, err);
+	api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+}
+
+void api_article_archive(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	if (!slug_valid(c->arg))
+		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	json_t *o = body_object(c);
+	if (!o)
+		return;
+	struct fields f = {.errors = json_object()};
+	const char *replacement = arena_strdup(a, text_of(&f, o, "replacement", false, 80));
+	const char *message = arena_strdup(a, text_of(&f, o, "message", false, MAX_MESSAGE));
+	json_decref(o);
+	if (*replacement && !slug_valid(replacement))
+		field_error(&f, "replacement", "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
+	if (json_object_size(f.errors))
+		return api_send_json(c, 422,
+				     json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
+					       "Проверьте поля запроса.", "fields", f.errors));
+	json_decref(f.errors);
+	char err[512] = "";
+	enum kb_move_result r = kb_archive(c->db, c->arg, replacement, c->user->id, message, err, sizeof err);
+	move_answer(c, r, json_pack("{s:s,s:s?}", "status", "archived", "replacement", *replacement ? replacement : NULL),
+		    err);
+}
+
+void api_article_rename(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	if (!slug_valid(c->arg))
+		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	json_t *o = body_object(c);
+	if (!o)
+		return;
+	struct fields f = {.errors = json_object()};
+	const char *to = arena_strdup(a, text_of(&f, o, "slug", true, 80));
+	json_decref(o);
+	if (*to && !slug_valid(to))
+		field_error(&f, "slug", "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
+	if (json_object_size(f.errors))
+		return api_send_json(c, 422,
+				     json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
+					       "Проверьте поля запроса.", "fields", f.errors));
+	json_decref(f.errors);
+	char err[512] = "";
+	enum kb_move_result r = kb_rename(c->db, c->arg, to, c->user->id, err, sizeof err);
+	move_answer(c, r, json_pack("{s:s,s:s}", "status", "renamed", "slug", to), err);
+}
+
+void api_article_audit(struct ctx *c)
+{
+	struct kb_audit_entry *e;
+	int n = slug_valid(c->arg) ? kb_audit(c->db, c->req->arena, c->arg, &e) : 0;
+	if (n < 0)
+		return api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+	json_t *out = json_array();
+	for (int i = 0; i < n; i++) {
+		char when[32];
+		time_t t = (time_t)e[i].at;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "time", when, "user", e[i].login, "action",
+						     e[i].action, "detail", e[i].detail));
 	}
 	c->resp->cache_control = "no-store";
 	api_send_json(c, 200, out);

@@ -208,6 +208,36 @@ static const char *country_names(struct ctx *c, const char *list)
 	return r;
 }
 
+/* An absent article: 301 to where it went, 410 when archived, else 404. */
+static void article_gone(struct ctx *c)
+{
+	const char *to;
+	int gone = kb_redirect(c->db, c->req->arena, c->arg, &to);
+	if (gone < 0)
+		return db_failed(c);
+	if (!gone)
+		return page_not_found(c);
+	struct buf *b = &c->resp->body;
+	buf_reset(b);
+	if (to) {
+		c->resp->status = 301;
+		c->resp->location = arena_printf(c->req->arena, "/a/%s", to);
+		c->resp->content_type = "text/plain; charset=utf-8";
+		buf_printf(b, "Статья переехала: /a/%s\n", to);
+		return;
+	}
+	c->resp->cache_control = "no-store";
+	page_begin(c, "Статья снята с публикации", NULL);
+	html_raw(b, "<h1>Статья снята с публикации</h1>\n"
+		    "<p class=\"lead\">Эта инструкция больше не действует и убрана с портала. Найдите "
+		    "актуальную инструкцию поиском.</p>\n");
+	page_search_form(c, NULL, "search-410");
+	html_raw(b, "<p><a href=\"/\">Перейти на главную</a> · <a href=\"/request\">Написать в "
+		    "поддержку</a></p>\n");
+	page_end(c);
+	c->resp->status = 410;
+}
+
 void page_article(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -216,7 +246,7 @@ void page_article(struct ctx *c)
 	if (found < 0)
 		return db_failed(c);
 	if (!found)
-		return page_not_found(c);
+		return article_gone(c);
 	const struct kb_text *t = &v.text;
 	struct kb_section sec;
 	if (kb_section_name(c->db, a, t->section, &sec) <= 0)

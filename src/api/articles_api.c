@@ -284,8 +284,7 @@ static void move_answer(struct ctx *c, enum kb_move_result r, json_t *ok, const 
 				 "Этот адрес уже занят другой статьёй (или её историей): выберите другой.");
 	case KB_BAD_TARGET:
 		json_decref(ok);
-		return api_error(c, 422, "bad_replacement",
-				 "Замена должна быть другой опубликованной статьёй.");
+		return api_error(c, 422, "bad_replacement", "Замена должна быть другой опубликованной статьёй.");
 	case KB_MOVE_FAILED:
 		break;
 	}
@@ -307,7 +306,8 @@ void api_article_archive(struct ctx *c)
 	const char *message = arena_strdup(a, text_of(&f, o, "message", false, MAX_MESSAGE));
 	json_decref(o);
 	if (*replacement && !slug_valid(replacement))
-		field_error(&f, "replacement", "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
+		field_error(&f, "replacement",
+			    "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
 	if (json_object_size(f.errors))
 		return api_send_json(c, 422,
 				     json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
@@ -315,8 +315,10 @@ void api_article_archive(struct ctx *c)
 	json_decref(f.errors);
 	char err[512] = "";
 	enum kb_move_result r = kb_archive(c->db, c->arg, replacement, c->user->id, message, err, sizeof err);
-	move_answer(c, r, json_pack("{s:s,s:s?}", "status", "archived", "replacement", *replacement ? replacement : NULL),
-		    err);
+	json_t *ok = json_pack("{s:s}", "status", "archived");
+	if (*replacement)
+		json_object_set_new(ok, "replacement", json_string(replacement));
+	move_answer(c, r, ok, err);
 }
 
 void api_article_rename(struct ctx *c)

@@ -207,16 +207,15 @@ enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t user, 
  * text of the slug brings it back (its redirect goes).
  */
 enum kb_move_result {
-	KB_MOVED,	  /* archived or renamed */
-	KB_NOT_FOUND,	  /* archive: no published text; rename: no text nor revision */
-	KB_TAKEN,	  /* rename: the new slug has texts or revisions */
-	KB_BAD_TARGET,	  /* the replacement has no published general text, or is the slug itself */
-	KB_MOVE_FAILED,	  /* database error */
+	KB_MOVED,	/* archived or renamed */
+	KB_NOT_FOUND,	/* archive: no published text; rename: no text nor revision */
+	KB_TAKEN,	/* rename: the new slug has texts or revisions */
+	KB_BAD_TARGET,	/* the replacement has no published general text, or is the slug itself */
+	KB_MOVE_FAILED, /* database error */
 };
 enum kb_move_result kb_archive(struct db *db, const char *slug, const char *replacement, int64_t user,
 			       const char *message, char *err, size_t errlen);
-enum kb_move_result kb_rename(struct db *db, const char *slug, const char *to, int64_t user, char *err,
-			      size_t errlen);
+enum kb_move_result kb_rename(struct db *db, const char *slug, const char *to, int64_t user, char *err, size_t errlen);
 /* Where an absent slug went: 1 with *target the live slug to answer 301 to, or NULL for 410; 0
  * when it has no redirect; -1 on error. */
 int kb_redirect(struct db *db, struct arena *a, const char *slug, const char **target);

@@ -375,9 +375,10 @@ bool kb_audit_add(struct db *db, int64_t user, const char *action, const char *s
 int kb_audit(struct db *db, struct arena *a, const char *slug, struct kb_audit_entry **out)
 {
 	*out = NULL;
-	struct db_stmt *st = db_prepare(db, "SELECT c.id, c.at, COALESCE(u.login, ''), c.action, c.slug, c.detail "
-					    "FROM content_audit c LEFT JOIN users u ON u.id = c.user_id WHERE c.slug = ? "
-					    "ORDER BY c.id DESC LIMIT 1000");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT c.id, c.at, COALESCE(u.login, ''), c.action, c.slug, c.detail "
+			   "FROM content_audit c LEFT JOIN users u ON u.id = c.user_id WHERE c.slug = ? "
+			   "ORDER BY c.id DESC LIMIT 1000");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, slug);
@@ -455,7 +456,7 @@ enum kb_move_result kb_archive(struct db *db, const char *slug, const char *repl
 		return KB_MOVE_FAILED;
 	}
 	int64_t texts = count_of(db, "SELECT count(*) FROM articles WHERE slug = ?", slug, NULL);
-	int64_t target = !replacement		  ? 1
+	int64_t target = !replacement		      ? 1
 			 : !strcmp(replacement, slug) ? 0
 						      : count_of(db,
 								 "SELECT count(*) FROM articles WHERE slug = ? AND "
@@ -476,8 +477,7 @@ enum kb_move_result kb_archive(struct db *db, const char *slug, const char *repl
 	return finish(db, r, err, errlen);
 }
 
-enum kb_move_result kb_rename(struct db *db, const char *slug, const char *to, int64_t user, char *err,
-			      size_t errlen)
+enum kb_move_result kb_rename(struct db *db, const char *slug, const char *to, int64_t user, char *err, size_t errlen)
 {
 	*err = 0;
 	if (!strcmp(slug, to))
@@ -495,9 +495,9 @@ enum kb_move_result kb_rename(struct db *db, const char *slug, const char *to, i
 			   "article_revisions WHERE slug = ?)";
 	int64_t mine = count_of(db, both, slug, slug), theirs = count_of(db, both, to, to);
 	enum kb_move_result r = mine < 0 || theirs < 0 ? KB_MOVE_FAILED
-				: mine == 0		? KB_NOT_FOUND
-				: theirs > 0		? KB_TAKEN
-							: KB_MOVED;
+				: mine == 0	       ? KB_NOT_FOUND
+				: theirs > 0	       ? KB_TAKEN
+						       : KB_MOVED;
 	char detail[256];
 	snprintf(detail, sizeof detail, "%s → %s", slug, to);
 	struct db_stmt *st = NULL;

@@ -270,6 +270,28 @@ static json_t *body_object(struct ctx *c)
 	return NULL;
 }
 
+/* A slug member of o ("" when absent and not required), checked. */
+static const char *slug_of(struct fields *f, struct arena *a, json_t *o, const char *name, bool required)
+{
+	const char *s = arena_strdup(a, text_of(f, o, name, required, 80));
+	if (*s && !slug_valid(s))
+		field_error(f, name, "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
+	return s;
+}
+
+/* True when f has errors (answered 422); frees them. */
+static bool refused(struct ctx *c, struct fields *f)
+{
+	if (!json_object_size(f->errors)) {
+		json_decref(f->errors);
+		return false;
+	}
+	api_send_json(c, 422,
+		      json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message", "Проверьте поля запроса.",
+				"fields", f->errors));
+	return true;
+}
+
 static void move_answer(struct ctx *c, enum kb_move_result r, json_t *ok, const char *err)
 {
 	switch (r) {
@@ -302,17 +324,11 @@ void api_article_archive(struct ctx *c)
 	if (!o)
 		return;
 	struct fields f = {.errors = json_object()};
-	const char *replacement = arena_strdup(a, text_of(&f, o, "replacement", false, 80));
+	const char *replacement = slug_of(&f, a, o, "replacement", false);
 	const char *message = arena_strdup(a, text_of(&f, o, "message", false, MAX_MESSAGE));
 	json_decref(o);
-	if (*replacement && !slug_valid(replacement))
-		field_error(&f, "replacement",
-			    "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
-	if (json_object_size(f.errors))
-		return api_send_json(c, 422,
-				     json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
-					       "Проверьте поля запроса.", "fields", f.errors));
-	json_decref(f.errors);
+	if (refused(c, &f))
+		return;
 	char err[512] = "";
 	enum kb_move_result r = kb_archive(c->db, c->arg, replacement, c->user->id, message, err, sizeof err);
 	json_t *ok = json_pack("{s:s}", "status", "archived");
@@ -330,15 +346,10 @@ void api_article_rename(struct ctx *c)
 	if (!o)
 		return;
 	struct fields f = {.errors = json_object()};
-	const char *to = arena_strdup(a, text_of(&f, o, "slug", true, 80));
+	const char *to = slug_of(&f, a, o, "slug", true);
 	json_decref(o);
-	if (*to && !slug_valid(to))
-		field_error(&f, "slug", "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
-	if (json_object_size(f.errors))
-		return api_send_json(c, 422,
-				     json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message",
-					       "Проверьте поля запроса.", "fields", f.errors));
-	json_decref(f.errors);
+	if (refused(c, &f))
+		return;
 	char err[512] = "";
 	enum kb_move_result r = kb_rename(c->db, c->arg, to, c->user->id, err, sizeof err);
 	move_answer(c, r, json_pack("{s:s,s:s}", "status", "renamed", "slug", to), err);

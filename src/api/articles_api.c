@@ -256,9 +256,14 @@ void api_article_revisions(struct ctx *c)
 	api_send_json(c, 200, out);
 }
 
-/* The JSON object of the request's body, or NULL (answered 400). An empty body is {}. */
-static json_t *body_object(struct ctx *c)
+/* The JSON object of the body of an archive or rename of c->arg, or NULL (answered 404 or 400).
+ * An empty body is {}. */
+static json_t *move_request(struct ctx *c)
 {
+	if (!slug_valid(c->arg)) {
+		api_error(c, 404, "not_found", "Такой статьи нет.");
+		return NULL;
+	}
 	if (!c->req->body || !c->req->body_len)
 		return json_object();
 	json_error_t jerr;
@@ -318,9 +323,7 @@ static void move_answer(struct ctx *c, enum kb_move_result r, json_t *ok, const 
 void api_article_archive(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
-	if (!slug_valid(c->arg))
-		return api_error(c, 404, "not_found", "Такой статьи нет.");
-	json_t *o = body_object(c);
+	json_t *o = move_request(c);
 	if (!o)
 		return;
 	struct fields f = {.errors = json_object()};
@@ -340,9 +343,7 @@ void api_article_archive(struct ctx *c)
 void api_article_rename(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
-	if (!slug_valid(c->arg))
-		return api_error(c, 404, "not_found", "Такой статьи нет.");
-	json_t *o = body_object(c);
+	json_t *o = move_request(c);
 	if (!o)
 		return;
 	struct fields f = {.errors = json_object()};

@@ -144,8 +144,19 @@ void api_article(struct ctx *c)
 	int found = kb_article_for(c->db, a, c->arg, c->country, &v);
 	if (found < 0)
 		return db_failed(c);
-	if (!found)
+	if (!found) {
+		const char *to;
+		int gone = kb_redirect(c->db, a, c->arg, &to);
+		if (gone < 0)
+			return db_failed(c);
+		if (gone && to) {
+			c->resp->location = arena_printf(a, "/api/v1/articles/%s", to);
+			return api_send_json(c, 301, json_pack("{s:s,s:s}", "moved_to", to, "url", c->resp->location));
+		}
+		if (gone)
+			return api_error(c, 410, "archived", "Статья снята с публикации.");
 		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	}
 	const struct kb_text *t = &v.text;
 	char **rel;
 	size_t nr = split_list(a, t->related, &rel);

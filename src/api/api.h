@@ -39,6 +39,9 @@ void api_article_put(struct ctx *c);
 void api_article_publish(struct ctx *c);
 void api_article_submit(struct ctx *c);
 void api_article_revisions(struct ctx *c);
+void api_article_archive(struct ctx *c);
+void api_article_rename(struct ctx *c);
+void api_article_audit(struct ctx *c);
 /* GET /api/v1/insights/searches (role editor, by API token): the grouped search log. */
 void api_insights_searches(struct ctx *c);
 /* GET /api/v1/insights/articles?days=N&limit=N: the feedback per article, the least helpful first. */

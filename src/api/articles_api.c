@@ -8,6 +8,11 @@
  *                                            409 review_required when [editors] require_review
  *                                            asks for another editor's approval
  *   GET  /api/v1/articles/{slug}/revisions  newest first
+ *   POST /api/v1/articles/{slug}/archive    {replacement?, message?}: off the portal (410, or 301 to
+ *                                            the replacement), history kept -> {"status": "archived"}
+ *   POST /api/v1/articles/{slug}/rename     {slug}: texts and revisions move, the old address
+ *                                            answers 301 -> {"status": "renamed", "slug": new}
+ *   GET  /api/v1/articles/{slug}/audit      the content audit of the article, newest first
  * The texts are checked as the content directory's are (docs/content.md); Markdown stays in safe
  * mode wherever it is rendered.
  */
@@ -55,6 +60,15 @@ static const char *text_of(struct fields *f, struct arena *a, json_t *o, const c
 		return "";
 	}
 	return arena_strdup(a, s);
+}
+
+/* The revision's message (for the history): at most MAX_MESSAGE characters. */
+static const char *message_of(struct fields *f, struct arena *a, json_t *o)
+{
+	const char *m = text_of(f, a, o, "message");
+	if (utf8_length(m) > MAX_MESSAGE)
+		field_error(f, "message", "Не больше 500 знаков.");
+	return m;
 }
 
 /* A list member (a comma-separated string or an array of strings) as "a, b, c". */
@@ -131,9 +145,7 @@ void api_article_put(struct ctx *c)
 	t.keywords = list_of(&f, a, o, "keywords");
 	t.related = list_of(&f, a, o, "related");
 	t.countries = list_of(&f, a, o, "countries");
-	const char *message = text_of(&f, a, o, "message");
-	if (utf8_length(message) > MAX_MESSAGE)
-		field_error(&f, "message", "Не больше 500 знаков.");
+	const char *message = message_of(&f, a, o);
 	json_t *bv = json_object_get(o, "base_revision");
 	json_int_t base = json_is_integer(bv) ? json_integer_value(bv) : 0;
 	if (bv && !json_is_null(bv) && (!json_is_integer(bv) || base < 1))
@@ -209,7 +221,7 @@ void api_article_submit(struct ctx *c)
 	if (!slug_valid(c->arg))
 		return api_error(c, 404, "not_found", "Такой статьи нет.");
 	int64_t rev = 0;
-	enum kb_publish_result r = kb_submit(c->db, c->arg, &rev);
+	enum kb_publish_result r = kb_submit(c->db, c->arg, c->user->id, &rev);
 	publish_answer(c, r, rev, "");
 }
 
@@ -233,6 +245,128 @@ void api_article_revisions(struct ctx *c)
 						     "status", r[i].status, "country",
 						     *r[i].country ? r[i].country : NULL, "author", r[i].author, "time",
 						     when, "message", r[i].message, "title", r[i].text.title));
+	}
+	c->resp->cache_control = "no-store";
+	api_send_json(c, 200, out);
+}
+
+/* The JSON object of the body of an archive or rename of c->arg, or NULL (answered 404 or 400).
+ * An empty body is {}. */
+static json_t *move_request(struct ctx *c)
+{
+	if (!slug_valid(c->arg)) {
+		api_error(c, 404, "not_found", "Такой статьи нет.");
+		return NULL;
+	}
+	if (!c->req->body || !c->req->body_len)
+		return json_object();
+	json_error_t jerr;
+	json_t *o = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (json_is_object(o))
+		return o;
+	json_decref(o);
+	api_error(c, 400, "bad_json", "Тело запроса — объект JSON.");
+	return NULL;
+}
+
+/* A slug member of o ("" when absent and not required), checked. */
+static const char *slug_of(struct fields *f, struct arena *a, json_t *o, const char *name, bool required)
+{
+	const char *s = text_of(f, a, o, name);
+	if (required && !*s)
+		field_error(f, name, "Заполните это поле.");
+	else if (*s && !slug_valid(s))
+		field_error(f, name, "Адрес статьи (slug): латинские буквы a–z, цифры и дефис, до 80 знаков.");
+	return s;
+}
+
+/* True when f has errors (answered 422); frees them. */
+static bool refused(struct ctx *c, struct fields *f)
+{
+	if (!json_object_size(f->errors)) {
+		json_decref(f->errors);
+		return false;
+	}
+	api_send_json(c, 422,
+		      json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid", "message", "Проверьте поля запроса.",
+				"fields", f->errors));
+	return true;
+}
+
+static void move_answer(struct ctx *c, enum kb_move_result r, json_t *ok, const char *err)
+{
+	switch (r) {
+	case KB_MOVED:
+		return api_send_json(c, 200, ok);
+	case KB_NOT_FOUND:
+		json_decref(ok);
+		return api_error(c, 404, "not_found", "Такой статьи нет.");
+	case KB_TAKEN:
+		json_decref(ok);
+		return api_error(c, 409, "slug_taken",
+				 "Этот адрес уже занят другой статьёй (или её историей): выберите другой.");
+	case KB_BAD_TARGET:
+		json_decref(ok);
+		return api_error(c, 422, "bad_replacement", "Замена должна быть другой опубликованной статьёй.");
+	case KB_MOVE_FAILED:
+		break;
+	}
+	json_decref(ok);
+	fprintf(stderr, "spravka: %s was not moved: %s\n", c->arg, err);
+	api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+}
+
+void api_article_archive(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	json_t *o = move_request(c);
+	if (!o)
+		return;
+	struct fields f = {.errors = json_object()};
+	const char *replacement = slug_of(&f, a, o, "replacement", false);
+	const char *message = message_of(&f, a, o);
+	json_decref(o);
+	if (refused(c, &f))
+		return;
+	char err[512] = "";
+	enum kb_move_result r = kb_archive(c->db, c->arg, replacement, c->user->id, message, err, sizeof err);
+	json_t *ok = json_pack("{s:s}", "status", "archived");
+	if (*replacement)
+		json_object_set_new(ok, "replacement", json_string(replacement));
+	move_answer(c, r, ok, err);
+}
+
+void api_article_rename(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	json_t *o = move_request(c);
+	if (!o)
+		return;
+	struct fields f = {.errors = json_object()};
+	const char *to = slug_of(&f, a, o, "slug", true);
+	json_decref(o);
+	if (refused(c, &f))
+		return;
+	char err[512] = "";
+	enum kb_move_result r = kb_rename(c->db, c->arg, to, c->user->id, err, sizeof err);
+	move_answer(c, r, json_pack("{s:s,s:s}", "status", "renamed", "slug", to), err);
+}
+
+void api_article_audit(struct ctx *c)
+{
+	struct kb_audit_entry *e;
+	int n = slug_valid(c->arg) ? kb_audit(c->db, c->req->arena, c->arg, &e) : 0;
+	if (n < 0)
+		return api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
+	json_t *out = json_array();
+	for (int i = 0; i < n; i++) {
+		char when[32];
+		time_t t = (time_t)e[i].at;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "time", when, "user", e[i].login, "action",
+						     e[i].action, "detail", e[i].detail));
 	}
 	c->resp->cache_control = "no-store";
 	api_send_json(c, 200, out);

@@ -128,6 +128,9 @@ static const struct route routes[] = {
 	{"/api/v1/articles/{slug}/publish", M_POST, api_article_publish, ROLE_EDITOR, false, B_JSON,   16 * KB,      R_API | R_BACK},
 	{"/api/v1/articles/{slug}/submit", M_POST, api_article_submit, ROLE_EDITOR, false, B_JSON,    16 * KB,      R_API | R_BACK},
 	{"/api/v1/articles/{slug}/revisions", M_GET, api_article_revisions, ROLE_EDITOR, false, B_NONE, 0,          R_API | R_BACK},
+	{"/api/v1/articles/{slug}/archive", M_POST, api_article_archive, ROLE_EDITOR, false, B_JSON,   16 * KB,      R_API | R_BACK},
+	{"/api/v1/articles/{slug}/rename", M_POST, api_article_rename, ROLE_EDITOR, false, B_JSON,     16 * KB,      R_API | R_BACK},
+	{"/api/v1/articles/{slug}/audit", M_GET, api_article_audit,  ROLE_EDITOR, false, B_NONE,       0,            R_API | R_BACK},
 	{"/api/v1/insights/searches", M_GET, api_insights_searches, ROLE_EDITOR, false, B_NONE,      0,            R_API | R_BACK},
 	{"/api/v1/insights/articles", M_GET, api_insights_articles, ROLE_EDITOR, false, B_NONE,      0,            R_API | R_BACK},
 	/* The desk. Login checks its own double-submit token (there is no session yet). */

@@ -603,6 +603,40 @@ const struct migration schema_migrations[] = {
      "  created BIGINT NOT NULL,"
      "  UNIQUE (slug, voter, day));"
      "CREATE INDEX article_feedback_day ON article_feedback(day, slug);"},
+    /* Issue #10, archiving and renaming articles (kb.h): the slugs taken off the portal, each
+     * answering 410 (kind 410, target '') or 301 to its target; and the audit of content changes
+     * (drafts, review, publishing, archiving, renaming, imports). The revisions keep their
+     * statuses: an archived article's are all kept. */
+    {18,
+     "CREATE TABLE article_redirects ("
+     "  slug TEXT PRIMARY KEY,"
+     "  target TEXT NOT NULL DEFAULT '',"
+     "  kind INTEGER NOT NULL CHECK (kind IN (301, 410)),"
+     "  created BIGINT NOT NULL);"
+     "CREATE INDEX article_redirects_target ON article_redirects(target);"
+     "CREATE TABLE content_audit ("
+     "  id INTEGER PRIMARY KEY,"
+     "  at BIGINT NOT NULL,"
+     "  user_id INTEGER REFERENCES users(id),"
+     "  action TEXT NOT NULL,"
+     "  slug TEXT NOT NULL DEFAULT '',"
+     "  detail TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX content_audit_slug ON content_audit(slug, id);",
+     /* PostgreSQL */
+     "CREATE TABLE article_redirects ("
+     "  slug " TXT " PRIMARY KEY,"
+     "  target " TXT " NOT NULL DEFAULT '',"
+     "  kind INTEGER NOT NULL CHECK (kind IN (301, 410)),"
+     "  created BIGINT NOT NULL);"
+     "CREATE INDEX article_redirects_target ON article_redirects(target);"
+     "CREATE TABLE content_audit ("
+     "  " ID ","
+     "  at BIGINT NOT NULL,"
+     "  user_id BIGINT REFERENCES users(id),"
+     "  action " TXT " NOT NULL,"
+     "  slug " TXT " NOT NULL DEFAULT '',"
+     "  detail " TXT " NOT NULL DEFAULT '');"
+     "CREATE INDEX content_audit_slug ON content_audit(slug, id);"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

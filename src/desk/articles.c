@@ -150,7 +150,7 @@ void desk_article_action(struct ctx *c)
 	char err[512] = "";
 	enum kb_publish_result r;
 	if (what && !strcmp(what, "submit"))
-		r = kb_submit(c->db, c->arg, &rev);
+		r = kb_submit(c->db, c->arg, c->user->id, &rev);
 	else if (what && !strcmp(what, "publish"))
 		r = kb_publish(c->db, c->arg, c->user->id, (c->user->roles & AUTH_ADMIN) != 0,
 			       c->app->cfg.require_review != 0, &rev, err, sizeof err);

@@ -421,13 +421,13 @@ static void key_changed(struct changed_keys *ck, const char *slug, const char *c
 
 /* A changed text's state as its next revision, published (an import's), the one before it
  * superseded (kb.h, revisions). */
-static bool record_revision(struct db *db, const struct kb_text *t)
+static bool record_revision(struct db *db, const struct kb_text *t, const char *message)
 {
 	struct db_stmt *st = db_prepare(db, kb_supersede_sql);
 	bool ok = st && db_bind_text(st, 1, t->slug) == DB_OK && db_bind_text(st, 2, t->country) == DB_OK &&
 		  db_step(st) == DB_DONE;
 	db_finalize(st);
-	return ok && kb_revision_insert(db, t, "published", 0, "импорт") > 0;
+	return ok && kb_revision_insert(db, t, "published", 0, message) > 0;
 }
 
 static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, struct changed_keys *ck, bool revisions,
@@ -473,7 +473,8 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			   "OR articles.countries <> excluded.countries "
 			   "OR articles.keywords <> excluded.keywords OR articles.related <> excluded.related "
 			   "OR articles.body <> excluded.body");
-	bool ok = existing && del && up;
+	struct db_stmt *unredirect = db_prepare(db, kb_unredirect_sql);
+	bool ok = existing && del && up && unredirect;
 	if (!ok)
 		fail(err, errlen, "database: %s", db_errmsg(db));
 	/* The batch's texts in (slug, country) order, so that each slug's texts are one run: linear
@@ -487,6 +488,11 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 		size_t end = g + 1;
 		while (end < b->n_texts && !strcmp(b->texts[order[end]].slug, slug))
 			end++;
+		/* A slug written is on the portal again: not archived nor renamed away. */
+		db_reset(unredirect);
+		db_bind_text(unredirect, 1, slug);
+		ok = db_step(unredirect) == DB_DONE;
+		*changed += (long)db_changes(db);
 		db_reset(existing);
 		db_bind_text(existing, 1, slug);
 		char stale[64][3];
@@ -528,7 +534,7 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			ok = false;
 		long n = ok ? (long)db_changes(db) : 0;
 		if (ok && n > 0 && revisions)
-			ok = record_revision(db, t);
+			ok = record_revision(db, t, "импорт");
 		if (!ok)
 			fail(err, errlen, "%s: database: %s", b->files[i], db_errmsg(db));
 		else if (n > 0)
@@ -539,6 +545,7 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 	db_finalize(existing);
 	db_finalize(del);
 	db_finalize(up);
+	db_finalize(unredirect);
 	return ok;
 }
 
@@ -600,25 +607,12 @@ static bool log_changes(struct db *db, int64_t v, const struct changed_keys *ck,
 	return ok;
 }
 
-bool kb_write_batch(struct db *db, const struct kb_batch *b, bool revisions, long *changed, char *err, size_t errlen)
+/* After n rows changed (ck the texts): the kept section counts, the content version, the change
+ * log and the notification (nothing when n is 0). */
+static bool announce(struct db *db, long n, const struct changed_keys *ck, bool synonyms_changed, char *err,
+		     size_t errlen)
 {
-	long n = 0;
-	struct changed_keys *ck = xcalloc(1, sizeof *ck);
-	bool synonyms_changed = false;
-	bool ok = import_rows(db, b, &n, ck, revisions, err, errlen) && check_references(db, b, err, errlen);
-	if (ok && b->synonyms) {
-		struct db_stmt *st =
-		    db_prepare(db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
-				   "SET value = excluded.value WHERE meta.value <> excluded.value");
-		ok = st && db_bind_text(st, 1, b->synonyms) == DB_OK && db_step(st) == DB_DONE;
-		if (ok) {
-			synonyms_changed = db_changes(db) > 0;
-			n += (long)db_changes(db);
-		}
-		db_finalize(st);
-		if (!ok)
-			fail(err, errlen, "database: %s", db_errmsg(db));
-	}
+	bool ok = true;
 	if (ok && n > 0) {
 		/* The kept counts of kb_section_list (one pass over the index of migration 7; articles
 		 * may have moved between sections, so every section). */
@@ -640,17 +634,157 @@ bool kb_write_batch(struct db *db, const struct kb_batch *b, bool revisions, lon
 		if (!ok)
 			fail(err, errlen, "database: %s", db_errmsg(db));
 	}
+	return ok;
+}
+
+bool kb_write_batch(struct db *db, const struct kb_batch *b, bool revisions, long *changed, char *err, size_t errlen)
+{
+	long n = 0;
+	struct changed_keys *ck = xcalloc(1, sizeof *ck);
+	bool synonyms_changed = false;
+	bool ok = import_rows(db, b, &n, ck, revisions, err, errlen) && check_references(db, b, err, errlen);
+	if (ok && b->synonyms) {
+		struct db_stmt *st =
+		    db_prepare(db, "INSERT INTO meta(key, value) VALUES ('synonyms', ?) ON CONFLICT (key) DO UPDATE "
+				   "SET value = excluded.value WHERE meta.value <> excluded.value");
+		ok = st && db_bind_text(st, 1, b->synonyms) == DB_OK && db_step(st) == DB_DONE;
+		if (ok) {
+			synonyms_changed = db_changes(db) > 0;
+			n += (long)db_changes(db);
+		}
+		db_finalize(st);
+		if (!ok)
+			fail(err, errlen, "database: %s", db_errmsg(db));
+	}
+	if (ok)
+		ok = announce(db, n, ck, synonyms_changed, err, errlen);
 	free(ck);
 	*changed = ok ? n : 0;
+	return ok;
+}
+
+/* list ("a, b") with every item equal to from replaced by to (dropped when to is NULL, or when to
+ * is there already); NULL when from is not in it. */
+static const char *relinked(struct arena *a, const char *list, const char *from, const char *to)
+{
+	char **items;
+	size_t n = split_list(a, list, &items);
+	bool found = false, has_to = false;
+	for (size_t i = 0; i < n; i++) {
+		found |= !strcmp(items[i], from);
+		has_to |= to && !strcmp(items[i], to);
+	}
+	if (!found)
+		return NULL;
+	struct buf out;
+	buf_init(&out, 4096);
+	for (size_t i = 0; i < n; i++) {
+		const char *item = items[i];
+		if (!strcmp(item, from)) {
+			if (!to || has_to)
+				continue;
+			item = to;
+			has_to = true;
+		}
+		if (out.len)
+			buf_adds(&out, ", ");
+		buf_adds(&out, item);
+	}
+	const char *r = arena_strdup(a, out.data ? out.data : "");
+	buf_free(&out);
+	return r;
+}
+
+bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, const char *message, char *err,
+		   size_t errlen)
+{
+	struct changed_keys *ck = xcalloc(1, sizeof *ck);
+	struct arena *a = arena_new();
+	long n = 0;
+	struct db_stmt *st = db_prepare(db, "SELECT country FROM articles WHERE slug = ?");
+	enum db_rc rc = st && db_bind_text(st, 1, slug) == DB_OK ? DB_ROW : DB_ERR;
+	while (rc == DB_ROW && (rc = db_step(st)) == DB_ROW) {
+		const char *c = arena_strdup(a, db_col_text(st, 0));
+		key_changed(ck, slug, c);
+		if (move)
+			key_changed(ck, to, c);
+	}
+	db_finalize(st);
+	bool ok = rc == DB_DONE;
+	if (ok) {
+		st = db_prepare(db, move ? "UPDATE articles SET slug = ? WHERE slug = ?"
+					 : "DELETE FROM articles WHERE slug = ?");
+		ok = st && db_bind_text(st, 1, move ? to : slug) == DB_OK &&
+		     (!move || db_bind_text(st, 2, slug) == DB_OK) && db_step(st) == DB_DONE;
+		n += ok ? (long)db_changes(db) : 0;
+		db_finalize(st);
+	}
+	/* The other texts that name slug among their related articles: the names are canonical
+	 * ("a, b"), so LIKE finds a superset, checked item by item. */
+	size_t nt = 0, cap = 8;
+	struct kb_text *texts = arena_alloc(a, cap * sizeof *texts);
+	if (ok) {
+		st = db_prepare(db, "SELECT slug, country, section, title, summary, updated, countries, keywords, "
+				    "related, body FROM articles WHERE related LIKE ? ORDER BY slug, country");
+		rc = st && db_bind_text(st, 1, arena_printf(a, "%%%s%%", slug)) == DB_OK ? DB_ROW : DB_ERR;
+		while (rc == DB_ROW && (rc = db_step(st)) == DB_ROW) {
+			const char *related = relinked(a, db_col_text(st, 8), slug, to);
+			if (!related)
+				continue;
+			if (nt == cap) {
+				struct kb_text *more = arena_alloc(a, cap * 2 * sizeof *texts);
+				memcpy(more, texts, nt * sizeof *texts);
+				texts = more;
+				cap *= 2;
+			}
+			const char *c[10];
+			for (int i = 0; i < 10; i++)
+				c[i] = arena_strdup(a, db_col_text(st, i));
+			texts[nt++] = (struct kb_text){.slug = c[0],
+						       .country = c[1],
+						       .section = c[2],
+						       .title = c[3],
+						       .summary = c[4],
+						       .updated = c[5],
+						       .countries = c[6],
+						       .keywords = c[7],
+						       .related = related,
+						       .body = c[9]};
+		}
+		db_finalize(st);
+		ok = rc == DB_DONE;
+	}
+	st = ok ? db_prepare(db, "UPDATE articles SET related = ? WHERE slug = ? AND country = ?") : NULL;
+	ok = !ok || st;
+	for (size_t i = 0; ok && i < nt; i++) {
+		db_reset(st);
+		db_bind_text(st, 1, texts[i].related);
+		db_bind_text(st, 2, texts[i].slug);
+		db_bind_text(st, 3, texts[i].country);
+		ok = db_step(st) == DB_DONE && record_revision(db, &texts[i], message);
+		key_changed(ck, texts[i].slug, texts[i].country);
+		n++;
+	}
+	db_finalize(st);
+	if (!ok)
+		fail(err, errlen, "database: %s", db_errmsg(db));
+	else
+		ok = announce(db, n, ck, false, err, errlen);
+	arena_free(a);
+	free(ck);
 	return ok;
 }
 
 bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
 {
 	long n = 0;
+	char detail[64];
 	if (db_begin_write(db) != DB_OK)
 		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
 	bool ok = kb_write_batch(db, b, true, &n, err, errlen);
+	snprintf(detail, sizeof detail, "%ld changes", n);
+	if (ok && n > 0 && !kb_audit_add(db, 0, "import", "", detail))
+		ok = fail(err, errlen, "database: %s", db_errmsg(db));
 	if (ok && db_commit(db) != DB_OK)
 		ok = fail(err, errlen, "commit failed: %s", db_errmsg(db));
 	if (!ok)

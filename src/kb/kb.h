@@ -207,8 +207,41 @@ enum kb_publish_result {
  */
 enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publisher, bool admin, bool review_required,
 				  int64_t *rev, char *err, size_t errlen);
-/* Submits the newest draft of slug for review (KB_SUBMITTED, or KB_NO_DRAFT). */
-enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev);
+/* Submits the newest draft of slug for review by user (KB_SUBMITTED, or KB_NO_DRAFT). */
+enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t user, int64_t *rev);
+
+/*
+ * Archiving and renaming (revisions.c). Both keep every revision. An archived slug's texts leave
+ * `articles` through the change log (every node's caches and index drop them); the slug then
+ * answers 410, or 301 to the replacement chosen, from `article_redirects` (owned here). A renamed
+ * article's texts and revisions move to the new slug and the old one answers 301 to it. The
+ * related lists of other articles follow (the replacement or the new slug; dropped when archived
+ * without one), each such text published as a new revision. A redirect pointing to a slug that is
+ * renamed or archived follows it, so that chains resolve to their end. Publishing or importing a
+ * text of the slug brings it back (its redirect goes).
+ */
+enum kb_move_result {
+	KB_MOVED,	/* archived or renamed */
+	KB_NOT_FOUND,	/* archive: no published text; rename: no text nor revision */
+	KB_TAKEN,	/* rename: the new slug has texts or revisions */
+	KB_BAD_TARGET,	/* the replacement has no published general text, or is the slug itself */
+	KB_MOVE_FAILED, /* database error */
+};
+enum kb_move_result kb_archive(struct db *db, const char *slug, const char *replacement, int64_t user,
+			       const char *message, char *err, size_t errlen);
+enum kb_move_result kb_rename(struct db *db, const char *slug, const char *to, int64_t user, char *err, size_t errlen);
+/* Where an absent slug went: 1 with *target the live slug to answer 301 to, or NULL for 410; 0
+ * when it has no redirect; -1 on error. */
+int kb_redirect(struct db *db, struct arena *a, const char *slug, const char **target);
+
+/* The content audit (`content_audit`, owned here): every draft saved, submission, publication,
+ * archiving, renaming and import, with who and when. A renamed article's entries follow it. */
+struct kb_audit_entry {
+	int64_t id, at;
+	const char *login, *action, *slug, *detail;
+};
+/* slug's entries, newest first (up to 1000): their count, -1 on error. */
+int kb_audit(struct db *db, struct arena *a, const char *slug, struct kb_audit_entry **out);
 
 /* ---- feedback (feedback.c; issue #10) ---- */
 /*

@@ -21,4 +21,18 @@ int64_t kb_revision_insert(struct db *db, const struct kb_text *t, const char *s
 /* Marks the published revision of (slug, country) superseded. */
 extern const char kb_supersede_sql[];
 
+/*
+ * Takes slug's published texts off the portal (move false) or moves them to the slug to (move
+ * true), in the caller's transaction; the related lists of the other texts that name slug then
+ * name to instead (or lose it when to is NULL), each such text recorded as a published revision
+ * with message; then the change is announced as an import's (the change log, the content
+ * version, the notification). False with a message in err.
+ */
+bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, const char *message, char *err,
+		   size_t errlen);
+/* Removes slug's redirect (it is on the portal again). */
+extern const char kb_unredirect_sql[];
+/* One row of the content audit (user 0: none), in the caller's transaction. */
+bool kb_audit_add(struct db *db, int64_t user, const char *action, const char *slug, const char *detail);
+
 #endif

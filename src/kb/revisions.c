@@ -90,6 +90,10 @@ int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, co
 		}
 	}
 	int64_t n = kb_revision_insert(db, t, "draft", author, message);
+	char detail[64];
+	snprintf(detail, sizeof detail, "revision %lld", (long long)n);
+	if (n > 0 && !kb_audit_add(db, author, "draft", t->slug, detail))
+		n = -1;
 	if (n < 0)
 		snprintf(err, errlen, "database: %s", db_errmsg(db));
 	if (!commit_or_roll_back(db, n > 0)) {
@@ -285,6 +289,9 @@ enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publi
 		st = ok ? db_prepare(db, "UPDATE article_revisions SET status = 'published' WHERE id = ?") : NULL;
 		ok = st && db_bind_int(st, 1, p.id) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
+		char detail[64];
+		snprintf(detail, sizeof detail, "revision %lld", (long long)p.n);
+		ok = ok && kb_audit_add(db, publisher, "publish", slug, detail);
 		if (!ok)
 			res = KB_FAILED;
 	}
@@ -298,7 +305,7 @@ enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publi
 	return res;
 }
 
-enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev)
+enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t user, int64_t *rev)
 {
 	*rev = 0;
 	if (!begin_on(db, slug))
@@ -311,6 +318,10 @@ enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t *rev)
 		*rev = db_col_int(st, 0);
 	db_finalize(st);
 	bool ok = rc == DB_ROW || rc == DB_DONE;
+	char detail[64];
+	snprintf(detail, sizeof detail, "revision %lld", (long long)*rev);
+	if (rc == DB_ROW)
+		ok = kb_audit_add(db, user, "submit", slug, detail);
 	if (!commit_or_roll_back(db, ok))
 		return KB_FAILED;
 	return rc == DB_ROW ? KB_SUBMITTED : KB_NO_DRAFT;
@@ -405,4 +416,207 @@ int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **o
 		return -1;
 	*out = r;
 	return n;
+}
+
+/* ---- archiving, renaming, redirects and the audit ---- */
+
+const char kb_unredirect_sql[] = "DELETE FROM article_redirects WHERE slug = ?";
+
+bool kb_audit_add(struct db *db, int64_t user, const char *action, const char *slug, const char *detail)
+{
+	struct db_stmt *st =
+	    db_prepare(db, "INSERT INTO content_audit(at, user_id, action, slug, detail) VALUES (?, ?, ?, ?, ?)");
+	if (!st)
+		return false;
+	db_bind_int(st, 1, (int64_t)time(NULL));
+	if (user > 0)
+		db_bind_int(st, 2, user);
+	else
+		db_bind_null(st, 2);
+	db_bind_text(st, 3, action);
+	db_bind_text(st, 4, slug);
+	db_bind_text(st, 5, detail ? detail : "");
+	bool ok = db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
+int kb_audit(struct db *db, struct arena *a, const char *slug, struct kb_audit_entry **out)
+{
+	*out = NULL;
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT c.id, c.at, COALESCE(u.login, ''), c.action, c.slug, c.detail "
+			   "FROM content_audit c LEFT JOIN users u ON u.id = c.user_id WHERE c.slug = ? "
+			   "ORDER BY c.id DESC LIMIT 1000");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, slug);
+	int n = 0, cap = 16;
+	struct kb_audit_entry *e = arena_alloc(a, (size_t)cap * sizeof *e);
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			struct kb_audit_entry *more = arena_alloc(a, (size_t)cap * 2 * sizeof *e);
+			memcpy(more, e, (size_t)n * sizeof *e);
+			e = more;
+			cap *= 2;
+		}
+		e[n++] = (struct kb_audit_entry){.id = db_col_int(st, 0),
+						 .at = db_col_int(st, 1),
+						 .login = arena_strdup(a, db_col_text(st, 2)),
+						 .action = arena_strdup(a, db_col_text(st, 3)),
+						 .slug = arena_strdup(a, db_col_text(st, 4)),
+						 .detail = arena_strdup(a, db_col_text(st, 5))};
+	}
+	db_finalize(st);
+	*out = e;
+	return rc == DB_DONE ? n : -1;
+}
+
+/* Rows of a count query with the text parameters given (NULL ends them), -1 on error. */
+static int64_t count_of(struct db *db, const char *sql, const char *p1, const char *p2)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	bool ok = st && db_bind_text(st, 1, p1) == DB_OK && (!p2 || db_bind_text(st, 2, p2) == DB_OK);
+	int64_t n = ok && db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
+	return n;
+}
+
+/* slug now answers kind (301 to target, or 410), and so do the redirects that led to it. */
+static bool redirect(struct db *db, const char *slug, const char *target, int kind)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "INSERT INTO article_redirects(slug, target, kind, created) VALUES (?, ?, ?, ?) ON CONFLICT (slug) "
+		"DO UPDATE SET target = excluded.target, kind = excluded.kind, created = excluded.created");
+	bool ok = st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, target) == DB_OK &&
+		  db_bind_int(st, 3, kind) == DB_OK && db_bind_int(st, 4, (int64_t)time(NULL)) == DB_OK &&
+		  db_step(st) == DB_DONE;
+	db_finalize(st);
+	st = ok ? db_prepare(db, "UPDATE article_redirects SET target = ?, kind = ? WHERE target = ?") : NULL;
+	ok = st && db_bind_text(st, 1, target) == DB_OK && db_bind_int(st, 2, kind) == DB_OK &&
+	     db_bind_text(st, 3, slug) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	st = ok ? db_prepare(db, "DELETE FROM article_redirects WHERE slug = target") : NULL;
+	ok = st && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
+static enum kb_move_result finish(struct db *db, enum kb_move_result r, char *err, size_t errlen)
+{
+	if (r == KB_MOVE_FAILED && !*err)
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+	if (!commit_or_roll_back(db, r == KB_MOVED) && r == KB_MOVED) {
+		snprintf(err, errlen, "commit failed: %s", db_errmsg(db));
+		r = KB_MOVE_FAILED;
+	}
+	return r;
+}
+
+enum kb_move_result kb_archive(struct db *db, const char *slug, const char *replacement, int64_t user,
+			       const char *message, char *err, size_t errlen)
+{
+	*err = 0;
+	if (replacement && !*replacement)
+		replacement = NULL;
+	if (!begin_on(db, slug)) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return KB_MOVE_FAILED;
+	}
+	int64_t texts = count_of(db, "SELECT count(*) FROM articles WHERE slug = ?", slug, NULL);
+	int64_t target = !replacement		      ? 1
+			 : !strcmp(replacement, slug) ? 0
+						      : count_of(db,
+								 "SELECT count(*) FROM articles WHERE slug = ? AND "
+								 "country = ''",
+								 replacement, NULL);
+	enum kb_move_result r = texts < 0 || target < 0 ? KB_MOVE_FAILED
+				: texts == 0		? KB_NOT_FOUND
+				: target == 0		? KB_BAD_TARGET
+							: KB_MOVED;
+	char detail[700];
+	snprintf(detail, sizeof detail, "%s%s%s%s", replacement ? "→ " : "", replacement ? replacement : "",
+		 replacement && message && *message ? ": " : "", message ? message : "");
+	if (r == KB_MOVED &&
+	    !(kb_move_texts(db, slug, replacement, false, "ссылка на перенесённую статью", err, errlen) &&
+	      redirect(db, slug, replacement ? replacement : "", replacement ? 301 : 410) &&
+	      kb_audit_add(db, user, "archive", slug, detail)))
+		r = KB_MOVE_FAILED;
+	return finish(db, r, err, errlen);
+}
+
+enum kb_move_result kb_rename(struct db *db, const char *slug, const char *to, int64_t user, char *err, size_t errlen)
+{
+	*err = 0;
+	if (!strcmp(slug, to))
+		return KB_TAKEN;
+	/* Both slugs locked, in one order whoever renames which. */
+	if (!begin_on(db, strcmp(slug, to) < 0 ? slug : to)) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return KB_MOVE_FAILED;
+	}
+	char key[128];
+	snprintf(key, sizeof key, "article:%s", strcmp(slug, to) < 0 ? to : slug);
+	if (db_lock_key(db, key) != DB_OK)
+		return finish(db, KB_MOVE_FAILED, err, errlen);
+	const char *both = "SELECT (SELECT count(*) FROM articles WHERE slug = ?) + (SELECT count(*) FROM "
+			   "article_revisions WHERE slug = ?)";
+	int64_t mine = count_of(db, both, slug, slug), theirs = count_of(db, both, to, to);
+	enum kb_move_result r = mine < 0 || theirs < 0 ? KB_MOVE_FAILED
+				: mine == 0	       ? KB_NOT_FOUND
+				: theirs > 0	       ? KB_TAKEN
+						       : KB_MOVED;
+	char detail[256];
+	snprintf(detail, sizeof detail, "%s → %s", slug, to);
+	struct db_stmt *st = NULL;
+	bool ok = r == KB_MOVED && kb_move_texts(db, slug, to, true, "ссылка на перенесённую статью", err, errlen);
+	if (ok) {
+		st = db_prepare(db, "UPDATE article_revisions SET slug = ? WHERE slug = ?");
+		ok = st && db_bind_text(st, 1, to) == DB_OK && db_bind_text(st, 2, slug) == DB_OK &&
+		     db_step(st) == DB_DONE;
+		db_finalize(st);
+	}
+	if (ok) {
+		st = db_prepare(db, "UPDATE content_audit SET slug = ? WHERE slug = ?");
+		ok = st && db_bind_text(st, 1, to) == DB_OK && db_bind_text(st, 2, slug) == DB_OK &&
+		     db_step(st) == DB_DONE;
+		db_finalize(st);
+	}
+	if (ok) {
+		st = db_prepare(db, kb_unredirect_sql);
+		ok = st && db_bind_text(st, 1, to) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+	}
+	ok = ok && redirect(db, slug, to, 301) && kb_audit_add(db, user, "rename", to, detail);
+	if (r == KB_MOVED && !ok)
+		r = KB_MOVE_FAILED;
+	return finish(db, r, err, errlen);
+}
+
+int kb_redirect(struct db *db, struct arena *a, const char *slug, const char **target)
+{
+	*target = NULL;
+	const char *cur = slug;
+	/* Bounded: the writes keep chains one step long; an older chain is followed a few steps. */
+	for (int hop = 0; hop < 8; hop++) {
+		struct db_stmt *st = db_prepare(db, "SELECT target, kind FROM article_redirects WHERE slug = ?");
+		enum db_rc rc = st && db_bind_text(st, 1, cur) == DB_OK ? db_step(st) : DB_ERR;
+		const char *next = rc == DB_ROW ? arena_strdup(a, db_col_text(st, 0)) : NULL;
+		int64_t kind = rc == DB_ROW ? db_col_int(st, 1) : 0;
+		db_finalize(st);
+		if (rc != DB_ROW && rc != DB_DONE)
+			return -1;
+		if (rc == DB_DONE)
+			break;
+		if (kind == 410)
+			return 1;
+		cur = next;
+		if (kb_title(db, a, cur))
+			break;
+	}
+	if (cur == slug)
+		return 0;
+	*target = cur;
+	return 1;
 }

@@ -208,6 +208,47 @@ static const char *country_names(struct ctx *c, const char *list)
 	return r;
 }
 
+/* A page with no content of its own (404, 410): its title, a lead (plain text), the search form,
+ * the ways out, then extra (trusted HTML). */
+static void search_page(struct ctx *c, int status, const char *title, const char *lead, const char *extra)
+{
+	buf_reset(&c->resp->body);
+	struct buf *b = &c->resp->body;
+	c->resp->cache_control = "no-store";
+	page_begin(c, title, NULL);
+	html_printf(b, "<h1>%s</h1>\n<p class=\"lead\">%s</p>\n", title, lead);
+	page_search_form(c, NULL, status == 404 ? "search-404" : "search-gone");
+	html_raw(b, "<p><a href=\"/\">Перейти на главную</a> · <a href=\"/request\">Написать в "
+		    "поддержку</a></p>\n");
+	html_raw(b, extra);
+	page_end(c);
+	c->resp->status = status;
+}
+
+/* An absent article: 301 to where it went, 410 when archived, else 404. */
+static void article_gone(struct ctx *c)
+{
+	const char *to;
+	int gone = kb_redirect(c->db, c->req->arena, c->arg, &to);
+	if (gone < 0)
+		return db_failed(c);
+	if (!gone)
+		return page_not_found(c);
+	struct buf *b = &c->resp->body;
+	buf_reset(b);
+	if (to) {
+		c->resp->status = 301;
+		c->resp->location = arena_printf(c->req->arena, "/a/%s", to);
+		c->resp->content_type = "text/plain; charset=utf-8";
+		buf_printf(b, "Статья переехала: /a/%s\n", to);
+		return;
+	}
+	search_page(c, 410, "Статья снята с публикации",
+		    "Эта инструкция больше не действует и убрана с портала. Найдите актуальную инструкцию "
+		    "поиском.",
+		    "");
+}
+
 void page_article(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -216,7 +257,7 @@ void page_article(struct ctx *c)
 	if (found < 0)
 		return db_failed(c);
 	if (!found)
-		return page_not_found(c);
+		return article_gone(c);
 	const struct kb_text *t = &v.text;
 	struct kb_section sec;
 	if (kb_section_name(c->db, a, t->section, &sec) <= 0)
@@ -336,17 +377,9 @@ void page_error(struct ctx *c, int status, const char *message)
 
 void page_not_found(struct ctx *c)
 {
-	buf_reset(&c->resp->body);
-	struct buf *b = &c->resp->body;
-	c->resp->cache_control = "no-store";
-	page_begin(c, "Страница не найдена", NULL);
-	html_raw(b, "<h1>Страница не найдена</h1>\n"
-		    "<p class=\"lead\">Такой страницы нет: возможно, ссылка устарела или в адресе "
-		    "опечатка. Попробуйте найти нужную инструкцию поиском.</p>\n");
-	page_search_form(c, NULL, "search-404");
-	html_raw(b, "<p><a href=\"/\">Перейти на главную</a> · <a href=\"/request\">Написать в "
-		    "поддержку</a></p>\n<p class=\"meta\">Открывали ссылку на своё обращение? <a "
-		    "href=\"/request/lost\">Потеряли ссылку?</a></p>\n");
-	page_end(c);
-	c->resp->status = 404;
+	search_page(c, 404, "Страница не найдена",
+		    "Такой страницы нет: возможно, ссылка устарела или в адресе опечатка. Попробуйте найти "
+		    "нужную инструкцию поиском.",
+		    "<p class=\"meta\">Открывали ссылку на своё обращение? <a href=\"/request/lost\">Потеряли "
+		    "ссылку?</a></p>\n");
 }

@@ -276,3 +276,98 @@ def _():
     eq(olga.post("/desk/articles/password-reset", {"do": "publish", "csrf": "wrong"}).status, 403,
        "a publish without the session's CSRF token")
     s.stop()
+
+
+def post_json(s, token, slug, action, obj):
+    return s.req(f"/api/v1/articles/{slug}/{action}", "POST",
+                 {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                 json.dumps(obj, ensure_ascii=False).encode())
+
+
+@test("editors: archiving takes an article off the portal at once (410 page with the search form, 410 JSON), "
+      "its revisions stay; with a replacement 301 to it; publishing a draft brings it back; audited")
+def _():
+    s = server("articles-archive")
+    account(s, "olga", "editor")
+    t = token_add(s, "olga")
+    before = s.req("/a/password-reset")
+    eq(before.status, 200, "the live article (now in the page cache)")
+    eq(s.req("/a/password-reset").status, 200, "again, from the cache")
+    r = post_json(s, t, "password-reset", "archive", {"message": "устарела"})
+    eq(r.status, 200, f"archive: {r.text[:300]}")
+    eq(r.json(), {"status": "archived"}, "archive's answer")
+    page = wait_for(lambda: (p := s.req("/a/password-reset")).status == 410 and p, 1,
+                    "the archived article off the portal within 1 s")
+    contains(page.text, "Статья снята с публикации", 'action="/search"', 'name="q"', what="the 410 page")
+    lacks(page.text, "Как восстановить пароль", what="the 410 page")
+    valid_html(page, "the 410 page")
+    r = s.req("/api/v1/articles/password-reset")
+    eq(r.status, 410, "the API")
+    eq(r.json()["error"]["code"], "archived", "the API's error code")
+    check(not searchable(s, "восстановить пароль", "password-reset"), "the archived article is not found by search")
+    revs = revisions(s, t, "password-reset")
+    eq([(x["revision"], x["status"]) for x in revs], [(1, "published")], "the revisions stay")
+    lacks(s.req("/a/account-blocked").text, 'href="/a/password-reset">Как восстановить', what="related list")
+    eq(post_json(s, t, "password-reset", "archive", {}).status, 404, "archiving it again")
+    # With a replacement: 301 to it, on the portal and the API.
+    r = post_json(s, t, "change-contacts", "archive", {"replacement": "account-settings"})
+    eq(r.json(), {"status": "archived", "replacement": "account-settings"}, "archive with a replacement")
+    r = wait_for(lambda: (p := s.req("/a/change-contacts")).status == 301 and p, 1, "301 to the replacement")
+    eq(r.header("location"), "/a/account-settings", "Location")
+    r = s.req("/api/v1/articles/change-contacts")
+    eq((r.status, r.header("location")), (301, "/api/v1/articles/account-settings"), "the API's 301")
+    for what, obj, status in (("a replacement that does not exist", {"replacement": "no-such-article"}, 422),
+                              ("an archived replacement", {"replacement": "password-reset"}, 422),
+                              ("a malformed replacement", {"replacement": "Bad Slug"}, 422)):
+        eq(post_json(s, t, "account-blocked", "archive", obj).status, status, what)
+    eq(s.req("/a/account-blocked").status, 200, "nothing archived by refused requests")
+    # A draft published for the slug brings it back.
+    eq(put_article(s, t, "password-reset", dict(ARTICLE, section="account", title="Пароль: новая инструкция"))
+       .status, 200, "a new draft")
+    eq(post_action(s, t, "password-reset", "publish").status, 200, "published")
+    wait_for(lambda: "Пароль: новая инструкция" in s.req("/a/password-reset").text, 1, "back on the portal")
+    r = s.req("/api/v1/articles/password-reset/audit", headers={"Authorization": f"Bearer {t}"})
+    eq([(x["action"], x["user"]) for x in r.json()],
+       [("publish", "olga"), ("draft", "olga"), ("archive", "olga")], "the audit")
+    s.stop()
+
+
+@test("editors: renaming moves an article (old URL 301 to the new, new 200, search finds the new slug, "
+      "revisions follow); a taken slug 409 explained; chains resolve to the last slug")
+def _():
+    s = server("articles-rename")
+    account(s, "olga", "editor")
+    t = token_add(s, "olga")
+    old, new, last = "api-payout-card", "payout-card", "card-payouts"
+    eq(put_article(s, t, old, ARTICLE).status, 200, "draft")
+    eq(post_action(s, t, old, "publish").status, 200, "published")
+    wait_for(lambda: searchable(s, "квазиротатор", old), 5, "found under the old slug")
+    r = post_json(s, t, old, "rename", {"slug": "password-reset"})
+    eq(r.status, 409, "a taken slug")
+    eq(r.json()["error"]["code"], "slug_taken", "the error code")
+    contains(r.json()["error"]["message"], "уже занят", what="the message")
+    for what, obj in (("a malformed slug", {"slug": "Новый адрес"}), ("no slug", {}),
+                      ("81 characters", {"slug": "a" * 81})):
+        eq(post_json(s, t, old, "rename", obj).status, 422, what)
+    eq(post_json(s, t, "no-such-article", "rename", {"slug": "whatever"}).status, 404, "an unknown article")
+    r = post_json(s, t, old, "rename", {"slug": new})
+    eq(r.status, 200, f"rename: {r.text[:300]}")
+    eq(r.json(), {"status": "renamed", "slug": new}, "rename's answer")
+    r = wait_for(lambda: (p := s.req(f"/a/{old}")).status == 301 and p, 1, "the old URL redirects")
+    eq(r.header("location"), f"/a/{new}", "Location")
+    page = s.req(f"/a/{new}")
+    eq(page.status, 200, "the new URL")
+    contains(page.text, ARTICLE["title"], what="the renamed article")
+    wait_for(lambda: searchable(s, "квазиротатор", new), 5, "found under the new slug")
+    check(not searchable(s, "квазиротатор", old), "not under the old slug")
+    eq([x["revision"] for x in revisions(s, t, new)], [1], "the revisions moved")
+    eq(s.req(f"/api/v1/articles/{old}/revisions", headers={"Authorization": f"Bearer {t}"}).status, 404,
+       "none left under the old slug")
+    eq(post_json(s, t, new, "rename", {"slug": last}).status, 200, "renamed again")
+    r = wait_for(lambda: (p := s.req(f"/a/{old}")).status == 301 and p.header("location") == f"/a/{last}" and p,
+                 1, "the first slug leads to the last")
+    wait_for(lambda: s.req(f"/a/{new}").header("location") == f"/a/{last}", 1,
+             "the second slug too (its page cache refreshed)")
+    r = s.req(f"/api/v1/articles/{last}/audit", headers={"Authorization": f"Bearer {t}"})
+    eq([x["action"] for x in r.json()], ["rename", "rename", "publish", "draft"], "the audit follows the article")
+    s.stop()

@@ -522,7 +522,7 @@ Test(kb, drafts_review_and_publishing)
 	cr_assert_str_eq(v.text.title, "Как настроить выплаты", "the draft is not live");
 	int64_t version = kb_content_version(f.db, NULL), rev;
 	cr_assert_eq(kb_publish(f.db, "payout-setup", olga, false, true, &rev, err, sizeof err), KB_REVIEW_REQUIRED);
-	cr_assert_eq(kb_submit(f.db, "payout-setup", &rev), KB_SUBMITTED);
+	cr_assert_eq(kb_submit(f.db, "payout-setup", olga, &rev), KB_SUBMITTED);
 	cr_assert_eq(rev, 3);
 	cr_assert_eq(kb_publish(f.db, "payout-setup", olga, false, true, &rev, err, sizeof err), KB_REVIEW_REQUIRED,
 		     "its author");
@@ -595,7 +595,7 @@ Test(kb, draft_checks_and_the_pending_list)
 	cr_assert_eq(kb_draft_save(f.db, &t, 0, "первая", 0, &newest, err, sizeof err), 1, "%s", err);
 	t.slug = "y";
 	cr_assert_eq(kb_draft_save(f.db, &t, 0, "вторая", 0, &newest, err, sizeof err), 1, "%s", err);
-	cr_assert_eq(kb_submit(f.db, "y", &rev), KB_SUBMITTED);
+	cr_assert_eq(kb_submit(f.db, "y", 0, &rev), KB_SUBMITTED);
 	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 2);
 	cr_assert_str_eq(r[0].slug, "y", "newest first");
 	cr_assert_str_eq(r[0].status, "review");
@@ -652,5 +652,164 @@ Test(kb, feedback_one_vote_per_voter_and_day)
 	cr_assert_eq(n, 1);
 	cr_assert_eq(fc[0].no, 1);
 	cr_assert_eq(kb_feedback_counts(f.db, f.a, 90, now + 86400, 1, &fc), 1, "the limit");
+	teardown(&f);
+}
+
+static int64_t revision_rows(struct fixture *f)
+{
+	return atoll(db_text(f->db, f->a, "SELECT count(*) FROM article_revisions WHERE '' = ?", ""));
+}
+
+/* Archiving takes every text of an article off the portal through the change log, keeps all its
+ * revisions, answers 410 (or 301 to a replacement), drops it from other articles' related lists;
+ * publishing (or importing) the slug again brings it back. Every step is audited. */
+Test(kb, archive_keeps_history_and_answers_410_or_301)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	int64_t olga = editor_id(&f, "olga"), rows = revision_rows(&f);
+	int64_t version = kb_content_version(f.db, NULL);
+	cr_assert_eq(kb_archive(f.db, "faq-one", NULL, olga, "устарела", err, sizeof err), KB_MOVED, "%s", err);
+	struct kb_view v;
+	cr_assert_eq(kb_article_for(f.db, f.a, "faq-one", "", &v), 0);
+	const char *to = "x";
+	cr_assert_eq(kb_redirect(f.db, f.a, "faq-one", &to), 1);
+	cr_assert_null(to, "gone: 410");
+	cr_assert_eq(kb_redirect(f.db, f.a, "payout-setup", &to), 0);
+	cr_assert_eq(revision_rows(&f), rows + 1, "none lost; the text that linked it is a new revision");
+	struct kb_change *ch;
+	cr_assert_eq(kb_changes_since(f.db, f.a, version, &ch), 2, "the archived text and the one that linked it");
+	cr_assert_str_eq(ch[0].text.slug, "faq-one");
+	cr_assert(ch[0].removed);
+	cr_assert_str_eq(ch[1].text.slug, "payout-setup");
+	cr_assert_str_eq(ch[1].text.related, "", "the related link is dropped");
+	cr_assert_eq(kb_archive(f.db, "faq-one", NULL, olga, "", err, sizeof err), KB_NOT_FOUND);
+	cr_assert_eq(kb_archive(f.db, "payout-setup", "faq-one", olga, "", err, sizeof err), KB_BAD_TARGET);
+	cr_assert_eq(kb_archive(f.db, "payout-setup", "payout-setup", olga, "", err, sizeof err), KB_BAD_TARGET);
+	struct kb_audit_entry *e;
+	cr_assert_eq(kb_audit(f.db, f.a, "faq-one", &e), 1);
+	cr_assert_str_eq(e[0].action, "archive");
+	cr_assert_str_eq(e[0].login, "olga");
+	cr_assert_str_eq(e[0].detail, "устарела");
+	/* A draft published for the slug brings it back. */
+	struct kb_text t = {.slug = "faq-one",
+			    .country = "",
+			    .section = "faq",
+			    .title = "Вопрос снова",
+			    .summary = "",
+			    .countries = "",
+			    .keywords = "",
+			    .related = "",
+			    .body = "Ответ.\n"};
+	int64_t newest = 0, rev;
+	cr_assert_eq(kb_draft_save(f.db, &t, olga, "", 0, &newest, err, sizeof err), 2, "%s", err);
+	cr_assert_eq(kb_publish(f.db, "faq-one", olga, false, false, &rev, err, sizeof err), KB_PUBLISHED, "%s", err);
+	cr_assert_eq(kb_redirect(f.db, f.a, "faq-one", &to), 0);
+	cr_assert_eq(kb_article_for(f.db, f.a, "faq-one", "", &v), 1);
+	cr_assert_eq(kb_audit(f.db, f.a, "faq-one", &e), 3);
+	cr_assert_str_eq(e[0].action, "publish");
+	cr_assert_str_eq(e[1].action, "draft");
+	/* Archived with a replacement: both texts go, 301 to it, the revisions stay. */
+	cr_assert_eq(kb_archive(f.db, "payout-setup", "faq-one", olga, "", err, sizeof err), KB_MOVED, "%s", err);
+	cr_assert_eq(kb_article_for(f.db, f.a, "payout-setup", "KZ", &v), 0);
+	cr_assert_eq(kb_redirect(f.db, f.a, "payout-setup", &to), 1);
+	cr_assert_str_eq(to, "faq-one");
+	cr_assert_eq(kb_revisions(f.db, f.a, "payout-setup", &(struct kb_revision *){0}), 3, "import, relink, variant");
+	cr_assert_eq(kb_audit(f.db, f.a, "payout-setup", &e), 1);
+	cr_assert_str_eq(e[0].detail, "→ faq-one");
+	/* An import of the slug brings it back too. */
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	cr_assert_eq(kb_redirect(f.db, f.a, "payout-setup", &to), 0);
+	cr_assert_eq(kb_article_for(f.db, f.a, "payout-setup", "KZ", &v), 1);
+	teardown(&f);
+}
+
+/* Renaming moves the texts and revisions; the old slug answers 301 to the new one, chains resolve
+ * to their end, a slug that is taken is refused, the related lists of other articles follow. */
+Test(kb, rename_moves_texts_revisions_and_links)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	int64_t olga = editor_id(&f, "olga"), rows = revision_rows(&f);
+	int64_t version = kb_content_version(f.db, NULL);
+	cr_assert_eq(kb_rename(f.db, "faq-one", "payout-setup", olga, err, sizeof err), KB_TAKEN);
+	cr_assert_eq(kb_rename(f.db, "faq-one", "faq-one", olga, err, sizeof err), KB_TAKEN);
+	cr_assert_eq(kb_rename(f.db, "no-such", "faq-two", olga, err, sizeof err), KB_NOT_FOUND);
+	cr_assert_eq(kb_rename(f.db, "faq-one", "faq-main", olga, err, sizeof err), KB_MOVED, "%s", err);
+	struct kb_view v;
+	cr_assert_eq(kb_article_for(f.db, f.a, "faq-main", "", &v), 1);
+	cr_assert_str_eq(v.text.title, "Вопрос");
+	cr_assert_eq(kb_article_for(f.db, f.a, "faq-one", "", &v), 0);
+	const char *to;
+	cr_assert_eq(kb_redirect(f.db, f.a, "faq-one", &to), 1);
+	cr_assert_str_eq(to, "faq-main");
+	struct kb_revision *r;
+	cr_assert_eq(kb_revisions(f.db, f.a, "faq-main", &r), 1);
+	cr_assert_eq(kb_revisions(f.db, f.a, "faq-one", &r), 0);
+	cr_assert_eq(kb_article_for(f.db, f.a, "payout-setup", "RU", &v), 1);
+	cr_assert_str_eq(v.text.related, "faq-main");
+	cr_assert_eq(kb_revisions(f.db, f.a, "payout-setup", &r), 3, "the relinked text is a new revision");
+	cr_assert_str_eq(r[0].status, "published");
+	cr_assert_eq(revision_rows(&f), rows + 1);
+	struct kb_change *ch;
+	cr_assert_eq(kb_changes_since(f.db, f.a, version, &ch), 3);
+	cr_assert_str_eq(ch[0].text.slug, "faq-main");
+	cr_assert_str_eq(ch[1].text.slug, "faq-one");
+	cr_assert(ch[1].removed);
+	cr_assert_str_eq(ch[2].text.slug, "payout-setup");
+	/* Twice: the first slug leads to the last; back again: no loop. */
+	cr_assert_eq(kb_rename(f.db, "faq-main", "faq-last", olga, err, sizeof err), KB_MOVED, "%s", err);
+	cr_assert_str_eq(db_text(f.db, f.a, "SELECT target FROM article_redirects WHERE slug = ?", "faq-one"),
+			 "faq-last");
+	cr_assert_eq(kb_redirect(f.db, f.a, "faq-one", &to), 1);
+	cr_assert_str_eq(to, "faq-last");
+	cr_assert_eq(kb_rename(f.db, "faq-last", "faq-one", olga, err, sizeof err), KB_MOVED, "%s", err);
+	cr_assert_eq(kb_redirect(f.db, f.a, "faq-one", &to), 0, "live again");
+	cr_assert_eq(kb_redirect(f.db, f.a, "faq-main", &to), 1);
+	cr_assert_str_eq(to, "faq-one");
+	cr_assert_eq(kb_redirect(f.db, f.a, "faq-last", &to), 1);
+	cr_assert_str_eq(to, "faq-one");
+	cr_assert_str_eq(
+	    db_text(f.db, f.a, "SELECT count(*) FROM article_redirects WHERE slug = target OR slug = ?", "faq-one"),
+	    "0");
+	struct kb_audit_entry *e;
+	cr_assert_eq(kb_audit(f.db, f.a, "faq-one", &e), 3, "the history follows the article");
+	cr_assert_str_eq(e[0].action, "rename");
+	cr_assert_str_eq(e[0].detail, "faq-last → faq-one");
+	cr_assert_str_eq(e[2].detail, "faq-one → faq-main");
+	teardown(&f);
+}
+
+/* An import that removes a text keeps its revisions (they are never deleted); the import is
+ * audited. */
+Test(kb, an_import_that_removes_a_text_keeps_its_history)
+{
+	struct fixture f;
+	setup(&f);
+	char err[512];
+	long changed;
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	int64_t rows = revision_rows(&f);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/payout-setup.kz.md", f.content);
+	remove(path);
+	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
+	struct kb_view v;
+	cr_assert_eq(kb_article_for(f.db, f.a, "payout-setup", "KZ", &v), 1);
+	cr_assert_eq(v.n_variants, 0, "the variant is off the portal");
+	cr_assert_eq(revision_rows(&f), rows, "its revisions stay");
+	struct kb_revision one;
+	cr_assert_eq(kb_revision_get(f.db, f.a, "payout-setup", 2, &one), 1);
+	cr_assert_str_eq(one.country, "KZ");
+	struct kb_audit_entry *e;
+	cr_assert_eq(kb_audit(f.db, f.a, "", &e), 2);
+	cr_assert_str_eq(e[0].action, "import");
+	cr_assert_str_eq(e[1].detail, "5 changes");
 	teardown(&f);
 }

@@ -129,23 +129,51 @@ void desk_article(struct ctx *c)
 			    "<button type=\"submit\" name=\"do\" value=\"publish\">Опубликовать</button>\n</form>\n",
 			    c->arg, c->user->csrf);
 	html_raw(b, "<h2>Версии</h2>\n<table class=\"queue\">\n<thead><tr><th>№</th><th>Состояние</th><th>Страна</th>"
-		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th></tr></thead>\n<tbody>\n");
+		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th><th></th></tr></thead>\n"
+		    "<tbody>\n");
 	for (int i = 0; i < n; i++)
-		html_printf(
-		    b, "<tr><td>%lld</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
-		    (long long)r[i].n, status_ru(r[i].status), *r[i].country ? r[i].country : "все", r[i].text.title,
-		    *r[i].author ? r[i].author : "импорт", desk_when(a, r[i].created), r[i].message);
+		html_printf(b,
+			    "<tr><td>%lld</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>"
+			    "<form action=\"/desk/articles/%s\" method=\"post\"><input type=\"hidden\" name=\"csrf\" "
+			    "value=\"%s\"><input type=\"hidden\" name=\"revision\" value=\"%lld\"><button "
+			    "type=\"submit\" name=\"do\" value=\"restore\">Восстановить как черновик</button></form>"
+			    "</td></tr>\n",
+			    (long long)r[i].n, status_ru(r[i].status), *r[i].country ? r[i].country : "все",
+			    r[i].text.title, *r[i].author ? r[i].author : "импорт", desk_when(a, r[i].created),
+			    r[i].message, c->arg, c->user->csrf, (long long)r[i].n);
 	html_raw(b, "</tbody>\n</table>\n");
 	desk_end(c);
 }
 
-/* POST /desk/articles/{slug}: do=submit or do=publish on the newest draft. */
+/* do=restore: revision=N saved again as the newest draft (its text, for its country). */
+static void restore(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	const char *n_s = http_field(c->req, "revision", NULL);
+	int64_t n = n_s ? strtoll(n_s, NULL, 10) : 0;
+	struct kb_revision old;
+	int found = n > 0 ? kb_revision_get(c->db, a, c->arg, n, &old) : 0;
+	if (found < 0)
+		return unavailable(c);
+	if (!found)
+		return page_error(c, 404, "Такой версии у статьи нет.");
+	char err[512];
+	int64_t newest = 0;
+	if (kb_draft_save(c->db, &old.text, c->user->id, arena_printf(a, "восстановлена версия %lld", (long long)n), 0,
+			  &newest, err, sizeof err) < 0)
+		return unavailable(c);
+	desk_redirect(c, arena_printf(a, "/desk/articles/%s?done=saved", c->arg));
+}
+
+/* POST /desk/articles/{slug}: do=submit or do=publish on the newest draft, do=restore. */
 void desk_article_action(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
 	if (!slug_valid(c->arg))
 		return page_error(c, 404, "Такой статьи нет.");
 	const char *what = http_field(c->req, "do", NULL);
+	if (what && !strcmp(what, "restore"))
+		return restore(c);
 	int64_t rev = 0;
 	char err[512] = "";
 	enum kb_publish_result r;

@@ -275,6 +275,17 @@ def _():
     wait_for(lambda: "новая редакция" in s.req("/a/password-reset").text, 5, "the new title on the portal")
     eq(olga.post("/desk/articles/password-reset", {"do": "publish", "csrf": "wrong"}).status, 403,
        "a publish without the session's CSRF token")
+    # Restore revision 1 as a new draft, publish it: the first text is live again, history kept.
+    contains(olga.get("/desk/articles/password-reset").text, "Восстановить как черновик", what="the history")
+    r = olga.post("/desk/articles/password-reset", {"do": "restore", "revision": "1"})
+    eq((r.status, r.header("location")), (303, "/desk/articles/password-reset?done=saved"), "restore")
+    eq(olga.post("/desk/articles/password-reset", {"do": "restore", "revision": "99"}).status, 404,
+       "restore of a revision that does not exist")
+    eq(olga.post("/desk/articles/password-reset", {"do": "publish"}).status, 303, "publish the restored text")
+    wait_for(lambda: "новая редакция" not in (p := s.req("/a/password-reset").text) and f["title"] in p, 5,
+             "the first text on the portal again")
+    hist = olga.get("/desk/articles/password-reset").text
+    contains(hist, "восстановлена версия 1", what="the history after the restore")
     s.stop()
 
 

@@ -81,7 +81,6 @@ static const char *list_of(struct fields *f, struct arena *a, json_t *o, const c
 		field_error(f, name, "Ожидается строка через запятую или массив строк.");
 		return "";
 	}
-	json_t *joined = json_object();
 	struct buf b;
 	buf_init(&b, MAX_KEYWORDS * 4);
 	size_t i;
@@ -96,12 +95,10 @@ static const char *list_of(struct fields *f, struct arena *a, json_t *o, const c
 			buf_adds(&b, ", ");
 		buf_adds(&b, json_string_value(item));
 	}
-	json_object_set_new(joined, name, json_string(buf_failed(&b) ? "" : b.data ? b.data : ""));
 	if (buf_failed(&b))
 		field_error(f, name, "Слишком длинный список.");
+	const char *s = arena_strdup(a, buf_failed(&b) || !b.data ? "" : b.data);
 	buf_free(&b);
-	const char *s = text_of(f, a, joined, name);
-	json_decref(joined);
 	return s;
 }
 

@@ -104,9 +104,45 @@ int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, co
 	return n;
 }
 
-const char kb_revisions_sql[] =
-    "SELECT r.n, r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.title, r.section FROM "
-    "article_revisions r LEFT JOIN users u ON u.id = r.author WHERE r.slug = ? ORDER BY r.n DESC LIMIT 1000";
+/* The columns of a revision in a list (kb_revisions, kb_pending): list_of reads them. */
+#define LIST_COLUMNS                                                                                                   \
+	"SELECT r.slug, r.n, r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.title, r.section "    \
+	"FROM "                                                                                                        \
+	"article_revisions r LEFT JOIN users u ON u.id = r.author "
+
+const char kb_revisions_sql[] = LIST_COLUMNS "WHERE r.slug = ? ORDER BY r.n DESC LIMIT 1000";
+
+/* The rows of st (LIST_COLUMNS, bound) as revisions without bodies; finalizes st. Their count,
+ * -1 on error. */
+static int list_of(struct db_stmt *st, struct arena *a, struct kb_revision **out)
+{
+	int n = 0;
+	size_t cap = 0;
+	struct kb_revision *r = NULL;
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		r = arena_grow(a, r, (size_t)n, &cap, sizeof *r);
+		const char *slug = arena_strdup(a, db_col_text(st, 0)), *country = arena_strdup(a, db_col_text(st, 2));
+		r[n++] = (struct kb_revision){
+		    .n = db_col_int(st, 1),
+		    .slug = slug,
+		    .country = country,
+		    .status = arena_strdup(a, db_col_text(st, 3)),
+		    .author = arena_strdup(a, db_col_text(st, 4)),
+		    .message = arena_strdup(a, db_col_text(st, 5)),
+		    .created = db_col_int(st, 6),
+		    .text = {.slug = slug,
+			     .country = country,
+			     .title = arena_strdup(a, db_col_text(st, 7)),
+			     .section = arena_strdup(a, db_col_text(st, 8))},
+		};
+	}
+	db_finalize(st);
+	if (rc != DB_DONE)
+		return -1;
+	*out = r;
+	return n;
+}
 
 int kb_revisions(struct db *db, struct arena *a, const char *slug, struct kb_revision **out)
 {
@@ -115,32 +151,7 @@ int kb_revisions(struct db *db, struct arena *a, const char *slug, struct kb_rev
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, slug);
-	int n = 0;
-	size_t cap = 0;
-	struct kb_revision *r = NULL;
-	enum db_rc rc;
-	while ((rc = db_step(st)) == DB_ROW) {
-		r = arena_grow(a, r, (size_t)n, &cap, sizeof *r);
-		r[n] = (struct kb_revision){
-		    .n = db_col_int(st, 0),
-		    .slug = arena_strdup(a, slug),
-		    .country = arena_strdup(a, db_col_text(st, 1)),
-		    .status = arena_strdup(a, db_col_text(st, 2)),
-		    .author = arena_strdup(a, db_col_text(st, 3)),
-		    .message = arena_strdup(a, db_col_text(st, 4)),
-		    .created = db_col_int(st, 5),
-		};
-		r[n].text = (struct kb_text){.slug = r[n].slug,
-					     .country = r[n].country,
-					     .title = arena_strdup(a, db_col_text(st, 6)),
-					     .section = arena_strdup(a, db_col_text(st, 7))};
-		n++;
-	}
-	db_finalize(st);
-	if (rc != DB_DONE)
-		return -1;
-	*out = r;
-	return n;
+	return list_of(st, a, out);
 }
 
 /* The text in st's columns col.. col+7: country, section, title, summary, countries, keywords,
@@ -383,9 +394,7 @@ int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, cons
 }
 
 const char kb_pending_sql[] =
-    "SELECT r.slug, r.n, r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.title, r.section FROM "
-    "article_revisions r LEFT JOIN users u ON u.id = r.author WHERE r.status IN ('draft', 'review') ORDER BY "
-    "r.created DESC, r.id DESC LIMIT ?";
+    LIST_COLUMNS "WHERE r.status IN ('draft', 'review') ORDER BY r.created DESC, r.id DESC LIMIT ?";
 
 int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **out)
 {
@@ -394,28 +403,7 @@ int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **o
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, limit);
-	int n = 0;
-	struct kb_revision *r = arena_alloc(a, (size_t)(limit > 0 ? limit : 1) * sizeof *r);
-	enum db_rc rc;
-	while ((rc = db_step(st)) == DB_ROW && n < limit) {
-		const char *c[9];
-		for (int i = 0; i < 9; i++)
-			c[i] = i == 1 || i == 6 ? NULL : arena_strdup(a, db_col_text(st, i));
-		r[n] = (struct kb_revision){.n = db_col_int(st, 1),
-					    .slug = c[0],
-					    .country = c[2],
-					    .status = c[3],
-					    .author = c[4],
-					    .message = c[5],
-					    .created = db_col_int(st, 6)};
-		r[n].text = (struct kb_text){.slug = c[0], .country = c[2], .title = c[7], .section = c[8]};
-		n++;
-	}
-	db_finalize(st);
-	if (rc != DB_DONE && rc != DB_ROW)
-		return -1;
-	*out = r;
-	return n;
+	return list_of(st, a, out);
 }
 
 /* ---- archiving, renaming, redirects and the audit ---- */

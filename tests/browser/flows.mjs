@@ -350,7 +350,7 @@ async function axeDesk(flow) {
 
 async function mobile(flow) {
 	const base = cfg.main.base;
-	const page = await flow.page({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+	const page = await flow.page({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
 	const problems = [];
 	const pages = [
 		['home', '/'],

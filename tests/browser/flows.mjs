@@ -181,8 +181,14 @@ async function editPublish(flow) {
 	const paragraph = `Проверено в браузере: ${word}.`;
 	const page = await signIn(flow, base, cfg.main.editor);
 	await flow.shot(page, 'articles');
-	await page.fill('#f-slug', slug);
-	await Promise.all([page.waitForURL(`**/desk/articles/${slug}`), page.click('form.filter button')]);
+	// The article's link when the list shows it; else its address typed into «открыть или создать».
+	const listed = page.locator(`main a[href="/desk/articles/${slug}"]`);
+	if (await listed.count()) {
+		await Promise.all([page.waitForURL(`**/desk/articles/${slug}`), listed.first().click()]);
+	} else {
+		await page.fill('#f-slug', slug);
+		await Promise.all([page.waitForURL(`**/desk/articles/${slug}`), page.click('form.filter button')]);
+	}
 	await flow.shot(page, 'history');
 	await editAndSave(flow, page, slug, paragraph, 'браузерный тест: новый абзац', { preview: true });
 	const portal = await flow.page();
@@ -196,6 +202,10 @@ async function editPublish(flow) {
 	await eventually(portal, `${base}/search?q=${encodeURIComponent(word)}`,
 		async (p) => (await p.locator(`ol.results a[href^="/a/${slug}"]`).count()) > 0, 'search finds the new text');
 	await flow.shot(portal, 'portal-search');
+	await go(portal, base, '/');
+	await portal.locator('#search-hero').pressSequentially(word, { delay: 10 });
+	await portal.locator(`#search-hero-suggest [role=option][data-url^="/a/${slug}"]`).waitFor({ state: 'visible' });
+	await flow.shot(portal, 'portal-instant-search');
 	// TODO(images): check that the portal page shows the uploaded screenshot (an <img> with alt
 	// text, at most the column's width) and that clicking it opens the full size.
 }

@@ -26,6 +26,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const STEP_TIMEOUT = 8000; // ms for one wait; a flow fails fast instead of hanging
+const FLOW_TIMEOUT = 25000; // ms for a whole flow (the Python side waits 28 s for its line)
 
 function out(obj) {
 	process.stdout.write(JSON.stringify(obj) + '\n');
@@ -438,13 +439,20 @@ async function main() {
 		const flow = new Flow(browser, id);
 		const t0 = Date.now();
 		let error;
+		let timer;
 		try {
-			await entry[1](flow);
+			const limit = new Promise((_, reject) => {
+				timer = setTimeout(() => reject(new FlowError(`the flow took more than ${FLOW_TIMEOUT / 1000} s`)), FLOW_TIMEOUT);
+			});
+			const running = entry[1](flow);
+			running.catch(() => {}); // after a timeout it fails once its contexts are closed
+			await Promise.race([running, limit]);
 		} catch (e) {
 			error = e instanceof FlowError ? e.message : String(e.stack || e).split('\n').slice(0, 4).join(' ');
 			const pages = flow.contexts.flatMap((c) => c.pages());
 			if (pages.length) await flow.shot(pages[pages.length - 1], 'FAILED').catch(() => {});
 		}
+		clearTimeout(timer);
 		if (!error && flow.notes.length) error = flow.notes.join(' | ');
 		await flow.close();
 		out({ flow: id, ok: !error, ms: Date.now() - t0, ...(error ? { error } : {}), shots: flow.shots, ...(flow.notes.length ? { notes: flow.notes } : {}) });

@@ -315,14 +315,22 @@ async function axePublic(flow) {
 		['article-table', '/a/country-differences'],
 		['search', `/search?q=${encodeURIComponent('забыл пароль')}`],
 		['search-nothing', `/search?q=${encodeURIComponent('щщщъъъ')}`],
-		['request', '/request'],
 	];
 	for (const [name, p] of pages) {
 		await go(page, base, p);
 		await axeCheck(flow, page, name, problems);
 	}
-	// The request form with errors (sent empty).
+	check(!problems.length, problems.join(' | '));
+}
+
+// The forms and what scripts open: the request form empty and with errors, the instant search's list.
+async function axeForms(flow) {
+	const base = cfg.main.base;
+	const page = await flow.page();
+	const problems = [];
 	await go(page, base, '/request');
+	await axeCheck(flow, page, 'request', problems);
+	// The request form with errors (sent empty).
 	await Promise.all([page.waitForNavigation(), page.click('form.request button[type=submit]')]);
 	check((await page.locator('.field.invalid').count()) > 0, 'the empty request form shows no errors');
 	await axeCheck(flow, page, 'request-errors', problems);
@@ -409,6 +417,7 @@ const FLOWS = [
 	['review-required', reviewRequired],
 	['request-form', requestForm],
 	['axe-public', axePublic],
+	['axe-forms', axeForms],
 	['axe-desk', axeDesk],
 	['mobile-375', mobile],
 ];

@@ -1,6 +1,6 @@
 # spravka — one Makefile with tiers (see ../shared/STYLE.md):
 #   make run         install build deps if missing, build, serve the demo content on :8080
-#   make test        everything that must pass on every commit (unit + end-to-end)
+#   make test        everything that must pass on every commit (unit + end-to-end + browser)
 #   make asan        the same suite under AddressSanitizer + UBSan
 #   make bench-http  HTTP throughput against nginx (reported, not a test)
 #   make bench-search search quality and speed against FTS5, PostgreSQL, Xapian, Sphinx
@@ -39,7 +39,7 @@ FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz.o
 FUZZ_REPLAY := $(FUZZ:%=$(BIN)/fuzz-replay-%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-crash asan deps test-deps fuzz-deps clean lint format fuzz bench-http bench-search bench-requests bench-load bench-scale
+.PHONY: all run test test-crash asan deps test-deps browser-deps fuzz-deps clean lint format fuzz bench-http bench-search bench-requests bench-load bench-scale
 
 all: deps $(BIN)/spravka
 
@@ -47,7 +47,18 @@ deps:
 	@pkg-config --exists $(PKGS) && [ -f /usr/include/libstemmer.h ] && [ -f /usr/include/cmark-gfm-core-extensions.h ] || scripts/install-deps build
 
 test-deps: deps
-	@pkg-config --exists $(TEST_PKGS) && command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && { command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; } || scripts/install-deps test
+	@pkg-config --exists $(TEST_PKGS) && command -v chromium >/dev/null && command -v node >/dev/null && command -v npm >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && { command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; } || scripts/install-deps test
+
+# The browser tests' npm packages (tests/browser: playwright-core and axe-core, pinned in the lock;
+# chromium is Debian's, never downloaded). npm ci writes node_modules/.package-lock.json last:
+# its date says the install is complete and newer than the lock.
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+
+browser-deps: $(BROWSER_DEPS)
+
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json | test-deps
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -91,11 +102,11 @@ fuzz: fuzz-deps
 run: all
 	$(BIN)/spravka serve
 
-test: test-deps
+test: test-deps browser-deps
 	@$(MAKE) --no-print-directory $(BIN)/spravka $(BIN)/unit-tests $(FUZZ_REPLAY)
 	@BIN=$(BIN) tests/run
 
-asan: test-deps
+asan: test-deps browser-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan OPT="-O1 -g" \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		bin-asan/spravka bin-asan/unit-tests $(FUZZ:%=bin-asan/fuzz-replay-%)

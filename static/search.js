@@ -44,15 +44,14 @@
 			list.textContent = '';
 			items = [];
 			(data.results || []).forEach(function (r, k) {
+				/* An option holds text only: a link inside it would be a control nested in a
+				 * control (axe-core's nested-interactive); the option itself opens r.url. */
 				var li = document.createElement('li');
-				var a = document.createElement('a');
 				li.id = id + '-' + k;
 				li.setAttribute('role', 'option');
 				li.setAttribute('aria-selected', 'false');
-				a.href = r.url;
-				a.textContent = r.title; /* text, never HTML */
-				a.tabIndex = -1;
-				li.appendChild(a);
+				li.setAttribute('data-url', r.url);
+				li.textContent = r.title; /* text, never HTML */
 				li.addEventListener('mousedown', function (e) { e.preventDefault(); window.location.href = r.url; });
 				list.appendChild(li);
 				items.push(li);
@@ -96,7 +95,7 @@
 			else if (e.key === 'Escape') { e.preventDefault(); close(); }
 			else if (e.key === 'Enter' && active >= 0) {
 				e.preventDefault();
-				window.location.href = items[active].querySelector('a').href;
+				window.location.href = items[active].getAttribute('data-url');
 			}
 		});
 		input.addEventListener('blur', function () { setTimeout(close, 100); });

@@ -129,7 +129,8 @@ void desk_article(struct ctx *c)
 			    "<button type=\"submit\" name=\"do\" value=\"publish\">Опубликовать</button>\n</form>\n",
 			    c->arg, c->user->csrf);
 	html_raw(b, "<h2>Версии</h2>\n<table class=\"queue\">\n<thead><tr><th>№</th><th>Состояние</th><th>Страна</th>"
-		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th><th></th></tr></thead>\n"
+		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th><th><span "
+		    "class=\"visually-hidden\">Действие</span></th></tr></thead>\n"
 		    "<tbody>\n");
 	for (int i = 0; i < n; i++)
 		html_printf(b,
@@ -230,11 +231,16 @@ static void field(struct buf *b, const struct form *f, const char *name, const c
 	const char *e = error_of(f, name);
 	html_printf(b, "<div class=\"field%s\"><label for=\"f-%s\">%s</label>\n", e ? " invalid" : "", name, label);
 	if (rows)
-		html_printf(b, "<textarea id=\"f-%s\" name=\"%s\" rows=\"%d\"%s>%s</textarea>\n", name, name, rows,
-			    e ? " aria-invalid=\"true\"" : "", value ? value : "");
+		html_printf(b, "<textarea id=\"f-%s\" name=\"%s\" rows=\"%d\"", name, name, rows);
 	else
-		html_printf(b, "<input id=\"f-%s\" name=\"%s\" value=\"%s\"%s>\n", name, name, value ? value : "",
-			    e ? " aria-invalid=\"true\"" : "");
+		html_printf(b, "<input id=\"f-%s\" name=\"%s\" value=\"%s\"", name, name, value ? value : "");
+	/* Not through %s: html_printf would escape the attribute's quotes (aria-invalid="&quot;true&quot;"). */
+	if (e)
+		html_printf(b, " aria-invalid=\"true\" aria-describedby=\"f-%s-error\"", name);
+	if (rows)
+		html_printf(b, ">%s</textarea>\n", value ? value : "");
+	else
+		html_raw(b, ">\n");
 	if (e)
 		html_printf(b, "<p class=\"error\" id=\"f-%s-error\">%s</p>\n", name, e);
 	html_raw(b, "</div>\n");

@@ -48,14 +48,16 @@ void page_begin(struct ctx *c, const char *title, const char *query)
 
 void page_search_form(struct ctx *c, const char *query, const char *id)
 {
+	/* The header's search and a page's own are two search landmarks: each named apart. */
 	html_printf(&c->resp->body,
-		    "<form class=\"search\" action=\"/search\" method=\"get\" role=\"search\" "
+		    "<form class=\"search\" action=\"/search\" method=\"get\" role=\"search\" aria-label=\"%s\" "
 		    "data-country=\"%s\">\n"
 		    "<label class=\"visually-hidden\" for=\"%s\">Поиск по справке</label>\n"
 		    "<input id=\"%s\" type=\"search\" name=\"q\" value=\"%s\" maxlength=\"256\" "
 		    "placeholder=\"Например: забыл пароль\" autocomplete=\"off\">\n"
 		    "<button type=\"submit\">Найти</button>\n</form>\n",
-		    c->country, id, id, query ? query : "");
+		    strcmp(id, "search-top") ? "Поиск по справке" : "Поиск в шапке сайта", c->country, id, id,
+		    query ? query : "");
 }
 
 void page_end(struct ctx *c)

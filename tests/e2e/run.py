@@ -1363,6 +1363,7 @@ import statements_tests  # noqa: E402,F401  (issue #9: database statements per r
 import editors_tests  # noqa: E402,F401  (issue #10: API tokens, articles' revisions, insights)
 import feedback_tests  # noqa: E402,F401  (issue #10: feedback on articles)
 import xss_tests  # noqa: E402,F401  (issue #10: hostile text in every field never becomes markup)
+import browser_flows_tests  # noqa: E402,F401  (issue #10: flows in chromium, axe-core, 375 px)
 
 
 # =============================================================================================

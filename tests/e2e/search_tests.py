@@ -188,7 +188,7 @@ def _():
         eq(b.js("document.getElementById('search-hero-suggest').hidden"), True, "closed by Esc")
         b.type("o")  # reopen with one more letter, then open the first result with Enter
         b.wait_for("!document.getElementById('search-hero-suggest').hidden")
-        first = b.js("document.querySelector('#search-hero-suggest [role=option] a').getAttribute('href')")
+        first = b.js("document.querySelector('#search-hero-suggest [role=option]').dataset.url")
         b.key("ArrowDown", keycode=40)
         b.key("Enter", keycode=13)
         b.wait_for(f"location.pathname === {first!r}")

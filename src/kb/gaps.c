@@ -11,8 +11,9 @@
 #include "../db/db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <utf8proc.h>
 
 /* One audit row in a transaction of its own. */
 static bool audit_alone(struct db *db, int64_t user, const char *action, const char *slug, const char *detail)
@@ -25,14 +26,29 @@ static bool audit_alone(struct db *db, int64_t user, const char *action, const c
 	return false;
 }
 
-/* list ("a, b") with phrase appended unless an item equals it (case-insensitively, ASCII);
- * NULL when it is there already. */
+/* s case-folded (Unicode), in a. */
+static const char *folded(struct arena *a, const char *s)
+{
+	utf8proc_uint8_t *out = NULL;
+	if (utf8proc_map((const utf8proc_uint8_t *)s, 0, &out,
+			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD) < 0) {
+		free(out);
+		return s;
+	}
+	const char *r = arena_strdup(a, (const char *)out);
+	free(out);
+	return r;
+}
+
+/* list ("a, b") with phrase appended unless an item equals it (case-insensitively); NULL when it
+ * is there already. */
 static const char *with_item(struct arena *a, const char *list, const char *phrase)
 {
 	char **items;
 	size_t n = split_list(a, list ? list : "", &items);
+	const char *want = folded(a, phrase);
 	for (size_t i = 0; i < n; i++)
-		if (!strcasecmp(items[i], phrase))
+		if (!strcmp(folded(a, items[i]), want))
 			return NULL;
 	const char *have = str_trim(arena_strdup(a, list ? list : ""));
 	return *have ? arena_printf(a, "%s, %s", have, phrase) : arena_strdup(a, phrase);

@@ -268,7 +268,7 @@ static void chart(struct buf *b, const struct table *t)
 		const char *text = t->cells[i][0];
 		char cut[160];
 		size_t len = strlen(text), chars = 0, at = 0;
-		while (at < len && chars < 34) {
+		while (at < len && chars < 28) {
 			at++;
 			while (at < len && ((unsigned char)text[at] & 0xC0) == 0x80)
 				at++;

@@ -117,8 +117,8 @@ def _():
     account(s, "ivan", "agent")
     tok = token_add(s, "olga")
     # An article whose title a spreadsheet would run as a formula.
-    evil = {"title": "=HYPERLINK(\"http://evil.example\",\"x\")", "section": "faq", "summary": "формула",
-            "keywords": "формула", "body": "Текст статьи про формулы.\n", "message": "формула"}
+    evil = {"title": "=HYPERLINK(\"http://evil.example\",\"x\") <script>alert(1)</script>", "section": "faq",
+            "summary": "формула", "keywords": "формула", "body": "Текст статьи про формулы.\n", "message": "формула"}
     eq(put_article(s, tok, "formula-title", evil).status, 200, "PUT the formula article")
     eq(post_action(s, tok, "formula-title", "publish").status, 200, "publish it")
     wait_for(lambda: s.req("/a/formula-title").status == 200, 5, "the formula article live")
@@ -205,7 +205,10 @@ def _():
         want = [[("'" + c) if c[:1] in ("=", "+", "-", "@") else c for c in row] for row in rows]
         eq(got, want, f"{table}.csv equals the table")
     raw = ed.get("/desk/insights/views.csv?days=30").text
-    contains(raw, "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"", what="the guarded formula")
+    contains(raw, "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\") <script>alert(1)</script>\"",
+             what="the guarded formula")
+    lacks(r.text, "<script>alert", what="the insights page (the title escaped in the table and the chart)")
+    contains(r.text, "&lt;script&gt;alert(1)", what="the escaped title")
     eq(ed.get("/desk/insights/nothing.csv").status, 404, "an unknown table")
     # The days filter: everything moved 10 days back is in 30 days, not in 7.
     db = s.db()

@@ -504,6 +504,17 @@ static void candidates_html(struct buf *b, const char *label, const struct candi
 	html_raw(b, "</p>\n");
 }
 
+/* "поиск", "поиска" or "поисков" after n. */
+static const char *searches_word(long long n)
+{
+	long long m10 = n % 10, m100 = n % 100;
+	if (m10 == 1 && m100 != 11)
+		return "поиск";
+	if (m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14))
+		return "поиска";
+	return "поисков";
+}
+
 /* The gaps page, with a notice (done) or a refused form (error, with what was typed). */
 static void gaps_page(struct ctx *c, int days, const char *notice, const char *error, const char *e_query,
 		      const char *e_slug, const char *e_word)
@@ -564,7 +575,7 @@ static void gaps_page(struct ctx *c, int days, const char *notice, const char *e
 					all[na++] = near[j];
 			}
 			html_printf(b, "<section class=\"gap\" data-query=\"%s\">\n<h3>«%s» — %lld %s</h3>\n", g->query,
-				    g->query, g->count, g->count == 1 ? "поиск" : "поисков");
+				    g->query, g->count, searches_word(g->count));
 			candidates_html(b, "Открывали после поиска", opened, no, true);
 			candidates_html(b, "Ближайшие по поиску", near, nr, false);
 			gap_forms(c, ++form_id, days, g->query, all, na, NULL, NULL);

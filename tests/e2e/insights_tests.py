@@ -194,6 +194,7 @@ def _():
     valid_html(g, "the gaps page")
     sec = re.search(r'<section class="gap" data-query="фыва пролдж">(.*?)</section>', g.text, re.S)
     check(sec, "the zero-result group on the gaps page")
+    contains(sec.group(1), "«фыва пролдж» — 2 поиска", what="the group's count")
     contains(sec.group(1), "Открывали после поиска", 'href="/a/password-reset">Как восстановить пароль</a> (2)',
              what="opened next (after both searches of the group)")
     # Charts: valid XML, role="img", a <title>.

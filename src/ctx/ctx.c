@@ -49,8 +49,17 @@ const char *ctx_visit(struct ctx *c)
 	return search_log_visit_valid(v) ? v : NULL;
 }
 
+/* The browser asks not to be tracked (Do Not Track, Global Privacy Control). */
+static bool opted_out(struct ctx *c)
+{
+	const char *dnt = http_header(c->req, "DNT"), *gpc = http_header(c->req, "Sec-GPC");
+	return (dnt && !strcmp(dnt, "1")) || (gpc && !strcmp(gpc, "1"));
+}
+
 const char *ctx_visit_keep(struct ctx *c)
 {
+	if (opted_out(c))
+		return NULL;
 	const char *v = ctx_visit(c);
 	if (!v) {
 		unsigned char raw[16];

@@ -124,7 +124,8 @@ void ctx_search_logged(struct app *app, struct arena *a, const struct search_que
  * credential and identifies nobody: 16 random bytes, no address, nothing stored with a request.
  * ctx_visit: the request's visit id, or NULL when it has none (or a malformed one).
  * ctx_visit_keep: the visit id to log a search under — the request's, or a new one — with the
- * cookie set on c's answer (refreshed: the window runs from the last search).
+ * cookie set on c's answer (refreshed: the window runs from the last search); NULL and no cookie
+ * when the browser sends "DNT: 1" or "Sec-GPC: 1".
  */
 #define CTX_VISIT_COOKIE "spravka_visit"
 const char *ctx_visit(struct ctx *c);

@@ -122,6 +122,10 @@ def _():
     eq(put_article(s, tok, "formula-title", evil).status, 200, "PUT the formula article")
     eq(post_action(s, tok, "formula-title", "publish").status, 200, "publish it")
     wait_for(lambda: s.req("/a/formula-title").status == 200, 5, "the formula article live")
+    # Do Not Track / Global Privacy Control: no visit cookie (the search is logged all the same).
+    for h in ({"DNT": "1"}, {"Sec-GPC": "1"}):
+        r = s.req("/search?" + urlencode({"q": "опт аут"}), headers=h)
+        eq((r.status, r.header("set-cookie")), (200, None), f"a search with {h}")
     # Visit A: a search that finds nothing twice (typed two ways), one with results, then an
     # article opened: it is the "next article" of both unclicked searches.
     a = search(s, ZERO)
@@ -168,6 +172,7 @@ def _():
     eq(searches.get("фыва пролдж"), "2", f"top searches: {searches}")
     eq(searches.get("пароль"), "1", "top searches: пароль")
     eq(searches.get("возврат товара"), "1", "top searches: возврат товара")
+    eq(searches.get("опт аут"), "2", "top searches: the ones without a visit")
     eq(as_dict(t["zero"]), {"фыва пролдж": "2"} if "не приходит смс код" not in as_dict(t["zero"])
        else {"фыва пролдж": "2", "не приходит смс код": "1"}, "zero-result searches")
     noclick = as_dict(t["noclick"])

@@ -308,6 +308,7 @@ def _():
     # Bad input: 422 inside the desk, the typed text kept.
     r = gaps_post(ed, 422, do="keywords", query="раз, два", slug="password-reset")
     contains(r.text, "запятая", 'value="раз, два"', what="a comma in the query")
+    valid_html(r, "the gaps page with a refused form")
     r = gaps_post(ed, 422, do="keywords", query="хорошо", slug="Bad Slug")
     contains(r.text, "Укажите адрес статьи", 'value="Bad Slug"', what="a bad slug")
     r = gaps_post(ed, 422, do="keywords", query="хорошо", slug="no-such-article")

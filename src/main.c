@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "desk/desk.h"
 #include "http/http.h"
+#include "insights/insights.h"
 #include "kb/kb.h"
 #include "mail/mail.h"
 #include "req/req.h"
@@ -304,6 +305,12 @@ static int prune_search_log(struct db *db, int days, int max)
 	return search_log_prune(db, days, max);
 }
 
+static int forget_visits(struct db *db, int unused, int max)
+{
+	(void)unused;
+	return search_log_forget_visits(db, max);
+}
+
 static int prune_sessions(struct db *db, int unused, int max)
 {
 	(void)unused;
@@ -324,6 +331,7 @@ static void upkeep(struct app *app, struct db *db, char cursor[65])
 		fprintf(stderr, "spravka: cannot sweep the stored files (%s)\n",
 			app->req.files_in_db ? db_errmsg(db) : app->cfg.data_dir);
 	prune("search log", prune_search_log, db, app->cfg.search_log_days);
+	prune("search log's visits", forget_visits, db, 0);
 	prune("sessions", prune_sessions, db, 0);
 	prune("throttle rows", prune_throttle, db, 0);
 }
@@ -360,6 +368,8 @@ static void *maintenance_main(void *arg)
 		struct db *db = db_pool_get(app->pool);
 		if (!search_log_flush(app->search_log, db))
 			fprintf(stderr, "spravka: cannot write the search log: %s\n", db_errmsg(db));
+		if (!insights_flush(app->insights, db, (int64_t)time(NULL)))
+			fprintf(stderr, "spravka: cannot write the view counts: %s\n", db_errmsg(db));
 		if (req_auto_close(db, &app->req) < 0)
 			fprintf(stderr, "spravka: cannot auto-close requests: %s\n", db_errmsg(db));
 		if (tick % UPKEEP_EVERY == 2)
@@ -446,6 +456,7 @@ static int cmd_serve(struct opts *o)
 	pthread_rwlock_init(&app.index_lock, NULL);
 	pthread_mutex_init(&app.sections_lock, NULL);
 	app.search_log = search_log_new(app.cfg.search_log_per_ip_hour);
+	app.insights = insights_new();
 	app.search_cache = search_cache_new((size_t)app.cfg.search_cache_mb << 20);
 	db = db_pool_get(app.pool);
 	bool ok = app_refresh(&app, db);
@@ -602,8 +613,10 @@ static int cmd_serve(struct opts *o)
 	mail_stop(mailer);
 	db = db_pool_get(app.pool);
 	search_log_flush(app.search_log, db);
+	insights_flush(app.insights, db, (int64_t)time(NULL));
 	db_pool_put(app.pool, db);
 	search_log_free(app.search_log);
+	insights_free(app.insights);
 	db_pool_close(app.pool);
 	db_pool_close(app.back_pool);
 	db_pool_close(app.req.files_pool);

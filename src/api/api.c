@@ -221,7 +221,7 @@ void api_search(struct ctx *c)
 	    .text = q, .country = c->country, .section = section, .limit = (int)limit, .snippets = true};
 	struct search_result r;
 	const char *instant = http_param(c->req, "instant");
-	ctx_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"), http_client_ip(c->req));
+	ctx_search_logged(c->app, a, &sq, &r, instant && !strcmp(instant, "1"), http_client_ip(c->req), NULL);
 	json_t *results = json_array();
 	for (int i = 0; i < r.n; i++)
 		json_array_append_new(

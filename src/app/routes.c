@@ -33,6 +33,7 @@
 #include "../core/workers.h"
 #include "../core/text.h"
 #include "../db/db.h"
+#include "../insights/insights.h"
 #include "../kb/kb.h"
 #include "../search/result_cache.h"
 #include "../search/search.h"
@@ -63,6 +64,7 @@ enum flags {
 	R_ANY_COUNTRY = 64,  /* with R_CACHE: the answer is the same for every country (cached once) */
 	R_BACK = 128,	     /* back office: run on the back-office threads (see app.h) */
 	R_LONG_FIELDS = 256, /* a form field may fill the route's body limit (an article's text), not 64 KB */
+	R_COUNT_VIEW = 512,  /* a GET counts a view of the article {slug} (insights.h), cached answers too */
 };
 /* What a route takes as a body. */
 enum body { B_NONE, B_FORM, B_JSON_OR_FORM, B_JSON /* JSON only, up to the route's limit */ };
@@ -93,7 +95,7 @@ static const struct route routes[] = {
 	{"/",                        M_GET,  page_home,           ROLE_ANYONE, false, B_NONE,         0,            R_CACHE},
 	{"/s/{section}",             M_GET,  page_section,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_PAGED},
 	{"/sections",                M_GET,  page_sections,       ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_PAGED},
-	{"/a/{slug}",                M_GET,  page_article,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_COUNTRY_PARAM | R_SEARCH_CLICK},
+	{"/a/{slug}",                M_GET,  page_article,        ROLE_ANYONE, false, B_NONE,         0,            R_CACHE | R_COUNTRY_PARAM | R_SEARCH_CLICK | R_COUNT_VIEW},
 	/* «Была ли статья полезной?»: a form of the cached article page (nothing per reader in it);
 	 * the browser's id cookie is set on the answer. */
 	{"/feedback/{slug}",         M_POST, page_article_feedback, ROLE_ANYONE, false, B_FORM,       16 * KB,      0},
@@ -150,6 +152,12 @@ static const struct route routes[] = {
 	{"/desk/articles/{slug}",    M_POST, desk_article_action, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
 	{"/desk/articles/{slug}/edit", M_GET, desk_article_edit,  ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
 	{"/desk/articles/{slug}/edit", M_POST, desk_article_save, ROLE_EDITOR, true,  B_FORM,         2048 * KB,    R_BACK | R_LONG_FIELDS},
+	/* Insights and content gaps (desk/insights.c): the reports, each table as CSV, the gaps'
+	 * one-step fixes. */
+	{"/desk/insights",           M_GET,  desk_insights,       ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/insights/{table}",   M_GET,  desk_insights_csv,   ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/gaps",               M_GET,  desk_gaps,           ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/gaps",               M_POST, desk_gaps_action,    ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))
@@ -530,6 +538,14 @@ void app_dispatch(void *appv, struct http_request *req, struct http_response *re
 		const char *sq = http_param(req, "sq");
 		if (sq && *sq && app->search_log && slug_valid(c.arg))
 			search_log_click(app->search_log, search_clean_query(req->arena, sq), c.arg);
+	}
+	if ((r->flags & R_COUNT_VIEW) && get && !req->head && slug_valid(c.arg)) {
+		/* Before the page cache: a cached page is a view too. Memory only (insights.h); the
+		 * visit's next article goes to the search log's queue (search_log.h). */
+		insights_count(app->insights, INSIGHTS_VIEW, c.arg);
+		const char *visit = http_cookie(req, CTX_VISIT_COOKIE);
+		if (app->search_log && search_log_visit_valid(visit))
+			search_log_visit_view(app->search_log, visit, c.arg);
 	}
 	if (!(r->flags & R_API))
 		resp->vary = "Cookie";

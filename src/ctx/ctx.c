@@ -7,6 +7,7 @@
 #include "../search/search.h"
 #include "../searchlog/search_log.h"
 
+#include <sodium.h>
 #include <string.h>
 
 const struct static_file *ctx_static(const struct app *app, const char *name)
@@ -34,12 +35,45 @@ void ctx_search(struct app *app, struct arena *a, const struct search_query *q, 
 }
 
 void ctx_search_logged(struct app *app, struct arena *a, const struct search_query *q, struct search_result *out,
-		       bool instant, const char *client)
+		       bool instant, const char *client, const char *visit)
 {
 	uint64_t t0 = http_now_us();
 	ctx_search(app, a, q, out);
 	if (!instant && app->search_log)
-		search_log_add(app->search_log, client, q->text, out->total, (int)(http_now_us() - t0));
+		search_log_add_visit(app->search_log, client, q->text, out->total, (int)(http_now_us() - t0), visit);
+}
+
+const char *ctx_visit(struct ctx *c)
+{
+	const char *v = http_cookie(c->req, CTX_VISIT_COOKIE);
+	return search_log_visit_valid(v) ? v : NULL;
+}
+
+/* The browser asks not to be tracked (Do Not Track, Global Privacy Control). */
+static bool opted_out(struct ctx *c)
+{
+	const char *dnt = http_header(c->req, "DNT"), *gpc = http_header(c->req, "Sec-GPC");
+	return (dnt && !strcmp(dnt, "1")) || (gpc && !strcmp(gpc, "1"));
+}
+
+const char *ctx_visit_keep(struct ctx *c)
+{
+	if (opted_out(c))
+		return NULL;
+	const char *v = ctx_visit(c);
+	if (!v) {
+		unsigned char raw[16];
+		randombytes_buf(raw, sizeof raw);
+		char *s = arena_alloc(c->req->arena,
+				      sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
+		sodium_bin2base64(s, sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+				  raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		v = s;
+	}
+	c->resp->set_cookie =
+	    arena_printf(c->req->arena, CTX_VISIT_COOKIE "=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", v,
+			 SEARCH_LOG_VISIT_SECONDS, c->app->cfg.secure_cookies ? "; Secure" : "");
+	return v;
 }
 
 /* The plain text of a text's Markdown body, in a. */

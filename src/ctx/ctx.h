@@ -64,6 +64,7 @@ struct app {
 	struct static_file *statics;
 	size_t n_statics;
 	struct search_log *search_log;
+	struct insights *insights;  /* daily counts of views and request forms (insights/insights.h), or NULL */
 	struct req_config req;	    /* support requests: limits, topics (from cfg) */
 	const char **country_codes; /* cfg's country codes, for req */
 	struct req_topic *topics;   /* cfg's [topics] for req, or NULL (the built-in list) */
@@ -115,7 +116,20 @@ void ctx_search(struct app *app, struct arena *a, const struct search_query *q, 
  * instant (as-you-type requests are not logged).
  */
 void ctx_search_logged(struct app *app, struct arena *a, const struct search_query *q, struct search_result *out,
-		       bool instant, const char *client);
+		       bool instant, const char *client, const char *visit);
+
+/*
+ * The visit (issue #10, insights; search_log.h): a random id in the cookie CTX_VISIT_COOKIE,
+ * set by the search page and kept SEARCH_LOG_VISIT_SECONDS after the last search. It is not a
+ * credential and identifies nobody: 16 random bytes, no address, nothing stored with a request.
+ * ctx_visit: the request's visit id, or NULL when it has none (or a malformed one).
+ * ctx_visit_keep: the visit id to log a search under — the request's, or a new one — with the
+ * cookie set on c's answer (refreshed: the window runs from the last search); NULL and no cookie
+ * when the browser sends "DNT: 1" or "Sec-GPC: 1".
+ */
+#define CTX_VISIT_COOKIE "spravka_visit"
+const char *ctx_visit(struct ctx *c);
+const char *ctx_visit_keep(struct ctx *c);
 
 /*
  * Creates a support request for a handler (j: cfg, a, in and finish filled, in the request's

@@ -637,6 +637,38 @@ const struct migration schema_migrations[] = {
      "  slug " TXT " NOT NULL DEFAULT '',"
      "  detail " TXT " NOT NULL DEFAULT '');"
      "CREATE INDEX content_audit_slug ON content_audit(slug, id);"},
+    /* Issue #10, insights (src/insights, src/searchlog, src/req): the search log's visit (a random
+     * id of one browser's visit, from a cookie that lives 30 minutes after its last search; no
+     * address, nothing derived from the person), whether the visit then created a support request,
+     * and the first article the visit opened after a search it did not click; the daily counts
+     * of article views and request forms served (insight_counts, aggregated in memory and
+     * written once a second); the ranges the reports read (deflections and requests by time). */
+    {20,
+     "ALTER TABLE search_log ADD COLUMN visit TEXT;"
+     "ALTER TABLE search_log ADD COLUMN requested INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE search_log ADD COLUMN next_slug TEXT;"
+     "CREATE INDEX search_log_visit ON search_log(visit, at) WHERE visit IS NOT NULL;"
+     "CREATE TABLE insight_counts ("
+     "  kind TEXT NOT NULL,"
+     "  day TEXT NOT NULL,"
+     "  key TEXT NOT NULL,"
+     "  n BIGINT NOT NULL,"
+     "  PRIMARY KEY (kind, day, key));"
+     "CREATE INDEX deflections_at ON deflections(at);"
+     "CREATE INDEX requests_created ON requests(created, topic, country);",
+     /* PostgreSQL */
+     "ALTER TABLE search_log ADD COLUMN visit " TXT ";"
+     "ALTER TABLE search_log ADD COLUMN requested INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE search_log ADD COLUMN next_slug " TXT ";"
+     "CREATE INDEX search_log_visit ON search_log(visit, at) WHERE visit IS NOT NULL;"
+     "CREATE TABLE insight_counts ("
+     "  kind " TXT " NOT NULL,"
+     "  day " TXT " NOT NULL,"
+     "  key " TXT " NOT NULL,"
+     "  n BIGINT NOT NULL,"
+     "  PRIMARY KEY (kind, day, key));"
+     "CREATE INDEX deflections_at ON deflections(at);"
+     "CREATE INDEX requests_created ON requests(created, topic, country);"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

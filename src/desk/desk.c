@@ -42,6 +42,8 @@ void desk_begin(struct ctx *c, const char *title)
 		if (editor)
 			html_raw(b, agent ? " · <a href=\"/desk/articles\">Статьи</a>"
 					  : "<a href=\"/desk/articles\">Статьи</a>");
+		if (editor)
+			html_raw(b, " · <a href=\"/desk/insights\">Аналитика</a>");
 		html_printf(b,
 			    "</nav>\n"
 			    "<form action=\"/desk/logout\" method=\"post\"><input type=\"hidden\" name=\"csrf\" "

@@ -41,6 +41,14 @@ void desk_article(struct ctx *c);	 /* GET /desk/articles/{slug} */
 void desk_article_action(struct ctx *c); /* POST /desk/articles/{slug}: submit, publish */
 void desk_article_edit(struct ctx *c);	 /* GET /desk/articles/{slug}/edit */
 void desk_article_save(struct ctx *c);	 /* POST /desk/articles/{slug}/edit: preview, save */
+/* Insights and content gaps (insights.c; role editor): the reports of the last 7/30/90 days
+ * (?days=, 30 by default) as tables with inline SVG bar charts, each table as CSV
+ * (/desk/insights/{table}.csv), and the failed searches with the articles opened next or ranked
+ * nearest and the one-step fixes (keywords, synonyms). */
+void desk_insights(struct ctx *c);     /* GET /desk/insights */
+void desk_insights_csv(struct ctx *c); /* GET /desk/insights/{table}.csv */
+void desk_gaps(struct ctx *c);	       /* GET /desk/gaps */
+void desk_gaps_action(struct ctx *c);  /* POST /desk/gaps: do=keywords|synonyms */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -6,6 +6,7 @@
 #include "../core/arena.h"
 #include "../db/db.h"
 #include "../files/files.h"
+#include "../insights/insights.h"
 #include "../mail/mail.h"
 #include "../req/req.h"
 #include "../searchlog/search_log.h"
@@ -22,6 +23,10 @@ static const char *const small_tables[] = {
 
 #define INSIGHTS_SORT                                                                                                  \
 	"groups the searches of the days asked for (search_log_at) to rank them: an editor's report, run on a "        \
+	"back-office thread"
+
+#define INSIGHTS_GROUP                                                                                                 \
+	"groups the rows of the days asked for (an index's range) by key to rank them: an editor's report, run on a "  \
 	"back-office thread"
 
 int desk_plans(struct arena *a, struct desk_plan **out)
@@ -62,6 +67,20 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	    {"insights: searches", search_log_all_sql, INSIGHTS_SORT, "search_log_at"},
 	    {"insights: searches that found nothing", search_log_zero_sql, INSIGHTS_SORT, "search_log_at"},
 	    {"insights: searches with no click", search_log_no_click_sql, INSIGHTS_SORT, "search_log_at"},
+	    {"insights: searches followed by a request", search_log_requested_groups_sql, INSIGHTS_SORT,
+	     "search_log_at"},
+	    {"insights: articles opened next after failed searches", search_log_next_articles_sql, INSIGHTS_SORT,
+	     "search_log_at"},
+	    {"search log: a visit's request", search_log_requested_sql, NULL, "search_log_visit"},
+	    {"search log: a visit's next article", search_log_next_sql, NULL, "search_log_visit"},
+	    {"upkeep: erase the search log's old visits", search_log_forget_sql, NULL, "search_log_at"},
+	    {"insights: count views", insights_view_sql, NULL, NULL},
+	    {"insights: count request forms", insights_form_sql, NULL, NULL},
+	    {"insights: a total", insights_total_sql, NULL, NULL},
+	    {"insights: most viewed", insights_top_sql, INSIGHTS_GROUP, NULL},
+	    {"insights: requests by topic", req_by_topic_sql, INSIGHTS_GROUP, "requests_created"},
+	    {"insights: requests by country", req_by_country_sql, INSIGHTS_GROUP, "requests_created"},
+	    {"insights: deflections", req_deflections_sql, NULL, "deflections_at"},
 	    {"file sweep: is a file referenced", req_file_referenced_sql, NULL, "held_files_sha256"},
 	    {"file sweep: stored contents after the cursor (files in the database)", files_sweep_candidates_sql, NULL,
 	     NULL},

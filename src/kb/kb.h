@@ -243,6 +243,35 @@ struct kb_audit_entry {
 /* slug's entries, newest first (up to 1000): their count, -1 on error. */
 int kb_audit(struct db *db, struct arena *a, const char *slug, struct kb_audit_entry **out);
 
+/* ---- content gaps (gaps.c; issue #10, insights) ---- */
+enum kb_gap_result {
+	KB_GAP_PUBLISHED, /* keywords: the new revision is published; synonyms: the list saved */
+	KB_GAP_REVIEW,	  /* keywords: the new revision waits for review ([editors] require_review) */
+	KB_GAP_DRAFT,	  /* keywords: saved as a draft on top of a draft someone else has not published */
+	KB_GAP_ALREADY,	  /* the phrase is a keyword already / the line is in the list already */
+	KB_GAP_NOT_FOUND, /* no such article */
+	KB_GAP_TOO_LONG,  /* the keywords would pass their limit */
+	KB_GAP_CONFLICT,  /* someone saved a revision meanwhile: try again */
+	KB_GAP_FAILED,	  /* database error */
+};
+/*
+ * Adds phrase (a failed search's words) to the keywords of slug's general text, as a draft
+ * revision by user (kb_draft_save, from the newest general revision) with the audit entry
+ * "gap-keywords"; then, unless another draft or revision in review of the article is waiting
+ * (KB_GAP_DRAFT), publishes it (kb_publish: the index and caches follow on every node), or submits
+ * it for review when review is required and user is not an admin. *rev gets the revision.
+ */
+enum kb_gap_result kb_gap_keywords(struct db *db, struct arena *a, const char *slug, const char *phrase, int64_t user,
+				   bool admin, bool review_required, int64_t *rev, char *err, size_t errlen);
+/*
+ * Appends line ("word, other word") to the synonym list kept in the database (the `meta` row the
+ * import of content/synonyms.txt writes, that every index build reads and the export writes back),
+ * announced as a content change (every node's index is built again), with the audit entry
+ * "synonyms". KB_GAP_PUBLISHED, KB_GAP_ALREADY or KB_GAP_FAILED.
+ */
+enum kb_gap_result kb_synonyms_add(struct db *db, struct arena *a, const char *line, int64_t user, char *err,
+				   size_t errlen);
+
 /* ---- feedback (feedback.c; issue #10) ---- */
 /*
  * «Была ли статья полезной?»: the `article_feedback` table (owned here) keeps one vote per

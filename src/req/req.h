@@ -368,6 +368,19 @@ bool req_form_token_ok(struct db *db, struct arena *a, const char *purpose, cons
 /* "Это решило мой вопрос": records a deflection. */
 bool req_deflect(struct db *db, const char *slug, const char *topic);
 
+/* ---- insights (req_insights.c; issue #10, the editors' reports) ---- */
+struct req_insight_count {
+	const char *key; /* a topic's slug or a country's code */
+	int64_t n;
+};
+/* The requests created since (unix time), by topic (or by country), the most first, at most limit:
+ * their number, -1 on error. */
+int req_insights_by(struct db *db, struct arena *a, bool by_country, int64_t since, int limit,
+		    struct req_insight_count **out);
+/* The deflections ("Это решило мой вопрос") recorded since; -1 on error. */
+int64_t req_deflections_since(struct db *db, int64_t since);
+extern const char req_by_topic_sql[], req_by_country_sql[], req_deflections_sql[];
+
 /*
  * Counts a hit of key in the current window of window_s seconds; true when the count is now
  * above limit (the caller refuses). Writes at once (its own transaction unless one is open).

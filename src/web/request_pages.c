@@ -11,7 +11,9 @@
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/text.h"
+#include "../insights/insights.h"
 #include "../req/req.h"
+#include "../searchlog/search_log.h"
 #include "layout.h"
 
 #include <errno.h>
@@ -211,6 +213,9 @@ static void render_form(struct ctx *c, const struct form *f)
 
 void page_request(struct ctx *c)
 {
+	/* Insights: a request form started (the deflection rate's denominator; HEAD is no start). */
+	if (!c->req->head)
+		insights_count(c->app->insights, INSIGHTS_REQUEST_FORM, "");
 	struct form f = {0};
 	render_form(c, &f);
 	c->resp->cache_control = "no-store"; /* it holds a one-time form token */
@@ -388,6 +393,9 @@ static void form_outcome(struct ctx *c, struct form *fp, enum req_result r, cons
 	struct req_outcome out = *outp;
 	switch (r) {
 	case REQ_CREATED:
+		/* Insights: the visit's recent searches did not help (search_log.h, visits). */
+		if (c->app->search_log)
+			search_log_visit_request(c->app->search_log, ctx_visit(c));
 		return created_page(c, out.number, arena_printf(a, "/r/%s", out.token));
 	case REQ_REPLAYED: {
 		/* The same form sent twice: the first answer again. */

@@ -66,7 +66,7 @@ void page_search(struct ctx *c)
 				  .offset = (page - 1) * PAGE_SIZE,
 				  .snippets = true};
 	struct search_result r;
-	ctx_search_logged(c->app, a, &sq, &r, false, http_client_ip(c->req));
+	ctx_search_logged(c->app, a, &sq, &r, false, http_client_ip(c->req), ctx_visit_keep(c));
 	if (r.corrected)
 		html_printf(b, "<p class=\"corrected\">Показаны результаты по запросу «%s»</p>\n", r.corrected);
 	html_raw(b, "<form class=\"filter\" action=\"/search\" method=\"get\">\n");

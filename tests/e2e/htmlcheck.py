@@ -88,7 +88,7 @@ class Checker(HTMLParser):
             self.problem(f"<{tag}> inside <{open_tags[-1] if open_tags else '(root)'}>")
         if tag == "h1":
             self.h1 += 1
-        if tag == "title":
+        if tag == "title" and "svg" not in [t for t, _ in self.stack]:  # an SVG's <title> is its label
             self.titles += 1
         if tag == "meta" and (a.get("charset") or "").lower() == "utf-8":
             self.meta_charset = True

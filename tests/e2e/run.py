@@ -1364,6 +1364,7 @@ import editors_tests  # noqa: E402,F401  (issue #10: API tokens, articles' revis
 import feedback_tests  # noqa: E402,F401  (issue #10: feedback on articles)
 import xss_tests  # noqa: E402,F401  (issue #10: hostile text in every field never becomes markup)
 import browser_flows_tests  # noqa: E402,F401  (issue #10: flows in chromium, axe-core, 375 px)
+import insights_tests  # noqa: E402,F401  (issue #10: insights and content gaps in the desk)
 
 
 # =============================================================================================

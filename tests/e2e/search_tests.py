@@ -143,7 +143,9 @@ def _():
     check(row[1] > 0, "result count")
     cols = s.db().columns("search_log")
     instant = s.db().value("SELECT count(*) FROM search_log WHERE query = 'набираю'")
-    eq(sorted(cols), ["at", "clicked", "id", "micros", "query", "results"], "columns (no IP)")
+    # visit: a random id of the browser's visit (issue #10's insights), never an address.
+    eq(sorted(cols), ["at", "clicked", "id", "micros", "next_slug", "query", "requested", "results", "visit"],
+       "columns (no IP)")
     eq(instant, 0, "as-you-type requests are not logged")
 
 

@@ -48,8 +48,9 @@ def _():
         eq(r.status, 200, f"insights: {r.text[:200]}")
         contains(r.header("content-type"), "application/json", what="content type")
         j = r.json()
-        return j if j else None
-    got = wait_for(zero, 5, "the searches in the log")
+        # the log is written behind the answers: wait until all three searches are in
+        return j if j and j[0].get("count") == 3 else None
+    got = wait_for(zero, 5, "the three searches in the log")
     eq(got[0], {"query": "фыва пролдж", "count": 3}, "the zero-result group")
     check(all(g["query"] != "налог" for g in got), f"a search with results among the zero ones: {got}")
     # Without a token, a wrong one, a wrong scheme: 401 with a JSON error and WWW-Authenticate.

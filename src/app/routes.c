@@ -150,6 +150,10 @@ static const struct route routes[] = {
 	{"/desk/articles/{slug}",    M_POST, desk_article_action, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
 	{"/desk/articles/{slug}/edit", M_GET, desk_article_edit,  ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
 	{"/desk/articles/{slug}/edit", M_POST, desk_article_save, ROLE_EDITOR, true,  B_FORM,         2048 * KB,    R_BACK | R_LONG_FIELDS},
+	{"/desk/sections",           M_GET,  desk_sections,       ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/sections",           M_POST, desk_section_create, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
+	{"/desk/sections/{slug}",    M_GET,  desk_section,        ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/sections/{slug}",    M_POST, desk_section_action, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))

@@ -41,6 +41,12 @@ void desk_article(struct ctx *c);	 /* GET /desk/articles/{slug} */
 void desk_article_action(struct ctx *c); /* POST /desk/articles/{slug}: submit, publish */
 void desk_article_edit(struct ctx *c);	 /* GET /desk/articles/{slug}/edit */
 void desk_article_save(struct ctx *c);	 /* POST /desk/articles/{slug}/edit: preview, save */
+/* Sections (sections.c; role editor): create, rename, describe, reorder, delete when empty; the
+ * order of a section's articles and their moves to another section (kb/ sections.c). */
+void desk_sections(struct ctx *c);	 /* GET /desk/sections */
+void desk_section_create(struct ctx *c); /* POST /desk/sections */
+void desk_section(struct ctx *c);	 /* GET /desk/sections/{slug} */
+void desk_section_action(struct ctx *c); /* POST /desk/sections/{slug} */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -570,6 +570,11 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 				  t->section);
 			break;
 		}
+		/* Published into another section (not an import, whose files give the places): the
+		 * article goes to the end of its new section. */
+		char was[128] = "";
+		bool to_end = !b->positions && !*t->country && general_section(db, t->slug, was, sizeof was) &&
+			      strcmp(was, t->section) != 0;
 		db_reset(up);
 		const char *v[] = {t->slug,    t->country,   t->section,  t->title,   t->summary,
 				   t->updated, t->countries, t->keywords, t->related, t->body};
@@ -580,6 +585,8 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 		long n = ok ? (long)db_changes(db) : 0;
 		if (ok && n > 0 && revisions)
 			ok = record_revision(db, t, b->message ? b->message : "импорт");
+		if (ok && to_end && !kb_place_at_end(db, t->section, t->slug))
+			ok = false;
 		long moved = 0; /* only its place changed: no revision (a place is not the text's) */
 		if (ok && b->positions && !*t->country) {
 			int64_t pos = t->position > 0 ? t->position : KB_POSITION_NONE;

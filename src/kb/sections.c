@@ -242,6 +242,62 @@ enum kb_section_result kb_section_delete(struct db *db, const char *slug, int64_
 
 /* ---- the order of a section's articles ---- */
 
+bool kb_place_at_end(struct db *db, const char *section, const char *slug)
+{
+	int64_t unplaced = one_int(db,
+				   "SELECT count(*) FROM articles WHERE section = ? AND country = '' AND slug <> ? AND "
+				   "position >= 1000000000",
+				   section, slug, 0);
+	if (unplaced < 0)
+		return false;
+	bool ok = true;
+	if (unplaced > 0) {
+		/* The section's order as it reads now, written out as places 1..n. */
+		struct arena *a = arena_new();
+		struct db_stmt *st =
+		    db_prepare(db, "SELECT slug, position FROM articles WHERE section = ? AND country = "
+				   "'' AND slug <> ? ORDER BY position, title, slug");
+		size_t n = 0, cap = 0;
+		const char **slugs = NULL;
+		int64_t *pos = NULL;
+		size_t pcap = 0;
+		enum db_rc rc =
+		    st && db_bind_text(st, 1, section) == DB_OK && db_bind_text(st, 2, slug) == DB_OK ? DB_ROW : DB_ERR;
+		while (rc == DB_ROW && (rc = db_step(st)) == DB_ROW) {
+			slugs = arena_grow(a, slugs, n, &cap, sizeof *slugs);
+			pos = arena_grow(a, pos, n, &pcap, sizeof *pos);
+			slugs[n] = arena_strdup(a, db_col_text(st, 0));
+			pos[n++] = db_col_int(st, 1);
+		}
+		db_finalize(st);
+		ok = rc == DB_DONE;
+		st = ok ? db_prepare(db, "UPDATE articles SET position = ? WHERE slug = ? AND country = ''") : NULL;
+		ok = ok && st;
+		for (size_t i = 0; ok && i < n; i++) {
+			if (pos[i] == (int64_t)i + 1)
+				continue;
+			db_reset(st);
+			db_bind_int(st, 1, (int64_t)i + 1);
+			db_bind_text(st, 2, slugs[i]);
+			ok = db_step(st) == DB_DONE;
+		}
+		db_finalize(st);
+		arena_free(a);
+	}
+	int64_t last =
+	    ok ? one_int(db,
+			 "SELECT COALESCE(max(position), 0) FROM articles WHERE section = ? AND country = '' "
+			 "AND slug <> ?",
+			 section, slug, 0)
+	       : -1;
+	struct db_stmt *st =
+	    last >= 0 ? db_prepare(db, "UPDATE articles SET position = ? WHERE slug = ? AND country = ''") : NULL;
+	ok =
+	    st && db_bind_int(st, 1, last + 1) == DB_OK && db_bind_text(st, 2, slug) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	return ok;
+}
+
 const char kb_article_place_sql[] = "SELECT count(*) FROM articles WHERE section = ? AND country = '' AND "
 				    "(position, title, slug) < (SELECT position, title, slug FROM articles "
 				    "WHERE slug = ? AND country = '')";

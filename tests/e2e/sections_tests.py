@@ -108,7 +108,12 @@ def _():
        "the new section")
     wait_for(lambda: home_cards(s)[-1][0] == "hostile", 5, "the new section on the home page")
     # Every page that names it escapes it.
-    for path in ("/", "/sections", "/s/hostile"):
+    # An article in it: its page names the section too (and so does the search page's filter).
+    guest = api_order(s, "faq")[0]
+    eq(olga.post("/desk/sections/faq", {"do": "article-section", "article": guest, "to": "hostile"}).status, 303,
+       "move an article into the section")
+    wait_for(lambda: api_order(s, "hostile") == [guest], 5, "the article in the section")
+    for path in ("/", "/sections", "/s/hostile", f"/a/{guest}", "/search?q=%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C"):
         r = s.req(path)
         eq(r.status, 200, path)
         no_raw_xss(r.text, path)
@@ -144,10 +149,13 @@ def _():
              "one down")
     eq([x[0] for x in home_cards(s)][:3], ["registration", "hostile", "account"], "the home page's order")
     # Delete: refused while articles are in it, done when empty.
-    r = olga.post("/desk/sections/faq", {"do": "delete"})
-    eq(r.status, 409, "delete a section with articles")
-    contains(r.text, "Раздел не удалён: в нём статей — 5", what="the refusal")
-    check(any(x["slug"] == "faq" for x in api_sections(s)), "faq is still there")
+    r = olga.post("/desk/sections/hostile", {"do": "delete"})
+    eq(r.status, 409, "delete a section with an article")
+    valid_html(r, "the refusal")
+    contains(r.text, "Раздел не удалён: в нём статей — 1", what="the refusal")
+    check(any(x["slug"] == "hostile" for x in api_sections(s)), "the section is still there")
+    eq(olga.post("/desk/sections/hostile", {"do": "article-section", "article": guest, "to": "faq"}).status, 303,
+       "move the article back")
     eq(olga.post("/desk/sections/nope", {"do": "delete"}).status, 404, "delete a section that does not exist")
     eq(olga.get("/desk/sections/nope").status, 404, "the page of a section that does not exist")
     eq(olga.post("/desk/sections/faq", {"do": "frobnicate"}).status, 422, "an unknown action")

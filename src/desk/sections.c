@@ -22,6 +22,9 @@
 #include <string.h>
 
 #define ARTICLES_PAGE 100
+/* Up to this many sections, each article's row has a <select> of them; beyond, a text field with
+ * one shared <datalist> (a page of 100 rows stays small however many sections there are). */
+#define SECTIONS_SELECT_MAX 40
 
 static void unavailable(struct ctx *c)
 {
@@ -265,16 +268,31 @@ static void section_page(struct ctx *c, const char *title, const char *descripti
 			html_printf(b,
 				    "<label>на место <input name=\"place\" type=\"number\" min=\"1\" max=\"%d\" "
 				    "value=\"%d\" aria-label=\"Место для «%s»\"></label> <button type=\"submit\" "
-				    "name=\"do\" value=\"article-place\">Переставить</button> "
-				    "<label>в раздел <select name=\"to\" aria-label=\"Раздел для «%s»\">",
-				    s.n_articles, place, t[i].title, t[i].title);
-			for (int k = 0; k < ns; k++)
-				html_printf(b, "<option value=\"%s\"%s>%s</option>", all[k].slug,
-					    strcmp(all[k].slug, s.slug) ? "" : " selected", all[k].title);
-			html_raw(b, "</select></label> <button type=\"submit\" name=\"do\" "
-				    "value=\"article-section\">Перенести</button></form></td></tr>\n");
+				    "name=\"do\" value=\"article-place\">Переставить</button> ",
+				    s.n_articles, place, t[i].title);
+			if (ns <= SECTIONS_SELECT_MAX) {
+				html_printf(b, "<label>в раздел <select name=\"to\" aria-label=\"Раздел для «%s»\">",
+					    t[i].title);
+				for (int k = 0; k < ns; k++)
+					html_printf(b, "<option value=\"%s\"%s>%s</option>", all[k].slug,
+						    strcmp(all[k].slug, s.slug) ? "" : " selected", all[k].title);
+				html_raw(b, "</select></label>");
+			} else {
+				html_printf(b,
+					    "<label>в раздел (адрес) <input name=\"to\" list=\"section-slugs\" "
+					    "maxlength=\"80\" aria-label=\"Раздел для «%s»\"></label>",
+					    t[i].title);
+			}
+			html_raw(b, " <button type=\"submit\" name=\"do\" value=\"article-section\">Перенести</button>"
+				    "</form></td></tr>\n");
 		}
 		html_raw(b, "</tbody>\n</table>\n");
+		if (ns > SECTIONS_SELECT_MAX) {
+			html_raw(b, "<datalist id=\"section-slugs\">");
+			for (int k = 0; k < ns; k++)
+				html_printf(b, "<option value=\"%s\">%s</option>", all[k].slug, all[k].title);
+			html_raw(b, "</datalist>\n");
+		}
 		int pages = (s.n_articles + ARTICLES_PAGE - 1) / ARTICLES_PAGE;
 		if (pages > 1) {
 			html_raw(b, "<nav class=\"pager\">");

@@ -238,6 +238,20 @@ def _():
     acts = audit(s, moved)
     check(("move", "account → faq") in acts, f"the move audited: {acts}")
     check(any(a == "order" for a, _ in audit(s, last)), "the order audited")
+    # With many sections, each row names the target in a field with one shared list of them.
+    d = new_dir("sec-many")
+    with open(os.path.join(d, "sections"), "w", encoding="utf-8") as f:
+        f.write("".join(f"extra-{i} | Дополнительный {i} | {100 + i} | \n" for i in range(45)))
+    rc, _, err = spravka("import", d, "--data", s.data)
+    eq(rc, 0, f"import of 45 sections: {err}")
+    page = wait_for(lambda: (r := olga.get("/desk/sections/account")) and "section-slugs" in r.text and r, 5,
+                    "the shared list of sections")
+    valid_html(page, "the section page with many sections")
+    eq(page.text.count("<option"), 7 + 45, "one option per section, once")
+    mover = api_order(s, "account")[0]
+    eq(olga.post("/desk/sections/account", {"do": "article-section", "article": mover, "to": "extra-44"}).status,
+       303, "move to a section typed by its address")
+    wait_for(lambda: api_order(s, "extra-44") == [mover], 5, "the article in extra-44")
     s.stop()
 
 

@@ -940,6 +940,11 @@ int main(int argc, char **argv)
 	int rc = parse_opts(argc - 1, argv + 1, &o, serve);
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	if ((serve || backup) && (o.drafts || o.archive_missing)) {
+		fprintf(stderr, "spravka: --%s is an option of %s\n", o.drafts ? "drafts" : "archive-missing",
+			o.drafts ? "export" : "import");
+		return 2;
+	}
 	if (serve) {
 		if (o.arg) {
 			fprintf(stderr, "spravka: serve takes no argument \"%s\"\n", o.arg);

@@ -147,7 +147,8 @@ def _():
     olga.post("/desk/sections/hostile", {"do": "down"})
     wait_for(lambda: [x["slug"] for x in api_sections(s)][:2] == ["registration", "hostile"], 5,
              "one down")
-    eq([x[0] for x in home_cards(s)][:3], ["registration", "hostile", "account"], "the home page's order")
+    wait_for(lambda: [x[0] for x in home_cards(s)][:3] == ["registration", "hostile", "account"], 5,
+             "the home page's order")
     # Delete: refused while articles are in it, done when empty.
     r = olga.post("/desk/sections/hostile", {"do": "delete"})
     eq(r.status, 409, "delete a section with an article")

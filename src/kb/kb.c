@@ -122,7 +122,11 @@ int kb_section_list(struct db *db, struct arena *a, int offset, int limit, struc
 }
 
 /* The inner select reads only the index (section, country, position, title, slug); the join then
- * reads the rows of one page by primary key. The second form walks from the section's end. */
+ * reads the rows of one page by primary key. The second form walks from the section's end. At
+ * 50,000 articles (3 sections, every 50th placed), EXPLAIN shows on SQLite a SEARCH USING COVERING
+ * INDEX articles_section_position and a temporary B-tree for the page's rows only, on PostgreSQL
+ * an Index Only Scan of it under the Limit and a Sort of the 20 rows (tests/unit/test_kb_sections.c
+ * checks SQLite's). */
 const char kb_section_page_sql[] = "SELECT " TEXT_COLS " FROM articles a JOIN "
 				   "(SELECT slug FROM articles WHERE section = ? AND country = '' "
 				   "ORDER BY position, title, slug LIMIT ? OFFSET ?) p "

@@ -254,6 +254,12 @@ static void section_page(struct ctx *c, const char *title, const char *descripti
 				    "<input type=\"hidden\" name=\"article\" value=\"%s\">",
 				    place, t[i].position ? "" : " (по алфавиту)", t[i].slug, t[i].title, t[i].slug,
 				    s.slug, c->user->csrf, t[i].slug);
+			/* "Move to place N" first: Enter in its field submits the form's first button. */
+			html_printf(b,
+				    "<label>на место <input name=\"place\" type=\"number\" min=\"1\" max=\"%d\" "
+				    "value=\"%d\" aria-label=\"Место для «%s»\"></label> <button type=\"submit\" "
+				    "name=\"do\" value=\"article-place\">Переставить</button> ",
+				    s.n_articles, place, t[i].title);
 			if (place > 1)
 				html_printf(
 				    b,
@@ -265,11 +271,6 @@ static void section_page(struct ctx *c, const char *title, const char *descripti
 					    "<button type=\"submit\" name=\"do\" value=\"article-down\" "
 					    "aria-label=\"Ниже: %s\">↓ ниже</button> ",
 					    t[i].title);
-			html_printf(b,
-				    "<label>на место <input name=\"place\" type=\"number\" min=\"1\" max=\"%d\" "
-				    "value=\"%d\" aria-label=\"Место для «%s»\"></label> <button type=\"submit\" "
-				    "name=\"do\" value=\"article-place\">Переставить</button> ",
-				    s.n_articles, place, t[i].title);
 			if (ns <= SECTIONS_SELECT_MAX) {
 				html_printf(b, "<label>в раздел <select name=\"to\" aria-label=\"Раздел для «%s»\">",
 					    t[i].title);

@@ -181,6 +181,13 @@ def _():
     ivan = Agent(s, "ivan")
     before = api_order(s, "account")
     eq(desk_order(olga, "account"), before, "the desk lists the portal's order")
+    page = olga.get("/desk/sections/account")
+    valid_html(page, "the section's desk page")
+    rows = re.findall(r'<input type="hidden" name="article" value="[a-z0-9-]+">.*?</form>', page.text)
+    eq(len(rows), 7, "a form per article")
+    for row in rows:  # Enter in the place field submits the first button: "move to place N"
+        eq(re.search(r'<button type="submit" name="do" value="([a-z-]+)"', row).group(1), "article-place",
+           "the first button of an article's form")
     eq(len(before), 7, "account's articles")
     last = before[-1]
     # The last article to place 1.

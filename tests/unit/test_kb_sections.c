@@ -472,3 +472,34 @@ Test(kb, sections_order_reads_the_index)
 	cr_assert_null(strstr(place, "SCAN articles"), "plan: %s", place);
 	teardown(&f);
 }
+
+/* Places from files may be sparse or equal (order: 10, 10, 40): a move numbers the first ones
+ * 1..m and keeps everything else in its order. */
+Test(kb, sections_sparse_and_equal_places_from_files)
+{
+	struct fixture f;
+	setup(&f, 6);
+	/* Titles: s-00 "Статья 99" ... s-05 "Статья 94" (title order s-05 .. s-00). */
+	put_file(f.content, "s-01.md",
+		 "---\nslug: s-01\ntitle: Статья 98\nsection: money\norder: 40\nupdated: 2026-09-01\n---\nТ.\n");
+	put_file(f.content, "s-02.md",
+		 "---\nslug: s-02\ntitle: Статья 97\nsection: money\norder: 10\nupdated: 2026-09-01\n---\nТ.\n");
+	put_file(f.content, "s-03.md",
+		 "---\nslug: s-03\ntitle: Статья 96\nsection: money\norder: 10\nupdated: 2026-09-01\n---\nТ.\n");
+	import_from(&f, f.content, false);
+	cr_assert_str_eq(order_of(&f, "money", 100, -1), "s-03 s-02 s-01 s-05 s-04 s-00");
+	cr_assert_str_eq(order_of(&f, "money", 2, 6), "s-03 s-02 s-01 s-05 s-04 s-00", "from the end too");
+	char err[512];
+	cr_assert_eq(kb_article_move_to(f.db, "money", "s-00", 2, 0, err, sizeof err), KB_SECTION_OK, "%s", err);
+	cr_assert_str_eq(order_of(&f, "money", 100, -1), "s-03 s-00 s-02 s-01 s-05 s-04");
+	cr_assert_eq(kb_article_move_to(f.db, "money", "s-03", 6, 0, err, sizeof err), KB_SECTION_OK, "%s", err);
+	cr_assert_str_eq(order_of(&f, "money", 100, -1), "s-00 s-02 s-01 s-05 s-04 s-03");
+	struct kb_text *t;
+	cr_assert_eq(kb_section_articles(f.db, f.a, "money", 0, 10, -1, &t), 6);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(t[i].position, i + 1, "numbered 1..6 (%s)", t[i].slug);
+	/* Moved in by a publication: the end, after every one. */
+	cr_assert_eq(kb_article_to_section(f.db, "faq-one", "money", 0, err, sizeof err), KB_SECTION_OK, "%s", err);
+	cr_assert_str_eq(order_of(&f, "money", 100, -1), "s-00 s-02 s-01 s-05 s-04 s-03 faq-one");
+	teardown(&f);
+}

@@ -12,6 +12,7 @@
 #include "../auth/auth.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../core/config.h"
 #include "../core/text.h"
 #include "../ctx/ctx.h"
 #include "../http/http.h"
@@ -339,6 +340,17 @@ static void article_action(struct ctx *c, const char *what)
 		const char *to = field(c, "to");
 		if (!slug_valid(to))
 			return refuse(c, 422, "Выберите раздел, в который перенести статью.", back);
+		/* A move publishes the article's texts in their new section: with review required,
+		 * only an admin does it here; editors change the section in a draft. */
+		if (c->app->cfg.require_review && !(c->user->roles & AUTH_ADMIN))
+			return refuse(
+			    c, 409,
+			    arena_printf(a,
+					 "Нужна проверка: измените раздел в черновике статьи "
+					 "(/desk/articles/%s/edit) и отправьте его на проверку, или попросите "
+					 "администратора перенести статью.",
+					 slug),
+			    back);
 		r = kb_article_to_section(c->db, slug, to, c->user->id, err, sizeof err);
 		if (r == KB_SECTION_OK)
 			return desk_redirect(c, arena_printf(a, "/desk/sections/%s?done=article-moved", to));

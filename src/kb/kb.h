@@ -307,7 +307,8 @@ extern const char kb_article_place_sql[]; /* for the plans test */
 enum kb_section_result kb_article_move_to(struct db *db, const char *section, const char *slug, int place, int64_t user,
 					  char *err, size_t errlen);
 /* Moves slug's published texts (the general one and its variants) to section to, each recorded as a
- * published revision; it comes after the placed articles of its new section. */
+ * published revision; it goes to the end of its new section (kb_int.h, kb_place_at_end). The desk
+ * lets only admins do it when review is required (editors change the section in a draft). */
 enum kb_section_result kb_article_to_section(struct db *db, const char *slug, const char *to, int64_t user, char *err,
 					     size_t errlen);
 

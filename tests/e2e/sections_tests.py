@@ -263,6 +263,28 @@ def _():
     s.stop()
 
 
+@test("sections: with [editors] require_review = 1 an editor cannot publish a move from the section page "
+      "(409, told how), an admin can; reordering needs no review")
+def _():
+    s = server("sections-review", editors={"require_review": "1"})
+    account(s, "olga", "editor")
+    account(s, "root", "admin")
+    olga = Agent(s, "olga", role_page="/desk/sections")
+    root = Agent(s, "root", role_page="/desk/sections")
+    slug = api_order(s, "structure")[0]
+    r = olga.post("/desk/sections/structure", {"do": "article-section", "article": slug, "to": "faq"})
+    eq(r.status, 409, "an editor's move with review required")
+    valid_html(r, "the refusal")
+    contains(r.text, "Нужна проверка", f"/desk/articles/{slug}/edit", what="the refusal")
+    eq(sql(s, "SELECT section FROM articles WHERE slug = ? AND country = ''", slug)[0][0], "structure", "not moved")
+    eq(olga.post("/desk/sections/structure", {"do": "article-down", "article": slug}).status, 303,
+       "an editor reorders")
+    r = root.post("/desk/sections/structure", {"do": "article-section", "article": slug, "to": "faq"})
+    eq((r.status, r.header("location")), (303, "/desk/sections/faq?done=article-moved"), "an admin's move")
+    eq(sql(s, "SELECT section FROM articles WHERE slug = ? AND country = ''", slug)[0][0], "faq", "moved")
+    s.stop()
+
+
 def files(d):
     return sorted(f for f in os.listdir(d) if not f.startswith("."))
 

@@ -228,8 +228,8 @@ static void *reaper_main(void *arg)
 		/* Outside the lock (libmicrohttpd takes its own); a suspended connection is never
 		 * closed meanwhile. */
 		for (int i = 0; i < n_resume; i++) {
-			atomic_fetch_sub(&s->suspended, 1);
 			MHD_resume_connection(resume[i]);
+			atomic_fetch_sub(&s->suspended, 1); /* after: see http_resume */
 		}
 		if (++ticks % 5 == 0)
 			http_log_flush();
@@ -281,10 +281,13 @@ void http_resume(struct http_request *req)
 		atomic_store(&x->cs->resume_at_us, http_now_us() + (uint64_t)x->delay_ms * 1000u);
 		return;
 	}
-	/* Counted before: once a resumption is asked, stopping the daemon is safe
-	 * (MHD_stop_daemon processes pending resumptions before it checks for suspended ones). */
-	atomic_fetch_sub(&x->s->suspended, 1);
+	/* Counted after: once MHD_resume_connection has returned, the resumption is pending and
+	 * MHD_stop_daemon processes it before it checks for suspended connections (it panics, and
+	 * aborts the process, on one still suspended). Counted before, http_stop could see 0 in
+	 * the moment between the count and the call. */
+	struct http_server *s = x->s; /* x may be freed as soon as the connection is resumed */
 	MHD_resume_connection(req->conn);
+	atomic_fetch_sub(&s->suspended, 1);
 }
 
 void http_delay(struct http_request *req, int ms)
@@ -1678,7 +1681,10 @@ bool http_stop(struct http_server *s)
 	/* Delayed answers (http_delay) are resumed by the reaper within 200 ms of http_drain; a
 	 * resumed answer is still to be sent (MHD_stop_daemon would close its connection first). */
 	http_wait(s, 2000, true);
-	long left = atomic_load(&s->suspended);
+	/* A resumption counts itself off just after asking for it (http_resume): wait for it. */
+	long left;
+	for (int i = 0; (left = atomic_load(&s->suspended)) > 0 && i < 200; i++)
+		usleep(10 * 1000);
 	if (left > 0) {
 		fprintf(stderr, "spravka: %ld connections are still suspended; the HTTP daemon is left running\n",
 			left);

@@ -14,7 +14,7 @@ import random
 import re
 import time
 
-from harness import Server, base_config, check, contains, eq, get_request, new_dir, no_5xx, spravka, test
+from harness import Fail, Server, base_config, check, contains, eq, get_request, new_dir, no_5xx, spravka, test
 
 PAGES = 240  # articles of the bulk content: about 2.5 MB of cached pages, over a 1 MB budget
 
@@ -56,7 +56,9 @@ def metrics(s):
 
 def finish(s):
     rc, _ = s.stop()
-    eq(rc, 0, f"{s.name}: exit code")
+    if rc != 0:  # the server's last words, to find out why (a libmicrohttpd panic says so there)
+        with open(s.errpath, encoding="utf-8", errors="replace") as f:
+            raise Fail(f"{s.name}: exit code {rc}; stderr ends: {f.read()[-600:]!r}")
     no_5xx(s)
 
 

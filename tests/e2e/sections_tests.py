@@ -14,6 +14,7 @@ import shutil
 from desk_tests import Agent, account, server, valid_html
 from editors_tests import revisions, token_add
 from harness import Server, base_config, check, contains, eq, lacks, new_dir, spravka, sql, test, wait_for
+from xss_tests import Seen, h1_text, payloads
 
 XSS_TITLE = "<script>alert(1)</script>"
 XSS_DESCRIPTION = '"><img src=x onerror=alert(1)>'
@@ -386,4 +387,52 @@ def _():
     check(rc != 0 and "no articles" in err, f"--archive-missing of an empty directory: {rc} {err}")
     eq(t2.req(f"/a/{want[0]}").status, 200, "nothing archived by the refused import")
     t2.stop()
+    s.stop()
+
+
+@test("sections: every XSS payload (tests/e2e/xss_payloads.txt) as a section's title and description, created "
+      "and renamed in the desk: saved or refused with a reason, never markup on the home, section, article, "
+      "search and desk pages")
+def _():
+    ps = payloads()
+    check(len(ps) >= 100, f"only {len(ps)} payloads")
+    s = server("sections-xss")
+    account(s, "olga", "editor")
+    ed = Agent(s, "olga", role_page="/desk/sections")
+    seen = Seen()
+    guest = api_order(s, "faq")[0]
+    accepted = refused = 0
+    for n, p in enumerate(ps):
+        r = ed.post("/desk/sections", {"slug": f"x{n}", "title": p, "description": p})
+        if r.status == 422:
+            refused += 1
+            check("role=\"alert\"" in r.text, f"payload {n}: 422 without a reason")
+            seen.html(r.text, "the refused form", n, "section")
+        else:
+            eq(r.status, 303, f"payload {n}: create ({r.text[:200]})")
+            accepted += 1
+            page = s.req(f"/s/x{n}")
+            seen.page(page, f"/s/x{n}", n, "section")
+            eq(h1_text(page.text), p.strip(), f"payload {n}: the title as text in the section's h1")
+            seen.page(ed.get(f"/desk/sections/x{n}"), f"/desk/sections/x{n}", n, "section")
+        # The same as faq's new name: its article and the search page name it too.
+        r = ed.post("/desk/sections/faq", {"do": "save", "title": p, "description": p})
+        if r.status == 422:
+            seen.html(r.text, "the refused save", n, "section")
+            continue
+        eq(r.status, 303, f"payload {n}: rename ({r.text[:200]})")
+        wait_for(lambda: s.req("/api/v1/sections/faq").json()["title"] == p.strip(), 5, f"payload {n}: renamed")
+        seen.page(s.req(f"/a/{guest}"), f"/a/{guest}", n, "section")
+        seen.page(s.req("/search?q=%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C"), "/search", n, "section")
+        seen.page(ed.get("/desk/sections/faq"), "/desk/sections/faq", n, "section")
+        if n % 25 == 24:
+            for path in ("/", "/sections", "/sections?page=2"):
+                r = s.req(path)
+                if r.status == 200:
+                    seen.page(r, path, n, "listing")
+            seen.page(ed.get("/desk/sections"), "/desk/sections", n, "listing")
+    seen.done("section names")
+    check(accepted >= len(ps) * 3 // 4, f"most payloads are text to keep: {accepted} accepted, {refused} refused")
+    print(f"# sections xss: {len(ps)} payloads as section names: {accepted} saved, {refused} refused; "
+          f"{seen.checked} pages checked")
     s.stop()

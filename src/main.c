@@ -43,8 +43,11 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  serve                 run the help center's web server\n"
-    "  import DIR            import a content directory (see docs/content.md)\n"
-    "  export DIR            write all content to DIR in the same format\n"
+    "  import [--archive-missing] DIR\n"
+    "                        import a content directory (see docs/content.md); with\n"
+    "                        --archive-missing, articles it lacks are archived (410)\n"
+    "  export [--drafts] DIR write all content to DIR in the same format; with --drafts,\n"
+    "                        the unpublished drafts too (<slug>.draft.md)\n"
     "  bench-search CORPUS   the search engine behind the benchmark harness's pipe protocol\n"
     "  user add --role agent|editor|admin --login NAME\n"
     "                        create a desk account; the password is read from standard input\n"
@@ -78,6 +81,7 @@ static const char usage[] =
 struct opts {
 	const char *data, *db, *config, *listen, *arg;
 	int threads;
+	bool drafts, archive_missing; /* export --drafts, import --archive-missing */
 };
 
 /* Takes group and other permissions away from the data directory (members' files, link.key)
@@ -104,6 +108,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"drafts", no_argument, NULL, 'D'},
+	    {"archive-missing", no_argument, NULL, 'A'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
@@ -139,6 +145,12 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool serve)
 				}
 				o->threads = (int)n;
 			}
+			break;
+		case 'D':
+			o->drafts = true;
+			break;
+		case 'A':
+			o->archive_missing = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -188,18 +200,20 @@ static bool load_config(struct config *cfg, const struct opts *o)
 	return true;
 }
 
-static bool import_dir(struct db *db, const char *dir, bool quiet)
+static bool import_dir(struct db *db, const char *dir, bool quiet, bool archive_missing)
 {
 	char err[1024];
 	struct arena *a = arena_new();
 	struct kb_batch b;
 	long changed = 0;
-	bool ok = kb_read_dir(a, dir, &b, err, sizeof err) && kb_import(db, &b, &changed, err, sizeof err);
+	bool ok = kb_read_dir(a, dir, &b, err, sizeof err);
+	b.archive_missing = archive_missing;
+	ok = ok && kb_import(db, &b, &changed, err, sizeof err);
 	if (!ok)
 		fprintf(stderr, "spravka: import failed, nothing imported: %s\n", err);
 	else if (!quiet)
-		fprintf(stderr, "spravka: imported %zu sections and %zu texts from %s (%ld rows changed)\n",
-			b.n_sections, b.n_texts, dir, changed);
+		fprintf(stderr, "spravka: imported %zu sections, %zu texts and %zu drafts from %s (%ld rows changed)\n",
+			b.n_sections, b.n_texts, b.n_drafts, dir, changed);
 	arena_free(a);
 	return ok;
 }
@@ -229,14 +243,19 @@ static int cmd_import_export(struct opts *o, bool import)
 		fprintf(stderr, "spravka: %s needs a directory\n", import ? "import" : "export");
 		return 2;
 	}
+	if ((import && o->drafts) || (!import && o->archive_missing)) {
+		fprintf(stderr, "spravka: --%s is an option of %s\n", import ? "drafts" : "archive-missing",
+			import ? "export" : "import");
+		return 2;
+	}
 	struct db *db;
 	char err[1024];
 	int rc = 0;
 	if (!open_for_command(&cfg, o, &db, &rc))
 		return rc;
 	if (import) {
-		rc = import_dir(db, o->arg, false) ? 0 : 1;
-	} else if (!kb_export(db, o->arg, err, sizeof err)) {
+		rc = import_dir(db, o->arg, false, o->archive_missing) ? 0 : 1;
+	} else if (!kb_export(db, o->arg, o->drafts, err, sizeof err)) {
 		fprintf(stderr, "spravka: export failed: %s\n", err);
 		rc = 1;
 	}
@@ -434,7 +453,7 @@ static int cmd_serve(struct opts *o)
 		struct stat st;
 		if (stat(app.cfg.content_dir, &st) == 0) {
 			fprintf(stderr, "spravka: empty database, importing %s\n", app.cfg.content_dir);
-			if (!import_dir(db, app.cfg.content_dir, false)) {
+			if (!import_dir(db, app.cfg.content_dir, false, false)) {
 				db_close(db);
 				return 1;
 			}
@@ -934,6 +953,11 @@ int main(int argc, char **argv)
 	int rc = parse_opts(argc - 1, argv + 1, &o, serve);
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	if ((serve || backup) && (o.drafts || o.archive_missing)) {
+		fprintf(stderr, "spravka: --%s is an option of %s\n", o.drafts ? "drafts" : "archive-missing",
+			o.drafts ? "export" : "import");
+		return 2;
+	}
 	if (serve) {
 		if (o.arg) {
 			fprintf(stderr, "spravka: serve takes no argument \"%s\"\n", o.arg);

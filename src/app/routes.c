@@ -158,6 +158,10 @@ static const struct route routes[] = {
 	{"/desk/insights/{table}",   M_GET,  desk_insights_csv,   ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
 	{"/desk/gaps",               M_GET,  desk_gaps,           ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
 	{"/desk/gaps",               M_POST, desk_gaps_action,    ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
+	{"/desk/sections",           M_GET,  desk_sections,       ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/sections",           M_POST, desk_section_create, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
+	{"/desk/sections/{slug}",    M_GET,  desk_section,        ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/sections/{slug}",    M_POST, desk_section_action, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))

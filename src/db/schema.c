@@ -669,6 +669,18 @@ const struct migration schema_migrations[] = {
      "  PRIMARY KEY (kind, day, key));"
      "CREATE INDEX deflections_at ON deflections(at);"
      "CREATE INDEX requests_created ON requests(created, topic, country);"},
+    /* Issue #10, sections: the editor's order of a section's articles. position is the place an
+     * editor gave the general text (1, 2, ...), or KB_POSITION_NONE (1000000000) when none, so
+     * that the unordered come after the ordered in title order; a section's page reads
+     * (position, title, slug) from this index as it read (title, slug) from migration 7's. */
+    {21,
+     "ALTER TABLE articles ADD COLUMN position INTEGER NOT NULL DEFAULT 1000000000;"
+     "CREATE INDEX articles_section_position ON articles(section, country, position, title, slug);"
+     "DROP INDEX articles_section_order;",
+     /* PostgreSQL: the same text. */
+     "ALTER TABLE articles ADD COLUMN position INTEGER NOT NULL DEFAULT 1000000000;"
+     "CREATE INDEX articles_section_position ON articles(section, country, position, title, slug);"
+     "DROP INDEX articles_section_order;"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

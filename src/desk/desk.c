@@ -40,8 +40,10 @@ void desk_begin(struct ctx *c, const char *title)
 			html_raw(b, "<a href=\"/desk\">Очередь</a> · <a href=\"/desk/canned\">Шаблоны ответов</a> · "
 				    "<a href=\"/desk/outbox\">Исходящая почта</a>");
 		if (editor)
-			html_raw(b, agent ? " · <a href=\"/desk/articles\">Статьи</a>"
-					  : "<a href=\"/desk/articles\">Статьи</a>");
+			html_raw(
+			    b, agent
+				   ? " · <a href=\"/desk/articles\">Статьи</a> · <a href=\"/desk/sections\">Разделы</a>"
+				   : "<a href=\"/desk/articles\">Статьи</a> · <a href=\"/desk/sections\">Разделы</a>");
 		if (editor)
 			html_raw(b, " · <a href=\"/desk/insights\">Аналитика</a>");
 		html_printf(b,

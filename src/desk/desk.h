@@ -49,6 +49,12 @@ void desk_insights(struct ctx *c);     /* GET /desk/insights */
 void desk_insights_csv(struct ctx *c); /* GET /desk/insights/{table}.csv */
 void desk_gaps(struct ctx *c);	       /* GET /desk/gaps */
 void desk_gaps_action(struct ctx *c);  /* POST /desk/gaps: do=keywords|synonyms */
+/* Sections (sections.c; role editor): create, rename, describe, reorder, delete when empty; the
+ * order of a section's articles and their moves to another section (kb/ sections.c). */
+void desk_sections(struct ctx *c);	 /* GET /desk/sections */
+void desk_section_create(struct ctx *c); /* POST /desk/sections */
+void desk_section(struct ctx *c);	 /* GET /desk/sections/{slug} */
+void desk_section_action(struct ctx *c); /* POST /desk/sections/{slug} */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -168,9 +168,22 @@ static bool parse_sections(struct arena *a, const char *dir, struct kb_batch *b,
 	return true;
 }
 
-enum { K_SLUG, K_COUNTRY, K_TITLE, K_SECTION, K_SUMMARY, K_UPDATED, K_COUNTRIES, K_KEYWORDS, K_RELATED, K_COUNT };
+enum {
+	K_SLUG,
+	K_COUNTRY,
+	K_TITLE,
+	K_SECTION,
+	K_SUMMARY,
+	K_UPDATED,
+	K_COUNTRIES,
+	K_KEYWORDS,
+	K_RELATED,
+	K_ORDER,
+	K_COUNT
+};
 static const char *const key_names[K_COUNT] = {"slug",	  "country",   "title",	   "section", "summary",
-					       "updated", "countries", "keywords", "related"};
+					       "updated", "countries", "keywords", "related", "order"};
+#define MAX_ORDER 1000000
 
 /*
  * Parses one article file. name is the file name; its stem gives the slug and, for a variant,
@@ -258,6 +271,18 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 			return fail(err, errlen,
 				    "%s:%d: a country variant has no \"countries\" key (it is for %s only)", path,
 				    lines[K_COUNTRIES], country);
+		if (val[K_ORDER])
+			return fail(err, errlen,
+				    "%s:%d: a country variant has no \"order\" key (it takes its general text's place)",
+				    path, lines[K_ORDER]);
+	}
+	long order = 0;
+	if (val[K_ORDER] && *val[K_ORDER]) {
+		char *end;
+		order = strtol(val[K_ORDER], &end, 10);
+		if (*end || order < 1 || order > MAX_ORDER)
+			return fail(err, errlen, "%s:%d: order must be a whole number from 1 to %d, got \"%s\"", path,
+				    lines[K_ORDER], MAX_ORDER, val[K_ORDER]);
 	}
 	if (too_long(val[K_TITLE], MAX_TITLE_CHARS))
 		return fail(err, errlen, "%s:%d: title longer than %d characters", path, lines[K_TITLE],
@@ -310,6 +335,7 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 	    .keywords = canon_list(a, val[K_KEYWORDS] ? val[K_KEYWORDS] : "", false),
 	    .related = related,
 	    .body = arena_printf(a, "%.*s\n", (int)blen, p),
+	    .position = (int)order,
 	};
 	*related_line = lines[K_RELATED] ? lines[K_RELATED] : 1;
 	return true;
@@ -348,12 +374,26 @@ bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err
 	}
 	closedir(d);
 	qsort(names, n, sizeof *names, cmp_names);
+	b->positions = true;
 	b->texts = arena_alloc(a, (n ? n : 1) * sizeof *b->texts);
 	b->files = arena_alloc(a, (n ? n : 1) * sizeof *b->files);
 	b->related_lines = arena_alloc(a, (n ? n : 1) * sizeof *b->related_lines);
+	b->drafts = arena_alloc(a, (n ? n : 1) * sizeof *b->drafts);
+	b->draft_files = arena_alloc(a, (n ? n : 1) * sizeof *b->draft_files);
 	bool ok = true;
 	for (size_t i = 0; i < n && ok; i++) {
 		const char *path = arena_printf(a, "%s/%s", dir, names[i]);
+		size_t len = strlen(names[i]);
+		/* <slug>[.<cc>].draft.md: a draft, read as the published file of the same name. */
+		bool draft = len > 9 && !strcmp(names[i] + len - 9, ".draft.md");
+		if (draft) {
+			const char *as = arena_printf(a, "%.*s.md", (int)(len - 9), names[i]);
+			int unused;
+			ok = parse_article(a, path, as, &b->drafts[b->n_drafts], &unused, err, errlen);
+			if (ok)
+				b->draft_files[b->n_drafts++] = path;
+			continue;
+		}
 		struct kb_text *t = &b->texts[b->n_texts];
 		ok = parse_article(a, path, names[i], t, &b->related_lines[b->n_texts], err, errlen);
 		if (ok)
@@ -465,6 +505,8 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 	    db_prepare(db, "INSERT INTO articles(slug, country, section, title, summary, updated, countries, "
 			   "keywords, related, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 			   "ON CONFLICT (slug, country) DO UPDATE SET section = excluded.section, "
+			   "position = CASE WHEN articles.section <> excluded.section THEN 1000000000 "
+			   "ELSE articles.position END, "
 			   "title = excluded.title, summary = excluded.summary, updated = excluded.updated, "
 			   "countries = excluded.countries, keywords = excluded.keywords, "
 			   "related = excluded.related, body = excluded.body "
@@ -474,7 +516,10 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			   "OR articles.keywords <> excluded.keywords OR articles.related <> excluded.related "
 			   "OR articles.body <> excluded.body");
 	struct db_stmt *unredirect = db_prepare(db, kb_unredirect_sql);
-	bool ok = existing && del && up && unredirect;
+	/* The batch's place of a general text (import: `order:`, or none). */
+	struct db_stmt *place =
+	    db_prepare(db, "UPDATE articles SET position = ? WHERE slug = ? AND country = '' AND position <> ?");
+	bool ok = existing && del && up && unredirect && place;
 	if (!ok)
 		fail(err, errlen, "database: %s", db_errmsg(db));
 	/* The batch's texts in (slug, country) order, so that each slug's texts are one run: linear
@@ -525,6 +570,11 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 				  t->section);
 			break;
 		}
+		/* Published into another section (not an import, whose files give the places): the
+		 * article goes to the end of its new section. */
+		char was[128] = "";
+		bool to_end = !b->positions && !*t->country && general_section(db, t->slug, was, sizeof was) &&
+			      strcmp(was, t->section) != 0;
 		db_reset(up);
 		const char *v[] = {t->slug,    t->country,   t->section,  t->title,   t->summary,
 				   t->updated, t->countries, t->keywords, t->related, t->body};
@@ -534,18 +584,31 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			ok = false;
 		long n = ok ? (long)db_changes(db) : 0;
 		if (ok && n > 0 && revisions)
-			ok = record_revision(db, t, "импорт");
+			ok = record_revision(db, t, b->message ? b->message : "импорт");
+		if (ok && to_end && !kb_place_at_end(db, t->section, t->slug))
+			ok = false;
+		long moved = 0; /* only its place changed: no revision (a place is not the text's) */
+		if (ok && b->positions && !*t->country) {
+			int64_t pos = t->position > 0 ? t->position : KB_POSITION_NONE;
+			db_reset(place);
+			db_bind_int(place, 1, pos);
+			db_bind_text(place, 2, t->slug);
+			db_bind_int(place, 3, pos);
+			ok = db_step(place) == DB_DONE;
+			moved = ok ? (long)db_changes(db) : 0;
+		}
 		if (!ok)
 			fail(err, errlen, "%s: database: %s", b->files[i], db_errmsg(db));
-		else if (n > 0)
+		else if (n + moved > 0)
 			key_changed(ck, t->slug, t->country);
-		*changed += n;
+		*changed += n + moved;
 	}
 	free(order);
 	db_finalize(existing);
 	db_finalize(del);
 	db_finalize(up);
 	db_finalize(unredirect);
+	db_finalize(place);
 	return ok;
 }
 
@@ -634,6 +697,14 @@ static bool announce(struct db *db, long n, const struct changed_keys *ck, bool 
 		if (!ok)
 			fail(err, errlen, "database: %s", db_errmsg(db));
 	}
+	return ok;
+}
+
+bool kb_announce_change(struct db *db, char *err, size_t errlen)
+{
+	struct changed_keys *ck = xcalloc(1, sizeof *ck);
+	bool ok = announce(db, 1, ck, false, err, errlen);
+	free(ck);
 	return ok;
 }
 
@@ -775,6 +846,92 @@ bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, c
 	return ok;
 }
 
+static int cmp_strs(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Archives (410, history kept) every published article whose slug the batch has no text of. */
+static bool archive_missing(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
+{
+	if (!b->n_texts)
+		return fail(err, errlen, "the directory has no articles: --archive-missing would archive them all");
+	const char **slugs = xmalloc(b->n_texts * sizeof *slugs);
+	for (size_t i = 0; i < b->n_texts; i++)
+		slugs[i] = b->texts[i].slug;
+	qsort(slugs, b->n_texts, sizeof *slugs, cmp_strs);
+	struct arena *a = arena_new();
+	size_t n = 0, cap = 0;
+	const char **gone = NULL;
+	struct db_stmt *st = db_prepare(db, "SELECT slug FROM articles WHERE country = '' ORDER BY slug");
+	enum db_rc rc = st ? DB_ROW : DB_ERR;
+	while (rc == DB_ROW && (rc = db_step(st)) == DB_ROW) {
+		const char *slug = db_col_text(st, 0);
+		if (bsearch(&slug, slugs, b->n_texts, sizeof *slugs, cmp_strs))
+			continue;
+		gone = arena_grow(a, gone, n, &cap, sizeof *gone);
+		gone[n++] = arena_strdup(a, slug);
+	}
+	db_finalize(st);
+	bool ok = rc == DB_DONE;
+	if (!ok)
+		fail(err, errlen, "database: %s", db_errmsg(db));
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = kb_move_texts(db, gone[i], NULL, false, "ссылка на перенесённую статью", err, errlen);
+		if (ok && !(kb_redirect_set(db, gone[i], "", 410) &&
+			    kb_audit_add(db, 0, "archive", gone[i], "импорт: статьи нет в каталоге")))
+			ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		*changed += 1;
+	}
+	arena_free(a);
+	free(slugs);
+	return ok;
+}
+
+/* Saves each draft of the batch as a draft revision, unless the newest revision of its (slug,
+ * country) has its text already (so that importing twice adds nothing). */
+static bool import_drafts(struct db *db, const struct kb_batch *b, long *saved, char *err, size_t errlen)
+{
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT section, title, summary, countries, keywords, related, body FROM article_revisions "
+			   "WHERE slug = ? AND country = ? ORDER BY n DESC LIMIT 1");
+	bool ok = st != NULL;
+	for (size_t i = 0; ok && i < b->n_drafts; i++) {
+		const struct kb_text *t = &b->drafts[i];
+		if (!section_exists(db, t->section)) {
+			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
+				  b->draft_files[i], t->section);
+			break;
+		}
+		db_reset(st);
+		db_bind_text(st, 1, t->slug);
+		db_bind_text(st, 2, t->country);
+		enum db_rc rc = db_step(st);
+		bool same = false;
+		if (rc == DB_ROW) {
+			const char *now[] = {t->section,  t->title,   t->summary, t->countries,
+					     t->keywords, t->related, t->body};
+			same = true;
+			for (int k = 0; k < 7 && same; k++)
+				same = !strcmp(db_col_text(st, k), now[k]);
+		}
+		ok = rc == DB_ROW || rc == DB_DONE;
+		db_reset(st);
+		char detail[64];
+		int64_t n = 0;
+		if (ok && !same) {
+			n = kb_revision_insert(db, t, "draft", 0, "импорт черновика");
+			snprintf(detail, sizeof detail, "revision %lld", (long long)n);
+			ok = n > 0 && kb_audit_add(db, 0, "draft", t->slug, detail);
+			*saved += 1;
+		}
+		if (!ok)
+			fail(err, errlen, "%s: database: %s", b->draft_files[i], db_errmsg(db));
+	}
+	db_finalize(st);
+	return ok;
+}
+
 bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
 {
 	long n = 0;
@@ -782,6 +939,10 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 	if (db_begin_write(db) != DB_OK)
 		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
 	bool ok = kb_write_batch(db, b, true, &n, err, errlen);
+	if (ok && b->archive_missing)
+		ok = archive_missing(db, b, &n, err, errlen);
+	if (ok && b->n_drafts)
+		ok = import_drafts(db, b, &n, err, errlen);
 	snprintf(detail, sizeof detail, "%ld changes", n);
 	if (ok && n > 0 && !kb_audit_add(db, 0, "import", "", detail))
 		ok = fail(err, errlen, "database: %s", db_errmsg(db));
@@ -821,7 +982,81 @@ static void put_key(struct buf *b, const char *key, const char *value)
 		buf_printf(b, "%s:\n", key);
 }
 
-bool kb_export(struct db *db, const char *dir, char *err, size_t errlen)
+/* The text of an article file (front matter and body), as kb_read_dir reads it. */
+static void put_text(struct buf *b, const struct kb_text *t)
+{
+	buf_adds(b, "---\n");
+	put_key(b, "slug", t->slug);
+	if (*t->country)
+		put_key(b, "country", t->country);
+	put_key(b, "title", t->title);
+	put_key(b, "section", t->section);
+	if (!*t->country && t->position > 0)
+		buf_printf(b, "order: %d\n", t->position);
+	put_key(b, "summary", t->summary);
+	put_key(b, "updated", t->updated);
+	if (!*t->country)
+		put_key(b, "countries", t->countries);
+	put_key(b, "keywords", t->keywords);
+	put_key(b, "related", t->related);
+	buf_printf(b, "---\n%s", t->body);
+}
+
+/* dir/<slug>[.<cc>]<suffix>.md */
+static const char *text_path(struct arena *a, const char *dir, const struct kb_text *t, const char *suffix)
+{
+	char cc[4] = {0};
+	if (*t->country) {
+		cc[0] = '.';
+		cc[1] = (char)(t->country[0] - 'A' + 'a');
+		cc[2] = (char)(t->country[1] - 'A' + 'a');
+	}
+	return arena_printf(a, "%s/%s%s%s.md", dir, t->slug, cc, suffix);
+}
+
+/* The newest revision of each (slug, country) when it is a draft or in review, as
+ * <slug>[.<cc>].draft.md (updated: the day it was saved). */
+static bool export_drafts(struct db *db, struct arena *a, const char *dir, struct buf *b, char *err, size_t errlen)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT r.slug, r.country, r.section, r.title, r.summary, r.countries, r.keywords, r.related, r.body, "
+		"r.created FROM article_revisions r WHERE r.status IN ('draft', 'review') AND r.n = (SELECT max(x.n) "
+		"FROM article_revisions x WHERE x.slug = r.slug AND x.country = r.country) ORDER BY r.slug, r.country");
+	if (!st)
+		return fail(err, errlen, "database: %s", db_errmsg(db));
+	bool ok = true;
+	enum db_rc rc = DB_DONE;
+	while (ok && (rc = db_step(st)) == DB_ROW) {
+		const char *c[9];
+		for (int i = 0; i < 9; i++)
+			c[i] = arena_strdup(a, db_col_text(st, i));
+		char day[16];
+		time_t at = (time_t)db_col_int(st, 9);
+		struct tm tm;
+		gmtime_r(&at, &tm);
+		strftime(day, sizeof day, "%Y-%m-%d", &tm);
+		struct kb_text t = {.slug = c[0],
+				    .country = c[1],
+				    .section = c[2],
+				    .title = c[3],
+				    .summary = c[4],
+				    .countries = c[5],
+				    .keywords = c[6],
+				    .related = c[7],
+				    .body = c[8],
+				    .updated = day};
+		buf_reset(b);
+		put_text(b, &t);
+		const char *path = text_path(a, dir, &t, ".draft");
+		ok = buf_failed(b) ? fail(err, errlen, "%s: too large", path) : write_file(path, b, err, errlen);
+	}
+	if (ok && rc != DB_DONE)
+		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+	db_finalize(st);
+	return ok;
+}
+
+bool kb_export(struct db *db, const char *dir, bool drafts, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		return fail(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
@@ -851,28 +1086,12 @@ bool kb_export(struct db *db, const char *dir, char *err, size_t errlen)
 	for (int i = 0; ok && i < nt; i++) {
 		const struct kb_text *t = &texts[i];
 		buf_reset(&b);
-		buf_adds(&b, "---\n");
-		put_key(&b, "slug", t->slug);
-		if (*t->country)
-			put_key(&b, "country", t->country);
-		put_key(&b, "title", t->title);
-		put_key(&b, "section", t->section);
-		put_key(&b, "summary", t->summary);
-		put_key(&b, "updated", t->updated);
-		if (!*t->country)
-			put_key(&b, "countries", t->countries);
-		put_key(&b, "keywords", t->keywords);
-		put_key(&b, "related", t->related);
-		buf_printf(&b, "---\n%s", t->body);
-		char cc[3] = {0};
-		if (*t->country) {
-			cc[0] = (char)(t->country[0] - 'A' + 'a');
-			cc[1] = (char)(t->country[1] - 'A' + 'a');
-		}
-		const char *path = *t->country ? arena_printf(a, "%s/%s.%s.md", dir, t->slug, cc)
-					       : arena_printf(a, "%s/%s.md", dir, t->slug);
+		put_text(&b, t);
+		const char *path = text_path(a, dir, t, "");
 		ok = buf_failed(&b) ? fail(err, errlen, "%s: too large", path) : write_file(path, &b, err, errlen);
 	}
+	if (ok && drafts)
+		ok = export_drafts(db, a, dir, &b, err, errlen);
 out:
 	buf_free(&b);
 	arena_free(a);

@@ -33,7 +33,10 @@ struct kb_text {
 	const char *countries; /* "RU, KZ" or "" (all); general texts only */
 	const char *keywords, *related;
 	const char *body; /* Markdown; NULL in lists that do not load it */
+	int position;	  /* general texts: the editor's place in its section (1, 2, ...); 0 none */
 };
+/* articles.position of a text without a place: after the placed ones, in title order. */
+#define KB_POSITION_NONE 1000000000
 
 /* What a reader from one country gets for a slug. */
 struct kb_view {
@@ -52,12 +55,13 @@ int kb_section_get(struct db *db, struct arena *a, const char *slug, struct kb_s
 int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_section *out);
 /*
  * Listings for readers: each costs O(log n + what it returns) index and row reads whatever the
- * size of the knowledge base (the index of migration 7, articles(section, country, title, slug)),
+ * size of the knowledge base (the index of migration 21, articles(section, country, position, title, slug)),
  * plus, for a page deep in a section, a walk over the index entries before it (no table rows).
  *
- * The editor's order of a section's articles is title then slug (slugs are unique, so the order
- * is total and stable across pages). An article counts once whatever its country variants (its
- * general text is counted; every variant has one, in the same section). The counts are kept in
+ * The editor's order of a section's articles is position (the place an editor gave it; the
+ * articles without one after the others), then title, then slug (slugs are unique, so the order
+ * is total and stable across pages): the index of migration 21. An article counts once whatever its country variants
+ * (its general text is counted; every variant has one, in the same section). The counts are kept in
  * sections.article_count by every write of articles (kb_import today), so n_articles costs
  * nothing to read.
  */
@@ -126,6 +130,19 @@ struct kb_batch {
 	const char *synonyms; /* text of synonyms.txt, or NULL when the directory has none */
 	const char **files;   /* file of each text, for messages */
 	int *related_lines;   /* line of each text's `related:` key */
+	/* Set by kb_read_dir: the texts carry their place (`order:`), so the import writes it; other
+	 * writers (publishing) leave articles.position alone, except that a text that changes section
+	 * loses its place (it comes after the placed ones of its new section). */
+	bool positions;
+	const char *message; /* the message of the revisions the batch records (NULL: "импорт") */
+	/* Drafts (files <slug>[.<cc>].draft.md): each saved as a draft revision by kb_import unless
+	 * the newest revision of its (slug, country) has the same text already. */
+	struct kb_text *drafts;
+	size_t n_drafts;
+	const char **draft_files;
+	/* kb_import: the published articles that the batch lacks are archived (410, their history
+	 * kept) instead of being kept on the portal (`spravka import --archive-missing`). */
+	bool archive_missing;
 };
 
 /*
@@ -142,8 +159,10 @@ bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err
  * only when that is not zero, and then every section's article_count is counted again.
  */
 bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen);
-/* Writes every section and text to dir (created if needed) in the canonical content format. */
-bool kb_export(struct db *db, const char *dir, char *err, size_t errlen);
+/* Writes every section and text to dir (created if needed) in the canonical content format; with
+ * drafts, also the newest draft or revision in review of each (slug, country) newer than its
+ * published text, as <slug>[.<cc>].draft.md. */
+bool kb_export(struct db *db, const char *dir, bool drafts, char *err, size_t errlen);
 
 /* ---- revisions (revisions.c; issue #10, the editors' workspace) ---- */
 /*
@@ -271,6 +290,55 @@ enum kb_gap_result kb_gap_keywords(struct db *db, struct arena *a, const char *s
  */
 enum kb_gap_result kb_synonyms_add(struct db *db, struct arena *a, const char *line, int64_t user, char *err,
 				   size_t errlen);
+/* ---- sections and the order of articles (sections.c; issue #10) ---- */
+/*
+ * Editors change sections in the desk: each change is one transaction with a content_audit row
+ * (slug "section:SLUG", actions section-create, section-rename, section-describe, section-move,
+ * section-delete; "order" and "move" on the article's slug) and bumps the content version (every
+ * node's page caches follow; the search index reads no section titles).
+ */
+enum kb_section_result {
+	KB_SECTION_OK,
+	KB_SECTION_TAKEN,     /* create: a section has this slug */
+	KB_SECTION_NOT_FOUND, /* no such section, or the article is not (published) in it */
+	KB_SECTION_NOT_EMPTY, /* delete: published articles or drafts are in it */
+	KB_SECTION_FAILED,    /* database error (err says it) */
+};
+#define KB_SECTION_TITLE_MAX 200
+#define KB_SECTION_DESCRIPTION_MAX 300
+#define KB_SECTION_FIELD_ERRORS 3
+/* The checks of a section an editor writes: slug (when not NULL) [a-z0-9-]{1,80}, title 1-200
+ * characters, description at most 300, neither with control characters nor "|" (the sections
+ * file's separator). Up to max (field, Russian message) pairs; returns their number. */
+int kb_section_check(const char *slug, const char *title, const char *description, const char **fields,
+		     const char **messages, int max);
+/* A new section after the others. */
+enum kb_section_result kb_section_create(struct db *db, const char *slug, const char *title, const char *description,
+					 int64_t user, char *err, size_t errlen);
+/* New title and description (nothing changes, nor is audited, when they are the same). */
+enum kb_section_result kb_section_update(struct db *db, const char *slug, const char *title, const char *description,
+					 int64_t user, char *err, size_t errlen);
+/* Moves a section delta places (-1 up, 1 down; nothing at either end); the sections are numbered
+ * 1..n again. */
+enum kb_section_result kb_section_move(struct db *db, const char *slug, int delta, int64_t user, char *err,
+				       size_t errlen);
+/* Deletes an empty section; KB_SECTION_NOT_EMPTY with the number of articles and of articles with
+ * a draft or revision in review in it otherwise. */
+enum kb_section_result kb_section_delete(struct db *db, const char *slug, int64_t user, int64_t *articles,
+					 int64_t *drafts, char *err, size_t errlen);
+/* The 1-based place of slug's general text in section (the portal's order), 0 when it is not
+ * there, -1 on error. */
+int kb_article_place(struct db *db, const char *section, const char *slug);
+extern const char kb_article_place_sql[]; /* for the plans test */
+/* Puts slug at place (1-based, clamped to the section) in section: the articles before its old or
+ * new place and every placed one are numbered 1..m; costs O(m). */
+enum kb_section_result kb_article_move_to(struct db *db, const char *section, const char *slug, int place, int64_t user,
+					  char *err, size_t errlen);
+/* Moves slug's published texts (the general one and its variants) to section to, each recorded as a
+ * published revision; it goes to the end of its new section (kb_int.h, kb_place_at_end). The desk
+ * lets only admins do it when review is required (editors change the section in a draft). */
+enum kb_section_result kb_article_to_section(struct db *db, const char *slug, const char *to, int64_t user, char *err,
+					     size_t errlen);
 
 /* ---- feedback (feedback.c; issue #10) ---- */
 /*

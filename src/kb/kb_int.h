@@ -34,5 +34,16 @@ bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, c
 extern const char kb_unredirect_sql[];
 /* One row of the content audit (user 0: none), in the caller's transaction. */
 bool kb_audit_add(struct db *db, int64_t user, const char *action, const char *slug, const char *detail);
+/* slug answers kind (301 to target, or 410 with target ""), and so do the redirects that led to
+ * it; in the caller's transaction. */
+bool kb_redirect_set(struct db *db, const char *slug, const char *target, int kind);
+/* Gives slug's general text the last place of section (after every other article, placed or not:
+ * when some have no place, the section's order is written out first, O(section)); in the caller's
+ * transaction. */
+bool kb_place_at_end(struct db *db, const char *section, const char *slug);
+/* Announces a change that is not a text's (sections, the order of articles): the kept section
+ * counts, the content version, an empty change log row set and the notification, so that every
+ * node's page caches follow; in the caller's transaction. */
+bool kb_announce_change(struct db *db, char *err, size_t errlen);
 
 #endif

@@ -242,6 +242,8 @@ static bool batch_with(struct db *db, struct arena *a, const struct pending *p, 
 			continue;
 		t = arena_grow(a, t, n, &cap, sizeof *t);
 		t[n] = text_at(st, a, 0, p->t.slug);
+		if (!*p->t.country) /* the variants follow their general text to another section */
+			t[n].section = p->t.section;
 		t[n++].updated = arena_strdup(a, db_col_text(st, 8));
 	}
 	db_finalize(st);
@@ -489,6 +491,11 @@ static bool redirect(struct db *db, const char *slug, const char *target, int ki
 	ok = st && db_step(st) == DB_DONE;
 	db_finalize(st);
 	return ok;
+}
+
+bool kb_redirect_set(struct db *db, const char *slug, const char *target, int kind)
+{
+	return redirect(db, slug, target, kind);
 }
 
 static enum kb_move_result finish(struct db *db, enum kb_move_result r, char *err, size_t errlen)

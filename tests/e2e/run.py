@@ -1365,6 +1365,7 @@ import feedback_tests  # noqa: E402,F401  (issue #10: feedback on articles)
 import xss_tests  # noqa: E402,F401  (issue #10: hostile text in every field never becomes markup)
 import browser_flows_tests  # noqa: E402,F401  (issue #10: flows in chromium, axe-core, 375 px)
 import insights_tests  # noqa: E402,F401  (issue #10: insights and content gaps in the desk)
+import sections_tests  # noqa: E402,F401  (issue #10: sections, the order of articles, export of drafts)
 
 
 # =============================================================================================

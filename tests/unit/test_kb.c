@@ -180,7 +180,7 @@ Test(kb, export_then_import_is_identity)
 	long changed;
 	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
 	char *out = tmp_dir();
-	cr_assert(kb_export(f.db, out, err, sizeof err), "%s", err);
+	cr_assert(kb_export(f.db, out, false, err, sizeof err), "%s", err);
 	/* Import the export into the same database: nothing may change. */
 	struct kb_batch b;
 	cr_assert(kb_read_dir(f.a, out, &b, err, sizeof err), "%s", err);
@@ -355,7 +355,7 @@ Test(kb, a_page_of_a_section_reads_the_index_not_the_section)
 	for (int i = 0; i < 2; i++) {
 		const char *all = desk_plan_text(f.db, f.a, sqls[i]);
 		cr_assert_not_null(all, "%s", db_errmsg(f.db));
-		cr_assert(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_order (section=? AND "
+		cr_assert(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_position (section=? AND "
 				      "country=?)"),
 			  "plan: %s", all);
 		cr_assert(strstr(all, "SEARCH a USING INDEX sqlite_autoindex_articles_1 (slug=? AND country=?)"),
@@ -363,8 +363,9 @@ Test(kb, a_page_of_a_section_reads_the_index_not_the_section)
 		cr_assert_null(strstr(all, "SCAN a "), "plan: %s", all);
 		cr_assert_null(strstr(all, "SCAN articles"), "plan: %s", all);
 		/* Only the page is sorted, not the section. */
-		cr_assert_null(strstr(all, "SEARCH articles USING COVERING INDEX articles_section_order (section=? AND "
-					   "country=?) | USE TEMP"),
+		cr_assert_null(strstr(all,
+				      "SEARCH articles USING COVERING INDEX articles_section_position (section=? AND "
+				      "country=?) | USE TEMP"),
 			       "plan: %s", all);
 	}
 	teardown(&f);

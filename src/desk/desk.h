@@ -41,6 +41,14 @@ void desk_article(struct ctx *c);	 /* GET /desk/articles/{slug} */
 void desk_article_action(struct ctx *c); /* POST /desk/articles/{slug}: submit, publish */
 void desk_article_edit(struct ctx *c);	 /* GET /desk/articles/{slug}/edit */
 void desk_article_save(struct ctx *c);	 /* POST /desk/articles/{slug}/edit: preview, save */
+/* workspace.c: variants, review, archive and rename, the diff, the live preview, stale content. */
+void desk_article_preview(struct ctx *c);      /* POST /desk/articles/{slug}/preview: an HTML fragment */
+void desk_article_diff(struct ctx *c);	       /* GET /desk/articles/{slug}/diff?from=N&to=M */
+void desk_article_archive_form(struct ctx *c); /* GET /desk/articles/{slug}/archive: confirmation */
+void desk_article_archive(struct ctx *c);      /* POST /desk/articles/{slug}/archive */
+void desk_article_rename_form(struct ctx *c);  /* GET /desk/articles/{slug}/rename */
+void desk_article_rename(struct ctx *c);       /* POST /desk/articles/{slug}/rename */
+void desk_stale(struct ctx *c);		       /* GET /desk/stale */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -1,0 +1,374 @@
+"""End-to-end tests of issue #10's editing workspace, second part: the article fields ("what to
+prepare", review by, owner, related) through the desk form, the API and import/export; per-country
+variants added, edited and removed; review sent back with a comment; archive and rename from the
+desk; the line diff of two revisions; the live preview's endpoint; stale content.
+
+Imported by run.py; runs on both engines.
+"""
+
+import json
+import os
+import re
+import shutil
+from html import unescape
+
+from desk_tests import Agent, account, server, valid_html
+from editors_tests import form_fields, post_action, post_json, put_article, revisions, token_add
+from harness import check, contains, eq, lacks, new_dir, spravka, test, wait_for
+
+EDITOR_FORM = r'<form class="request editor".*?</form>'
+
+
+def edit_form(agent, slug, query=""):
+    r = agent.get(f"/desk/articles/{slug}/edit{query}")
+    eq(r.status, 200, f"the edit form of {slug}{query}")
+    valid_html(r, "the edit form")
+    f = form_fields(r.text, EDITOR_FORM)
+    f.pop("csrf", None)
+    return f, r
+
+
+def save(agent, slug, fields, want=303, what="save"):
+    r = agent.post(f"/desk/articles/{slug}/edit", dict(fields, do="save"))
+    eq(r.status, want, f"{what}: {r.text[:300] if r.status != want else ''}")
+    return r
+
+
+def publish(agent, slug, want=303):
+    r = agent.post(f"/desk/articles/{slug}", {"do": "publish"})
+    eq(r.status, want, f"publish {slug}: {r.text[:300] if r.status != want else ''}")
+    return r
+
+
+def field_error(r, field):
+    """The error message shown under a field of a refused form."""
+    m = re.search(rf'<p class="error" id="f-{field}-error">(.*?)</p>', r.text, re.S)
+    return unescape(m.group(1)) if m else None
+
+
+@test("workspace: what to prepare, review by, owner and related go through the desk form, the API and "
+      "import/export; the portal shows the checklist before the steps; bad values 422 with the text kept")
+def _():
+    s = server("ws-fields")
+    account(s, "olga", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    t = token_add(s, "olga")
+    f, _ = edit_form(olga, "password-reset")
+    for k in ("prepare", "review_by", "owner", "related"):
+        check(k in f, f"the form has {k}: {sorted(f)}")
+    edit = dict(f, prepare="- Логин или телефон\nДоступ к почте <b>жирно</b>\n\n", review_by="2030-01-31",
+                owner="olga", related="account-blocked", message="поля")
+    # Bad values: 422, every typed value kept, a message per field.
+    for field, value, message in (("review_by", "31.01.2030", "ГГГГ-ММ-ДД"),
+                                  ("owner", "nobody", "Нет такого редактора"),
+                                  ("related", "account-blocked, no-such-article", "no-such-article"),
+                                  ("prepare", "\n".join(f"пункт {i}" for i in range(21)), "Не больше 20")):
+        r = save(olga, "password-reset", dict(edit, **{field: value}), 422, f"a bad {field}")
+        contains(field_error(r, field) or "", message, what=f"the error of {field}")
+        kept = form_fields(r.text, EDITOR_FORM)
+        eq(kept[field], value, f"{field} kept")
+        eq(kept["body"], f["body"], "the body kept")
+    save(olga, "password-reset", edit)
+    f2, _ = edit_form(olga, "password-reset")
+    eq((f2["prepare"], f2["review_by"], f2["owner"], f2["related"]),
+       ("Логин или телефон\nДоступ к почте <b>жирно</b>", "2030-01-31", "olga", "account-blocked"),
+       "the draft's fields in the form again")
+    publish(olga, "password-reset")
+    page = wait_for(lambda: (p := s.req("/a/password-reset")).status == 200 and "Что подготовить" in p.text and p,
+                    5, "the checklist on the portal")
+    valid_html(page, "the article with its checklist")
+    contains(page.text, "<li>Логин или телефон</li>", "<li>Доступ к почте &lt;b&gt;жирно&lt;/b&gt;</li>",
+             what="the checklist")
+    check(page.text.index("Что подготовить") < page.text.index('<div class="body">'),
+          "the checklist comes before the steps")
+    # The API: prepare as an array or as lines; its fields checked the same way.
+    art = {"title": "Что взять в пункт выдачи", "section": "orders", "body": "1. Придите.\n",
+           "prepare": ["Паспорт", "Номер заказа"], "review_by": "2031-02-01", "owner": "olga",
+           "related": ["password-reset"]}
+    r = put_article(s, t, "pickup-checklist", art)
+    eq(r.status, 200, f"PUT with the new fields: {r.text[:300]}")
+    eq(post_action(s, t, "pickup-checklist", "publish").status, 200, "published")
+    page = wait_for(lambda: (p := s.req("/a/pickup-checklist")).status == 200 and p, 5, "the API's article")
+    contains(page.text, "<li>Паспорт</li>", "<li>Номер заказа</li>", what="the API's checklist")
+    r = put_article(s, t, "pickup-checklist", dict(art, prepare="Паспорт\nЧек", message="строки"))
+    eq(r.status, 200, "prepare as lines")
+    r = put_article(s, t, "pickup-checklist", dict(art, prepare=[1], review_by="завтра", owner="nobody",
+                                                   related="no-such-article"))
+    eq(r.status, 422, "bad fields through the API")
+    eq(sorted(r.json()["error"]["fields"]), ["owner", "prepare", "related", "review_by"], "the fields refused")
+    # Export writes them; an import of an edited export brings new ones to the portal.
+    out = new_dir("ws-export")
+    rc, _, err = spravka("export", out, "--data", s.data)
+    eq(rc, 0, f"export: {err}")
+    with open(os.path.join(out, "password-reset.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    contains(text, "prepare:\n  - Логин или телефон\n  - Доступ к почте <b>жирно</b>\nreview_by: 2030-01-31\n"
+             "owner: olga\n", what="the exported front matter")
+    with open(os.path.join(out, "pickup-checklist.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    with open(os.path.join(out, "pickup-checklist.md"), "w", encoding="utf-8") as fh:
+        fh.write(text.replace("  - Паспорт\n", "  - Паспорт\n  - Квитанция об оплате\n"))
+    rc, _, err = spravka("import", out, "--data", s.data)
+    eq(rc, 0, f"import: {err}")
+    wait_for(lambda: "<li>Квитанция об оплате</li>" in s.req("/a/pickup-checklist").text, 5,
+             "the imported checklist on the portal")
+    shutil.rmtree(out, ignore_errors=True)
+    s.stop()
+
+
+@test("workspace: an article's texts per country in the desk: add a variant from the general text, edit and "
+      "publish it, remove it (a revision, history kept); a duplicate or unknown country 422 in the desk and the API")
+def _():
+    s = server("ws-variants")
+    account(s, "olga", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    t = token_add(s, "olga")
+    page = olga.get("/desk/articles/payout-setup")
+    eq(page.status, 200, "the article's page")
+    valid_html(page, "the article's page with its texts")
+    contains(page.text, "<h2>Тексты</h2>", "Общий текст (все страны)", "KZ — Казахстан", "DE — Германия",
+             "Добавить вариант", what="the texts")
+    # Add BY from the general text.
+    f, r = edit_form(olga, "payout-setup", "?country=BY&new=1")
+    contains(r.text, 'name="new_variant" value="1"', what="the new variant's form")
+    general, _ = edit_form(olga, "payout-setup")
+    eq((f["country"], f["body"], f["title"]), ("BY", general["body"], general["title"]),
+       "the new variant starts from the general text")
+    save(olga, "payout-setup", dict(f, title="Выплаты в Беларуси", body="Текст для Беларуси: шаги.\n",
+                                    message="вариант BY"))
+    publish(olga, "payout-setup")
+    wait_for(lambda: "Текст для Беларуси" in s.req("/a/payout-setup?country=BY").text, 5, "the BY variant live")
+    # Edit it.
+    f, _ = edit_form(olga, "payout-setup", "?country=BY")
+    eq(f["title"], "Выплаты в Беларуси", "the variant's form")
+    save(olga, "payout-setup", dict(f, body="Текст для Беларуси: новые шаги.\n"))
+    publish(olga, "payout-setup")
+    wait_for(lambda: "новые шаги" in s.req("/a/payout-setup?country=BY").text, 5, "the edited variant live")
+    # A second KZ variant, an unknown country, a country twice: 422, text kept.
+    f, _ = edit_form(olga, "payout-setup", "?country=KZ&new=1")
+    r = save(olga, "payout-setup", dict(f, body="Мой второй текст для KZ.\n"), 422, "a second KZ variant")
+    contains(field_error(r, "country") or "", "уже есть вариант", what="the duplicate's message")
+    eq(form_fields(r.text, EDITOR_FORM)["body"], "Мой второй текст для KZ.\n", "the text kept")
+    g, _ = edit_form(olga, "payout-setup")
+    r = olga.post("/desk/articles/payout-setup/edit", dict(g, country="XX", body="Текст XX.\n", do="save"))
+    eq(r.status, 422, "an unknown country in the desk")
+    contains(field_error(r, "country") or "", "Такой страны нет", what="the unknown country's message")
+    contains(r.text, "Текст XX.", what="the refused form")
+    r = save(olga, "payout-setup", dict(g, countries="RU, KZ, RU"), 422, "a country twice in the desk")
+    contains(field_error(r, "countries") or "", "RU указана дважды", what="the duplicate country")
+    base = {"title": "Выплаты", "section": "payouts", "body": "Текст.\n"}
+    r = put_article(s, t, "payout-setup", dict(base, country="XX"))
+    eq(r.status, 422, "an unknown country through the API")
+    contains(r.json()["error"]["fields"]["country"], "Такой страны нет", what="the API's message")
+    r = put_article(s, t, "payout-setup", dict(base, countries=["RU", "KZ", "RU"]))
+    eq(r.status, 422, "a country twice through the API")
+    contains(r.json()["error"]["fields"]["countries"], "RU указана дважды", what="the API's message")
+    r = put_article(s, t, "payout-setup", dict(base, country="KZ", countries="KZ"))
+    eq(r.status, 422, "a variant with a countries list through the API")
+    # Remove BY: a draft, then published; the BY reader gets the general text again, history kept.
+    r = olga.post("/desk/articles/payout-setup", {"do": "remove_variant", "country": "BY"})
+    eq((r.status, r.header("location")), (303, "/desk/articles/payout-setup?done=removal"), "remove BY")
+    contains(s.req("/a/payout-setup?country=BY").text, "новые шаги", what="live until published")
+    publish(olga, "payout-setup")
+    wait_for(lambda: "новые шаги" not in s.req("/a/payout-setup?country=BY").text, 5, "the BY variant gone")
+    hist = olga.get("/desk/articles/payout-setup").text
+    contains(hist, "удаление варианта: опубликована", "вариант удалён", "добавить снова", what="the history")
+    eq(olga.post("/desk/articles/payout-setup", {"do": "remove_variant", "country": "BY"}).status, 404,
+       "removing it again")
+    revs = revisions(s, t, "payout-setup")
+    check(revs[0].get("removed") is True and revs[0]["country"] == "BY", f"the API's history: {revs[0]}")
+    check(any(x["country"] == "BY" and x["status"] == "superseded" for x in revs), "the removed text is kept")
+    s.stop()
+
+
+@test("workspace: review: an editor submits, cannot approve nor send back their own revision; another editor "
+      "sends it back with a comment (escaped, in the history and on the author's list), then approves; the API's "
+      "reject")
+def _():
+    s = server("ws-review", editors={"require_review": "1"})
+    account(s, "olga", "editor")
+    account(s, "petr", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    petr = Agent(s, "petr", role_page="/desk/articles")
+    f, _ = edit_form(olga, "password-reset")
+    save(olga, "password-reset", dict(f, title="Пароль: правка на проверку", message="на проверку"))
+    eq(olga.post("/desk/articles/password-reset", {"do": "submit"}).status, 303, "submitted")
+    publish(olga, "password-reset", 409)
+    r = olga.post("/desk/articles/password-reset", {"do": "reject", "comment": "сам себе"})
+    eq(r.status, 409, "the author sending back their own")
+    page = petr.get("/desk/articles/password-reset")
+    contains(page.text, "Вернуть на доработку", what="the reviewer's page")
+    valid_html(page, "the page with the review form")
+    r = petr.post("/desk/articles/password-reset", {"do": "reject", "comment": "   "})
+    eq(r.status, 422, "sending back without a comment")
+    contains(r.text, "Напишите, что исправить", what="the refused form")
+    comment = "Добавьте шаг про SMS <script>alert(1)</script>"
+    r = petr.post("/desk/articles/password-reset", {"do": "reject", "comment": comment})
+    eq((r.status, r.header("location")), (303, "/desk/articles/password-reset?done=returned"), "sent back")
+    escaped = "Добавьте шаг про SMS &lt;script&gt;alert(1)&lt;/script&gt;"
+    home = olga.get("/desk/articles")
+    contains(home.text, "Вернули на доработку", escaped, what="the author's list")
+    lacks(home.text, "<script>alert", what="the author's list")
+    hist = olga.get("/desk/articles/password-reset")
+    contains(hist.text, f"Возвращена на доработку (petr): {escaped}", what="the history")
+    valid_html(hist, "the history with a comment")
+    publish(petr, "password-reset", 409)  # a draft again: submitted first
+    eq(olga.post("/desk/articles/password-reset", {"do": "submit"}).status, 303, "submitted again")
+    publish(petr, "password-reset")
+    wait_for(lambda: "Пароль: правка на проверку" in s.req("/a/password-reset").text, 5, "approved and live")
+    # The API.
+    to, tp = token_add(s, "olga"), token_add(s, "petr")
+    eq(post_json(s, tp, "account-blocked", "reject", {"comment": "x"}).status, 404, "nothing in review")
+    art = {"title": "Аккаунт заблокирован: правка", "section": "account", "body": "Шаги.\n"}
+    eq(put_article(s, to, "account-blocked", art).status, 200, "a draft")
+    eq(post_action(s, to, "account-blocked", "submit").status, 200, "submitted")
+    r = post_json(s, to, "account-blocked", "reject", {"comment": "сам"})
+    eq((r.status, r.json()["error"]["code"]), (409, "own_revision"), "the author's reject")
+    r = post_json(s, tp, "account-blocked", "reject", {})
+    eq((r.status, list(r.json()["error"]["fields"])), (422, ["comment"]), "no comment")
+    r = post_json(s, tp, "account-blocked", "reject", {"comment": "Уточните сроки"})
+    eq(r.status, 200, f"reject: {r.text[:200]}")
+    n = r.json()["revision"]
+    eq(r.json(), {"revision": n, "status": "draft"}, "reject's answer")
+    top = revisions(s, to, "account-blocked")[0]
+    eq((top["revision"], top["status"], top.get("comment"), top.get("reviewer")),
+       (n, "draft", "Уточните сроки", "petr"), "the revision sent back")
+    s.stop()
+
+
+@test("workspace: archive and rename from the desk with a confirmation form: a bad replacement 422 and a taken "
+      "slug 409 explained with the value kept; then 301/410 on the portal")
+def _():
+    s = server("ws-move")
+    account(s, "olga", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    page = olga.get("/desk/articles/change-contacts")
+    contains(page.text, 'href="/desk/articles/change-contacts/archive"',
+             'href="/desk/articles/change-contacts/rename"', what="the article's links")
+    form = olga.get("/desk/articles/change-contacts/archive")
+    eq(form.status, 200, "the archive confirmation")
+    valid_html(form, "the archive confirmation")
+    contains(form.text, 'name="replacement"', "Снять с портала", what="the confirmation")
+    r = olga.post("/desk/articles/change-contacts/archive", {"replacement": "no-such-article", "message": "устарела"})
+    eq(r.status, 422, "a replacement that does not exist")
+    contains(r.text, "Статьи «no-such-article» нет на портале", 'value="no-such-article"', 'value="устарела"',
+             what="the refused form")
+    r = olga.post("/desk/articles/change-contacts/archive", {"replacement": "Bad Slug"})
+    eq(r.status, 422, "a malformed replacement")
+    eq(s.req("/a/change-contacts").status, 200, "nothing archived yet")
+    r = olga.post("/desk/articles/change-contacts/archive", {"replacement": "account-settings", "message": "x"})
+    eq((r.status, r.header("location")), (303, "/desk/articles/change-contacts?done=archived"), "archived")
+    r = wait_for(lambda: (p := s.req("/a/change-contacts")).status == 301 and p, 5, "301 to the replacement")
+    eq(r.header("location"), "/a/account-settings", "Location")
+    r = olga.post("/desk/articles/glossary/archive", {"replacement": ""})
+    eq(r.status, 303, "archived without a replacement")
+    wait_for(lambda: s.req("/a/glossary").status == 410, 5, "410")
+    contains(olga.get("/desk/articles/glossary?done=archived").text, "снята с портала", what="the notice")
+    # Rename.
+    form = olga.get("/desk/articles/account-blocked/rename")
+    eq(form.status, 200, "the rename form")
+    valid_html(form, "the rename form")
+    r = olga.post("/desk/articles/account-blocked/rename", {"slug": "password-reset"})
+    eq(r.status, 409, "a taken slug")
+    contains(r.text, "Адрес «password-reset» уже занят", 'value="password-reset"', what="the explanation")
+    r = olga.post("/desk/articles/account-blocked/rename", {"slug": "Новый адрес"})
+    eq(r.status, 422, "a malformed slug")
+    r = olga.post("/desk/articles/account-blocked/rename", {"slug": "blocked-account"})
+    eq((r.status, r.header("location")), (303, "/desk/articles/blocked-account?done=renamed"), "renamed")
+    r = wait_for(lambda: (p := s.req("/a/account-blocked")).status == 301 and p, 5, "the old address")
+    eq(r.header("location"), "/a/blocked-account", "Location")
+    eq(s.req("/a/blocked-account").status, 200, "the new address")
+    contains(olga.get("/desk/articles/blocked-account?done=renamed").text, "прежний адрес ведёт на новый", what="the notice")
+    s.stop()
+
+
+@test("workspace: the diff of two revisions: changed fields and inserted/deleted lines, escaped (<script> in a "
+      "line); linked from the history; bad numbers refused; over 5,000 lines a message")
+def _():
+    s = server("ws-diff")
+    account(s, "olga", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    t = token_add(s, "olga")
+    lines = [f"Строка {i}." for i in range(1, 31)]
+    art = {"title": "Статья для сравнения", "section": "orders", "body": "\n".join(lines) + "\n"}
+    eq(put_article(s, t, "diff-me", art).status, 200, "revision 1")
+    changed = list(lines)
+    changed[9] = "<script>alert(1)</script>"
+    del changed[19]
+    changed.insert(25, "Новая строка & ещё одна.")
+    eq(put_article(s, t, "diff-me", dict(art, title="Статья: вторая редакция", body="\n".join(changed) + "\n"))
+       .status, 200, "revision 2")
+    hist = olga.get("/desk/articles/diff-me")
+    contains(hist.text, 'href="/desk/articles/diff-me/diff?from=1&amp;to=2"', 'action="/desk/articles/diff-me/diff"',
+             what="the history's links")
+    r = olga.get("/desk/articles/diff-me/diff?from=1&to=2")
+    eq(r.status, 200, "the diff")
+    valid_html(r, "the diff page")
+    contains(r.text, "<del>- Строка 10.</del>", "<ins>+ &lt;script&gt;alert(1)&lt;/script&gt;</ins>",
+             "<del>- Строка 20.</del>", "<ins>+ Новая строка &amp; ещё одна.</ins>", "<span>  Строка 9.</span>",
+             "<del>Статья для сравнения</del>", "<ins>Статья: вторая редакция</ins>", what="the diff")
+    lacks(r.text, "<script>alert", "Строка 1.</span>", what="the diff (escaped; far context folded)")
+    contains(r.text, "без изменений", what="the folded lines")
+    r = olga.get("/desk/articles/diff-me/diff?from=2&to=1")
+    contains(r.text, "<ins>+ Строка 10.</ins>", what="the other way round")
+    eq(olga.get("/desk/articles/diff-me/diff?from=1&to=x").status, 422, "a bad number")
+    eq(olga.get("/desk/articles/diff-me/diff?from=1").status, 422, "one number")
+    eq(olga.get("/desk/articles/diff-me/diff?from=1&to=99").status, 404, "no such revision")
+    big = "".join(f"{i}\n" for i in range(6000))
+    eq(put_article(s, t, "diff-me", dict(art, body=big)).status, 200, "a long revision 3")
+    r = olga.get("/desk/articles/diff-me/diff?from=2&to=3")
+    eq(r.status, 200, "the diff of a long text")
+    contains(r.text, "длиннее 5000 строк", what="the long text's message")
+    eq(s.req("/desk/articles/diff-me/diff?from=1&to=2").status, 303, "not signed in")
+    s.stop()
+
+
+@test("workspace: live preview: the edit form loads editor.js and names the preview endpoint; the endpoint "
+      "renders the portal's safe Markdown with the checklist, needs the session's CSRF token")
+def _():
+    s = server("ws-preview")
+    account(s, "olga", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    _, r = edit_form(olga, "password-reset")
+    contains(r.text, 'data-preview="/desk/articles/password-reset/preview"', '<script src="/static/editor.js?v=',
+             'id="preview"', what="the edit form")
+    js = s.req("/static/editor.js")
+    eq(js.status, 200, "editor.js")
+    contains(js.text, "data-preview", what="editor.js")
+    body = {"title": "Заголовок <i>", "prepare": "Паспорт", "body": "**Шаг.**\n\n<script>alert(1)</script>\n"
+            "[x](javascript:alert(1))\n"}
+    r = olga.post("/desk/articles/password-reset/preview", body)
+    eq(r.status, 200, "the preview fragment")
+    contains(r.text, "<strong>Шаг.</strong>", "<li>Паспорт</li>", "Заголовок &lt;i&gt;", what="the fragment")
+    lacks(r.text, "<script>alert", 'href="javascript:', "<html", what="the fragment")
+    eq(olga.post("/desk/articles/password-reset/preview", dict(body, csrf="wrong")).status, 403, "a wrong token")
+    s.stop()
+
+
+@test("workspace: stale content: an article past its review date and a variant older than its general text "
+      "are listed with their owners; the owner's desk home shows theirs")
+def _():
+    s = server("ws-stale")
+    account(s, "olga", "editor")
+    account(s, "petr", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    petr = Agent(s, "petr", role_page="/desk/articles")
+    f, _ = edit_form(olga, "password-reset")
+    save(olga, "password-reset", dict(f, review_by="2020-01-31", owner="olga"))
+    publish(olga, "password-reset")
+    # The general text of payout-setup published today: its variants (July) are older now.
+    g, _ = edit_form(olga, "payout-setup")
+    save(olga, "payout-setup", dict(g, body=g["body"] + "\nНовый абзац.\n", owner="petr"))
+    publish(olga, "payout-setup")
+    page = wait_for(lambda: (p := olga.get("/desk/stale")).status == 200 and "payout-setup" in p.text and p, 5,
+                    "the stale page")
+    valid_html(page, "the stale page")
+    contains(page.text, "Срок пересмотра прошёл", "2020-01-31", 'href="/desk/articles/password-reset"',
+             "Варианты для стран старше общего текста", "KZ — Казахстан", "DE — Германия", "не назначен",
+             what="the stale page")
+    check(re.search(r"password-reset.*?2020-01-31</td><td>olga</td>", page.text, re.S), "the owner is shown")
+    home = olga.get("/desk/articles")
+    contains(home.text, "Ваши статьи на пересмотр", "2020-01-31", 'href="/desk/stale"', what="olga's home")
+    check(home.text.index("Ваши статьи на пересмотр") < home.text.index("Черновики и проверка"), "at the top")
+    lacks(petr.get("/desk/articles").text, "Ваши статьи на пересмотр", what="petr's home (nothing of his is stale)")
+    s.stop()

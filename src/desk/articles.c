@@ -148,8 +148,8 @@ void desk_article(struct ctx *c)
 				prev = r[j].n;
 		html_printf(b, "<tr><td>%lld</td><td>%s%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s",
 			    (long long)r[i].n, r[i].removed ? "удаление варианта: " : "", status_ru(r[i].status),
-			    *r[i].country ? r[i].country : "все", r[i].text.title, *r[i].author ? r[i].author : "импорт",
-			    desk_when(a, r[i].created), r[i].message);
+			    *r[i].country ? r[i].country : "все", r[i].text.title,
+			    *r[i].author ? r[i].author : "импорт", desk_when(a, r[i].created), r[i].message);
 		if (*r[i].comment)
 			html_printf(b, "<p class=\"returned\">Возвращена на доработку (%s): %s</p>", r[i].reviewer,
 				    r[i].comment);
@@ -157,12 +157,13 @@ void desk_article(struct ctx *c)
 		if (prev)
 			html_printf(b, "<a href=\"/desk/articles/%s/diff?from=%lld&amp;to=%lld\">с версией %lld</a>",
 				    c->arg, (long long)prev, (long long)r[i].n, (long long)prev);
-		html_printf(b,
-			    "</td><td><form action=\"/desk/articles/%s\" method=\"post\"><input type=\"hidden\" "
-			    "name=\"csrf\" value=\"%s\"><input type=\"hidden\" name=\"revision\" value=\"%lld\"><button "
-			    "type=\"submit\" name=\"do\" value=\"restore\">Восстановить как черновик</button></form>"
-			    "</td></tr>\n",
-			    c->arg, c->user->csrf, (long long)r[i].n);
+		html_printf(
+		    b,
+		    "</td><td><form action=\"/desk/articles/%s\" method=\"post\"><input type=\"hidden\" "
+		    "name=\"csrf\" value=\"%s\"><input type=\"hidden\" name=\"revision\" value=\"%lld\"><button "
+		    "type=\"submit\" name=\"do\" value=\"restore\">Восстановить как черновик</button></form>"
+		    "</td></tr>\n",
+		    c->arg, c->user->csrf, (long long)r[i].n);
 	}
 	html_raw(b, "</tbody>\n</table>\n");
 	desk_compare_form(c, n > 1 ? r[1].n : r[0].n, r[0].n);
@@ -287,7 +288,8 @@ static void edit_form(struct ctx *c, const struct form *f, const char *preview_h
 		html_raw(b, "</ul></div>\n");
 	}
 	/* The preview: the button's (preview_html), or an empty place the live preview fills. */
-	html_printf(b, "<section class=\"preview\" id=\"preview\" aria-label=\"Предпросмотр\" aria-live=\"polite\"%s>\n",
+	html_printf(b,
+		    "<section class=\"preview\" id=\"preview\" aria-label=\"Предпросмотр\" aria-live=\"polite\"%s>\n",
 		    preview_html ? "" : " hidden");
 	if (preview_html)
 		desk_preview_fragment(c, &f->t, preview_html);
@@ -406,9 +408,8 @@ void desk_article_save(struct ctx *c)
 	if (!slug_valid(c->arg))
 		return page_error(c, 404, "Адрес статьи: латинские буквы a–z, цифры и дефис, до 80 знаков.");
 	struct form f = {.t = {.slug = c->arg}};
-	const char **v[] = {&f.t.title,	    &f.t.section,   &f.t.country,   &f.t.summary, &f.t.keywords,
-			    &f.t.related,   &f.t.countries, &f.t.body,	    &f.message,	  &f.t.prepare,
-			    &f.t.review_by, &f.t.owner};
+	const char **v[] = {&f.t.title,	    &f.t.section, &f.t.country, &f.t.summary, &f.t.keywords,  &f.t.related,
+			    &f.t.countries, &f.t.body,	  &f.message,	&f.t.prepare, &f.t.review_by, &f.t.owner};
 	static const char *const names[] = {"title",	 "section", "country", "summary", "keywords",  "related",
 					    "countries", "body",    "message", "prepare", "review_by", "owner"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

@@ -67,8 +67,9 @@ static const char *today(struct arena *a)
 static void stale_table(struct ctx *c, const struct kb_stale *s, int n, bool variants, bool owners)
 {
 	struct buf *b = &c->resp->body;
-	html_printf(b, "<table class=\"queue\">\n<thead><tr><th>Статья</th><th>Текст</th><th>%s</th>%s%s<th></th></tr>"
-		       "</thead>\n<tbody>\n",
+	html_printf(b,
+		    "<table class=\"queue\">\n<thead><tr><th>Статья</th><th>Текст</th><th>%s</th>%s%s<th></th></tr>"
+		    "</thead>\n<tbody>\n",
 		    variants ? "Вариант обновлён" : "Пересмотреть до", variants ? "<th>Общий текст обновлён</th>" : "",
 		    owners ? "<th>Ответственный</th>" : "");
 	for (int i = 0; i < n; i++) {
@@ -109,8 +110,7 @@ void desk_workspace_home(struct ctx *c)
 	if (nr > 0) {
 		html_raw(b, "<section class=\"returned mine\">\n<h2>Вернули на доработку</h2>\n<ul>\n");
 		for (int i = 0; i < nr; i++)
-			html_printf(b,
-				    "<li><a href=\"/desk/articles/%s\">%s</a>, версия %lld (%s): «%s» — %s</li>\n",
+			html_printf(b, "<li><a href=\"/desk/articles/%s\">%s</a>, версия %lld (%s): «%s» — %s</li>\n",
 				    ret[i].slug, ret[i].text.title, (long long)ret[i].n,
 				    *ret[i].country ? ret[i].country : "общий текст", ret[i].comment,
 				    *ret[i].reviewer ? ret[i].reviewer : "проверяющий");
@@ -168,13 +168,14 @@ void desk_workspace_notice(struct ctx *c, const char *done)
 void desk_reject_form(struct ctx *c, const struct kb_revision *r, const char *comment, const char *error)
 {
 	struct buf *b = &c->resp->body;
-	html_printf(b,
-		    "<form class=\"request reject\" action=\"/desk/articles/%s\" method=\"post\">\n"
-		    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n<input type=\"hidden\" name=\"do\" "
-		    "value=\"reject\">\n<div class=\"field%s\"><label for=\"f-comment\">Вернуть версию %lld автору "
-		    "(%s) с замечанием</label>\n<textarea id=\"f-comment\" name=\"comment\" rows=\"3\"%s>%s</textarea>\n",
-		    r->slug, c->user->csrf, error ? " invalid" : "", (long long)r->n,
-		    *r->author ? r->author : "импорт", error ? " aria-invalid=\"true\"" : "", comment ? comment : "");
+	html_printf(
+	    b,
+	    "<form class=\"request reject\" action=\"/desk/articles/%s\" method=\"post\">\n"
+	    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n<input type=\"hidden\" name=\"do\" "
+	    "value=\"reject\">\n<div class=\"field%s\"><label for=\"f-comment\">Вернуть версию %lld автору "
+	    "(%s) с замечанием</label>\n<textarea id=\"f-comment\" name=\"comment\" rows=\"3\"%s>%s</textarea>\n",
+	    r->slug, c->user->csrf, error ? " invalid" : "", (long long)r->n, *r->author ? r->author : "импорт",
+	    error ? " aria-invalid=\"true\"" : "", comment ? comment : "");
 	if (error)
 		html_printf(b, "<p class=\"error\" id=\"f-comment-error\">%s</p>\n", error);
 	html_raw(b, "</div>\n<p><button type=\"submit\">Вернуть на доработку</button></p>\n</form>\n");
@@ -209,24 +210,25 @@ void desk_texts_block(struct ctx *c, const struct kb_revision *r, int n)
 		bool gone = t->removed && (!strcmp(t->status, "published") || !strcmp(t->status, "superseded"));
 		html_printf(b, "<tr><td>%s</td><td>%lld</td><td>%s</td><td>", country_label(c, t->country),
 			    (long long)t->n,
-			    gone	       ? "вариант удалён"
-			    : t->removed       ? "удаление ждёт публикации"
+			    gone			      ? "вариант удалён"
+			    : t->removed		      ? "удаление ждёт публикации"
 			    : !strcmp(t->status, "published") ? "опубликован"
 			    : !strcmp(t->status, "review")    ? "на проверке"
 			    : !strcmp(t->status, "draft")     ? "черновик"
 							      : "заменён");
 		if (gone)
-			html_printf(b, "<a href=\"/desk/articles/%s/edit?country=%s&amp;new=1\">добавить снова</a>", slug,
-				    t->country);
+			html_printf(b, "<a href=\"/desk/articles/%s/edit?country=%s&amp;new=1\">добавить снова</a>",
+				    slug, t->country);
 		else
 			html_printf(b, "<a href=\"/desk/articles/%s/edit?country=%s\">править</a>", slug, t->country);
 		if (*t->country && !t->removed)
-			html_printf(b,
-				    " <form class=\"inline\" action=\"/desk/articles/%s\" method=\"post\"><input "
-				    "type=\"hidden\" name=\"csrf\" value=\"%s\"><input type=\"hidden\" name=\"country\" "
-				    "value=\"%s\"><button type=\"submit\" name=\"do\" value=\"remove_variant\">Удалить "
-				    "вариант</button></form>",
-				    slug, c->user->csrf, t->country);
+			html_printf(
+			    b,
+			    " <form class=\"inline\" action=\"/desk/articles/%s\" method=\"post\"><input "
+			    "type=\"hidden\" name=\"csrf\" value=\"%s\"><input type=\"hidden\" name=\"country\" "
+			    "value=\"%s\"><button type=\"submit\" name=\"do\" value=\"remove_variant\">Удалить "
+			    "вариант</button></form>",
+			    slug, c->user->csrf, t->country);
 		html_raw(b, "</td></tr>\n");
 	}
 	html_raw(b, "</tbody>\n</table>\n");
@@ -290,8 +292,9 @@ void desk_article_reject(struct ctx *c)
 		return page_error(c, 409, "У статьи нет правки на проверке: возвращать нечего.");
 	c->resp->status = 422;
 	desk_begin(c, "Вернуть на доработку");
-	html_printf(&c->resp->body, "<h1>Вернуть на доработку: «%s»</h1>\n<p><a href=\"/desk/articles/%s\">История "
-				    "версий</a></p>\n",
+	html_printf(&c->resp->body,
+		    "<h1>Вернуть на доработку: «%s»</h1>\n<p><a href=\"/desk/articles/%s\">История "
+		    "версий</a></p>\n",
 		    pending->text.title, c->arg);
 	desk_reject_form(c, pending, comment, error);
 	desk_end(c);
@@ -329,8 +332,7 @@ void desk_preview_fragment(struct ctx *c, const struct kb_text *t, const char *b
 void desk_editor_script(struct ctx *c)
 {
 	const struct static_file *js = ctx_static(c->app, "editor.js");
-	html_printf(&c->resp->body, "<script src=\"/static/editor.js?v=%s\" defer></script>\n",
-		    js ? js->version : "0");
+	html_printf(&c->resp->body, "<script src=\"/static/editor.js?v=%s\" defer></script>\n", js ? js->version : "0");
 }
 
 /* POST /desk/articles/{slug}/preview (title, prepare, body): the preview as an HTML fragment. */
@@ -394,13 +396,13 @@ void desk_article_diff(struct ctx *c)
 		    "<h1>Сравнение версий %lld и %lld: «%s»</h1>\n<p><a href=\"/desk/articles/%s\">История "
 		    "версий</a></p>\n",
 		    from, to, y.text.title, c->arg);
-	html_printf(b,
-		    "<p class=\"meta\">Версия %lld: %s, %s, %s. Версия %lld: %s, %s, %s.</p>\n", from,
+	html_printf(b, "<p class=\"meta\">Версия %lld: %s, %s, %s. Версия %lld: %s, %s, %s.</p>\n", from,
 		    country_label(c, x.country), *x.author ? x.author : "импорт", desk_when(a, x.created), to,
 		    country_label(c, y.country), *y.author ? y.author : "импорт", desk_when(a, y.created));
 	size_t mark = b->len;
-	html_printf(b, "<table class=\"queue fields\">\n<thead><tr><th>Поле</th><th>Версия %lld</th><th>Версия %lld</th>"
-		       "</tr></thead>\n<tbody>\n",
+	html_printf(b,
+		    "<table class=\"queue fields\">\n<thead><tr><th>Поле</th><th>Версия %lld</th><th>Версия %lld</th>"
+		    "</tr></thead>\n<tbody>\n",
 		    from, to);
 	size_t rows = b->len;
 	field_change(b, "Удаление варианта", x.removed ? "да" : "нет", y.removed ? "да" : "нет");
@@ -486,15 +488,16 @@ static void move_form(struct ctx *c, bool archive, const char *title, const char
 			    title, c->arg);
 	if (error)
 		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n", error);
-	html_printf(b,
-		    "<form class=\"request\" action=\"/desk/articles/%s/%s\" method=\"post\">\n<input "
-		    "type=\"hidden\" name=\"csrf\" value=\"%s\">\n<div class=\"field%s\"><label for=\"f-slug\">%s"
-		    "</label>\n<input id=\"f-slug\" name=\"%s\" value=\"%s\" pattern=\"[a-z0-9-]{1,80}\"%s%s>\n</div>\n",
-		    c->arg, archive ? "archive" : "rename", c->user->csrf, error ? " invalid" : "",
-		    archive ? "Замена: адрес статьи, на которую вести (пусто — страница 410 с поиском)"
-			    : "Новый адрес (латинские буквы a–z, цифры и дефис, до 80 знаков)",
-		    archive ? "replacement" : "slug", value ? value : "", archive ? "" : " required",
-		    error ? " aria-invalid=\"true\"" : "");
+	html_printf(
+	    b,
+	    "<form class=\"request\" action=\"/desk/articles/%s/%s\" method=\"post\">\n<input "
+	    "type=\"hidden\" name=\"csrf\" value=\"%s\">\n<div class=\"field%s\"><label for=\"f-slug\">%s"
+	    "</label>\n<input id=\"f-slug\" name=\"%s\" value=\"%s\" pattern=\"[a-z0-9-]{1,80}\"%s%s>\n</div>\n",
+	    c->arg, archive ? "archive" : "rename", c->user->csrf, error ? " invalid" : "",
+	    archive ? "Замена: адрес статьи, на которую вести (пусто — страница 410 с поиском)"
+		    : "Новый адрес (латинские буквы a–z, цифры и дефис, до 80 знаков)",
+	    archive ? "replacement" : "slug", value ? value : "", archive ? "" : " required",
+	    error ? " aria-invalid=\"true\"" : "");
 	if (archive)
 		html_printf(b,
 			    "<div class=\"field\"><label for=\"f-message\">Причина (для истории)</label>\n<input "

@@ -183,7 +183,7 @@ enum {
 	K_OWNER,
 	K_COUNT
 };
-static const char *const key_names[K_COUNT] = {"slug",	   "country",  "title",	  "section", "summary",	  "updated",
+static const char *const key_names[K_COUNT] = {"slug",	    "country",	"title",   "section", "summary",   "updated",
 					       "countries", "keywords", "related", "prepare", "review_by", "owner"};
 
 /* An owner's login as the desk takes it (auth.c): 2-64 of [a-z0-9._-]. */
@@ -336,8 +336,8 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 		return fail(err, errlen, "%s:%d: review_by must be a date YYYY-MM-DD, got \"%s\"", path,
 			    lines[K_REVIEW_BY], val[K_REVIEW_BY]);
 	if (val[K_OWNER] && *val[K_OWNER] && !login_valid(val[K_OWNER]))
-		return fail(err, errlen, "%s:%d: owner must be a desk login (letters, digits, . _ -), got \"%s\"",
-			    path, lines[K_OWNER], val[K_OWNER]);
+		return fail(err, errlen, "%s:%d: owner must be a desk login (letters, digits, . _ -), got \"%s\"", path,
+			    lines[K_OWNER], val[K_OWNER]);
 	const char *countries = canon_list(a, val[K_COUNTRIES] ? val[K_COUNTRIES] : "", true);
 	char **items;
 	size_t n = split_list(a, countries, &items);
@@ -597,8 +597,9 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			break;
 		}
 		db_reset(up);
-		const char *v[] = {t->slug,    t->country, t->section, t->title,   t->summary,   t->updated, t->countries,
-				   t->keywords, t->related, t->body,	t->prepare, t->review_by, t->owner};
+		const char *v[] = {t->slug,    t->country,   t->section,  t->title,   t->summary,
+				   t->updated, t->countries, t->keywords, t->related, t->body,
+				   t->prepare, t->review_by, t->owner};
 		for (int col = 0; col < (int)(sizeof v / sizeof v[0]); col++)
 			db_bind_text(up, col + 1, v[col] ? v[col] : "");
 		if (ok && db_step(up) != DB_DONE)

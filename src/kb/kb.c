@@ -270,7 +270,8 @@ int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_ch
 	/* The texts as they are now; a text removed since has no row (a.section is NULL). At most
 	 * one more than the log may hold for one version, then it is cheaper to read everything. */
 	st = db_prepare(db, "SELECT c.slug, c.country, a.section, a.title, a.summary, a.updated, a.countries, "
-			    "a.keywords, a.related, a.prepare, a.review_by, a.owner, a.body FROM (SELECT DISTINCT slug, country FROM content_changes "
+			    "a.keywords, a.related, a.prepare, a.review_by, a.owner, a.body FROM (SELECT DISTINCT "
+			    "slug, country FROM content_changes "
 			    "WHERE version > ?) c LEFT JOIN articles a ON a.slug = c.slug AND a.country = c.country "
 			    "ORDER BY c.slug, c.country LIMIT ?");
 	if (st) {

@@ -173,10 +173,10 @@ struct kb_revision {
 	int64_t n;
 	const char *slug, *country, *status, *author, *message;
 	int64_t created;
-	struct kb_text text; /* body NULL in lists */
-	bool removed;	       /* removes its country's variant (kb_variant_remove) instead of a text */
-	const char *comment;   /* why it was sent back from review (kb_reject), or "" */
-	const char *reviewer;  /* login of who sent it back, or "" */
+	struct kb_text text;  /* body NULL in lists */
+	bool removed;	      /* removes its country's variant (kb_variant_remove) instead of a text */
+	const char *comment;  /* why it was sent back from review (kb_reject), or "" */
+	const char *reviewer; /* login of who sent it back, or "" */
 };
 /* Saves t (slug, country, section, title, summary, keywords, related, body) as a draft by
  * author: its revision number, or -1 with a message in err. The slug need not exist yet. base:

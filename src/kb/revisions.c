@@ -29,7 +29,7 @@ static int64_t revision_insert(struct db *db, const struct kb_text *t, const cha
 		"?, ?, ?, ?) RETURNING n");
 	if (!st)
 		return -1;
-	const char *v[] = {t->slug,	t->slug, t->country, status,	 t->section,   t->title, t->summary,
+	const char *v[] = {t->slug,	 t->slug,     t->country, status,  t->section, t->title,     t->summary,
 			   t->countries, t->keywords, t->related, t->body, t->prepare, t->review_by, t->owner};
 	int nv = (int)(sizeof v / sizeof v[0]);
 	for (int i = 0; i < nv; i++)
@@ -378,8 +378,8 @@ enum kb_publish_result kb_reject(struct db *db, const char *slug, int64_t user, 
 	int64_t id = rc == DB_ROW ? db_col_int(st, 0) : 0, author = rc == DB_ROW ? db_col_int(st, 2) : 0;
 	*rev = rc == DB_ROW ? db_col_int(st, 1) : 0;
 	db_finalize(st);
-	enum kb_publish_result res = rc == DB_DONE ? KB_NO_DRAFT
-				     : rc != DB_ROW ? KB_FAILED
+	enum kb_publish_result res = rc == DB_DONE    ? KB_NO_DRAFT
+				     : rc != DB_ROW   ? KB_FAILED
 				     : author == user ? KB_OWN_REVISION
 						      : KB_RETURNED;
 	if (res == KB_RETURNED) {
@@ -402,9 +402,8 @@ int kb_variant_exists(struct db *db, const char *slug, const char *country)
 {
 	struct db_stmt *st = db_prepare(db, "SELECT removed FROM article_revisions WHERE slug = ? AND country = ? "
 					    "ORDER BY n DESC LIMIT 1");
-	enum db_rc rc = st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, country) == DB_OK
-			    ? db_step(st)
-			    : DB_ERR;
+	enum db_rc rc =
+	    st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, country) == DB_OK ? db_step(st) : DB_ERR;
 	int r = rc == DB_ROW ? db_col_int(st, 0) == 0 : rc == DB_DONE ? 0 : -1;
 	db_finalize(st);
 	return r;
@@ -422,9 +421,8 @@ int64_t kb_variant_remove(struct db *db, const char *slug, const char *country, 
 	struct arena *a = arena_new();
 	struct db_stmt *st = db_prepare(db, "SELECT removed, " TEXT_AT " FROM article_revisions WHERE slug = ? AND "
 					    "country = ? ORDER BY n DESC LIMIT 1");
-	enum db_rc rc = st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, country) == DB_OK
-			    ? db_step(st)
-			    : DB_ERR;
+	enum db_rc rc =
+	    st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, country) == DB_OK ? db_step(st) : DB_ERR;
 	int64_t n = rc == DB_DONE ? 0 : rc == DB_ROW ? 1 : -1;
 	struct kb_text t = {0};
 	if (rc == DB_ROW) {
@@ -493,8 +491,8 @@ static const char *text_problem(struct arena *a, const char *s, size_t max, bool
 /* 1 when login is an editor's or an admin's account, 0 when not, -1 on error. */
 static int owner_ok(struct db *db, const char *login)
 {
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT count(*) FROM users WHERE login = ? AND role IN ('editor', 'admin') AND disabled = 0");
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT count(*) FROM users WHERE login = ? AND role IN ('editor', 'admin') AND disabled = 0");
 	int r = st && db_bind_text(st, 1, login) == DB_OK && db_step(st) == DB_ROW ? db_col_int(st, 0) > 0 : -1;
 	db_finalize(st);
 	return r;
@@ -602,7 +600,8 @@ int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, cons
 			size_t len = nl ? (size_t)(nl - p) : strlen(p);
 			lines++;
 			if (utf8_length(arena_strndup(a, p, len)) > KB_PREPARE_ITEM_CHARS) {
-				FAIL("prepare", arena_printf(a, "Пункт %d длиннее %d знаков.", lines, KB_PREPARE_ITEM_CHARS));
+				FAIL("prepare",
+				     arena_printf(a, "Пункт %d длиннее %d знаков.", lines, KB_PREPARE_ITEM_CHARS));
 				break;
 			}
 			p += len + (nl ? 1 : 0);
@@ -636,9 +635,9 @@ int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **o
 	return list_of(st, a, out);
 }
 
-const char kb_returned_sql[] = LIST_COLUMNS
-    "WHERE r.status = 'draft' AND r.review_comment <> '' AND r.author = ? AND r.n = (SELECT max(x.n) FROM "
-    "article_revisions x WHERE x.slug = r.slug) ORDER BY r.created DESC, r.id DESC LIMIT ?";
+const char kb_returned_sql[] =
+    LIST_COLUMNS "WHERE r.status = 'draft' AND r.review_comment <> '' AND r.author = ? AND r.n = (SELECT max(x.n) FROM "
+		 "article_revisions x WHERE x.slug = r.slug) ORDER BY r.created DESC, r.id DESC LIMIT ?";
 
 int kb_returned(struct db *db, struct arena *a, int64_t author, int limit, struct kb_revision **out)
 {

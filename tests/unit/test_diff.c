@@ -98,10 +98,10 @@ Test(diff, the_script_rebuilds_both_texts_and_is_shortest)
 		static int L[41][41];
 		for (int i = n; i >= 0; i--)
 			for (int j = m; j >= 0; j--)
-				L[i][j] = i == n || j == m	? 0
-					  : xs[i] == ys[j] ? L[i + 1][j + 1] + 1
+				L[i][j] = i == n || j == m	      ? 0
+					  : xs[i] == ys[j]	      ? L[i + 1][j + 1] + 1
 					  : L[i + 1][j] > L[i][j + 1] ? L[i + 1][j]
-								       : L[i][j + 1];
+								      : L[i][j + 1];
 		cr_assert_eq(edits, n + m - 2 * L[0][0], "round %d: a shortest script", round);
 	}
 	arena_free(a);

@@ -70,7 +70,7 @@ static int64_t account(struct fixture *f, const char *login, const char *role)
 	return id;
 }
 
-Test(workspace, fields_round_trip_through_import_export_and_publishing)
+Test(kb, workspace_fields_round_trip_through_import_export_and_publishing)
 {
 	struct fixture f;
 	setup(&f);
@@ -98,8 +98,8 @@ Test(workspace, fields_round_trip_through_import_export_and_publishing)
 	size_t len = fread(text, 1, sizeof text - 1, fp);
 	text[len] = 0;
 	fclose(fp);
-	cr_assert(strstr(text, "prepare:\n  - Паспорт: оригинал\n  - ИНН\nreview_by: 2020-01-31\nowner: olga\n"),
-		  "%s", text);
+	cr_assert(strstr(text, "prepare:\n  - Паспорт: оригинал\n  - ИНН\nreview_by: 2020-01-31\nowner: olga\n"), "%s",
+		  text);
 	struct kb_batch b;
 	long changed = -1;
 	cr_assert(kb_read_dir(f.a, out, &b, err, sizeof err), "%s", err);
@@ -134,7 +134,7 @@ Test(workspace, fields_round_trip_through_import_export_and_publishing)
 	teardown(&f);
 }
 
-Test(workspace, malformed_new_keys_are_refused_with_their_line)
+Test(kb, workspace_malformed_new_keys_are_refused_with_their_line)
 {
 	static const struct {
 		const char *text, *what;
@@ -161,7 +161,7 @@ Test(workspace, malformed_new_keys_are_refused_with_their_line)
 	}
 }
 
-Test(workspace, draft_checks_of_the_new_fields_and_countries)
+Test(kb, workspace_draft_checks_of_the_new_fields_and_countries)
 {
 	struct fixture f;
 	setup(&f);
@@ -236,7 +236,7 @@ Test(workspace, draft_checks_of_the_new_fields_and_countries)
 	teardown(&f);
 }
 
-Test(workspace, a_variant_is_removed_by_a_published_revision_history_kept)
+Test(kb, workspace_a_variant_is_removed_by_a_published_revision_history_kept)
 {
 	struct fixture f;
 	setup(&f);
@@ -275,15 +275,15 @@ Test(workspace, a_variant_is_removed_by_a_published_revision_history_kept)
 	teardown(&f);
 }
 
-Test(workspace, review_sent_back_with_a_comment_then_approved)
+Test(kb, workspace_review_sent_back_with_a_comment_then_approved)
 {
 	struct fixture f;
 	setup(&f);
 	char err[512];
 	int64_t olga = account(&f, "olga", "editor"), petr = account(&f, "petr", "editor"),
 		root = account(&f, "root", "admin"), rev, newest;
-	struct kb_text t = {.slug = "faq-one", .country = "", .section = "payouts", .title = "Вопрос 2",
-			    .body = "Ответ 2.\n"};
+	struct kb_text t = {
+	    .slug = "faq-one", .country = "", .section = "payouts", .title = "Вопрос 2", .body = "Ответ 2.\n"};
 	cr_assert_eq(kb_reject(f.db, "faq-one", petr, "нет", &rev), KB_NO_DRAFT, "nothing in review");
 	int64_t n = kb_draft_save(f.db, &t, olga, "правка", 0, &newest, err, sizeof err);
 	cr_assert_gt(n, 0, "%s", err);
@@ -318,7 +318,7 @@ Test(workspace, review_sent_back_with_a_comment_then_approved)
 	teardown(&f);
 }
 
-Test(workspace, stale_texts_overdue_and_variants_behind)
+Test(kb, workspace_stale_texts_overdue_and_variants_behind)
 {
 	struct fixture f;
 	setup(&f);

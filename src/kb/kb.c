@@ -297,8 +297,8 @@ const char kb_stale_review_sql[] = "SELECT " TEXT_COLS ", '' FROM articles a WHE
 				   "a.review_by < ? AND (? = '' OR a.owner = ?) ORDER BY a.review_by, a.slug, "
 				   "a.country LIMIT ?";
 const char kb_stale_variants_sql[] = "SELECT " TEXT_COLS ", g.updated FROM articles a JOIN articles g ON g.slug = "
-				     "a.slug AND g.country = '' WHERE a.country <> '' AND a.updated < g.updated "
-				     "AND (? = '' OR a.owner = ?) ORDER BY a.slug, a.country LIMIT ?";
+				     "a.slug AND g.country = '' WHERE a.country <> '' AND a.country > '' AND a.updated "
+				     "< g.updated AND (? = '' OR a.owner = ?) ORDER BY a.country, a.slug LIMIT ?";
 
 int kb_stale(struct db *db, struct arena *a, bool variants, const char *today, const char *owner, int limit,
 	     struct kb_stale **out)

@@ -254,11 +254,12 @@ enum kb_publish_result kb_reject(struct db *db, const char *slug, int64_t user, 
 /* The drafts of author sent back from review that are still their article's newest revision,
  * newest first, at most limit: their count, -1 on error. */
 int kb_returned(struct db *db, struct arena *a, int64_t author, int limit, struct kb_revision **out);
+extern const char kb_returned_sql[]; /* for the plans test */
 
 /*
  * Stale content (the published texts): variants false lists the texts whose review_by is before
  * today ("YYYY-MM-DD"), the most overdue first; variants true the country variants last updated
- * before their general text (general_updated), by slug. owner: only that owner's, or NULL for
+ * before their general text (general_updated), by country then slug. owner: only that owner's, or NULL for
  * all. At most limit: their count, -1 on error. Bodies not loaded.
  */
 struct kb_stale {
@@ -267,6 +268,7 @@ struct kb_stale {
 };
 int kb_stale(struct db *db, struct arena *a, bool variants, const char *today, const char *owner, int limit,
 	     struct kb_stale **out);
+extern const char kb_stale_review_sql[], kb_stale_variants_sql[]; /* for the plans test */
 
 /*
  * Archiving and renaming (revisions.c). Both keep every revision. An archived slug's texts leave

@@ -635,9 +635,10 @@ int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **o
 	return list_of(st, a, out);
 }
 
-const char kb_returned_sql[] =
-    LIST_COLUMNS "WHERE r.status = 'draft' AND r.review_comment <> '' AND r.author = ? AND r.n = (SELECT max(x.n) FROM "
-		 "article_revisions x WHERE x.slug = r.slug) ORDER BY r.created DESC, r.id DESC LIMIT ?";
+const char kb_returned_sql[] = LIST_COLUMNS
+    "WHERE r.status IN ('draft', 'review') AND r.status = 'draft' AND r.review_comment <> '' AND r.author = ? "
+    "AND r.n = (SELECT max(x.n) FROM "
+    "article_revisions x WHERE x.slug = r.slug) ORDER BY r.created DESC, r.id DESC LIMIT ?";
 
 int kb_returned(struct db *db, struct arena *a, int64_t author, int limit, struct kb_revision **out)
 {

@@ -90,6 +90,8 @@ def _():
     eq(post_action(s, t, "pickup-checklist", "publish").status, 200, "published")
     page = wait_for(lambda: (p := s.req("/a/pickup-checklist")).status == 200 and p, 5, "the API's article")
     contains(page.text, "<li>Паспорт</li>", "<li>Номер заказа</li>", what="the API's checklist")
+    eq(s.req("/api/v1/articles/pickup-checklist").json()["prepare"], ["Паспорт", "Номер заказа"],
+       "the public API's prepare")
     r = put_article(s, t, "pickup-checklist", dict(art, prepare="Паспорт\nЧек", message="строки"))
     eq(r.status, 200, "prepare as lines")
     r = put_article(s, t, "pickup-checklist", dict(art, prepare=[1], review_by="завтра", owner="nobody",

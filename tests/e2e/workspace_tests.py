@@ -374,3 +374,40 @@ def _():
     check(home.text.index("Ваши статьи на пересмотр") < home.text.index("Черновики и проверка"), "at the top")
     lacks(petr.get("/desk/articles").text, "Ваши статьи на пересмотр", what="petr's home (nothing of his is stale)")
     s.stop()
+
+
+@test("workspace: the live preview in chromium: typing in the body shows its rendering above the form "
+      "(safe Markdown) without pressing «Предпросмотр»")
+def _():
+    from browser import Browser, BrowserError
+    from desk_tests import PASSWORD
+    from harness import Fail
+    s = server("ws-live-preview")
+    account(s, "olga", "editor")
+    b = None
+    try:
+        b = Browser()
+        base = f"http://127.0.0.1:{s.port}"
+        b.open(base + "/desk/login?next=/desk/articles")
+        b.js("(() => { document.querySelector('#f-login').value = 'olga';"
+             f" document.querySelector('#f-password').value = {json.dumps(PASSWORD)};"
+             " document.querySelector('form.request').submit(); return true; })()")
+        b.wait_for("location.pathname === '/desk/articles' && document.readyState === 'complete'", 10)
+        b.open(base + "/desk/articles/password-reset/edit")
+        check(b.js("document.getElementById('preview').hidden"), "the preview is empty before typing")
+        b.js("(() => { const t = document.getElementById('f-body'); t.focus();"
+             " t.setSelectionRange(0, t.value.length); return true; })()")
+        b.type("**Живой предпросмотр** <script>window.pwned = 1</script>\n\n1. Шаг")
+        b.wait_for("(document.getElementById('preview').innerHTML || '').includes("
+                   "'<strong>Живой предпросмотр</strong>')", 10)
+        html = b.js("document.getElementById('preview').innerHTML")
+        lacks(html, "<script", what="the live preview")
+        check(not b.js("document.getElementById('preview').hidden"), "the preview is shown")
+        check(b.js("window.pwned === undefined"), "no script ran")
+        lacks(s.req("/a/password-reset").text, "Живой предпросмотр", what="the portal (nothing saved)")
+    except BrowserError as e:
+        raise Fail(str(e))
+    finally:
+        if b:
+            b.close()
+        s.stop()

@@ -388,7 +388,7 @@ enum kb_publish_result kb_reject(struct db *db, const char *slug, int64_t user, 
 		bool ok = st && db_bind_text(st, 1, comment) == DB_OK && db_bind_int(st, 2, user) == DB_OK &&
 			  db_bind_int(st, 3, id) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
-		char detail[1100];
+		char detail[4 * KB_COMMENT_MAX + 64]; /* whole UTF-8 characters: never cut */
 		snprintf(detail, sizeof detail, "revision %lld: %s", (long long)*rev, comment);
 		if (!ok || !kb_audit_add(db, user, "reject", slug, detail))
 			res = KB_FAILED;
@@ -768,7 +768,7 @@ enum kb_move_result kb_archive(struct db *db, const char *slug, const char *repl
 				: texts == 0		? KB_NOT_FOUND
 				: target == 0		? KB_BAD_TARGET
 							: KB_MOVED;
-	char detail[700];
+	char detail[2600]; /* a slug and a message of up to 500 characters of up to 4 bytes */
 	snprintf(detail, sizeof detail, "%s%s%s%s", replacement ? "→ " : "", replacement ? replacement : "",
 		 replacement && message && *message ? ": " : "", message ? message : "");
 	if (r == KB_MOVED &&

@@ -291,12 +291,17 @@ Test(kb, workspace_review_sent_back_with_a_comment_then_approved)
 	cr_assert_eq(kb_submit(f.db, "faq-one", olga, &rev), KB_SUBMITTED);
 	cr_assert_eq(kb_reject(f.db, "faq-one", olga, "сам", &rev), KB_OWN_REVISION);
 	cr_assert_eq(kb_publish(f.db, "faq-one", olga, false, true, &rev, err, sizeof err), KB_REVIEW_REQUIRED);
-	cr_assert_eq(kb_reject(f.db, "faq-one", petr, "Добавьте шаг <про карту>", &rev), KB_RETURNED);
+	/* A comment of 1000 Cyrillic characters (2000 bytes) goes whole into the revision and the audit. */
+	char *comment = arena_alloc(f.a, 4096);
+	strcpy(comment, "Добавьте шаг <про карту>");
+	for (int i = 0; i < KB_COMMENT_MAX - 24; i++)
+		strcat(comment, "ж");
+	cr_assert_eq(kb_reject(f.db, "faq-one", petr, comment, &rev), KB_RETURNED);
 	cr_assert_eq(rev, n);
 	struct kb_revision *r;
 	cr_assert_eq(kb_revisions(f.db, f.a, "faq-one", &r), 2);
 	cr_assert_str_eq(r[0].status, "draft");
-	cr_assert_str_eq(r[0].comment, "Добавьте шаг <про карту>");
+	cr_assert_str_eq(r[0].comment, comment);
 	cr_assert_str_eq(r[0].reviewer, "petr");
 	cr_assert_eq(kb_returned(f.db, f.a, olga, 10, &r), 1, "returned to its author");
 	cr_assert_str_eq(r[0].slug, "faq-one");
@@ -313,7 +318,7 @@ Test(kb, workspace_review_sent_back_with_a_comment_then_approved)
 	cr_assert_geq(na, 4);
 	bool rejected = false;
 	for (int i = 0; i < na; i++)
-		rejected |= !strcmp(e[i].action, "reject") && strstr(e[i].detail, "Добавьте шаг") != NULL;
+		rejected |= !strcmp(e[i].action, "reject") && strstr(e[i].detail, comment) != NULL;
 	cr_assert(rejected, "the audit names the sending back");
 	teardown(&f);
 }

@@ -138,7 +138,8 @@ void desk_article(struct ctx *c)
 	}
 	desk_texts_block(c, r, n);
 	html_raw(b, "<h2>Версии</h2>\n<table class=\"queue\">\n<thead><tr><th>№</th><th>Состояние</th><th>Страна</th>"
-		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th><th>Изменения</th><th></th>"
+		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th><th>Изменения</th><th><span "
+		    "class=\"visually-hidden\">Действие</span></th>"
 		    "</tr></thead>\n<tbody>\n");
 	for (int i = 0; i < n; i++) {
 		/* The previous revision of the same text, to compare with. */

@@ -67,11 +67,14 @@ static const char *today(struct arena *a)
 static void stale_table(struct ctx *c, const struct kb_stale *s, int n, bool variants, bool owners)
 {
 	struct buf *b = &c->resp->body;
-	html_printf(b,
-		    "<table class=\"queue\">\n<thead><tr><th>Статья</th><th>Текст</th><th>%s</th>%s%s<th></th></tr>"
-		    "</thead>\n<tbody>\n",
-		    variants ? "Вариант обновлён" : "Пересмотреть до", variants ? "<th>Общий текст обновлён</th>" : "",
-		    owners ? "<th>Ответственный</th>" : "");
+	/* Markup goes through html_raw: html_printf escapes its %s. */
+	html_printf(b, "<table class=\"queue\">\n<thead><tr><th>Статья</th><th>Текст</th><th>%s</th>",
+		    variants ? "Вариант обновлён" : "Пересмотреть до");
+	if (variants)
+		html_raw(b, "<th>Общий текст обновлён</th>");
+	if (owners)
+		html_raw(b, "<th>Ответственный</th>");
+	html_raw(b, "<th><span class=\"visually-hidden\">Действие</span></th></tr></thead>\n<tbody>\n");
 	for (int i = 0; i < n; i++) {
 		const struct kb_text *t = &s[i].text;
 		html_printf(b, "<tr><td><a href=\"/desk/articles/%s\">%s</a></td><td>%s</td><td>%s</td>", t->slug,
@@ -168,14 +171,16 @@ void desk_workspace_notice(struct ctx *c, const char *done)
 void desk_reject_form(struct ctx *c, const struct kb_revision *r, const char *comment, const char *error)
 {
 	struct buf *b = &c->resp->body;
-	html_printf(
-	    b,
-	    "<form class=\"request reject\" action=\"/desk/articles/%s\" method=\"post\">\n"
-	    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n<input type=\"hidden\" name=\"do\" "
-	    "value=\"reject\">\n<div class=\"field%s\"><label for=\"f-comment\">Вернуть версию %lld автору "
-	    "(%s) с замечанием</label>\n<textarea id=\"f-comment\" name=\"comment\" rows=\"3\"%s>%s</textarea>\n",
-	    r->slug, c->user->csrf, error ? " invalid" : "", (long long)r->n, *r->author ? r->author : "импорт",
-	    error ? " aria-invalid=\"true\"" : "", comment ? comment : "");
+	html_printf(b,
+		    "<form class=\"request reject\" action=\"/desk/articles/%s\" method=\"post\">\n"
+		    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n<input type=\"hidden\" name=\"do\" "
+		    "value=\"reject\">\n<div class=\"field%s\"><label for=\"f-comment\">Вернуть версию %lld автору "
+		    "(%s) с замечанием</label>\n<textarea id=\"f-comment\" name=\"comment\" rows=\"3\"",
+		    r->slug, c->user->csrf, error ? " invalid" : "", (long long)r->n,
+		    *r->author ? r->author : "импорт");
+	if (error)
+		html_raw(b, " aria-invalid=\"true\" aria-describedby=\"f-comment-error\"");
+	html_printf(b, ">%s</textarea>\n", comment ? comment : "");
 	if (error)
 		html_printf(b, "<p class=\"error\" id=\"f-comment-error\">%s</p>\n", error);
 	html_raw(b, "</div>\n<p><button type=\"submit\">Вернуть на доработку</button></p>\n</form>\n");
@@ -204,7 +209,8 @@ void desk_texts_block(struct ctx *c, const struct kb_revision *r, int n)
 		}
 	const char *slug = r[0].slug;
 	html_raw(b, "<h2>Тексты</h2>\n<table class=\"queue texts\">\n<thead><tr><th>Текст</th><th>Последняя "
-		    "версия</th><th>Состояние</th><th></th></tr></thead>\n<tbody>\n");
+		    "версия</th><th>Состояние</th><th><span class=\"visually-hidden\">Действие</span></th></tr></thead>"
+		    "\n<tbody>\n");
 	for (int i = 0; i < k; i++) {
 		const struct kb_revision *t = newest[i];
 		bool gone = t->removed && (!strcmp(t->status, "published") || !strcmp(t->status, "superseded"));
@@ -488,16 +494,19 @@ static void move_form(struct ctx *c, bool archive, const char *title, const char
 			    title, c->arg);
 	if (error)
 		html_printf(b, "<div class=\"error-summary\" role=\"alert\"><p>%s</p></div>\n", error);
-	html_printf(
-	    b,
-	    "<form class=\"request\" action=\"/desk/articles/%s/%s\" method=\"post\">\n<input "
-	    "type=\"hidden\" name=\"csrf\" value=\"%s\">\n<div class=\"field%s\"><label for=\"f-slug\">%s"
-	    "</label>\n<input id=\"f-slug\" name=\"%s\" value=\"%s\" pattern=\"[a-z0-9-]{1,80}\"%s%s>\n</div>\n",
-	    c->arg, archive ? "archive" : "rename", c->user->csrf, error ? " invalid" : "",
-	    archive ? "Замена: адрес статьи, на которую вести (пусто — страница 410 с поиском)"
-		    : "Новый адрес (латинские буквы a–z, цифры и дефис, до 80 знаков)",
-	    archive ? "replacement" : "slug", value ? value : "", archive ? "" : " required",
-	    error ? " aria-invalid=\"true\"" : "");
+	html_printf(b,
+		    "<form class=\"request\" action=\"/desk/articles/%s/%s\" method=\"post\">\n<input "
+		    "type=\"hidden\" name=\"csrf\" value=\"%s\">\n<div class=\"field%s\"><label for=\"f-slug\">%s"
+		    "</label>\n<input id=\"f-slug\" name=\"%s\" value=\"%s\" pattern=\"[a-z0-9-]{1,80}\"",
+		    c->arg, archive ? "archive" : "rename", c->user->csrf, error ? " invalid" : "",
+		    archive ? "Замена: адрес статьи, на которую вести (пусто — страница 410 с поиском)"
+			    : "Новый адрес (латинские буквы a–z, цифры и дефис, до 80 знаков)",
+		    archive ? "replacement" : "slug", value ? value : "");
+	if (!archive)
+		html_raw(b, " required");
+	if (error)
+		html_raw(b, " aria-invalid=\"true\"");
+	html_raw(b, ">\n</div>\n");
 	if (archive)
 		html_printf(b,
 			    "<div class=\"field\"><label for=\"f-message\">Причина (для истории)</label>\n<input "

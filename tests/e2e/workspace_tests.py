@@ -203,7 +203,7 @@ def _():
     valid_html(page, "the page with the review form")
     r = petr.post("/desk/articles/password-reset", {"do": "reject", "comment": "   "})
     eq(r.status, 422, "sending back without a comment")
-    contains(r.text, "Напишите, что исправить", what="the refused form")
+    contains(r.text, "Напишите, что исправить", 'aria-invalid="true"', what="the refused form")
     comment = "Добавьте шаг про SMS <script>alert(1)</script>"
     r = petr.post("/desk/articles/password-reset", {"do": "reject", "comment": comment})
     eq((r.status, r.header("location")), (303, "/desk/articles/password-reset?done=returned"), "sent back")
@@ -272,7 +272,8 @@ def _():
     valid_html(form, "the rename form")
     r = olga.post("/desk/articles/account-blocked/rename", {"slug": "password-reset"})
     eq(r.status, 409, "a taken slug")
-    contains(r.text, "Адрес «password-reset» уже занят", 'value="password-reset"', what="the explanation")
+    contains(r.text, "Адрес «password-reset» уже занят", 'value="password-reset"', 'aria-invalid="true"',
+             what="the explanation")
     r = olga.post("/desk/articles/account-blocked/rename", {"slug": "Новый адрес"})
     eq(r.status, 422, "a malformed slug")
     r = olga.post("/desk/articles/account-blocked/rename", {"slug": "blocked-account"})
@@ -367,7 +368,8 @@ def _():
     valid_html(page, "the stale page")
     contains(page.text, "Срок пересмотра прошёл", "2020-01-31", 'href="/desk/articles/password-reset"',
              "Варианты для стран старше общего текста", "KZ — Казахстан", "DE — Германия", "не назначен",
-             what="the stale page")
+             "<th>Общий текст обновлён</th>", "<th>Ответственный</th>", what="the stale page")
+    lacks(page.text, "&lt;th&gt;", what="the stale page's headers (markup, not text)")
     check(re.search(r"password-reset.*?2020-01-31</td><td>olga</td>", page.text, re.S), "the owner is shown")
     home = olga.get("/desk/articles")
     contains(home.text, "Ваши статьи на пересмотр", "2020-01-31", 'href="/desk/stale"', what="olga's home")

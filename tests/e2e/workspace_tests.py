@@ -413,3 +413,91 @@ def _():
         if b:
             b.close()
         s.stop()
+
+
+# Payloads after OWASP's XSS filter-evasion cheat sheet and past help-desk bugs: script tags, nested
+# and broken tags, SVG, event attributes, attribute breakouts, javascript:/data: links (Markdown and
+# HTML, mixed case, entities), "@" tricks in URLs, already-escaped and percent-encoded text.
+XSS = [
+    "<script>alert(1)</script>", "<scr<script>ipt>alert(1)</scr</script>ipt>", "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>", "<svg><script>alert(1)</script></svg>", "\"><script>alert(1)</script>",
+    "'><img src=x onerror=alert(1)>", "<a href=\"javascript:alert(1)\">x</a>",
+    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>", "[x](javascript:alert(1))",
+    "[x](data:text/html,<script>alert(1)</script>)", "[x](JaVaScRiPt:alert(1))", "[x](java&#x09;script:alert(1))",
+    "![x](javascript:alert(1))", "<iframe src=\"javascript:alert(1)\"></iframe>", "<body onload=alert(1)>",
+    "<input autofocus onfocus=alert(1)>", "<details open ontoggle=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>", "<IMG SRC=JaVaScRiPt:alert('XSS')>",
+    "<IMG \"\"\"><SCRIPT>alert(\"XSS\")</SCRIPT>\">", "<IMG SRC=# onmouseover=\"alert('xxs')\">",
+    "<IMG SRC=/ onerror=\"alert(String.fromCharCode(88,83,83))\"></img>", "<<SCRIPT>alert(\"XSS\");//\\<</SCRIPT>",
+    "<SCRIPT SRC=http://xss.rocks/xss.js?< B >", "<BODY BACKGROUND=\"javascript:alert('XSS')\">",
+    "<LINK REL=\"stylesheet\" HREF=\"javascript:alert('XSS');\">",
+    "<META HTTP-EQUIV=\"refresh\" CONTENT=\"0;url=javascript:alert('XSS');\">",
+    "<TABLE BACKGROUND=\"javascript:alert('XSS')\">", "<DIV STYLE=\"background-image: url(javascript:alert('XSS'))\">",
+    "<object data=\"javascript:alert(1)\">", "<embed src=\"javascript:alert(1)\">",
+    "<a href=\"http://help.example@evil.example/\">x</a>", "[x](http://help.example@evil.example/)",
+    "<style>@import'javascript:alert(1)';</style>", "`<script>alert(1)</script>`", "\\\"><svg/onload=alert(1)>",
+    "<x onclick=alert(1)>click", "&lt;script&gt;alert(1)&lt;/script&gt;", "%3Cscript%3Ealert(1)%3C/script%3E",
+]
+
+
+def xss_safe(html, what):
+    """No script but the site's own, no event attribute, no javascript:/data: URL, no embedded frame."""
+    for tag in re.findall(r"<script\b[^>]*>", html, re.I):
+        check(re.fullmatch(r'<script src="/static/[a-z]+\.js\?v=[0-9a-f]+" defer>', tag), f"{what}: {tag}")
+    m = re.search(r"<[a-z][^>]*\son[a-z]+\s*=", html, re.I)
+    check(not m, f"{what}: an event attribute: {m and m.group(0)}")
+    for tag in re.findall(r"<[a-z][^>]*>", html, re.I):  # real tags: escaped text has &lt;
+        m = re.search(r"""(?:href|src|action|data|background)\s*=\s*["']?\s*(?:javascript|data):""", tag, re.I)
+        check(not m, f"{what}: a javascript:/data: URL: {tag}")
+    body = html[html.find("<body") + 5:]
+    m = re.search(r"<(?:svg|iframe|object|embed|meta|link|style|body|math)\b", body, re.I)
+    check(not m, f"{what}: an embedded element: {m and m.group(0)}")
+
+
+@test(f"workspace: {len(XSS)} XSS payloads in review comments, prepare items, previews and the diff never reach "
+      "a page as markup (desk and portal)")
+def _():
+    s = server("ws-xss", editors={"require_review": "1"})
+    account(s, "olga", "editor")
+    account(s, "petr", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    petr = Agent(s, "petr", role_page="/desk/articles")
+    to, tp = token_add(s, "olga"), token_add(s, "petr")
+    art = {"title": "Проверка полезной нагрузки", "section": "orders", "body": "Текст.\n"}
+    eq(put_article(s, to, "xss-review", art).status, 200, "a draft")
+    for i, p in enumerate(XSS):
+        eq(post_action(s, to, "xss-review", "submit").status, 200, f"submit {i}")
+        if i % 2:
+            r = post_json(s, tp, "xss-review", "reject", {"comment": p})
+            eq(r.status, 200, f"the API's reject with payload {i}")
+        else:
+            r = petr.post("/desk/articles/xss-review", {"do": "reject", "comment": p})
+            eq(r.status, 303, f"the desk's reject with payload {i}")
+    for path in ("/desk/articles", "/desk/articles/xss-review"):
+        page = olga.get(path)
+        valid_html(page, path)
+        xss_safe(page.text, path)
+    # Prepare items (20 a text), through the API, published by the other editor; the portal page.
+    for k in range(0, len(XSS), 20):
+        slug = f"xss-prepare-{k}"
+        eq(put_article(s, to, slug, dict(art, prepare=[p[:200] for p in XSS[k:k + 20]])).status, 200, slug)
+        eq(post_action(s, to, slug, "submit").status, 200, f"submit {slug}")
+        eq(post_action(s, tp, slug, "publish").status, 200, f"publish {slug}")
+        page = wait_for(lambda: (p := s.req(f"/a/{slug}")).status == 200 and p, 5, slug)
+        valid_html(page, slug)
+        xss_safe(page.text, slug)
+        contains(page.text, "&lt;script&gt;alert(1)&lt;/script&gt;" if k == 0 else "Что подготовить",
+                 what="the checklist, escaped")
+    # The live preview's fragment and the diff of two revisions with every payload as a line.
+    for i, p in enumerate(XSS):
+        r = olga.post("/desk/articles/xss-review/preview", {"title": p, "prepare": p, "body": p})
+        eq(r.status, 200, f"preview {i}")
+        xss_safe("<body>" + r.text, f"the preview of payload {i}")
+    eq(put_article(s, to, "xss-review", dict(art, body="\n".join(XSS) + "\n")).status, 200, "payloads as lines")
+    n = revisions(s, to, "xss-review")[0]["revision"]
+    page = olga.get(f"/desk/articles/xss-review/diff?from=1&to={n}")
+    eq(page.status, 200, "the diff")
+    valid_html(page, "the diff")
+    xss_safe(page.text, "the diff")
+    contains(page.text, "<ins>+ &lt;script&gt;alert(1)&lt;/script&gt;</ins>", what="the diff")
+    s.stop()

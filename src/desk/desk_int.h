@@ -40,7 +40,7 @@ void desk_article_reject(struct ctx *c);
 void desk_variant_remove(struct ctx *c);
 /* The preview of t with its body rendered (body_html): the button's and the live one's. */
 void desk_preview_fragment(struct ctx *c, const struct kb_text *t, const char *body_html);
-/* The script of the live preview (static/editor.js). */
+/* The script of the live preview (static/preview.js). */
 void desk_editor_script(struct ctx *c);
 
 #endif

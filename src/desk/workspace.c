@@ -337,8 +337,9 @@ void desk_preview_fragment(struct ctx *c, const struct kb_text *t, const char *b
 
 void desk_editor_script(struct ctx *c)
 {
-	const struct static_file *js = ctx_static(c->app, "editor.js");
-	html_printf(&c->resp->body, "<script src=\"/static/editor.js?v=%s\" defer></script>\n", js ? js->version : "0");
+	const struct static_file *js = ctx_static(c->app, "preview.js");
+	html_printf(&c->resp->body, "<script src=\"/static/preview.js?v=%s\" defer></script>\n",
+		    js ? js->version : "0");
 }
 
 /* POST /desk/articles/{slug}/preview (title, prepare, body): the preview as an HTML fragment. */

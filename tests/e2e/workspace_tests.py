@@ -326,18 +326,18 @@ def _():
     s.stop()
 
 
-@test("workspace: live preview: the edit form loads editor.js and names the preview endpoint; the endpoint "
+@test("workspace: live preview: the edit form loads preview.js and names the preview endpoint; the endpoint "
       "renders the portal's safe Markdown with the checklist, needs the session's CSRF token")
 def _():
     s = server("ws-preview")
     account(s, "olga", "editor")
     olga = Agent(s, "olga", role_page="/desk/articles")
     _, r = edit_form(olga, "password-reset")
-    contains(r.text, 'data-preview="/desk/articles/password-reset/preview"', '<script src="/static/editor.js?v=',
+    contains(r.text, 'data-preview="/desk/articles/password-reset/preview"', '<script src="/static/preview.js?v=',
              'id="preview"', what="the edit form")
-    js = s.req("/static/editor.js")
-    eq(js.status, 200, "editor.js")
-    contains(js.text, "data-preview", what="editor.js")
+    js = s.req("/static/preview.js")
+    eq(js.status, 200, "preview.js")
+    contains(js.text, "data-preview", what="preview.js")
     body = {"title": "Заголовок <i>", "prepare": "Паспорт", "body": "**Шаг.**\n\n<script>alert(1)</script>\n"
             "[x](javascript:alert(1))\n"}
     r = olga.post("/desk/articles/password-reset/preview", body)

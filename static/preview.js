@@ -1,5 +1,5 @@
 /*
- * spravka — the editor's live preview. Progressive: without JavaScript the form's «Предпросмотр»
+ * spravka — the article editor's live preview. Progressive: without JavaScript the form's «Предпросмотр»
  * button renders the preview on the server; with it, the text is sent a moment after typing
  * stops (the form's fields with its CSRF token) to POST /desk/articles/{slug}/preview, which
  * renders it with the portal's pipeline and answers the HTML fragment shown above the form.
@@ -33,8 +33,10 @@
 		}).catch(function () {});
 	}
 
-	form.addEventListener('input', function () {
+	function later() {
 		clearTimeout(timer);
 		timer = setTimeout(update, 400);
-	});
+	}
+	form.addEventListener('input', later);
+	form.addEventListener('change', later);
 })();

@@ -163,7 +163,8 @@ bool kb_export(struct db *db, const char *dir, char *err, size_t errlen);
  *   draft      saved, not published (readers never see it);
  *   review     submitted for review ([editors] require_review);
  *   published  the text the portal shows for its (slug, country);
- *   superseded published once, replaced since.
+ *   superseded published once, replaced since; or a draft (in review or not) that a newer
+ *              revision of the same text overtook when it was published (kept for the history).
  * The portal reads only `articles`, the published state: publishing a revision writes its text
  * through the import's path (kb_write_batch: the change log, the content version and the
  * notification every node follows), so the search index and the page caches follow at once on

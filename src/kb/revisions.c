@@ -15,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+const char kb_overtaken_sql[] = "UPDATE article_revisions SET status = 'superseded' WHERE slug = ? AND country = ? AND "
+				"status IN ('draft', 'review') AND n < ?";
+
 const char kb_supersede_sql[] =
     "UPDATE article_revisions SET status = 'superseded' WHERE slug = ? AND country = ? AND status = 'published'";
 
@@ -327,6 +330,12 @@ enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publi
 		db_finalize(st);
 		st = ok ? db_prepare(db, "UPDATE article_revisions SET status = 'published' WHERE id = ?") : NULL;
 		ok = st && db_bind_int(st, 1, p.id) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+		/* The older drafts of the same text are overtaken (a later publish must not bring one
+		 * back; the history keeps them, restore works). */
+		st = ok ? db_prepare(db, kb_overtaken_sql) : NULL;
+		ok = st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, p.t.country) == DB_OK &&
+		     db_bind_int(st, 3, p.n) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
 		char detail[64];
 		snprintf(detail, sizeof detail, "revision %lld%s%s", (long long)p.n, p.removed ? ": removed " : "",

@@ -218,6 +218,8 @@ def _():
     eq(olga.post("/desk/articles/password-reset", {"do": "submit"}).status, 303, "submitted again")
     publish(petr, "password-reset")
     wait_for(lambda: "Пароль: правка на проверку" in s.req("/a/password-reset").text, 5, "approved and live")
+    r = publish(petr, "password-reset", 409)  # nothing left: the draft sent back was the one approved
+    contains(r.text, "нет черновика", what="publish with nothing pending")
     # The API.
     to, tp = token_add(s, "olga"), token_add(s, "petr")
     eq(post_json(s, tp, "account-blocked", "reject", {"comment": "x"}).status, 404, "nothing in review")
@@ -235,6 +237,17 @@ def _():
     top = revisions(s, to, "account-blocked")[0]
     eq((top["revision"], top["status"], top.get("comment"), top.get("reviewer")),
        (n, "draft", "Уточните сроки", "petr"), "the revision sent back")
+    # The author answers with a new draft; once it is published, the draft sent back is overtaken:
+    # a second publish finds nothing (it must never bring the rejected text back).
+    eq(put_article(s, to, "account-blocked", dict(art, body="Шаги со сроками.\n")).json()["revision"], n + 1,
+       "the new draft")
+    eq(post_action(s, to, "account-blocked", "submit").json(), {"revision": n + 1, "status": "review"}, "submitted")
+    eq(post_action(s, tp, "account-blocked", "publish").json(), {"revision": n + 1, "status": "published"},
+       "approved")
+    eq(post_action(s, tp, "account-blocked", "publish").status, 404, "nothing pending after it")
+    eq([(x["revision"], x["status"]) for x in revisions(s, to, "account-blocked")[:2]],
+       [(n + 1, "published"), (n, "superseded")], "the draft sent back, overtaken")
+    wait_for(lambda: "Шаги со сроками" in s.req("/a/account-blocked").text, 5, "the approved text live")
     s.stop()
 
 

@@ -313,6 +313,13 @@ Test(kb, workspace_review_sent_back_with_a_comment_then_approved)
 	cr_assert_gt(kb_draft_save(f.db, &t, olga, "исправлено", 0, &newest, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(kb_returned(f.db, f.a, olga, 10, &r), 0, "a newer draft answers the comment");
 	cr_assert_eq(kb_publish(f.db, "faq-one", root, true, true, &rev, err, sizeof err), KB_PUBLISHED, "%s", err);
+	/* The draft sent back was overtaken: nothing pending, a second publish finds nothing. */
+	cr_assert_eq(kb_revisions(f.db, f.a, "faq-one", &r), 3);
+	cr_assert_str_eq(r[0].status, "published");
+	cr_assert_str_eq(r[1].status, "superseded", "the draft sent back, overtaken");
+	cr_assert_str_eq(r[1].comment, comment, "its comment kept");
+	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 0);
+	cr_assert_eq(kb_publish(f.db, "faq-one", root, true, true, &rev, err, sizeof err), KB_NO_DRAFT);
 	struct kb_audit_entry *e;
 	int na = kb_audit(f.db, f.a, "faq-one", &e);
 	cr_assert_geq(na, 4);

@@ -178,6 +178,15 @@ void api_article(struct ctx *c)
 		      list_json(a, t->keywords), "related", related, "variants", variants, "foreign", v.foreign,
 		      "updated", t->updated, "html", html, "url", arena_printf(a, "/a/%s", t->slug));
 	free(html);
+	/* "What to prepare" (issue #10): the checklist shown before the steps, one string an item. */
+	json_t *prepare = json_array();
+	for (const char *p = t->prepare ? t->prepare : ""; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		json_array_append_new(prepare, json_stringn(p, len));
+		p += len + (nl ? 1 : 0);
+	}
+	json_object_set_new(j, "prepare", prepare);
 	api_send_json(c, 200, j);
 }
 

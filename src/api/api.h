@@ -38,6 +38,7 @@ void api_send_json(struct ctx *c, int status, struct json_t *j);
 void api_article_put(struct ctx *c);
 void api_article_publish(struct ctx *c);
 void api_article_submit(struct ctx *c);
+void api_article_reject(struct ctx *c);
 void api_article_revisions(struct ctx *c);
 void api_article_archive(struct ctx *c);
 void api_article_rename(struct ctx *c);

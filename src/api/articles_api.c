@@ -2,8 +2,11 @@
  * The editors' API (issue #10): drafts, publishing and the history of articles, for automation
  * and migrations, with a personal API token (auth.h; the route table checks it and the role).
  *   PUT  /api/v1/articles/{slug}            {title, section, summary, keywords, body, country?,
- *                                            related?, message?} -> {"revision": N, "status": "draft"}
+ *                                            related?, message?, prepare?, review_by?, owner?}
+ *                                            -> {"revision": N, "status": "draft"}
  *   POST /api/v1/articles/{slug}/submit     the newest draft goes to review
+ *   POST /api/v1/articles/{slug}/reject     {comment}: the revision in review goes back to its
+ *                                            author as a draft -> {"revision": N, "status": "draft"}
  *   POST /api/v1/articles/{slug}/publish    the newest draft (or revision in review) goes live;
  *                                            409 review_required when [editors] require_review
  *                                            asks for another editor's approval
@@ -20,6 +23,7 @@
 
 #include "../auth/auth.h"
 #include "../core/arena.h"
+#include "../core/buf.h"
 #include "../core/config.h"
 #include "../core/text.h"
 #include "../ctx/ctx.h"
@@ -102,6 +106,48 @@ static const char *list_of(struct fields *f, struct arena *a, json_t *o, const c
 	return s;
 }
 
+/* "What to prepare": an array of strings or a string of lines, in its canonical form (kb.h). */
+static const char *prepare_of(struct fields *f, struct arena *a, json_t *o)
+{
+	json_t *v = json_object_get(o, "prepare");
+	if (!json_is_array(v))
+		return kb_prepare_canon(a, text_of(f, a, o, "prepare"));
+	if (json_array_size(v) > KB_PREPARE_ITEMS) {
+		field_error(f, "prepare", "Не больше 20 пунктов.");
+		return "";
+	}
+	struct buf b;
+	buf_init(&b, KB_PREPARE_ITEMS * (KB_PREPARE_ITEM_CHARS * 4 + 1) + 1);
+	size_t i;
+	json_t *item;
+	json_array_foreach(v, i, item)
+	{
+		const char *s = json_string_value(item);
+		if (!s || strlen(s) != json_string_length(item) || strchr(s, '\n')) {
+			field_error(f, "prepare", "Ожидается массив строк, каждая — один пункт.");
+			break;
+		}
+		if (b.len)
+			buf_addc(&b, '\n');
+		buf_adds(&b, s);
+	}
+	if (buf_failed(&b))
+		field_error(f, "prepare", "Слишком длинный список.");
+	const char *r = kb_prepare_canon(a, buf_failed(&b) || !b.data ? "" : b.data);
+	buf_free(&b);
+	return r;
+}
+
+/* The configured country codes, for kb_draft_check. */
+static struct kb_check check_of(struct ctx *c)
+{
+	const struct config *cfg = &c->app->cfg;
+	const char **codes = arena_alloc(c->req->arena, (cfg->n_countries + 1) * sizeof *codes);
+	for (size_t i = 0; i < cfg->n_countries; i++)
+		codes[i] = cfg->countries[i].code;
+	return (struct kb_check){.countries = codes, .n_countries = cfg->n_countries};
+}
+
 /* 409: someone saved revision newest since the editor's base; both texts, to compare. */
 static void conflict(struct ctx *c, const struct kb_text *yours, int64_t newest)
 {
@@ -142,16 +188,18 @@ void api_article_put(struct ctx *c)
 	t.keywords = list_of(&f, a, o, "keywords");
 	t.related = list_of(&f, a, o, "related");
 	t.countries = list_of(&f, a, o, "countries");
+	t.prepare = prepare_of(&f, a, o);
+	t.review_by = text_of(&f, a, o, "review_by");
+	t.owner = text_of(&f, a, o, "owner");
 	const char *message = message_of(&f, a, o);
 	json_t *bv = json_object_get(o, "base_revision");
 	json_int_t base = json_is_integer(bv) ? json_integer_value(bv) : 0;
 	if (bv && !json_is_null(bv) && (!json_is_integer(bv) || base < 1))
 		field_error(&f, "base_revision", "Номер версии, с которой начата правка: целое число от 1.");
 	json_decref(o);
-	if (*t.country && !config_country(&c->app->cfg, t.country))
-		field_error(&f, "country", "Такой страны нет в настройках справочного центра.");
 	const char *names[KB_DRAFT_FIELD_ERRORS], *why[KB_DRAFT_FIELD_ERRORS];
-	int n_errors = kb_draft_check(c->db, a, &t, names, why, KB_DRAFT_FIELD_ERRORS);
+	struct kb_check chk = check_of(c);
+	int n_errors = kb_draft_check(c->db, a, &t, &chk, names, why, KB_DRAFT_FIELD_ERRORS);
 	if (n_errors < 0) {
 		json_decref(f.errors);
 		return api_error(c, 503, "unavailable", "Справочный центр временно недоступен, попробуйте позже.");
@@ -185,6 +233,11 @@ static void publish_answer(struct ctx *c, enum kb_publish_result r, int64_t rev,
 				     json_pack("{s:I,s:s}", "revision", (json_int_t)rev, "status", "published"));
 	case KB_SUBMITTED:
 		return api_send_json(c, 200, json_pack("{s:I,s:s}", "revision", (json_int_t)rev, "status", "review"));
+	case KB_RETURNED:
+		return api_send_json(c, 200, json_pack("{s:I,s:s}", "revision", (json_int_t)rev, "status", "draft"));
+	case KB_OWN_REVISION:
+		return api_error(c, 409, "own_revision",
+				 "Свою правку нельзя вернуть с замечанием: сохраните новый черновик.");
 	case KB_NO_DRAFT:
 		return api_error(c, 404, "no_draft", "У статьи нет черновика для этого действия.");
 	case KB_REVIEW_REQUIRED:
@@ -238,10 +291,16 @@ void api_article_revisions(struct ctx *c)
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_array_append_new(out, json_pack("{s:I,s:s,s:s?,s:s,s:s,s:s,s:s}", "revision", (json_int_t)r[i].n,
-						     "status", r[i].status, "country",
-						     *r[i].country ? r[i].country : NULL, "author", r[i].author, "time",
-						     when, "message", r[i].message, "title", r[i].text.title));
+		json_t *one = json_pack("{s:I,s:s,s:s?,s:s,s:s,s:s,s:s}", "revision", (json_int_t)r[i].n, "status",
+					r[i].status, "country", *r[i].country ? r[i].country : NULL, "author",
+					r[i].author, "time", when, "message", r[i].message, "title", r[i].text.title);
+		if (r[i].removed)
+			json_object_set_new(one, "removed", json_true());
+		if (*r[i].comment) {
+			json_object_set_new(one, "comment", json_string(r[i].comment));
+			json_object_set_new(one, "reviewer", json_string(r[i].reviewer));
+		}
+		json_array_append_new(out, one);
 	}
 	c->resp->cache_control = "no-store";
 	api_send_json(c, 200, out);
@@ -347,6 +406,34 @@ void api_article_rename(struct ctx *c)
 	char err[512] = "";
 	enum kb_move_result r = kb_rename(c->db, c->arg, to, c->user->id, err, sizeof err);
 	move_answer(c, r, json_pack("{s:s,s:s}", "status", "renamed", "slug", to), err);
+}
+
+void api_article_reject(struct ctx *c)
+{
+	struct arena *a = c->req->arena;
+	json_t *o = move_request(c);
+	if (!o)
+		return;
+	struct fields f = {.errors = json_object()};
+	const char *comment = text_of(&f, a, o, "comment");
+	json_decref(o);
+	char *trimmed = str_trim(arena_strdup(a, comment));
+	if (!*trimmed)
+		field_error(&f, "comment", "Напишите, что исправить: автор увидит это замечание.");
+	else if (utf8_length(trimmed) > KB_COMMENT_MAX)
+		field_error(&f, "comment", "Не больше 1000 знаков.");
+	for (const unsigned char *p = (const unsigned char *)trimmed; *p; p++)
+		if (*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t') {
+			field_error(&f, "comment", "Текст содержит управляющие символы: уберите их.");
+			break;
+		}
+	if (refused(c, &f))
+		return;
+	int64_t rev = 0;
+	enum kb_publish_result r = kb_reject(c->db, c->arg, c->user->id, trimmed, &rev);
+	if (r == KB_NO_DRAFT)
+		return api_error(c, 404, "no_review", "У статьи нет правки на проверке.");
+	publish_answer(c, r, rev, "");
 }
 
 void api_article_audit(struct ctx *c)

@@ -162,6 +162,15 @@ static const struct route routes[] = {
 	{"/desk/sections",           M_POST, desk_section_create, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
 	{"/desk/sections/{slug}",    M_GET,  desk_section,        ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
 	{"/desk/sections/{slug}",    M_POST, desk_section_action, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
+	/* The editing workspace, second part (desk/workspace.c, the editors' API's reject). */
+	{"/desk/articles/{slug}/preview", M_POST, desk_article_preview, ROLE_EDITOR, true, B_FORM,    2048 * KB,    R_BACK | R_LONG_FIELDS},
+	{"/desk/articles/{slug}/diff", M_GET, desk_article_diff,  ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/articles/{slug}/archive", M_GET, desk_article_archive_form, ROLE_EDITOR, false, B_NONE, 0,          R_BACK},
+	{"/desk/articles/{slug}/archive", M_POST, desk_article_archive, ROLE_EDITOR, true, B_FORM,    16 * KB,      R_BACK},
+	{"/desk/articles/{slug}/rename", M_GET, desk_article_rename_form, ROLE_EDITOR, false, B_NONE,  0,            R_BACK},
+	{"/desk/articles/{slug}/rename", M_POST, desk_article_rename, ROLE_EDITOR, true, B_FORM,      16 * KB,      R_BACK},
+	{"/desk/stale",              M_GET,  desk_stale,          ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/api/v1/articles/{slug}/reject", M_POST, api_article_reject, ROLE_EDITOR, false, B_JSON,    16 * KB,      R_API | R_BACK},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))

@@ -681,6 +681,35 @@ const struct migration schema_migrations[] = {
      "ALTER TABLE articles ADD COLUMN position INTEGER NOT NULL DEFAULT 1000000000;"
      "CREATE INDEX articles_section_position ON articles(section, country, position, title, slug);"
      "DROP INDEX articles_section_order;"},
+    /* Issue #10, the editing workspace (kb.h): per text (published and per revision) the "what to
+     * prepare" list (one item a line), the review-by date (YYYY-MM-DD or '') and the owner (a desk
+     * login or ''); per revision whether it removes its country's variant, and the comment of
+     * whoever sent it back from review. The stale list reads the overdue texts and the variants
+     * by partial indexes. */
+    {22,
+     "ALTER TABLE articles ADD COLUMN prepare TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE articles ADD COLUMN review_by TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE articles ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN prepare TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN review_by TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN removed INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1));"
+     "ALTER TABLE article_revisions ADD COLUMN review_comment TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN reviewer INTEGER REFERENCES users(id);"
+     "CREATE INDEX articles_review_by ON articles(review_by) WHERE review_by <> '';"
+     "CREATE INDEX articles_variants ON articles(country, slug) WHERE country <> '';",
+     /* PostgreSQL */
+     "ALTER TABLE articles ADD COLUMN prepare " TXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE articles ADD COLUMN review_by " TXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE articles ADD COLUMN owner " TXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN prepare " TXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN review_by " TXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN owner " TXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN removed INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1));"
+     "ALTER TABLE article_revisions ADD COLUMN review_comment " TXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE article_revisions ADD COLUMN reviewer BIGINT REFERENCES users(id);"
+     "CREATE INDEX articles_review_by ON articles(review_by) WHERE review_by <> '';"
+     "CREATE INDEX articles_variants ON articles(country, slug) WHERE country <> '';"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

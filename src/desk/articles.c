@@ -55,6 +55,7 @@ void desk_articles(struct ctx *c)
 		c->resp->status = 422;
 	desk_begin(c, "Статьи");
 	html_raw(b, "<h1>Статьи</h1>\n");
+	desk_workspace_home(c);
 	html_printf(b,
 		    "<form class=\"filter\" action=\"/desk/articles\" method=\"get\">\n"
 		    "<label for=\"f-slug\">Адрес статьи (slug): открыть или создать</label>\n"
@@ -108,8 +109,9 @@ void desk_article(struct ctx *c)
 	}
 	html_printf(b,
 		    "<h1>%s</h1>\n<p class=\"meta\">/a/%s · <a href=\"/a/%s\">на портале</a> · "
-		    "<a href=\"/desk/articles/%s/edit\">править</a></p>\n",
-		    r[0].text.title, c->arg, c->arg, c->arg);
+		    "<a href=\"/desk/articles/%s/edit\">править</a> · <a href=\"/desk/articles/%s/rename\">"
+		    "переименовать</a> · <a href=\"/desk/articles/%s/archive\">снять с портала</a></p>\n",
+		    r[0].text.title, c->arg, c->arg, c->arg, c->arg, c->arg);
 	if (done && !strcmp(done, "saved"))
 		html_raw(b, "<p class=\"notice\" role=\"status\">Черновик сохранён. На портале прежний текст, пока "
 			    "черновик не опубликован.</p>\n");
@@ -118,31 +120,54 @@ void desk_article(struct ctx *c)
 			    "текст.</p>\n");
 	else if (done && !strcmp(done, "review"))
 		html_raw(b, "<p class=\"notice\" role=\"status\">Черновик отправлен на проверку.</p>\n");
-	bool pending = false;
+	else if (done)
+		desk_workspace_notice(c, done);
+	const struct kb_revision *pending = NULL;
 	for (int i = 0; i < n && !pending; i++)
-		pending = !strcmp(r[i].status, "draft") || !strcmp(r[i].status, "review");
-	if (pending)
+		if (!strcmp(r[i].status, "draft") || !strcmp(r[i].status, "review"))
+			pending = &r[i];
+	if (pending) {
 		html_printf(b,
 			    "<form class=\"actions\" action=\"/desk/articles/%s\" method=\"post\">\n"
 			    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
 			    "<button type=\"submit\" name=\"do\" value=\"submit\">Отправить на проверку</button>\n"
 			    "<button type=\"submit\" name=\"do\" value=\"publish\">Опубликовать</button>\n</form>\n",
 			    c->arg, c->user->csrf);
+		if (!strcmp(pending->status, "review"))
+			desk_reject_form(c, pending, NULL, NULL);
+	}
+	desk_texts_block(c, r, n);
 	html_raw(b, "<h2>Версии</h2>\n<table class=\"queue\">\n<thead><tr><th>№</th><th>Состояние</th><th>Страна</th>"
-		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th><th><span "
-		    "class=\"visually-hidden\">Действие</span></th></tr></thead>\n"
-		    "<tbody>\n");
-	for (int i = 0; i < n; i++)
-		html_printf(b,
-			    "<tr><td>%lld</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>"
-			    "<form action=\"/desk/articles/%s\" method=\"post\"><input type=\"hidden\" name=\"csrf\" "
-			    "value=\"%s\"><input type=\"hidden\" name=\"revision\" value=\"%lld\"><button "
-			    "type=\"submit\" name=\"do\" value=\"restore\">Восстановить как черновик</button></form>"
-			    "</td></tr>\n",
-			    (long long)r[i].n, status_ru(r[i].status), *r[i].country ? r[i].country : "все",
-			    r[i].text.title, *r[i].author ? r[i].author : "импорт", desk_when(a, r[i].created),
-			    r[i].message, c->arg, c->user->csrf, (long long)r[i].n);
+		    "<th>Заголовок</th><th>Автор</th><th>Сохранена</th><th>Комментарий</th><th>Изменения</th><th><span "
+		    "class=\"visually-hidden\">Действие</span></th>"
+		    "</tr></thead>\n<tbody>\n");
+	for (int i = 0; i < n; i++) {
+		/* The previous revision of the same text, to compare with. */
+		int64_t prev = 0;
+		for (int j = i + 1; j < n && !prev; j++)
+			if (!strcmp(r[j].country, r[i].country))
+				prev = r[j].n;
+		html_printf(b, "<tr><td>%lld</td><td>%s%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s",
+			    (long long)r[i].n, r[i].removed ? "удаление варианта: " : "", status_ru(r[i].status),
+			    *r[i].country ? r[i].country : "все", r[i].text.title,
+			    *r[i].author ? r[i].author : "импорт", desk_when(a, r[i].created), r[i].message);
+		if (*r[i].comment)
+			html_printf(b, "<p class=\"returned\">Возвращена на доработку (%s): %s</p>", r[i].reviewer,
+				    r[i].comment);
+		html_raw(b, "</td><td>");
+		if (prev)
+			html_printf(b, "<a href=\"/desk/articles/%s/diff?from=%lld&amp;to=%lld\">с версией %lld</a>",
+				    c->arg, (long long)prev, (long long)r[i].n, (long long)prev);
+		html_printf(
+		    b,
+		    "</td><td><form action=\"/desk/articles/%s\" method=\"post\"><input type=\"hidden\" "
+		    "name=\"csrf\" value=\"%s\"><input type=\"hidden\" name=\"revision\" value=\"%lld\"><button "
+		    "type=\"submit\" name=\"do\" value=\"restore\">Восстановить как черновик</button></form>"
+		    "</td></tr>\n",
+		    c->arg, c->user->csrf, (long long)r[i].n);
+	}
 	html_raw(b, "</tbody>\n</table>\n");
+	desk_compare_form(c, n > 1 ? r[1].n : r[0].n, r[0].n);
 	desk_end(c);
 }
 
@@ -175,6 +200,10 @@ void desk_article_action(struct ctx *c)
 	const char *what = http_field(c->req, "do", NULL);
 	if (what && !strcmp(what, "restore"))
 		return restore(c);
+	if (what && !strcmp(what, "reject"))
+		return desk_article_reject(c);
+	if (what && !strcmp(what, "remove_variant"))
+		return desk_variant_remove(c);
 	int64_t rev = 0;
 	char err[512] = "";
 	enum kb_publish_result r;
@@ -202,6 +231,8 @@ void desk_article_action(struct ctx *c)
 					       "Черновик нельзя опубликовать: %s. Исправьте его и сохраните "
 					       "снова.",
 					       err));
+	case KB_RETURNED:
+	case KB_OWN_REVISION:
 	case KB_FAILED:
 		break;
 	}
@@ -213,6 +244,7 @@ struct form {
 	struct kb_text t;
 	const char *message;
 	int64_t base;
+	bool new_variant; /* the form adds t.country's variant */
 	const char *fields[KB_DRAFT_FIELD_ERRORS + 1], *errors[KB_DRAFT_FIELD_ERRORS + 1];
 	int n_errors;
 };
@@ -261,17 +293,21 @@ static void edit_form(struct ctx *c, const struct form *f, const char *preview_h
 			html_printf(b, "<li><a href=\"#f-%s\">%s</a></li>\n", f->fields[i], f->errors[i]);
 		html_raw(b, "</ul></div>\n");
 	}
-	if (preview_html) {
-		html_raw(b, "<section class=\"preview\" aria-label=\"Предпросмотр\">\n<h2>Предпросмотр</h2>\n");
-		html_printf(b, "<h2 class=\"preview-title\">%s</h2>\n<div class=\"article-body\">\n", f->t.title);
-		html_raw(b, preview_html); /* md_to_html: cmark-gfm in safe mode, as on the portal */
-		html_raw(b, "</div>\n</section>\n");
-	}
+	/* The preview: the button's (preview_html), or an empty place the live preview fills. */
 	html_printf(b,
-		    "<form class=\"request editor\" action=\"/desk/articles/%s/edit\" method=\"post\">\n"
+		    "<section class=\"preview\" id=\"preview\" aria-label=\"Предпросмотр\" aria-live=\"polite\"%s>\n",
+		    preview_html ? "" : " hidden");
+	if (preview_html)
+		desk_preview_fragment(c, &f->t, preview_html);
+	html_raw(b, "</section>\n");
+	html_printf(b,
+		    "<form class=\"request editor\" action=\"/desk/articles/%s/edit\" method=\"post\" "
+		    "data-preview=\"/desk/articles/%s/preview\">\n"
 		    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
 		    "<input type=\"hidden\" name=\"base_revision\" value=\"%lld\">\n",
-		    f->t.slug, c->user->csrf, (long long)f->base);
+		    f->t.slug, f->t.slug, c->user->csrf, (long long)f->base);
+	if (f->new_variant)
+		html_raw(b, "<input type=\"hidden\" name=\"new_variant\" value=\"1\">\n");
 	field(b, f, "title", "Заголовок", f->t.title, 0);
 	const char *se = error_of(f, "section");
 	html_printf(b,
@@ -292,16 +328,26 @@ static void edit_form(struct ctx *c, const struct form *f, const char *preview_h
 		html_printf(b, "<option value=\"%s\"%s>%s</option>\n", k->code,
 			    f->t.country && !strcmp(f->t.country, k->code) ? " selected" : "", k->name);
 	}
-	html_raw(b, "</select>\n</div>\n");
+	html_raw(b, "</select>\n");
+	if (error_of(f, "country"))
+		html_printf(b, "<p class=\"error\" id=\"f-country-error\">%s</p>\n", error_of(f, "country"));
+	html_raw(b, "</div>\n");
 	field(b, f, "summary", "Кратко (под заголовком и в поиске)", f->t.summary, 2);
 	field(b, f, "keywords", "Ключевые слова через запятую (как ищут люди)", f->t.keywords, 0);
 	field(b, f, "related", "Связанные статьи (адреса через запятую)", f->t.related, 0);
-	field(b, f, "countries", "Для каких стран общий текст (коды через запятую; пусто — для всех)", f->t.countries,
-	      0);
+	if (!f->t.country || !*f->t.country || (f->t.countries && *f->t.countries))
+		field(b, f, "countries", "Для каких стран общий текст (коды через запятую; пусто — для всех)",
+		      f->t.countries, 0);
+	field(b, f, "prepare", "Что подготовить (по пункту в строке; показывается перед шагами)", f->t.prepare, 4);
+	html_raw(b, "<div class=\"field-row\">\n");
+	field(b, f, "review_by", "Пересмотреть до (ГГГГ-ММ-ДД)", f->t.review_by, 0);
+	field(b, f, "owner", "Ответственный (логин редактора)", f->t.owner, 0);
+	html_raw(b, "</div>\n");
 	field(b, f, "body", "Текст (Markdown)", f->t.body, 24);
 	field(b, f, "message", "Что изменено (для истории)", f->message, 0);
 	html_raw(b, "<p><button type=\"submit\" name=\"do\" value=\"preview\">Предпросмотр</button>\n"
 		    "<button type=\"submit\" name=\"do\" value=\"save\">Сохранить черновик</button></p>\n</form>\n");
+	desk_editor_script(c);
 }
 
 /* The newest revision of slug for country (its text to edit) and the article's newest number. */
@@ -333,15 +379,28 @@ void desk_article_edit(struct ctx *c)
 	const char *country = http_param(c->req, "country");
 	if (!country || !config_country(&c->app->cfg, country))
 		country = "";
-	struct form f = {.t = {.slug = c->arg, .country = country}};
-	if (newest_text(c, country, &f) < 0)
+	const char *add = http_param(c->req, "new");
+	struct form f = {.t = {.slug = c->arg, .country = country}, .new_variant = add && *country};
+	/* A new variant starts from the general text (without its list of countries). */
+	if (newest_text(c, f.new_variant ? "" : country, &f) < 0)
 		return unavailable(c);
 	f.t.slug = c->arg;
+	if (f.new_variant) {
+		f.t.country = country;
+		f.t.countries = "";
+	}
 	desk_begin(c, "Правка статьи");
-	html_printf(&c->resp->body,
-		    "<h1>Правка статьи «%s»</h1>\n<p><a href=\"/desk/articles/%s\">История "
-		    "версий</a></p>\n",
-		    f.t.title ? f.t.title : c->arg, c->arg);
+	if (f.new_variant)
+		html_printf(&c->resp->body,
+			    "<h1>Новый вариант статьи «%s» для страны %s</h1>\n<p>Форма заполнена общим текстом: "
+			    "измените то, что отличается в этой стране. <a href=\"/desk/articles/%s\">История "
+			    "версий</a></p>\n",
+			    f.t.title ? f.t.title : c->arg, country, c->arg);
+	else
+		html_printf(&c->resp->body,
+			    "<h1>Правка статьи «%s»%s%s</h1>\n<p><a href=\"/desk/articles/%s\">История "
+			    "версий</a></p>\n",
+			    f.t.title ? f.t.title : c->arg, *country ? ": вариант для страны " : "", country, c->arg);
 	edit_form(c, &f, NULL);
 	desk_end(c);
 }
@@ -355,21 +414,22 @@ void desk_article_save(struct ctx *c)
 	if (!slug_valid(c->arg))
 		return page_error(c, 404, "Адрес статьи: латинские буквы a–z, цифры и дефис, до 80 знаков.");
 	struct form f = {.t = {.slug = c->arg}};
-	const char **v[] = {&f.t.title,	  &f.t.section,	  &f.t.country, &f.t.summary, &f.t.keywords,
-			    &f.t.related, &f.t.countries, &f.t.body,	&f.message};
-	static const char *const names[] = {"title",   "section",   "country", "summary", "keywords",
-					    "related", "countries", "body",    "message"};
+	const char **v[] = {&f.t.title,	    &f.t.section, &f.t.country, &f.t.summary, &f.t.keywords,  &f.t.related,
+			    &f.t.countries, &f.t.body,	  &f.message,	&f.t.prepare, &f.t.review_by, &f.t.owner};
+	static const char *const names[] = {"title",	 "section", "country", "summary", "keywords",  "related",
+					    "countries", "body",    "message", "prepare", "review_by", "owner"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		const char *s = http_field(c->req, names[i], NULL);
 		*v[i] = s ? s : "";
 	}
 	const char *base = http_field(c->req, "base_revision", NULL);
 	f.base = base ? strtoll(base, NULL, 10) : 0;
-	if (*f.t.country && !config_country(&c->app->cfg, f.t.country)) {
-		f.fields[f.n_errors] = "country";
-		f.errors[f.n_errors++] = "Такой страны нет в настройках справочного центра.";
-	}
-	int n = kb_draft_check(c->db, a, &f.t, f.fields + f.n_errors, f.errors + f.n_errors,
+	const char *nv = http_field(c->req, "new_variant", NULL);
+	f.new_variant = nv && !strcmp(nv, "1") && *f.t.country;
+	f.t.review_by = str_trim(arena_strdup(a, f.t.review_by));
+	f.t.owner = str_trim(arena_strdup(a, f.t.owner));
+	struct kb_check chk = desk_kb_check(c, f.new_variant);
+	int n = kb_draft_check(c->db, a, &f.t, &chk, f.fields + f.n_errors, f.errors + f.n_errors,
 			       KB_DRAFT_FIELD_ERRORS - f.n_errors);
 	if (n < 0)
 		return unavailable(c);
@@ -378,6 +438,8 @@ void desk_article_save(struct ctx *c)
 		f.fields[f.n_errors] = "message";
 		f.errors[f.n_errors++] = "Не больше 500 знаков.";
 	}
+	if (!f.n_errors)
+		f.t.prepare = kb_prepare_canon(a, f.t.prepare);
 	const char *what = http_field(c->req, "do", NULL);
 	bool preview = what && !strcmp(what, "preview");
 	if (f.n_errors || preview) {

@@ -55,6 +55,14 @@ void desk_sections(struct ctx *c);	 /* GET /desk/sections */
 void desk_section_create(struct ctx *c); /* POST /desk/sections */
 void desk_section(struct ctx *c);	 /* GET /desk/sections/{slug} */
 void desk_section_action(struct ctx *c); /* POST /desk/sections/{slug} */
+/* workspace.c: variants, review, archive and rename, the diff, the live preview, stale content. */
+void desk_article_preview(struct ctx *c);      /* POST /desk/articles/{slug}/preview: an HTML fragment */
+void desk_article_diff(struct ctx *c);	       /* GET /desk/articles/{slug}/diff?from=N&to=M */
+void desk_article_archive_form(struct ctx *c); /* GET /desk/articles/{slug}/archive: confirmation */
+void desk_article_archive(struct ctx *c);      /* POST /desk/articles/{slug}/archive */
+void desk_article_rename_form(struct ctx *c);  /* GET /desk/articles/{slug}/rename */
+void desk_article_rename(struct ctx *c);       /* POST /desk/articles/{slug}/rename */
+void desk_stale(struct ctx *c);		       /* GET /desk/stale */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -41,6 +41,16 @@ int desk_plans(struct arena *a, struct desk_plan **out)
 	     "sorts the drafts and revisions in review (article_revisions_pending, partial): the editors' work in "
 	     "progress, not the history",
 	     "article_revisions_pending"},
+	    {"editors: drafts sent back to their author", kb_returned_sql,
+	     "sorts one author's drafts sent back (article_revisions_pending, partial): the editors' work in "
+	     "progress, not the history",
+	     "article_revisions_pending"},
+	    {"editors: texts past their review date", kb_stale_review_sql,
+	     "reads the texts with a review date (articles_review_by, partial) up to today's, in date order",
+	     "articles_review_by"},
+	    {"editors: variants older than their general text", kb_stale_variants_sql,
+	     "reads the country variants (articles_variants, partial), each joined to its general text by primary key",
+	     "articles_variants"},
 	    {"desk: request by number", req_view_by_number_sql, NULL, NULL},
 	    {"desk: request it was merged into", req_view_by_id_sql, NULL, NULL},
 	    {"desk: messages of a request", req_view_messages_sql, NULL, NULL},

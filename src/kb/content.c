@@ -179,11 +179,27 @@ enum {
 	K_KEYWORDS,
 	K_RELATED,
 	K_ORDER,
+	K_PREPARE,
+	K_REVIEW_BY,
+	K_OWNER,
 	K_COUNT
 };
-static const char *const key_names[K_COUNT] = {"slug",	  "country",   "title",	   "section", "summary",
-					       "updated", "countries", "keywords", "related", "order"};
+static const char *const key_names[K_COUNT] = {"slug",	   "country",  "title",	  "section", "summary",
+					       "updated",  "countries", "keywords", "related", "order",
+					       "prepare", "review_by", "owner"};
 #define MAX_ORDER 1000000
+
+/* An owner's login as the desk takes it (auth.c): 2-64 of [a-z0-9._-]. */
+static bool login_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
 
 /*
  * Parses one article file. name is the file name; its stem gives the slug and, for a variant,
@@ -218,6 +234,10 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 		return fail(err, errlen, "%s:1: the file must start with a front-matter line \"---\"", path);
 	p = nl + 1;
 	bool closed = false;
+	/* "prepare:" with an empty value takes the "- item" lines under it (a YAML list). */
+	struct buf list;
+	buf_init(&list, MAX_LIST_CHARS * 4);
+	bool in_list = false;
 	while (*p) {
 		line++;
 		nl = strchr(p, '\n');
@@ -230,26 +250,43 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 			break;
 		}
 		char *s = str_trim(p);
+		if (in_list && s[0] == '-' && (s[1] == ' ' || !s[1])) {
+			if (list.len)
+				buf_addc(&list, '\n');
+			buf_adds(&list, str_trim(s + 1));
+			p = next;
+			continue;
+		}
+		in_list = false;
 		if (*s) {
 			char *colon = strchr(s, ':');
 			if (!colon)
-				return fail(err, errlen, "%s:%d: expected \"key: value\"", path, line);
+				return buf_free(&list), fail(err, errlen, "%s:%d: expected \"key: value\"", path, line);
 			*colon = '\0';
 			char *key = str_trim(s), *value = str_trim(colon + 1);
 			int k = 0;
 			while (k < K_COUNT && strcmp(key_names[k], key) != 0)
 				k++;
 			if (k == K_COUNT)
-				return fail(err, errlen, "%s:%d: unknown key \"%s\"", path, line, key);
-			if (val[k])
+				return buf_free(&list), fail(err, errlen, "%s:%d: unknown key \"%s\"", path, line, key);
+			if (val[k]) {
+				buf_free(&list);
 				return fail(err, errlen, "%s:%d: key \"%s\" given twice", path, line, key);
+			}
 			val[k] = value;
 			lines[k] = line;
+			in_list = k == K_PREPARE && !*value;
 		}
 		p = next;
 	}
+	if (val[K_PREPARE] && !*val[K_PREPARE])
+		val[K_PREPARE] = arena_strdup(a, list.data && !buf_failed(&list) ? list.data : "");
+	bool list_too_long = buf_failed(&list);
+	buf_free(&list);
 	if (!closed)
 		return fail(err, errlen, "%s:%d: the front matter is not closed with \"---\"", path, line);
+	if (list_too_long)
+		return fail(err, errlen, "%s:%d: prepare: the list is too long", path, lines[K_PREPARE]);
 	static const int required[] = {K_SLUG, K_TITLE, K_SECTION, K_UPDATED};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
 		if (!val[required[i]] || !*val[required[i]])
@@ -297,6 +334,25 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 		if (val[k] && too_long(val[k], MAX_LIST_CHARS))
 			return fail(err, errlen, "%s:%d: %s longer than %d characters", path, lines[k], key_names[k],
 				    MAX_LIST_CHARS);
+	const char *prepare = kb_prepare_canon(a, val[K_PREPARE]);
+	int n_items = 0;
+	for (const char *q = prepare; *q; n_items++) {
+		const char *e = strchr(q, '\n');
+		size_t len = e ? (size_t)(e - q) : strlen(q);
+		if (too_long(arena_strndup(a, q, len), KB_PREPARE_ITEM_CHARS))
+			return fail(err, errlen, "%s:%d: prepare: an item longer than %d characters", path,
+				    lines[K_PREPARE], KB_PREPARE_ITEM_CHARS);
+		q += len + (e ? 1 : 0);
+	}
+	if (n_items > KB_PREPARE_ITEMS)
+		return fail(err, errlen, "%s:%d: prepare: more than %d items", path, lines[K_PREPARE],
+			    KB_PREPARE_ITEMS);
+	if (val[K_REVIEW_BY] && *val[K_REVIEW_BY] && !date_valid(val[K_REVIEW_BY]))
+		return fail(err, errlen, "%s:%d: review_by must be a date YYYY-MM-DD, got \"%s\"", path,
+			    lines[K_REVIEW_BY], val[K_REVIEW_BY]);
+	if (val[K_OWNER] && *val[K_OWNER] && !login_valid(val[K_OWNER]))
+		return fail(err, errlen, "%s:%d: owner must be a desk login (letters, digits, . _ -), got \"%s\"", path,
+			    lines[K_OWNER], val[K_OWNER]);
 	const char *countries = canon_list(a, val[K_COUNTRIES] ? val[K_COUNTRIES] : "", true);
 	char **items;
 	size_t n = split_list(a, countries, &items);
@@ -336,6 +392,9 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 	    .related = related,
 	    .body = arena_printf(a, "%.*s\n", (int)blen, p),
 	    .position = (int)order,
+	    .prepare = prepare,
+	    .review_by = val[K_REVIEW_BY] ? val[K_REVIEW_BY] : "",
+	    .owner = val[K_OWNER] ? val[K_OWNER] : "",
 	};
 	*related_line = lines[K_RELATED] ? lines[K_RELATED] : 1;
 	return true;
@@ -503,18 +562,20 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 	struct db_stmt *del = db_prepare(db, "DELETE FROM articles WHERE slug = ? AND country = ?");
 	struct db_stmt *up =
 	    db_prepare(db, "INSERT INTO articles(slug, country, section, title, summary, updated, countries, "
-			   "keywords, related, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-			   "ON CONFLICT (slug, country) DO UPDATE SET section = excluded.section, "
+			   "keywords, related, body, prepare, review_by, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+			   "?, ?, ?) ON CONFLICT (slug, country) DO UPDATE SET section = excluded.section, "
 			   "position = CASE WHEN articles.section <> excluded.section THEN 1000000000 "
 			   "ELSE articles.position END, "
 			   "title = excluded.title, summary = excluded.summary, updated = excluded.updated, "
 			   "countries = excluded.countries, keywords = excluded.keywords, "
-			   "related = excluded.related, body = excluded.body "
+			   "related = excluded.related, body = excluded.body, prepare = excluded.prepare, "
+			   "review_by = excluded.review_by, owner = excluded.owner "
 			   "WHERE articles.section <> excluded.section OR articles.title <> excluded.title "
 			   "OR articles.summary <> excluded.summary OR articles.updated <> excluded.updated "
 			   "OR articles.countries <> excluded.countries "
 			   "OR articles.keywords <> excluded.keywords OR articles.related <> excluded.related "
-			   "OR articles.body <> excluded.body");
+			   "OR articles.body <> excluded.body OR articles.prepare <> excluded.prepare "
+			   "OR articles.review_by <> excluded.review_by OR articles.owner <> excluded.owner");
 	struct db_stmt *unredirect = db_prepare(db, kb_unredirect_sql);
 	/* The batch's place of a general text (import: `order:`, or none). */
 	struct db_stmt *place =
@@ -577,9 +638,10 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			      strcmp(was, t->section) != 0;
 		db_reset(up);
 		const char *v[] = {t->slug,    t->country,   t->section,  t->title,   t->summary,
-				   t->updated, t->countries, t->keywords, t->related, t->body};
-		for (int col = 0; col < 10; col++)
-			db_bind_text(up, col + 1, v[col]);
+				   t->updated, t->countries, t->keywords, t->related, t->body,
+				   t->prepare, t->review_by, t->owner};
+		for (int col = 0; col < (int)(sizeof v / sizeof v[0]); col++)
+			db_bind_text(up, col + 1, v[col] ? v[col] : "");
 		if (ok && db_step(up) != DB_DONE)
 			ok = false;
 		long n = ok ? (long)db_changes(db) : 0;
@@ -796,7 +858,8 @@ bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, c
 	struct kb_text *texts = arena_alloc(a, cap * sizeof *texts);
 	if (ok) {
 		st = db_prepare(db, "SELECT slug, country, section, title, summary, updated, countries, keywords, "
-				    "related, body FROM articles WHERE related LIKE ? ORDER BY slug, country");
+				    "related, body, prepare, review_by, owner FROM articles WHERE related LIKE ? ORDER "
+				    "BY slug, country");
 		rc = st && db_bind_text(st, 1, arena_printf(a, "%%%s%%", slug)) == DB_OK ? DB_ROW : DB_ERR;
 		while (rc == DB_ROW && (rc = db_step(st)) == DB_ROW) {
 			const char *related = relinked(a, db_col_text(st, 8), slug, to);
@@ -808,8 +871,8 @@ bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, c
 				texts = more;
 				cap *= 2;
 			}
-			const char *c[10];
-			for (int i = 0; i < 10; i++)
+			const char *c[13];
+			for (int i = 0; i < 13; i++)
 				c[i] = arena_strdup(a, db_col_text(st, i));
 			texts[nt++] = (struct kb_text){.slug = c[0],
 						       .country = c[1],
@@ -820,7 +883,10 @@ bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, c
 						       .countries = c[6],
 						       .keywords = c[7],
 						       .related = related,
-						       .body = c[9]};
+						       .body = c[9],
+						       .prepare = c[10],
+						       .review_by = c[11],
+						       .owner = c[12]};
 		}
 		db_finalize(st);
 		ok = rc == DB_DONE;
@@ -999,6 +1065,20 @@ static void put_text(struct buf *b, const struct kb_text *t)
 		put_key(b, "countries", t->countries);
 	put_key(b, "keywords", t->keywords);
 	put_key(b, "related", t->related);
+	if (t->prepare && *t->prepare) {
+		/* A YAML list: "prepare:" then one "- item" a line. */
+		buf_adds(b, "prepare:\n");
+		for (const char *q = t->prepare; *q;) {
+			const char *e = strchr(q, '\n');
+			size_t len = e ? (size_t)(e - q) : strlen(q);
+			buf_printf(b, "  - %.*s\n", (int)len, q);
+			q += len + (e ? 1 : 0);
+		}
+	}
+	if (t->review_by && *t->review_by)
+		put_key(b, "review_by", t->review_by);
+	if (t->owner && *t->owner)
+		put_key(b, "owner", t->owner);
 	buf_printf(b, "---\n%s", t->body);
 }
 
@@ -1020,18 +1100,18 @@ static bool export_drafts(struct db *db, struct arena *a, const char *dir, struc
 {
 	struct db_stmt *st = db_prepare(
 	    db, "SELECT r.slug, r.country, r.section, r.title, r.summary, r.countries, r.keywords, r.related, r.body, "
-		"r.created FROM article_revisions r WHERE r.status IN ('draft', 'review') AND r.n = (SELECT max(x.n) "
+		"r.prepare, r.review_by, r.owner, r.created FROM article_revisions r WHERE r.status IN ('draft', 'review') AND r.n = (SELECT max(x.n) "
 		"FROM article_revisions x WHERE x.slug = r.slug AND x.country = r.country) ORDER BY r.slug, r.country");
 	if (!st)
 		return fail(err, errlen, "database: %s", db_errmsg(db));
 	bool ok = true;
 	enum db_rc rc = DB_DONE;
 	while (ok && (rc = db_step(st)) == DB_ROW) {
-		const char *c[9];
-		for (int i = 0; i < 9; i++)
+		const char *c[12];
+		for (int i = 0; i < 12; i++)
 			c[i] = arena_strdup(a, db_col_text(st, i));
 		char day[16];
-		time_t at = (time_t)db_col_int(st, 9);
+		time_t at = (time_t)db_col_int(st, 12);
 		struct tm tm;
 		gmtime_r(&at, &tm);
 		strftime(day, sizeof day, "%Y-%m-%d", &tm);
@@ -1044,6 +1124,9 @@ static bool export_drafts(struct db *db, struct arena *a, const char *dir, struc
 				    .keywords = c[6],
 				    .related = c[7],
 				    .body = c[8],
+				    .prepare = c[9],
+				    .review_by = c[10],
+				    .owner = c[11],
 				    .updated = day};
 		buf_reset(b);
 		put_text(b, &t);

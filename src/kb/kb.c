@@ -81,7 +81,8 @@ int kb_section_name(struct db *db, struct arena *a, const char *slug, struct kb_
 
 #define TEXT_COLS                                                                                                      \
 	"a.slug, a.country, a.section, a.title, a.summary, a.updated, a.countries, "                                   \
-	"a.keywords, a.related, a.position"
+	"a.keywords, a.related, a.prepare, a.review_by, a.owner, a.position"
+#define TEXT_COLS_N 13
 
 static void fill_text(struct db_stmt *st, struct arena *a, void *item)
 {
@@ -94,11 +95,14 @@ static void fill_text(struct db_stmt *st, struct arena *a, void *item)
 			      .updated = COL(5),
 			      .countries = COL(6),
 			      .keywords = COL(7),
-			      .related = COL(8)};
-	int64_t position = db_column_count(st) > 9 ? db_col_int(st, 9) : KB_POSITION_NONE;
+			      .related = COL(8),
+			      .prepare = COL(9),
+			      .review_by = COL(10),
+			      .owner = COL(11)};
+	int64_t position = db_column_count(st) > 12 ? db_col_int(st, 12) : KB_POSITION_NONE;
 	t->position = position > 0 && position < KB_POSITION_NONE ? (int)position : 0;
-	if (db_column_count(st) > 10)
-		t->body = COL(10);
+	if (db_column_count(st) > TEXT_COLS_N)
+		t->body = COL(TEXT_COLS_N);
 }
 
 int kb_section_total(struct db *db)
@@ -272,11 +276,11 @@ int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_ch
 		return KB_CHANGES_ALL;
 	/* The texts as they are now; a text removed since has no row (a.section is NULL). At most
 	 * one more than the log may hold for one version, then it is cheaper to read everything. */
-	st = db_prepare(
-	    db, "SELECT c.slug, c.country, a.section, a.title, a.summary, a.updated, a.countries, "
-		"a.keywords, a.related, a.position, a.body FROM (SELECT DISTINCT slug, country FROM content_changes "
-		"WHERE version > ?) c LEFT JOIN articles a ON a.slug = c.slug AND a.country = c.country "
-		"ORDER BY c.slug, c.country LIMIT ?");
+	st = db_prepare(db, "SELECT c.slug, c.country, a.section, a.title, a.summary, a.updated, a.countries, "
+			    "a.keywords, a.related, a.prepare, a.review_by, a.owner, a.position, a.body FROM (SELECT "
+			    "DISTINCT slug, country FROM content_changes "
+			    "WHERE version > ?) c LEFT JOIN articles a ON a.slug = c.slug AND a.country = c.country "
+			    "ORDER BY c.slug, c.country LIMIT ?");
 	if (st) {
 		db_bind_int(st, 1, since);
 		db_bind_int(st, 2, KB_CHANGES_MAX * 4 + 1);
@@ -285,4 +289,35 @@ int kb_changes_since(struct db *db, struct arena *a, int64_t since, struct kb_ch
 	if (n > KB_CHANGES_MAX * 4 || (n > 0 && !*(*out)[0].text.slug))
 		return KB_CHANGES_ALL; /* '' sorts first: the "everything" row */
 	return n;
+}
+
+static void fill_stale(struct db_stmt *st, struct arena *a, void *item)
+{
+	struct kb_stale *s = item;
+	fill_text(st, a, &s->text);
+	s->general_updated = COL(TEXT_COLS_N);
+}
+
+/* Stale texts (kb_stale): overdue by the partial index of review_by; variants behind their general
+ * text by the partial index of the variants. */
+const char kb_stale_review_sql[] = "SELECT " TEXT_COLS ", '' FROM articles a WHERE a.review_by <> '' AND "
+				   "a.review_by < ? AND (? = '' OR a.owner = ?) ORDER BY a.review_by, a.slug, "
+				   "a.country LIMIT ?";
+const char kb_stale_variants_sql[] = "SELECT " TEXT_COLS ", g.updated FROM articles a JOIN articles g ON g.slug = "
+				     "a.slug AND g.country = '' WHERE a.country <> '' AND a.country > '' AND a.updated "
+				     "< g.updated AND (? = '' OR a.owner = ?) ORDER BY a.country, a.slug LIMIT ?";
+
+int kb_stale(struct db *db, struct arena *a, bool variants, const char *today, const char *owner, int limit,
+	     struct kb_stale **out)
+{
+	struct db_stmt *st = db_prepare(db, variants ? kb_stale_variants_sql : kb_stale_review_sql);
+	if (st) {
+		int i = 1;
+		if (!variants)
+			db_bind_text(st, i++, today);
+		db_bind_text(st, i++, owner ? owner : "");
+		db_bind_text(st, i++, owner ? owner : "");
+		db_bind_int(st, i, limit);
+	}
+	return collect(st, a, sizeof **out, (void **)out, fill_stale);
 }

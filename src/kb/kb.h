@@ -34,9 +34,19 @@ struct kb_text {
 	const char *keywords, *related;
 	const char *body; /* Markdown; NULL in lists that do not load it */
 	int position;	  /* general texts: the editor's place in its section (1, 2, ...); 0 none */
+	/* The editing workspace (migration 22); NULL counts as "": */
+	const char *prepare;   /* "what to prepare": one item a line (kb_prepare_canon), "" none */
+	const char *review_by; /* "YYYY-MM-DD": the text is stale after it; "" none */
+	const char *owner;     /* login of the desk account responsible for it; "" none */
 };
 /* articles.position of a text without a place: after the placed ones, in title order. */
 #define KB_POSITION_NONE 1000000000
+
+/* "What to prepare" limits and its canonical form: lines trimmed, a leading "- " or "* " dropped,
+ * empty lines dropped, joined by "\n" (arena). */
+#define KB_PREPARE_ITEMS 20
+#define KB_PREPARE_ITEM_CHARS 200
+const char *kb_prepare_canon(struct arena *a, const char *s);
 
 /* What a reader from one country gets for a slug. */
 struct kb_view {
@@ -172,7 +182,8 @@ bool kb_export(struct db *db, const char *dir, bool drafts, char *err, size_t er
  *   draft      saved, not published (readers never see it);
  *   review     submitted for review ([editors] require_review);
  *   published  the text the portal shows for its (slug, country);
- *   superseded published once, replaced since.
+ *   superseded published once, replaced since; or a draft (in review or not) that a newer
+ *              revision of the same text overtook when it was published (kept for the history).
  * The portal reads only `articles`, the published state: publishing a revision writes its text
  * through the import's path (kb_write_batch: the change log, the content version and the
  * notification every node follows), so the search index and the page caches follow at once on
@@ -182,7 +193,10 @@ struct kb_revision {
 	int64_t n;
 	const char *slug, *country, *status, *author, *message;
 	int64_t created;
-	struct kb_text text; /* body NULL in lists */
+	struct kb_text text;  /* body NULL in lists */
+	bool removed;	      /* removes its country's variant (kb_variant_remove) instead of a text */
+	const char *comment;  /* why it was sent back from review (kb_reject), or "" */
+	const char *reviewer; /* login of who sent it back, or "" */
 };
 /* Saves t (slug, country, section, title, summary, keywords, related, body) as a draft by
  * author: its revision number, or -1 with a message in err. The slug need not exist yet. base:
@@ -193,15 +207,36 @@ struct kb_revision {
 int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, const char *message, int64_t base,
 		      int64_t *newest, char *err, size_t errlen);
 /*
- * The checks of a text an editor saves (the API and the desk's form): title 1-200 characters,
- * an existing section, a body of at most 1 MiB, summary at most 500, keywords/related/countries
- * at most 1000, no control characters (tab and line ends allowed); the slug [a-z0-9-]{1,80} is
- * the caller's (it is the URL). Up to max errors as (field, Russian message) into fields and
- * messages; returns their number, -1 on a database error.
+ * The checks of a text an editor saves (the API and the desk's form, both through here): title
+ * 1-200 characters, an existing section, a body of at most 1 MiB, summary at most 500,
+ * keywords/related/countries at most 1000, no control characters (tab and line ends allowed);
+ * related: slugs of published articles other than itself; prepare: at most KB_PREPARE_ITEMS
+ * lines of at most KB_PREPARE_ITEM_CHARS; review_by a date YYYY-MM-DD; owner the login of an
+ * editor's or admin's account; country one of chk->countries, a variant without a countries list,
+ * and, when chk->new_variant, a country the article has no variant for yet; countries: codes of
+ * chk->countries, each once. The slug [a-z0-9-]{1,80} is the caller's (it is the URL). Up to max
+ * errors as (field, Russian message) into fields and messages; returns their number, -1 on a
+ * database error.
  */
-#define KB_DRAFT_FIELD_ERRORS 8
-int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, const char **fields, const char **messages,
-		   int max);
+#define KB_DRAFT_FIELD_ERRORS 12
+struct kb_check {
+	const char *const *countries; /* the configured country codes */
+	size_t n_countries;
+	bool new_variant; /* t adds a country's variant: refused when the article has one */
+};
+int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, const struct kb_check *chk,
+		   const char **fields, const char **messages, int max);
+/* Whether slug has a variant for country now: its newest revision for the country exists and
+ * does not remove it. 1 yes, 0 no, -1 error. */
+int kb_variant_exists(struct db *db, const char *slug, const char *country);
+/*
+ * Saves, as a draft by author, the removal of slug's variant for country (a revision with
+ * removed set, holding the variant's newest text for the history): publishing it takes the
+ * variant off the portal; its history stays. Its number, 0 when there is no such variant (or it
+ * is the general text: country ""), -1 on error.
+ */
+int64_t kb_variant_remove(struct db *db, const char *slug, const char *country, int64_t author, const char *message,
+			  char *err, size_t errlen);
 /* The newest drafts and revisions in review (of every article), newest first, at most limit:
  * their count, -1 on error. */
 int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **out);
@@ -218,16 +253,42 @@ enum kb_publish_result {
 	KB_SUBMITTED,	    /* kb_submit: the draft is in review now */
 	KB_REFUSED,	    /* the text cannot be published (err says why: section, general text, related) */
 	KB_FAILED,	    /* database error */
+	KB_RETURNED,	    /* kb_reject: the revision is a draft again, with the comment */
+	KB_OWN_REVISION,    /* kb_reject: its author cannot send it back (save a new draft instead) */
 };
 /*
- * Publishes the newest draft (or revision in review) of slug. With review required, only a
- * revision in review, and only by someone other than its author, unless admin. *rev gets the
- * revision concerned.
+ * Publishes the newest draft (or revision in review) of slug. With review required, never by its
+ * author (an admin neither); by another editor only once submitted (in review); an admin may
+ * publish another's draft directly. *rev gets the revision concerned. A revision that removes a
+ * variant (kb_variant_remove) takes the variant off the portal.
  */
 enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publisher, bool admin, bool review_required,
 				  int64_t *rev, char *err, size_t errlen);
 /* Submits the newest draft of slug for review by user (KB_SUBMITTED, or KB_NO_DRAFT). */
 enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t user, int64_t *rev);
+/* Sends the newest revision in review of slug back to its author: a draft again, with comment
+ * (1-1000 characters, the caller's check) and user as its reviewer, audited. KB_RETURNED,
+ * KB_NO_DRAFT (nothing in review), KB_OWN_REVISION (user is its author), KB_FAILED. */
+#define KB_COMMENT_MAX 1000
+enum kb_publish_result kb_reject(struct db *db, const char *slug, int64_t user, const char *comment, int64_t *rev);
+/* The drafts of author sent back from review that are still their article's newest revision,
+ * newest first, at most limit: their count, -1 on error. */
+int kb_returned(struct db *db, struct arena *a, int64_t author, int limit, struct kb_revision **out);
+extern const char kb_returned_sql[]; /* for the plans test */
+
+/*
+ * Stale content (the published texts): variants false lists the texts whose review_by is before
+ * today ("YYYY-MM-DD"), the most overdue first; variants true the country variants last updated
+ * before their general text (general_updated), by country then slug. owner: only that owner's, or NULL for
+ * all. At most limit: their count, -1 on error. Bodies not loaded.
+ */
+struct kb_stale {
+	struct kb_text text;
+	const char *general_updated; /* variants only */
+};
+int kb_stale(struct db *db, struct arena *a, bool variants, const char *today, const char *owner, int limit,
+	     struct kb_stale **out);
+extern const char kb_stale_review_sql[], kb_stale_variants_sql[]; /* for the plans test */
 
 /*
  * Archiving and renaming (revisions.c). Both keep every revision. An archived slug's texts leave

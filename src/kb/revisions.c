@@ -7,6 +7,7 @@
 #include "kb_int.h"
 
 #include "../core/arena.h"
+#include "../core/buf.h"
 #include "../core/text.h"
 #include "../db/db.h"
 
@@ -14,31 +15,44 @@
 #include <string.h>
 #include <time.h>
 
+const char kb_overtaken_sql[] = "UPDATE article_revisions SET status = 'superseded' WHERE slug = ? AND country = ? AND "
+				"status IN ('draft', 'review') AND n < ?";
+
 const char kb_supersede_sql[] =
     "UPDATE article_revisions SET status = 'superseded' WHERE slug = ? AND country = ? AND status = 'published'";
+
+/* kb_revision_insert, or the removal of t's variant when removed. */
+static int64_t revision_insert(struct db *db, const struct kb_text *t, const char *status, int64_t author,
+			       const char *message, bool removed)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "INSERT INTO article_revisions(slug, n, country, status, section, title, summary, countries, keywords, "
+		"related, body, prepare, review_by, owner, author, created, message, removed) VALUES (?, (SELECT "
+		"COALESCE(max(n), 0) + 1 FROM article_revisions WHERE slug = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+		"?, ?, ?, ?) RETURNING n");
+	if (!st)
+		return -1;
+	const char *v[] = {t->slug,	 t->slug,     t->country, status,  t->section, t->title,     t->summary,
+			   t->countries, t->keywords, t->related, t->body, t->prepare, t->review_by, t->owner};
+	int nv = (int)(sizeof v / sizeof v[0]);
+	for (int i = 0; i < nv; i++)
+		db_bind_text(st, i + 1, v[i] ? v[i] : "");
+	if (author > 0)
+		db_bind_int(st, nv + 1, author);
+	else
+		db_bind_null(st, nv + 1);
+	db_bind_int(st, nv + 2, (int64_t)time(NULL));
+	db_bind_text(st, nv + 3, message ? message : "");
+	db_bind_int(st, nv + 4, removed ? 1 : 0);
+	int64_t n = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
+	return n;
+}
 
 int64_t kb_revision_insert(struct db *db, const struct kb_text *t, const char *status, int64_t author,
 			   const char *message)
 {
-	struct db_stmt *st = db_prepare(
-	    db, "INSERT INTO article_revisions(slug, n, country, status, section, title, summary, countries, keywords, "
-		"related, body, author, created, message) VALUES (?, (SELECT COALESCE(max(n), 0) + 1 FROM "
-		"article_revisions WHERE slug = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n");
-	if (!st)
-		return -1;
-	const char *v[] = {t->slug,    t->slug,	     t->country,  status,     t->section, t->title,
-			   t->summary, t->countries, t->keywords, t->related, t->body};
-	for (int i = 0; i < 11; i++)
-		db_bind_text(st, i + 1, v[i] ? v[i] : "");
-	if (author > 0)
-		db_bind_int(st, 12, author);
-	else
-		db_bind_null(st, 12);
-	db_bind_int(st, 13, (int64_t)time(NULL));
-	db_bind_text(st, 14, message ? message : "");
-	int64_t n = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
-	db_finalize(st);
-	return n;
+	return revision_insert(db, t, status, author, message, false);
 }
 
 /* A write transaction in which nobody else changes slug's revisions (PostgreSQL: an advisory
@@ -106,9 +120,9 @@ int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, co
 
 /* The columns of a revision in a list (kb_revisions, kb_pending): list_of reads them. */
 #define LIST_COLUMNS                                                                                                   \
-	"SELECT r.slug, r.n, r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.title, r.section "    \
-	"FROM "                                                                                                        \
-	"article_revisions r LEFT JOIN users u ON u.id = r.author "
+	"SELECT r.slug, r.n, r.country, r.status, COALESCE(u.login, ''), r.message, r.created, r.title, r.section, "   \
+	"r.removed, r.review_comment, COALESCE(w.login, '') FROM article_revisions r LEFT JOIN users u ON u.id = "     \
+	"r.author LEFT JOIN users w ON w.id = r.reviewer "
 
 const char kb_revisions_sql[] = LIST_COLUMNS "WHERE r.slug = ? ORDER BY r.n DESC LIMIT 1000";
 
@@ -135,6 +149,9 @@ static int list_of(struct db_stmt *st, struct arena *a, struct kb_revision **out
 			     .country = country,
 			     .title = arena_strdup(a, db_col_text(st, 7)),
 			     .section = arena_strdup(a, db_col_text(st, 8))},
+		    .removed = db_col_int(st, 9) != 0,
+		    .comment = arena_strdup(a, db_col_text(st, 10)),
+		    .reviewer = arena_strdup(a, db_col_text(st, 11)),
 		};
 	}
 	db_finalize(st);
@@ -154,12 +171,15 @@ int kb_revisions(struct db *db, struct arena *a, const char *slug, struct kb_rev
 	return list_of(st, a, out);
 }
 
-/* The text in st's columns col.. col+7: country, section, title, summary, countries, keywords,
- * related, body (copied into a; slug as given). */
+/* The columns text_at reads, in its order. */
+#define TEXT_AT "country, section, title, summary, countries, keywords, related, body, prepare, review_by, owner"
+#define TEXT_AT_N 11
+
+/* The text in st's columns col.. col+10 (TEXT_AT; copied into a; slug as given). */
 static struct kb_text text_at(struct db_stmt *st, struct arena *a, int col, const char *slug)
 {
-	const char *c[8];
-	for (int i = 0; i < 8; i++)
+	const char *c[TEXT_AT_N];
+	for (int i = 0; i < TEXT_AT_N; i++)
 		c[i] = arena_strdup(a, db_col_text(st, col + i));
 	return (struct kb_text){.slug = slug,
 				.country = c[0],
@@ -169,16 +189,19 @@ static struct kb_text text_at(struct db_stmt *st, struct arena *a, int col, cons
 				.countries = c[4],
 				.keywords = c[5],
 				.related = c[6],
-				.body = c[7]};
+				.body = c[7],
+				.prepare = c[8],
+				.review_by = c[9],
+				.owner = c[10]};
 }
 
 int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n, struct kb_revision *out)
 {
 	struct db_stmt *st = db_prepare(
-	    db,
-	    "SELECT r.country, r.section, r.title, r.summary, r.countries, r.keywords, r.related, r.body, r.status, "
-	    "COALESCE(u.login, ''), r.message, r.created FROM article_revisions r LEFT JOIN users u ON u.id = "
-	    "r.author WHERE r.slug = ? AND r.n = ?");
+	    db, "SELECT r.country, r.section, r.title, r.summary, r.countries, r.keywords, r.related, r.body, "
+		"r.prepare, r.review_by, r.owner, r.status, COALESCE(u.login, ''), r.message, r.created, r.removed, "
+		"r.review_comment, COALESCE(w.login, '') FROM article_revisions r LEFT JOIN users u ON u.id = "
+		"r.author LEFT JOIN users w ON w.id = r.reviewer WHERE r.slug = ? AND r.n = ?");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, slug);
@@ -188,10 +211,13 @@ int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n,
 		const char *s = arena_strdup(a, slug);
 		*out = (struct kb_revision){.n = n,
 					    .slug = s,
-					    .status = arena_strdup(a, db_col_text(st, 8)),
-					    .author = arena_strdup(a, db_col_text(st, 9)),
-					    .message = arena_strdup(a, db_col_text(st, 10)),
-					    .created = db_col_int(st, 11),
+					    .status = arena_strdup(a, db_col_text(st, 11)),
+					    .author = arena_strdup(a, db_col_text(st, 12)),
+					    .message = arena_strdup(a, db_col_text(st, 13)),
+					    .created = db_col_int(st, 14),
+					    .removed = db_col_int(st, 15) != 0,
+					    .comment = arena_strdup(a, db_col_text(st, 16)),
+					    .reviewer = arena_strdup(a, db_col_text(st, 17)),
 					    .text = text_at(st, a, 0, s)};
 		out->country = out->text.country;
 	}
@@ -203,15 +229,15 @@ int kb_revision_get(struct db *db, struct arena *a, const char *slug, int64_t n,
 struct pending {
 	int64_t id, n, author;
 	const char *status;
+	bool removed;
 	struct kb_text t;
 };
 
 static int pending_of(struct db *db, struct arena *a, const char *slug, struct pending *p)
 {
-	struct db_stmt *st = db_prepare(
-	    db, "SELECT id, n, status, COALESCE(author, 0), country, section, title, summary, countries, keywords, "
-		"related, body FROM article_revisions WHERE slug = ? AND status IN ('draft', 'review') ORDER BY n "
-		"DESC LIMIT 1");
+	struct db_stmt *st = db_prepare(db, "SELECT id, n, status, COALESCE(author, 0), removed, " TEXT_AT
+					    " FROM article_revisions WHERE slug = ? AND status IN ('draft', "
+					    "'review') ORDER BY n DESC LIMIT 1");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, slug);
@@ -221,16 +247,18 @@ static int pending_of(struct db *db, struct arena *a, const char *slug, struct p
 				      .n = db_col_int(st, 1),
 				      .status = arena_strdup(a, db_col_text(st, 2)),
 				      .author = db_col_int(st, 3),
-				      .t = text_at(st, a, 4, slug)};
+				      .removed = db_col_int(st, 4) != 0,
+				      .t = text_at(st, a, 5, slug)};
 	db_finalize(st);
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
-/* The batch that publishes p: the slug's published texts with p's in place of its country's. */
+/* The batch that publishes p: the slug's published texts with p's in place of its country's (or
+ * without it, when p removes its variant). */
 static bool batch_with(struct db *db, struct arena *a, const struct pending *p, struct kb_batch *b)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT country, section, title, summary, countries, keywords, related, "
-					    "body, updated FROM articles WHERE slug = ? ORDER BY country");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT " TEXT_AT ", updated FROM articles WHERE slug = ? ORDER BY country");
 	if (!st)
 		return false;
 	db_bind_text(st, 1, p->t.slug);
@@ -244,7 +272,7 @@ static bool batch_with(struct db *db, struct arena *a, const struct pending *p, 
 		t[n] = text_at(st, a, 0, p->t.slug);
 		if (!*p->t.country) /* the variants follow their general text to another section */
 			t[n].section = p->t.section;
-		t[n++].updated = arena_strdup(a, db_col_text(st, 8));
+		t[n++].updated = arena_strdup(a, db_col_text(st, TEXT_AT_N));
 	}
 	db_finalize(st);
 	if (rc != DB_DONE)
@@ -255,9 +283,11 @@ static bool batch_with(struct db *db, struct arena *a, const struct pending *p, 
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(today, sizeof today, "%Y-%m-%d", &tm);
-	t[n] = p->t;
-	t[n].updated = arena_strdup(a, today);
-	n++;
+	if (!p->removed) {
+		t[n] = p->t;
+		t[n].updated = arena_strdup(a, today);
+		n++;
+	}
 	const char **files = arena_alloc(a, n * sizeof *files);
 	int *lines = arena_alloc(a, n * sizeof *lines);
 	for (size_t i = 0; i < n; i++) {
@@ -283,7 +313,8 @@ enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publi
 	enum kb_publish_result res = found < 0 ? KB_FAILED : found == 0 ? KB_NO_DRAFT : KB_PUBLISHED;
 	if (found > 0) {
 		*rev = p.n;
-		if (review_required && !admin && (strcmp(p.status, "review") != 0 || p.author == publisher))
+		/* Review required: never one's own revision; another's once submitted, or by an admin. */
+		if (review_required && (p.author == publisher || (!admin && strcmp(p.status, "review") != 0)))
 			res = KB_REVIEW_REQUIRED;
 	}
 	struct kb_batch b;
@@ -302,8 +333,15 @@ enum kb_publish_result kb_publish(struct db *db, const char *slug, int64_t publi
 		st = ok ? db_prepare(db, "UPDATE article_revisions SET status = 'published' WHERE id = ?") : NULL;
 		ok = st && db_bind_int(st, 1, p.id) == DB_OK && db_step(st) == DB_DONE;
 		db_finalize(st);
+		/* The older drafts of the same text are overtaken (a later publish must not bring one
+		 * back; the history keeps them, restore works). */
+		st = ok ? db_prepare(db, kb_overtaken_sql) : NULL;
+		ok = st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, p.t.country) == DB_OK &&
+		     db_bind_int(st, 3, p.n) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
 		char detail[64];
-		snprintf(detail, sizeof detail, "revision %lld", (long long)p.n);
+		snprintf(detail, sizeof detail, "revision %lld%s%s", (long long)p.n, p.removed ? ": removed " : "",
+			 p.removed ? p.t.country : "");
 		ok = ok && kb_audit_add(db, publisher, "publish", slug, detail);
 		if (!ok)
 			res = KB_FAILED;
@@ -340,7 +378,113 @@ enum kb_publish_result kb_submit(struct db *db, const char *slug, int64_t user, 
 	return rc == DB_ROW ? KB_SUBMITTED : KB_NO_DRAFT;
 }
 
+enum kb_publish_result kb_reject(struct db *db, const char *slug, int64_t user, const char *comment, int64_t *rev)
+{
+	*rev = 0;
+	if (!begin_on(db, slug))
+		return KB_FAILED;
+	struct db_stmt *st = db_prepare(db, "SELECT id, n, COALESCE(author, 0) FROM article_revisions WHERE slug = ? "
+					    "AND status = 'review' ORDER BY n DESC LIMIT 1");
+	enum db_rc rc = st && db_bind_text(st, 1, slug) == DB_OK ? db_step(st) : DB_ERR;
+	int64_t id = rc == DB_ROW ? db_col_int(st, 0) : 0, author = rc == DB_ROW ? db_col_int(st, 2) : 0;
+	*rev = rc == DB_ROW ? db_col_int(st, 1) : 0;
+	db_finalize(st);
+	enum kb_publish_result res = rc == DB_DONE    ? KB_NO_DRAFT
+				     : rc != DB_ROW   ? KB_FAILED
+				     : author == user ? KB_OWN_REVISION
+						      : KB_RETURNED;
+	if (res == KB_RETURNED) {
+		st = db_prepare(db, "UPDATE article_revisions SET status = 'draft', review_comment = ?, reviewer = ? "
+				    "WHERE id = ?");
+		bool ok = st && db_bind_text(st, 1, comment) == DB_OK && db_bind_int(st, 2, user) == DB_OK &&
+			  db_bind_int(st, 3, id) == DB_OK && db_step(st) == DB_DONE;
+		db_finalize(st);
+		char detail[4 * KB_COMMENT_MAX + 64]; /* whole UTF-8 characters: never cut */
+		snprintf(detail, sizeof detail, "revision %lld: %s", (long long)*rev, comment);
+		if (!ok || !kb_audit_add(db, user, "reject", slug, detail))
+			res = KB_FAILED;
+	}
+	if (!commit_or_roll_back(db, res == KB_RETURNED) && res == KB_RETURNED)
+		res = KB_FAILED;
+	return res;
+}
+
+int kb_variant_exists(struct db *db, const char *slug, const char *country)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT removed FROM article_revisions WHERE slug = ? AND country = ? "
+					    "ORDER BY n DESC LIMIT 1");
+	enum db_rc rc =
+	    st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, country) == DB_OK ? db_step(st) : DB_ERR;
+	int r = rc == DB_ROW ? db_col_int(st, 0) == 0 : rc == DB_DONE ? 0 : -1;
+	db_finalize(st);
+	return r;
+}
+
+int64_t kb_variant_remove(struct db *db, const char *slug, const char *country, int64_t author, const char *message,
+			  char *err, size_t errlen)
+{
+	if (!*country)
+		return 0;
+	if (!begin_on(db, slug)) {
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+		return -1;
+	}
+	struct arena *a = arena_new();
+	struct db_stmt *st = db_prepare(db, "SELECT removed, " TEXT_AT " FROM article_revisions WHERE slug = ? AND "
+					    "country = ? ORDER BY n DESC LIMIT 1");
+	enum db_rc rc =
+	    st && db_bind_text(st, 1, slug) == DB_OK && db_bind_text(st, 2, country) == DB_OK ? db_step(st) : DB_ERR;
+	int64_t n = rc == DB_DONE ? 0 : rc == DB_ROW ? 1 : -1;
+	struct kb_text t = {0};
+	if (rc == DB_ROW) {
+		if (db_col_int(st, 0))
+			n = 0; /* removed already */
+		else
+			t = text_at(st, a, 1, slug);
+	}
+	db_finalize(st);
+	if (n > 0) {
+		n = revision_insert(db, &t, "draft", author, message, true);
+		char detail[64];
+		snprintf(detail, sizeof detail, "revision %lld: remove %s", (long long)n, country);
+		if (n > 0 && !kb_audit_add(db, author, "draft", slug, detail))
+			n = -1;
+	}
+	if (n < 0)
+		snprintf(err, errlen, "database: %s", db_errmsg(db));
+	if (!commit_or_roll_back(db, n > 0) && n > 0) {
+		snprintf(err, errlen, "commit failed: %s", db_errmsg(db));
+		n = -1;
+	}
+	arena_free(a);
+	return n;
+}
+
 /* ---- checks and the editors' list ---- */
+
+const char *kb_prepare_canon(struct arena *a, const char *s)
+{
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	char *copy = arena_strdup(a, s ? s : "");
+	for (char *p = copy, *next; *p; p = next) {
+		char *nl = strchr(p, '\n');
+		next = nl ? nl + 1 : p + strlen(p);
+		if (nl)
+			*nl = '\0';
+		char *item = str_trim(p);
+		if ((item[0] == '-' || item[0] == '*') && (item[1] == ' ' || item[1] == '\t'))
+			item = str_trim(item + 2);
+		if (!*item)
+			continue;
+		if (b.len)
+			buf_addc(&b, '\n');
+		buf_adds(&b, item);
+	}
+	const char *r = arena_strdup(a, b.data && !buf_failed(&b) ? b.data : "");
+	buf_free(&b);
+	return r;
+}
 
 /* NULL when s is fine for a field of at most max characters, else why not (arena). */
 static const char *text_problem(struct arena *a, const char *s, size_t max, bool required)
@@ -355,8 +499,26 @@ static const char *text_problem(struct arena *a, const char *s, size_t max, bool
 	return utf8_length(s) > max ? arena_printf(a, "Не больше %zu знаков.", max) : NULL;
 }
 
-int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, const char **fields, const char **messages,
-		   int max)
+/* 1 when login is an editor's or an admin's account, 0 when not, -1 on error. */
+static int owner_ok(struct db *db, const char *login)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT count(*) FROM users WHERE login = ? AND role IN ('editor', 'admin') AND disabled = 0");
+	int r = st && db_bind_text(st, 1, login) == DB_OK && db_step(st) == DB_ROW ? db_col_int(st, 0) > 0 : -1;
+	db_finalize(st);
+	return r;
+}
+
+static bool configured(const struct kb_check *chk, const char *code)
+{
+	for (size_t i = 0; chk && i < chk->n_countries; i++)
+		if (!strcmp(chk->countries[i], code))
+			return true;
+	return false;
+}
+
+int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, const struct kb_check *chk,
+		   const char **fields, const char **messages, int max)
 {
 	static const struct {
 		const char *name;
@@ -369,29 +531,105 @@ int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, cons
 	    {"keywords", offsetof(struct kb_text, keywords), 1000, false},
 	    {"related", offsetof(struct kb_text, related), 1000, false},
 	    {"countries", offsetof(struct kb_text, countries), 1000, false},
+	    {"prepare", offsetof(struct kb_text, prepare), KB_PREPARE_ITEMS * (KB_PREPARE_ITEM_CHARS + 1), false},
+	    {"review_by", offsetof(struct kb_text, review_by), 10, false},
+	    {"owner", offsetof(struct kb_text, owner), 64, false},
 	    {"body", offsetof(struct kb_text, body), 1u << 20, true},
 	};
 	int n = 0;
-	bool section_ok = true;
-	for (size_t i = 0; i < sizeof rules / sizeof rules[0] && n < max; i++) {
+	const char *bad[sizeof rules / sizeof rules[0]] = {0};
+#define FAIL(field, why)                                                                                               \
+	do {                                                                                                           \
+		if (n < max) {                                                                                         \
+			fields[n] = (field);                                                                           \
+			messages[n++] = (why);                                                                         \
+		}                                                                                                      \
+	} while (0)
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
 		const char *v = *(const char *const *)((const char *)t + rules[i].offset);
-		const char *why = text_problem(a, v, rules[i].max, rules[i].required);
-		if (why) {
-			fields[n] = rules[i].name;
-			messages[n++] = why;
-			section_ok = section_ok && strcmp(rules[i].name, "section") != 0;
-		}
+		bad[i] = text_problem(a, v, rules[i].max, rules[i].required);
+		if (bad[i])
+			FAIL(rules[i].name, bad[i]);
 	}
-	if (section_ok && n < max) {
-		struct kb_section s;
-		int found = kb_section_name(db, a, t->section, &s);
+	bool section_ok = !bad[1], related_ok = !bad[4], countries_ok = !bad[5], prepare_ok = !bad[6];
+	if (section_ok) {
+		struct kb_section sec;
+		int found = kb_section_name(db, a, t->section, &sec);
 		if (found < 0)
 			return -1;
-		if (!found) {
-			fields[n] = "section";
-			messages[n++] = "Такого раздела нет.";
+		if (!found)
+			FAIL("section", "Такого раздела нет.");
+	}
+	const char *country = t->country ? t->country : "";
+	if (*country && !configured(chk, country))
+		FAIL("country", "Такой страны нет в настройках справочного центра.");
+	else if (*country && chk && chk->new_variant) {
+		int has = kb_variant_exists(db, t->slug, country);
+		if (has < 0)
+			return -1;
+		if (has)
+			FAIL("country", arena_printf(a,
+						     "У статьи уже есть вариант для страны %s: откройте его и правьте, "
+						     "второй вариант для одной страны не нужен.",
+						     country));
+	}
+	char **items;
+	size_t k = countries_ok ? split_list(a, t->countries, &items) : 0;
+	if (k && *country)
+		FAIL("countries", "У варианта для страны нет списка стран: он только для своей страны.");
+	for (size_t i = 0; i < k && !*country; i++) {
+		bool twice = false;
+		for (size_t j = 0; j < i; j++)
+			twice |= !strcmp(items[i], items[j]);
+		if (twice || !configured(chk, items[i])) {
+			FAIL("countries", arena_printf(a,
+						       twice ? "Страна %s указана дважды."
+							     : "Страны %s нет в настройках справочного центра.",
+						       items[i]));
+			break;
 		}
 	}
+	k = related_ok ? split_list(a, t->related, &items) : 0;
+	for (size_t i = 0; i < k; i++) {
+		const char *why = NULL;
+		if (!slug_valid(items[i]))
+			why = arena_printf(a, "«%s» — не адрес статьи (латинские буквы a–z, цифры и дефис).", items[i]);
+		else if (t->slug && !strcmp(items[i], t->slug))
+			why = "Статья не может ссылаться сама на себя.";
+		else if (!kb_title(db, a, items[i]))
+			why = arena_printf(a, "Статьи «%s» нет на портале.", items[i]);
+		if (why) {
+			FAIL("related", why);
+			break;
+		}
+	}
+	if (prepare_ok) {
+		const char *canon = kb_prepare_canon(a, t->prepare);
+		int lines = 0;
+		for (const char *p = canon; *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			lines++;
+			if (utf8_length(arena_strndup(a, p, len)) > KB_PREPARE_ITEM_CHARS) {
+				FAIL("prepare",
+				     arena_printf(a, "Пункт %d длиннее %d знаков.", lines, KB_PREPARE_ITEM_CHARS));
+				break;
+			}
+			p += len + (nl ? 1 : 0);
+		}
+		if (lines > KB_PREPARE_ITEMS)
+			FAIL("prepare", arena_printf(a, "Не больше %d пунктов.", KB_PREPARE_ITEMS));
+	}
+	if (!bad[7] && t->review_by && *t->review_by && !date_valid(t->review_by))
+		FAIL("review_by", "Дата в виде ГГГГ-ММ-ДД, например 2027-03-01.");
+	if (!bad[8] && t->owner && *t->owner) {
+		int ok = owner_ok(db, t->owner);
+		if (ok < 0)
+			return -1;
+		if (!ok)
+			FAIL("owner", "Нет такого редактора или администратора (укажите логин).");
+	}
+#undef FAIL
 	return n;
 }
 
@@ -405,6 +643,22 @@ int kb_pending(struct db *db, struct arena *a, int limit, struct kb_revision **o
 	if (!st)
 		return -1;
 	db_bind_int(st, 1, limit);
+	return list_of(st, a, out);
+}
+
+const char kb_returned_sql[] = LIST_COLUMNS
+    "WHERE r.status IN ('draft', 'review') AND r.status = 'draft' AND r.review_comment <> '' AND r.author = ? "
+    "AND r.n = (SELECT max(x.n) FROM "
+    "article_revisions x WHERE x.slug = r.slug) ORDER BY r.created DESC, r.id DESC LIMIT ?";
+
+int kb_returned(struct db *db, struct arena *a, int64_t author, int limit, struct kb_revision **out)
+{
+	*out = NULL;
+	struct db_stmt *st = db_prepare(db, kb_returned_sql);
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, author);
+	db_bind_int(st, 2, limit);
 	return list_of(st, a, out);
 }
 
@@ -530,7 +784,7 @@ enum kb_move_result kb_archive(struct db *db, const char *slug, const char *repl
 				: texts == 0		? KB_NOT_FOUND
 				: target == 0		? KB_BAD_TARGET
 							: KB_MOVED;
-	char detail[700];
+	char detail[2600]; /* a slug and a message of up to 500 characters of up to 4 bytes */
 	snprintf(detail, sizeof detail, "%s%s%s%s", replacement ? "→ " : "", replacement ? replacement : "",
 		 replacement && message && *message ? ": " : "", message ? message : "");
 	if (r == KB_MOVED &&

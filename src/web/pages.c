@@ -249,6 +249,23 @@ static void article_gone(struct ctx *c)
 		    "");
 }
 
+void page_prepare_block(struct buf *b, struct arena *a, const char *prepare)
+{
+	(void)a;
+	if (!prepare || !*prepare)
+		return;
+	html_raw(b, "<section class=\"prepare\" aria-labelledby=\"prepare-h\">\n<h2 id=\"prepare-h\">Что "
+		    "подготовить</h2>\n<ul class=\"checklist\">\n");
+	for (const char *p = prepare; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len)
+			html_printf(b, "<li>%.*s</li>\n", (int)len, p);
+		p += len + (nl ? 1 : 0);
+	}
+	html_raw(b, "</ul>\n</section>\n");
+}
+
 void page_article(struct ctx *c)
 {
 	struct arena *a = c->req->arena;
@@ -292,6 +309,7 @@ void page_article(struct ctx *c)
 		}
 		html_raw(b, ".</p>\n");
 	}
+	page_prepare_block(b, a, t->prepare);
 	char *html = md_to_html(t->body, strlen(t->body));
 	html_raw(b, "<div class=\"body\">\n");
 	html_raw(b, html); /* trusted: cmark-gfm in safe mode */

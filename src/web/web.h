@@ -31,6 +31,11 @@ void page_request_lost(struct ctx *c);	    /* GET /request/lost: «Потеря�
 void page_request_lost_post(struct ctx *c); /* POST /request/lost: mail the links, one answer for all */
 void page_country(struct ctx *c);	    /* /country?c=XX&back=/path: sets the cookie, 303 back */
 void page_not_found(struct ctx *c);
+/* «Что подготовить»: the checklist block of an article's "what to prepare" lines (nothing when
+ * empty), before its steps; the desk's preview shows the same. */
+struct buf;
+struct arena;
+void page_prepare_block(struct buf *b, struct arena *a, const char *prepare);
 /* A whole error page with status and a Russian message. */
 void page_error(struct ctx *c, int status, const char *message);
 

@@ -184,7 +184,7 @@ def _():
 
 
 @test("editors: with [editors] require_review = 1 an editor's draft is published only after review, by "
-      "another editor (409 review_required before); an admin publishes directly")
+      "another editor (409 review_required before); an admin publishes another's draft directly, not their own")
 def _():
     s = server("articles-review", editors={"require_review": "1"})
     account(s, "olga", "editor")
@@ -201,8 +201,11 @@ def _():
     eq(s.req(f"/a/{slug}").status, 404, "not live yet")
     eq(post_action(s, tp, slug, "publish").json(), {"revision": 1, "status": "published"}, "another editor")
     wait_for(lambda: s.req(f"/a/{slug}").status == 200, 5, "live after review")
-    eq(put_article(s, ta, slug, dict(ARTICLE, title="Правка администратора")).json()["revision"], 2, "admin draft")
-    eq(post_action(s, ta, slug, "publish").json(), {"revision": 2, "status": "published"}, "an admin publishes")
+    eq(put_article(s, to, slug, dict(ARTICLE, title="Правка Ольги")).json()["revision"], 2, "another draft")
+    eq(post_action(s, ta, slug, "publish").json(), {"revision": 2, "status": "published"},
+       "an admin publishes another's draft directly")
+    eq(put_article(s, ta, slug, dict(ARTICLE, title="Правка администратора")).json()["revision"], 3, "admin draft")
+    eq(post_action(s, ta, slug, "publish").status, 409, "nobody approves their own revision, an admin neither")
     s.stop()
 
 

@@ -1366,6 +1366,7 @@ import xss_tests  # noqa: E402,F401  (issue #10: hostile text in every field nev
 import browser_flows_tests  # noqa: E402,F401  (issue #10: flows in chromium, axe-core, 375 px)
 import insights_tests  # noqa: E402,F401  (issue #10: insights and content gaps in the desk)
 import sections_tests  # noqa: E402,F401  (issue #10: sections, the order of articles, export of drafts)
+import workspace_tests  # noqa: E402,F401  (issue #10: the editing workspace: fields, variants, review, diff, stale)
 
 
 # =============================================================================================

@@ -580,7 +580,7 @@ Test(kb, draft_checks_and_the_pending_list)
 			    .keywords = "a\001b",
 			    .related = "",
 			    .body = "Текст"};
-	int n = kb_draft_check(f.db, f.a, &t, fields, why, KB_DRAFT_FIELD_ERRORS);
+	int n = kb_draft_check(f.db, f.a, &t, NULL, fields, why, KB_DRAFT_FIELD_ERRORS);
 	cr_assert_eq(n, 3, "title, keywords, section");
 	cr_assert_str_eq(fields[0], "title");
 	cr_assert_str_eq(fields[1], "keywords");
@@ -589,7 +589,7 @@ Test(kb, draft_checks_and_the_pending_list)
 	t.title = "Заголовок";
 	t.keywords = "";
 	t.section = "payouts";
-	cr_assert_eq(kb_draft_check(f.db, f.a, &t, fields, why, KB_DRAFT_FIELD_ERRORS), 0);
+	cr_assert_eq(kb_draft_check(f.db, f.a, &t, NULL, fields, why, KB_DRAFT_FIELD_ERRORS), 0);
 	struct kb_revision *r;
 	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 0, "an import leaves nothing pending");
 	int64_t newest, rev;

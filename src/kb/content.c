@@ -184,8 +184,8 @@ enum {
 	K_OWNER,
 	K_COUNT
 };
-static const char *const key_names[K_COUNT] = {"slug",	   "country",  "title",	  "section", "summary",
-					       "updated",  "countries", "keywords", "related", "order",
+static const char *const key_names[K_COUNT] = {"slug",	  "country",   "title",	   "section", "summary",
+					       "updated", "countries", "keywords", "related", "order",
 					       "prepare", "review_by", "owner"};
 #define MAX_ORDER 1000000
 
@@ -1100,7 +1100,8 @@ static bool export_drafts(struct db *db, struct arena *a, const char *dir, struc
 {
 	struct db_stmt *st = db_prepare(
 	    db, "SELECT r.slug, r.country, r.section, r.title, r.summary, r.countries, r.keywords, r.related, r.body, "
-		"r.prepare, r.review_by, r.owner, r.created FROM article_revisions r WHERE r.status IN ('draft', 'review') AND r.n = (SELECT max(x.n) "
+		"r.prepare, r.review_by, r.owner, r.created FROM article_revisions r WHERE r.status IN ('draft', "
+		"'review') AND r.n = (SELECT max(x.n) "
 		"FROM article_revisions x WHERE x.slug = r.slug AND x.country = r.country) ORDER BY r.slug, r.country");
 	if (!st)
 		return fail(err, errlen, "database: %s", db_errmsg(db));

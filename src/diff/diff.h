@@ -4,7 +4,8 @@
  * The edit script is a shortest one (a longest common subsequence of the lines): the common
  * prefix and suffix are taken first, the rest by the classic LCS table, kept as one bit per pair
  * of lines (the choice at each cell) with two rows of lengths, so that 5,000 lines against 5,000
- * cost 3 MB and 25 million steps (about 25 ms when no line is common). Within a change, deletions come before insertions. Lines are
+ * cost 3 MB and 25 million steps (about 25 ms when no line is common). Within a change, deletions come before
+ * insertions. Lines are
  * '\n'-separated; a final '\n' ends the last line (it does not start an empty one); a '\r' before
  * '\n' is part of its line. Never renders anything (the caller escapes the lines).
  */

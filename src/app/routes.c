@@ -150,6 +150,12 @@ static const struct route routes[] = {
 	{"/desk/articles/{slug}",    M_POST, desk_article_action, ROLE_EDITOR, true,  B_FORM,         16 * KB,      R_BACK},
 	{"/desk/articles/{slug}/edit", M_GET, desk_article_edit,  ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
 	{"/desk/articles/{slug}/edit", M_POST, desk_article_save, ROLE_EDITOR, true,  B_FORM,         2048 * KB,    R_BACK | R_LONG_FIELDS},
+	/* Article images (issue #10): the upload (the handler refuses more than IMAGE_MAX_BYTES with
+	 * its own message; the body limit only bounds the bytes read) and the images themselves,
+	 * served by name from the page cache or the files store. */
+	{"/desk/media",              M_GET,  desk_media_form,     ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/media",              M_POST, desk_media_upload,   ROLE_EDITOR, true,  B_FORM,         8192 * KB,    R_BACK},
+	{"/media/{name}",            M_GET,  page_media,          ROLE_ANYONE, false, B_NONE,         0,            0},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))

@@ -637,6 +637,26 @@ const struct migration schema_migrations[] = {
      "  slug " TXT " NOT NULL DEFAULT '',"
      "  detail " TXT " NOT NULL DEFAULT '');"
      "CREATE INDEX content_audit_slug ON content_audit(slug, id);"},
+    /* The editors' article images (src/media): a row per uploaded image, named by the SHA-256 of
+     * its cleaned bytes (the content in the files store), never changed once written. */
+    {19,
+     "CREATE TABLE media ("
+     "  hash TEXT PRIMARY KEY,"
+     "  type TEXT NOT NULL CHECK (type IN ('png', 'jpg', 'webp')),"
+     "  width INTEGER NOT NULL,"
+     "  height INTEGER NOT NULL,"
+     "  bytes BIGINT NOT NULL,"
+     "  uploader INTEGER REFERENCES users(id),"
+     "  created BIGINT NOT NULL);",
+     /* PostgreSQL */
+     "CREATE TABLE media ("
+     "  hash " TXT " PRIMARY KEY,"
+     "  type " TXT " NOT NULL CHECK (type IN ('png', 'jpg', 'webp')),"
+     "  width INTEGER NOT NULL,"
+     "  height INTEGER NOT NULL,"
+     "  bytes BIGINT NOT NULL,"
+     "  uploader BIGINT REFERENCES users(id),"
+     "  created BIGINT NOT NULL);"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

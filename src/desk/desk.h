@@ -41,6 +41,10 @@ void desk_article(struct ctx *c);	 /* GET /desk/articles/{slug} */
 void desk_article_action(struct ctx *c); /* POST /desk/articles/{slug}: submit, publish */
 void desk_article_edit(struct ctx *c);	 /* GET /desk/articles/{slug}/edit */
 void desk_article_save(struct ctx *c);	 /* POST /desk/articles/{slug}/edit: preview, save */
+/* The article images (media.c; role editor): the upload form alone, and the upload, which answers
+ * the Markdown to insert (a page, or text/plain for static/editor.js with reply=markdown). */
+void desk_media_form(struct ctx *c);   /* GET /desk/media[?slug=S] */
+void desk_media_upload(struct ctx *c); /* POST /desk/media (multipart: file, alt, slug, csrf) */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -9,6 +9,7 @@
 #include "../core/arena.h"
 #include "../core/text.h"
 #include "../db/db.h"
+#include "../md/md.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -353,6 +354,27 @@ static const char *text_problem(struct arena *a, const char *s, size_t max, bool
 	return utf8_length(s) > max ? arena_printf(a, "Не больше %zu знаков.", max) : NULL;
 }
 
+/* The first image without alt text (blank alt counts as none). */
+struct no_alt {
+	struct arena *a;
+	const char *url;
+};
+
+static void image_without_alt(void *arg, const char *url, const char *alt)
+{
+	struct no_alt *na = arg;
+	const char *p = alt;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p || na->url)
+		return;
+	size_t n = strlen(url);
+	if (n > 200)
+		for (n = 200; n && ((unsigned char)url[n] & 0xc0) == 0x80;)
+			n--; /* not inside a UTF-8 sequence */
+	na->url = arena_strndup(na->a, url, n);
+}
+
 int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, const char **fields, const char **messages,
 		   int max)
 {
@@ -378,6 +400,23 @@ int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, cons
 			fields[n] = rules[i].name;
 			messages[n++] = why;
 			section_ok = section_ok && strcmp(rules[i].name, "section") != 0;
+		}
+	}
+	if (n < max && t->body) {
+		/* Every image needs its alt text (what a screen reader says, what shows when the
+		 * image cannot). */
+		struct no_alt na = {.a = a};
+		md_images(t->body, strlen(t->body), image_without_alt, &na);
+		bool body_flagged = false;
+		for (int i = 0; i < n; i++)
+			body_flagged = body_flagged || !strcmp(fields[i], "body");
+		if (na.url && !body_flagged) {
+			fields[n] = "body";
+			messages[n++] =
+			    arena_printf(a,
+					 "У изображения %s нет описания: напишите в квадратных скобках, что на "
+					 "нём, например ![Форма регистрации](%s).",
+					 na.url, na.url);
 		}
 	}
 	if (section_ok && n < max) {

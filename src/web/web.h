@@ -31,6 +31,7 @@ void page_request_lost(struct ctx *c);	    /* GET /request/lost: «Потеря�
 void page_request_lost_post(struct ctx *c); /* POST /request/lost: mail the links, one answer for all */
 void page_country(struct ctx *c);	    /* /country?c=XX&back=/path: sets the cookie, 303 back */
 void page_not_found(struct ctx *c);
+void page_media(struct ctx *c); /* GET /media/{name}: an uploaded article image (media_page.c) */
 /* A whole error page with status and a Russian message. */
 void page_error(struct ctx *c, int status, const char *message);
 

@@ -1,0 +1,396 @@
+/* The media table, the images' store, and content/media/ (media.h). */
+#include "media.h"
+
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../db/db.h"
+#include "../files/files.h"
+#include "../kb/kb.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char media_get_sql[] = "SELECT type, width, height, bytes FROM media WHERE hash = ?";
+const char media_insert_sql[] = "INSERT INTO media(hash, type, width, height, bytes, uploader, created) "
+				"VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING";
+const char media_referenced_sql[] = "SELECT 1 FROM media WHERE hash = ?";
+const char media_all_sql[] = "SELECT hash, type FROM media ORDER BY hash";
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+bool media_name_parse(const char *name, char hash[65], enum image_type *type)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	if (name[64] != '.')
+		return false;
+	const char *ext = name + 65;
+	enum image_type t = !strcmp(ext, "png")	   ? IMAGE_PNG
+			    : !strcmp(ext, "jpg")  ? IMAGE_JPEG
+			    : !strcmp(ext, "webp") ? IMAGE_WEBP
+						   : 0;
+	if (!t)
+		return false;
+	memcpy(hash, name, 64);
+	hash[64] = '\0';
+	*type = t;
+	return true;
+}
+
+static void fill_name(struct media_info *m)
+{
+	snprintf(m->name, sizeof m->name, "%s.%s", m->hash, image_ext(m->type));
+}
+
+/* Writes bytes to a new file in DATA/tmp (made when missing): its path (malloc) or NULL. */
+static char *temp_file(const char *data_dir, const unsigned char *p, size_t n)
+{
+	mkdir(data_dir, 0700);
+	size_t plen = strlen(data_dir) + 32;
+	char *path = malloc(plen);
+	snprintf(path, plen, "%s/tmp", data_dir);
+	mkdir(path, 0700);
+	snprintf(path, plen, "%s/tmp/media-XXXXXX", data_dir);
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return NULL;
+	}
+	bool ok = true;
+	for (size_t off = 0; ok && off < n;) {
+		ssize_t w = write(fd, p + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		off += ok ? (size_t)w : 0;
+	}
+	ok = close(fd) == 0 && ok;
+	if (!ok) {
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+int media_add(struct db *db, const struct files_store *fs, const unsigned char *data, size_t len, int64_t uploader,
+	      struct media_info *out, char *err, size_t errlen)
+{
+	struct image img;
+	if (!image_clean(data, len, &img, err, errlen))
+		return 0;
+	unsigned char sha[32];
+	crypto_hash_sha256(sha, img.data, img.len);
+	memset(out, 0, sizeof *out);
+	sodium_bin2hex(out->hash, sizeof out->hash, sha, sizeof sha);
+	out->type = img.type;
+	out->width = img.width;
+	out->height = img.height;
+	out->bytes = (int64_t)img.len;
+	fill_name(out);
+	char *path = temp_file(fs->data_dir, img.data, img.len);
+	size_t n = img.len;
+	image_free(&img);
+	if (!path) {
+		fail(err, errlen, "cannot write a temporary file in %s/tmp: %s", fs->data_dir, strerror(errno));
+		return -1;
+	}
+	if (!files_put(fs, db, sha, path, n, true)) {
+		unlink(path);
+		free(path);
+		fail(err, errlen, "cannot store the image: %s", fs->in_db ? db_errmsg(db) : strerror(errno));
+		return -1;
+	}
+	free(path);
+	struct db_stmt *st = db_prepare(db, media_insert_sql);
+	bool ok = st && db_bind_text(st, 1, out->hash) == DB_OK && db_bind_text(st, 2, image_ext(out->type)) == DB_OK &&
+		  db_bind_int(st, 3, out->width) == DB_OK && db_bind_int(st, 4, out->height) == DB_OK &&
+		  db_bind_int(st, 5, out->bytes) == DB_OK &&
+		  (uploader > 0 ? db_bind_int(st, 6, uploader) : db_bind_null(st, 6)) == DB_OK &&
+		  db_bind_int(st, 7, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
+	db_finalize(st);
+	if (!ok) {
+		fail(err, errlen, "database: %s", db_errmsg(db));
+		return -1;
+	}
+	return 1;
+}
+
+int media_get(struct db *db, const char *name, struct media_info *out)
+{
+	memset(out, 0, sizeof *out);
+	enum image_type t;
+	if (!media_name_parse(name, out->hash, &t))
+		return 0;
+	struct db_stmt *st = db_prepare(db, media_get_sql);
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, out->hash);
+	enum db_rc rc = db_step(st);
+	int found = rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+	if (found == 1) {
+		out->type = image_type_of_ext(db_col_text(st, 0));
+		out->width = (unsigned)db_col_int(st, 1);
+		out->height = (unsigned)db_col_int(st, 2);
+		out->bytes = db_col_int(st, 3);
+		if (out->type != t)
+			found = 0; /* the right content under another extension: not this name */
+	}
+	db_finalize(st);
+	if (found == 1)
+		fill_name(out);
+	return found;
+}
+
+int media_referenced(struct db *db, const char *hex)
+{
+	struct db_stmt *st = db_prepare(db, media_referenced_sql);
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, hex);
+	enum db_rc rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+bool media_size_lookup(void *db, const char *name, unsigned *width, unsigned *height)
+{
+	struct media_info m;
+	if (media_get(db, name, &m) != 1)
+		return false;
+	*width = m.width;
+	*height = m.height;
+	return true;
+}
+
+/* ---- content/media/ ---- */
+
+/* A file of dir/media, read whole (at most IMAGE_MAX_BYTES + 1 bytes: more is refused). */
+static unsigned char *read_image_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	unsigned char *p = malloc(IMAGE_MAX_BYTES + 1);
+	size_t n = p ? fread(p, 1, IMAGE_MAX_BYTES + 1, f) : 0;
+	bool bad = !p || ferror(f);
+	fclose(f);
+	if (bad) {
+		free(p);
+		fail(err, errlen, "%s: read error", path);
+		return NULL;
+	}
+	*len = n;
+	return p;
+}
+
+struct mapped {
+	const char *file; /* the name in dir/media */
+	const char *name; /* the stored image's name */
+};
+
+static const struct mapped *find_mapped(const struct mapped *m, size_t n, const char *file, size_t flen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(m[i].file) == flen && !memcmp(m[i].file, file, flen))
+			return &m[i];
+	return NULL;
+}
+
+/*
+ * The references of one body rewritten: a link destination (after "](", maybe "<") that is
+ * media/NAME or /media/NAME with NAME a file of dir/media becomes /media/<stored name>; a
+ * media/NAME without such a file is an error. NULL with err when so.
+ */
+static const char *rewrite_body(struct arena *a, const char *body, const struct mapped *m, size_t n, const char *file,
+				char *err, size_t errlen)
+{
+	if (!strstr(body, "media/"))
+		return body;
+	struct buf out;
+	buf_init(&out, 4u << 20);
+	const char *p = body;
+	for (const char *q; (q = strstr(p, "](")); p = q) {
+		q += 2;
+		if (*q == '<')
+			q++;
+		bool absolute = !strncmp(q, "/media/", 7);
+		if (!absolute && strncmp(q, "media/", 6) != 0)
+			continue;
+		const char *name = q + (absolute ? 7 : 6);
+		size_t len = strcspn(name, ")> \t\n\"'");
+		const struct mapped *hit = find_mapped(m, n, name, len);
+		if (!hit && !absolute) {
+			buf_free(&out);
+			fail(err, errlen, "%s: image media/%.*s is not a file of the content's media/ directory", file,
+			     (int)(len > 200 ? 200 : len), name);
+			return NULL;
+		}
+		if (!hit)
+			continue;
+		buf_add(&out, p, (size_t)(q - p));
+		buf_printf(&out, "/media/%s", hit->name);
+		q = name + len;
+	}
+	buf_adds(&out, p);
+	const char *r = buf_failed(&out) ? NULL : arena_strdup(a, buf_str(&out));
+	buf_free(&out);
+	if (!r)
+		fail(err, errlen, "%s: too large", file);
+	return r;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+bool media_import(struct db *db, const struct files_store *fs, struct arena *a, const char *dir, struct kb_batch *b,
+		  int *stored, char *err, size_t errlen)
+{
+	*stored = 0;
+	const char *mdir = arena_printf(a, "%s/media", dir);
+	size_t n = 0, cap = 16;
+	char **files = xmalloc(cap * sizeof *files);
+	DIR *d = opendir(mdir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap)
+			files = xrealloc(files, (cap *= 2) * sizeof *files);
+		files[n++] = arena_strdup(a, e->d_name);
+	}
+	if (d)
+		closedir(d);
+	qsort(files, n, sizeof *files, cmp_str);
+	struct mapped *m = arena_alloc(a, (n ? n : 1) * sizeof *m);
+	bool ok = true;
+	/* Every file checked before any is stored: a bad image fails the import, naming it. */
+	unsigned char **data = xcalloc(n ? n : 1, sizeof *data);
+	size_t *lens = xcalloc(n ? n : 1, sizeof *lens);
+	for (size_t i = 0; ok && i < n; i++) {
+		const char *path = arena_printf(a, "%s/%s", mdir, files[i]);
+		struct stat st;
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			ok = fail(err, errlen, "%s: not a regular file", path);
+			break;
+		}
+		data[i] = read_image_file(path, &lens[i], err, errlen);
+		if (!data[i]) {
+			ok = false;
+			break;
+		}
+		struct image img;
+		char why[512];
+		if (!image_clean(data[i], lens[i], &img, why, sizeof why))
+			ok = fail(err, errlen, "%s: not an accepted image: %s", path, why);
+		image_free(&img);
+	}
+	for (size_t i = 0; ok && i < n; i++) {
+		struct media_info info;
+		const char *path = arena_printf(a, "%s/%s", mdir, files[i]);
+		if (media_add(db, fs, data[i], lens[i], 0, &info, err, errlen) != 1) {
+			char why[512];
+			snprintf(why, sizeof why, "%s", err);
+			ok = fail(err, errlen, "%s: %s", path, why);
+			break;
+		}
+		m[i] = (struct mapped){.file = files[i], .name = arena_strdup(a, info.name)};
+		(*stored)++;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(data[i]);
+	free(data);
+	free(lens);
+	for (size_t i = 0; ok && i < b->n_texts; i++) {
+		const char *body =
+		    rewrite_body(a, b->texts[i].body, m, n, b->files ? b->files[i] : b->texts[i].slug, err, errlen);
+		if (!body)
+			ok = false;
+		else
+			b->texts[i].body = body;
+	}
+	free(files);
+	return ok;
+}
+
+bool media_export(struct db *db, const struct files_store *fs, const char *dir, char *err, size_t errlen)
+{
+	struct arena *a = arena_new();
+	const char *mdir = arena_printf(a, "%s/media", dir);
+	bool ok = true;
+	struct db_stmt *st = db_prepare(db, media_all_sql);
+	if (!st) {
+		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		goto out;
+	}
+	/* The names first: a read of the store may need the connection (the database home). */
+	size_t n = 0, cap = 16;
+	const char **hashes = arena_alloc(a, cap * sizeof *hashes), **types = arena_alloc(a, cap * sizeof *types);
+	enum db_rc rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			const char **h2 = arena_alloc(a, 2 * cap * sizeof *h2),
+				   **t2 = arena_alloc(a, 2 * cap * sizeof *t2);
+			memcpy(h2, hashes, n * sizeof *h2);
+			memcpy(t2, types, n * sizeof *t2);
+			hashes = h2, types = t2, cap *= 2;
+		}
+		hashes[n] = arena_strdup(a, db_col_text(st, 0));
+		types[n++] = arena_strdup(a, db_col_text(st, 1));
+	}
+	db_finalize(st);
+	if (rc != DB_DONE) {
+		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		goto out;
+	}
+	if (n && mkdir(mdir, 0755) != 0 && errno != EEXIST) {
+		ok = fail(err, errlen, "%s: cannot create: %s", mdir, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; ok && i < n; i++) {
+		const char *path = arena_printf(a, "%s/%s.%s", mdir, hashes[i], types[i]);
+		int in = files_open(fs, db, hashes[i]);
+		if (in < 0) {
+			ok = fail(err, errlen, "stored image %s: cannot open: %s", hashes[i], strerror(errno));
+			break;
+		}
+		const char *tmp = arena_printf(a, "%s.tmp", path);
+		FILE *f = fopen(tmp, "wb");
+		char chunk[65536];
+		ssize_t r = 0;
+		while (f && (r = read(in, chunk, sizeof chunk)) > 0)
+			if (fwrite(chunk, 1, (size_t)r, f) != (size_t)r)
+				break;
+		close(in);
+		bool written = f && r == 0 && !ferror(f);
+		written = (f && fclose(f) == 0) && written;
+		if (!written || rename(tmp, path) != 0) {
+			remove(tmp);
+			ok = fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+		}
+	}
+out:
+	arena_free(a);
+	return ok;
+}

@@ -638,7 +638,8 @@ const struct migration schema_migrations[] = {
      "  detail " TXT " NOT NULL DEFAULT '');"
      "CREATE INDEX content_audit_slug ON content_audit(slug, id);"},
     /* The editors' article images (src/media): a row per uploaded image, named by the SHA-256 of
-     * its cleaned bytes (the content in the files store), never changed once written. */
+     * its cleaned bytes (the content in the files store); name: its file name in content/media/
+     * when it came from an import (an export writes it back under that name), else ''. */
     {19,
      "CREATE TABLE media ("
      "  hash TEXT PRIMARY KEY,"
@@ -647,7 +648,9 @@ const struct migration schema_migrations[] = {
      "  height INTEGER NOT NULL,"
      "  bytes BIGINT NOT NULL,"
      "  uploader INTEGER REFERENCES users(id),"
-     "  created BIGINT NOT NULL);",
+     "  created BIGINT NOT NULL,"
+     "  name TEXT NOT NULL DEFAULT '');"
+     "CREATE UNIQUE INDEX media_name ON media(name) WHERE name <> '';",
      /* PostgreSQL */
      "CREATE TABLE media ("
      "  hash " TXT " PRIMARY KEY,"
@@ -656,7 +659,9 @@ const struct migration schema_migrations[] = {
      "  height INTEGER NOT NULL,"
      "  bytes BIGINT NOT NULL,"
      "  uploader BIGINT REFERENCES users(id),"
-     "  created BIGINT NOT NULL);"},
+     "  created BIGINT NOT NULL,"
+     "  name " TXT " NOT NULL DEFAULT '');"
+     "CREATE UNIQUE INDEX media_name ON media(name) WHERE name <> '';"},
 };
 
 const int schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

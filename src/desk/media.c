@@ -36,9 +36,13 @@ static void upload_form(struct ctx *c, const char *slug, const char *alt, const 
 	html_printf(b,
 		    "<section class=\"upload\" aria-labelledby=\"upload-title\">\n<h2 id=\"upload-title\">Изображение "
 		    "(снимок экрана)</h2>\n<form class=\"request media-upload\" action=\"/desk/media\" method=\"post\" "
-		    "enctype=\"multipart/form-data\"%s>\n<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
-		    "<input type=\"hidden\" name=\"slug\" value=\"%s\">\n",
-		    new_tab ? " target=\"_blank\"" : "", c->user->csrf, slug);
+		    "enctype=\"multipart/form-data\"");
+	/* Without the script the answer opens in a new tab: the text being edited stays. */
+	html_raw(b, new_tab ? " target=\"_blank\">\n" : ">\n");
+	html_printf(b,
+		    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n<input type=\"hidden\" name=\"slug\" "
+		    "value=\"%s\">\n",
+		    c->user->csrf, slug);
 	if (error)
 		html_printf(b, "<p class=\"error\" role=\"alert\" id=\"upload-error\">%s</p>\n", error);
 	html_printf(b,

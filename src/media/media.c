@@ -23,7 +23,10 @@ const char media_get_sql[] = "SELECT type, width, height, bytes FROM media WHERE
 const char media_insert_sql[] = "INSERT INTO media(hash, type, width, height, bytes, uploader, created) "
 				"VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING";
 const char media_referenced_sql[] = "SELECT 1 FROM media WHERE hash = ?";
-const char media_all_sql[] = "SELECT hash, type FROM media ORDER BY hash";
+const char media_all_sql[] = "SELECT hash, type, name FROM media ORDER BY hash";
+/* An imported file's name moves to its new content (names are unique). */
+const char media_unname_sql[] = "UPDATE media SET name = '' WHERE name = ? AND hash <> ?";
+const char media_name_sql[] = "UPDATE media SET name = ? WHERE hash = ?";
 
 static bool fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
@@ -229,8 +232,8 @@ static const char *rewrite_body(struct arena *a, const char *body, const struct 
 		return body;
 	struct buf out;
 	buf_init(&out, 4u << 20);
-	const char *p = body;
-	for (const char *q; (q = strstr(p, "](")); p = q) {
+	const char *p = body; /* copied up to here */
+	for (const char *q = body; (q = strstr(q, "]("));) {
 		q += 2;
 		if (*q == '<')
 			q++;
@@ -250,7 +253,7 @@ static const char *rewrite_body(struct arena *a, const char *body, const struct 
 			continue;
 		buf_add(&out, p, (size_t)(q - p));
 		buf_printf(&out, "/media/%s", hit->name);
-		q = name + len;
+		p = q = name + len;
 	}
 	buf_adds(&out, p);
 	const char *r = buf_failed(&out) ? NULL : arena_strdup(a, buf_str(&out));
@@ -290,6 +293,15 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 	size_t *lens = xcalloc(n ? n : 1, sizeof *lens);
 	for (size_t i = 0; ok && i < n; i++) {
 		const char *path = arena_printf(a, "%s/%s", mdir, files[i]);
+		if (strspn(files[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			strlen(files[i]) ||
+		    strlen(files[i]) > 200) {
+			ok = fail(err, errlen,
+				  "%s: an image's file name may hold only Latin letters, digits, '.', '_' and '-' "
+				  "(at most 200)",
+				  path);
+			break;
+		}
 		struct stat st;
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
 			ok = fail(err, errlen, "%s: not a regular file", path);
@@ -317,6 +329,17 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 		}
 		m[i] = (struct mapped){.file = files[i], .name = arena_strdup(a, info.name)};
 		(*stored)++;
+		/* The file's name, for the export; none when it is the stored name itself. */
+		const char *keep = strcmp(files[i], info.name) ? files[i] : "";
+		const char *sqls[] = {media_unname_sql, media_name_sql};
+		for (int k = 0; ok && k < 2; k++) {
+			struct db_stmt *st = db_prepare(db, sqls[k]);
+			ok = st && db_bind_text(st, 1, k ? keep : files[i]) == DB_OK &&
+			     db_bind_text(st, 2, info.hash) == DB_OK && db_step(st) == DB_DONE;
+			db_finalize(st);
+		}
+		if (!ok)
+			fail(err, errlen, "database: %s", db_errmsg(db));
 	}
 	for (size_t i = 0; i < n; i++)
 		free(data[i]);
@@ -334,6 +357,71 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 	return ok;
 }
 
+/* Rewrites the exported texts of dir (*.md): a link destination /media/<stored name> of an image
+ * with a file name becomes media/<file name>, as content/ writes it. */
+static bool relink_texts(struct arena *a, const char *dir, const char **stored, const char **named, size_t n, char *err,
+			 size_t errlen)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return fail(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
+	bool ok = true;
+	for (struct dirent *e; ok && (e = readdir(d));) {
+		size_t nl = strlen(e->d_name);
+		if (e->d_name[0] == '.' || nl < 4 || strcmp(e->d_name + nl - 3, ".md") != 0)
+			continue;
+		const char *path = arena_printf(a, "%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "rb");
+		if (!f) {
+			ok = fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+			break;
+		}
+		struct buf in, out;
+		buf_init(&in, 4u << 20);
+		buf_init(&out, 4u << 20);
+		char chunk[65536];
+		size_t r;
+		while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+			buf_add(&in, chunk, r);
+		fclose(f);
+		const char *p = buf_str(&in);
+		bool changed = false;
+		for (const char *q; (q = strstr(p, "](/media/"));) {
+			const char *name = q + 9;
+			size_t len = strcspn(name, ")> \t\n\"'");
+			const char *to = NULL;
+			for (size_t k = 0; k < n && !to; k++)
+				if (named[k] && strlen(stored[k]) == len && !memcmp(stored[k], name, len))
+					to = named[k];
+			buf_add(&out, p, (size_t)(q - p) + 2);
+			if (to) {
+				buf_printf(&out, "media/%s", to);
+				changed = true;
+			} else {
+				buf_add(&out, q + 2, 7 + len);
+			}
+			p = name + len;
+		}
+		buf_adds(&out, p);
+		if (buf_failed(&in) || buf_failed(&out)) {
+			ok = fail(err, errlen, "%s: too large", path);
+		} else if (changed) {
+			const char *tmp = arena_printf(a, "%s.tmp", path);
+			FILE *w = fopen(tmp, "wb");
+			bool written = w && fwrite(buf_str(&out), 1, out.len, w) == out.len;
+			written = (w && fclose(w) == 0) && written;
+			if (!written || rename(tmp, path) != 0) {
+				remove(tmp);
+				ok = fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+			}
+		}
+		buf_free(&in);
+		buf_free(&out);
+	}
+	closedir(d);
+	return ok;
+}
+
 bool media_export(struct db *db, const struct files_store *fs, const char *dir, char *err, size_t errlen)
 {
 	struct arena *a = arena_new();
@@ -344,20 +432,26 @@ bool media_export(struct db *db, const struct files_store *fs, const char *dir, 
 		ok = fail(err, errlen, "database: %s", db_errmsg(db));
 		goto out;
 	}
-	/* The names first: a read of the store may need the connection (the database home). */
+	/* The rows first: a read of the store may need the connection (the database home). */
 	size_t n = 0, cap = 16;
-	const char **hashes = arena_alloc(a, cap * sizeof *hashes), **types = arena_alloc(a, cap * sizeof *types);
+	const char **hashes = NULL, **stored = NULL, **named = NULL;
 	enum db_rc rc;
 	while ((rc = db_step(st)) == DB_ROW) {
-		if (n == cap) {
-			const char **h2 = arena_alloc(a, 2 * cap * sizeof *h2),
-				   **t2 = arena_alloc(a, 2 * cap * sizeof *t2);
-			memcpy(h2, hashes, n * sizeof *h2);
-			memcpy(t2, types, n * sizeof *t2);
-			hashes = h2, types = t2, cap *= 2;
+		if (!hashes || n == cap) {
+			cap = hashes ? cap * 2 : cap;
+			const char **h2 = arena_alloc(a, cap * sizeof *h2), **s2 = arena_alloc(a, cap * sizeof *s2),
+				   **n2 = arena_alloc(a, cap * sizeof *n2);
+			if (n) {
+				memcpy(h2, hashes, n * sizeof *h2);
+				memcpy(s2, stored, n * sizeof *s2);
+				memcpy(n2, named, n * sizeof *n2);
+			}
+			hashes = h2, stored = s2, named = n2;
 		}
 		hashes[n] = arena_strdup(a, db_col_text(st, 0));
-		types[n++] = arena_strdup(a, db_col_text(st, 1));
+		stored[n] = arena_printf(a, "%s.%s", hashes[n], db_col_text(st, 1));
+		const char *name = db_col_text(st, 2);
+		named[n++] = name && *name ? arena_strdup(a, name) : NULL;
 	}
 	db_finalize(st);
 	if (rc != DB_DONE) {
@@ -369,7 +463,7 @@ bool media_export(struct db *db, const struct files_store *fs, const char *dir, 
 		goto out;
 	}
 	for (size_t i = 0; ok && i < n; i++) {
-		const char *path = arena_printf(a, "%s/%s.%s", mdir, hashes[i], types[i]);
+		const char *path = arena_printf(a, "%s/%s", mdir, named[i] ? named[i] : stored[i]);
 		int in = files_open(fs, db, hashes[i]);
 		if (in < 0) {
 			ok = fail(err, errlen, "stored image %s: cannot open: %s", hashes[i], strerror(errno));
@@ -390,6 +484,8 @@ bool media_export(struct db *db, const struct files_store *fs, const char *dir, 
 			ok = fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 		}
 	}
+	if (ok && n)
+		ok = relink_texts(a, dir, stored, named, n, err, errlen);
 out:
 	arena_free(a);
 	return ok;

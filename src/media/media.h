@@ -65,6 +65,7 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 bool media_export(struct db *db, const struct files_store *fs, const char *dir, char *err, size_t errlen);
 
 /* The SQL texts, for the plans list and tests. */
-extern const char media_get_sql[], media_insert_sql[], media_referenced_sql[], media_all_sql[];
+extern const char media_get_sql[], media_insert_sql[], media_referenced_sql[], media_all_sql[], media_unname_sql[],
+    media_name_sql[];
 
 #endif

@@ -1362,6 +1362,7 @@ import bench_tools_tests  # noqa: E402,F401  (issue #8: the generators of make b
 import statements_tests  # noqa: E402,F401  (issue #9: database statements per request in /metrics)
 import editors_tests  # noqa: E402,F401  (issue #10: API tokens, articles' revisions, insights)
 import feedback_tests  # noqa: E402,F401  (issue #10: feedback on articles)
+import media_tests  # noqa: E402,F401  (issue #10: article images: upload, serving, rendering, import/export)
 
 
 # =============================================================================================

@@ -53,7 +53,7 @@ static void alt_text(cmark_node *img, struct buf *out)
 		if (ev != CMARK_EVENT_ENTER || n == img)
 			continue;
 		cmark_node_type t = cmark_node_get_type(n);
-		if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE || t == CMARK_NODE_HTML_INLINE) {
+		if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE) { /* raw HTML is dropped, as everywhere */
 			const char *lit = cmark_node_get_literal(n);
 			buf_adds(out, lit ? lit : "");
 		} else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK) {

@@ -384,23 +384,26 @@ static bool relink_texts(struct arena *a, const char *dir, const char **stored, 
 		while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
 			buf_add(&in, chunk, r);
 		fclose(f);
-		const char *p = buf_str(&in);
+		const char *p = buf_str(&in); /* copied up to here */
 		bool changed = false;
-		for (const char *q; (q = strstr(p, "](/media/"));) {
-			const char *name = q + 9;
+		for (const char *q = p; (q = strstr(q, "]("));) {
+			q += 2;
+			if (*q == '<')
+				q++;
+			if (strncmp(q, "/media/", 7) != 0)
+				continue;
+			const char *name = q + 7;
 			size_t len = strcspn(name, ")> \t\n\"'");
 			const char *to = NULL;
 			for (size_t k = 0; k < n && !to; k++)
 				if (named[k] && strlen(stored[k]) == len && !memcmp(stored[k], name, len))
 					to = named[k];
-			buf_add(&out, p, (size_t)(q - p) + 2);
-			if (to) {
-				buf_printf(&out, "media/%s", to);
-				changed = true;
-			} else {
-				buf_add(&out, q + 2, 7 + len);
-			}
-			p = name + len;
+			if (!to)
+				continue;
+			buf_add(&out, p, (size_t)(q - p));
+			buf_printf(&out, "media/%s", to);
+			changed = true;
+			p = q = name + len;
 		}
 		buf_adds(&out, p);
 		if (buf_failed(&in) || buf_failed(&out)) {

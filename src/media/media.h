@@ -11,9 +11,11 @@
  * content uploaded twice is one row), so pages that show an image may be cached for ever.
  *
  * Import and export (content/media/, docs/content.md): every file of DIR/media is stored through
- * the same checks, and the article texts' references to them (`media/NAME` or `/media/NAME`)
- * become the stored image's address; an export writes every registered image as
- * DIR/media/<hash>.<ext>, which the texts already name.
+ * the same checks, its file name kept in the row (a name imported again with other content moves
+ * to it), and the article texts' references to them (`media/NAME` or `/media/NAME`) become the
+ * stored image's address. An export writes every registered image as DIR/media/<file name> (an
+ * upload: <hash>.<ext>) and turns the exported texts' addresses of named images back into
+ * `media/<file name>`, so that exporting content/ gives content/ back.
  */
 #ifndef SPRAVKA_MEDIA_H
 #define SPRAVKA_MEDIA_H
@@ -64,7 +66,7 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 /* Writes every registered image to dir/media/<name>; false with a message in err. */
 bool media_export(struct db *db, const struct files_store *fs, const char *dir, char *err, size_t errlen);
 
-/* The SQL texts, for the plans list and tests. */
+/* The SQL texts (each by the primary key or the unique name index), for tests. */
 extern const char media_get_sql[], media_insert_sql[], media_referenced_sql[], media_all_sql[], media_unname_sql[],
     media_name_sql[];
 

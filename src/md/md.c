@@ -142,6 +142,31 @@ static void render_images(cmark_node *doc, md_image_size_fn size, void *arg)
 	free(imgs);
 }
 
+/* Every image of doc removed (its alt text with it). */
+static void drop_images(cmark_node *doc)
+{
+	size_t n = 0, cap = 0;
+	cmark_node **imgs = NULL;
+	cmark_iter *it = cmark_iter_new(doc);
+	for (cmark_event_type ev; (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE;) {
+		cmark_node *node = cmark_iter_get_node(it);
+		if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(node) == CMARK_NODE_IMAGE) {
+			if (n == cap)
+				imgs = xrealloc(imgs, (cap = cap ? cap * 2 : 8) * sizeof *imgs);
+			imgs[n++] = node;
+		}
+	}
+	cmark_iter_free(it);
+	for (size_t i = n; i-- > 0;) {
+		bool nested = false;
+		for (cmark_node *p = cmark_node_parent(imgs[i]); p && !nested; p = cmark_node_parent(p))
+			nested = cmark_node_get_type(p) == CMARK_NODE_IMAGE;
+		if (!nested)
+			cmark_node_free(imgs[i]); /* unlinks it */
+	}
+	free(imgs);
+}
+
 char *md_to_html(const char *markdown, size_t len)
 {
 	return md_to_html_images(markdown, len, NULL, NULL);
@@ -206,6 +231,7 @@ char *md_to_text(const char *markdown, size_t len)
 	cmark_parser *p = new_parser();
 	cmark_parser_feed(p, markdown, len);
 	cmark_node *doc = cmark_parser_finish(p);
+	drop_images(doc);
 	char *text = cmark_render_plaintext(doc, options, 0);
 	cmark_node_free(doc);
 	cmark_parser_free(p);

@@ -33,7 +33,9 @@ char *md_to_html(const char *markdown, size_t len);
 /* Calls each(arg, url, alt) for every image of markdown[0..len) (url and alt as parsed; alt the
  * plain text of the image's description, "" when it has none). */
 void md_images(const char *markdown, size_t len, void (*each)(void *arg, const char *url, const char *alt), void *arg);
-/* Plain text of markdown[0..len) (for search and snippets); malloc'd. Never NULL. */
+/* Plain text of markdown[0..len) (for search and snippets), without the images (their alt texts
+ * describe screenshots of what the text already says: search ranks the text); malloc'd. Never
+ * NULL. */
 char *md_to_text(const char *markdown, size_t len);
 
 #endif

@@ -523,3 +523,12 @@ Test(media, a_draft_with_an_image_without_alt_text_is_refused)
 	t.body = "Текст\n\n![Схема оплаты](/media/a.png)\n";
 	cr_assert_eq(kb_draft_check(db, A, &t, fields, messages, KB_DRAFT_FIELD_ERRORS), 0);
 }
+
+Test(md_images, plain_text_for_search_leaves_images_out)
+{
+	const char *md = "Откройте форму.\n\n![Форма возврата с кнопкой](media/x.png)\n\nНажмите «Отправить».\n";
+	char *t = md_to_text(md, strlen(md));
+	cr_assert(strstr(t, "Откройте форму.") && strstr(t, "Нажмите «Отправить»."), "%s", t);
+	cr_assert_null(strstr(t, "Форма возврата"), "%s", t);
+	free(t);
+}

@@ -308,3 +308,39 @@ def _():
     for n in os.listdir(os.path.join(CONTENT, "media")):
         with open(os.path.join(x, "media", n), "rb") as f, open(os.path.join(CONTENT, "media", n), "rb") as g:
             eq(f.read(), g.read(), f"the demo image {n} exported unchanged")
+
+
+@test("media: in chromium the editor's upload form sends the image in the background and inserts its Markdown "
+      "at the cursor of the article's text (static/editor.js); the page keeps what was typed")
+def _():
+    from browser import Browser, BrowserError
+    from harness import Fail
+    s, ed = editor("browser")
+    path = os.path.join(new_dir("media-browser"), "снимок.png")
+    with open(path, "wb") as f:
+        f.write(png(8, 6))
+    b = None
+    try:
+        b = Browser()
+        b.call("Network.enable", session=True)
+        b.call("Network.setCookie", session=True, name="spravka_session", value=ed.token,
+               url=f"http://127.0.0.1:{s.port}/")
+        b.open(f"http://127.0.0.1:{s.port}/desk/articles/media-test/edit")
+        b.js("var a = document.getElementById('f-body'); a.value = 'Первый шаг.\\n\\nВторой шаг.'; "
+             "a.setSelectionRange(11, 11); true")
+        doc = b.call("DOM.getDocument", session=True)
+        node = b.call("DOM.querySelector", session=True, nodeId=doc["root"]["nodeId"], selector="#f-image")
+        b.call("DOM.setFileInputFiles", session=True, nodeId=node["nodeId"], files=[path])
+        b.js("document.getElementById('f-alt').value = 'Кнопка «Далее»'; "
+             "document.querySelector('form.media-upload button[type=submit]').click(), true")
+        b.wait_for("document.getElementById('f-body').value.indexOf('/media/') >= 0", timeout=10)
+        text = b.js("document.getElementById('f-body').value")
+        m = re.fullmatch(r"Первый шаг\.\n\n!\[Кнопка «Далее»\]\(/media/[0-9a-f]{64}\.png\)\n\nВторой шаг\.", text)
+        check(m, f"the Markdown inserted at the cursor: {text!r}")
+        eq(b.js("location.pathname"), "/desk/articles/media-test/edit", "the page stayed")
+        contains(b.js("document.getElementById('upload-status').textContent"), "вставлено", what="the status")
+    except BrowserError as e:
+        raise Fail(str(e))
+    finally:
+        if b:
+            b.close()

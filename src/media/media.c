@@ -6,6 +6,7 @@
 #include "../db/db.h"
 #include "../files/files.h"
 #include "../kb/kb.h"
+#include "../md/md.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -263,6 +264,18 @@ static const char *rewrite_body(struct arena *a, const char *body, const struct 
 	return r;
 }
 
+struct no_alt {
+	char *url; /* the first image without alt text (malloc, at most 200 bytes shown) */
+};
+
+static void first_without_alt(void *arg, const char *url, const char *alt)
+{
+	struct no_alt *na = arg;
+	alt += strspn(alt, " \t");
+	if (!*alt && !na->url)
+		na->url = strndup(url, 200);
+}
+
 static int cmp_str(const void *x, const void *y)
 {
 	return strcmp(*(char *const *)x, *(char *const *)y);
@@ -346,6 +359,17 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 	free(data);
 	free(lens);
 	for (size_t i = 0; ok && i < b->n_texts; i++) {
+		/* Every image needs its alt text, as in the editors' form. */
+		struct no_alt na = {0};
+		md_images(b->texts[i].body, strlen(b->texts[i].body), first_without_alt, &na);
+		if (na.url) {
+			ok = fail(err, errlen,
+				  "%s: the image %s has no alt text: write what it shows in the brackets, "
+				  "![...](%s)",
+				  b->files ? b->files[i] : b->texts[i].slug, na.url, na.url);
+			free(na.url);
+			break;
+		}
 		const char *body =
 		    rewrite_body(a, b->texts[i].body, m, n, b->files ? b->files[i] : b->texts[i].slug, err, errlen);
 		if (!body)

@@ -288,6 +288,11 @@ def _():
     check(rc != 0, "a missing image fails the import")
     contains(err, "media/missing.png", what="the import's error")
     with open(os.path.join(d, "pic.md"), "w") as f:
+        f.write(art.replace("![Схема]", "![]"))
+    rc, _, err = spravka("import", d, "--data", s.data)
+    check(rc != 0, "an image without alt text fails the import")
+    contains(err, "pic.md", "no alt text", what="the import's error")
+    with open(os.path.join(d, "pic.md"), "w") as f:
         f.write(art)
     rc, _, err = spravka("import", d, "--data", s.data)
     eq(rc, 0, f"import with a good image: {short(err)}")

@@ -474,6 +474,11 @@ Test(media, import_maps_media_names_and_export_writes_them_back)
 	b = (struct kb_batch){.texts = &missing, .n_texts = 1, .files = &mfile};
 	cr_assert(!media_import(db, &store, A, content, &b, &n, err, sizeof err));
 	cr_assert(strstr(err, "c.md") && strstr(err, "media/nope.png"), "%s", err);
+	struct kb_text no_alt = {.slug = "e", .body = "Текст\n\n![ ](media/form.png)"};
+	const char *efile = "e.md";
+	b = (struct kb_batch){.texts = &no_alt, .n_texts = 1, .files = &efile};
+	cr_assert(!media_import(db, &store, A, content, &b, &n, err, sizeof err));
+	cr_assert(strstr(err, "e.md") && strstr(err, "no alt text"), "%s", err);
 	struct bytes bad = seed("png-trailing-html.png");
 	write_bytes(arena_printf(A, "%s/media/zz-bad.png", content), bad);
 	struct kb_text none = {.slug = "d", .body = "x"};

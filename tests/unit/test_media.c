@@ -11,6 +11,7 @@
 #include "../../src/md/md.h"
 #include "../../src/media/image.h"
 #include "../../src/media/media.h"
+#include "../../src/req/req.h"
 #include "helpers.h"
 
 #include <criterion/criterion.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -70,7 +72,8 @@ static struct bytes make_png(unsigned w, unsigned h, const unsigned char *extra,
 	put_be32(ihdr + 4, h);
 	ihdr[8] = 8;
 	chunk(&b, "IHDR", ihdr, 13);
-	memcpy(b.p + b.n, extra, extra_n);
+	if (extra_n)
+		memcpy(b.p + b.n, extra, extra_n);
 	b.n += extra_n;
 	size_t raw_n = (size_t)(w + 1) * h;
 	unsigned char *raw = calloc(raw_n, 1);
@@ -536,4 +539,25 @@ Test(md_images, plain_text_for_search_leaves_images_out)
 	cr_assert(strstr(t, "Откройте форму.") && strstr(t, "Нажмите «Отправить»."), "%s", t);
 	cr_assert_null(strstr(t, "Форма возврата"), "%s", t);
 	free(t);
+}
+
+Test(media, the_file_sweep_keeps_registered_images)
+{
+	struct bytes p = seed("ok.png");
+	struct media_info m;
+	char err[512];
+	cr_assert_eq(media_add(db, &store, p.p, p.n, 0, &m, err, sizeof err), 1, "%s", err);
+	struct req_config cfg = {.data_dir = dir, .files_in_db = store.in_db};
+	char cursor[65] = "";
+	/* Everything counts as old: only the media row keeps the image. */
+	int64_t later = (int64_t)time(NULL) + 3600;
+	cr_assert_geq(req_sweep_files(db, &cfg, later, 100, cursor), 0);
+	int fd = files_open(&store, db, m.hash);
+	cr_assert(fd >= 3, "the sweep removed a registered image");
+	close(fd);
+	cr_assert_eq(db_exec(db, "DELETE FROM media"), DB_OK);
+	cursor[0] = '\0';
+	cr_assert_eq(req_sweep_files(db, &cfg, later, 100, cursor), 1);
+	cr_assert_lt(files_open(&store, db, m.hash), 0, "an unregistered content is swept");
+	free(p.p);
 }

@@ -105,7 +105,10 @@ Test(image, each_type_is_told_from_its_bytes_with_its_size)
 		  {"ok-lossy-icc.webp", IMAGE_WEBP, 16, 12},
 		  {"ok-icc.webp", IMAGE_WEBP, 16, 12},
 		  {"ok-vp8l-1x1.webp", IMAGE_WEBP, 1, 1},
-		  {"ok-vp8-1x1.webp", IMAGE_WEBP, 1, 1}};
+		  {"ok-vp8-1x1.webp", IMAGE_WEBP, 1, 1},
+		  {"ok-progressive.jpg", IMAGE_JPEG, 24, 17},
+		  {"ok-gray.jpg", IMAGE_JPEG, 24, 17},
+		  {"ok-cmyk-adobe.jpg", IMAGE_JPEG, 24, 17}};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		struct bytes b = seed(ok[i].file);
 		struct image img;
@@ -174,6 +177,20 @@ Test(image, jpeg_exif_xmp_and_comments_are_stripped)
 	cr_assert_eq(memcmp(img.data, plain.p, plain.n), 0);
 	cr_assert(memmem(img.data, img.len, "JFIF", 4) && memmem(img.data, img.len, "ICC_PROFILE", 11));
 	image_free(&img);
+	/* Restart markers inside the scan are data; the comment goes (its 11 bytes). */
+	struct bytes rst = seed("jpeg-restart-comment.jpg");
+	cr_assert(clean(rst, &img, err), "%s", err);
+	cr_assert_eq(img.len, rst.n - 11);
+	cr_assert_null(memmem(img.data, img.len, "comment", 7));
+	cr_assert(img.width == 24 && img.height == 17);
+	image_free(&img);
+	free(rst.p);
+	/* CMYK keeps its Adobe segment (the colour transform). */
+	struct bytes cmyk = seed("ok-cmyk-adobe.jpg");
+	cr_assert(clean(cmyk, &img, err), "%s", err);
+	cr_assert(memmem(img.data, img.len, "Adobe", 5));
+	image_free(&img);
+	free(cmyk.p);
 	free(with.p);
 	free(plain.p);
 }

@@ -176,7 +176,8 @@ int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, co
 /*
  * The checks of a text an editor saves (the API and the desk's form): title 1-200 characters,
  * an existing section, a body of at most 1 MiB, summary at most 500, keywords/related/countries
- * at most 1000, no control characters (tab and line ends allowed); the slug [a-z0-9-]{1,80} is
+ * at most 1000, no control characters (tab and line ends allowed), every image of the body with
+ * its alt text (md_images; issue #10's images); the slug [a-z0-9-]{1,80} is
  * the caller's (it is the URL). Up to max errors as (field, Russian message) into fields and
  * messages; returns their number, -1 on a database error.
  */

@@ -349,3 +349,52 @@ def _():
     finally:
         if b:
             b.close()
+
+
+def markup(text):
+    """The tags and attributes of a page as a browser's parser sees them: [(tag, {name: value})]."""
+    from html.parser import HTMLParser
+    out = []
+
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            out.append((tag, dict(attrs)))
+    P().feed(text)
+    return out
+
+
+@test("media: hostile alt texts (markup, attribute breakouts, Markdown link syntax) stay text: escaped in the "
+      "Markdown the upload answers, on the upload page, in the preview and on the portal")
+def _():
+    s, ed = editor("xss")
+    payloads = ['"><script>alert(1)</script>', "' onerror='alert(1)", "](javascript:alert(1))",
+                "<img src=x onerror=alert(1)>", "![x](https://evil.example/x.png)", "`code` *em* _u_ \\"]
+
+    def safe(text, what):
+        for tag, attrs in markup(text):
+            check(tag != "script" or attrs.get("src", "").startswith("/static/"), f"{what}: a script: {attrs}")
+            bad = [a for a in attrs if a.startswith("on")]
+            check(not bad, f"{what}: event attributes {bad} on <{tag}>")
+            for a in ("href", "src"):
+                v = attrs.get(a) or ""
+                check(not v.lower().startswith(("javascript:", "data:", "https://evil")), f"{what}: {a}={v!r}")
+    lines = []
+    for p in payloads:
+        r = upload(ed, png(2, 2), alt=p)
+        eq(r.status, 200, f"upload with alt {p!r}")
+        valid_html(r, f"the upload page of {p!r}")
+        safe(r.text, f"the upload page of {p!r}")
+        lines.append(markdown_of(r))
+    body = "\n\n".join(lines) + "\n"
+    form = {"title": "Опасные подписи", "section": "faq", "summary": "", "keywords": "", "body": body,
+            "message": ""}
+    r = ed.post("/desk/articles/xss-alt/edit", dict(form, do="preview"))
+    eq(r.status, 200, f"preview ({short(r.text)})")
+    eq(ed.post("/desk/articles/xss-alt/edit", dict(form, do="save", base_revision="0")).status, 303, "save")
+    eq(ed.post("/desk/articles/xss-alt", {"do": "publish"}).status, 303, "publish")
+    page = s.req("/a/xss-alt")
+    valid_html(page, "the portal page")
+    for what, text in (("preview", r.text), ("portal", page.text)):
+        safe(text, what)
+        alts = [a.get("alt") for t, a in markup(text) if t == "img" and "/media/" in a.get("src", "")]
+        eq(alts, payloads, f"{what}: each upload's image with its alt text as typed")

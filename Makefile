@@ -33,7 +33,7 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 # The fuzz harnesses: tests/fuzz/fuzz_NAME.c, corpus tests/fuzz/NAME/. make test replays every
 # corpus through them (gcc, replay.c as main); make fuzz runs them under libFuzzer (clang).
-FUZZ      := head multipart urlencoded query cookie json
+FUZZ      := head multipart urlencoded query cookie json image
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/*.c))
 FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz.o
 FUZZ_REPLAY := $(FUZZ:%=$(BIN)/fuzz-replay-%)

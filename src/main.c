@@ -15,7 +15,9 @@
 #include "http/http.h"
 #include "insights/insights.h"
 #include "kb/kb.h"
+#include "files/files.h"
 #include "mail/mail.h"
+#include "media/media.h"
 #include "req/req.h"
 #include "search/result_cache.h"
 #include "search/search.h"
@@ -200,20 +202,29 @@ static bool load_config(struct config *cfg, const struct opts *o)
 	return true;
 }
 
-static bool import_dir(struct db *db, const char *dir, bool quiet, bool archive_missing)
+/* The article images' store (files.h): the database's on PostgreSQL, as the server's. */
+static struct files_store media_store(const struct config *cfg)
+{
+	return (struct files_store){.data_dir = cfg->data_dir,
+				    .in_db = db_target_engine(config_db_target(cfg)) == DB_POSTGRES};
+}
+
+static bool import_dir(struct db *db, const struct config *cfg, const char *dir, bool quiet, bool archive_missing)
 {
 	char err[1024];
 	struct arena *a = arena_new();
 	struct kb_batch b;
 	long changed = 0;
+	int images = 0;
+	struct files_store fs = media_store(cfg);
 	bool ok = kb_read_dir(a, dir, &b, err, sizeof err);
 	b.archive_missing = archive_missing;
-	ok = ok && kb_import(db, &b, &changed, err, sizeof err);
+	ok = ok && media_import(db, &fs, a, dir, &b, &images, err, sizeof err) && kb_import(db, &b, &changed, err, sizeof err);
 	if (!ok)
 		fprintf(stderr, "spravka: import failed, nothing imported: %s\n", err);
 	else if (!quiet)
-		fprintf(stderr, "spravka: imported %zu sections, %zu texts and %zu drafts from %s (%ld rows changed)\n",
-			b.n_sections, b.n_texts, b.n_drafts, dir, changed);
+		fprintf(stderr, "spravka: imported %zu sections, %zu texts, %zu drafts and %d images from %s (%ld rows changed)\n",
+			b.n_sections, b.n_texts, b.n_drafts, images, dir, changed);
 	arena_free(a);
 	return ok;
 }
@@ -253,9 +264,10 @@ static int cmd_import_export(struct opts *o, bool import)
 	int rc = 0;
 	if (!open_for_command(&cfg, o, &db, &rc))
 		return rc;
+	struct files_store fs = media_store(&cfg);
 	if (import) {
-		rc = import_dir(db, o->arg, false, o->archive_missing) ? 0 : 1;
-	} else if (!kb_export(db, o->arg, o->drafts, err, sizeof err)) {
+		rc = import_dir(db, &cfg, o->arg, false, o->archive_missing) ? 0 : 1;
+	} else if (!kb_export(db, o->arg, o->drafts, err, sizeof err) || !media_export(db, &fs, o->arg, err, sizeof err)) {
 		fprintf(stderr, "spravka: export failed: %s\n", err);
 		rc = 1;
 	}
@@ -453,7 +465,7 @@ static int cmd_serve(struct opts *o)
 		struct stat st;
 		if (stat(app.cfg.content_dir, &st) == 0) {
 			fprintf(stderr, "spravka: empty database, importing %s\n", app.cfg.content_dir);
-			if (!import_dir(db, app.cfg.content_dir, false, false)) {
+			if (!import_dir(db, &app.cfg, app.cfg.content_dir, false, false)) {
 				db_close(db);
 				return 1;
 			}

@@ -5,7 +5,7 @@
 
 LOG is the file the PostgreSQL driver appends every SQL text it prepared or executed to
 (SPRAVKA_PG_SQL_LOG, src/db/db_pg.c), one line each, written by the unit tests' PostgreSQL run.
-The statements of the program are the string literals of the modules that own tables (src/auth,
+The statements of the program are the string literals of the modules that own tables (src/auth, media,
 kb, mail, req, searchlog, insights and db.c), after the C preprocessor (so that the SQL assembled from
 macros is seen as the compiler sees it), adjacent literals joined, that start with SELECT,
 INSERT, UPDATE, DELETE or WITH. Every one of them must appear in LOG: a statement that never ran on
@@ -52,7 +52,7 @@ def main():
         return 2
     ran = set(line.rstrip("\n") for line in open(sys.argv[1], encoding="utf-8", errors="replace"))
     seen, missing = set(), []
-    for sub in ("auth", "kb", "mail", "req", "searchlog", "insights", "db"):
+    for sub in ("auth", "kb", "mail", "media", "req", "searchlog", "insights", "db"):
         d = os.path.join(ROOT, "src", sub)
         for name in sorted(os.listdir(d)):
             # The drivers' own texts (BEGIN, EXPLAIN ...) are not the program's statements.

@@ -6,6 +6,7 @@
 #include "../core/text.h"
 #include "../kb/kb.h"
 #include "../md/md.h"
+#include "../media/media.h"
 #include "../search/search.h"
 #include "../searchlog/search_log.h"
 
@@ -170,7 +171,7 @@ void api_article(struct ctx *c)
 	json_t *variants = json_array();
 	for (size_t i = 0; i < v.n_variants; i++)
 		json_array_append_new(variants, json_string(v.variants[i]));
-	char *html = md_to_html(t->body, strlen(t->body));
+	char *html = md_to_html_images(t->body, strlen(t->body), media_size_lookup, c->db);
 	json_t *j =
 	    json_pack("{s:s,s:s?,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:b,s:s,s:s,s:s}", "slug", t->slug, "country",
 		      *t->country ? t->country : NULL, "reader_country", c->country, "title", t->title, "section",

@@ -31,6 +31,7 @@ static const struct {
     {"search.js", "application/javascript; charset=utf-8"},
     {"copy.js", "application/javascript; charset=utf-8"},
     {"preview.js", "application/javascript; charset=utf-8"},
+    {"editor.js", "application/javascript; charset=utf-8"},
 };
 
 bool app_load_static(struct app *app, char *err, size_t errlen)

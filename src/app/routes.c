@@ -171,6 +171,12 @@ static const struct route routes[] = {
 	{"/desk/articles/{slug}/rename", M_POST, desk_article_rename, ROLE_EDITOR, true, B_FORM,      16 * KB,      R_BACK},
 	{"/desk/stale",              M_GET,  desk_stale,          ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
 	{"/api/v1/articles/{slug}/reject", M_POST, api_article_reject, ROLE_EDITOR, false, B_JSON,    16 * KB,      R_API | R_BACK},
+	/* Article images (issue #10): the upload (the handler refuses more than IMAGE_MAX_BYTES with
+	 * its own message; the body limit only bounds the bytes read) and the images themselves,
+	 * served by name from the page cache or the files store. */
+	{"/desk/media",              M_GET,  desk_media_form,     ROLE_EDITOR, false, B_NONE,         0,            R_BACK},
+	{"/desk/media",              M_POST, desk_media_upload,   ROLE_EDITOR, true,  B_FORM,         8192 * KB,    R_BACK},
+	{"/media/{name}",            M_GET,  page_media,          ROLE_ANYONE, false, B_NONE,         0,            0},
 };
 /* clang-format on */
 #define N_ROUTES ((int)(sizeof routes / sizeof routes[0]))

@@ -637,6 +637,31 @@ const struct migration schema_migrations[] = {
      "  slug " TXT " NOT NULL DEFAULT '',"
      "  detail " TXT " NOT NULL DEFAULT '');"
      "CREATE INDEX content_audit_slug ON content_audit(slug, id);"},
+    /* The editors' article images (src/media): a row per uploaded image, named by the SHA-256 of
+     * its cleaned bytes (the content in the files store); name: its file name in content/media/
+     * when it came from an import (an export writes it back under that name), else ''. */
+    {19,
+     "CREATE TABLE media ("
+     "  hash TEXT PRIMARY KEY,"
+     "  type TEXT NOT NULL CHECK (type IN ('png', 'jpg', 'webp')),"
+     "  width INTEGER NOT NULL,"
+     "  height INTEGER NOT NULL,"
+     "  bytes BIGINT NOT NULL,"
+     "  uploader INTEGER REFERENCES users(id),"
+     "  created BIGINT NOT NULL,"
+     "  name TEXT NOT NULL DEFAULT '');"
+     "CREATE UNIQUE INDEX media_name ON media(name) WHERE name <> '';",
+     /* PostgreSQL */
+     "CREATE TABLE media ("
+     "  hash " TXT " PRIMARY KEY,"
+     "  type " TXT " NOT NULL CHECK (type IN ('png', 'jpg', 'webp')),"
+     "  width INTEGER NOT NULL,"
+     "  height INTEGER NOT NULL,"
+     "  bytes BIGINT NOT NULL,"
+     "  uploader BIGINT REFERENCES users(id),"
+     "  created BIGINT NOT NULL,"
+     "  name " TXT " NOT NULL DEFAULT '');"
+     "CREATE UNIQUE INDEX media_name ON media(name) WHERE name <> '';"},
     /* Issue #10, insights (src/insights, src/searchlog, src/req): the search log's visit (a random
      * id of one browser's visit, from a cookie that lives 30 minutes after its last search; no
      * address, nothing derived from the person), whether the visit then created a support request,

@@ -18,6 +18,7 @@
 #include "../http/http.h"
 #include "../kb/kb.h"
 #include "../md/md.h"
+#include "../media/media.h"
 #include "../web/web.h"
 
 #include <stdlib.h>
@@ -348,6 +349,7 @@ static void edit_form(struct ctx *c, const struct form *f, const char *preview_h
 	html_raw(b, "<p><button type=\"submit\" name=\"do\" value=\"preview\">Предпросмотр</button>\n"
 		    "<button type=\"submit\" name=\"do\" value=\"save\">Сохранить черновик</button></p>\n</form>\n");
 	desk_editor_script(c);
+	desk_media_box(c, f->t.slug); /* images: a form of its own (media.c) */
 }
 
 /* The newest revision of slug for country (its text to edit) and the article's newest number. */
@@ -444,7 +446,8 @@ void desk_article_save(struct ctx *c)
 	bool preview = what && !strcmp(what, "preview");
 	if (f.n_errors || preview) {
 		c->resp->status = f.n_errors ? 422 : 200;
-		char *html = !f.n_errors ? md_to_html(f.t.body, strlen(f.t.body)) : NULL;
+		char *html =
+		    !f.n_errors ? md_to_html_images(f.t.body, strlen(f.t.body), media_size_lookup, c->db) : NULL;
 		desk_begin(c, "Правка статьи");
 		html_printf(b, "<h1>Правка статьи «%s»</h1>\n", c->arg);
 		edit_form(c, &f, html);

@@ -63,6 +63,10 @@ void desk_article_archive(struct ctx *c);      /* POST /desk/articles/{slug}/arc
 void desk_article_rename_form(struct ctx *c);  /* GET /desk/articles/{slug}/rename */
 void desk_article_rename(struct ctx *c);       /* POST /desk/articles/{slug}/rename */
 void desk_stale(struct ctx *c);		       /* GET /desk/stale */
+/* The article images (media.c; role editor): the upload form alone, and the upload, which answers
+ * the Markdown to insert (a page, or text/plain for static/editor.js with reply=markdown). */
+void desk_media_form(struct ctx *c);   /* GET /desk/media[?slug=S] */
+void desk_media_upload(struct ctx *c); /* POST /desk/media (multipart: file, alt, slug, csrf) */
 
 /*
  * Every query of the desk's pages and of the maintenance work whose plan matters as the

@@ -16,6 +16,8 @@ void desk_end(struct ctx *c);
 const char *desk_when(struct arena *a, int64_t t);
 /* 303 to a desk path. */
 void desk_redirect(struct ctx *c, const char *to);
+/* The image upload form shown under the article editor of slug (media.c). */
+void desk_media_box(struct ctx *c, const char *slug);
 
 /* The editors' workspace's parts that articles.c's pages use (workspace.c). */
 struct kb_revision;

@@ -20,6 +20,7 @@
 #include "../http/http.h"
 #include "../kb/kb.h"
 #include "../md/md.h"
+#include "../media/media.h"
 #include "../web/web.h"
 
 #include <stdlib.h>
@@ -331,7 +332,7 @@ void desk_preview_fragment(struct ctx *c, const struct kb_text *t, const char *b
 	html_printf(b, "<h2>Предпросмотр</h2>\n<h2 class=\"preview-title\">%s</h2>\n", t->title ? t->title : "");
 	page_prepare_block(b, c->req->arena, t->prepare);
 	html_raw(b, "<div class=\"article-body\">\n");
-	html_raw(b, body_html); /* md_to_html: cmark-gfm in safe mode, as on the portal */
+	html_raw(b, body_html); /* md_to_html_images: cmark-gfm in safe mode, as on the portal */
 	html_raw(b, "</div>\n");
 }
 
@@ -362,7 +363,7 @@ void desk_article_preview(struct ctx *c)
 	}
 	t.prepare = kb_prepare_canon(a, prepare);
 	c->resp->status = 200;
-	char *html = md_to_html(t.body, strlen(t.body));
+	char *html = md_to_html_images(t.body, strlen(t.body), media_size_lookup, c->db);
 	desk_preview_fragment(c, &t, html ? html : "");
 	free(html);
 }

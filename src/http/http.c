@@ -1035,6 +1035,8 @@ static size_t add_headers(struct MHD_Response *r, const struct http_response *re
 	if (!resp->content_type || !strncmp(resp->content_type, "text/html", 9)) {
 		n += add_header(r, "Content-Security-Policy", csp);
 		n += add_header(r, "X-Frame-Options", "DENY");
+	} else if (resp->csp) {
+		n += add_header(r, "Content-Security-Policy", resp->csp);
 	}
 	return n;
 }

@@ -153,6 +153,8 @@ struct http_response {
 	const char *disposition;      /* Content-Disposition header, e.g. for downloads */
 	const char *link;	      /* Link header, e.g. "</s/x?page=2>; rel=\"next\"" */
 	const char *www_authenticate; /* WWW-Authenticate header (401) */
+	const char *csp;	      /* Content-Security-Policy of an answer that is not HTML (HTML gets the
+				       * site's own), e.g. an image's; NULL: none */
 };
 
 typedef void (*http_dispatch_fn)(void *app, struct http_request *req, struct http_response *resp);

@@ -214,9 +214,9 @@ int64_t kb_draft_save(struct db *db, const struct kb_text *t, int64_t author, co
  * lines of at most KB_PREPARE_ITEM_CHARS; review_by a date YYYY-MM-DD; owner the login of an
  * editor's or admin's account; country one of chk->countries, a variant without a countries list,
  * and, when chk->new_variant, a country the article has no variant for yet; countries: codes of
- * chk->countries, each once. The slug [a-z0-9-]{1,80} is the caller's (it is the URL). Up to max
- * errors as (field, Russian message) into fields and messages; returns their number, -1 on a
- * database error.
+ * chk->countries, each once; every image of the body with its alt text (md_images). The slug
+ * [a-z0-9-]{1,80} is the caller's (it is the URL). Up to max errors as (field, Russian message)
+ * into fields and messages; returns their number, -1 on a database error.
  */
 #define KB_DRAFT_FIELD_ERRORS 12
 struct kb_check {

@@ -10,6 +10,7 @@
 #include "../core/buf.h"
 #include "../core/text.h"
 #include "../db/db.h"
+#include "../md/md.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -499,6 +500,27 @@ static const char *text_problem(struct arena *a, const char *s, size_t max, bool
 	return utf8_length(s) > max ? arena_printf(a, "Не больше %zu знаков.", max) : NULL;
 }
 
+/* The first image without alt text (blank alt counts as none). */
+struct no_alt {
+	struct arena *a;
+	const char *url;
+};
+
+static void image_without_alt(void *arg, const char *url, const char *alt)
+{
+	struct no_alt *na = arg;
+	const char *p = alt;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p || na->url)
+		return;
+	size_t n = strlen(url);
+	if (n > 200)
+		for (n = 200; n && ((unsigned char)url[n] & 0xc0) == 0x80;)
+			n--; /* not inside a UTF-8 sequence */
+	na->url = arena_strndup(na->a, url, n);
+}
+
 /* 1 when login is an editor's or an admin's account, 0 when not, -1 on error. */
 static int owner_ok(struct db *db, const char *login)
 {
@@ -552,6 +574,17 @@ int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, cons
 			FAIL(rules[i].name, bad[i]);
 	}
 	bool section_ok = !bad[1], related_ok = !bad[4], countries_ok = !bad[5], prepare_ok = !bad[6];
+	if (!bad[9] && t->body) {
+		/* Every image needs its alt text (what a screen reader says, what shows when the
+		 * image cannot). */
+		struct no_alt na = {.a = a};
+		md_images(t->body, strlen(t->body), image_without_alt, &na);
+		if (na.url)
+			FAIL("body", arena_printf(a,
+						  "У изображения %s нет описания: напишите в квадратных скобках, что на "
+						  "нём, например ![Форма регистрации](%s).",
+						  na.url, na.url));
+	}
 	if (section_ok) {
 		struct kb_section sec;
 		int found = kb_section_name(db, a, t->section, &sec);

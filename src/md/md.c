@@ -44,11 +44,162 @@ static bool heading_is(cmark_node *n, const char *text)
 	return lit && !strcmp(lit, text);
 }
 
+/* The plain text of an image's description (its children's literals; line breaks as spaces). */
+static void alt_text(cmark_node *img, struct buf *out)
+{
+	cmark_iter *it = cmark_iter_new(img);
+	for (cmark_event_type ev; (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE;) {
+		cmark_node *n = cmark_iter_get_node(it);
+		if (ev != CMARK_EVENT_ENTER || n == img)
+			continue;
+		cmark_node_type t = cmark_node_get_type(n);
+		if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE) { /* raw HTML is dropped, as everywhere */
+			const char *lit = cmark_node_get_literal(n);
+			buf_adds(out, lit ? lit : "");
+		} else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK) {
+			buf_addc(out, ' ');
+		}
+	}
+	cmark_iter_free(it);
+}
+
+/* The uploaded image's name when url is /media/<64 lowercase hex>.<png|jpg|webp>, else NULL. */
+static const char *media_name(const char *url)
+{
+	if (!url || strncmp(url, "/media/", 7) != 0)
+		return NULL;
+	const char *name = url + 7;
+	for (int i = 0; i < 64; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return NULL;
+	if (name[64] != '.')
+		return NULL;
+	const char *ext = name + 65;
+	return !strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "webp") ? name : NULL;
+}
+
+static bool inside_link(cmark_node *n)
+{
+	for (n = cmark_node_parent(n); n; n = cmark_node_parent(n))
+		if (cmark_node_get_type(n) == CMARK_NODE_LINK)
+			return true;
+	return false;
+}
+
+/* Every image of doc replaced by raw HTML made here (a custom inline node): the uploaded ones as
+ * <img> with their size, the others as their escaped alt text. */
+static void render_images(cmark_node *doc, md_image_size_fn size, void *arg)
+{
+	size_t n = 0, cap = 0;
+	cmark_node **imgs = NULL;
+	cmark_iter *it = cmark_iter_new(doc);
+	for (cmark_event_type ev; (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE;) {
+		cmark_node *node = cmark_iter_get_node(it);
+		if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(node) == CMARK_NODE_IMAGE) {
+			if (n == cap)
+				imgs = xrealloc(imgs, (cap = cap ? cap * 2 : 8) * sizeof *imgs);
+			imgs[n++] = node;
+		}
+	}
+	cmark_iter_free(it);
+	/* Innermost last in document order: an image inside another's description is replaced
+	 * with its parent, so go from the end and skip what is gone. */
+	for (size_t i = n; i-- > 0;) {
+		cmark_node *img = imgs[i];
+		bool nested = false;
+		for (cmark_node *p = cmark_node_parent(img); p && !nested; p = cmark_node_parent(p))
+			nested = cmark_node_get_type(p) == CMARK_NODE_IMAGE;
+		if (nested)
+			continue; /* its outer image's alt text includes it */
+		struct buf alt, html;
+		buf_init(&alt, 1u << 20);
+		buf_init(&html, 2u << 20);
+		alt_text(img, &alt);
+		const char *name = media_name(cmark_node_get_url(img));
+		unsigned w = 0, h = 0;
+		if (name && size && size(arg, name, &w, &h)) {
+			bool link = !inside_link(img);
+			const char *title = cmark_node_get_title(img);
+			if (link)
+				html_printf(&html, "<a class=\"shot\" href=\"/media/%s\">", name);
+			html_printf(&html,
+				    "<img src=\"/media/%s\" alt=\"%s\" width=\"%u\" height=\"%u\" loading=\"lazy\" "
+				    "decoding=\"async\"",
+				    name, buf_str(&alt), w, h);
+			if (title && *title)
+				html_printf(&html, " title=\"%s\"", title);
+			html_raw(&html, link ? "></a>" : ">");
+		} else {
+			html_printf(&html, "%s", buf_str(&alt));
+		}
+		cmark_node *raw = cmark_node_new(CMARK_NODE_CUSTOM_INLINE);
+		cmark_node_set_on_enter(raw, buf_failed(&html) ? "" : buf_str(&html));
+		cmark_node_replace(img, raw);
+		cmark_node_free(img);
+		buf_free(&alt);
+		buf_free(&html);
+	}
+	free(imgs);
+}
+
+/* Every image of doc removed (its alt text with it). */
+static void drop_images(cmark_node *doc)
+{
+	size_t n = 0, cap = 0;
+	cmark_node **imgs = NULL;
+	cmark_iter *it = cmark_iter_new(doc);
+	for (cmark_event_type ev; (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE;) {
+		cmark_node *node = cmark_iter_get_node(it);
+		if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(node) == CMARK_NODE_IMAGE) {
+			if (n == cap)
+				imgs = xrealloc(imgs, (cap = cap ? cap * 2 : 8) * sizeof *imgs);
+			imgs[n++] = node;
+		}
+	}
+	cmark_iter_free(it);
+	for (size_t i = n; i-- > 0;) {
+		bool nested = false;
+		for (cmark_node *p = cmark_node_parent(imgs[i]); p && !nested; p = cmark_node_parent(p))
+			nested = cmark_node_get_type(p) == CMARK_NODE_IMAGE;
+		if (!nested)
+			cmark_node_free(imgs[i]); /* unlinks it */
+	}
+	free(imgs);
+}
+
 char *md_to_html(const char *markdown, size_t len)
+{
+	return md_to_html_images(markdown, len, NULL, NULL);
+}
+
+void md_images(const char *markdown, size_t len, void (*each)(void *arg, const char *url, const char *alt), void *arg)
 {
 	cmark_parser *p = new_parser();
 	cmark_parser_feed(p, markdown, len);
 	cmark_node *doc = cmark_parser_finish(p);
+	cmark_iter *it = cmark_iter_new(doc);
+	for (cmark_event_type ev; (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE;) {
+		cmark_node *n = cmark_iter_get_node(it);
+		if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(n) != CMARK_NODE_IMAGE)
+			continue;
+		struct buf alt;
+		buf_init(&alt, 1u << 20);
+		alt_text(n, &alt);
+		const char *url = cmark_node_get_url(n);
+		each(arg, url ? url : "", buf_str(&alt));
+		buf_free(&alt);
+	}
+	cmark_iter_free(it);
+	cmark_node_free(doc);
+	cmark_parser_free(p);
+}
+
+char *md_to_html_images(const char *markdown, size_t len, md_image_size_fn size, void *arg)
+{
+	cmark_parser *p = new_parser();
+	cmark_parser_feed(p, markdown, len);
+	cmark_node *doc = cmark_parser_finish(p);
+	render_images(doc, size, arg);
 	cmark_llist *exts = cmark_parser_get_syntax_extensions(p);
 	struct buf out;
 	buf_init(&out, 16u << 20);
@@ -80,6 +231,7 @@ char *md_to_text(const char *markdown, size_t len)
 	cmark_parser *p = new_parser();
 	cmark_parser_feed(p, markdown, len);
 	cmark_node *doc = cmark_parser_finish(p);
+	drop_images(doc);
 	char *text = cmark_render_plaintext(doc, options, 0);
 	cmark_node_free(doc);
 	cmark_parser_free(p);

@@ -9,6 +9,7 @@
 #include "../files/files.h"
 #include "../http/http.h"
 #include "../mail/mail.h"
+#include "../media/media.h"
 #include "../search/search.h"
 
 #include <errno.h>
@@ -1771,7 +1772,9 @@ static int referenced(struct db *db, const char *hex, void *arg)
 	db_bind_text(st, 2, hex);
 	enum db_rc rc = db_step(st);
 	db_finalize(st);
-	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+	if (rc == DB_DONE)
+		return media_referenced(db, hex); /* the article images share the store (src/media) */
+	return rc == DB_ROW ? 1 : -1;
 }
 
 int req_sweep_files(struct db *db, const struct req_config *cfg, int64_t older_than, int max_checks, char cursor[65])

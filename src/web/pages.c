@@ -7,6 +7,7 @@
 #include "../core/text.h"
 #include "../kb/kb.h"
 #include "../md/md.h"
+#include "../media/media.h"
 #include "layout.h"
 
 #include <stdlib.h>
@@ -310,7 +311,7 @@ void page_article(struct ctx *c)
 		html_raw(b, ".</p>\n");
 	}
 	page_prepare_block(b, a, t->prepare);
-	char *html = md_to_html(t->body, strlen(t->body));
+	char *html = md_to_html_images(t->body, strlen(t->body), media_size_lookup, c->db);
 	html_raw(b, "<div class=\"body\">\n");
 	html_raw(b, html); /* trusted: cmark-gfm in safe mode */
 	html_raw(b, "</div>\n</article>\n");

@@ -36,6 +36,7 @@ void page_not_found(struct ctx *c);
 struct buf;
 struct arena;
 void page_prepare_block(struct buf *b, struct arena *a, const char *prepare);
+void page_media(struct ctx *c); /* GET /media/{name}: an uploaded article image (media_page.c) */
 /* A whole error page with status and a Russian message. */
 void page_error(struct ctx *c, int status, const char *message);
 

@@ -5,7 +5,9 @@
 // Starts no server: tests/e2e/browser_flows_tests.py starts them with the e2e harness (so the
 // flows run on SQLite and on PostgreSQL), creates the accounts and writes CONFIG.json:
 //   {"engine": "sqlite", "artifacts": DIR, "chromium": "/usr/bin/chromium", "flows": [ID...]?,
-//    "main":   {"base": URL, "editor": {"login", "password"}, "article": SLUG, "wide": SLUG},
+//    "main":   {"base": URL, "editor": {"login", "password"}, "article": SLUG, "wide": SLUG,
+//               "image": a PNG file to upload (wider than the column), "screenshot": SLUG (a demo
+//               article with a 1600 px screenshot)},
 //    "review": {"base": URL, "editors": [{"login", "password"}, {"login", "password"}], "article": SLUG},
 //    "word": a word no page has yet (the flows write it and look for it)}
 // One browser for the whole run; each flow gets a fresh browser context (its own cookies).
@@ -115,9 +117,11 @@ async function signIn(flow, base, who) {
 	return page;
 }
 
-// Opens the article's editing form, appends a paragraph to its body and a message, and saves
-// the draft; returns on the article's history page («Черновик сохранён»).
-async function editAndSave(flow, page, slug, paragraph, message, { preview = false } = {}) {
+// Opens the article's editing form, appends a paragraph to its body and a message, optionally
+// uploads a screenshot (image: {file, alt}; static/editor.js inserts its Markdown at the cursor)
+// and shows the preview, and saves the draft; returns on the article's history page («Черновик
+// сохранён»).
+async function editAndSave(flow, page, slug, paragraph, message, { preview = false, image = null } = {}) {
 	await page.click(`a[href="/desk/articles/${slug}/edit"]`);
 	await page.waitForURL(`**/desk/articles/${slug}/edit`);
 	await flow.shot(page, 'edit-form');
@@ -126,17 +130,58 @@ async function editAndSave(flow, page, slug, paragraph, message, { preview = fal
 	check(old.length > 100, `the form has no body text of ${slug} (${old.length} characters)`);
 	await body.fill(`${old.trimEnd()}\n\n${paragraph}\n`);
 	await page.fill('#f-message', message);
-	// TODO(images): upload a screenshot here once the editor has the upload field: set the file
-	// input (page.setInputFiles), fill its alt text, insert it into the body, and check below that
-	// the preview and the portal page show <img alt=…> with width/height set.
+	if (image) {
+		// The cursor at the end of the text: the image goes after the new paragraph.
+		await body.evaluate((e) => e.setSelectionRange(e.value.length, e.value.length));
+		await page.setInputFiles('#f-image', image.file);
+		await page.fill('#f-alt', image.alt);
+		await flow.shot(page, 'image-chosen');
+		await page.click('form.media-upload button[type=submit]');
+		await page.locator('#upload-status', { hasText: 'Изображение вставлено' }).waitFor();
+		const md = await body.inputValue();
+		check(/!\[[^\]]+\]\(\/media\/[0-9a-f]{64}\.png\)\s*$/.test(md) && md.includes(paragraph),
+			`the body after the upload ends with ${JSON.stringify(md.slice(-160))}`);
+		check((await page.inputValue('#f-message')) === message, 'the upload lost the message typed');
+		// The live preview (static/preview.js) follows the inserted Markdown: the image, sized.
+		const img = page.locator('section.preview img');
+		await img.first().waitFor();
+		check((await img.first().getAttribute('alt')) === image.alt, 'the live preview\'s image has not the alt text');
+		check(Number(await img.first().getAttribute('width')) > 0 && Number(await img.first().getAttribute('height')) > 0,
+			'the live preview\'s image has no width and height');
+		await flow.shot(page, 'image-inserted');
+	}
 	if (preview) {
 		await Promise.all([page.waitForURL(`**/desk/articles/${slug}/edit`), page.click('button[name=do][value=preview]')]);
 		await has(page, paragraph, 'section.preview');
+		if (image)
+			check((await page.locator(`section.preview img[alt="${image.alt}"]`).count()) === 1, 'the preview shows no image');
 		await flow.shot(page, 'preview');
 	}
 	await Promise.all([page.waitForURL(`**/desk/articles/${slug}?done=saved`), page.click('button[name=do][value=save]')]);
 	await has(page, 'Черновик сохранён', 'p.notice');
 	await flow.shot(page, 'draft-saved');
+}
+
+// An uploaded screenshot on a portal page: its alt text, its reserved size, no wider than the
+// column, and a tap that opens the full size (the image itself, immutable).
+async function screenshotShown(page, alt) {
+	const img = page.locator(`main .body img[alt="${alt}"]`);
+	check((await img.count()) === 1, `no image with the alt text «${alt}» on ${page.url()}`);
+	const m = await img.evaluate((e) => ({
+		w: Number(e.getAttribute('width')), h: Number(e.getAttribute('height')), shown: e.getBoundingClientRect().width,
+		column: e.closest('.body').getBoundingClientRect().width, loaded: e.complete && e.naturalWidth > 0,
+		natural: e.naturalWidth, href: e.closest('a') && e.closest('a').getAttribute('href'), src: e.getAttribute('src'),
+	}));
+	check(m.w > 0 && m.h > 0, `the image's size is not reserved: ${JSON.stringify(m)}`);
+	check(m.shown <= m.column + 0.5, `the image (${m.shown} px) is wider than the column (${m.column} px)`);
+	await img.scrollIntoViewIfNeeded(); // lazy: loaded once near the viewport
+	await page.waitForFunction((a) => { const e = document.querySelector(`main .body img[alt="${a}"]`); return e.complete && e.naturalWidth > 0; }, alt);
+	check(m.href && m.href === m.src, `the image is not a link to its full size: ${JSON.stringify(m)}`);
+	const [r] = await Promise.all([page.waitForNavigation(), img.click()]);
+	check(r && r.status() === 200 && /^image\/png/.test(r.headers()['content-type'] || ''),
+		`the tap on the image: ${r && r.status()} ${r && r.headers()['content-type']}`);
+	check(/immutable/.test(r.headers()['cache-control'] || ''), `the full size's cache-control: ${r.headers()['cache-control']}`);
+	return m;
 }
 
 // ---- the flows ----------------------------------------------------------------------------------
@@ -191,7 +236,8 @@ async function editPublish(flow) {
 		await Promise.all([page.waitForURL(`**/desk/articles/${slug}`), page.click('form.filter button')]);
 	}
 	await flow.shot(page, 'history');
-	await editAndSave(flow, page, slug, paragraph, 'браузерный тест: новый абзац', { preview: true });
+	const image = { file: cfg.main.image, alt: `Снимок экрана: ${word}, карточка с кнопкой «Сохранить»` };
+	await editAndSave(flow, page, slug, paragraph, 'браузерный тест: новый абзац и снимок экрана', { preview: true, image });
 	const portal = await flow.page();
 	await go(portal, base, `/a/${slug}`);
 	check(!(await text(portal, 'main')).includes(word), 'the portal shows the draft before it is published');
@@ -199,7 +245,10 @@ async function editPublish(flow) {
 	await has(page, 'Опубликовано', 'p.notice');
 	await flow.shot(page, 'published');
 	await eventually(portal, `${base}/a/${slug}`, async (p) => (await text(p, 'main')).includes(word), 'the portal shows the new text');
+	await portal.locator(`main .body img[alt="${image.alt}"]`).scrollIntoViewIfNeeded();
 	await flow.shot(portal, 'portal-article');
+	await screenshotShown(portal, image.alt);
+	await flow.shot(portal, 'portal-image-full-size');
 	await eventually(portal, `${base}/search?q=${encodeURIComponent(word)}`,
 		async (p) => (await p.locator(`ol.results a[href^="/a/${slug}"]`).count()) > 0, 'search finds the new text');
 	await flow.shot(portal, 'portal-search');
@@ -207,8 +256,6 @@ async function editPublish(flow) {
 	await portal.locator('#search-hero').pressSequentially(word, { delay: 10 });
 	await portal.locator(`#search-hero-suggest [role=option][data-url^="/a/${slug}"]`).waitFor({ state: 'visible' });
 	await flow.shot(portal, 'portal-instant-search');
-	// TODO(images): check that the portal page shows the uploaded screenshot (an <img> with alt
-	// text, at most the column's width) and that clicking it opens the full size.
 }
 
 // (c) [editors] require_review = 1: editor A saves and submits; A cannot publish; editor B
@@ -377,7 +424,7 @@ async function mobile(flow) {
 		['article', '/a/password-reset'],
 		['article-table', '/a/country-differences'],
 		['article-wide', `/a/${cfg.main.wide}`], // a wide table, a long code line, a long URL
-		// TODO(images): add the demo article with a wide screenshot here, e.g. ['article-screenshot', '/a/SLUG'].
+		['article-screenshot', `/a/${cfg.main.screenshot}`], // a 1600 px wide screenshot
 		['search', `/search?q=${encodeURIComponent('выплата')}`],
 		['request', '/request'],
 	];
@@ -401,6 +448,14 @@ async function mobile(flow) {
 	}
 	for (const [name, p] of pages) {
 		await go(page, base, p);
+		if (name === 'article-screenshot') {
+			// The screenshot is there, scaled down to the column (its page would scroll otherwise).
+			const img = page.locator('main .body img').first();
+			check((await img.count()) === 1, `no screenshot on ${p}`);
+			await img.scrollIntoViewIfNeeded();
+			const w = await img.evaluate((e) => [Number(e.getAttribute('width')), e.getBoundingClientRect().right]);
+			check(w[0] > 375 && w[1] <= 375, `the screenshot (width ${w[0]}) ends at ${w[1]} px`);
+		}
 		await measure(name);
 	}
 	await go(page, base, '/request');

@@ -17,6 +17,7 @@ FLOWS below (the first test checks that the two lists agree).
 import atexit
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,12 +33,45 @@ ARTIFACTS = os.path.join(NODE_DIR, "artifacts", ENGINE)
 CHROMIUM = "/usr/bin/chromium"
 WORD = "квазистабилизатор"  # in no demo article: the flows write it and look for it
 WIDE = "browser-wide-content"
+SCREENSHOT = "track-order"  # the demo article with a 1600 px wide screenshot (content/media/order-tracking.png)
+
+
+def mock_screenshot(path, width=1100, height=420):
+    """Writes a PNG that looks like a screen of the personal account (a header bar, a card with
+    lines of "text" and a button), wider than the portal's column: what an editor uploads."""
+    import struct
+    import zlib
+    rows = []
+    for y in range(height):
+        row = bytearray()
+        for x in range(width):
+            c = (246, 247, 249)  # the page
+            if y < 56:
+                c = (31, 78, 140)  # the header bar
+                if 24 <= x < 180 and 22 <= y < 34:
+                    c = (255, 255, 255)
+            elif 90 <= y < 380 and 40 <= x < width - 40:
+                c = (255, 255, 255)  # the card
+                if (y - 120) % 40 < 10 and 120 <= y < 300 and 80 <= x < 80 + (x // 7 % 5 + 4) * 90:
+                    c = (90, 96, 105)  # lines of text
+                if 320 <= y < 356 and width - 260 <= x < width - 80:
+                    c = (46, 125, 50)  # «Сохранить»
+            row += bytes(c)
+        rows.append(b"\x00" + bytes(row))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+           chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b""))
+    with open(path, "wb") as f:
+        f.write(png)
 
 # (id in flows.mjs, what the test line says), in the order flows.mjs runs them.
 FLOWS = [
     ("search-feedback", "home → instant search → article → «Нет» with a comment → thanks; «Да» on another"),
-    ("edit-publish", "an editor signs in → edits an article → preview → save → publish → portal and search "
-                     "show the new text"),
+    ("edit-publish", "an editor signs in → edits an article → uploads a screenshot (inserted with its alt text, "
+                     "live preview) → preview → save → publish → portal and search show the new text, the image "
+                     "sized within the column opens full size"),
     ("review-required", "require_review = 1: editor A submits, cannot publish (409); editor B publishes; "
                         "the portal shows it"),
     ("request-form", "the request form: errors in Russian with the typed text kept → fixed → the private link"),
@@ -46,7 +80,8 @@ FLOWS = [
                   "the instant search's list"),
     ("axe-desk", "axe-core: no serious or critical violation on the desk login, the article list and the "
                  "edit form"),
-    ("mobile-375", "375 px: no horizontal scroll on the public pages (a wide table, a long code line)"),
+    ("mobile-375", "375 px: no horizontal scroll on the public pages (a wide table, a long code line, a 1600 px "
+                   "screenshot scaled to the column)"),
 ]
 FLOW_SECONDS = 28  # each test waits this long for its flow (the harness stops a test at 30 s)
 
@@ -62,9 +97,6 @@ curl -H 'Authorization: Bearer XXXXXXXXXXXXXXXX' 'https://lk.example.com/api/v1/
 ```
 
 Длинный адрес без пробелов: https://lk.example.com/settings/security/password/reset/confirm/aVeryLongTokenWithoutAnyBreakOpportunityAtAll0123456789
-
-<!-- TODO(images): the images helper adds a demo article with a wide screenshot; its slug goes
-into the list of flows.mjs's mobile-375. -->
 """
 
 
@@ -101,12 +133,14 @@ class Run:
         eq(r.status, 200, f"PUT {WIDE}: {short(r.text)}")
         r = post_action(self.main, t, WIDE, "publish")
         eq(r.status, 200, f"publish {WIDE}: {short(r.text)}")
+        image = os.path.join(TMP, "browser-screenshot.png")
+        mock_screenshot(image)
         editor = lambda login: {"login": login, "password": PASSWORD}  # noqa: E731
         config = {
             "engine": ENGINE, "artifacts": ARTIFACTS, "chromium": CHROMIUM, "word": WORD,
             "flows": selected(),
             "main": {"base": f"http://127.0.0.1:{self.main.port}", "editor": editor("olga"),
-                     "article": "account-blocked", "wide": WIDE},
+                     "article": "account-blocked", "wide": WIDE, "image": image, "screenshot": SCREENSHOT},
             "review": {"base": f"http://127.0.0.1:{self.review.port}", "editors": [editor("olga"), editor("petr")],
                        "article": "change-contacts"},
         }
@@ -215,6 +249,9 @@ def published_twice(r):
     """Both published texts, as a client other than the browser gets them."""
     for s, slug in ((r.main, "account-blocked"), (r.review, "change-contacts")):
         contains(s.req(f"/a/{slug}").text, WORD, what=f"/a/{slug} on {s.name}")
+    page = r.main.req("/a/account-blocked").text
+    check(re.search(r'<img src="/media/[0-9a-f]{64}\.png" alt="Снимок экрана: ' + WORD + r'[^"]*" width="1100" '
+                    r'height="420"', page), "the uploaded screenshot on /a/account-blocked: " + short(page))
 
 
 AFTER = {"search-feedback": feedback_stored, "request-form": request_stored, "review-required": published_twice}

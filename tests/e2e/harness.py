@@ -531,13 +531,21 @@ def db(data):
     return PgDatabase(db_url(data)) if POSTGRES else SqliteDatabase(os.path.join(data, "spravka.db"))
 
 
+def article_images(s):
+    """The hashes of the article images (the media table, src/media): they share the file store
+    with the members' files, and the demo content brings some."""
+    return {r[0] for r in s.db().query("SELECT hash FROM media")}
+
+
 def stored_files(s):
-    """The hashes of the contents the server's file store holds, sorted: DATA/files on SQLite; on
-    PostgreSQL the database's file_store, where every node keeps the files (src/files/files.h)."""
+    """The hashes of the members' files the server's file store holds, sorted (the article images
+    left out): DATA/files on SQLite; on PostgreSQL the database's file_store, where every node keeps
+    the files (src/files/files.h)."""
+    images = article_images(s)
     if POSTGRES:
-        return [r[0] for r in s.db().query("SELECT sha256 FROM file_store ORDER BY sha256")]
+        return [r[0] for r in s.db().query("SELECT sha256 FROM file_store ORDER BY sha256") if r[0] not in images]
     d = os.path.join(s.data, "files")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    return sorted(n for n in os.listdir(d) if n not in images) if os.path.isdir(d) else []
 
 
 def stored_content(s, h):
@@ -560,7 +568,8 @@ def stored_digests(s):
     if POSTGRES:
         rows = s.db().query("SELECT f.sha256, encode(sha256(string_agg(c.data, ''::bytea ORDER BY c.n)), 'hex') "
                             "FROM file_store f JOIN file_chunks c ON c.sha256 = f.sha256 GROUP BY f.sha256")
-        return dict(rows)
+        images = article_images(s)
+        return {h: d for h, d in rows if h not in images}
     out = {}
     for h in stored_files(s):
         with open(os.path.join(s.data, "files", h), "rb") as f:

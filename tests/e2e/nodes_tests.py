@@ -364,7 +364,10 @@ if PG:
             wait_for(lambda: str(psql(url, f"SELECT count(*) FROM file_store WHERE sha256 = '{orphan}'")) == "0", 15,
                      "the sweep of node C removes the unreferenced content")
             eq(str(psql(url, f"SELECT count(*) FROM file_chunks WHERE sha256 = '{orphan}'")), "0", "its chunks")
-            eq(str(psql(url, "SELECT count(*) FROM file_store")), "3", "the referenced contents stay")
+            eq(str(psql(url, "SELECT count(*) FROM file_store WHERE sha256 NOT IN (SELECT hash FROM media)")), "3",
+               "the referenced contents stay")
+            eq(str(psql(url, "SELECT count(*) FROM media WHERE hash NOT IN (SELECT sha256 FROM file_store)")), "0",
+               "the article images (the demo content's) stay")
             for s in (a, b, c):
                 r = s.req(f"{j['url']}?file={png_id}", timeout=30)
                 eq((r.status, r.body == big), (200, True), f"the PNG through {s.name} after the sweep")

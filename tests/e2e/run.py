@@ -1367,6 +1367,7 @@ import browser_flows_tests  # noqa: E402,F401  (issue #10: flows in chromium, ax
 import insights_tests  # noqa: E402,F401  (issue #10: insights and content gaps in the desk)
 import sections_tests  # noqa: E402,F401  (issue #10: sections, the order of articles, export of drafts)
 import workspace_tests  # noqa: E402,F401  (issue #10: the editing workspace: fields, variants, review, diff, stale)
+import media_tests  # noqa: E402,F401  (issue #10: article images: upload, serving, rendering, import/export)
 
 
 # =============================================================================================

@@ -219,12 +219,15 @@ static bool import_dir(struct db *db, const struct config *cfg, const char *dir,
 	struct files_store fs = media_store(cfg);
 	bool ok = kb_read_dir(a, dir, &b, err, sizeof err);
 	b.archive_missing = archive_missing;
-	ok = ok && media_import(db, &fs, a, dir, &b, &images, err, sizeof err) && kb_import(db, &b, &changed, err, sizeof err);
+	ok = ok && media_import(db, &fs, a, dir, &b, &images, err, sizeof err) &&
+	     kb_import(db, &b, &changed, err, sizeof err);
 	if (!ok)
 		fprintf(stderr, "spravka: import failed, nothing imported: %s\n", err);
 	else if (!quiet)
-		fprintf(stderr, "spravka: imported %zu sections, %zu texts, %zu drafts and %d images from %s (%ld rows changed)\n",
-			b.n_sections, b.n_texts, b.n_drafts, images, dir, changed);
+		fprintf(
+		    stderr,
+		    "spravka: imported %zu sections, %zu texts, %zu drafts and %d images from %s (%ld rows changed)\n",
+		    b.n_sections, b.n_texts, b.n_drafts, images, dir, changed);
 	arena_free(a);
 	return ok;
 }
@@ -267,7 +270,8 @@ static int cmd_import_export(struct opts *o, bool import)
 	struct files_store fs = media_store(&cfg);
 	if (import) {
 		rc = import_dir(db, &cfg, o->arg, false, o->archive_missing) ? 0 : 1;
-	} else if (!kb_export(db, o->arg, o->drafts, err, sizeof err) || !media_export(db, &fs, o->arg, err, sizeof err)) {
+	} else if (!kb_export(db, o->arg, o->drafts, err, sizeof err) ||
+		   !media_export(db, &fs, o->arg, err, sizeof err)) {
 		fprintf(stderr, "spravka: export failed: %s\n", err);
 		rc = 1;
 	}

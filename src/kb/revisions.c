@@ -580,10 +580,11 @@ int kb_draft_check(struct db *db, struct arena *a, const struct kb_text *t, cons
 		struct no_alt na = {.a = a};
 		md_images(t->body, strlen(t->body), image_without_alt, &na);
 		if (na.url)
-			FAIL("body", arena_printf(a,
-						  "У изображения %s нет описания: напишите в квадратных скобках, что на "
-						  "нём, например ![Форма регистрации](%s).",
-						  na.url, na.url));
+			FAIL("body",
+			     arena_printf(a,
+					  "У изображения %s нет описания: напишите в квадратных скобках, что на "
+					  "нём, например ![Форма регистрации](%s).",
+					  na.url, na.url));
 	}
 	if (section_ok) {
 		struct kb_section sec;

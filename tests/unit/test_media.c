@@ -478,7 +478,8 @@ Test(media, import_maps_media_names_and_export_writes_them_back)
 	/* A draft (export --drafts) names its images the same way. */
 	struct kb_text d = {.slug = "a", .body = "Черновик.\n\n![Форма](media/form.png)"};
 	const char *dfile = "a.draft.md";
-	struct kb_batch b = {.texts = t, .n_texts = 2, .files = files, .drafts = &d, .n_drafts = 1, .draft_files = &dfile};
+	struct kb_batch b = {
+	    .texts = t, .n_texts = 2, .files = files, .drafts = &d, .n_drafts = 1, .draft_files = &dfile};
 	int n = 0;
 	char err[512];
 	cr_assert(media_import(db, &store, A, content, &b, &n, err, sizeof err), "%s", err);
@@ -500,7 +501,8 @@ Test(media, import_maps_media_names_and_export_writes_them_back)
 	cr_assert(strstr(err, "c.md") && strstr(err, "media/nope.png"), "%s", err);
 	struct kb_text no_alt = {.slug = "e", .body = "Текст\n\n![ ](media/form.png)"};
 	const char *efile = "e.draft.md";
-	b = (struct kb_batch){.texts = t, .n_texts = 1, .files = files, .drafts = &no_alt, .n_drafts = 1, .draft_files = &efile};
+	b = (struct kb_batch){
+	    .texts = t, .n_texts = 1, .files = files, .drafts = &no_alt, .n_drafts = 1, .draft_files = &efile};
 	cr_assert(!media_import(db, &store, A, content, &b, &n, err, sizeof err));
 	cr_assert(strstr(err, "e.draft.md") && strstr(err, "no alt text"), "%s", err);
 	struct bytes bad = seed("png-trailing-html.png");

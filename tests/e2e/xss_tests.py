@@ -1,6 +1,7 @@
 """End-to-end tests of issue #10's "Bad input": hostile text in every field an editor or a reader
 can fill never becomes markup. Each payload of xss_payloads.txt (OWASP's XSS filter-evasion cheat
-sheet and past help-desk bugs) is tried in each field, and every page and API answer that shows
+sheet and past help-desk bugs) is tried in each field (titles, summaries, keywords, bodies, alt
+texts of images, review comments, feedback comments; section names in sections_tests.py), and every page and API answer that shows
 the field is parsed and checked by one rule set (SafetyChecker): no script but the site's own
 files, no event attribute, no javascript:/vbscript:/data: URL in any URL attribute, no embedding
 or meta-refresh element, no style that runs code. A payload may be refused (422 with a reason);
@@ -17,8 +18,9 @@ from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 from desk_tests import Agent, account, server
-from editors_tests import put_article, token_add
-from harness import Fail, check, eq, test
+from editors_tests import post_action, post_json, put_article, revisions, token_add
+from harness import Fail, check, eq, test, wait_for
+from media_tests import markdown_of, png, upload
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "background", "poster", "srcset", "data",
@@ -222,6 +224,100 @@ def _():
         seen.page(s.req(f"/a/{slug}"), f"/a/{slug}", -1, "feedback comment")
     seen.done("feedback comments")
     check(seen.checked >= len(ps), f"only {seen.checked} answers checked")
+    s.stop()
+
+
+@test("xss: every payload as an image's alt text: the upload page, the Markdown it answers, the desk's preview, "
+      "the portal page and the API's HTML show it as text (the alt attribute as typed)")
+def _():
+    ps = payloads()
+    s = server("xss-alt")
+    account(s, "olga", "editor")
+    tok = token_add(s, "olga")
+    ed = Agent(s, "olga", role_page="/desk/articles")
+    seen = Seen()
+    image = png(3, 2)
+    lines, alts, refused = [], [], 0
+    for n, p in enumerate(ps):
+        r = upload(ed, image, alt=p)  # without the script: the page with the Markdown to copy
+        if r.status == 422:  # e.g. a control character: refused with the reason, the text kept
+            refused += 1
+            check("class=\"error\"" in r.text, f"payload {n} as alt text: 422 without a reason")
+            seen.html(r.text, "/desk/media (refused)", n, "alt text")
+            continue
+        seen.page(r, "/desk/media", n, "alt text")
+        md = markdown_of(r)
+        r = upload(ed, image, alt=p, reply="markdown")
+        eq((r.status, r.text), (200, md), f"payload {n}: the script's answer is the page's Markdown")
+        lines.append(md)
+        alts.append(" ".join(p.split()))  # line breaks and tabs become spaces in Markdown
+    check(len(lines) >= len(ps) * 3 // 4, f"most alt texts are text to keep: {len(lines)} of {len(ps)}")
+    for k in range(0, len(lines), 30):  # 30 images an article
+        slug = f"xss-alt-{k}"
+        art = {"title": f"Подписи {k}", "section": "faq", "summary": "", "keywords": "", "message": "alt",
+               "body": "\n\n".join(lines[k:k + 30]) + "\n"}
+        r = ed.post(f"/desk/articles/{slug}/edit", dict(art, do="preview"))
+        seen.page(r, f"/desk/articles/{slug}/edit preview", k, "alt text")
+        eq(put_article(s, tok, slug, art).status, 200, f"PUT {slug}")
+        eq(post_action(s, tok, slug, "publish").status, 200, f"publish {slug}")
+        page = wait_for(lambda: (x := s.req(f"/a/{slug}")).status == 200 and x, 5, slug)
+        seen.page(page, f"/a/{slug}", k, "alt text")
+        got = [unescape(a) for a in re.findall(r'<img src="/media/[0-9a-f]{64}\.png" alt="([^"]*)"', page.text)]
+        eq([" ".join(a.split()) for a in got], alts[k:k + 30], f"{slug}: each image with its alt text as typed")
+        seen.html(s.req(f"/api/v1/articles/{slug}").json().get("html", ""), f"/api/v1/articles/{slug}", k, "alt text")
+    seen.done("alt texts")
+    print(f"# xss: {len(ps)} payloads as alt texts: {len(lines)} uploaded, {refused} refused; "
+          f"{seen.checked} pages and fragments checked")
+    s.stop()
+
+
+@test("xss: every payload as a review comment (the desk's «Вернуть на доработку» and the API's reject): the "
+      "author's list, the history and the revisions API show it as text")
+def _():
+    ps = payloads()
+    s = server("xss-review", editors={"require_review": "1"})
+    account(s, "olga", "editor")
+    account(s, "petr", "editor")
+    olga = Agent(s, "olga", role_page="/desk/articles")
+    petr = Agent(s, "petr", role_page="/desk/articles")
+    to, tp = token_add(s, "olga"), token_add(s, "petr")
+    slug = "xss-review-comments"
+    art = {"title": "Проверка замечаний", "section": "orders", "summary": "", "keywords": "", "body": "Текст.\n",
+           "message": "черновик"}
+    eq(put_article(s, to, slug, art).status, 200, "a draft")
+    seen = Seen()
+    kept = refused = 0
+    for n, p in enumerate(ps):
+        eq(post_action(s, to, slug, "submit").status, 200, f"submit {n}")
+        if n % 2:
+            r = post_json(s, tp, slug, "reject", {"comment": p})
+            ok, bad = r.status == 200, r.status == 422
+        else:
+            r = petr.post(f"/desk/articles/{slug}", {"do": "reject", "comment": p})
+            ok, bad = r.status == 303, r.status == 422
+            if bad:
+                seen.html(r.text, f"/desk/articles/{slug} (refused)", n, "review comment")
+        check(ok or bad, f"payload {n} as a review comment: {r.status} {r.text[:200]}")
+        if bad:  # a blank comment or a control character: refused, still in review
+            refused += 1
+            eq(post_action(s, tp, slug, "publish").status, 200, f"payload {n}: publish what was refused")
+            eq(put_article(s, to, slug, dict(art, body=f"Текст {n}.\n")).status, 200, f"a new draft after {n}")
+            continue
+        kept += 1
+        top = revisions(s, to, slug)[0]  # the revision sent back carries the comment as typed
+        check(top.get("comment") in (p, p.strip()), f"payload {n}: the API's comment {top.get('comment')!r}")
+        page = olga.get("/desk/articles")
+        seen.page(page, "/desk/articles (the author's list)", n, "review comment")
+        shown = " ".join(unescape(re.sub(r"<[^>]*>", " ", page.text)).split())
+        check(" ".join(p.split())[:40] in shown, f"payload {n}: the author's list does not show the comment as text")
+        if n % 10 == 0:
+            seen.page(olga.get(f"/desk/articles/{slug}"), f"/desk/articles/{slug}", n, "review comment")
+    seen.page(olga.get(f"/desk/articles/{slug}"), f"/desk/articles/{slug}", -1, "review comment")
+    seen.page(petr.get(f"/desk/articles/{slug}"), f"/desk/articles/{slug} (reviewer)", -1, "review comment")
+    seen.done("review comments")
+    check(kept >= len(ps) * 3 // 4, f"most comments are text to keep: {kept} of {len(ps)}")
+    print(f"# xss: {len(ps)} payloads as review comments: {kept} kept, {refused} refused; "
+          f"{seen.checked} pages checked")
     s.stop()
 
 

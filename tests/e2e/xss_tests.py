@@ -1,8 +1,8 @@
 """End-to-end tests of issue #10's "Bad input": hostile text in every field an editor or a reader
 can fill never becomes markup. Each payload of xss_payloads.txt (OWASP's XSS filter-evasion cheat
 sheet and past help-desk bugs) is tried in each field (titles, summaries, keywords, bodies, alt
-texts of images, review comments, feedback comments; section names in sections_tests.py), and every page and API answer that shows
-the field is parsed and checked by one rule set (SafetyChecker): no script but the site's own
+texts of images, review comments, feedback comments; section names in sections_tests.py), and
+every page and API answer that shows the field is parsed and checked by one rule set (SafetyChecker): no script but the site's own
 files, no event attribute, no javascript:/vbscript:/data: URL in any URL attribute, no embedding
 or meta-refresh element, no style that runs code. A payload may be refused (422 with a reason);
 what is accepted is shown as text: a title comes back character for character in the page's h1.

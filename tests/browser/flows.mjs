@@ -360,6 +360,7 @@ async function axePublic(flow) {
 		['section', '/s/payouts'],
 		['article', '/a/password-reset'],
 		['article-table', '/a/country-differences'],
+		['article-screenshot', `/a/${cfg.main.screenshot}`], // an article with a screenshot
 		['search', `/search?q=${encodeURIComponent('забыл пароль')}`],
 		['search-nothing', `/search?q=${encodeURIComponent('щщщъъъ')}`],
 	];

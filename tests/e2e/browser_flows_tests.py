@@ -75,7 +75,8 @@ FLOWS = [
     ("review-required", "require_review = 1: editor A submits, cannot publish (409); editor B publishes; "
                         "the portal shows it"),
     ("request-form", "the request form: errors in Russian with the typed text kept → fixed → the private link"),
-    ("axe-public", "axe-core: no serious or critical violation on the home, section, article and search pages"),
+    ("axe-public", "axe-core: no serious or critical violation on the home, section, article (one with a "
+                   "screenshot) and search pages"),
     ("axe-forms", "axe-core: no serious or critical violation on the request form (empty, with errors) and "
                   "the instant search's list"),
     ("axe-desk", "axe-core: no serious or critical violation on the desk login, the article list and the "

@@ -3,6 +3,7 @@
 #include "arena.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -207,4 +208,13 @@ size_t utf8_invisible(const char *text, size_t n, unsigned *cp)
 		return 3;
 	}
 	return 0;
+}
+
+bool errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
 }

@@ -46,5 +46,8 @@ bool pct_decode(struct arena *a, const char *in, size_t n, bool plus_space, char
 uint64_t hash64(const void *p, size_t n);
 /* Splits a comma-separated list into trimmed, non-empty items (arena), returns their count. */
 size_t split_list(struct arena *a, const char *s, char ***items);
+/* Formats a message into err (at most errlen bytes, cut) and returns false: for
+ * `return errorf(err, errlen, "%s: ...", path)` in functions that report failure that way. */
+bool errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

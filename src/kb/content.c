@@ -13,7 +13,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +25,12 @@
 #define MAX_LIST_CHARS 2000
 #define MAX_DESCRIPTION_CHARS 300
 
-static bool fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
-
 /* Reads a whole file (<= MAX_FILE_BYTES), checks UTF-8 and drops '\r' before '\n'. */
 static char *read_file(struct arena *a, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
 	/* As much memory as the file needs (not the limit: 50,000 files of a few KB each must not
@@ -49,7 +38,7 @@ static char *read_file(struct arena *a, const char *path, char *err, size_t errl
 	struct stat st;
 	if (fstat(fileno(f), &st) != 0 || st.st_size > (off_t)MAX_FILE_BYTES) {
 		fclose(f);
-		fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
+		errorf(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
 		return NULL;
 	}
 	size_t want = (size_t)st.st_size + 1;
@@ -58,11 +47,11 @@ static char *read_file(struct arena *a, const char *path, char *err, size_t errl
 	bool bad = ferror(f);
 	fclose(f);
 	if (bad) {
-		fail(err, errlen, "%s: read error", path);
+		errorf(err, errlen, "%s: read error", path);
 		return NULL;
 	}
 	if (n == want) {
-		fail(err, errlen, "%s: changed while it was read; try again", path);
+		errorf(err, errlen, "%s: changed while it was read; try again", path);
 		return NULL;
 	}
 	if (!utf8_valid(data, n)) {
@@ -70,7 +59,7 @@ static char *read_file(struct arena *a, const char *path, char *err, size_t errl
 		int line = 1;
 		for (size_t i = 0; i < n && utf8_valid(data, i + 1 < n ? i + 1 : n); i++)
 			line += data[i] == '\n';
-		fail(err, errlen, "%s:%d: not valid UTF-8 (or contains a NUL byte)", path, line);
+		errorf(err, errlen, "%s:%d: not valid UTF-8 (or contains a NUL byte)", path, line);
 		return NULL;
 	}
 	size_t k = 0;
@@ -138,24 +127,25 @@ static bool parse_sections(struct arena *a, const char *dir, struct kb_batch *b,
 			q = bar + 1;
 		}
 		if (nf != 4 || strchr(f[3], '|'))
-			return fail(err, errlen, "%s:%d: expected 4 fields: slug | title | order | description", path,
-				    line);
+			return errorf(err, errlen, "%s:%d: expected 4 fields: slug | title | order | description", path,
+				      line);
 		for (int i = 0; i < 4; i++)
 			str_trim(f[i]);
 		if (!slug_valid(f[0]))
-			return fail(err, errlen, "%s:%d: bad section slug \"%s\" (use a-z, 0-9, -)", path, line, f[0]);
+			return errorf(err, errlen, "%s:%d: bad section slug \"%s\" (use a-z, 0-9, -)", path, line,
+				      f[0]);
 		if (!*f[1] || too_long(f[1], MAX_TITLE_CHARS))
-			return fail(err, errlen, "%s:%d: title must be 1-%d characters", path, line, MAX_TITLE_CHARS);
+			return errorf(err, errlen, "%s:%d: title must be 1-%d characters", path, line, MAX_TITLE_CHARS);
 		char *end;
 		long pos = strtol(f[2], &end, 10);
 		if (!*f[2] || *end || pos < -100000 || pos > 100000)
-			return fail(err, errlen, "%s:%d: order must be an integer, got \"%s\"", path, line, f[2]);
+			return errorf(err, errlen, "%s:%d: order must be an integer, got \"%s\"", path, line, f[2]);
 		if (too_long(f[3], MAX_DESCRIPTION_CHARS))
-			return fail(err, errlen, "%s:%d: description longer than %d characters", path, line,
-				    MAX_DESCRIPTION_CHARS);
+			return errorf(err, errlen, "%s:%d: description longer than %d characters", path, line,
+				      MAX_DESCRIPTION_CHARS);
 		for (size_t i = 0; i < b->n_sections; i++)
 			if (!strcmp(b->sections[i].slug, f[0]))
-				return fail(err, errlen, "%s:%d: section \"%s\" listed twice", path, line, f[0]);
+				return errorf(err, errlen, "%s:%d: section \"%s\" listed twice", path, line, f[0]);
 		if (b->n_sections == cap) {
 			struct kb_section *bigger = arena_alloc(a, 2 * cap * sizeof *bigger);
 			memcpy(bigger, b->sections, cap * sizeof *bigger);
@@ -218,8 +208,8 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 		*dot = '\0';
 		const char *cc = dot + 1;
 		if (strlen(cc) != 2 || cc[0] < 'a' || cc[0] > 'z' || cc[1] < 'a' || cc[1] > 'z')
-			return fail(err, errlen,
-				    "%s:1: file name must be <slug>.md or <slug>.<cc>.md (cc: two letters)", path);
+			return errorf(err, errlen,
+				      "%s:1: file name must be <slug>.md or <slug>.<cc>.md (cc: two letters)", path);
 		char *up = arena_strdup(a, cc);
 		up[0] = (char)(up[0] - 'a' + 'A');
 		up[1] = (char)(up[1] - 'a' + 'A');
@@ -231,7 +221,7 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 	char *p = data;
 	char *nl = strchr(p, '\n');
 	if (!nl || strncmp(p, "---", 3) != 0 || nl != p + 3)
-		return fail(err, errlen, "%s:1: the file must start with a front-matter line \"---\"", path);
+		return errorf(err, errlen, "%s:1: the file must start with a front-matter line \"---\"", path);
 	p = nl + 1;
 	bool closed = false;
 	/* "prepare:" with an empty value takes the "- item" lines under it (a YAML list). */
@@ -261,17 +251,19 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 		if (*s) {
 			char *colon = strchr(s, ':');
 			if (!colon)
-				return buf_free(&list), fail(err, errlen, "%s:%d: expected \"key: value\"", path, line);
+				return buf_free(&list),
+				       errorf(err, errlen, "%s:%d: expected \"key: value\"", path, line);
 			*colon = '\0';
 			char *key = str_trim(s), *value = str_trim(colon + 1);
 			int k = 0;
 			while (k < K_COUNT && strcmp(key_names[k], key) != 0)
 				k++;
 			if (k == K_COUNT)
-				return buf_free(&list), fail(err, errlen, "%s:%d: unknown key \"%s\"", path, line, key);
+				return buf_free(&list),
+				       errorf(err, errlen, "%s:%d: unknown key \"%s\"", path, line, key);
 			if (val[k]) {
 				buf_free(&list);
-				return fail(err, errlen, "%s:%d: key \"%s\" given twice", path, line, key);
+				return errorf(err, errlen, "%s:%d: key \"%s\" given twice", path, line, key);
 			}
 			val[k] = value;
 			lines[k] = line;
@@ -284,88 +276,91 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 	bool list_too_long = buf_failed(&list);
 	buf_free(&list);
 	if (!closed)
-		return fail(err, errlen, "%s:%d: the front matter is not closed with \"---\"", path, line);
+		return errorf(err, errlen, "%s:%d: the front matter is not closed with \"---\"", path, line);
 	if (list_too_long)
-		return fail(err, errlen, "%s:%d: prepare: the list is too long", path, lines[K_PREPARE]);
+		return errorf(err, errlen, "%s:%d: prepare: the list is too long", path, lines[K_PREPARE]);
 	static const int required[] = {K_SLUG, K_TITLE, K_SECTION, K_UPDATED};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
 		if (!val[required[i]] || !*val[required[i]])
-			return fail(err, errlen, "%s:%d: missing required key \"%s\"", path, line,
-				    key_names[required[i]]);
+			return errorf(err, errlen, "%s:%d: missing required key \"%s\"", path, line,
+				      key_names[required[i]]);
 	if (!slug_valid(val[K_SLUG]))
-		return fail(err, errlen, "%s:%d: bad slug \"%s\" (use a-z, 0-9, -)", path, lines[K_SLUG], val[K_SLUG]);
+		return errorf(err, errlen, "%s:%d: bad slug \"%s\" (use a-z, 0-9, -)", path, lines[K_SLUG],
+			      val[K_SLUG]);
 	if (strcmp(val[K_SLUG], stem) != 0)
-		return fail(err, errlen, "%s:%d: slug \"%s\" does not match the file name", path, lines[K_SLUG],
-			    val[K_SLUG]);
+		return errorf(err, errlen, "%s:%d: slug \"%s\" does not match the file name", path, lines[K_SLUG],
+			      val[K_SLUG]);
 	const char *country = val[K_COUNTRY] ? val[K_COUNTRY] : "";
 	if (*file_country || *country) {
 		if (strcmp(country, file_country) != 0)
-			return fail(err, errlen,
-				    "%s:%d: a country variant needs \"country: %s\" matching its file "
-				    "name <slug>.<cc>.md",
-				    path, lines[K_COUNTRY] ? lines[K_COUNTRY] : 1, *file_country ? file_country : "XX");
+			return errorf(err, errlen,
+				      "%s:%d: a country variant needs \"country: %s\" matching its file "
+				      "name <slug>.<cc>.md",
+				      path, lines[K_COUNTRY] ? lines[K_COUNTRY] : 1,
+				      *file_country ? file_country : "XX");
 		if (val[K_COUNTRIES])
-			return fail(err, errlen,
-				    "%s:%d: a country variant has no \"countries\" key (it is for %s only)", path,
-				    lines[K_COUNTRIES], country);
+			return errorf(err, errlen,
+				      "%s:%d: a country variant has no \"countries\" key (it is for %s only)", path,
+				      lines[K_COUNTRIES], country);
 		if (val[K_ORDER])
-			return fail(err, errlen,
-				    "%s:%d: a country variant has no \"order\" key (it takes its general text's place)",
-				    path, lines[K_ORDER]);
+			return errorf(
+			    err, errlen,
+			    "%s:%d: a country variant has no \"order\" key (it takes its general text's place)", path,
+			    lines[K_ORDER]);
 	}
 	long order = 0;
 	if (val[K_ORDER] && *val[K_ORDER]) {
 		char *end;
 		order = strtol(val[K_ORDER], &end, 10);
 		if (*end || order < 1 || order > MAX_ORDER)
-			return fail(err, errlen, "%s:%d: order must be a whole number from 1 to %d, got \"%s\"", path,
-				    lines[K_ORDER], MAX_ORDER, val[K_ORDER]);
+			return errorf(err, errlen, "%s:%d: order must be a whole number from 1 to %d, got \"%s\"", path,
+				      lines[K_ORDER], MAX_ORDER, val[K_ORDER]);
 	}
 	if (too_long(val[K_TITLE], MAX_TITLE_CHARS))
-		return fail(err, errlen, "%s:%d: title longer than %d characters", path, lines[K_TITLE],
-			    MAX_TITLE_CHARS);
+		return errorf(err, errlen, "%s:%d: title longer than %d characters", path, lines[K_TITLE],
+			      MAX_TITLE_CHARS);
 	if (val[K_SUMMARY] && too_long(val[K_SUMMARY], MAX_SUMMARY_CHARS))
-		return fail(err, errlen, "%s:%d: summary longer than %d characters", path, lines[K_SUMMARY],
-			    MAX_SUMMARY_CHARS);
+		return errorf(err, errlen, "%s:%d: summary longer than %d characters", path, lines[K_SUMMARY],
+			      MAX_SUMMARY_CHARS);
 	if (!date_valid(val[K_UPDATED]))
-		return fail(err, errlen, "%s:%d: updated must be a date YYYY-MM-DD, got \"%s\"", path, lines[K_UPDATED],
-			    val[K_UPDATED]);
+		return errorf(err, errlen, "%s:%d: updated must be a date YYYY-MM-DD, got \"%s\"", path,
+			      lines[K_UPDATED], val[K_UPDATED]);
 	for (int k = K_COUNTRIES; k <= K_RELATED; k++)
 		if (val[k] && too_long(val[k], MAX_LIST_CHARS))
-			return fail(err, errlen, "%s:%d: %s longer than %d characters", path, lines[k], key_names[k],
-				    MAX_LIST_CHARS);
+			return errorf(err, errlen, "%s:%d: %s longer than %d characters", path, lines[k], key_names[k],
+				      MAX_LIST_CHARS);
 	const char *prepare = kb_prepare_canon(a, val[K_PREPARE]);
 	int n_items = 0;
 	for (const char *q = prepare; *q; n_items++) {
 		const char *e = strchr(q, '\n');
 		size_t len = e ? (size_t)(e - q) : strlen(q);
 		if (too_long(arena_strndup(a, q, len), KB_PREPARE_ITEM_CHARS))
-			return fail(err, errlen, "%s:%d: prepare: an item longer than %d characters", path,
-				    lines[K_PREPARE], KB_PREPARE_ITEM_CHARS);
+			return errorf(err, errlen, "%s:%d: prepare: an item longer than %d characters", path,
+				      lines[K_PREPARE], KB_PREPARE_ITEM_CHARS);
 		q += len + (e ? 1 : 0);
 	}
 	if (n_items > KB_PREPARE_ITEMS)
-		return fail(err, errlen, "%s:%d: prepare: more than %d items", path, lines[K_PREPARE],
-			    KB_PREPARE_ITEMS);
+		return errorf(err, errlen, "%s:%d: prepare: more than %d items", path, lines[K_PREPARE],
+			      KB_PREPARE_ITEMS);
 	if (val[K_REVIEW_BY] && *val[K_REVIEW_BY] && !date_valid(val[K_REVIEW_BY]))
-		return fail(err, errlen, "%s:%d: review_by must be a date YYYY-MM-DD, got \"%s\"", path,
-			    lines[K_REVIEW_BY], val[K_REVIEW_BY]);
+		return errorf(err, errlen, "%s:%d: review_by must be a date YYYY-MM-DD, got \"%s\"", path,
+			      lines[K_REVIEW_BY], val[K_REVIEW_BY]);
 	if (val[K_OWNER] && *val[K_OWNER] && !login_valid(val[K_OWNER]))
-		return fail(err, errlen, "%s:%d: owner must be a desk login (letters, digits, . _ -), got \"%s\"", path,
-			    lines[K_OWNER], val[K_OWNER]);
+		return errorf(err, errlen, "%s:%d: owner must be a desk login (letters, digits, . _ -), got \"%s\"",
+			      path, lines[K_OWNER], val[K_OWNER]);
 	const char *countries = canon_list(a, val[K_COUNTRIES] ? val[K_COUNTRIES] : "", true);
 	char **items;
 	size_t n = split_list(a, countries, &items);
 	for (size_t i = 0; i < n; i++)
 		if (!country_code_valid(items[i]))
-			return fail(err, errlen, "%s:%d: countries: \"%s\" is not a two-letter upper-case code", path,
-				    lines[K_COUNTRIES], items[i]);
+			return errorf(err, errlen, "%s:%d: countries: \"%s\" is not a two-letter upper-case code", path,
+				      lines[K_COUNTRIES], items[i]);
 	const char *related = canon_list(a, val[K_RELATED] ? val[K_RELATED] : "", false);
 	n = split_list(a, related, &items);
 	for (size_t i = 0; i < n; i++)
 		if (!slug_valid(items[i]))
-			return fail(err, errlen, "%s:%d: related: \"%s\" is not a slug", path, lines[K_RELATED],
-				    items[i]);
+			return errorf(err, errlen, "%s:%d: related: \"%s\" is not a slug", path, lines[K_RELATED],
+				      items[i]);
 	/* The body: without leading blank lines and trailing white space, ending in one '\n'. */
 	while (*p == '\n' || *p == ' ' || *p == '\t') {
 		char *e = p;
@@ -379,7 +374,7 @@ static bool parse_article(struct arena *a, const char *path, const char *name, s
 	while (blen > 0 && (p[blen - 1] == '\n' || p[blen - 1] == ' ' || p[blen - 1] == '\t'))
 		blen--;
 	if (blen == 0)
-		return fail(err, errlen, "%s:%d: the article has no text after the front matter", path, line);
+		return errorf(err, errlen, "%s:%d: the article has no text after the front matter", path, line);
 	*t = (struct kb_text){
 	    .slug = val[K_SLUG],
 	    .country = country,
@@ -419,7 +414,7 @@ bool kb_read_dir(struct arena *a, const char *dir, struct kb_batch *b, char *err
 	}
 	DIR *d = opendir(dir);
 	if (!d)
-		return fail(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
+		return errorf(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
 	size_t n = 0, cap = 64;
 	char **names = xmalloc(cap * sizeof *names);
 	struct dirent *e;
@@ -540,7 +535,7 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			   "OR sections.position <> excluded.position "
 			   "OR sections.description <> excluded.description");
 	if (!st)
-		return fail(err, errlen, "database: %s", db_errmsg(db));
+		return errorf(err, errlen, "database: %s", db_errmsg(db));
 	for (size_t i = 0; i < b->n_sections; i++) {
 		const struct kb_section *s = &b->sections[i];
 		db_reset(st);
@@ -549,7 +544,7 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 		db_bind_int(st, 3, s->position);
 		db_bind_text(st, 4, s->description);
 		if (db_step(st) != DB_DONE) {
-			fail(err, errlen, "database: %s", db_errmsg(db));
+			errorf(err, errlen, "database: %s", db_errmsg(db));
 			db_finalize(st);
 			return false;
 		}
@@ -582,7 +577,7 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 	    db_prepare(db, "UPDATE articles SET position = ? WHERE slug = ? AND country = '' AND position <> ?");
 	bool ok = existing && del && up && unredirect && place;
 	if (!ok)
-		fail(err, errlen, "database: %s", db_errmsg(db));
+		errorf(err, errlen, "database: %s", db_errmsg(db));
 	/* The batch's texts in (slug, country) order, so that each slug's texts are one run: linear
 	 * work per slug instead of a scan of the whole batch per text. */
 	size_t *order = xmalloc((b->n_texts ? b->n_texts : 1) * sizeof *order);
@@ -627,8 +622,8 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 		size_t i = order[k];
 		const struct kb_text *t = &b->texts[i];
 		if (ok && !section_exists(db, t->section)) {
-			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)", b->files[i],
-				  t->section);
+			ok = errorf(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
+				    b->files[i], t->section);
 			break;
 		}
 		/* Published into another section (not an import, whose files give the places): the
@@ -660,7 +655,7 @@ static bool import_rows(struct db *db, const struct kb_batch *b, long *changed, 
 			moved = ok ? (long)db_changes(db) : 0;
 		}
 		if (!ok)
-			fail(err, errlen, "%s: database: %s", b->files[i], db_errmsg(db));
+			errorf(err, errlen, "%s: database: %s", b->files[i], db_errmsg(db));
 		else if (n + moved > 0)
 			key_changed(ck, t->slug, t->country);
 		*changed += n + moved;
@@ -681,17 +676,17 @@ static bool check_references(struct db *db, const struct kb_batch *b, char *err,
 	for (size_t i = 0; i < b->n_texts; i++) {
 		const struct kb_text *t = &b->texts[i];
 		if (!general_section(db, t->slug, sect, sizeof sect))
-			return fail(err, errlen, "%s: variant without a general text %s.md", b->files[i], t->slug);
+			return errorf(err, errlen, "%s: variant without a general text %s.md", b->files[i], t->slug);
 		if (*t->country && strcmp(sect, t->section) != 0)
-			return fail(err, errlen, "%s: a variant must be in the section of its general text (\"%s\")",
-				    b->files[i], sect);
+			return errorf(err, errlen, "%s: a variant must be in the section of its general text (\"%s\")",
+				      b->files[i], sect);
 		struct arena *a = arena_new();
 		char **items;
 		size_t n = split_list(a, t->related, &items);
 		for (size_t k = 0; k < n; k++) {
 			if (!general_section(db, items[k], sect, sizeof sect)) {
-				fail(err, errlen, "%s:%d: related article \"%s\" does not exist", b->files[i],
-				     b->related_lines[i], items[k]);
+				errorf(err, errlen, "%s:%d: related article \"%s\" does not exist", b->files[i],
+				       b->related_lines[i], items[k]);
 				arena_free(a);
 				return false;
 			}
@@ -747,7 +742,7 @@ static bool announce(struct db *db, long n, const struct changed_keys *ck, bool 
 		ok = st && db_step(st) == DB_DONE;
 		db_finalize(st);
 		if (!ok)
-			fail(err, errlen, "database: %s", db_errmsg(db));
+			errorf(err, errlen, "database: %s", db_errmsg(db));
 	}
 	if (ok && n > 0) {
 		struct db_stmt *st =
@@ -757,7 +752,7 @@ static bool announce(struct db *db, long n, const struct changed_keys *ck, bool 
 		db_finalize(st);
 		ok = v >= 0 && log_changes(db, v, ck, synonyms_changed) && db_notify(db, KB_CHANNEL) == DB_OK;
 		if (!ok)
-			fail(err, errlen, "database: %s", db_errmsg(db));
+			errorf(err, errlen, "database: %s", db_errmsg(db));
 	}
 	return ok;
 }
@@ -787,7 +782,7 @@ bool kb_write_batch(struct db *db, const struct kb_batch *b, bool revisions, lon
 		}
 		db_finalize(st);
 		if (!ok)
-			fail(err, errlen, "database: %s", db_errmsg(db));
+			errorf(err, errlen, "database: %s", db_errmsg(db));
 	}
 	if (ok)
 		ok = announce(db, n, ck, synonyms_changed, err, errlen);
@@ -904,7 +899,7 @@ bool kb_move_texts(struct db *db, const char *slug, const char *to, bool move, c
 	}
 	db_finalize(st);
 	if (!ok)
-		fail(err, errlen, "database: %s", db_errmsg(db));
+		errorf(err, errlen, "database: %s", db_errmsg(db));
 	else
 		ok = announce(db, n, ck, false, err, errlen);
 	arena_free(a);
@@ -921,7 +916,7 @@ static int cmp_strs(const void *x, const void *y)
 static bool archive_missing(struct db *db, const struct kb_batch *b, long *changed, char *err, size_t errlen)
 {
 	if (!b->n_texts)
-		return fail(err, errlen, "the directory has no articles: --archive-missing would archive them all");
+		return errorf(err, errlen, "the directory has no articles: --archive-missing would archive them all");
 	const char **slugs = xmalloc(b->n_texts * sizeof *slugs);
 	for (size_t i = 0; i < b->n_texts; i++)
 		slugs[i] = b->texts[i].slug;
@@ -941,12 +936,12 @@ static bool archive_missing(struct db *db, const struct kb_batch *b, long *chang
 	db_finalize(st);
 	bool ok = rc == DB_DONE;
 	if (!ok)
-		fail(err, errlen, "database: %s", db_errmsg(db));
+		errorf(err, errlen, "database: %s", db_errmsg(db));
 	for (size_t i = 0; ok && i < n; i++) {
 		ok = kb_move_texts(db, gone[i], NULL, false, "ссылка на перенесённую статью", err, errlen);
 		if (ok && !(kb_redirect_set(db, gone[i], "", 410) &&
 			    kb_audit_add(db, 0, "archive", gone[i], "импорт: статьи нет в каталоге")))
-			ok = fail(err, errlen, "database: %s", db_errmsg(db));
+			ok = errorf(err, errlen, "database: %s", db_errmsg(db));
 		*changed += 1;
 	}
 	arena_free(a);
@@ -965,8 +960,8 @@ static bool import_drafts(struct db *db, const struct kb_batch *b, long *saved, 
 	for (size_t i = 0; ok && i < b->n_drafts; i++) {
 		const struct kb_text *t = &b->drafts[i];
 		if (!section_exists(db, t->section)) {
-			ok = fail(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
-				  b->draft_files[i], t->section);
+			ok = errorf(err, errlen, "%s: section \"%s\" does not exist (see the sections file)",
+				    b->draft_files[i], t->section);
 			break;
 		}
 		db_reset(st);
@@ -992,7 +987,7 @@ static bool import_drafts(struct db *db, const struct kb_batch *b, long *saved, 
 			*saved += 1;
 		}
 		if (!ok)
-			fail(err, errlen, "%s: database: %s", b->draft_files[i], db_errmsg(db));
+			errorf(err, errlen, "%s: database: %s", b->draft_files[i], db_errmsg(db));
 	}
 	db_finalize(st);
 	return ok;
@@ -1003,7 +998,7 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 	long n = 0;
 	char detail[64];
 	if (db_begin_write(db) != DB_OK)
-		return fail(err, errlen, "database is busy: %s", db_errmsg(db));
+		return errorf(err, errlen, "database is busy: %s", db_errmsg(db));
 	bool ok = kb_write_batch(db, b, true, &n, err, errlen);
 	if (ok && b->archive_missing)
 		ok = archive_missing(db, b, &n, err, errlen);
@@ -1011,9 +1006,9 @@ bool kb_import(struct db *db, const struct kb_batch *b, long *changed, char *err
 		ok = import_drafts(db, b, &n, err, errlen);
 	snprintf(detail, sizeof detail, "%ld changes", n);
 	if (ok && n > 0 && !kb_audit_add(db, 0, "import", "", detail))
-		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		ok = errorf(err, errlen, "database: %s", db_errmsg(db));
 	if (ok && db_commit(db) != DB_OK)
-		ok = fail(err, errlen, "commit failed: %s", db_errmsg(db));
+		ok = errorf(err, errlen, "commit failed: %s", db_errmsg(db));
 	if (!ok)
 		db_rollback(db);
 	if (changed)
@@ -1029,12 +1024,12 @@ static bool write_file(const char *path, const struct buf *b, char *err, size_t 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	FILE *f = fopen(tmp, "wb");
 	if (!f)
-		return fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		return errorf(err, errlen, "%s: %s", tmp, strerror(errno));
 	bool ok = fwrite(buf_str(b), 1, b->len, f) == b->len;
 	ok = (fclose(f) == 0) && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		remove(tmp);
-		return fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+		return errorf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 	}
 	return true;
 }
@@ -1104,7 +1099,7 @@ static bool export_drafts(struct db *db, struct arena *a, const char *dir, struc
 		"'review') AND r.n = (SELECT max(x.n) "
 		"FROM article_revisions x WHERE x.slug = r.slug AND x.country = r.country) ORDER BY r.slug, r.country");
 	if (!st)
-		return fail(err, errlen, "database: %s", db_errmsg(db));
+		return errorf(err, errlen, "database: %s", db_errmsg(db));
 	bool ok = true;
 	enum db_rc rc = DB_DONE;
 	while (ok && (rc = db_step(st)) == DB_ROW) {
@@ -1132,10 +1127,10 @@ static bool export_drafts(struct db *db, struct arena *a, const char *dir, struc
 		buf_reset(b);
 		put_text(b, &t);
 		const char *path = text_path(a, dir, &t, ".draft");
-		ok = buf_failed(b) ? fail(err, errlen, "%s: too large", path) : write_file(path, b, err, errlen);
+		ok = buf_failed(b) ? errorf(err, errlen, "%s: too large", path) : write_file(path, b, err, errlen);
 	}
 	if (ok && rc != DB_DONE)
-		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		ok = errorf(err, errlen, "database: %s", db_errmsg(db));
 	db_finalize(st);
 	return ok;
 }
@@ -1143,7 +1138,7 @@ static bool export_drafts(struct db *db, struct arena *a, const char *dir, struc
 bool kb_export(struct db *db, const char *dir, bool drafts, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return fail(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+		return errorf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
 	struct arena *a = arena_new();
 	struct buf b;
 	buf_init(&b, 8u << 20);
@@ -1153,7 +1148,7 @@ bool kb_export(struct db *db, const char *dir, bool drafts, char *err, size_t er
 	struct kb_text *texts;
 	int nt = kb_all_texts(db, a, &texts);
 	if (ns < 0 || nt < 0) {
-		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		ok = errorf(err, errlen, "database: %s", db_errmsg(db));
 		goto out;
 	}
 	buf_adds(&b, "# slug | title | order | description\n");
@@ -1172,7 +1167,7 @@ bool kb_export(struct db *db, const char *dir, bool drafts, char *err, size_t er
 		buf_reset(&b);
 		put_text(&b, t);
 		const char *path = text_path(a, dir, t, "");
-		ok = buf_failed(&b) ? fail(err, errlen, "%s: too large", path) : write_file(path, &b, err, errlen);
+		ok = buf_failed(&b) ? errorf(err, errlen, "%s: too large", path) : write_file(path, &b, err, errlen);
 	}
 	if (ok && drafts)
 		ok = export_drafts(db, a, dir, &b, err, errlen);

@@ -86,31 +86,40 @@ static bool inside_link(cmark_node *n)
 	return false;
 }
 
-/* Every image of doc replaced by raw HTML made here (a custom inline node): the uploaded ones as
- * <img> with their size, the others as their escaped alt text. */
-static void render_images(cmark_node *doc, md_image_size_fn size, void *arg)
+/* The images of doc that are not inside another image's description (an outer image's alt text
+ * includes the inner one), in document order: disjoint subtrees, so each can be replaced or freed
+ * without touching the others. The array is the caller's to free. */
+static cmark_node **outer_images(cmark_node *doc, size_t *count)
 {
 	size_t n = 0, cap = 0;
 	cmark_node **imgs = NULL;
 	cmark_iter *it = cmark_iter_new(doc);
 	for (cmark_event_type ev; (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE;) {
 		cmark_node *node = cmark_iter_get_node(it);
-		if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(node) == CMARK_NODE_IMAGE) {
-			if (n == cap)
-				imgs = xrealloc(imgs, (cap = cap ? cap * 2 : 8) * sizeof *imgs);
-			imgs[n++] = node;
-		}
-	}
-	cmark_iter_free(it);
-	/* Innermost last in document order: an image inside another's description is replaced
-	 * with its parent, so go from the end and skip what is gone. */
-	for (size_t i = n; i-- > 0;) {
-		cmark_node *img = imgs[i];
+		if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(node) != CMARK_NODE_IMAGE)
+			continue;
 		bool nested = false;
-		for (cmark_node *p = cmark_node_parent(img); p && !nested; p = cmark_node_parent(p))
+		for (cmark_node *p = cmark_node_parent(node); p && !nested; p = cmark_node_parent(p))
 			nested = cmark_node_get_type(p) == CMARK_NODE_IMAGE;
 		if (nested)
-			continue; /* its outer image's alt text includes it */
+			continue;
+		if (n == cap)
+			imgs = xrealloc(imgs, (cap = cap ? cap * 2 : 8) * sizeof *imgs);
+		imgs[n++] = node;
+	}
+	cmark_iter_free(it);
+	*count = n;
+	return imgs;
+}
+
+/* Every image of doc replaced by raw HTML made here (a custom inline node): the uploaded ones as
+ * <img> with their size, the others as their escaped alt text. */
+static void render_images(cmark_node *doc, md_image_size_fn size, void *arg)
+{
+	size_t n;
+	cmark_node **imgs = outer_images(doc, &n);
+	for (size_t i = 0; i < n; i++) {
+		cmark_node *img = imgs[i];
 		struct buf alt, html;
 		buf_init(&alt, 1u << 20);
 		buf_init(&html, 2u << 20);
@@ -145,25 +154,10 @@ static void render_images(cmark_node *doc, md_image_size_fn size, void *arg)
 /* Every image of doc removed (its alt text with it). */
 static void drop_images(cmark_node *doc)
 {
-	size_t n = 0, cap = 0;
-	cmark_node **imgs = NULL;
-	cmark_iter *it = cmark_iter_new(doc);
-	for (cmark_event_type ev; (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE;) {
-		cmark_node *node = cmark_iter_get_node(it);
-		if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(node) == CMARK_NODE_IMAGE) {
-			if (n == cap)
-				imgs = xrealloc(imgs, (cap = cap ? cap * 2 : 8) * sizeof *imgs);
-			imgs[n++] = node;
-		}
-	}
-	cmark_iter_free(it);
-	for (size_t i = n; i-- > 0;) {
-		bool nested = false;
-		for (cmark_node *p = cmark_node_parent(imgs[i]); p && !nested; p = cmark_node_parent(p))
-			nested = cmark_node_get_type(p) == CMARK_NODE_IMAGE;
-		if (!nested)
-			cmark_node_free(imgs[i]); /* unlinks it */
-	}
+	size_t n;
+	cmark_node **imgs = outer_images(doc, &n);
+	for (size_t i = 0; i < n; i++)
+		cmark_node_free(imgs[i]); /* unlinks it */
 	free(imgs);
 }
 

@@ -1,22 +1,13 @@
 /* The image parser of image.h: PNG, JPEG and WebP walked and rewritten without metadata. */
 #include "image.h"
 
-#include <stdarg.h>
+#include "../core/text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
-
-static bool fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
 
 static const char trailing_msg[] = "После конца изображения в файле есть лишние данные: так выглядит склейка "
 				   "изображения с другим файлом, такой файл не принимается. Сохраните снимок "
@@ -60,12 +51,12 @@ static void emit(struct out *o, const unsigned char *p, size_t n)
 static bool size_ok(unsigned w, unsigned h, char *err, size_t errlen)
 {
 	if (!w || !h)
-		return fail(err, errlen, "В заголовке изображения нулевая ширина или высота: файл повреждён.");
+		return errorf(err, errlen, "В заголовке изображения нулевая ширина или высота: файл повреждён.");
 	if (w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE || (unsigned long long)w * h > IMAGE_MAX_PIXELS)
-		return fail(err, errlen,
-			    "Изображение %u×%u пикселей слишком большое: не больше %u пикселей по каждой стороне и "
-			    "%llu мегапикселей всего. Уменьшите снимок.",
-			    w, h, IMAGE_MAX_SIDE, IMAGE_MAX_PIXELS / 1000000);
+		return errorf(err, errlen,
+			      "Изображение %u×%u пикселей слишком большое: не больше %u пикселей по каждой стороне и "
+			      "%llu мегапикселей всего. Уменьшите снимок.",
+			      w, h, IMAGE_MAX_SIDE, IMAGE_MAX_PIXELS / 1000000);
 	return true;
 }
 
@@ -109,44 +100,44 @@ static bool png_clean(const unsigned char *in, size_t len, struct image *img, st
 	unsigned colour = 0;
 	for (;; n++) {
 		if (len - pos < 12)
-			return fail(err, errlen, broken, "нет конца файла");
+			return errorf(err, errlen, broken, "нет конца файла");
 		uint32_t clen = be32(in + pos);
 		const unsigned char *type = in + pos + 4;
 		if (clen > 0x7fffffffu || clen > len - pos - 12)
-			return fail(err, errlen, broken, "неверная длина блока");
+			return errorf(err, errlen, broken, "неверная длина блока");
 		for (int i = 0; i < 4; i++)
 			if (!((type[i] >= 'A' && type[i] <= 'Z') || (type[i] >= 'a' && type[i] <= 'z')))
-				return fail(err, errlen, broken, "неверное имя блока");
+				return errorf(err, errlen, broken, "неверное имя блока");
 		if (!(type[2] >= 'A' && type[2] <= 'Z'))
-			return fail(err, errlen, broken, "неверное имя блока");
+			return errorf(err, errlen, broken, "неверное имя блока");
 		uint32_t crc = (uint32_t)crc32(0L, type, (uInt)clen + 4);
 		if (crc != be32(in + pos + 8 + clen))
-			return fail(err, errlen, broken, "неверная контрольная сумма");
+			return errorf(err, errlen, broken, "неверная контрольная сумма");
 		const unsigned char *d = in + pos + 8;
 		bool is_idat = !memcmp(type, "IDAT", 4);
 		if (n == 0) {
 			if (memcmp(type, "IHDR", 4) || clen != 13)
-				return fail(err, errlen, broken, "нет заголовка IHDR");
+				return errorf(err, errlen, broken, "нет заголовка IHDR");
 			img->width = be32(d);
 			img->height = be32(d + 4);
 			colour = d[9];
 			if (!png_depth_ok(d[8], colour) || d[10] || d[11] || d[12] > 1 || img->width > 0x7fffffffu ||
 			    img->height > 0x7fffffffu)
-				return fail(err, errlen, broken, "неверный заголовок IHDR");
+				return errorf(err, errlen, broken, "неверный заголовок IHDR");
 			if (!size_ok(img->width, img->height, err, errlen))
 				return false;
 		} else if (!memcmp(type, "IHDR", 4)) {
-			return fail(err, errlen, broken, "второй заголовок IHDR");
+			return errorf(err, errlen, broken, "второй заголовок IHDR");
 		} else if (!memcmp(type, "PLTE", 4)) {
 			if (plte || seen_idat || clen % 3 || !clen || clen > 768)
-				return fail(err, errlen, broken, "неверная палитра");
+				return errorf(err, errlen, broken, "неверная палитра");
 			plte = true;
 		} else if (is_idat) {
 			if (idat_done)
-				return fail(err, errlen, broken, "блоки данных IDAT не подряд");
+				return errorf(err, errlen, broken, "блоки данных IDAT не подряд");
 			seen_idat = idat_run = true;
 		} else if (type[0] >= 'A' && type[0] <= 'Z' && memcmp(type, "IEND", 4)) {
-			return fail(err, errlen, broken, "неизвестный обязательный блок");
+			return errorf(err, errlen, broken, "неизвестный обязательный блок");
 		}
 		if (!is_idat && idat_run) {
 			idat_run = false;
@@ -158,14 +149,14 @@ static bool png_clean(const unsigned char *in, size_t len, struct image *img, st
 		pos += whole;
 		if (!memcmp(type, "IEND", 4)) {
 			if (clen)
-				return fail(err, errlen, broken, "неверный блок IEND");
+				return errorf(err, errlen, broken, "неверный блок IEND");
 			break;
 		}
 	}
 	if (!seen_idat || (colour == 3 && !plte))
-		return fail(err, errlen, broken, seen_idat ? "нет палитры" : "нет данных изображения");
+		return errorf(err, errlen, broken, seen_idat ? "нет палитры" : "нет данных изображения");
 	if (pos != len)
-		return fail(err, errlen, "%s", trailing_msg);
+		return errorf(err, errlen, "%s", trailing_msg);
 	return true;
 }
 
@@ -196,17 +187,17 @@ static bool jpeg_clean(const unsigned char *in, size_t len, struct image *img, s
 	int sofs = 0, scans = 0;
 	for (;;) {
 		if (pos >= len || in[pos] != 0xff)
-			return fail(err, errlen, broken, pos >= len ? "нет конца файла" : "неверный маркер");
+			return errorf(err, errlen, broken, pos >= len ? "нет конца файла" : "неверный маркер");
 		while (pos < len && in[pos] == 0xff)
 			pos++; /* fill bytes */
 		if (pos >= len)
-			return fail(err, errlen, broken, "нет конца файла");
+			return errorf(err, errlen, broken, "нет конца файла");
 		unsigned m = in[pos++];
 		if (m == 0xd9) {
 			if (!sofs || !scans)
-				return fail(err, errlen, broken, "нет данных изображения");
+				return errorf(err, errlen, broken, "нет данных изображения");
 			if (pos != len)
-				return fail(err, errlen, "%s", trailing_msg);
+				return errorf(err, errlen, "%s", trailing_msg);
 			static const unsigned char eoi[2] = {0xff, 0xd9};
 			emit(o, eoi, 2);
 			return true;
@@ -214,25 +205,25 @@ static bool jpeg_clean(const unsigned char *in, size_t len, struct image *img, s
 		bool known = jpeg_sof(m) || m == 0xc4 || m == 0xcc || m == 0xdb || m == 0xdd || m == 0xda ||
 			     m == 0xdc || m == 0xfe || (m >= 0xe0 && m <= 0xef);
 		if (!known)
-			return fail(err, errlen, broken, "неожиданный маркер");
+			return errorf(err, errlen, broken, "неожиданный маркер");
 		if (len - pos < 2)
-			return fail(err, errlen, broken, "нет конца файла");
+			return errorf(err, errlen, broken, "нет конца файла");
 		unsigned slen = be16(in + pos);
 		if (slen < 2 || slen > len - pos)
-			return fail(err, errlen, broken, "неверная длина сегмента");
+			return errorf(err, errlen, broken, "неверная длина сегмента");
 		const unsigned char *d = in + pos + 2;
 		size_t dn = slen - 2;
 		bool keep = true;
 		if (jpeg_sof(m)) {
 			if (sofs++ || dn < 6)
-				return fail(err, errlen, broken, "неверный заголовок кадра");
+				return errorf(err, errlen, broken, "неверный заголовок кадра");
 			unsigned nc = d[5];
 			if ((d[0] != 8 && d[0] != 12) || nc < 1 || nc > 4 || dn != 6 + 3 * (size_t)nc)
-				return fail(err, errlen, broken, "неверный заголовок кадра");
+				return errorf(err, errlen, broken, "неверный заголовок кадра");
 			img->height = be16(d + 1);
 			img->width = be16(d + 3);
 			if (!img->height)
-				return fail(err, errlen, broken, "высота не указана в заголовке");
+				return errorf(err, errlen, broken, "высота не указана в заголовке");
 			if (!size_ok(img->width, img->height, err, errlen))
 				return false;
 		} else if (m == 0xfe) {
@@ -240,7 +231,7 @@ static bool jpeg_clean(const unsigned char *in, size_t len, struct image *img, s
 		} else if (m >= 0xe0 && m <= 0xef) {
 			keep = jpeg_keep_app(m, d, dn);
 		} else if (m == 0xdd && dn != 2) {
-			return fail(err, errlen, broken, "неверный сегмент DRI");
+			return errorf(err, errlen, broken, "неверный сегмент DRI");
 		}
 		if (keep)
 			emit(o, in + pos - 2,
@@ -249,14 +240,14 @@ static bool jpeg_clean(const unsigned char *in, size_t len, struct image *img, s
 		if (m != 0xda)
 			continue;
 		if (!sofs || dn < 1 || !d[0] || d[0] > 4 || dn != 4 + 2 * (size_t)d[0])
-			return fail(err, errlen, broken, "неверный заголовок скана");
+			return errorf(err, errlen, broken, "неверный заголовок скана");
 		scans++;
 		/* The entropy-coded data: up to a marker other than a stuffed 00 or RSTn. */
 		size_t start = pos;
 		for (;;) {
 			const unsigned char *ff = memchr(in + pos, 0xff, len - pos);
 			if (!ff || (size_t)(ff - in) + 1 >= len)
-				return fail(err, errlen, broken, "нет конца файла");
+				return errorf(err, errlen, broken, "нет конца файла");
 			pos = (size_t)(ff - in) + 1;
 			unsigned b = in[pos];
 			if (b == 0x00 || (b >= 0xd0 && b <= 0xd7)) {
@@ -281,16 +272,16 @@ static bool webp_frame_size(const unsigned char *fourcc, const unsigned char *d,
 	static const char broken[] = "Файл WebP повреждён или обрезан (%s). Сохраните снимок заново и загрузите его.";
 	if (!memcmp(fourcc, "VP8 ", 4)) {
 		if (n < 10 || (d[0] & 1) || d[3] != 0x9d || d[4] != 0x01 || d[5] != 0x2a)
-			return fail(err, errlen, broken, "неверный заголовок VP8");
+			return errorf(err, errlen, broken, "неверный заголовок VP8");
 		*w = (d[6] | (unsigned)d[7] << 8) & 0x3fff;
 		*h = (d[8] | (unsigned)d[9] << 8) & 0x3fff;
 		return true;
 	}
 	if (n < 5 || d[0] != 0x2f)
-		return fail(err, errlen, broken, "неверный заголовок VP8L");
+		return errorf(err, errlen, broken, "неверный заголовок VP8L");
 	uint32_t bits = le32(d + 1);
 	if (bits >> 29)
-		return fail(err, errlen, broken, "неизвестная версия VP8L");
+		return errorf(err, errlen, broken, "неизвестная версия VP8L");
 	*w = (bits & 0x3fff) + 1;
 	*h = ((bits >> 14) & 0x3fff) + 1;
 	return true;
@@ -301,10 +292,10 @@ static bool webp_clean(const unsigned char *in, size_t len, struct image *img, s
 	static const char broken[] = "Файл WebP повреждён или обрезан (%s). Сохраните снимок заново и загрузите его.";
 	uint32_t riff = le32(in + 4);
 	if (riff < 4 || riff % 2 || (size_t)riff > len - 8)
-		return fail(err, errlen, broken,
-			    (size_t)riff > len - 8 ? "файл короче, чем указано" : "неверный размер");
+		return errorf(err, errlen, broken,
+			      (size_t)riff > len - 8 ? "файл короче, чем указано" : "неверный размер");
 	if ((size_t)riff != len - 8)
-		return fail(err, errlen, "%s", trailing_msg);
+		return errorf(err, errlen, "%s", trailing_msg);
 	emit(o, in, 12);
 	size_t pos = 12;
 	int n = 0;
@@ -313,11 +304,11 @@ static bool webp_clean(const unsigned char *in, size_t len, struct image *img, s
 	size_t vp8x_at = 0;
 	while (pos < len) {
 		if (len - pos < 8)
-			return fail(err, errlen, broken, "обрезанный блок");
+			return errorf(err, errlen, broken, "обрезанный блок");
 		const unsigned char *fourcc = in + pos;
 		uint32_t clen = le32(in + pos + 4);
 		if (clen > len - pos - 8 || (size_t)clen + (clen & 1) > len - pos - 8)
-			return fail(err, errlen, broken, "неверная длина блока");
+			return errorf(err, errlen, broken, "неверная длина блока");
 		size_t whole = 8 + (size_t)clen + (clen % 2);
 		const unsigned char *d = in + pos + 8;
 		bool is_frame = !memcmp(fourcc, "VP8 ", 4) || !memcmp(fourcc, "VP8L", 4);
@@ -329,11 +320,11 @@ static bool webp_clean(const unsigned char *in, size_t len, struct image *img, s
 				frame = keep = true;
 			} else if (!memcmp(fourcc, "VP8X", 4)) {
 				if (clen != 10)
-					return fail(err, errlen, broken, "неверный заголовок VP8X");
+					return errorf(err, errlen, broken, "неверный заголовок VP8X");
 				if (d[0] & 0x02)
-					return fail(err, errlen,
-						    "Анимированные WebP не принимаются: загрузите неподвижный снимок "
-						    "(PNG, JPEG или WebP).");
+					return errorf(err, errlen,
+						      "Анимированные WebP не принимаются: загрузите неподвижный снимок "
+						      "(PNG, JPEG или WebP).");
 				cw = (d[4] | (unsigned)d[5] << 8 | (unsigned)d[6] << 16) + 1;
 				ch = (d[7] | (unsigned)d[8] << 8 | (unsigned)d[9] << 16) + 1;
 				if (!size_ok(cw, ch, err, errlen))
@@ -341,30 +332,30 @@ static bool webp_clean(const unsigned char *in, size_t len, struct image *img, s
 				extended = keep = true;
 				vp8x_at = o->len;
 			} else {
-				return fail(err, errlen, broken, "нет данных изображения");
+				return errorf(err, errlen, broken, "нет данных изображения");
 			}
 		} else if (!extended) {
-			return fail(err, errlen, broken, "лишний блок после изображения");
+			return errorf(err, errlen, broken, "лишний блок после изображения");
 		} else if (is_frame) {
 			if (frame)
-				return fail(err, errlen, broken, "второе изображение");
+				return errorf(err, errlen, broken, "второе изображение");
 			if (alph && memcmp(fourcc, "VP8 ", 4))
-				return fail(err, errlen, broken, "прозрачность без VP8");
+				return errorf(err, errlen, broken, "прозрачность без VP8");
 			if (!webp_frame_size(fourcc, d, clen, &img->width, &img->height, err, errlen))
 				return false;
 			if (img->width != cw || img->height != ch)
-				return fail(err, errlen, broken, "размер кадра не совпадает с холстом");
+				return errorf(err, errlen, broken, "размер кадра не совпадает с холстом");
 			frame = keep = true;
 		} else if (!memcmp(fourcc, "ICCP", 4)) {
 			if (iccp || frame || alph)
-				return fail(err, errlen, broken, "неверный порядок блоков");
+				return errorf(err, errlen, broken, "неверный порядок блоков");
 			iccp = keep = true;
 		} else if (!memcmp(fourcc, "ALPH", 4)) {
 			if (alph || frame || !clen)
-				return fail(err, errlen, broken, "неверный порядок блоков");
+				return errorf(err, errlen, broken, "неверный порядок блоков");
 			alph = keep = true;
 		} else if (!memcmp(fourcc, "ANIM", 4) || !memcmp(fourcc, "ANMF", 4) || !memcmp(fourcc, "VP8X", 4)) {
-			return fail(err, errlen, broken, "неожиданный блок");
+			return errorf(err, errlen, broken, "неожиданный блок");
 		}
 		/* EXIF, XMP and unknown chunks are dropped. */
 		if (keep)
@@ -373,7 +364,7 @@ static bool webp_clean(const unsigned char *in, size_t len, struct image *img, s
 		n++;
 	}
 	if (!frame)
-		return fail(err, errlen, broken, "нет данных изображения");
+		return errorf(err, errlen, broken, "нет данных изображения");
 	if (extended) {
 		unsigned char *flags = o->p + vp8x_at + 8;
 		*flags &= (unsigned char)~0x0c; /* EXIF, XMP: gone */
@@ -402,12 +393,12 @@ bool image_clean(const unsigned char *in, size_t len, struct image *out, char *e
 {
 	memset(out, 0, sizeof *out);
 	if (!len)
-		return fail(err, errlen, "Файл пустой. Выберите снимок экрана в формате PNG, JPEG или WebP.");
+		return errorf(err, errlen, "Файл пустой. Выберите снимок экрана в формате PNG, JPEG или WebP.");
 	if (len > IMAGE_MAX_BYTES)
-		return fail(err, errlen,
-			    "Файл больше %u МБ. Уменьшите снимок или сохраните его в JPEG или WebP и загрузите "
-			    "снова.",
-			    IMAGE_MAX_BYTES >> 20);
+		return errorf(err, errlen,
+			      "Файл больше %u МБ. Уменьшите снимок или сохраните его в JPEG или WebP и загрузите "
+			      "снова.",
+			      IMAGE_MAX_BYTES >> 20);
 	enum image_type t = 0;
 	if (len >= 8 && !memcmp(in, png_sig, 8))
 		t = IMAGE_PNG;
@@ -417,19 +408,19 @@ bool image_clean(const unsigned char *in, size_t len, struct image *out, char *e
 		t = IMAGE_WEBP;
 	if (!t) {
 		if (starts_with_markup(in, len))
-			return fail(err, errlen,
-				    "SVG и HTML не принимаются: загрузите снимок экрана в формате PNG, JPEG или "
-				    "WebP.");
+			return errorf(err, errlen,
+				      "SVG и HTML не принимаются: загрузите снимок экрана в формате PNG, JPEG или "
+				      "WebP.");
 		if (len >= 6 && (!memcmp(in, "GIF87a", 6) || !memcmp(in, "GIF89a", 6)))
-			return fail(err, errlen,
-				    "GIF не принимается: загрузите снимок экрана в формате PNG, JPEG или WebP.");
-		return fail(err, errlen,
-			    "Это не изображение PNG, JPEG или WebP (формат определяется по содержимому файла, а не "
-			    "по его имени). Загрузите снимок экрана в одном из этих форматов.");
+			return errorf(err, errlen,
+				      "GIF не принимается: загрузите снимок экрана в формате PNG, JPEG или WebP.");
+		return errorf(err, errlen,
+			      "Это не изображение PNG, JPEG или WebP (формат определяется по содержимому файла, а не "
+			      "по его имени). Загрузите снимок экрана в одном из этих форматов.");
 	}
 	struct out o = {.p = malloc(len), .len = 0};
 	if (!o.p)
-		return fail(err, errlen, "Не хватает памяти. Попробуйте позже.");
+		return errorf(err, errlen, "Не хватает памяти. Попробуйте позже.");
 	out->type = t;
 	bool ok = t == IMAGE_PNG    ? png_clean(in, len, out, &o, err, errlen)
 		  : t == IMAGE_JPEG ? jpeg_clean(in, len, out, &o, err, errlen)

@@ -2,6 +2,7 @@
 #include "media.h"
 
 #include "../core/arena.h"
+#include "../core/text.h"
 #include "../core/buf.h"
 #include "../db/db.h"
 #include "../files/files.h"
@@ -12,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +28,6 @@ const char media_all_sql[] = "SELECT hash, type, name FROM media ORDER BY hash";
 /* An imported file's name moves to its new content (names are unique). */
 const char media_unname_sql[] = "UPDATE media SET name = '' WHERE name = ? AND hash <> ?";
 const char media_name_sql[] = "UPDATE media SET name = ? WHERE hash = ?";
-
-static bool fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
 
 bool media_name_parse(const char *name, char hash[65], enum image_type *type)
 {
@@ -114,13 +104,13 @@ int media_add(struct db *db, const struct files_store *fs, const unsigned char *
 	size_t n = img.len;
 	image_free(&img);
 	if (!path) {
-		fail(err, errlen, "cannot write a temporary file in %s/tmp: %s", fs->data_dir, strerror(errno));
+		errorf(err, errlen, "cannot write a temporary file in %s/tmp: %s", fs->data_dir, strerror(errno));
 		return -1;
 	}
 	if (!files_put(fs, db, sha, path, n, true)) {
 		unlink(path);
 		free(path);
-		fail(err, errlen, "cannot store the image: %s", fs->in_db ? db_errmsg(db) : strerror(errno));
+		errorf(err, errlen, "cannot store the image: %s", fs->in_db ? db_errmsg(db) : strerror(errno));
 		return -1;
 	}
 	free(path);
@@ -132,7 +122,7 @@ int media_add(struct db *db, const struct files_store *fs, const unsigned char *
 		  db_bind_int(st, 7, (int64_t)time(NULL)) == DB_OK && db_step(st) == DB_DONE;
 	db_finalize(st);
 	if (!ok) {
-		fail(err, errlen, "database: %s", db_errmsg(db));
+		errorf(err, errlen, "database: %s", db_errmsg(db));
 		return -1;
 	}
 	return 1;
@@ -192,7 +182,7 @@ static unsigned char *read_image_file(const char *path, size_t *len, char *err, 
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
 	unsigned char *p = malloc(IMAGE_MAX_BYTES + 1);
@@ -201,7 +191,7 @@ static unsigned char *read_image_file(const char *path, size_t *len, char *err, 
 	fclose(f);
 	if (bad) {
 		free(p);
-		fail(err, errlen, "%s: read error", path);
+		errorf(err, errlen, "%s: read error", path);
 		return NULL;
 	}
 	*len = n;
@@ -246,8 +236,8 @@ static const char *rewrite_body(struct arena *a, const char *body, const struct 
 		const struct mapped *hit = find_mapped(m, n, name, len);
 		if (!hit && !absolute) {
 			buf_free(&out);
-			fail(err, errlen, "%s: image media/%.*s is not a file of the content's media/ directory", file,
-			     (int)(len > 200 ? 200 : len), name);
+			errorf(err, errlen, "%s: image media/%.*s is not a file of the content's media/ directory",
+			       file, (int)(len > 200 ? 200 : len), name);
 			return NULL;
 		}
 		if (!hit)
@@ -260,7 +250,7 @@ static const char *rewrite_body(struct arena *a, const char *body, const struct 
 	const char *r = buf_failed(&out) ? NULL : arena_strdup(a, buf_str(&out));
 	buf_free(&out);
 	if (!r)
-		fail(err, errlen, "%s: too large", file);
+		errorf(err, errlen, "%s: too large", file);
 	return r;
 }
 
@@ -309,15 +299,15 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 		if (strspn(files[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
 			strlen(files[i]) ||
 		    strlen(files[i]) > 200) {
-			ok = fail(err, errlen,
-				  "%s: an image's file name may hold only Latin letters, digits, '.', '_' and '-' "
-				  "(at most 200)",
-				  path);
+			ok = errorf(err, errlen,
+				    "%s: an image's file name may hold only Latin letters, digits, '.', '_' and '-' "
+				    "(at most 200)",
+				    path);
 			break;
 		}
 		struct stat st;
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-			ok = fail(err, errlen, "%s: not a regular file", path);
+			ok = errorf(err, errlen, "%s: not a regular file", path);
 			break;
 		}
 		data[i] = read_image_file(path, &lens[i], err, errlen);
@@ -328,7 +318,7 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 		struct image img;
 		char why[512];
 		if (!image_clean(data[i], lens[i], &img, why, sizeof why))
-			ok = fail(err, errlen, "%s: not an accepted image: %s", path, why);
+			ok = errorf(err, errlen, "%s: not an accepted image: %s", path, why);
 		image_free(&img);
 	}
 	for (size_t i = 0; ok && i < n; i++) {
@@ -337,7 +327,7 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 		if (media_add(db, fs, data[i], lens[i], 0, &info, err, errlen) != 1) {
 			char why[512];
 			snprintf(why, sizeof why, "%s", err);
-			ok = fail(err, errlen, "%s: %s", path, why);
+			ok = errorf(err, errlen, "%s: %s", path, why);
 			break;
 		}
 		m[i] = (struct mapped){.file = files[i], .name = arena_strdup(a, info.name)};
@@ -352,7 +342,7 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 			db_finalize(st);
 		}
 		if (!ok)
-			fail(err, errlen, "database: %s", db_errmsg(db));
+			errorf(err, errlen, "database: %s", db_errmsg(db));
 	}
 	for (size_t i = 0; i < n; i++)
 		free(data[i]);
@@ -368,10 +358,10 @@ bool media_import(struct db *db, const struct files_store *fs, struct arena *a, 
 		struct no_alt na = {0};
 		md_images(t->body, strlen(t->body), first_without_alt, &na);
 		if (na.url) {
-			ok = fail(err, errlen,
-				  "%s: the image %s has no alt text: write what it shows in the brackets, "
-				  "![...](%s)",
-				  file, na.url, na.url);
+			ok = errorf(err, errlen,
+				    "%s: the image %s has no alt text: write what it shows in the brackets, "
+				    "![...](%s)",
+				    file, na.url, na.url);
 			free(na.url);
 			break;
 		}
@@ -392,7 +382,7 @@ static bool relink_texts(struct arena *a, const char *dir, const char **stored, 
 {
 	DIR *d = opendir(dir);
 	if (!d)
-		return fail(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
+		return errorf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
 	bool ok = true;
 	for (struct dirent *e; ok && (e = readdir(d));) {
 		size_t nl = strlen(e->d_name);
@@ -401,7 +391,7 @@ static bool relink_texts(struct arena *a, const char *dir, const char **stored, 
 		const char *path = arena_printf(a, "%s/%s", dir, e->d_name);
 		FILE *f = fopen(path, "rb");
 		if (!f) {
-			ok = fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+			ok = errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 			break;
 		}
 		struct buf in, out;
@@ -435,7 +425,7 @@ static bool relink_texts(struct arena *a, const char *dir, const char **stored, 
 		}
 		buf_adds(&out, p);
 		if (buf_failed(&in) || buf_failed(&out)) {
-			ok = fail(err, errlen, "%s: too large", path);
+			ok = errorf(err, errlen, "%s: too large", path);
 		} else if (changed) {
 			const char *tmp = arena_printf(a, "%s.tmp", path);
 			FILE *w = fopen(tmp, "wb");
@@ -443,7 +433,7 @@ static bool relink_texts(struct arena *a, const char *dir, const char **stored, 
 			written = (w && fclose(w) == 0) && written;
 			if (!written || rename(tmp, path) != 0) {
 				remove(tmp);
-				ok = fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+				ok = errorf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 			}
 		}
 		buf_free(&in);
@@ -460,7 +450,7 @@ bool media_export(struct db *db, const struct files_store *fs, const char *dir, 
 	bool ok = true;
 	struct db_stmt *st = db_prepare(db, media_all_sql);
 	if (!st) {
-		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		ok = errorf(err, errlen, "database: %s", db_errmsg(db));
 		goto out;
 	}
 	/* The rows first: a read of the store may need the connection (the database home). */
@@ -486,18 +476,18 @@ bool media_export(struct db *db, const struct files_store *fs, const char *dir, 
 	}
 	db_finalize(st);
 	if (rc != DB_DONE) {
-		ok = fail(err, errlen, "database: %s", db_errmsg(db));
+		ok = errorf(err, errlen, "database: %s", db_errmsg(db));
 		goto out;
 	}
 	if (n && mkdir(mdir, 0755) != 0 && errno != EEXIST) {
-		ok = fail(err, errlen, "%s: cannot create: %s", mdir, strerror(errno));
+		ok = errorf(err, errlen, "%s: cannot create: %s", mdir, strerror(errno));
 		goto out;
 	}
 	for (size_t i = 0; ok && i < n; i++) {
 		const char *path = arena_printf(a, "%s/%s", mdir, named[i] ? named[i] : stored[i]);
 		int in = files_open(fs, db, hashes[i]);
 		if (in < 0) {
-			ok = fail(err, errlen, "stored image %s: cannot open: %s", hashes[i], strerror(errno));
+			ok = errorf(err, errlen, "stored image %s: cannot open: %s", hashes[i], strerror(errno));
 			break;
 		}
 		const char *tmp = arena_printf(a, "%s.tmp", path);
@@ -512,7 +502,7 @@ bool media_export(struct db *db, const struct files_store *fs, const char *dir, 
 		written = (f && fclose(f) == 0) && written;
 		if (!written || rename(tmp, path) != 0) {
 			remove(tmp);
-			ok = fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+			ok = errorf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 		}
 	}
 	if (ok && n)

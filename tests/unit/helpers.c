@@ -113,3 +113,27 @@ const char *test_db(const char *dir)
 	pthread_mutex_unlock(&dbs_lock);
 	return url;
 }
+
+void kb_fixture_dirs(struct kb_fixture *f)
+{
+	f->data = tmp_dir();
+	f->content = tmp_dir();
+	f->a = arena_new();
+	f->db = NULL;
+}
+
+void kb_fixture_open(struct kb_fixture *f)
+{
+	char err[512];
+	cr_assert_eq(db_open(test_db(f->data), &f->db, err, sizeof err), DB_OK, "%s", err);
+}
+
+void kb_fixture_close(struct kb_fixture *f)
+{
+	db_close(f->db);
+	arena_free(f->a);
+	rm_tree(f->data);
+	rm_tree(f->content);
+	free(f->data);
+	free(f->content);
+}

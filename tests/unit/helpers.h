@@ -34,4 +34,16 @@ const char *db_text(struct db *db, struct arena *a, const char *sql, const char 
  * computed in C, as the SQL rules of db.h want (no date functions in SQL). */
 void db_exec_int(struct db *db, const char *sql, long long arg);
 
+/* A content directory and a data directory of their own, an arena, and the database (test_db of
+ * data) that kb_fixture_open opens; kb_fixture_close closes and removes them all. The content is
+ * the test's to write between kb_fixture_dirs and kb_fixture_open. */
+struct kb_fixture {
+	char *data, *content;
+	struct db *db;
+	struct arena *a;
+};
+void kb_fixture_dirs(struct kb_fixture *f);
+void kb_fixture_open(struct kb_fixture *f);
+void kb_fixture_close(struct kb_fixture *f);
+
 #endif

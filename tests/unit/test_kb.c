@@ -24,36 +24,17 @@ static const char variant[] = "---\nslug: payout-setup\ncountry: KZ\ntitle: Вы
 static const char faq[] = "---\nslug: faq-one\ntitle: Вопрос\nsection: faq\nupdated: 2026-09-01\n---\n"
 			  "Ответ.\r\n";
 
-struct fixture {
-	char *data, *content;
-	struct db *db;
-	struct arena *a;
-};
-
-static void setup(struct fixture *f)
+static void setup(struct kb_fixture *f)
 {
-	char err[512];
-	f->data = tmp_dir();
-	f->content = tmp_dir();
-	f->a = arena_new();
+	kb_fixture_dirs(f);
 	put_file(f->content, "sections", sections);
 	put_file(f->content, "payout-setup.md", general);
 	put_file(f->content, "payout-setup.kz.md", variant);
 	put_file(f->content, "faq-one.md", faq);
-	cr_assert_eq(db_open(test_db(f->data), &f->db, err, sizeof err), DB_OK, "%s", err);
+	kb_fixture_open(f);
 }
 
-static void teardown(struct fixture *f)
-{
-	db_close(f->db);
-	arena_free(f->a);
-	rm_tree(f->data);
-	rm_tree(f->content);
-	free(f->data);
-	free(f->content);
-}
-
-static bool import(struct fixture *f, char *err, size_t errlen, long *changed)
+static bool import(struct kb_fixture *f, char *err, size_t errlen, long *changed)
 {
 	struct kb_batch b;
 	return kb_read_dir(f->a, f->content, &b, err, errlen) && kb_import(f->db, &b, changed, err, errlen);
@@ -61,7 +42,7 @@ static bool import(struct fixture *f, char *err, size_t errlen, long *changed)
 
 Test(kb, imports_and_picks_the_country_variant)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -88,12 +69,12 @@ Test(kb, imports_and_picks_the_country_variant)
 	cr_assert_eq(kb_sections(f.db, f.a, &secs), 2);
 	cr_assert_str_eq(secs[0].slug, "faq"); /* by order */
 	cr_assert_eq(secs[1].n_articles, 1);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, reimport_changes_nothing_and_keeps_version)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -109,13 +90,13 @@ Test(kb, reimport_changes_nothing_and_keeps_version)
 	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
 	cr_assert_eq(changed, 1);
 	cr_assert_gt(kb_content_version(f.db, NULL), v1);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* Each bad file must be refused with FILE:LINE and leave the database untouched. */
 static void expect_refused(const char *name, const char *text, const char *where, const char *what)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	put_file(f.content, name, text);
 	char err[512];
@@ -125,7 +106,7 @@ static void expect_refused(const char *name, const char *text, const char *where
 	cr_assert(strstr(err, what), "expected \"%s\" in: %s", what, err);
 	struct kb_section *secs;
 	cr_assert_eq(kb_sections(f.db, f.a, &secs), 0, "a broken batch imported something");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, refuses_malformed_files)
@@ -162,19 +143,19 @@ Test(kb, refuses_malformed_files)
 
 Test(kb, refuses_a_bad_sections_file)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	put_file(f.content, "sections", "ok | Заголовок | 1 | d\nBad Slug | T | 2 | d\n");
 	char err[512];
 	long changed;
 	cr_assert(!import(&f, err, sizeof err, &changed));
 	cr_assert(strstr(err, "sections:2:"), "%s", err);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, export_then_import_is_identity)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -189,14 +170,14 @@ Test(kb, export_then_import_is_identity)
 	cr_assert_eq(b.n_texts, 3);
 	rm_tree(out);
 	free(out);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* Reading a content directory costs what its files hold, not the 1 MiB a file may have at most:
  * 50,000 small articles took 50 GB when every file got a buffer of the limit's size. */
 Test(kb, reading_costs_memory_in_proportion_to_the_files)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	for (int i = 0; i < 300; i++) {
 		char name[64], text[512];
@@ -214,12 +195,12 @@ Test(kb, reading_costs_memory_in_proportion_to_the_files)
 	long changed;
 	cr_assert(kb_import(f.db, &b, &changed, err, sizeof err), "%s", err);
 	cr_assert_eq(changed, 303 + 2, "every text and both sections written once");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, a_section_by_name_without_counting_its_articles)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -231,12 +212,12 @@ Test(kb, a_section_by_name_without_counting_its_articles)
 	cr_assert_eq(kb_section_get(f.db, f.a, "payouts", &sec), 1);
 	cr_assert_eq(sec.n_articles, 1, "counted where the section's page needs it");
 	cr_assert_eq(kb_section_name(f.db, f.a, "nope", &sec), 0);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* A content directory with one section of n articles whose titles repeat (ties go by slug) in an
  * order unrelated to their slugs, every third with a KZ variant, and an empty section. */
-static void big_section(struct fixture *f, int n)
+static void big_section(struct kb_fixture *f, int n)
 {
 	put_file(f->content, "sections",
 		 "# slug | title | order | description\n"
@@ -270,7 +251,7 @@ static void big_section(struct fixture *f, int n)
 
 Test(kb, section_list_pages_sections_by_position_with_their_counts)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	big_section(&f, 40);
 	cr_assert_eq(kb_section_total(f.db), 5, "faq, payouts, zeta, alpha, empty");
@@ -286,7 +267,7 @@ Test(kb, section_list_pages_sections_by_position_with_their_counts)
 	cr_assert_str_eq(s[1].slug, "empty");
 	cr_assert_eq(s[0].n_articles, 0);
 	cr_assert_eq(kb_section_list(f.db, f.a, 5, 10, &s), 0, "past the end");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 static int by_title_slug(const void *x, const void *y)
@@ -298,7 +279,7 @@ static int by_title_slug(const void *x, const void *y)
 
 Test(kb, section_articles_come_in_pages_in_the_editors_order)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	big_section(&f, 95);
 	/* Every article once, in title then slug order, over pages of any size, read from the start
@@ -340,7 +321,7 @@ Test(kb, section_articles_come_in_pages_in_the_editors_order)
 	cr_assert_eq(kb_section_articles(f.db, f.a, "nope", 0, 10, -1, &t), 0);
 	cr_assert_eq(kb_section_articles(f.db, f.a, "payouts", 0, 10, 1, &t), 1);
 	cr_assert_str_eq(t[0].title, "Как настроить выплаты", "the general title, not the variant's");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* The plan of one page: the index of migration 7 for the order and the offset, the primary key
@@ -349,7 +330,7 @@ Test(kb, a_page_of_a_section_reads_the_index_not_the_section)
 {
 	if (test_on_pg())
 		cr_skip_test("SQLite's plans");
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	const char *sqls[] = {kb_section_page_sql, kb_section_page_from_end_sql};
 	for (int i = 0; i < 2; i++) {
@@ -368,14 +349,14 @@ Test(kb, a_page_of_a_section_reads_the_index_not_the_section)
 				      "country=?) | USE TEMP"),
 			       "plan: %s", all);
 	}
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* The kept counts follow every import: articles added, moved to another section, variants added
  * (they do not count), and a database migrated from before the counts were kept. */
 Test(kb, article_counts_are_kept_by_every_import)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	big_section(&f, 7);
 	struct kb_section sec;
@@ -406,13 +387,13 @@ Test(kb, article_counts_are_kept_by_every_import)
 	cr_assert(st && db_step(st) == DB_ROW);
 	cr_assert_eq(db_col_int(st, 0), 0, "a kept count differs from the articles");
 	db_finalize(st);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* The change log names the texts each import wrote or removed, once each, with their rows now. */
 Test(kb, change_log_names_the_changed_texts)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -445,14 +426,14 @@ Test(kb, change_log_names_the_changed_texts)
 	cr_assert(st && db_step(st) == DB_DONE);
 	db_finalize(st);
 	cr_assert_eq(kb_changes_since(f.db, f.a, 2, &ch), KB_CHANGES_ALL, "before the log starts");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* A title by slug, the number of general texts; and the change log keeps the last
  * KB_CHANGES_KEPT versions (older rows go with the import that passes them). */
 Test(kb, titles_counts_and_the_change_log_window)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -466,11 +447,11 @@ Test(kb, titles_counts_and_the_change_log_window)
 	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
 	cr_assert_str_eq(db_text(f.db, f.a, "SELECT count(*) FROM content_changes WHERE version <= ?", "50"), "0");
 	cr_assert_str_eq(db_text(f.db, f.a, "SELECT log_from FROM content_state WHERE id = 1 AND '' = ?", ""), "51");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* An account for the revisions' authors (users is auth's table; a row is enough here). */
-static int64_t editor_id(struct fixture *f, const char *login)
+static int64_t editor_id(struct kb_fixture *f, const char *login)
 {
 	struct db_stmt *st = db_prepare(f->db, "INSERT INTO users(login, role, password_hash, created) VALUES (?, "
 					       "'editor', 'x', 0) RETURNING id");
@@ -488,7 +469,7 @@ static int64_t editor_id(struct fixture *f, const char *login)
  * draft that cannot be published (a variant without a general text) is refused, nothing changes. */
 Test(kb, drafts_review_and_publishing)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -559,13 +540,13 @@ Test(kb, drafts_review_and_publishing)
 	cr_assert_eq(kb_article_for(f.db, f.a, "new-article", "KZ", &v), 0);
 	cr_assert_eq(kb_revisions(f.db, f.a, "new-article", &r), 1);
 	cr_assert_str_eq(r[0].status, "draft", "still a draft");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* The editors' checks of a text and their list of work in progress. */
 Test(kb, draft_checks_and_the_pending_list)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -604,12 +585,12 @@ Test(kb, draft_checks_and_the_pending_list)
 	cr_assert_eq(kb_pending(f.db, f.a, 1, &r), 1, "at most limit");
 	cr_assert_eq(kb_publish(f.db, "x", 0, true, false, &rev, err, sizeof err), KB_PUBLISHED, "%s", err);
 	cr_assert_eq(kb_pending(f.db, f.a, 10, &r), 1, "a published revision leaves the list");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, feedback_one_vote_per_voter_and_day)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	cr_assert(import(&f, err, sizeof err, NULL), "%s", err);
@@ -653,10 +634,10 @@ Test(kb, feedback_one_vote_per_voter_and_day)
 	cr_assert_eq(n, 1);
 	cr_assert_eq(fc[0].no, 1);
 	cr_assert_eq(kb_feedback_counts(f.db, f.a, 90, now + 86400, 1, &fc), 1, "the limit");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
-static int64_t revision_rows(struct fixture *f)
+static int64_t revision_rows(struct kb_fixture *f)
 {
 	return atoll(db_text(f->db, f->a, "SELECT count(*) FROM article_revisions WHERE '' = ?", ""));
 }
@@ -666,7 +647,7 @@ static int64_t revision_rows(struct fixture *f)
  * publishing (or importing) the slug again brings it back. Every step is audited. */
 Test(kb, archive_keeps_history_and_answers_410_or_301)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -725,14 +706,14 @@ Test(kb, archive_keeps_history_and_answers_410_or_301)
 	cr_assert(import(&f, err, sizeof err, &changed), "%s", err);
 	cr_assert_eq(kb_redirect(f.db, f.a, "payout-setup", &to), 0);
 	cr_assert_eq(kb_article_for(f.db, f.a, "payout-setup", "KZ", &v), 1);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* Renaming moves the texts and revisions; the old slug answers 301 to the new one, chains resolve
  * to their end, a slug that is taken is refused, the related lists of other articles follow. */
 Test(kb, rename_moves_texts_revisions_and_links)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -784,14 +765,14 @@ Test(kb, rename_moves_texts_revisions_and_links)
 	cr_assert_str_eq(e[0].action, "rename");
 	cr_assert_str_eq(e[0].detail, "faq-last → faq-one");
 	cr_assert_str_eq(e[2].detail, "faq-one → faq-main");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* An import that removes a text keeps its revisions (they are never deleted); the import is
  * audited. */
 Test(kb, an_import_that_removes_a_text_keeps_its_history)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	long changed;
@@ -812,5 +793,5 @@ Test(kb, an_import_that_removes_a_text_keeps_its_history)
 	cr_assert_eq(kb_audit(f.db, f.a, "", &e), 2);
 	cr_assert_str_eq(e[0].action, "import");
 	cr_assert_str_eq(e[1].detail, "5 changes");
-	teardown(&f);
+	kb_fixture_close(&f);
 }

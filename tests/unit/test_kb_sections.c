@@ -11,12 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct fixture {
-	char *data, *content;
-	struct db *db;
-	struct arena *a;
-};
-
 static const char sections_file[] = "# slug | title | order | description\n"
 				    "faq | Вопросы | 1 | Разное\n"
 				    "money | Деньги | 2 | Выплаты\n"
@@ -24,12 +18,9 @@ static const char sections_file[] = "# slug | title | order | description\n"
 
 /* n articles "s-NN" in money titled so that title order is the reverse of slug order, a variant of
  * s-00, and faq-one in faq. */
-static void setup(struct fixture *f, int n)
+static void setup(struct kb_fixture *f, int n)
 {
-	char err[512];
-	f->data = tmp_dir();
-	f->content = tmp_dir();
-	f->a = arena_new();
+	kb_fixture_dirs(f);
 	put_file(f->content, "sections", sections_file);
 	put_file(f->content, "faq-one.md",
 		 "---\nslug: faq-one\ntitle: Вопрос\nsection: faq\nupdated: 2026-09-01\n---\nОтвет.\n");
@@ -44,20 +35,10 @@ static void setup(struct fixture *f, int n)
 	}
 	put_file(f->content, "s-00.kz.md",
 		 "---\nslug: s-00\ncountry: KZ\ntitle: Вариант\nsection: money\nupdated: 2026-09-01\n---\nКЗ.\n");
-	cr_assert_eq(db_open(test_db(f->data), &f->db, err, sizeof err), DB_OK, "%s", err);
+	kb_fixture_open(f);
 }
 
-static void teardown(struct fixture *f)
-{
-	db_close(f->db);
-	arena_free(f->a);
-	rm_tree(f->data);
-	rm_tree(f->content);
-	free(f->data);
-	free(f->content);
-}
-
-static void import_from(struct fixture *f, const char *dir, bool archive_missing)
+static void import_from(struct kb_fixture *f, const char *dir, bool archive_missing)
 {
 	char err[512];
 	long changed;
@@ -69,7 +50,7 @@ static void import_from(struct fixture *f, const char *dir, bool archive_missing
 
 /* The slugs of section's articles in the portal's order, joined by spaces, read a page of size at
  * a time (from the end for the second half when total is given). */
-static const char *order_of(struct fixture *f, const char *section, int size, int total)
+static const char *order_of(struct kb_fixture *f, const char *section, int size, int total)
 {
 	static char out[4096];
 	out[0] = 0;
@@ -86,12 +67,12 @@ static const char *order_of(struct fixture *f, const char *section, int size, in
 	}
 }
 
-static int64_t version(struct fixture *f)
+static int64_t version(struct kb_fixture *f)
 {
 	return kb_content_version(f->db, NULL);
 }
 
-static const char *audit_action(struct fixture *f, const char *slug)
+static const char *audit_action(struct kb_fixture *f, const char *slug)
 {
 	struct kb_audit_entry *e;
 	int n = kb_audit(f->db, f->a, slug, &e);
@@ -101,7 +82,7 @@ static const char *audit_action(struct fixture *f, const char *slug)
 
 Test(kb, sections_create_rename_describe_reorder_and_delete)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f, 2);
 	import_from(&f, f.content, false);
 	char err[512];
@@ -181,12 +162,12 @@ Test(kb, sections_create_rename_describe_reorder_and_delete)
 	cr_assert_eq(kb_section_get(f.db, f.a, "other", &one), 0);
 	cr_assert_str_eq(audit_action(&f, "section:other"), "section-delete");
 	cr_assert_eq(kb_section_delete(f.db, "other", 0, &articles, &drafts, err, sizeof err), KB_SECTION_NOT_FOUND);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, sections_articles_follow_the_editors_order)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f, 30);
 	import_from(&f, f.content, false);
 	/* Without places: title order, which is the reverse of the slugs here. */
@@ -236,14 +217,14 @@ Test(kb, sections_articles_follow_the_editors_order)
 	cr_assert_str_eq(order_of(&f, "money", 100, -1), after);
 	rm_tree(out);
 	free(out);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* Moving an article: its texts (variant too) change section, each recorded as a revision; it loses
  * its place; the counts follow. A publication that changes the section does the same. */
 Test(kb, sections_move_an_article_to_another_section)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f, 3);
 	import_from(&f, f.content, false);
 	char err[512];
@@ -277,7 +258,7 @@ Test(kb, sections_move_an_article_to_another_section)
 	cr_assert_eq(kb_article_for(f.db, f.a, "s-00", "KZ", &v), 1);
 	cr_assert_str_eq(v.text.section, "money");
 	cr_assert_str_eq(order_of(&f, "money", 10, -1), "s-02 s-01 s-00", "the place in faq is not kept");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 static const char *read_all(struct arena *a, const char *path)
@@ -297,7 +278,7 @@ static const char *read_all(struct arena *a, const char *path)
  * nothing. */
 Test(kb, sections_export_import_round_trip_with_order_and_drafts)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f, 3);
 	import_from(&f, f.content, false);
 	char err[512];
@@ -339,7 +320,7 @@ Test(kb, sections_export_import_round_trip_with_order_and_drafts)
 
 	/* Into an empty database. */
 	char *data2 = tmp_dir();
-	struct fixture g = {.data = data2, .content = tmp_dir(), .a = arena_new()};
+	struct kb_fixture g = {.data = data2, .content = tmp_dir(), .a = arena_new()};
 	cr_assert_eq(db_open(test_db(g.data), &g.db, err, sizeof err), DB_OK, "%s", err);
 	import_from(&g, out, false);
 	cr_assert_str_eq(order_of(&g, "money", 10, -1), "s-00 s-02 s-01");
@@ -389,21 +370,21 @@ Test(kb, sections_export_import_round_trip_with_order_and_drafts)
 		 "---\nslug: bad\ncountry: KZ\ntitle: Т\nsection: faq\norder: 2\nupdated: 2026-09-01\n---\nТ.\n");
 	cr_assert(!kb_read_dir(g.a, g.content, &b, err, sizeof err));
 	cr_assert(strstr(err, "no \"order\" key"), "%s", err);
-	teardown(&g);
+	kb_fixture_close(&g);
 	rm_tree(out);
 	rm_tree(plain);
 	rm_tree(again);
 	free(out);
 	free(plain);
 	free(again);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* --archive-missing: an article the directory lacks is archived (410), its revisions kept, the
  * links to it dropped; without the flag an import keeps it. */
 Test(kb, sections_import_archives_what_the_directory_lacks)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f, 3);
 	put_file(f.content, "s-01.md",
 		 "---\nslug: s-01\ntitle: Статья 98\nsection: money\nupdated: 2026-09-01\nrelated: s-02\n---\nТ.\n");
@@ -442,7 +423,7 @@ Test(kb, sections_import_archives_what_the_directory_lacks)
 	cr_assert_eq(kb_article_for(f.db, f.a, "s-01", "", &v), 1);
 	rm_tree(empty);
 	free(empty);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* The plans (SQLite): a page of a section and the place of an article read the index of
@@ -451,7 +432,7 @@ Test(kb, sections_order_reads_the_index)
 {
 	if (test_on_pg())
 		cr_skip_test("SQLite's plans");
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f, 1);
 	const char *sqls[] = {kb_section_page_sql, kb_section_page_from_end_sql};
 	for (int i = 0; i < 2; i++) {
@@ -470,14 +451,14 @@ Test(kb, sections_order_reads_the_index)
 	cr_assert_not_null(place, "%s", db_errmsg(f.db));
 	cr_assert(strstr(place, "articles_section_position"), "plan: %s", place);
 	cr_assert_null(strstr(place, "SCAN articles"), "plan: %s", place);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 /* Places from files may be sparse or equal (order: 10, 10, 40): a move numbers the first ones
  * 1..m and keeps everything else in its order. */
 Test(kb, sections_sparse_and_equal_places_from_files)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f, 6);
 	/* Titles: s-00 "Статья 99" ... s-05 "Статья 94" (title order s-05 .. s-00). */
 	put_file(f.content, "s-01.md",
@@ -501,5 +482,5 @@ Test(kb, sections_sparse_and_equal_places_from_files)
 	/* Moved in by a publication: the end, after every one. */
 	cr_assert_eq(kb_article_to_section(f.db, "faq-one", "money", 0, err, sizeof err), KB_SECTION_OK, "%s", err);
 	cr_assert_str_eq(order_of(&f, "money", 100, -1), "s-00 s-02 s-01 s-05 s-04 s-03 faq-one");
-	teardown(&f);
+	kb_fixture_close(&f);
 }

@@ -21,43 +21,25 @@ static const char variant[] = "---\nslug: payout-setup\ncountry: KZ\ntitle: Вы
 static const char faq[] = "---\nslug: faq-one\ntitle: Вопрос\nsection: payouts\nupdated: 2026-09-01\n"
 			  "prepare: одна строка\nreview_by: 2999-01-01\n---\nОтвет.\n";
 
-struct fixture {
-	char *data, *content;
-	struct db *db;
-	struct arena *a;
-};
-
 static const char *const codes[] = {"RU", "KZ", "BY"};
 static const struct kb_check configured = {.countries = codes, .n_countries = 3};
 
-static void setup(struct fixture *f)
+static void setup(struct kb_fixture *f)
 {
-	char err[512];
-	f->data = tmp_dir();
-	f->content = tmp_dir();
-	f->a = arena_new();
+	kb_fixture_dirs(f);
 	put_file(f->content, "sections", sections);
 	put_file(f->content, "payout-setup.md", general);
 	put_file(f->content, "payout-setup.kz.md", variant);
 	put_file(f->content, "faq-one.md", faq);
-	cr_assert_eq(db_open(test_db(f->data), &f->db, err, sizeof err), DB_OK, "%s", err);
+	kb_fixture_open(f);
+	char err[512];
 	struct kb_batch b;
 	long changed;
 	cr_assert(kb_read_dir(f->a, f->content, &b, err, sizeof err), "%s", err);
 	cr_assert(kb_import(f->db, &b, &changed, err, sizeof err), "%s", err);
 }
 
-static void teardown(struct fixture *f)
-{
-	db_close(f->db);
-	arena_free(f->a);
-	rm_tree(f->data);
-	rm_tree(f->content);
-	free(f->data);
-	free(f->content);
-}
-
-static int64_t account(struct fixture *f, const char *login, const char *role)
+static int64_t account(struct kb_fixture *f, const char *login, const char *role)
 {
 	struct db_stmt *st = db_prepare(f->db, "INSERT INTO users(login, role, password_hash, created) VALUES (?, ?, "
 					       "'x', 0) RETURNING id");
@@ -72,7 +54,7 @@ static int64_t account(struct fixture *f, const char *login, const char *role)
 
 Test(kb, workspace_fields_round_trip_through_import_export_and_publishing)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	struct kb_view v;
@@ -131,7 +113,7 @@ Test(kb, workspace_fields_round_trip_through_import_export_and_publishing)
 	/* The change log carries them to the nodes' caches. */
 	struct kb_change *ch;
 	cr_assert_geq(kb_changes_since(f.db, f.a, 0, &ch), 0);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, workspace_malformed_new_keys_are_refused_with_their_line)
@@ -163,7 +145,7 @@ Test(kb, workspace_malformed_new_keys_are_refused_with_their_line)
 
 Test(kb, workspace_draft_checks_of_the_new_fields_and_countries)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	(void)account(&f, "olga", "editor");
 	(void)account(&f, "ivan", "agent");
@@ -233,12 +215,12 @@ Test(kb, workspace_draft_checks_of_the_new_fields_and_countries)
 	cr_assert_eq(kb_draft_check(f.db, f.a, &t, &adding, fields, why, KB_DRAFT_FIELD_ERRORS), 0, "a new BY");
 	cr_assert_eq(kb_variant_exists(f.db, "payout-setup", "KZ"), 1);
 	cr_assert_eq(kb_variant_exists(f.db, "payout-setup", "BY"), 0);
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, workspace_a_variant_is_removed_by_a_published_revision_history_kept)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	int64_t olga = account(&f, "olga", "editor"), petr = account(&f, "petr", "editor"), rev;
@@ -272,12 +254,12 @@ Test(kb, workspace_a_variant_is_removed_by_a_published_revision_history_kept)
 	cr_assert_str_eq(r[0].status, "published");
 	cr_assert_str_eq(r[1].status, "superseded", "the variant's last text");
 	cr_assert_eq(kb_variant_remove(f.db, "payout-setup", "KZ", olga, "", err, sizeof err), 0, "removed already");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, workspace_review_sent_back_with_a_comment_then_approved)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	char err[512];
 	int64_t olga = account(&f, "olga", "editor"), petr = account(&f, "petr", "editor"),
@@ -327,12 +309,12 @@ Test(kb, workspace_review_sent_back_with_a_comment_then_approved)
 	for (int i = 0; i < na; i++)
 		rejected |= !strcmp(e[i].action, "reject") && strstr(e[i].detail, comment) != NULL;
 	cr_assert(rejected, "the audit names the sending back");
-	teardown(&f);
+	kb_fixture_close(&f);
 }
 
 Test(kb, workspace_stale_texts_overdue_and_variants_behind)
 {
-	struct fixture f;
+	struct kb_fixture f;
 	setup(&f);
 	struct kb_stale *s;
 	int n = kb_stale(f.db, f.a, false, "2026-12-01", NULL, 100, &s);
@@ -352,5 +334,5 @@ Test(kb, workspace_stale_texts_overdue_and_variants_behind)
 	cr_assert_eq(kb_stale(f.db, f.a, true, NULL, "petr", 100, &s), 1);
 	cr_assert_eq(kb_stale(f.db, f.a, true, NULL, "olga", 100, &s), 0);
 	cr_assert_eq(kb_stale(f.db, f.a, true, NULL, NULL, 0, &s), 0, "limit");
-	teardown(&f);
+	kb_fixture_close(&f);
 }

@@ -5,10 +5,10 @@
  *
  * Counting costs a page nothing but a short lock: insights_count adds to a fixed table in memory
  * (INSIGHTS_SLOTS keys; a key that finds no slot in the interval is counted as dropped), and the
- * maintenance thread writes the table once a second with insights_flush, one upsert per key,
- * under the UTC day of the flush. Views of slugs that are not a published article are not
- * written (the upsert reads the article's row), so that requests for made-up slugs never grow
- * the table.
+ * maintenance thread writes the table once a second with insights_flush, one upsert per key
+ * (in transactions of at most 100, so that the write lock is held briefly), under the UTC day of
+ * the flush. Views of slugs that are not a published article are not written (the upsert reads
+ * the article's row), so that requests for made-up slugs never grow the table.
  */
 #ifndef SPRAVKA_INSIGHTS_H
 #define SPRAVKA_INSIGHTS_H
@@ -34,8 +34,8 @@ void insights_free(struct insights *s);
 void insights_count(struct insights *s, enum insights_kind kind, const char *key);
 /* Events dropped since start (no free slot). */
 long insights_dropped(struct insights *s);
-/* Writes the counts in one transaction under the UTC day of now; false on a database error (the
- * counts are then lost). */
+/* Writes the counts under the UTC day of now, in transactions of at most 100 keys; false on a
+ * database error (the counts not yet written are then lost). */
 bool insights_flush(struct insights *s, struct db *db, int64_t now);
 
 /* The sum of kind's counts from day since (YYYY-MM-DD, included); -1 on error. */

@@ -145,6 +145,27 @@ Test(insights, counts_are_written_per_day_and_summed)
 	insights_free(s);
 }
 
+/* More keys than one transaction takes (the flush writes at most 100 a transaction): all written. */
+Test(insights, a_flush_of_many_keys_writes_them_all)
+{
+	struct insights *s = insights_new();
+	for (int i = 0; i < 250; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "k%d", i);
+		insights_count(s, INSIGHTS_REQUEST_FORM, key);
+		insights_count(s, INSIGHTS_VIEW, i % 2 ? "payout-setup" : "no-such-article");
+	}
+	int64_t now = (int64_t)time(NULL);
+	cr_assert(insights_flush(s, db, now), "%s", db_errmsg(db));
+	char today[11];
+	kb_feedback_day(now, today);
+	cr_assert_eq(insights_total(db, INSIGHTS_REQUEST_FORM, today), 250);
+	cr_assert_eq(insights_total(db, INSIGHTS_VIEW, today), 125);
+	cr_assert_str_eq(db_text(db, A, "SELECT count(*) FROM insight_counts WHERE kind = 'request_form'", NULL),
+			 "250");
+	insights_free(s);
+}
+
 static void request_row(int i, const char *topic, const char *country, int64_t created)
 {
 	struct db_stmt *st = db_prepare(db, "INSERT INTO requests(number, token_hash, member_id, name, country, topic, "

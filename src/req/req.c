@@ -434,10 +434,12 @@ bool req_throttle_hit(struct db *db, const char *key, int window_s, int limit)
  * of the thread that counts; db.h), since every creation from one address (a whole office behind
  * one NAT, a benchmark on loopback) would otherwise change one row and wait for the commit of the
  * creation before; the member's are one row. Read in one statement: the address's rows of this
- * window summed (a range of the key), then the member's hits.
+ * window summed (a range of the key: `+window_start` keeps the planner off throttle_window, which
+ * in the first hour of a UTC day, when the hour's window starts where the day's does, holds every
+ * member counted that day), then the member's hits.
  */
 const char req_create_limits_sql[] =
-    "SELECT (SELECT COALESCE(sum(hits), 0) FROM throttle WHERE key >= ? AND key < ? AND window_start = ?), "
+    "SELECT (SELECT COALESCE(sum(hits), 0) FROM throttle WHERE key >= ? AND key < ? AND +window_start = ?), "
     "(SELECT COALESCE(max(hits), 0) FROM throttle WHERE key = ? AND window_start = ?)";
 /* Both hits of a creation at once (two rows, the address's slot first). */
 const char req_create_hits_sql[] =

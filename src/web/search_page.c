@@ -109,24 +109,33 @@ void page_search(struct ctx *c)
 	}
 	html_raw(b, "</ol>\n");
 	int pages = (r.total + PAGE_SIZE - 1) / PAGE_SIZE;
+	if (pages > 100)
+		pages = 100;
 	if (pages > 1) {
+		/* The first and last pages and two on each side of this one («…» between): a bounded
+		 * list whatever the number of results, the query encoded once. */
+		const char *sec_url = NULL;
+		if (section) {
+			buf_init(&qb, 4096);
+			url_encode(&qb, section);
+			sec_url = arena_strdup(a, buf_str(&qb));
+			buf_free(&qb);
+		}
 		html_raw(b, "<nav class=\"pages\" aria-label=\"Страницы результатов\">\n");
-		for (int p = 1; p <= pages && p <= 100; p++) {
+		for (int p = 1; p <= pages; p++) {
+			if (p != 1 && p != pages && (p < page - 2 || p > page + 2)) {
+				if (p == page - 3 || p == page + 3)
+					html_raw(b, "<span>…</span>\n");
+				continue;
+			}
 			if (p == page) {
 				html_printf(b, "<span aria-current=\"page\">%d</span>\n", p);
 				continue;
 			}
-			struct buf u;
-			buf_init(&u, 4096);
-			url_encode(&u, q);
-			html_printf(b, "<a href=\"/search?q=%s", buf_str(&u));
-			if (section) {
-				buf_reset(&u);
-				url_encode(&u, section);
-				html_printf(b, "&amp;section=%s", buf_str(&u));
-			}
+			html_printf(b, "<a href=\"/search?q=%s", q_url);
+			if (sec_url)
+				html_printf(b, "&amp;section=%s", sec_url);
 			html_printf(b, "&amp;page=%d\">%d</a>\n", p, p);
-			buf_free(&u);
 		}
 		html_raw(b, "</nav>\n");
 	}

@@ -55,6 +55,19 @@ Test(plans, every_desk_and_maintenance_query_reads_through_an_index)
 	}
 }
 
+/* A creation's limits read the address's rows by the key's range, never by the window's index:
+ * in the first hour of a UTC day the hour's window starts where the day's does, and that index
+ * then holds every member counted that day (a scan of them for every creation). */
+Test(plans, a_creations_limits_read_the_address_by_its_key)
+{
+	if (test_on_pg())
+		cr_skip_test("SQLite's plans");
+	const char *plan = desk_plan_text(db, A, req_create_limits_sql);
+	cr_assert_not_null(plan, "%s", db_errmsg(db));
+	cr_assert(strstr(plan, "sqlite_autoindex_throttle_1 (key>? AND key<?)"), "%s", plan);
+	cr_assert_null(strstr(plan, "throttle_window"), "%s", plan);
+}
+
 /* The check itself can fail: the statements the desk ran before issue #8. */
 Test(plans, the_check_sees_a_scan_a_sort_and_the_wrong_index)
 {

@@ -59,7 +59,7 @@ bool app_load_static(struct app *app, char *err, size_t errlen)
 		}
 		fclose(f);
 		s->len = len;
-		snprintf(s->version, sizeof s->version, "%016llx", (unsigned long long)hash64(s->data, len));
+		snprintf(s->version, sizeof s->version, "%016llx", (unsigned long long)hash64_long(s->data, len));
 	}
 	return true;
 }

@@ -190,6 +190,38 @@ uint64_t hash64(const void *p, size_t n)
 	return h;
 }
 
+static uint64_t rotl64(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+uint64_t hash64_long(const void *p, size_t n)
+{
+	const uint64_t c1 = 0x87c37b91114253d5ull, c2 = 0x4cf5ad432745937full;
+	const unsigned char *b = p;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	for (; n >= 8; b += 8, n -= 8) {
+		uint64_t k;
+		memcpy(&k, b, 8);
+		h ^= rotl64(k * c1, 31) * c2;
+		h = rotl64(h, 27) * 5 + 0x52dce729;
+	}
+	uint64_t k = 0;
+	memcpy(&k, b, n); /* the last 0-7 bytes */
+	h ^= rotl64(k * c1, 31) * c2;
+	return fmix64(h);
+}
+
 size_t utf8_invisible(const char *text, size_t n, unsigned *cp)
 {
 	const unsigned char *s = (const unsigned char *)text;

@@ -1093,7 +1093,7 @@ static struct page_form *identity_form(struct req_ctx *x, size_t *cost)
 	if (fit)
 		f->body = fit;
 	f->compress = compressible(resp) && f->len >= 256;
-	snprintf(f->etag, sizeof f->etag, "\"%016llx\"", (unsigned long long)hash64(f->body, f->len));
+	snprintf(f->etag, sizeof f->etag, "\"%016llx\"", (unsigned long long)hash64_long(f->body, f->len));
 	f->r = MHD_create_response_from_buffer(f->len, f->body, MHD_RESPMEM_PERSISTENT);
 	*cost = sizeof *f + f->len + 1 + RESPONSE_OVERHEAD + add_headers(f->r, resp, f->etag, false);
 	return f;
@@ -1234,7 +1234,7 @@ static enum MHD_Result answer(struct req_ctx *x)
 	char etag[28] = "";
 	bool gz = req->gzip_ok && compressible(resp) && resp->body.len >= 1024;
 	if (resp->status == 200 && get) {
-		uint64_t h = hash64(buf_str(&resp->body), resp->body.len);
+		uint64_t h = hash64_long(buf_str(&resp->body), resp->body.len);
 		snprintf(etag, sizeof etag, gz ? "\"%016llx-gz\"" : "\"%016llx\"", (unsigned long long)h);
 		if (etag_matches(http_header(req, "If-None-Match"), etag) || not_modified_since(req, resp)) {
 			struct MHD_Response *r = empty_response();

@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from harness import CONTENT, Server, base_config, check, eq, finish, new_dir, spravka, sql, test
 
@@ -199,3 +199,35 @@ def _():
         eq(metric(s, "spravka_search_cache_bytes"), 0, "no memory")
     finally:
         finish(s)
+
+
+@test("search page: 150 results give a bounded list of page links (first, last, two on each side, «…»), each "
+      "with the query and section encoded")
+def _():
+    files = {f"many-{i:03d}.md": f"---\nslug: many-{i:03d}\ntitle: Статья {i:03d} про {WORD}\nsection: orders\n"
+                                  f"updated: 2026-10-01\n---\nТекст про {WORD} номер {i}.\n" for i in range(150)}
+    d = content_with(files)
+    s = Server("search-pages", base_config(site={"content_dir": d})).start()
+    q = f"{WORD} & «x»"
+
+    def links(page, **extra):
+        r = s.req("/search?" + urlencode({"q": q, "page": page, **extra}))
+        eq(r.status, 200, f"page {page}")
+        m = re.search(r'<nav class="pages"[^>]*>(.*?)</nav>', r.text, re.S)
+        check(m, f"page {page}: no page links")
+        got = re.findall(r'<a href="([^"]+)">(\d+)</a>|<span aria-current="page">(\d+)</span>|<span>(…)</span>',
+                         m.group(1))
+        return [(href, int(n)) if n else ("current", int(cur)) if cur else ("gap", 0) for href, n, cur, gap in got]
+
+    enc = quote(q, safe="-_.~")
+    got = links(8)
+    eq([n if k != "gap" else "…" for k, n in got], [1, "…", 6, 7, 8, 9, 10, "…", 15], "the links of page 8")
+    eq(got[0][0], f"/search?q={enc}&amp;page=1", "a link's address")
+    eq([k for k, _ in got].count("current"), 1, "one current page")
+    eq([n if k != "gap" else "…" for k, n in links(1)], [1, 2, 3, "…", 15], "the links of page 1")
+    eq([n if k != "gap" else "…" for k, n in links(15)], [1, "…", 13, 14, 15], "the links of the last page")
+    eq([n if k != "gap" else "…" for k, n in links(4)], [1, 2, 3, 4, 5, 6, "…", 15], "no gap before 2")
+    got = links(3, section="orders")
+    check(all(href.endswith(f"&amp;section=orders&amp;page={n}") for href, n in got if href not in ("current", "gap")),
+          f"the section in every link: {got}")
+    finish(s)

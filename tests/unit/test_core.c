@@ -253,3 +253,24 @@ Test(workers, nice_lowers_the_threads_priority)
 	cr_assert_eq(nice_of_worker(0), base, "workers_start keeps the default");
 	cr_assert_eq(workers_thread_nice(), base, "the caller's own priority is unchanged");
 }
+
+/* The ETags' hash: the same bytes the same hash; a change of any one byte (in the 8-byte words or
+ * in the tail), or of the length alone, another. */
+Test(core, hash64_long_sees_every_byte_and_the_length)
+{
+	char a[40], b[40];
+	for (size_t i = 0; i < sizeof a; i++)
+		a[i] = (char)('a' + i % 26);
+	memcpy(b, a, sizeof a);
+	for (size_t n = 0; n <= sizeof a; n++) {
+		cr_assert_eq(hash64_long(a, n), hash64_long(b, n));
+		for (size_t i = 0; i < n; i++) {
+			b[i] ^= 1;
+			cr_assert_neq(hash64_long(a, n), hash64_long(b, n), "byte %zu of %zu", i, n);
+			b[i] ^= 1;
+		}
+	}
+	char z[9] = {0};
+	for (size_t n = 0; n < 8; n++)
+		cr_assert_neq(hash64_long(z, n), hash64_long(z, n + 1), "zeros: %zu and %zu bytes", n, n + 1);
+}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum db_engine db_target_engine(const char *target)
 {
@@ -255,6 +256,12 @@ enum db_rc db_rollback(struct db *db)
 enum db_rc db_checkpoint(struct db *db)
 {
 	return db->drv->checkpoint(db);
+}
+
+void db_write_pause(struct db *db)
+{
+	if (db_engine(db) == DB_SQLITE)
+		usleep(DB_WRITE_PAUSE_US);
 }
 
 void db_close(struct db *db)

@@ -159,11 +159,21 @@ enum db_rc db_rollback(struct db *db);
 /*
  * Copies what the log holds into the database file, without waiting for readers or writers
  * (SQLite: a PASSIVE WAL checkpoint; what readers still use is copied next time). Durability
- * does not depend on it: a commit is durable in the log. The server calls it once a second from
- * its maintenance thread, so that no request's commit pays for a checkpoint and each page
- * changed many times in that second is written to the database file once.
+ * does not depend on it: a commit is durable in the log. The server calls it five times a second
+ * from its maintenance thread, so that no request's commit pays for a checkpoint (the automatic
+ * one runs inside the commit that passes its size) and each page changed many times in that
+ * time is written to the database file once.
  */
 enum db_rc db_checkpoint(struct db *db);
+/*
+ * Between the transactions of a long background write (the search log's and the view counts'
+ * flushes, in chunks): on SQLite a pause of DB_WRITE_PAUSE_US, so that a writer waiting for the
+ * database's one write lock (a request's creation on the group committer, whose busy handler
+ * polls at least every millisecond) takes it before the next chunk does; back-to-back chunks
+ * starved it for tens of milliseconds under load. Nothing on PostgreSQL (row locks).
+ */
+#define DB_WRITE_PAUSE_US 2000
+void db_write_pause(struct db *db);
 
 /*
  * Copies the open database into the new file path while it stays in use (SQLite's online backup

@@ -121,6 +121,8 @@ bool insights_flush(struct insights *s, struct db *db, int64_t now)
 	bool ok = true;
 	for (int at = 0; ok && at < n; at += FLUSH_CHUNK) {
 		int end = at + FLUSH_CHUNK < n ? at + FLUSH_CHUNK : n;
+		if (at)
+			db_write_pause(db); /* the request writer's turn */
 		ok = db_begin_write(db) == DB_OK;
 		struct db_stmt *view = ok ? db_prepare(db, insights_view_sql) : NULL;
 		struct db_stmt *form = ok ? db_prepare(db, insights_form_sql) : NULL;

@@ -319,8 +319,11 @@ bool search_log_flush(struct search_log *l, struct db *db)
 	}
 	pthread_mutex_unlock(&l->lock);
 	bool ok = true;
-	for (int at = 0; ok && at < n; at += FLUSH_CHUNK)
+	for (int at = 0; ok && at < n; at += FLUSH_CHUNK) {
+		if (at)
+			db_write_pause(db); /* the request writer's turn */
 		ok = flush_chunk(db, e + at, n - at < FLUSH_CHUNK ? n - at : FLUSH_CHUNK);
+	}
 	for (int i = 0; i < n; i++) {
 		free(e[i].query);
 		free(e[i].clicked);

@@ -7,9 +7,12 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 Test(search_log, a_click_marks_one_search_of_its_query)
 {
@@ -100,6 +103,61 @@ Test(search_log, a_large_queue_arrives_whole_across_transactions)
 	cr_assert_str_eq(db_text(db, a, "SELECT query FROM search_log WHERE clicked = ?", "last-one"), "запрос 449");
 	arena_free(a);
 	search_log_free(l);
+	db_close(db);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* Another writer (the request writer) that waits for the write lock while a long flush runs gets
+ * it between the flush's transactions: SQLite's busy handler polls, and chunks written back to
+ * back left it no gap (creations waited tens of milliseconds behind a second's searches). */
+struct other_writer {
+	struct db *db;
+	atomic_bool stop;
+	atomic_int commits;
+};
+
+static void *write_often(void *arg)
+{
+	struct other_writer *w = arg;
+	while (!atomic_load(&w->stop)) {
+		if (db_begin_write(w->db) != DB_OK)
+			continue;
+		cr_assert_eq(db_exec(w->db, "UPDATE meta SET value = value WHERE key = 'nothing'"), DB_OK);
+		if (db_commit(w->db) == DB_OK)
+			atomic_fetch_add(&w->commits, 1);
+		usleep(100);
+	}
+	return NULL;
+}
+
+Test(search_log, a_writer_waiting_for_the_lock_gets_it_between_a_flushs_transactions)
+{
+	if (test_on_pg())
+		cr_skip_test("SQLite's one write lock");
+	char *dir = tmp_dir(), err[512];
+	struct db *db;
+	struct other_writer w = {0};
+	cr_assert_eq(db_open(test_db(dir), &db, err, sizeof err), DB_OK, "%s", err);
+	cr_assert_eq(db_open(test_db(dir), &w.db, err, sizeof err), DB_OK, "%s", err);
+	struct search_log *l = search_log_new(1000000);
+	char query[32];
+	for (int i = 0; i < 4000; i++) { /* 20 transactions */
+		snprintf(query, sizeof query, "запрос %d", i);
+		cr_assert(search_log_add(l, "10.0.0.1", query, i % 4, 100));
+	}
+	pthread_t t;
+	pthread_create(&t, NULL, write_often, &w);
+	while (atomic_load(&w.commits) == 0)
+		usleep(100);
+	int before = atomic_load(&w.commits);
+	cr_assert(search_log_flush(l, db));
+	int during = atomic_load(&w.commits) - before;
+	atomic_store(&w.stop, true);
+	pthread_join(t, NULL);
+	cr_assert_geq(during, 5, "the other writer committed %d times during the flush's 20 transactions", during);
+	search_log_free(l);
+	db_close(w.db);
 	db_close(db);
 	rm_tree(dir);
 	free(dir);
